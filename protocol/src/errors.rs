@@ -1,0 +1,121 @@
+//! Every error text usher sends, worded exactly as Redis 7.0 words it.
+//!
+//! Engine code never spells an error: it returns an error value whose wire text comes from a
+//! constant here (or a formatter here, for the texts that carry a command or argument name).
+//! Texts include their prefix code (`ERR`, `WRONGTYPE`, ...) but not the leading `-`.
+
+pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+pub const SYNTAX: &str = "ERR syntax error";
+pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+pub const INCR_NAN_OR_INF: &str = "ERR increment would produce NaN or Infinity";
+pub const NO_SUCH_KEY: &str = "ERR no such key";
+pub const INDEX_OUT_OF_RANGE: &str = "ERR index out of range";
+pub const OUT_OF_RANGE: &str = "ERR value is out of range";
+pub const NOT_POSITIVE: &str = "ERR value is out of range, must be positive";
+pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
+pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
+pub const INVALID_EXPIRE: &str = "ERR invalid expire time in '%s' command";
+pub const STRING_TOO_LONG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+pub const OFFSET_OUT_OF_RANGE: &str = "ERR offset is out of range";
+pub const DB_INDEX_OUT_OF_RANGE: &str = "ERR DB index is out of range";
+pub const INVALID_DB_INDEX: &str = "ERR invalid DB index";
+pub const NOAUTH: &str = "NOAUTH Authentication required.";
+pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+pub const AUTH_NO_PASSWORD: &str = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
+pub const NOPROTO: &str = "NOPROTO unsupported protocol version";
+pub const MULTI_NESTED: &str = "ERR MULTI calls can not be nested";
+pub const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
+pub const DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";
+pub const WATCH_INSIDE_MULTI: &str = "ERR WATCH inside MULTI is not allowed";
+pub const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
+pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
+pub const CLIENT_NAME_INVALID: &str =
+    "ERR Client names cannot contain spaces, newlines or special characters.";
+pub const SCORE_NAN: &str = "ERR resulting score is not a number (NaN)";
+pub const MIN_MAX_NOT_FLOAT: &str = "ERR min or max is not a float";
+pub const MIN_MAX_NOT_STRING_RANGE: &str = "ERR min or max not valid string range item";
+pub const XX_NX_INCOMPATIBLE: &str = "ERR XX and NX options at the same time are not compatible";
+pub const GT_LT_NX_INCOMPATIBLE: &str = "ERR GT, LT, and/or NX options at the same time are not compatible";
+pub const INCR_SINGLE_PAIR: &str = "ERR INCR option supports a single increment-element pair";
+pub const NUMKEYS_ZERO: &str = "ERR numkeys should be greater than 0";
+pub const COUNT_NOT_POSITIVE: &str = "ERR count should be greater than 0";
+pub const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
+pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
+pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
+pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+pub const PUBSUB_CONTEXT: &str = "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context";
+
+pub const PROTO_INVALID_MBULK_LEN: &str = "Protocol error: invalid multibulk length";
+pub const PROTO_INVALID_BULK_LEN: &str = "Protocol error: invalid bulk length";
+pub const PROTO_UNAUTH_MBULK_LEN: &str = "Protocol error: unauthenticated multibulk length";
+pub const PROTO_UNAUTH_BULK_LEN: &str = "Protocol error: unauthenticated bulk length";
+pub const PROTO_BIG_MBULK_COUNT: &str = "Protocol error: too big mbulk count string";
+pub const PROTO_BIG_BULK_COUNT: &str = "Protocol error: too big bulk count string";
+pub const PROTO_BIG_INLINE: &str = "Protocol error: too big inline request";
+pub const PROTO_UNBALANCED_QUOTES: &str = "Protocol error: unbalanced quotes in request";
+
+/// `ERR wrong number of arguments for 'get' command` (the name lower-cased, `cmd|sub` for
+/// subcommands, as Redis 7 prints it).
+pub fn wrong_arity(full_name: &str) -> String {
+    format!("ERR wrong number of arguments for '{}' command", full_name.to_ascii_lowercase())
+}
+
+/// `ERR unknown command 'foo', with args beginning with: 'a' 'b' ` (sic: trailing space).
+pub fn unknown_command(name: &[u8], args: &mut dyn Iterator<Item = &[u8]>) -> String {
+    let mut listed = String::new();
+    for arg in args {
+        if listed.len() >= 128 {
+            break;
+        }
+        let room = 128 - listed.len();
+        listed.push('\'');
+        listed.push_str(&sanitize(arg, room));
+        listed.push_str("' ");
+    }
+    format!("ERR unknown command '{}', with args beginning with: {}", sanitize(name, 128), listed)
+}
+
+/// `ERR unknown subcommand 'foo'. Try CLIENT HELP.`
+pub fn unknown_subcommand(sub: &[u8], container: &str) -> String {
+    format!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        sanitize(sub, 128),
+        container.to_ascii_uppercase()
+    )
+}
+
+/// Redis turns newlines in echoed user input into spaces so the error stays one line, and
+/// truncates it (`%.128s`).
+pub fn sanitize(bytes: &[u8], max: usize) -> String {
+    let end = bytes.len().min(max);
+    String::from_utf8_lossy(&bytes[..end]).replace(['\r', '\n'], " ")
+}
+
+/// Replaces the `%s` placeholder of a template constant (e.g. [`INVALID_EXPIRE`]).
+pub fn fill(template: &str, value: &str) -> String {
+    template.replacen("%s", value, 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_command_text_matches_redis() {
+        let args: [&[u8]; 2] = [b"a", b"b"];
+        assert_eq!(
+            unknown_command(b"foo", &mut args.into_iter()),
+            "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
+        );
+        assert_eq!(unknown_command(b"foo", &mut std::iter::empty()), "ERR unknown command 'foo', with args beginning with: ");
+    }
+
+    #[test]
+    fn arity_text_uses_the_lower_case_full_name() {
+        assert_eq!(wrong_arity("GET"), "ERR wrong number of arguments for 'get' command");
+        assert_eq!(wrong_arity("client|setname"), "ERR wrong number of arguments for 'client|setname' command");
+    }
+}
