@@ -16,50 +16,95 @@ use std::ops::Deref;
 /// Longest string kept inline.
 pub const INLINE_MAX: usize = 23;
 
+/// Tag value marking the heap layout; inline tags are lengths 0..=23.
 const HEAP_TAG: u8 = u8::MAX;
 
 /// An immutable byte string, inline up to 23 bytes.
+///
+/// Layout: 24 bytes; byte 23 is the tag in both layouts. Inline: bytes 0..len hold the data.
+/// Heap: a pointer and a length from a leaked `Box<[u8]>`, reclaimed in `Drop`.
+#[repr(C)]
 pub struct SmallBytes {
     repr: Repr,
 }
 
-enum Repr {
-    Inline { len: u8, data: [u8; INLINE_MAX] },
-    Heap(Box<[u8]>),
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Inline {
+    data: [u8; INLINE_MAX],
+    tag: u8,
 }
+
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Heap {
+    ptr: *mut u8,
+    len: usize,
+    _pad: [u8; 7],
+    tag: u8,
+}
+
+#[repr(C)]
+union Repr {
+    inline: Inline,
+    heap: Heap,
+}
+
+// SAFETY: a SmallBytes owns its heap bytes exclusively, exactly like a Box<[u8]>.
+unsafe impl Send for SmallBytes {}
+// SAFETY: shared access only reads, exactly like a Box<[u8]>.
+unsafe impl Sync for SmallBytes {}
 
 impl SmallBytes {
     pub const fn empty() -> Self {
-        SmallBytes { repr: Repr::Inline { len: 0, data: [0; INLINE_MAX] } }
+        SmallBytes { repr: Repr { inline: Inline { data: [0; INLINE_MAX], tag: 0 } } }
     }
 
     pub fn new(bytes: &[u8]) -> Self {
         if bytes.len() <= INLINE_MAX {
             let mut data = [0; INLINE_MAX];
             data[..bytes.len()].copy_from_slice(bytes);
-            SmallBytes { repr: Repr::Inline { len: bytes.len() as u8, data } }
+            SmallBytes { repr: Repr { inline: Inline { data, tag: bytes.len() as u8 } } }
         } else {
-            SmallBytes { repr: Repr::Heap(bytes.into()) }
+            Self::from_box(bytes.into())
         }
+    }
+
+    fn from_box(b: Box<[u8]>) -> Self {
+        debug_assert!(b.len() > INLINE_MAX);
+        let len = b.len();
+        let ptr = Box::into_raw(b) as *mut u8;
+        SmallBytes { repr: Repr { heap: Heap { ptr, len, _pad: [0; 7], tag: HEAP_TAG } } }
+    }
+
+    #[inline]
+    fn tag(&self) -> u8 {
+        // SAFETY: both layouts initialise byte 23 (the tag) and every constructor writes it.
+        unsafe { self.repr.inline.tag }
     }
 
     #[inline]
     pub fn as_slice(&self) -> &[u8] {
-        match &self.repr {
-            Repr::Inline { len, data } => &data[..*len as usize],
-            Repr::Heap(b) => b,
+        let tag = self.tag();
+        if tag == HEAP_TAG {
+            // SAFETY: the heap layout holds a live allocation of `len` bytes owned by self.
+            unsafe { std::slice::from_raw_parts(self.repr.heap.ptr, self.repr.heap.len) }
+        } else {
+            // SAFETY: the inline layout is active whenever the tag is a length <= 23.
+            unsafe { &self.repr.inline.data[..tag as usize] }
         }
     }
 
     pub fn is_inline(&self) -> bool {
-        matches!(self.repr, Repr::Inline { .. })
+        self.tag() != HEAP_TAG
     }
 
     /// Heap bytes owned beyond the 24-byte value itself (for `MEMORY USAGE`).
     pub fn heap_size(&self) -> usize {
-        match &self.repr {
-            Repr::Inline { .. } => 0,
-            Repr::Heap(b) => b.len(),
+        if self.is_inline() {
+            0
+        } else {
+            self.len()
         }
     }
 
@@ -68,8 +113,18 @@ impl SmallBytes {
     }
 }
 
-// The tag value is never observed directly; it documents that heap strings are > INLINE_MAX.
-const _: () = assert!(HEAP_TAG as usize > INLINE_MAX);
+impl Drop for SmallBytes {
+    fn drop(&mut self) {
+        if self.tag() == HEAP_TAG {
+            // SAFETY: the pointer and length came from Box::into_raw of a Box<[u8]>.
+            unsafe {
+                let heap = self.repr.heap;
+                drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(heap.ptr, heap.len)));
+            }
+        }
+    }
+}
+
 const _: () = assert!(std::mem::size_of::<SmallBytes>() == 24);
 
 impl Deref for SmallBytes {
@@ -94,10 +149,7 @@ impl Borrow<[u8]> for SmallBytes {
 
 impl Clone for SmallBytes {
     fn clone(&self) -> Self {
-        match &self.repr {
-            Repr::Inline { len, data } => SmallBytes { repr: Repr::Inline { len: *len, data: *data } },
-            Repr::Heap(b) => SmallBytes { repr: Repr::Heap(b.clone()) },
-        }
+        SmallBytes::new(self.as_slice())
     }
 }
 
@@ -158,7 +210,7 @@ impl From<Vec<u8>> for SmallBytes {
         if v.len() <= INLINE_MAX {
             SmallBytes::new(&v)
         } else {
-            SmallBytes { repr: Repr::Heap(v.into_boxed_slice()) }
+            SmallBytes::from_box(v.into_boxed_slice())
         }
     }
 }
