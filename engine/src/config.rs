@@ -1,0 +1,31 @@
+//! Settings the engine reads while executing commands, as Redis names them.
+//!
+//! The server owns the full configuration (and `CONFIG SET`); it hands the engine an immutable
+//! snapshot, replaced whole when a setting changes, so the command path reads plain fields.
+
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// `proto-max-bulk-len`: also bounds strings built by APPEND and SETRANGE.
+    pub proto_max_bulk_len: i64,
+    pub hash_max_listpack_entries: usize,
+    pub hash_max_listpack_value: usize,
+    pub set_max_intset_entries: usize,
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
+    /// `list-max-listpack-size` (negative: a byte limit per node, as Redis).
+    pub list_max_listpack_size: i64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            hash_max_listpack_entries: 128,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+            list_max_listpack_size: -2,
+        }
+    }
+}

@@ -1,0 +1,276 @@
+//! One logical database (of the 16 `SELECT` offers) inside one shard: keys, values and expiry.
+//!
+//! Keys live in a [`Dict`]; a key's expiry time lives in its [`Entry`] and, for keys with a
+//! TTL, also in `expires`, an ordered index of `(expire_at_ms, key hash)`.
+//! **Invariant:** an entry has `expire_at_ms != NO_EXPIRE` exactly when `expires` holds
+//! `(expire_at_ms, hash(key))`; every change of a TTL goes through this module to keep them
+//! in step.
+//!
+//! Expiry is lazy and active, like Redis: a lookup never returns an expired key (it deletes it
+//! first), and [`Db::expire_due`] deletes keys whose time has passed in bounded batches, oldest
+//! deadline first. Unlike Redis's random sampling, the ordered index finds every due key without
+//! scanning live ones, so memory comes back promptly and the work per batch is bounded.
+//! The index stores the key's 64-bit hash rather than the key to stay small (16 bytes); two
+//! volatile keys whose hashes and deadlines both collide share one index entry, so the second is
+//! then only expired lazily (probability ~2^-64 per pair).
+
+use crate::bytes::SmallBytes;
+use crate::dict::Dict;
+use crate::lazyfree;
+use crate::value::{Entry, Value, NO_EXPIRE};
+use std::collections::BTreeSet;
+
+#[derive(Default)]
+pub struct Db {
+    keys: Dict<Entry>,
+    expires: BTreeSet<(i64, u64)>,
+}
+
+impl Db {
+    pub fn new() -> Self {
+        Db::default()
+    }
+
+    /// Keys stored, including expired ones not yet reclaimed (as Redis's `DBSIZE`).
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Keys with a time to live.
+    pub fn volatile_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    /// The live entry under `key`, deleting it first if it has expired; marks it accessed.
+    #[inline]
+    pub fn lookup(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
+        let entry = self.lookup_no_touch(key, now_ms)?;
+        entry.lru_s = (now_ms / 1000) as u32;
+        Some(entry)
+    }
+
+    /// Like [`Db::lookup`] without marking the key accessed (TYPE, TTL, OBJECT, EXISTS).
+    #[inline]
+    pub fn lookup_no_touch(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
+        if !self.expires.is_empty() && self.keys.get(key)?.is_expired(now_ms) {
+            if let Some(entry) = self.remove(key) {
+                lazyfree::free(entry.value);
+            }
+            return None;
+        }
+        self.keys.get_mut(key)
+    }
+
+    /// The live value under `key`.
+    #[inline]
+    pub fn get(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Value> {
+        self.lookup(key, now_ms).map(|e| &mut e.value)
+    }
+
+    pub fn contains(&mut self, key: &[u8], now_ms: i64) -> bool {
+        self.lookup_no_touch(key, now_ms).is_some()
+    }
+
+    /// Stores a whole entry (value and TTL) under `key`, replacing any old one (RENAME, COPY,
+    /// MOVE, SWAPDB-free moves between databases).
+    pub fn set_entry(&mut self, key: &[u8], entry: Entry, now_ms: i64) {
+        let expire = entry.expire_at();
+        self.set(key, entry.value);
+        if let Some(at) = expire {
+            self.set_expire(key, at, now_ms);
+        }
+    }
+
+    /// Stores `value` under `key`, dropping any old value and its TTL (Redis's `setKey`).
+    pub fn set(&mut self, key: &[u8], value: Value) {
+        let old = self.keys.insert(key, Entry::new(value));
+        if let Some(old) = old {
+            if old.expire_at_ms != NO_EXPIRE {
+                self.expires.remove(&(old.expire_at_ms, Dict::<Entry>::hash_key(key)));
+            }
+            lazyfree::free(old.value);
+        }
+    }
+
+    /// Stores `value` under `key` keeping the old TTL if the key existed (SET ... KEEPTTL).
+    pub fn set_keep_ttl(&mut self, key: &[u8], value: Value, now_ms: i64) {
+        match self.lookup(key, now_ms) {
+            Some(entry) => lazyfree::free(std::mem::replace(&mut entry.value, value)),
+            None => self.set(key, value),
+        }
+    }
+
+    /// The live value under `key`, inserting `make()` if absent. The bool says it was created.
+    pub fn get_or_insert_with(&mut self, key: &[u8], now_ms: i64, make: impl FnOnce() -> Value) -> (&mut Value, bool) {
+        if !self.expires.is_empty() && self.keys.get(key).is_some_and(|e| e.is_expired(now_ms)) {
+            self.remove(key);
+        }
+        let (entry, created) = self.keys.get_or_insert_with(key, || Entry::new(make()));
+        entry.lru_s = (now_ms / 1000) as u32;
+        (&mut entry.value, created)
+    }
+
+    /// Removes `key` whether or not it has expired, returning its entry.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let (_, entry) = self.keys.remove(key)?;
+        if entry.expire_at_ms != NO_EXPIRE {
+            self.expires.remove(&(entry.expire_at_ms, Dict::<Entry>::hash_key(key)));
+        }
+        Some(entry)
+    }
+
+    /// Deletes `key` if live; true if it was. The value is reclaimed off the lock if large.
+    pub fn delete(&mut self, key: &[u8], now_ms: i64) -> bool {
+        if !self.contains(key, now_ms) {
+            return false;
+        }
+        if let Some(entry) = self.remove(key) {
+            lazyfree::free(entry.value);
+        }
+        true
+    }
+
+    /// Sets the absolute expiry of a live key. Returns false if the key is absent.
+    pub fn set_expire(&mut self, key: &[u8], at_ms: i64, now_ms: i64) -> bool {
+        debug_assert_ne!(at_ms, NO_EXPIRE);
+        let hash = Dict::<Entry>::hash_key(key);
+        let Some(entry) = self.lookup(key, now_ms) else { return false };
+        let old = std::mem::replace(&mut entry.expire_at_ms, at_ms);
+        if old != NO_EXPIRE {
+            self.expires.remove(&(old, hash));
+        }
+        self.expires.insert((at_ms, hash));
+        true
+    }
+
+    /// Removes the TTL of a live key; true if it had one.
+    pub fn persist(&mut self, key: &[u8], now_ms: i64) -> bool {
+        let hash = Dict::<Entry>::hash_key(key);
+        let Some(entry) = self.lookup(key, now_ms) else { return false };
+        let old = std::mem::replace(&mut entry.expire_at_ms, NO_EXPIRE);
+        if old == NO_EXPIRE {
+            return false;
+        }
+        self.expires.remove(&(old, hash));
+        true
+    }
+
+    /// Deletes up to `max` keys whose deadline is before `now_ms`, earliest first. Returns how
+    /// many keys were deleted and whether due keys remain.
+    pub fn expire_due(&mut self, now_ms: i64, max: usize, mut on_expired: impl FnMut(&[u8])) -> (usize, bool) {
+        let mut expired = 0;
+        while expired < max {
+            let Some(&(at, hash)) = self.expires.first() else { return (expired, false) };
+            if at >= now_ms {
+                return (expired, false);
+            }
+            self.expires.pop_first();
+            let found = self.keys.get_by_hash_mut(hash, |_, e| e.expire_at_ms == at).map(|(k, _)| k.clone());
+            if let Some(key) = found {
+                if let Some((_, entry)) = self.keys.remove(&key) {
+                    on_expired(&key);
+                    lazyfree::free(entry.value);
+                    expired += 1;
+                }
+            }
+        }
+        let more = self.expires.first().is_some_and(|&(at, _)| at < now_ms);
+        (expired, more)
+    }
+
+    /// Visits keys in scan order from `cursor`; returns the next cursor (0 when done).
+    pub fn scan(&self, cursor: u64, count: usize, f: impl FnMut(&SmallBytes, &Entry)) -> u64 {
+        self.keys.scan(cursor, count, f)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&SmallBytes, &Entry)> {
+        self.keys.iter()
+    }
+
+    pub fn random_key<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> Option<(&SmallBytes, &Entry)> {
+        self.keys.random_entry(rng)
+    }
+
+    /// Empties the database; values are reclaimed off the lock.
+    pub fn clear(&mut self) {
+        let old = std::mem::take(self);
+        lazyfree::free_db(old);
+    }
+
+    /// Bytes held by the keyspace tables and index (not the values).
+    pub fn overhead_bytes(&self) -> usize {
+        self.keys.allocated_bytes() + self.expires.len() * 24
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::value::StrValue;
+
+    fn s(v: &str) -> Value {
+        Value::Str(StrValue::from_bytes(v.as_bytes()))
+    }
+
+    #[test]
+    fn expired_keys_are_never_visible() {
+        let mut db = Db::new();
+        db.set(b"k", s("v"));
+        assert!(db.set_expire(b"k", 1000, 0));
+        assert!(db.contains(b"k", 1000), "a key expires only once the clock is past its deadline");
+        assert!(!db.contains(b"k", 1001));
+        assert_eq!(db.len(), 0);
+        assert_eq!(db.volatile_len(), 0);
+    }
+
+    #[test]
+    fn set_clears_the_ttl_and_keep_ttl_keeps_it() {
+        let mut db = Db::new();
+        db.set(b"k", s("v"));
+        db.set_expire(b"k", 5000, 0);
+        db.set_keep_ttl(b"k", s("w"), 0);
+        assert_eq!(db.lookup(b"k", 0).unwrap().expire_at(), Some(5000));
+        db.set(b"k", s("x"));
+        assert_eq!(db.lookup(b"k", 0).unwrap().expire_at(), None);
+        assert_eq!(db.volatile_len(), 0);
+    }
+
+    #[test]
+    fn active_expiry_deletes_due_keys_in_bounded_batches() {
+        let mut db = Db::new();
+        for i in 0..100 {
+            let key = format!("k{i}");
+            db.set(key.as_bytes(), s("v"));
+            db.set_expire(key.as_bytes(), i, 0);
+        }
+        db.set(b"live", s("v"));
+        db.set_expire(b"live", 10_000, 0);
+        let mut seen = Vec::new();
+        let (n, more) = db.expire_due(50, 30, |k| seen.push(k.to_vec()));
+        assert_eq!((n, more), (30, true));
+        assert_eq!(seen[0], b"k0");
+        let (n, more) = db.expire_due(50, 1000, |_| {});
+        assert_eq!((n, more), (20, false));
+        assert_eq!(db.len(), 51);
+        assert_eq!(db.volatile_len(), 51);
+        assert!(db.contains(b"live", 50));
+    }
+
+    #[test]
+    fn persist_and_reexpire_keep_the_index_in_step() {
+        let mut db = Db::new();
+        db.set(b"k", s("v"));
+        db.set_expire(b"k", 10, 0);
+        db.set_expire(b"k", 20, 0);
+        assert_eq!(db.volatile_len(), 1);
+        assert!(db.persist(b"k", 0));
+        assert!(!db.persist(b"k", 0));
+        assert_eq!(db.volatile_len(), 0);
+        assert_eq!(db.expire_due(100, 10, |_| {}), (0, false));
+        assert!(db.contains(b"k", 100));
+    }
+}

@@ -1,0 +1,57 @@
+//! Command errors: what went wrong, as a value; the wire text comes from `usher_protocol::errors`.
+//!
+//! Handlers return `Err(CmdError)` before writing any reply; the dispatcher writes the error.
+//! Most errors are fixed texts; a few carry a formatted message (arity, unknown subcommand).
+
+use std::borrow::Cow;
+use usher_protocol::errors as wire;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CmdError {
+    WrongType,
+    Syntax,
+    NotInteger,
+    NotFloat,
+    Overflow,
+    NoSuchKey,
+    OutOfRange,
+    /// A complete wire text from `usher_protocol::errors`.
+    Static(&'static str),
+    /// A complete wire text built at run time.
+    Owned(String),
+}
+
+pub type CmdResult = Result<(), CmdError>;
+
+impl CmdError {
+    /// The error text as sent (without the leading `-`).
+    pub fn wire_text(&self) -> Cow<'_, str> {
+        Cow::Borrowed(match self {
+            CmdError::WrongType => wire::WRONGTYPE,
+            CmdError::Syntax => wire::SYNTAX,
+            CmdError::NotInteger => wire::NOT_INTEGER,
+            CmdError::NotFloat => wire::NOT_FLOAT,
+            CmdError::Overflow => wire::OVERFLOW,
+            CmdError::NoSuchKey => wire::NO_SUCH_KEY,
+            CmdError::OutOfRange => wire::OUT_OF_RANGE,
+            CmdError::Static(s) => s,
+            CmdError::Owned(s) => return Cow::Borrowed(s.as_str()),
+        })
+    }
+
+    pub fn msg(text: impl Into<String>) -> Self {
+        CmdError::Owned(text.into())
+    }
+
+    /// The error code (first word), for `errorstats` in INFO.
+    pub fn code(&self) -> String {
+        let text = self.wire_text();
+        text.split(' ').next().unwrap_or("ERR").to_string()
+    }
+}
+
+impl From<&'static str> for CmdError {
+    fn from(s: &'static str) -> Self {
+        CmdError::Static(s)
+    }
+}

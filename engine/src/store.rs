@@ -1,0 +1,168 @@
+//! The keyspace: S shards, each behind its own lock, and the slot-to-shard map.
+//!
+//! Routing is the cluster rule: `slot = CRC16(hash tag or key) mod 16384`, and each slot
+//! belongs to one shard, so keys sharing a hash tag share a shard. Locking rules, which make
+//! every command atomic without a global lock:
+//!
+//! ```text
+//! single-key command      lock(shard_of(key))                        -- the common case
+//! multi-key / MULTI / Lua lock each distinct shard, ascending index  -- no deadlock possible
+//! whole-keyspace command  lock every shard, ascending                -- FLUSHALL, KEYS, SWAPDB
+//! ```
+//!
+//! **Architecture Invariant:** a shard's data is only touched through a [`LockedShards`] that
+//! holds its guard, and guards are always acquired in ascending shard order.
+
+use crate::db::Db;
+use crate::shard::Shard;
+use crossbeam_utils::CachePadded;
+use parking_lot::{Mutex, MutexGuard};
+use smallvec::SmallVec;
+use usher_cluster::{key_hash_slot, SLOT_COUNT};
+
+pub struct Store {
+    /// Padded so two shards' locks never share a cache line.
+    shards: Box<[CachePadded<Mutex<Shard>>]>,
+    slot_shard: Box<[u16]>,
+    databases: usize,
+}
+
+impl Store {
+    pub fn new(shard_count: usize, databases: usize) -> Store {
+        assert!((1..=SLOT_COUNT).contains(&shard_count), "shards must be 1..=16384");
+        assert!(databases >= 1, "at least one database");
+        Store {
+            shards: (0..shard_count).map(|_| CachePadded::new(Mutex::new(Shard::new(databases)))).collect(),
+            slot_shard: (0..SLOT_COUNT).map(|slot| (slot % shard_count) as u16).collect(),
+            databases,
+        }
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    pub fn databases(&self) -> usize {
+        self.databases
+    }
+
+    #[inline]
+    pub fn shard_of_slot(&self, slot: u16) -> usize {
+        self.slot_shard[slot as usize] as usize
+    }
+
+    #[inline]
+    pub fn shard_of(&self, key: &[u8]) -> usize {
+        self.shard_of_slot(key_hash_slot(key))
+    }
+
+    /// Locks one shard.
+    #[inline]
+    pub fn lock_one(&self, shard: usize) -> LockedShards<'_> {
+        let mut guards = SmallVec::new();
+        guards.push((shard as u16, self.shards[shard].lock()));
+        LockedShards { store: self, guards, all: false }
+    }
+
+    /// Locks the given shards (any order, duplicates allowed) in ascending order.
+    pub fn lock_many(&self, shards: &mut SmallVec<[u16; 8]>) -> LockedShards<'_> {
+        shards.sort_unstable();
+        shards.dedup();
+        if shards.len() == self.shards.len() {
+            return self.lock_all();
+        }
+        let guards = shards.iter().map(|&s| (s, self.shards[s as usize].lock())).collect();
+        LockedShards { store: self, guards, all: false }
+    }
+
+    /// Locks every shard in ascending order.
+    pub fn lock_all(&self) -> LockedShards<'_> {
+        let guards = self.shards.iter().enumerate().map(|(i, m)| (i as u16, m.lock())).collect();
+        LockedShards { store: self, guards, all: true }
+    }
+
+    /// Locks nothing (commands without keys).
+    pub fn lock_none(&self) -> LockedShards<'_> {
+        LockedShards { store: self, guards: SmallVec::new(), all: false }
+    }
+}
+
+/// The guards a command holds while it runs.
+pub struct LockedShards<'s> {
+    store: &'s Store,
+    guards: SmallVec<[(u16, MutexGuard<'s, Shard>); 2]>,
+    all: bool,
+}
+
+impl<'s> LockedShards<'s> {
+    pub fn store(&self) -> &'s Store {
+        self.store
+    }
+
+    /// The locked shard that owns `key`, or `None` if that shard is not held (a script touching
+    /// an undeclared key on another shard).
+    #[inline]
+    pub fn try_shard(&mut self, key: &[u8]) -> Option<&mut Shard> {
+        if self.guards.len() == 1 && !self.all {
+            debug_assert_eq!(self.guards[0].0 as usize, self.store.shard_of(key), "key routed to an unlocked shard");
+            return Some(&mut self.guards[0].1);
+        }
+        let idx = self.store.shard_of(key) as u16;
+        if self.all {
+            return Some(&mut self.guards[idx as usize].1);
+        }
+        self.guards.iter_mut().find(|(i, _)| *i == idx).map(|(_, g)| &mut **g)
+    }
+
+    /// The locked shard that owns `key`; the dispatcher guarantees it is held.
+    #[inline]
+    pub fn shard(&mut self, key: &[u8]) -> &mut Shard {
+        self.try_shard(key).expect("the dispatcher locks every shard a command's keys live on")
+    }
+
+    #[inline]
+    pub fn db(&mut self, db: usize, key: &[u8]) -> &mut Db {
+        self.shard(key).db(db)
+    }
+
+    pub fn holds(&self, key: &[u8]) -> bool {
+        let idx = self.store.shard_of(key) as u16;
+        self.all || self.guards.iter().any(|(i, _)| *i == idx)
+    }
+
+    pub fn holds_all(&self) -> bool {
+        self.all
+    }
+
+    /// Every locked shard, ascending.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Shard> + use<'_, 's> {
+        self.guards.iter_mut().map(|(_, g)| &mut **g)
+    }
+
+    pub fn len(&self) -> usize {
+        self.guards.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.guards.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_sharing_a_hash_tag_share_a_shard() {
+        let store = Store::new(8, 16);
+        assert_eq!(store.shard_of(b"queue:{evt1}"), store.shard_of(b"active:{evt1}"));
+    }
+
+    #[test]
+    fn lock_many_sorts_and_dedups() {
+        let store = Store::new(4, 1);
+        let mut want: SmallVec<[u16; 8]> = SmallVec::from_slice(&[3, 1, 3, 0]);
+        let locked = store.lock_many(&mut want);
+        assert_eq!(locked.guards.iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![0, 1, 3]);
+    }
+}

@@ -1,0 +1,9 @@
+//! Value types: the data structures behind lists, hashes, sets and sorted sets.
+//!
+//! Each type owns its encodings (a compact one for small values, a scalable one for large ones,
+//! switched at Redis's thresholds) and knows nothing of commands, keys or replies.
+
+pub mod hash;
+pub mod list;
+pub mod set;
+pub mod zset;
