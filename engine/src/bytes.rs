@@ -57,14 +57,28 @@ unsafe impl Sync for SmallBytes {}
 
 impl SmallBytes {
     pub const fn empty() -> Self {
-        SmallBytes { repr: Repr { inline: Inline { data: [0; INLINE_MAX], tag: 0 } } }
+        SmallBytes {
+            repr: Repr {
+                inline: Inline {
+                    data: [0; INLINE_MAX],
+                    tag: 0,
+                },
+            },
+        }
     }
 
     pub fn new(bytes: &[u8]) -> Self {
         if bytes.len() <= INLINE_MAX {
             let mut data = [0; INLINE_MAX];
             data[..bytes.len()].copy_from_slice(bytes);
-            SmallBytes { repr: Repr { inline: Inline { data, tag: bytes.len() as u8 } } }
+            SmallBytes {
+                repr: Repr {
+                    inline: Inline {
+                        data,
+                        tag: bytes.len() as u8,
+                    },
+                },
+            }
         } else {
             Self::from_box(bytes.into())
         }
@@ -74,7 +88,16 @@ impl SmallBytes {
         debug_assert!(b.len() > INLINE_MAX);
         let len = b.len();
         let ptr = Box::into_raw(b) as *mut u8;
-        SmallBytes { repr: Repr { heap: Heap { ptr, len, _pad: [0; 7], tag: HEAP_TAG } } }
+        SmallBytes {
+            repr: Repr {
+                heap: Heap {
+                    ptr,
+                    len,
+                    _pad: [0; 7],
+                    tag: HEAP_TAG,
+                },
+            },
+        }
     }
 
     #[inline]
@@ -119,7 +142,9 @@ impl Drop for SmallBytes {
             // SAFETY: the pointer and length came from Box::into_raw of a Box<[u8]>.
             unsafe {
                 let heap = self.repr.heap;
-                drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(heap.ptr, heap.len)));
+                drop(Box::from_raw(std::ptr::slice_from_raw_parts_mut(
+                    heap.ptr, heap.len,
+                )));
             }
         }
     }

@@ -77,7 +77,10 @@ impl Flags {
 
     /// The Redis flag names, in Redis's order.
     pub fn names(self) -> impl Iterator<Item = &'static str> {
-        Self::NAMES.iter().filter(move |(f, _)| self.contains(*f)).map(|(_, n)| *n)
+        Self::NAMES
+            .iter()
+            .filter(move |(f, _)| self.contains(*f))
+            .map(|(_, n)| *n)
     }
 }
 
@@ -195,7 +198,10 @@ pub const fn cmd<H>(name: &'static str, arity: i32, flags: Flags, handler: H) ->
 }
 
 /// Starts a container row (`CLIENT`, `CONFIG`, ...), whose work is done by its subcommands.
-pub const fn container<H>(name: &'static str, subcommands: &'static [CommandSpec<H>]) -> CommandSpec<H> {
+pub const fn container<H>(
+    name: &'static str,
+    subcommands: &'static [CommandSpec<H>],
+) -> CommandSpec<H> {
     CommandSpec {
         name,
         arity: -2,
@@ -226,7 +232,13 @@ impl<H> CommandSpec<H> {
         self
     }
 
-    pub const fn doc(mut self, group: Group, since: &'static str, summary: &'static str, complexity: &'static str) -> Self {
+    pub const fn doc(
+        mut self,
+        group: Group,
+        since: &'static str,
+        summary: &'static str,
+        complexity: &'static str,
+    ) -> Self {
         self.group = group;
         self.since = since;
         self.summary = summary;
@@ -256,7 +268,9 @@ impl<H> CommandSpec<H> {
 
     /// The subcommand row named by `sub` (case-insensitive).
     pub fn subcommand(&self, sub: &[u8]) -> Option<&CommandSpec<H>> {
-        self.subcommands.iter().find(|s| s.name.as_bytes().eq_ignore_ascii_case(sub))
+        self.subcommands
+            .iter()
+            .find(|s| s.name.as_bytes().eq_ignore_ascii_case(sub))
     }
 
     /// Argument indexes holding keys, or `None` if the arguments are malformed for a movable
@@ -270,7 +284,11 @@ impl<H> CommandSpec<H> {
             return Some(out);
         }
         let argc = argv.len() as i32;
-        let last = if self.last_key < 0 { argc + self.last_key } else { self.last_key.min(argc - 1) };
+        let last = if self.last_key < 0 {
+            argc + self.last_key
+        } else {
+            self.last_key.min(argc - 1)
+        };
         let mut i = self.first_key;
         while i <= last && i < argc {
             out.push(i as usize);

@@ -6,9 +6,9 @@
 //! done by the server once the command returns.
 
 use crate::bytes::SmallBytes;
+use crate::config::EngineConfig;
 use crate::db::Db;
 use crate::store::LockedShards;
-use crate::config::EngineConfig;
 
 /// What a command did that the server must follow up on.
 #[derive(Default, Debug)]

@@ -90,7 +90,8 @@ impl Db {
         let old = self.keys.insert(key, Entry::new(value));
         if let Some(old) = old {
             if old.expire_at_ms != NO_EXPIRE {
-                self.expires.remove(&(old.expire_at_ms, Dict::<Entry>::hash_key(key)));
+                self.expires
+                    .remove(&(old.expire_at_ms, Dict::<Entry>::hash_key(key)));
             }
             lazyfree::free(old.value);
         }
@@ -105,7 +106,12 @@ impl Db {
     }
 
     /// The live value under `key`, inserting `make()` if absent. The bool says it was created.
-    pub fn get_or_insert_with(&mut self, key: &[u8], now_ms: i64, make: impl FnOnce() -> Value) -> (&mut Value, bool) {
+    pub fn get_or_insert_with(
+        &mut self,
+        key: &[u8],
+        now_ms: i64,
+        make: impl FnOnce() -> Value,
+    ) -> (&mut Value, bool) {
         if !self.expires.is_empty() && self.keys.get(key).is_some_and(|e| e.is_expired(now_ms)) {
             self.remove(key);
         }
@@ -118,7 +124,8 @@ impl Db {
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let (_, entry) = self.keys.remove(key)?;
         if entry.expire_at_ms != NO_EXPIRE {
-            self.expires.remove(&(entry.expire_at_ms, Dict::<Entry>::hash_key(key)));
+            self.expires
+                .remove(&(entry.expire_at_ms, Dict::<Entry>::hash_key(key)));
         }
         Some(entry)
     }
@@ -138,7 +145,9 @@ impl Db {
     pub fn set_expire(&mut self, key: &[u8], at_ms: i64, now_ms: i64) -> bool {
         debug_assert_ne!(at_ms, NO_EXPIRE);
         let hash = Dict::<Entry>::hash_key(key);
-        let Some(entry) = self.lookup(key, now_ms) else { return false };
+        let Some(entry) = self.lookup(key, now_ms) else {
+            return false;
+        };
         let old = std::mem::replace(&mut entry.expire_at_ms, at_ms);
         if old != NO_EXPIRE {
             self.expires.remove(&(old, hash));
@@ -150,7 +159,9 @@ impl Db {
     /// Removes the TTL of a live key; true if it had one.
     pub fn persist(&mut self, key: &[u8], now_ms: i64) -> bool {
         let hash = Dict::<Entry>::hash_key(key);
-        let Some(entry) = self.lookup(key, now_ms) else { return false };
+        let Some(entry) = self.lookup(key, now_ms) else {
+            return false;
+        };
         let old = std::mem::replace(&mut entry.expire_at_ms, NO_EXPIRE);
         if old == NO_EXPIRE {
             return false;
@@ -161,15 +172,25 @@ impl Db {
 
     /// Deletes up to `max` keys whose deadline is before `now_ms`, earliest first. Returns how
     /// many keys were deleted and whether due keys remain.
-    pub fn expire_due(&mut self, now_ms: i64, max: usize, mut on_expired: impl FnMut(&[u8])) -> (usize, bool) {
+    pub fn expire_due(
+        &mut self,
+        now_ms: i64,
+        max: usize,
+        mut on_expired: impl FnMut(&[u8]),
+    ) -> (usize, bool) {
         let mut expired = 0;
         while expired < max {
-            let Some(&(at, hash)) = self.expires.first() else { return (expired, false) };
+            let Some(&(at, hash)) = self.expires.first() else {
+                return (expired, false);
+            };
             if at >= now_ms {
                 return (expired, false);
             }
             self.expires.pop_first();
-            let found = self.keys.get_by_hash_mut(hash, |_, e| e.expire_at_ms == at).map(|(k, _)| k.clone());
+            let found = self
+                .keys
+                .get_by_hash_mut(hash, |_, e| e.expire_at_ms == at)
+                .map(|(k, _)| k.clone());
             if let Some(key) = found {
                 if let Some((_, entry)) = self.keys.remove(&key) {
                     on_expired(&key);
@@ -180,6 +201,20 @@ impl Db {
         }
         let more = self.expires.first().is_some_and(|&(at, _)| at < now_ms);
         (expired, more)
+    }
+
+    /// A sample of remaining TTLs for INFO's `avg_ttl`: (sum in ms, count), from the soonest and
+    /// the latest deadlines (at most 64 of each), so it costs O(1) whatever the size.
+    pub fn ttl_sample(&self, now_ms: i64) -> (i64, usize) {
+        let soonest = self.expires.iter().take(64);
+        let latest = self
+            .expires
+            .iter()
+            .rev()
+            .take(64.min(self.expires.len().saturating_sub(64)));
+        soonest.chain(latest).fold((0, 0), |(sum, n), &(at, _)| {
+            (sum + (at - now_ms).max(0), n + 1)
+        })
     }
 
     /// Visits keys in scan order from `cursor`; returns the next cursor (0 when done).
@@ -221,7 +256,10 @@ mod tests {
         let mut db = Db::new();
         db.set(b"k", s("v"));
         assert!(db.set_expire(b"k", 1000, 0));
-        assert!(db.contains(b"k", 1000), "a key expires only once the clock is past its deadline");
+        assert!(
+            db.contains(b"k", 1000),
+            "a key expires only once the clock is past its deadline"
+        );
         assert!(!db.contains(b"k", 1001));
         assert_eq!(db.len(), 0);
         assert_eq!(db.volatile_len(), 0);

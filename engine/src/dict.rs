@@ -15,7 +15,9 @@ impl<V> Default for Dict<V> {
 
 impl<V> Dict<V> {
     pub fn new() -> Self {
-        Dict { map: hashbrown::HashMap::with_hasher(foldhash::fast::FixedState::with_seed(7)) }
+        Dict {
+            map: hashbrown::HashMap::with_hasher(foldhash::fast::FixedState::with_seed(7)),
+        }
     }
     pub fn len(&self) -> usize {
         self.map.len()
@@ -57,7 +59,10 @@ impl<V> Dict<V> {
         hash: u64,
         mut pred: impl FnMut(&SmallBytes, &V) -> bool,
     ) -> Option<(&SmallBytes, &mut V)> {
-        self.map.iter_mut().find(|(k, v)| Self::hash_key(k) == hash && pred(k, v)).map(|(k, v)| (k, v))
+        self.map
+            .iter_mut()
+            .find(|(k, v)| Self::hash_key(k) == hash && pred(k, v))
+            .map(|(k, v)| (k, v))
     }
     pub fn iter(&self) -> impl Iterator<Item = (&SmallBytes, &V)> {
         self.map.iter()
@@ -69,7 +74,11 @@ impl<V> Dict<V> {
         self.map.clear()
     }
     pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&SmallBytes, &V)) -> u64 {
-        let mut all: Vec<_> = self.map.iter().map(|(k, v)| (Self::hash_key(k), k, v)).collect();
+        let mut all: Vec<_> = self
+            .map
+            .iter()
+            .map(|(k, v)| (Self::hash_key(k), k, v))
+            .collect();
         all.sort_by_key(|e| e.0);
         let mut n = 0;
         for (h, k, v) in all {

@@ -14,7 +14,9 @@ pub fn incr_by_float(current: &[u8], incr: &[u8]) -> Result<Vec<u8>, crate::erro
     let b = parse_f64(incr).ok_or(crate::error::CmdError::NotFloat)?;
     let r = a + b;
     if !r.is_finite() {
-        return Err(crate::error::CmdError::Static(usher_protocol::errors::INCR_NAN_OR_INF));
+        return Err(crate::error::CmdError::Static(
+            usher_protocol::errors::INCR_NAN_OR_INF,
+        ));
     }
     Ok(format!("{r}").into_bytes())
 }

@@ -23,7 +23,10 @@ pub struct Shard {
 
 impl Shard {
     pub fn new(databases: usize) -> Self {
-        Shard { dbs: (0..databases).map(|_| Db::new()).collect(), watched: HashMap::new() }
+        Shard {
+            dbs: (0..databases).map(|_| Db::new()).collect(),
+            watched: HashMap::new(),
+        }
     }
 
     #[inline]
@@ -33,7 +36,10 @@ impl Shard {
 
     /// Registers `flag` to be raised when `key` in `db` is modified.
     pub fn watch(&mut self, db: usize, key: &[u8], flag: WatchFlag) {
-        self.watched.entry((db as u32, SmallBytes::new(key))).or_default().push(flag);
+        self.watched
+            .entry((db as u32, SmallBytes::new(key)))
+            .or_default()
+            .push(flag);
     }
 
     /// Drops the registration of `flag` for `key` (UNWATCH, EXEC, DISCARD, disconnect).
@@ -66,9 +72,15 @@ impl Shard {
         if self.watched.is_empty() {
             return;
         }
-        let keys: Vec<(u32, SmallBytes)> = self.watched.keys().filter(|(d, _)| *d as usize == db).cloned().collect();
+        let keys: Vec<(u32, SmallBytes)> = self
+            .watched
+            .keys()
+            .filter(|(d, _)| *d as usize == db)
+            .cloned()
+            .collect();
         for k in keys {
-            let exists = self.dbs[db].contains(&k.1, now_ms) || other.is_some_and(|o| self.dbs[o].contains(&k.1, now_ms));
+            let exists = self.dbs[db].contains(&k.1, now_ms)
+                || other.is_some_and(|o| self.dbs[o].contains(&k.1, now_ms));
             if exists {
                 if let Some(flags) = self.watched.remove(&k) {
                     flags.iter().for_each(|f| f.store(true, Ordering::Release));

@@ -29,11 +29,18 @@ pub struct Store {
 
 impl Store {
     pub fn new(shard_count: usize, databases: usize) -> Store {
-        assert!((1..=SLOT_COUNT).contains(&shard_count), "shards must be 1..=16384");
+        assert!(
+            (1..=SLOT_COUNT).contains(&shard_count),
+            "shards must be 1..=16384"
+        );
         assert!(databases >= 1, "at least one database");
         Store {
-            shards: (0..shard_count).map(|_| CachePadded::new(Mutex::new(Shard::new(databases)))).collect(),
-            slot_shard: (0..SLOT_COUNT).map(|slot| (slot % shard_count) as u16).collect(),
+            shards: (0..shard_count)
+                .map(|_| CachePadded::new(Mutex::new(Shard::new(databases))))
+                .collect(),
+            slot_shard: (0..SLOT_COUNT)
+                .map(|slot| (slot % shard_count) as u16)
+                .collect(),
             databases,
         }
     }
@@ -61,7 +68,11 @@ impl Store {
     pub fn lock_one(&self, shard: usize) -> LockedShards<'_> {
         let mut guards = SmallVec::new();
         guards.push((shard as u16, self.shards[shard].lock()));
-        LockedShards { store: self, guards, all: false }
+        LockedShards {
+            store: self,
+            guards,
+            all: false,
+        }
     }
 
     /// Locks the given shards (any order, duplicates allowed) in ascending order.
@@ -71,19 +82,39 @@ impl Store {
         if shards.len() == self.shards.len() {
             return self.lock_all();
         }
-        let guards = shards.iter().map(|&s| (s, self.shards[s as usize].lock())).collect();
-        LockedShards { store: self, guards, all: false }
+        let guards = shards
+            .iter()
+            .map(|&s| (s, self.shards[s as usize].lock()))
+            .collect();
+        LockedShards {
+            store: self,
+            guards,
+            all: false,
+        }
     }
 
     /// Locks every shard in ascending order.
     pub fn lock_all(&self) -> LockedShards<'_> {
-        let guards = self.shards.iter().enumerate().map(|(i, m)| (i as u16, m.lock())).collect();
-        LockedShards { store: self, guards, all: true }
+        let guards = self
+            .shards
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (i as u16, m.lock()))
+            .collect();
+        LockedShards {
+            store: self,
+            guards,
+            all: true,
+        }
     }
 
     /// Locks nothing (commands without keys).
     pub fn lock_none(&self) -> LockedShards<'_> {
-        LockedShards { store: self, guards: SmallVec::new(), all: false }
+        LockedShards {
+            store: self,
+            guards: SmallVec::new(),
+            all: false,
+        }
     }
 }
 
@@ -104,20 +135,28 @@ impl<'s> LockedShards<'s> {
     #[inline]
     pub fn try_shard(&mut self, key: &[u8]) -> Option<&mut Shard> {
         if self.guards.len() == 1 && !self.all {
-            debug_assert_eq!(self.guards[0].0 as usize, self.store.shard_of(key), "key routed to an unlocked shard");
+            debug_assert_eq!(
+                self.guards[0].0 as usize,
+                self.store.shard_of(key),
+                "key routed to an unlocked shard"
+            );
             return Some(&mut self.guards[0].1);
         }
         let idx = self.store.shard_of(key) as u16;
         if self.all {
             return Some(&mut self.guards[idx as usize].1);
         }
-        self.guards.iter_mut().find(|(i, _)| *i == idx).map(|(_, g)| &mut **g)
+        self.guards
+            .iter_mut()
+            .find(|(i, _)| *i == idx)
+            .map(|(_, g)| &mut **g)
     }
 
     /// The locked shard that owns `key`; the dispatcher guarantees it is held.
     #[inline]
     pub fn shard(&mut self, key: &[u8]) -> &mut Shard {
-        self.try_shard(key).expect("the dispatcher locks every shard a command's keys live on")
+        self.try_shard(key)
+            .expect("the dispatcher locks every shard a command's keys live on")
     }
 
     #[inline]
@@ -155,7 +194,10 @@ mod tests {
     #[test]
     fn keys_sharing_a_hash_tag_share_a_shard() {
         let store = Store::new(8, 16);
-        assert_eq!(store.shard_of(b"queue:{evt1}"), store.shard_of(b"active:{evt1}"));
+        assert_eq!(
+            store.shard_of(b"queue:{evt1}"),
+            store.shard_of(b"active:{evt1}")
+        );
     }
 
     #[test]
@@ -163,6 +205,9 @@ mod tests {
         let store = Store::new(4, 1);
         let mut want: SmallVec<[u16; 8]> = SmallVec::from_slice(&[3, 1, 3, 0]);
         let locked = store.lock_many(&mut want);
-        assert_eq!(locked.guards.iter().map(|(i, _)| *i).collect::<Vec<_>>(), vec![0, 1, 3]);
+        assert_eq!(
+            locked.guards.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            vec![0, 1, 3]
+        );
     }
 }

@@ -177,7 +177,11 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(value: Value) -> Self {
-        Entry { value, expire_at_ms: NO_EXPIRE, lru_s: 0 }
+        Entry {
+            value,
+            expire_at_ms: NO_EXPIRE,
+            lru_s: 0,
+        }
     }
 
     /// Seconds since the last access, given the clock now.

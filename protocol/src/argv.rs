@@ -51,7 +51,10 @@ impl<'a> Argv<'a> {
 
     /// The arguments from `start` on, as a new argv (for subcommands and Lua `KEYS`/`ARGV`).
     pub fn tail(&self, start: usize) -> Argv<'a> {
-        Argv { base: self.base, spans: &self.spans[start.min(self.spans.len())..] }
+        Argv {
+            base: self.base,
+            spans: &self.spans[start.min(self.spans.len())..],
+        }
     }
 
     /// Copies the arguments out of the read buffer.
@@ -62,7 +65,9 @@ impl<'a> Argv<'a> {
 
 impl fmt::Debug for Argv<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.iter().map(String::from_utf8_lossy)).finish()
+        f.debug_list()
+            .entries(self.iter().map(String::from_utf8_lossy))
+            .finish()
     }
 }
 
@@ -93,7 +98,10 @@ impl OwnedArgv {
     }
 
     pub fn argv(&self) -> Argv<'_> {
-        Argv { base: &self.data, spans: &self.spans }
+        Argv {
+            base: &self.data,
+            spans: &self.spans,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -127,7 +135,10 @@ mod tests {
         assert_eq!(argv.len(), 4);
         assert_eq!(argv.arg(0), b"SET");
         assert_eq!(argv.arg(2), b"");
-        assert_eq!(argv.tail(2).iter().collect::<Vec<_>>(), vec![&b""[..], b"v"]);
+        assert_eq!(
+            argv.tail(2).iter().collect::<Vec<_>>(),
+            vec![&b""[..], b"v"]
+        );
         assert_eq!(argv.to_owned_argv(), owned);
     }
 }

@@ -21,7 +21,9 @@ pub fn write_g17(v: f64, out: &mut Vec<u8>) {
     // Rust's `{:.16e}` is correctly rounded to 17 significant digits, which is exactly the
     // digit string %.17g lays out; only the layout rules of %g remain.
     let sci = format!("{:.16e}", v);
-    let (mantissa, exp) = sci.split_once('e').expect("scientific notation has an exponent");
+    let (mantissa, exp) = sci
+        .split_once('e')
+        .expect("scientific notation has an exponent");
     let exp: i32 = exp.parse().expect("exponent is an integer");
     let (negative, mantissa) = match mantissa.strip_prefix('-') {
         Some(m) => (true, m),

@@ -38,7 +38,8 @@ pub const SCORE_NAN: &str = "ERR resulting score is not a number (NaN)";
 pub const MIN_MAX_NOT_FLOAT: &str = "ERR min or max is not a float";
 pub const MIN_MAX_NOT_STRING_RANGE: &str = "ERR min or max not valid string range item";
 pub const XX_NX_INCOMPATIBLE: &str = "ERR XX and NX options at the same time are not compatible";
-pub const GT_LT_NX_INCOMPATIBLE: &str = "ERR GT, LT, and/or NX options at the same time are not compatible";
+pub const GT_LT_NX_INCOMPATIBLE: &str =
+    "ERR GT, LT, and/or NX options at the same time are not compatible";
 pub const INCR_SINGLE_PAIR: &str = "ERR INCR option supports a single increment-element pair";
 pub const NUMKEYS_ZERO: &str = "ERR numkeys should be greater than 0";
 pub const COUNT_NOT_POSITIVE: &str = "ERR count should be greater than 0";
@@ -60,7 +61,10 @@ pub const PROTO_UNBALANCED_QUOTES: &str = "Protocol error: unbalanced quotes in 
 /// `ERR wrong number of arguments for 'get' command` (the name lower-cased, `cmd|sub` for
 /// subcommands, as Redis 7 prints it).
 pub fn wrong_arity(full_name: &str) -> String {
-    format!("ERR wrong number of arguments for '{}' command", full_name.to_ascii_lowercase())
+    format!(
+        "ERR wrong number of arguments for '{}' command",
+        full_name.to_ascii_lowercase()
+    )
 }
 
 /// `ERR unknown command 'foo', with args beginning with: 'a' 'b' ` (sic: trailing space).
@@ -75,7 +79,11 @@ pub fn unknown_command(name: &[u8], args: &mut dyn Iterator<Item = &[u8]>) -> St
         listed.push_str(&sanitize(arg, room));
         listed.push_str("' ");
     }
-    format!("ERR unknown command '{}', with args beginning with: {}", sanitize(name, 128), listed)
+    format!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        sanitize(name, 128),
+        listed
+    )
 }
 
 /// `ERR unknown subcommand 'foo'. Try CLIENT HELP.`
@@ -110,12 +118,21 @@ mod tests {
             unknown_command(b"foo", &mut args.into_iter()),
             "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
         );
-        assert_eq!(unknown_command(b"foo", &mut std::iter::empty()), "ERR unknown command 'foo', with args beginning with: ");
+        assert_eq!(
+            unknown_command(b"foo", &mut std::iter::empty()),
+            "ERR unknown command 'foo', with args beginning with: "
+        );
     }
 
     #[test]
     fn arity_text_uses_the_lower_case_full_name() {
-        assert_eq!(wrong_arity("GET"), "ERR wrong number of arguments for 'get' command");
-        assert_eq!(wrong_arity("client|setname"), "ERR wrong number of arguments for 'client|setname' command");
+        assert_eq!(
+            wrong_arity("GET"),
+            "ERR wrong number of arguments for 'get' command"
+        );
+        assert_eq!(
+            wrong_arity("client|setname"),
+            "ERR wrong number of arguments for 'client|setname' command"
+        );
     }
 }

@@ -35,7 +35,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { proto_max_bulk_len: 512 * 1024 * 1024, auth_required: false }
+        Limits {
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            auth_required: false,
+        }
     }
 }
 
@@ -47,7 +50,9 @@ pub struct ProtocolError {
 
 impl ProtocolError {
     fn new(message: &str) -> Self {
-        ProtocolError { message: message.to_string() }
+        ProtocolError {
+            message: message.to_string(),
+        }
     }
 }
 
@@ -68,7 +73,11 @@ enum State {
     Idle,
     /// Inside a multibulk: `remaining` arguments to go, `pos` the next unread byte, and
     /// `bulk_len` the length announced by a `$` line whose payload has not fully arrived.
-    Multibulk { remaining: usize, pos: usize, bulk_len: Option<usize> },
+    Multibulk {
+        remaining: usize,
+        pos: usize,
+        bulk_len: Option<usize>,
+    },
 }
 
 /// Incremental request parser; one per connection.
@@ -128,13 +137,26 @@ impl RequestParser {
             self.spans.clear();
             // Reserve for what is plausible, not for what a hostile header claims.
             self.spans.reserve((count as usize).min(1024));
-            self.state = State::Multibulk { remaining: count as usize, pos: cr + 2, bulk_len: None };
+            self.state = State::Multibulk {
+                remaining: count as usize,
+                pos: cr + 2,
+                bulk_len: None,
+            };
         }
         self.parse_multibulk_args(buf, limits)
     }
 
-    fn parse_multibulk_args(&mut self, buf: &[u8], limits: &Limits) -> Result<Parsed, ProtocolError> {
-        let State::Multibulk { mut remaining, mut pos, mut bulk_len } = self.state else {
+    fn parse_multibulk_args(
+        &mut self,
+        buf: &[u8],
+        limits: &Limits,
+    ) -> Result<Parsed, ProtocolError> {
+        let State::Multibulk {
+            mut remaining,
+            mut pos,
+            mut bulk_len,
+        } = self.state
+        else {
             unreachable!("called outside a multibulk");
         };
         while remaining > 0 {
@@ -153,7 +175,10 @@ impl RequestParser {
                     }
                     if rest[0] != b'$' {
                         return Err(ProtocolError {
-                            message: format!("Protocol error: expected '$', got '{}'", rest[0] as char),
+                            message: format!(
+                                "Protocol error: expected '$', got '{}'",
+                                rest[0] as char
+                            ),
                         });
                     }
                     let len = match parse_i64(&rest[1..cr]) {
@@ -178,7 +203,11 @@ impl RequestParser {
             remaining -= 1;
         }
         if remaining > 0 {
-            self.state = State::Multibulk { remaining, pos, bulk_len };
+            self.state = State::Multibulk {
+                remaining,
+                pos,
+                bulk_len,
+            };
             return Ok(Parsed::Incomplete);
         }
         self.state = State::Idle;
@@ -216,7 +245,11 @@ impl RequestParser {
     /// The arguments of the command the last [`Parsed::Command`] reported; `buf` is the same
     /// buffer slice that was passed to [`RequestParser::parse`].
     pub fn argv<'a>(&'a self, buf: &'a [u8]) -> Argv<'a> {
-        let base = if self.last_was_inline { &self.inline_data[..] } else { buf };
+        let base = if self.last_was_inline {
+            &self.inline_data[..]
+        } else {
+            buf
+        };
         Argv::new(base, &self.spans)
     }
 
@@ -282,7 +315,12 @@ pub fn split_args(line: &[u8], data: &mut Vec<u8>, spans: &mut Vec<(usize, usize
                     return false;
                 }
                 let c = line[i];
-                if c == b'\\' && i + 3 < n && line[i + 1] == b'x' && is_hex(line[i + 2]) && is_hex(line[i + 3]) {
+                if c == b'\\'
+                    && i + 3 < n
+                    && line[i + 1] == b'x'
+                    && is_hex(line[i + 2])
+                    && is_hex(line[i + 3])
+                {
                     data.push(hex_val(line[i + 2]) * 16 + hex_val(line[i + 3]));
                     i += 3;
                 } else if c == b'\\' && i + 1 < n {
@@ -388,7 +426,8 @@ mod tests {
 
     #[test]
     fn parses_pipelined_multibulk_commands() {
-        let got = parse_all(b"*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n").unwrap();
+        let got =
+            parse_all(b"*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n").unwrap();
         assert_eq!(got, vec![words(&["PING"]), words(&["SET", "k", ""])]);
     }
 
@@ -397,8 +436,17 @@ mod tests {
         let input = b"*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$5\r\nvalue\r\n";
         for cut in 0..input.len() {
             let mut p = RequestParser::new();
-            assert_eq!(p.parse(&input[..cut], &Limits::default()).unwrap(), Parsed::Incomplete, "cut {cut}");
-            assert_eq!(p.parse(input, &Limits::default()).unwrap(), Parsed::Command { consumed: input.len() });
+            assert_eq!(
+                p.parse(&input[..cut], &Limits::default()).unwrap(),
+                Parsed::Incomplete,
+                "cut {cut}"
+            );
+            assert_eq!(
+                p.parse(input, &Limits::default()).unwrap(),
+                Parsed::Command {
+                    consumed: input.len()
+                }
+            );
             assert_eq!(p.argv(input).arg(2), b"value");
         }
     }
@@ -406,7 +454,18 @@ mod tests {
     #[test]
     fn inline_commands_split_like_sdssplitargs() {
         let got = parse_all(b"set k \"a b\\n\\x41\" 'it\\'s'\r\nPING\n\r\n").unwrap();
-        assert_eq!(got, vec![vec![b"set".to_vec(), b"k".to_vec(), b"a b\nA".to_vec(), b"it's".to_vec()], words(&["PING"])]);
+        assert_eq!(
+            got,
+            vec![
+                vec![
+                    b"set".to_vec(),
+                    b"k".to_vec(),
+                    b"a b\nA".to_vec(),
+                    b"it's".to_vec()
+                ],
+                words(&["PING"])
+            ]
+        );
     }
 
     #[test]
@@ -419,41 +478,70 @@ mod tests {
 
     #[test]
     fn empty_and_negative_multibulks_are_skipped() {
-        assert_eq!(parse_all(b"*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n").unwrap(), vec![words(&["PING"])]);
+        assert_eq!(
+            parse_all(b"*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n").unwrap(),
+            vec![words(&["PING"])]
+        );
     }
 
     #[test]
     fn malformed_counts_get_redis_errors() {
         let cases: &[(&[u8], &str)] = &[
             (b"*x\r\n", "Protocol error: invalid multibulk length"),
-            (b"*3000000000\r\n", "Protocol error: invalid multibulk length"),
+            (
+                b"*3000000000\r\n",
+                "Protocol error: invalid multibulk length",
+            ),
             (b"*1\r\nfoo\r\n", "Protocol error: expected '$', got 'f'"),
             (b"*1\r\n$-1\r\n", "Protocol error: invalid bulk length"),
             (b"*1\r\n$x\r\n", "Protocol error: invalid bulk length"),
-            (b"*1\r\n$600000000\r\n", "Protocol error: invalid bulk length"),
+            (
+                b"*1\r\n$600000000\r\n",
+                "Protocol error: invalid bulk length",
+            ),
         ];
         for (input, msg) in cases {
-            assert_eq!(parse_all(input).unwrap_err().message, *msg, "{}", String::from_utf8_lossy(input));
+            assert_eq!(
+                parse_all(input).unwrap_err().message,
+                *msg,
+                "{}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 
     #[test]
     fn oversized_lines_are_rejected() {
         let mut big = vec![b'a'; INLINE_MAX_BYTES + 1];
-        assert_eq!(parse_all(&big).unwrap_err().message, "Protocol error: too big inline request");
+        assert_eq!(
+            parse_all(&big).unwrap_err().message,
+            "Protocol error: too big inline request"
+        );
         big[0] = b'*';
-        assert_eq!(parse_all(&big).unwrap_err().message, "Protocol error: too big mbulk count string");
+        assert_eq!(
+            parse_all(&big).unwrap_err().message,
+            "Protocol error: too big mbulk count string"
+        );
         let mut bulk = b"*1\r\n".to_vec();
         bulk.extend(vec![b'$'; INLINE_MAX_BYTES + 1]);
-        assert_eq!(parse_all(&bulk).unwrap_err().message, "Protocol error: too big bulk count string");
+        assert_eq!(
+            parse_all(&bulk).unwrap_err().message,
+            "Protocol error: too big bulk count string"
+        );
     }
 
     #[test]
     fn unauthenticated_clients_get_tight_limits() {
-        let limits = Limits { auth_required: true, ..Limits::default() };
+        let limits = Limits {
+            auth_required: true,
+            ..Limits::default()
+        };
         let mut p = RequestParser::new();
         let err = p.parse(b"*11\r\n", &limits).unwrap_err();
-        assert_eq!(err.message, "Protocol error: unauthenticated multibulk length");
+        assert_eq!(
+            err.message,
+            "Protocol error: unauthenticated multibulk length"
+        );
         let mut p = RequestParser::new();
         let err = p.parse(b"*1\r\n$16385\r\n", &limits).unwrap_err();
         assert_eq!(err.message, "Protocol error: unauthenticated bulk length");
@@ -464,7 +552,16 @@ mod tests {
         assert_eq!(parse_i64(b"0"), Some(0));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
-        for bad in [&b"9223372036854775808"[..], b"01", b"+1", b" 1", b"1 ", b"-", b"-0", b""] {
+        for bad in [
+            &b"9223372036854775808"[..],
+            b"01",
+            b"+1",
+            b" 1",
+            b"1 ",
+            b"-",
+            b"-0",
+            b"",
+        ] {
             assert_eq!(parse_i64(bad), None, "{}", String::from_utf8_lossy(bad));
         }
     }

@@ -134,7 +134,10 @@ impl ReplySink for RespWriter<'_> {
 
     fn error(&mut self, text: &str) {
         self.out.push(b'-');
-        self.out.extend(text.bytes().map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+        self.out.extend(
+            text.bytes()
+                .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+        );
         self.out.extend_from_slice(b"\r\n");
     }
 
@@ -208,7 +211,9 @@ impl ReplySink for RespWriter<'_> {
     fn boolean(&mut self, v: bool) {
         match self.proto {
             Protocol::Resp2 => self.int(v as i64),
-            Protocol::Resp3 => self.out.extend_from_slice(if v { b"#t\r\n" } else { b"#f\r\n" }),
+            Protocol::Resp3 => self
+                .out
+                .extend_from_slice(if v { b"#t\r\n" } else { b"#f\r\n" }),
         }
     }
 
@@ -261,11 +266,17 @@ mod tests {
             w.push(1);
             w.verbatim("txt", b"hi");
         });
-        assert_eq!(out, "%1\r\n$1\r\nk\r\n,1.1000000000000001\r\n_\r\n~0\r\n>1\r\n=6\r\ntxt:hi\r\n");
+        assert_eq!(
+            out,
+            "%1\r\n$1\r\nk\r\n,1.1000000000000001\r\n_\r\n~0\r\n>1\r\n=6\r\ntxt:hi\r\n"
+        );
     }
 
     #[test]
     fn errors_stay_on_one_line() {
-        assert_eq!(encode(Protocol::Resp2, |w| w.error("ERR a\r\nb")), "-ERR a  b\r\n");
+        assert_eq!(
+            encode(Protocol::Resp2, |w| w.error("ERR a\r\nb")),
+            "-ERR a  b\r\n"
+        );
     }
 }

@@ -1,2 +1,172 @@
-//! placeholder
-fn main() {}
+//! `usher`: a Redis-compatible in-memory server built for the worst minute of a ticket sale.
+//!
+//! This crate is the binary: configuration and flags, the thread-per-core runtime, connections,
+//! the dispatch gate, authentication, pub/sub, server commands, INFO and logging. It holds no
+//! data-type logic; that lives in `usher-engine`.
+//!
+//! Start-up: parse `usher [config-file] [--directive value ...]`, bind, install the lazy-free
+//! thread, build the command registry (engine families + server families), then run the
+//! acceptor on this thread and one worker per core until SIGTERM, SIGINT or SHUTDOWN.
+
+mod client;
+mod cmd;
+mod config;
+mod connection;
+mod dispatch;
+mod info;
+mod lazyfree;
+mod log;
+mod memory;
+mod pubsub;
+mod registry;
+mod runtime;
+mod session;
+mod shared;
+mod stats;
+
+use config::Invocation;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+const USAGE: &str = "Usage: usher [/path/to/usher.conf] [options]
+       usher -v or --version
+       usher -h or --help
+
+Options are redis.conf directives with two dashes, e.g.:
+       usher --port 6380 --threads 4
+       usher /etc/usher/usher.conf --loglevel verbose --requirepass secret";
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let config = match config::from_args(&args) {
+        Ok(Invocation::Run(config)) => *config,
+        Ok(Invocation::Version) => {
+            println!(
+                "usher v={} (Redis {} compatible)",
+                env!("CARGO_PKG_VERSION"),
+                cmd::connection::REDIS_VERSION
+            );
+            return;
+        }
+        Ok(Invocation::Help) => {
+            println!("{USAGE}");
+            return;
+        }
+        Err(msg) => {
+            eprintln!("{msg}");
+            std::process::exit(1);
+        }
+    };
+    log::set_level(config.loglevel);
+    if let Err(e) = log::set_file(&config.logfile) {
+        eprintln!("Can't open the log file: {e}");
+        std::process::exit(1);
+    }
+    if let Err(e) = serve(config) {
+        warning!("Fatal: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn serve(config: config::Config) -> std::io::Result<()> {
+    notice!("oO0OoO0OoO0Oo usher is starting oO0OoO0OoO0Oo");
+    notice!(
+        "usher version={}, Redis {} compatible, bits=64, pid={}, threads={}, shards={}",
+        env!("CARGO_PKG_VERSION"),
+        cmd::connection::REDIS_VERSION,
+        std::process::id(),
+        config.threads,
+        config.shard_count()
+    );
+    if config.config_file.is_none() {
+        notice!("No config file specified, using the default config. In order to specify a config file use usher /path/to/usher.conf");
+    }
+    let listeners = bind_all(&config)?;
+    let port = listeners
+        .first()
+        .and_then(|l| l.local_addr().ok())
+        .map_or(config.port, |a| a.port());
+    if !config.pidfile.is_empty() {
+        std::fs::write(&config.pidfile, format!("{}\n", std::process::id()))?;
+    }
+    lazyfree::start();
+    let registry = registry::Registry::new(&usher_engine::cmd::families(), &cmd::families());
+    let shared = Arc::new(shared::Shared::new(config, registry));
+    shared
+        .tcp_port
+        .store(port, std::sync::atomic::Ordering::Relaxed);
+    for l in &listeners {
+        if let Ok(addr) = l.local_addr() {
+            notice!("usher listening on {addr}");
+        }
+    }
+    notice!("Ready to accept connections tcp");
+    let pidfile = shared.config.read().pidfile.clone();
+    runtime::run(shared, listeners)?;
+    if !pidfile.is_empty() {
+        let _ = std::fs::remove_file(pidfile);
+    }
+    Ok(())
+}
+
+/// Binds every `bind` address (a leading `-` marks an optional one, as in redis.conf).
+fn bind_all(config: &config::Config) -> std::io::Result<Vec<TcpListener>> {
+    let mut listeners = Vec::new();
+    let mut port = config.port;
+    for addr in &config.bind {
+        let (optional, host) = match addr.strip_prefix('-') {
+            Some(h) => (true, h),
+            None => (false, addr.as_str()),
+        };
+        let host = if host == "*" { "0.0.0.0" } else { host };
+        let ip: std::net::IpAddr = match host.parse() {
+            Ok(ip) => ip,
+            Err(_) if optional => continue,
+            Err(_) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("Invalid bind address '{host}'"),
+                ))
+            }
+        };
+        match listen(SocketAddr::new(ip, port), config.tcp_backlog) {
+            Ok(l) => {
+                // With --port 0 every address shares the port the first one was given.
+                port = l.local_addr()?.port();
+                listeners.push(l);
+            }
+            Err(e) if optional => verbose!("Skipping optional bind address {host}: {e}"),
+            Err(e) => {
+                return Err(std::io::Error::new(
+                    e.kind(),
+                    format!("Could not create server TCP listening socket {host}:{port}: {e}"),
+                ));
+            }
+        }
+    }
+    if listeners.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AddrNotAvailable,
+            "no bind address could be used",
+        ));
+    }
+    Ok(listeners)
+}
+
+fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.bind(&addr.into())?;
+    socket.listen(backlog as i32)?;
+    Ok(socket.into())
+}

@@ -40,7 +40,11 @@ fn del(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 /// A key named twice counts twice, as in Redis.
 fn exists(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let now = ctx.now_ms;
-    let n = argv.iter().skip(1).filter(|key| ctx.db(key).contains(key, now)).count();
+    let n = argv
+        .iter()
+        .skip(1)
+        .filter(|key| ctx.db(key).contains(key, now))
+        .count();
     out.int(n as i64);
     Ok(())
 }
@@ -50,7 +54,11 @@ fn exists(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 /// ```
 fn touch(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let now = ctx.now_ms;
-    let n = argv.iter().skip(1).filter(|key| ctx.db(key).lookup(key, now).is_some()).count();
+    let n = argv
+        .iter()
+        .skip(1)
+        .filter(|key| ctx.db(key).lookup(key, now).is_some())
+        .count();
     out.int(n as i64);
     Ok(())
 }
@@ -60,7 +68,10 @@ fn touch(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 /// ```
 fn type_(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (key, now) = (argv.arg(1), ctx.now_ms);
-    let name = ctx.db(key).lookup_no_touch(key, now).map_or("none", |e| e.value.type_name());
+    let name = ctx
+        .db(key)
+        .lookup_no_touch(key, now)
+        .map_or("none", |e| e.value.type_name());
     out.simple(name);
     Ok(())
 }
@@ -122,12 +133,18 @@ fn scan_cmd(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult
     let mut next = 0;
     let shards: Vec<_> = ctx.shards.iter_mut().collect();
     while shard_idx < shards.len() {
-        let dict_next = shards[shard_idx].dbs[db].scan(pos, opts.count.saturating_sub(found.len()).max(1), |key, entry| {
-            let type_ok = opts.type_name.is_none_or(|t| t.eq_ignore_ascii_case(entry.value.type_name().as_bytes()));
-            if !entry.is_expired(now) && type_ok && opts.matches(key) {
-                found.push(key.to_vec());
-            }
-        });
+        let dict_next = shards[shard_idx].dbs[db].scan(
+            pos,
+            opts.count.saturating_sub(found.len()).max(1),
+            |key, entry| {
+                let type_ok = opts
+                    .type_name
+                    .is_none_or(|t| t.eq_ignore_ascii_case(entry.value.type_name().as_bytes()));
+                if !entry.is_expired(now) && type_ok && opts.matches(key) {
+                    found.push(key.to_vec());
+                }
+            },
+        );
         if dict_next != 0 {
             next = ScanCursor::encode(shard_idx, dict_next);
             break;
@@ -173,7 +190,9 @@ fn randomkey(ctx: &mut ExecCtx, _argv: Argv, out: &mut dyn ReplySink) -> CmdResu
             false
         });
         let Some(shard) = shard else { break };
-        let Some((key, entry)) = shard.dbs[db].random_key(&mut rng) else { continue };
+        let Some((key, entry)) = shard.dbs[db].random_key(&mut rng) else {
+            continue;
+        };
         if !entry.is_expired(now) {
             out.bulk(key);
             return Ok(());
@@ -321,20 +340,34 @@ fn parse_expire_flags(argv: Argv) -> Result<ExpireFlags, CmdError> {
         } else if is(opt, "LT") {
             f.lt = true;
         } else {
-            return Err(CmdError::Owned(format!("ERR Unsupported option {}", String::from_utf8_lossy(opt))));
+            return Err(CmdError::Owned(format!(
+                "ERR Unsupported option {}",
+                String::from_utf8_lossy(opt)
+            )));
         }
     }
     if f.nx && (f.xx || f.gt || f.lt) {
-        return Err(CmdError::Static("ERR NX and XX, GT or LT options at the same time are not compatible"));
+        return Err(CmdError::Static(
+            "ERR NX and XX, GT or LT options at the same time are not compatible",
+        ));
     }
     if f.gt && f.lt {
-        return Err(CmdError::Static("ERR GT and LT options at the same time are not compatible"));
+        return Err(CmdError::Static(
+            "ERR GT and LT options at the same time are not compatible",
+        ));
     }
     Ok(f)
 }
 
 /// Redis's `expireGenericCommand`, for EXPIRE, PEXPIRE, EXPIREAT and PEXPIREAT.
-fn expire_generic(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink, relative: bool, seconds: bool, name: &str) -> CmdResult {
+fn expire_generic(
+    ctx: &mut ExecCtx,
+    argv: Argv,
+    out: &mut dyn ReplySink,
+    relative: bool,
+    seconds: bool,
+    name: &str,
+) -> CmdResult {
     let flags = parse_expire_flags(argv)?;
     let invalid = || CmdError::Owned(errors::fill(errors::INVALID_EXPIRE, name));
     let mut when = args::int(argv.arg(2))?;
@@ -397,7 +430,13 @@ fn pexpireat(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResul
 }
 
 /// Redis's `ttlGenericCommand`: -2 no key, -1 no expiry, else the remaining or absolute time.
-fn ttl_generic(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink, ms: bool, absolute: bool) -> CmdResult {
+fn ttl_generic(
+    ctx: &mut ExecCtx,
+    argv: Argv,
+    out: &mut dyn ReplySink,
+    ms: bool,
+    absolute: bool,
+) -> CmdResult {
     let (key, now) = (argv.arg(1), ctx.now_ms);
     let Some(entry) = ctx.db(key).lookup_no_touch(key, now) else {
         out.int(-2);
@@ -595,18 +634,48 @@ fn swapdb(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 const OBJECT_SUBCOMMANDS: &[Spec] = &[
     cmd("ENCODING", 3, Flags::READONLY, object_sub as EngineHandler)
         .keys(2, 2, 1)
-        .doc(Group::Generic, "2.2.3", "Returns the internal encoding of a Redis object.", "O(1)"),
+        .doc(
+            Group::Generic,
+            "2.2.3",
+            "Returns the internal encoding of a Redis object.",
+            "O(1)",
+        ),
     cmd("FREQ", 3, Flags::READONLY, object_sub as EngineHandler)
         .keys(2, 2, 1)
-        .doc(Group::Generic, "4.0.0", "Returns the logarithmic access frequency counter of a Redis object.", "O(1)"),
+        .doc(
+            Group::Generic,
+            "4.0.0",
+            "Returns the logarithmic access frequency counter of a Redis object.",
+            "O(1)",
+        ),
     cmd("IDLETIME", 3, Flags::READONLY, object_sub as EngineHandler)
         .keys(2, 2, 1)
-        .doc(Group::Generic, "2.2.3", "Returns the time since the last access to a Redis object.", "O(1)"),
+        .doc(
+            Group::Generic,
+            "2.2.3",
+            "Returns the time since the last access to a Redis object.",
+            "O(1)",
+        ),
     cmd("REFCOUNT", 3, Flags::READONLY, object_sub as EngineHandler)
         .keys(2, 2, 1)
-        .doc(Group::Generic, "2.2.3", "Returns the reference count of a value of a key.", "O(1)"),
-    cmd("HELP", 2, Flags::LOADING.union(Flags::STALE), object_help as EngineHandler)
-        .doc(Group::Generic, "6.2.0", "Returns helpful text about the different subcommands.", "O(1)"),
+        .doc(
+            Group::Generic,
+            "2.2.3",
+            "Returns the reference count of a value of a key.",
+            "O(1)",
+        ),
+    cmd(
+        "HELP",
+        2,
+        Flags::LOADING.union(Flags::STALE),
+        object_help as EngineHandler,
+    )
+    .doc(
+        Group::Generic,
+        "6.2.0",
+        "Returns helpful text about the different subcommands.",
+        "O(1)",
+    ),
 ];
 
 const RW: Flags = Flags::WRITE;

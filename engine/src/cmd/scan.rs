@@ -38,15 +38,26 @@ pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
     }
     let mut v: u64 = 0;
     for &d in digits {
-        v = v.checked_mul(10).and_then(|v| v.checked_add((d - b'0') as u64)).ok_or_else(invalid)?;
+        v = v
+            .checked_mul(10)
+            .and_then(|v| v.checked_add((d - b'0') as u64))
+            .ok_or_else(invalid)?;
     }
     Ok(if negative { v.wrapping_neg() } else { v })
 }
 
 /// Parses `[MATCH pattern] [COUNT count] [TYPE type]` from `argv[start..]`; TYPE only when
 /// `allow_type` (plain SCAN).
-pub fn parse_options(argv: Argv<'_>, start: usize, allow_type: bool) -> Result<ScanOptions<'_>, CmdError> {
-    let mut opts = ScanOptions { count: 10, pattern: None, type_name: None };
+pub fn parse_options(
+    argv: Argv<'_>,
+    start: usize,
+    allow_type: bool,
+) -> Result<ScanOptions<'_>, CmdError> {
+    let mut opts = ScanOptions {
+        count: 10,
+        pattern: None,
+        type_name: None,
+    };
     let mut i = start;
     while i < argv.len() {
         let has_value = argv.len() - i >= 2;

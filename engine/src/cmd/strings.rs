@@ -15,7 +15,11 @@ use usher_protocol::{errors, Argv, ReplySink};
 type Spec = CommandSpec<EngineHandler>;
 
 /// The string under `key`, if any; WRONGTYPE if the key holds something else.
-pub(crate) fn get_str<'d>(db: &'d mut Db, key: &[u8], now_ms: i64) -> Result<Option<&'d mut StrValue>, CmdError> {
+pub(crate) fn get_str<'d>(
+    db: &'d mut Db,
+    key: &[u8],
+    now_ms: i64,
+) -> Result<Option<&'d mut StrValue>, CmdError> {
     match db.get(key, now_ms) {
         None => Ok(None),
         Some(Value::Str(s)) => Ok(Some(s)),
@@ -181,7 +185,12 @@ fn set(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 
 /// Whether `key` exists; with `need_string`, its string value (WRONGTYPE otherwise). A clone is
 /// returned so the caller can keep writing to the database.
-fn get_str_or_absent(db: &mut Db, key: &[u8], now: i64, need_string: bool) -> Result<Option<StrValue>, CmdError> {
+fn get_str_or_absent(
+    db: &mut Db,
+    key: &[u8],
+    now: i64,
+    need_string: bool,
+) -> Result<Option<StrValue>, CmdError> {
     match db.get(key, now) {
         None => Ok(None),
         Some(Value::Str(s)) if need_string => Ok(Some(s.clone())),
@@ -206,7 +215,13 @@ fn setnx(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     Ok(())
 }
 
-fn setex_generic(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink, unit: ExpireUnit, name: &str) -> CmdResult {
+fn setex_generic(
+    ctx: &mut ExecCtx,
+    argv: Argv,
+    out: &mut dyn ReplySink,
+    unit: ExpireUnit,
+    name: &str,
+) -> CmdResult {
     let at = expire_at_ms(argv.arg(2), unit, ctx.now_ms, name)?;
     let (key, now) = (argv.arg(1), ctx.now_ms);
     let db = ctx.db(key);
@@ -337,7 +352,8 @@ fn mset(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 fn set_pairs(ctx: &mut ExecCtx, argv: Argv) {
     for i in (1..argv.len()).step_by(2) {
         let key = argv.arg(i);
-        ctx.db(key).set(key, Value::Str(StrValue::from_bytes(argv.arg(i + 1))));
+        ctx.db(key)
+            .set(key, Value::Str(StrValue::from_bytes(argv.arg(i + 1))));
         ctx.modified(key);
     }
 }
@@ -377,7 +393,8 @@ fn append(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let current_len = match get_str(ctx.db(key), key, now)? {
         Some(s) => s.len() as i64,
         None => {
-            ctx.db(key).set(key, Value::Str(StrValue::from_bytes_no_int(value)));
+            ctx.db(key)
+                .set(key, Value::Str(StrValue::from_bytes_no_int(value)));
             ctx.modified(key);
             out.int(value.len() as i64);
             return Ok(());
@@ -409,7 +426,9 @@ fn incr_by(ctx: &mut ExecCtx, key: &[u8], incr: i64, out: &mut dyn ReplySink) ->
     let current = match get_str(db, key, now)? {
         None => 0,
         Some(StrValue::Int(i)) => *i,
-        Some(other) => usher_protocol::parse::parse_i64(&other.to_vec()).ok_or(CmdError::NotInteger)?,
+        Some(other) => {
+            usher_protocol::parse::parse_i64(&other.to_vec()).ok_or(CmdError::NotInteger)?
+        }
     };
     let new = current.checked_add(incr).ok_or(CmdError::Overflow)?;
     db.set_keep_ttl(key, Value::Str(StrValue::Int(new)), now);

@@ -1,0 +1,256 @@
+//! What the rest of the server may see of a connection: its [`ClientInfo`] (for CLIENT LIST,
+//! CLIENT KILL, INFO clients, and pub/sub delivery from other threads) and the registry of all
+//! of them.
+//!
+//! A connection's own state (selected db, MULTI queue, ...) lives in its task
+//! ([`crate::session::Session`]); only what other threads need is shared here, in atomics or
+//! behind small locks, so the command path never takes a lock another connection contends.
+//!
+//! Pub/sub messages published on other threads land in the client's [`Outbox`]; the connection
+//! task is woken to write them. The outbox is where `client-output-buffer-limit pubsub` is
+//! enforced: a subscriber that cannot keep up is disconnected instead of growing memory.
+
+use crate::config::OutputLimit;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Notify;
+
+/// Client flags shown by CLIENT LIST (`flags=`).
+pub mod flag {
+    pub const MULTI: u32 = 1 << 0;
+    pub const PUBSUB: u32 = 1 << 1;
+    pub const BLOCKED: u32 = 1 << 2;
+    pub const DIRTY_CAS: u32 = 1 << 3;
+    pub const CLOSE_ASAP: u32 = 1 << 4;
+    pub const NO_EVICT: u32 = 1 << 5;
+}
+
+/// Messages queued for a client by other threads.
+#[derive(Default)]
+pub struct Outbox {
+    pub buf: Vec<u8>,
+    /// When the buffer first went over the soft limit (cleared when it drops below).
+    pub soft_since: Option<Instant>,
+}
+
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub created_ms: i64,
+    pub name: Mutex<Option<String>>,
+    pub lib_name: Mutex<String>,
+    pub lib_ver: Mutex<String>,
+    pub last_active_ms: AtomicI64,
+    pub db: AtomicUsize,
+    /// Registry id of the last command (for `cmd=` in CLIENT LIST).
+    pub last_cmd: AtomicU32,
+    pub resp3: AtomicBool,
+    pub flags: AtomicU32,
+    pub subscriptions: AtomicUsize,
+    pub pattern_subscriptions: AtomicUsize,
+    /// Commands queued in MULTI, or -1 outside MULTI.
+    pub multi_len: AtomicI64,
+    pub query_buf_bytes: AtomicUsize,
+    pub kill: AtomicBool,
+    /// Wakes the connection task: a kill request or messages in the outbox.
+    pub wake: Notify,
+    pub outbox: Mutex<Outbox>,
+    pub authenticated_user: Mutex<String>,
+}
+
+impl ClientInfo {
+    pub fn new(id: u64, addr: String, laddr: String, now_ms: i64) -> Self {
+        ClientInfo {
+            id,
+            addr,
+            laddr,
+            created_ms: now_ms,
+            name: Mutex::new(None),
+            lib_name: Mutex::new(String::new()),
+            lib_ver: Mutex::new(String::new()),
+            last_active_ms: AtomicI64::new(now_ms),
+            db: AtomicUsize::new(0),
+            last_cmd: AtomicU32::new(u32::MAX),
+            resp3: AtomicBool::new(false),
+            flags: AtomicU32::new(0),
+            subscriptions: AtomicUsize::new(0),
+            pattern_subscriptions: AtomicUsize::new(0),
+            multi_len: AtomicI64::new(-1),
+            query_buf_bytes: AtomicUsize::new(0),
+            kill: AtomicBool::new(false),
+            wake: Notify::new(),
+            outbox: Mutex::new(Outbox::default()),
+            authenticated_user: Mutex::new("default".into()),
+        }
+    }
+
+    pub fn set_flag(&self, f: u32, on: bool) {
+        if on {
+            self.flags.fetch_or(f, Ordering::Relaxed);
+        } else {
+            self.flags.fetch_and(!f, Ordering::Relaxed);
+        }
+    }
+
+    pub fn has_flag(&self, f: u32) -> bool {
+        self.flags.load(Ordering::Relaxed) & f != 0
+    }
+
+    /// Asks the connection to close as soon as its task runs.
+    pub fn request_kill(&self) {
+        self.kill.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    pub fn killed(&self) -> bool {
+        self.kill.load(Ordering::Acquire)
+    }
+
+    /// Queues an encoded message (pub/sub) for the connection, enforcing `limit`. Returns false
+    /// if the client was scheduled to close for overrunning its output buffer.
+    pub fn deliver(&self, message: &[u8], limit: &OutputLimit) -> bool {
+        let over = {
+            let mut outbox = self.outbox.lock();
+            outbox.buf.extend_from_slice(message);
+            let len = outbox.buf.len() as u64;
+            let hard = limit.hard_bytes != 0 && len > limit.hard_bytes;
+            let soft = limit.soft_bytes != 0 && len > limit.soft_bytes;
+            let soft_expired = match (soft, outbox.soft_since) {
+                (true, None) => {
+                    outbox.soft_since = Some(Instant::now());
+                    false
+                }
+                (true, Some(since)) => since.elapsed().as_secs() >= limit.soft_seconds,
+                (false, _) => {
+                    outbox.soft_since = None;
+                    false
+                }
+            };
+            if hard || soft_expired {
+                // Drop what is queued: the client is going away and memory must come back now.
+                outbox.buf = Vec::new();
+                true
+            } else {
+                false
+            }
+        };
+        if over {
+            crate::notice!(
+                "Client id={} addr={} closed for overcoming of output buffer limits.",
+                self.id,
+                self.addr
+            );
+            self.set_flag(flag::CLOSE_ASAP, true);
+            self.request_kill();
+            return false;
+        }
+        self.wake.notify_one();
+        true
+    }
+
+    /// Moves queued messages into `out`.
+    pub fn drain_outbox(&self, out: &mut Vec<u8>) {
+        let mut outbox = self.outbox.lock();
+        if !outbox.buf.is_empty() {
+            out.extend_from_slice(&outbox.buf);
+            outbox.buf.clear();
+            outbox.soft_since = None;
+            if outbox.buf.capacity() > 1 << 20 {
+                outbox.buf = Vec::new();
+            }
+        }
+    }
+
+    pub fn name(&self) -> String {
+        self.name.lock().clone().unwrap_or_default()
+    }
+
+    /// The `flags=` field of CLIENT LIST.
+    pub fn flag_letters(&self) -> String {
+        let f = self.flags.load(Ordering::Relaxed);
+        let mut s = String::new();
+        for (bit, letter) in [
+            (flag::MULTI, 'x'),
+            (flag::PUBSUB, 'P'),
+            (flag::BLOCKED, 'b'),
+            (flag::DIRTY_CAS, 'd'),
+            (flag::CLOSE_ASAP, 'A'),
+            (flag::NO_EVICT, 'e'),
+        ] {
+            if f & bit != 0 {
+                s.push(letter);
+            }
+        }
+        if s.is_empty() {
+            s.push('N');
+        }
+        s
+    }
+}
+
+const REGISTRY_SHARDS: usize = 16;
+
+/// All connected clients, by id. Touched on connect, disconnect, CLIENT LIST/KILL and INFO,
+/// never on the command path.
+pub struct ClientRegistry {
+    shards: [Mutex<HashMap<u64, Arc<ClientInfo>>>; REGISTRY_SHARDS],
+    count: AtomicUsize,
+    next_id: AtomicU64,
+}
+
+impl Default for ClientRegistry {
+    fn default() -> Self {
+        ClientRegistry {
+            shards: Default::default(),
+            count: AtomicUsize::new(0),
+            next_id: AtomicU64::new(1),
+        }
+    }
+}
+
+impl ClientRegistry {
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Registers a client unless `maxclients` are already connected.
+    pub fn try_register(&self, client: Arc<ClientInfo>, maxclients: usize) -> bool {
+        if self.count.fetch_add(1, Ordering::AcqRel) >= maxclients {
+            self.count.fetch_sub(1, Ordering::AcqRel);
+            return false;
+        }
+        self.shards[client.id as usize % REGISTRY_SHARDS]
+            .lock()
+            .insert(client.id, client);
+        true
+    }
+
+    pub fn unregister(&self, id: u64) {
+        if self.shards[id as usize % REGISTRY_SHARDS]
+            .lock()
+            .remove(&id)
+            .is_some()
+        {
+            self.count.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
+    /// Every client, ordered by id (as CLIENT LIST prints them).
+    pub fn all(&self) -> Vec<Arc<ClientInfo>> {
+        let mut all: Vec<_> = self
+            .shards
+            .iter()
+            .flat_map(|s| s.lock().values().cloned().collect::<Vec<_>>())
+            .collect();
+        all.sort_by_key(|c| c.id);
+        all
+    }
+}

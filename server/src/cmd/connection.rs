@@ -1,0 +1,760 @@
+//! The connection family: PING, ECHO, HELLO, AUTH, SELECT, QUIT, RESET and CLIENT.
+//!
+//! These change or report the connection's own state, so they are server commands (they see
+//! the [`Session`]) rather than engine commands. Replies and errors are Redis 7.0's; CLIENT
+//! SETINFO and CLIENT NO-TOUCH-free HELP text follow 7.2 where 7.0 lacked the command
+//! (docs/compatibility.md lists these).
+
+use crate::client::{flag, ClientInfo};
+use crate::registry::{ServerHandler, ServerSpec};
+use crate::session::{ReplyMode, Session};
+use crate::shared::unix_ms;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use usher_engine::args::{self, is};
+use usher_engine::cmd::keys::write_help;
+use usher_engine::command::{cmd, container, Flags, Group};
+use usher_engine::error::{CmdError, CmdResult};
+use usher_engine::store::LockedShards;
+use usher_protocol::{errors, Argv, Protocol, ReplySink, RespWriter};
+
+/// The Redis version whose behaviour usher matches (reported by HELLO and INFO).
+pub const REDIS_VERSION: &str = "7.0.15";
+
+/// ```text
+/// PING [message]
+/// ```
+fn ping(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    if s.in_pubsub_context() {
+        out.array(2);
+        out.bulk(b"pong");
+        out.bulk(argv.get(1).unwrap_or(b""));
+        return Ok(());
+    }
+    match argv.get(1) {
+        Some(msg) => out.bulk(msg),
+        None => out.simple("PONG"),
+    }
+    Ok(())
+}
+
+/// ```text
+/// ECHO message
+/// ```
+fn echo(
+    _s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    out.bulk(argv.arg(1));
+    Ok(())
+}
+
+/// Checks `user`/`password` against `requirepass` (the only user is `default`). With no
+/// password configured, `default` accepts any password, as Redis's `nopass` user does.
+fn authenticate(s: &mut Session, user: &[u8], password: &[u8]) -> CmdResult {
+    let ok = user == b"default"
+        && s.hot
+            .requirepass
+            .as_deref()
+            .is_none_or(|p| p.as_bytes() == password);
+    if !ok {
+        return Err(CmdError::Static(errors::WRONGPASS));
+    }
+    s.authenticated = true;
+    Ok(())
+}
+
+/// ```text
+/// AUTH [username] password
+/// ```
+fn auth(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(CmdError::Syntax);
+    }
+    if argv.len() == 2 {
+        if s.hot.requirepass.is_none() {
+            return Err(CmdError::Static(errors::AUTH_NO_PASSWORD));
+        }
+        authenticate(s, b"default", argv.arg(1))?;
+    } else {
+        authenticate(s, argv.arg(1), argv.arg(2))?;
+    }
+    out.ok();
+    Ok(())
+}
+
+/// ```text
+/// HELLO [protover [AUTH username password] [SETNAME clientname]]
+/// ```
+fn hello(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let mut version = None;
+    let mut next = 1;
+    if argv.len() >= 2 {
+        let v = usher_protocol::parse::parse_i64(argv.arg(1)).ok_or(CmdError::Static(
+            "ERR Protocol version is not an integer or out of range",
+        ))?;
+        if !(2..=3).contains(&v) {
+            return Err(CmdError::Static(errors::NOPROTO));
+        }
+        version = Some(v);
+        next = 2;
+    }
+    let (mut credentials, mut name) = (None, None);
+    let mut j = next;
+    while j < argv.len() {
+        let more = argv.len() - 1 - j;
+        let opt = argv.arg(j);
+        if is(opt, "AUTH") && more >= 2 {
+            credentials = Some((argv.arg(j + 1), argv.arg(j + 2)));
+            j += 2;
+        } else if is(opt, "SETNAME") && more >= 1 {
+            name = Some(argv.arg(j + 1));
+            j += 1;
+        } else {
+            return Err(CmdError::Owned(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                errors::sanitize(opt, 128)
+            )));
+        }
+        j += 1;
+    }
+    if let Some((user, password)) = credentials {
+        authenticate(s, user, password)?;
+    }
+    if s.auth_required() {
+        return Err(CmdError::Static("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
+    }
+    if let Some(name) = name {
+        set_name(&s.info, name)?;
+    }
+    if let Some(v) = version {
+        let proto = if v == 3 {
+            Protocol::Resp3
+        } else {
+            Protocol::Resp2
+        };
+        s.set_protocol(proto);
+        out.set_protocol(proto);
+    }
+    out.map(7);
+    out.bulk(b"server");
+    out.bulk(b"redis");
+    out.bulk(b"version");
+    out.bulk(REDIS_VERSION.as_bytes());
+    out.bulk(b"proto");
+    out.int(if s.resp == Protocol::Resp3 { 3 } else { 2 });
+    out.bulk(b"id");
+    out.int(s.info.id as i64);
+    out.bulk(b"mode");
+    out.bulk(b"standalone");
+    out.bulk(b"role");
+    out.bulk(b"master");
+    out.bulk(b"modules");
+    out.array(0);
+    Ok(())
+}
+
+/// ```text
+/// SELECT index
+/// ```
+fn select(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let id = args::int(argv.arg(1))?;
+    if id < i32::MIN as i64 || id > i32::MAX as i64 {
+        return Err(CmdError::NotInteger);
+    }
+    if id < 0 || id as usize >= s.shared.store.databases() {
+        return Err(CmdError::Static(errors::DB_INDEX_OUT_OF_RANGE));
+    }
+    s.set_db(id as usize);
+    out.ok();
+    Ok(())
+}
+
+/// ```text
+/// QUIT
+/// ```
+fn quit(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    _argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    s.close_after_reply = true;
+    out.ok();
+    Ok(())
+}
+
+/// ```text
+/// RESET
+/// ```
+/// Back to a fresh connection's state: MULTI discarded, WATCHes dropped, subscriptions left,
+/// db 0, RESP2, name cleared, reply mode on; authentication is dropped when a password is set.
+fn reset(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    _argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    s.multi = None;
+    s.info.set_flag(flag::MULTI, false);
+    s.info.multi_len.store(-1, Ordering::Relaxed);
+    s.unwatch_all();
+    s.unsubscribe_all();
+    s.set_db(0);
+    s.set_protocol(Protocol::Resp2);
+    out.set_protocol(Protocol::Resp2);
+    *s.info.name.lock() = None;
+    s.reply_mode = ReplyMode::On;
+    s.info.set_flag(flag::NO_EVICT, false);
+    s.authenticated = false;
+    out.simple("RESET");
+    Ok(())
+}
+
+/// Redis's `clientSetName` validation: printable ASCII without spaces; empty clears the name.
+fn set_name(info: &ClientInfo, name: &[u8]) -> CmdResult {
+    if name.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
+        return Err(CmdError::Static(errors::CLIENT_NAME_INVALID));
+    }
+    *info.name.lock() = (!name.is_empty()).then(|| String::from_utf8_lossy(name).into_owned());
+    Ok(())
+}
+
+fn client_id(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    _argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    out.int(s.info.id as i64);
+    Ok(())
+}
+
+fn client_setname(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    set_name(&s.info, argv.arg(2))?;
+    out.ok();
+    Ok(())
+}
+
+fn client_getname(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    _argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    match s.info.name.lock().as_deref() {
+        Some(name) => out.bulk(name.as_bytes()),
+        None => out.null(),
+    }
+    Ok(())
+}
+
+/// ```text
+/// CLIENT SETINFO <LIB-NAME libname | LIB-VER libver>
+/// ```
+/// Redis 7.2's command, accepted so clients that announce themselves on connect (redis-py 5,
+/// Jedis 5, go-redis 9) need no option to turn it off.
+fn client_setinfo(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let (attr, value) = (argv.arg(2), argv.arg(3));
+    if value.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
+        return Err(CmdError::Owned(format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            String::from_utf8_lossy(attr).to_ascii_lowercase()
+        )));
+    }
+    let value = String::from_utf8_lossy(value).into_owned();
+    if is(attr, "LIB-NAME") {
+        *s.info.lib_name.lock() = value;
+    } else if is(attr, "LIB-VER") {
+        *s.info.lib_ver.lock() = value;
+    } else {
+        return Err(CmdError::Owned(format!(
+            "ERR Unrecognized option '{}'",
+            errors::sanitize(attr, 128)
+        )));
+    }
+    out.ok();
+    Ok(())
+}
+
+/// One CLIENT LIST line, with Redis's fields in Redis's order.
+pub fn client_line(shared: &crate::shared::Shared, c: &ClientInfo, now_ms: i64) -> String {
+    let age = (now_ms - c.created_ms).max(0) / 1000;
+    let idle = (now_ms - c.last_active_ms.load(Ordering::Relaxed)).max(0) / 1000;
+    let last = c.last_cmd.load(Ordering::Relaxed);
+    let cmd = if last == u32::MAX {
+        "NULL".to_string()
+    } else {
+        shared.registry.get(last).full_name.clone()
+    };
+    let outbox = c.outbox.lock().buf.len();
+    format!(
+        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        c.id,
+        c.addr,
+        c.laddr,
+        c.name(),
+        age,
+        idle,
+        c.flag_letters(),
+        c.db.load(Ordering::Relaxed),
+        c.subscriptions.load(Ordering::Relaxed),
+        c.pattern_subscriptions.load(Ordering::Relaxed),
+        c.multi_len.load(Ordering::Relaxed),
+        c.query_buf_bytes.load(Ordering::Relaxed),
+        outbox,
+        outbox + 16384,
+        cmd,
+        c.authenticated_user.lock(),
+        if c.resp3.load(Ordering::Relaxed) { 3 } else { 2 },
+        c.lib_name.lock(),
+        c.lib_ver.lock(),
+    )
+}
+
+fn client_type_matches(c: &ClientInfo, ty: &[u8]) -> Result<bool, CmdError> {
+    if is(ty, "normal") {
+        Ok(!c.has_flag(flag::PUBSUB))
+    } else if is(ty, "pubsub") {
+        Ok(c.has_flag(flag::PUBSUB))
+    } else if is(ty, "master") || is(ty, "replica") || is(ty, "slave") {
+        Ok(false)
+    } else {
+        Err(CmdError::Owned(format!(
+            "ERR Unknown client type '{}'",
+            errors::sanitize(ty, 128)
+        )))
+    }
+}
+
+/// ```text
+/// CLIENT LIST [TYPE <NORMAL | MASTER | REPLICA | PUBSUB>] [ID client-id [client-id ...]]
+/// ```
+fn client_list(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let mut type_filter = None;
+    let mut ids: Option<Vec<u64>> = None;
+    if argv.len() > 2 {
+        if is(argv.arg(2), "TYPE") && argv.len() == 4 {
+            type_filter = Some(argv.arg(3));
+        } else if is(argv.arg(2), "ID") && argv.len() >= 4 {
+            let parsed: Result<Vec<u64>, _> = argv
+                .iter()
+                .skip(3)
+                .map(|a| args::int(a).map(|v| v as u64))
+                .collect();
+            ids = Some(parsed.map_err(|_| CmdError::Static("ERR Invalid client ID"))?);
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let now = unix_ms();
+    let mut text = String::new();
+    for c in s.shared.clients.all() {
+        if let Some(ty) = type_filter {
+            if !client_type_matches(&c, ty)? {
+                continue;
+            }
+        }
+        if ids.as_ref().is_some_and(|ids| !ids.contains(&c.id)) {
+            continue;
+        }
+        text.push_str(&client_line(&s.shared, &c, now));
+        text.push('\n');
+    }
+    out.verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+fn client_info(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    _argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let mut line = client_line(&s.shared, &s.info, unix_ms());
+    line.push('\n');
+    out.verbatim("txt", line.as_bytes());
+    Ok(())
+}
+
+/// ```text
+/// CLIENT KILL ip:port
+/// CLIENT KILL [ID id] [ADDR ip:port] [LADDR ip:port] [USER name] [TYPE type] [SKIPME yes|no]
+/// ```
+fn client_kill(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let all = s.shared.clients.all();
+    if argv.len() == 3 {
+        // Old form: one address, an error when nobody matches.
+        let target = argv.arg(2);
+        let victim = all
+            .iter()
+            .find(|c| c.addr.as_bytes() == target)
+            .ok_or(CmdError::Static("ERR No such client"))?;
+        kill(s, victim);
+        out.ok();
+        return Ok(());
+    }
+    if argv.len() % 2 != 0 {
+        return Err(CmdError::Syntax);
+    }
+    let mut skip_me = true;
+    let mut filters: Vec<(&[u8], &[u8])> = Vec::new();
+    for pair in (2..argv.len()).step_by(2) {
+        let (opt, val) = (argv.arg(pair), argv.arg(pair + 1));
+        if is(opt, "SKIPME") {
+            skip_me = if is(val, "yes") {
+                true
+            } else if is(val, "no") {
+                false
+            } else {
+                return Err(CmdError::Syntax);
+            };
+        } else if is(opt, "ID") {
+            args::int(val)
+                .ok()
+                .filter(|v| *v > 0)
+                .ok_or(CmdError::Static("ERR client-id should be greater than 0"))?;
+            filters.push((opt, val));
+        } else if ["ADDR", "LADDR", "USER", "TYPE"].iter().any(|k| is(opt, k)) {
+            filters.push((opt, val));
+        } else {
+            return Err(CmdError::Syntax);
+        }
+    }
+    let mut killed = 0;
+    for c in &all {
+        if skip_me && c.id == s.info.id {
+            continue;
+        }
+        let mut matched = true;
+        for &(opt, val) in &filters {
+            matched &= if is(opt, "ID") {
+                args::int(val).is_ok_and(|v| v as u64 == c.id)
+            } else if is(opt, "ADDR") {
+                c.addr.as_bytes() == val
+            } else if is(opt, "LADDR") {
+                c.laddr.as_bytes() == val
+            } else if is(opt, "USER") {
+                c.authenticated_user.lock().as_bytes() == val
+            } else {
+                client_type_matches(c, val)?
+            };
+        }
+        if matched {
+            kill(s, c);
+            killed += 1;
+        }
+    }
+    out.int(killed);
+    Ok(())
+}
+
+fn kill(s: &mut Session, victim: &Arc<ClientInfo>) {
+    if victim.id == s.info.id {
+        s.close_after_reply = true;
+    } else {
+        victim.request_kill();
+    }
+}
+
+/// ```text
+/// CLIENT REPLY ON | OFF | SKIP
+/// ```
+fn client_reply(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let mode = argv.arg(2);
+    if is(mode, "ON") {
+        s.reply_mode = ReplyMode::On;
+        out.ok();
+    } else if is(mode, "OFF") {
+        s.reply_mode = ReplyMode::Off;
+    } else if is(mode, "SKIP") {
+        if s.reply_mode != ReplyMode::Off {
+            s.reply_mode = ReplyMode::Skip;
+        }
+    } else {
+        return Err(CmdError::Syntax);
+    }
+    Ok(())
+}
+
+/// ```text
+/// CLIENT NO-EVICT ON | OFF
+/// ```
+/// usher never evicts keys; the flag is kept and shown for compatibility.
+fn client_no_evict(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let on = if is(argv.arg(2), "ON") {
+        true
+    } else if is(argv.arg(2), "OFF") {
+        false
+    } else {
+        return Err(CmdError::Syntax);
+    };
+    s.info.set_flag(flag::NO_EVICT, on);
+    out.ok();
+    Ok(())
+}
+
+const CLIENT_HELP: &[&str] = &[
+    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "LIST [options ...]",
+    "    Return information about client connections. Options:",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Return clients of specified type.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "SETINFO <option> <value>",
+    "    Set client meta attr. Options are:",
+    "    * LIB-NAME: the client lib name.",
+    "    * LIB-VER: the client lib version.",
+    "NO-EVICT (ON|OFF)",
+    "    Protect current client connection from eviction.",
+    "HELP",
+    "    Prints this help.",
+];
+
+fn client_help(
+    _s: &mut Session,
+    _locked: &mut LockedShards,
+    _argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    write_help(out, CLIENT_HELP);
+    Ok(())
+}
+
+const CONN: Flags = Flags::NOSCRIPT.union(Flags::LOADING).union(Flags::STALE);
+
+const CLIENT_SUBCOMMANDS: &[ServerSpec] = &[
+    cmd("ID", 2, CONN, client_id as ServerHandler).doc(
+        Group::Connection,
+        "5.0.0",
+        "Returns the unique client ID of the connection.",
+        "O(1)",
+    ),
+    cmd("SETNAME", 3, CONN, client_setname as ServerHandler).doc(
+        Group::Connection,
+        "2.6.9",
+        "Sets the connection name.",
+        "O(1)",
+    ),
+    cmd("GETNAME", 2, CONN, client_getname as ServerHandler).doc(
+        Group::Connection,
+        "2.6.9",
+        "Returns the name of the connection.",
+        "O(1)",
+    ),
+    cmd("SETINFO", 4, CONN, client_setinfo as ServerHandler).doc(
+        Group::Connection,
+        "7.2.0",
+        "Sets information specific to the client or connection.",
+        "O(1)",
+    ),
+    cmd(
+        "LIST",
+        -2,
+        Flags::ADMIN.union(CONN),
+        client_list as ServerHandler,
+    )
+    .doc(
+        Group::Connection,
+        "2.4.0",
+        "Lists open connections.",
+        "O(N) where N is the number of client connections",
+    ),
+    cmd("INFO", 2, CONN, client_info as ServerHandler).doc(
+        Group::Connection,
+        "6.2.0",
+        "Returns information about the connection.",
+        "O(1)",
+    ),
+    cmd(
+        "KILL",
+        -3,
+        Flags::ADMIN.union(CONN),
+        client_kill as ServerHandler,
+    )
+    .doc(
+        Group::Connection,
+        "2.4.0",
+        "Terminates open connections.",
+        "O(N) where N is the number of client connections",
+    ),
+    cmd("REPLY", 3, CONN, client_reply as ServerHandler).doc(
+        Group::Connection,
+        "3.2.0",
+        "Instructs the server whether to reply to commands.",
+        "O(1)",
+    ),
+    cmd(
+        "NO-EVICT",
+        3,
+        Flags::ADMIN.union(CONN),
+        client_no_evict as ServerHandler,
+    )
+    .doc(
+        Group::Connection,
+        "7.0.0",
+        "Sets the client eviction mode of the connection.",
+        "O(1)",
+    ),
+    cmd(
+        "HELP",
+        2,
+        Flags::LOADING.union(Flags::STALE),
+        client_help as ServerHandler,
+    )
+    .doc(
+        Group::Connection,
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        "O(1)",
+    ),
+];
+
+pub static COMMANDS: &[ServerSpec] = &[
+    cmd("PING", -1, Flags::FAST, ping as ServerHandler).doc(
+        Group::Connection,
+        "1.0.0",
+        "Returns the server's liveliness response.",
+        "O(1)",
+    ),
+    cmd("ECHO", 2, Flags::FAST, echo as ServerHandler).doc(
+        Group::Connection,
+        "1.0.0",
+        "Returns the given string.",
+        "O(1)",
+    ),
+    cmd(
+        "AUTH",
+        -2,
+        CONN.union(Flags::FAST)
+            .union(Flags::NO_AUTH)
+            .union(Flags::ALLOW_BUSY),
+        auth as ServerHandler,
+    )
+    .doc(
+        Group::Connection,
+        "1.0.0",
+        "Authenticates the connection.",
+        "O(N) where N is the number of passwords defined for the user",
+    ),
+    cmd(
+        "HELLO",
+        -1,
+        CONN.union(Flags::FAST)
+            .union(Flags::NO_AUTH)
+            .union(Flags::ALLOW_BUSY),
+        hello as ServerHandler,
+    )
+    .doc(
+        Group::Connection,
+        "6.0.0",
+        "Handshakes with the Redis server.",
+        "O(1)",
+    ),
+    cmd(
+        "SELECT",
+        2,
+        CONN.union(Flags::FAST),
+        select as ServerHandler,
+    )
+    .doc(
+        Group::Connection,
+        "1.0.0",
+        "Changes the selected database.",
+        "O(1)",
+    ),
+    cmd(
+        "QUIT",
+        -1,
+        CONN.union(Flags::FAST)
+            .union(Flags::NO_AUTH)
+            .union(Flags::ALLOW_BUSY),
+        quit as ServerHandler,
+    )
+    .doc(Group::Connection, "1.0.0", "Closes the connection.", "O(1)"),
+    cmd(
+        "RESET",
+        1,
+        CONN.union(Flags::FAST)
+            .union(Flags::NO_AUTH)
+            .union(Flags::ALLOW_BUSY),
+        reset as ServerHandler,
+    )
+    .doc(Group::Connection, "6.2.0", "Resets the connection.", "O(1)"),
+    container("CLIENT", CLIENT_SUBCOMMANDS).group(Group::Connection),
+];

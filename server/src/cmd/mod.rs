@@ -1,0 +1,19 @@
+//! The server's command families: those that need the connection (its session) or
+//! server-wide state rather than only the keyspace. Each ends with its `COMMANDS` table.
+
+pub mod connection;
+pub mod pubsub;
+pub mod server;
+pub mod transaction;
+
+use crate::registry::ServerSpec;
+
+/// Every server command family, in registration order.
+pub fn families() -> [&'static [ServerSpec]; 4] {
+    [
+        connection::COMMANDS,
+        server::COMMANDS,
+        pubsub::COMMANDS,
+        transaction::COMMANDS,
+    ]
+}

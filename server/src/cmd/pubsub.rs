@@ -1,0 +1,248 @@
+//! The pub/sub family: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH and PUBSUB.
+//!
+//! Subscriptions are recorded twice: in the session (what this connection listens to, the
+//! authority for counts and cleanup) and in the shared registry (who to deliver to). Confirmations
+//! are push messages (`>` in RESP3, arrays in RESP2) exactly as Redis sends them.
+
+use crate::client::flag;
+use crate::pubsub::{encode_with_count, PubSub};
+use crate::registry::{ServerHandler, ServerSpec};
+use crate::session::Session;
+use std::sync::atomic::Ordering;
+use usher_engine::cmd::keys::write_help;
+use usher_engine::command::{cmd, container, Flags, Group};
+use usher_engine::error::CmdResult;
+use usher_engine::store::LockedShards;
+use usher_protocol::{Argv, ReplySink, RespWriter};
+
+fn sync_counts(s: &Session) {
+    s.info
+        .subscriptions
+        .store(s.channels.len(), Ordering::Relaxed);
+    s.info
+        .pattern_subscriptions
+        .store(s.patterns.len(), Ordering::Relaxed);
+    s.info.set_flag(flag::PUBSUB, s.subscription_count() > 0);
+}
+
+/// ```text
+/// SUBSCRIBE channel [channel ...]
+/// ```
+fn subscribe(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    for ch in argv.iter().skip(1) {
+        if s.channels.insert(ch.to_vec()) {
+            s.shared.pubsub.subscribe(ch, &s.info);
+        }
+        out.raw(&encode_with_count(
+            s.resp,
+            b"subscribe",
+            Some(ch),
+            s.subscription_count(),
+        ));
+    }
+    sync_counts(s);
+    Ok(())
+}
+
+/// ```text
+/// PSUBSCRIBE pattern [pattern ...]
+/// ```
+fn psubscribe(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    for p in argv.iter().skip(1) {
+        if s.patterns.insert(p.to_vec()) {
+            s.shared.pubsub.psubscribe(p, &s.info);
+        }
+        out.raw(&encode_with_count(
+            s.resp,
+            b"psubscribe",
+            Some(p),
+            s.subscription_count(),
+        ));
+    }
+    sync_counts(s);
+    Ok(())
+}
+
+/// Shared by UNSUBSCRIBE and PUNSUBSCRIBE: the named ones, or all when none are named.
+fn unsubscribe_generic(s: &mut Session, argv: Argv, out: &mut RespWriter, patterns: bool) {
+    let kind: &[u8] = if patterns {
+        b"punsubscribe"
+    } else {
+        b"unsubscribe"
+    };
+    let named: Vec<Vec<u8>> = argv.iter().skip(1).map(<[u8]>::to_vec).collect();
+    let targets: Vec<Vec<u8>> = if !named.is_empty() {
+        named
+    } else if patterns {
+        s.patterns.iter().cloned().collect()
+    } else {
+        s.channels.iter().cloned().collect()
+    };
+    if targets.is_empty() {
+        out.raw(&encode_with_count(
+            s.resp,
+            kind,
+            None,
+            s.subscription_count(),
+        ));
+    }
+    let registry: &PubSub = &s.shared.pubsub;
+    for t in targets {
+        let removed = if patterns {
+            s.patterns.remove(&t)
+        } else {
+            s.channels.remove(&t)
+        };
+        if removed {
+            if patterns {
+                registry.punsubscribe(&t, s.info.id);
+            } else {
+                registry.unsubscribe(&t, s.info.id);
+            }
+        }
+        out.raw(&encode_with_count(
+            s.resp,
+            kind,
+            Some(&t),
+            s.subscription_count(),
+        ));
+    }
+    sync_counts(s);
+}
+
+/// ```text
+/// UNSUBSCRIBE [channel [channel ...]]
+/// ```
+fn unsubscribe(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    unsubscribe_generic(s, argv, out, false);
+    Ok(())
+}
+
+/// ```text
+/// PUNSUBSCRIBE [pattern [pattern ...]]
+/// ```
+fn punsubscribe(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    unsubscribe_generic(s, argv, out, true);
+    Ok(())
+}
+
+/// ```text
+/// PUBLISH channel message
+/// ```
+/// Complexity: O(N+M), N subscribers of the channel and M subscribed patterns.
+fn publish(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let n = s
+        .shared
+        .pubsub
+        .publish(argv.arg(1), argv.arg(2), &s.hot.output_pubsub);
+    out.int(n as i64);
+    Ok(())
+}
+
+fn pubsub_channels(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let channels = s.shared.pubsub.channels(argv.get(2));
+    out.array(channels.len());
+    for ch in channels {
+        out.bulk(&ch);
+    }
+    Ok(())
+}
+
+fn pubsub_numsub(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    out.map(argv.len() - 2);
+    for ch in argv.iter().skip(2) {
+        out.bulk(ch);
+        out.int(s.shared.pubsub.numsub(ch) as i64);
+    }
+    Ok(())
+}
+
+fn pubsub_numpat(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    _argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    out.int(s.shared.pubsub.numpat() as i64);
+    Ok(())
+}
+
+const PUBSUB_HELP: &[&str] = &[
+    "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CHANNELS [<pattern>]",
+    "    Return the currently active channels matching a <pattern> (default: '*').",
+    "NUMPAT",
+    "    Return number of subscriptions to patterns.",
+    "NUMSUB [<channel> ...]",
+    "    Return the number of subscribers for the specified channels, excluding",
+    "    pattern subscriptions(default: no channels).",
+    "HELP",
+    "    Prints this help.",
+];
+
+fn pubsub_help(
+    _s: &mut Session,
+    _locked: &mut LockedShards,
+    _argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    write_help(out, PUBSUB_HELP);
+    Ok(())
+}
+
+const SUB: Flags = Flags::PUBSUB
+    .union(Flags::NOSCRIPT)
+    .union(Flags::LOADING)
+    .union(Flags::STALE);
+const INTROSPECT: Flags = Flags::PUBSUB.union(Flags::LOADING).union(Flags::STALE);
+
+const PUBSUB_SUBCOMMANDS: &[ServerSpec] = &[
+    cmd("CHANNELS", -2, INTROSPECT, pubsub_channels as ServerHandler).doc(Group::Pubsub, "2.8.0", "Returns the active channels.", "O(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)"),
+    cmd("NUMSUB", -2, INTROSPECT, pubsub_numsub as ServerHandler).doc(Group::Pubsub, "2.8.0", "Returns a count of subscribers to channels.", "O(N) for the NUMSUB subcommand, where N is the number of requested channels"),
+    cmd("NUMPAT", 2, INTROSPECT, pubsub_numpat as ServerHandler).doc(Group::Pubsub, "2.8.0", "Returns a count of unique pattern subscriptions.", "O(1)"),
+    cmd("HELP", 2, Flags::LOADING.union(Flags::STALE), pubsub_help as ServerHandler).doc(Group::Pubsub, "6.2.0", "Returns helpful text about the different subcommands.", "O(1)"),
+];
+
+pub static COMMANDS: &[ServerSpec] = &[
+    cmd("SUBSCRIBE", -2, SUB, subscribe as ServerHandler).doc(Group::Pubsub, "2.0.0", "Listens for messages published to channels.", "O(N) where N is the number of channels to subscribe to."),
+    cmd("UNSUBSCRIBE", -1, SUB, unsubscribe as ServerHandler).doc(Group::Pubsub, "2.0.0", "Stops listening to messages posted to channels.", "O(N) where N is the number of channels to unsubscribe."),
+    cmd("PSUBSCRIBE", -2, SUB, psubscribe as ServerHandler).doc(Group::Pubsub, "2.0.0", "Listens for messages published to channels that match one or more patterns.", "O(N) where N is the number of patterns to subscribe to."),
+    cmd("PUNSUBSCRIBE", -1, SUB, punsubscribe as ServerHandler).doc(Group::Pubsub, "2.0.0", "Stops listening to messages published to channels that match one or more patterns.", "O(N) where N is the number of patterns to unsubscribe."),
+    cmd("PUBLISH", 3, INTROSPECT.union(Flags::FAST).union(Flags::MAY_REPLICATE), publish as ServerHandler).doc(Group::Pubsub, "2.0.0", "Posts a message to a channel.", "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client)."),
+    container("PUBSUB", PUBSUB_SUBCOMMANDS).group(Group::Pubsub),
+];

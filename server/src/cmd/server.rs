@@ -1,0 +1,696 @@
+//! The server family: INFO, CONFIG, COMMAND, TIME, LASTSAVE and SHUTDOWN.
+//!
+//! COMMAND answers from the registry (the same rows the dispatch gate checks), in Redis 7.0's
+//! reply shapes: COMMAND INFO's ten-element entries, COMMAND DOCS' maps, COMMAND GETKEYS.
+
+use crate::config::{self, DIRECTIVES};
+use crate::registry::{Command, Lookup, ServerHandler, ServerSpec, Spec};
+use crate::session::Session;
+use crate::shared::unix_ms;
+use usher_engine::args::is;
+use usher_engine::cmd::keys::write_help;
+use usher_engine::command::{cmd, container, Flags, Group};
+use usher_engine::error::{CmdError, CmdResult};
+use usher_engine::glob::glob_match;
+use usher_engine::store::LockedShards;
+use usher_protocol::{Argv, ReplySink, RespWriter};
+
+/// ```text
+/// INFO [section [section ...]]
+/// ```
+fn info(s: &mut Session, locked: &mut LockedShards, argv: Argv, out: &mut RespWriter) -> CmdResult {
+    let args: Vec<&[u8]> = argv.iter().skip(1).collect();
+    let sections = crate::info::requested_sections(&args);
+    let text = crate::info::render(s, locked, &sections);
+    out.verbatim("txt", text.as_bytes());
+    Ok(())
+}
+
+/// ```text
+/// CONFIG GET parameter [parameter ...]
+/// ```
+fn config_get(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let config = s.shared.config.read();
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    for pattern in argv.iter().skip(2) {
+        for d in DIRECTIVES {
+            let hit = glob_match(pattern, d.name.as_bytes(), true);
+            let alias_hit = d
+                .aliases
+                .iter()
+                .find(|a| a.as_bytes().eq_ignore_ascii_case(pattern));
+            let name = match (hit, alias_hit) {
+                (true, _) => d.name,
+                (false, Some(alias)) => alias,
+                _ => continue,
+            };
+            if !pairs.iter().any(|(n, _)| *n == name) {
+                pairs.push((name, d.show(&config)));
+            }
+        }
+    }
+    out.map(pairs.len());
+    for (name, value) in pairs {
+        out.bulk(name.as_bytes());
+        out.bulk(value.as_bytes());
+    }
+    Ok(())
+}
+
+/// ```text
+/// CONFIG SET parameter value [parameter value ...]
+/// ```
+/// All pairs are applied, or none.
+fn config_set(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    if argv.len() % 2 != 0 {
+        return Err(CmdError::Owned(usher_protocol::errors::wrong_arity(
+            "config|set",
+        )));
+    }
+    let mut changes: Vec<(&'static config::Directive, String)> = Vec::new();
+    for i in (2..argv.len()).step_by(2) {
+        let name = String::from_utf8_lossy(argv.arg(i)).into_owned();
+        let directive = config::find(&name).ok_or_else(|| {
+            CmdError::Owned(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+            ))
+        })?;
+        if changes.iter().any(|(d, _)| d.name == directive.name) {
+            return Err(CmdError::Owned(format!(
+                "ERR Duplicate parameter - '{name}'"
+            )));
+        }
+        if !directive.mutable {
+            return Err(CmdError::Owned(config::set_error(
+                &name,
+                "can't set immutable config",
+            )));
+        }
+        changes.push((
+            directive,
+            String::from_utf8_lossy(argv.arg(i + 1)).into_owned(),
+        ));
+    }
+    s.shared.update_config(|c| {
+        let mut next = c.clone();
+        for (d, value) in &changes {
+            let words: Vec<String> = if d.multi_arg {
+                value.split_whitespace().map(str::to_string).collect()
+            } else {
+                vec![value.clone()]
+            };
+            let words = if words.is_empty() {
+                vec![String::new()]
+            } else {
+                words
+            };
+            config::apply(&mut next, d.name, &words)
+                .map_err(|reason| CmdError::Owned(config::set_error(d.name, &reason)))?;
+        }
+        *c = next;
+        Ok::<(), CmdError>(())
+    })?;
+    s.refresh_config();
+    out.ok();
+    Ok(())
+}
+
+/// ```text
+/// CONFIG RESETSTAT
+/// ```
+fn config_resetstat(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    _argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    for t in &s.shared.thread_stats {
+        t.reset();
+    }
+    s.shared
+        .connections_received
+        .store(0, std::sync::atomic::Ordering::Relaxed);
+    s.shared
+        .rejected_connections
+        .store(0, std::sync::atomic::Ordering::Relaxed);
+    out.ok();
+    Ok(())
+}
+
+/// ```text
+/// CONFIG REWRITE
+/// ```
+/// Rewrites the config file in place: known directives get their current value, others stay.
+fn config_rewrite(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    _argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let config = s.shared.config.read().clone();
+    let path = config.config_file.clone().ok_or(CmdError::Static(
+        "ERR The server is running without a config file",
+    ))?;
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| CmdError::Owned(format!("ERR Rewriting config file: {e}")))?;
+    let defaults = config::Config::default();
+    let mut written: Vec<&str> = Vec::new();
+    let mut lines: Vec<String> = Vec::new();
+    for line in text.lines() {
+        let name = line.split_whitespace().next().unwrap_or("");
+        match config::find(name).filter(|_| !line.trim_start().starts_with('#')) {
+            Some(d) if written.contains(&d.name) => {}
+            Some(d) => {
+                written.push(d.name);
+                lines.push(format!("{} {}", d.name, quote(&d.show(&config))));
+            }
+            None => lines.push(line.to_string()),
+        }
+    }
+    for d in DIRECTIVES {
+        if !written.contains(&d.name) && d.show(&config) != d.show(&defaults) {
+            lines.push(format!("{} {}", d.name, quote(&d.show(&config))));
+        }
+    }
+    let tmp = format!("{path}.usher-tmp");
+    std::fs::write(&tmp, lines.join("\n") + "\n")
+        .and_then(|_| std::fs::rename(&tmp, &path))
+        .map_err(|e| CmdError::Owned(format!("ERR Rewriting config file: {e}")))?;
+    out.ok();
+    Ok(())
+}
+
+fn quote(v: &str) -> String {
+    if v.is_empty() || v.contains(char::is_whitespace) && !v.contains('"') {
+        format!("\"{v}\"")
+    } else {
+        v.to_string()
+    }
+}
+
+const CONFIG_HELP: &[&str] = &[
+    "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET <pattern>",
+    "    Return parameters matching the glob-like <pattern> and their values.",
+    "SET <directive> <value>",
+    "    Set the configuration <directive> to <value>.",
+    "RESETSTAT",
+    "    Reset statistics reported by the INFO command.",
+    "REWRITE",
+    "    Rewrite the configuration file.",
+    "HELP",
+    "    Prints this help.",
+];
+
+fn config_help(
+    _s: &mut Session,
+    _locked: &mut LockedShards,
+    _argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    write_help(out, CONFIG_HELP);
+    Ok(())
+}
+
+/// One COMMAND INFO entry (Redis 7.0's ten fields).
+fn write_command_info(s: &Session, c: &Command, out: &mut RespWriter) {
+    let spec = c.spec;
+    let (first, last, step) = spec.key_triple();
+    out.array(10);
+    out.bulk(c.full_name.as_bytes());
+    out.int(spec.arity() as i64);
+    let flags = spec.flag_names();
+    out.set(flags.len());
+    for f in flags {
+        out.simple(f);
+    }
+    out.int(first as i64);
+    out.int(last as i64);
+    out.int(step as i64);
+    let cats = spec.acl_categories();
+    out.set(cats.len());
+    for cat in cats {
+        out.simple(cat);
+    }
+    out.set(0);
+    write_key_specs(spec, out);
+    out.array(c.children.len());
+    for &child in &c.children {
+        write_command_info(s, s.shared.registry.get(child), out);
+    }
+}
+
+/// Key specs derived from the legacy triple: one `index`/`range` spec.
+fn write_key_specs(spec: Spec, out: &mut RespWriter) {
+    let (first, last, step) = spec.key_triple();
+    if first <= 0 {
+        out.array(0);
+        return;
+    }
+    out.array(1);
+    out.map(3);
+    out.bulk(b"flags");
+    let access: &[&str] = if spec.flags().contains(Flags::WRITE) {
+        &["RW", "update"]
+    } else {
+        &["RO", "access"]
+    };
+    out.set(access.len());
+    for a in access {
+        out.simple(a);
+    }
+    out.bulk(b"begin_search");
+    out.map(2);
+    out.bulk(b"type");
+    out.bulk(b"index");
+    out.bulk(b"spec");
+    out.map(1);
+    out.bulk(b"index");
+    out.int(first as i64);
+    out.bulk(b"find_keys");
+    out.map(2);
+    out.bulk(b"type");
+    out.bulk(b"range");
+    out.bulk(b"spec");
+    out.map(3);
+    out.bulk(b"lastkey");
+    out.int(if last < 0 {
+        last as i64
+    } else {
+        (last - first) as i64
+    });
+    out.bulk(b"keystep");
+    out.int(step as i64);
+    out.bulk(b"limit");
+    out.int(0);
+}
+
+/// ```text
+/// COMMAND
+/// ```
+fn command(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    _argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let shared = s.shared.clone();
+    let top: Vec<_> = shared.registry.top_level().collect();
+    out.array(top.len());
+    for c in top {
+        write_command_info(s, c, out);
+    }
+    Ok(())
+}
+
+/// ```text
+/// COMMAND INFO [command-name ...]
+/// ```
+fn command_info(
+    s: &mut Session,
+    locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    if argv.len() == 2 {
+        return command(s, locked, argv, out);
+    }
+    let shared = s.shared.clone();
+    out.array(argv.len() - 2);
+    for name in argv.iter().skip(2) {
+        match find_by_full_name(s, name) {
+            Some(c) => write_command_info(s, shared.registry.get(c), out),
+            None => out.null_array(),
+        }
+    }
+    Ok(())
+}
+
+/// A command by name, or `container|sub`.
+fn find_by_full_name(s: &Session, name: &[u8]) -> Option<u32> {
+    let text = String::from_utf8_lossy(name).to_ascii_lowercase();
+    match text.split_once('|') {
+        None => s.shared.registry.by_name(name).map(|c| c.id),
+        Some((parent, sub)) => {
+            let p = s.shared.registry.by_name(parent.as_bytes())?;
+            p.children.iter().copied().find(|&id| {
+                s.shared
+                    .registry
+                    .get(id)
+                    .spec
+                    .name()
+                    .eq_ignore_ascii_case(sub)
+            })
+        }
+    }
+}
+
+fn write_docs(s: &Session, c: &Command, out: &mut RespWriter) {
+    let spec = c.spec;
+    let has_subs = !c.children.is_empty();
+    out.map(4 + has_subs as usize);
+    out.bulk(b"summary");
+    out.bulk(spec.summary().as_bytes());
+    out.bulk(b"since");
+    out.bulk(spec.since().as_bytes());
+    out.bulk(b"group");
+    out.bulk(spec.group().name().as_bytes());
+    out.bulk(b"complexity");
+    out.bulk(spec.complexity().as_bytes());
+    if has_subs {
+        out.bulk(b"subcommands");
+        out.map(c.children.len());
+        for &child in &c.children {
+            let child = s.shared.registry.get(child);
+            out.bulk(child.full_name.as_bytes());
+            write_docs(s, child, out);
+        }
+    }
+}
+
+/// ```text
+/// COMMAND DOCS [command-name ...]
+/// ```
+fn command_docs(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let shared = s.shared.clone();
+    let wanted: Vec<&Command> = if argv.len() == 2 {
+        shared.registry.top_level().collect()
+    } else {
+        argv.iter()
+            .skip(2)
+            .filter_map(|n| find_by_full_name(s, n))
+            .map(|id| shared.registry.get(id))
+            .collect()
+    };
+    out.map(wanted.len());
+    for c in wanted {
+        out.bulk(c.full_name.as_bytes());
+        write_docs(s, c, out);
+    }
+    Ok(())
+}
+
+/// ```text
+/// COMMAND COUNT
+/// ```
+fn command_count(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    _argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    out.int(s.shared.registry.top_level().count() as i64);
+    Ok(())
+}
+
+/// ```text
+/// COMMAND LIST [FILTERBY MODULE module-name | ACLCAT category | PATTERN pattern]
+/// ```
+fn command_list(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let filter: Box<dyn Fn(&Command) -> bool> = match argv.len() {
+        2 => Box::new(|_| true),
+        5 if is(argv.arg(2), "FILTERBY") => {
+            let (kind, value) = (argv.arg(3), argv.arg(4).to_vec());
+            if is(kind, "MODULE") {
+                Box::new(|_| false)
+            } else if is(kind, "ACLCAT") {
+                let cat = format!("@{}", String::from_utf8_lossy(&value).to_ascii_lowercase());
+                Box::new(move |c: &Command| c.spec.acl_categories().contains(&cat.as_str()))
+            } else if is(kind, "PATTERN") {
+                Box::new(move |c: &Command| glob_match(&value, c.full_name.as_bytes(), true))
+            } else {
+                return Err(CmdError::Syntax);
+            }
+        }
+        _ => return Err(CmdError::Syntax),
+    };
+    let names: Vec<&str> = s
+        .shared
+        .registry
+        .all()
+        .filter(|c| filter(c))
+        .map(|c| c.full_name.as_str())
+        .collect();
+    out.array(names.len());
+    for n in names {
+        out.bulk(n.as_bytes());
+    }
+    Ok(())
+}
+
+/// ```text
+/// COMMAND GETKEYS command [arg ...]
+/// ```
+fn command_getkeys(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let target = argv.tail(2);
+    let shared = s.shared.clone();
+    let c = match shared.registry.lookup(target) {
+        Lookup::Found(c) => c,
+        _ => return Err(CmdError::Static("ERR Invalid command specified")),
+    };
+    let (first, _, _) = c.spec.key_triple();
+    if first <= 0 && !c.spec.has_movable_keys() {
+        return Err(CmdError::Static("ERR The command has no key arguments"));
+    }
+    if !c.spec.arity_ok(target.len()) {
+        return Err(CmdError::Static(
+            "ERR Invalid number of arguments specified for command",
+        ));
+    }
+    let positions = c.spec.key_positions(target).ok_or(CmdError::Static(
+        "ERR Invalid arguments specified for command",
+    ))?;
+    out.array(positions.len());
+    for p in positions {
+        out.bulk(target.arg(p));
+    }
+    Ok(())
+}
+
+const COMMAND_HELP: &[&str] = &[
+    "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "(no subcommand)",
+    "    Return details about all Redis commands.",
+    "COUNT",
+    "    Return the total number of commands in this Redis server.",
+    "LIST",
+    "    Return a list of all commands in this Redis server.",
+    "INFO [<command-name> ...]",
+    "    Return details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "DOCS [<command-name> ...]",
+    "    Return documentation details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "GETKEYS <full-command>",
+    "    Return the keys from a full Redis command.",
+    "HELP",
+    "    Prints this help.",
+];
+
+fn command_help(
+    _s: &mut Session,
+    _locked: &mut LockedShards,
+    _argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    write_help(out, COMMAND_HELP);
+    Ok(())
+}
+
+/// ```text
+/// TIME
+/// ```
+fn time(
+    _s: &mut Session,
+    _locked: &mut LockedShards,
+    _argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    out.array(2);
+    out.bulk(now.as_secs().to_string().as_bytes());
+    out.bulk(now.subsec_micros().to_string().as_bytes());
+    Ok(())
+}
+
+/// ```text
+/// LASTSAVE
+/// ```
+/// Nothing is saved yet (persistence is a later release), so this is the start-up time, as
+/// Redis reports before its first save.
+fn lastsave(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    _argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    out.int(unix_ms() / 1000 - s.shared.uptime_secs() as i64);
+    Ok(())
+}
+
+/// ```text
+/// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
+/// ```
+/// On success the connection closes without a reply, as in Redis.
+fn shutdown(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    _out: &mut RespWriter,
+) -> CmdResult {
+    let mut abort = false;
+    for opt in argv.iter().skip(1) {
+        if is(opt, "ABORT") {
+            abort = true;
+        } else if !["NOSAVE", "SAVE", "NOW", "FORCE"]
+            .iter()
+            .any(|k| is(opt, k))
+        {
+            return Err(CmdError::Syntax);
+        }
+    }
+    if abort {
+        if argv.len() > 2 {
+            return Err(CmdError::Syntax);
+        }
+        return Err(CmdError::Static("ERR No shutdown in progress."));
+    }
+    crate::warning!("User requested shutdown...");
+    s.shared.shutdown.request();
+    s.close_after_reply = true;
+    Ok(())
+}
+
+const ADMIN: Flags = Flags::ADMIN
+    .union(Flags::NOSCRIPT)
+    .union(Flags::LOADING)
+    .union(Flags::STALE);
+
+const CONFIG_SUBCOMMANDS: &[ServerSpec] = &[
+    cmd("GET", -3, ADMIN, config_get as ServerHandler).doc(
+        Group::Server,
+        "2.0.0",
+        "Returns the effective values of configuration parameters.",
+        "O(N) when N is the number of configuration parameters provided",
+    ),
+    cmd("SET", -4, ADMIN, config_set as ServerHandler).doc(
+        Group::Server,
+        "2.0.0",
+        "Sets configuration parameters in-flight.",
+        "O(N) when N is the number of configuration parameters provided",
+    ),
+    cmd("RESETSTAT", 2, ADMIN, config_resetstat as ServerHandler).doc(
+        Group::Server,
+        "2.0.0",
+        "Resets the server's statistics.",
+        "O(1)",
+    ),
+    cmd("REWRITE", 2, ADMIN, config_rewrite as ServerHandler).doc(
+        Group::Server,
+        "2.8.0",
+        "Persists the effective configuration to file.",
+        "O(1)",
+    ),
+    cmd(
+        "HELP",
+        2,
+        Flags::LOADING.union(Flags::STALE),
+        config_help as ServerHandler,
+    )
+    .doc(
+        Group::Server,
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        "O(1)",
+    ),
+];
+
+const CMD_FLAGS: Flags = Flags::LOADING.union(Flags::STALE);
+
+const COMMAND_SUBCOMMANDS: &[ServerSpec] = &[
+    cmd("COUNT", 2, CMD_FLAGS, command_count as ServerHandler).doc(
+        Group::Server,
+        "2.8.13",
+        "Returns a count of commands.",
+        "O(1)",
+    ),
+    cmd("INFO", -2, CMD_FLAGS, command_info as ServerHandler).doc(
+        Group::Server,
+        "2.8.13",
+        "Returns information about one, multiple or all commands.",
+        "O(N) where N is the number of commands to look up",
+    ),
+    cmd("DOCS", -2, CMD_FLAGS, command_docs as ServerHandler).doc(
+        Group::Server,
+        "7.0.0",
+        "Returns documentary information about one, multiple or all commands.",
+        "O(N) where N is the number of commands to look up",
+    ),
+    cmd("LIST", -2, CMD_FLAGS, command_list as ServerHandler).doc(
+        Group::Server,
+        "7.0.0",
+        "Returns a list of command names.",
+        "O(N) where N is the total number of Redis commands",
+    ),
+    cmd("GETKEYS", -3, CMD_FLAGS, command_getkeys as ServerHandler).doc(
+        Group::Server,
+        "2.8.13",
+        "Extracts the key names from an arbitrary command.",
+        "O(N) where N is the number of arguments to the command",
+    ),
+    cmd("HELP", 2, CMD_FLAGS, command_help as ServerHandler).doc(
+        Group::Server,
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        "O(1)",
+    ),
+];
+
+pub static COMMANDS: &[ServerSpec] = &[
+    cmd("INFO", -1, Flags::LOADING.union(Flags::STALE).union(Flags::ALL_SHARDS), info as ServerHandler).doc(Group::Server, "1.0.0", "Returns information and statistics about the server.", "O(1)"),
+    container("CONFIG", CONFIG_SUBCOMMANDS).group(Group::Server),
+    CommandRow::with_handler(container("COMMAND", COMMAND_SUBCOMMANDS).group(Group::Server), command as ServerHandler),
+    cmd("TIME", 1, Flags::LOADING.union(Flags::STALE).union(Flags::FAST), time as ServerHandler).doc(Group::Server, "2.6.0", "Returns the server time.", "O(1)"),
+    cmd("LASTSAVE", 1, Flags::LOADING.union(Flags::STALE).union(Flags::FAST), lastsave as ServerHandler).doc(Group::Server, "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", "O(1)"),
+    cmd("SHUTDOWN", -1, ADMIN.union(Flags::NO_MULTI), shutdown as ServerHandler).doc(Group::Server, "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)"),
+];
+
+/// COMMAND is both a container and a command of its own (bare `COMMAND`).
+struct CommandRow;
+
+impl CommandRow {
+    const fn with_handler(mut spec: ServerSpec, handler: ServerHandler) -> ServerSpec {
+        spec.handler = Some(handler);
+        spec.arity = -1;
+        spec
+    }
+}

@@ -1,0 +1,770 @@
+//! Configuration: every directive usher understands, with redis.conf's names, syntax, units
+//! and defaults, read from a config file and `--directive value` flags, and changed at run time
+//! with `CONFIG SET`.
+//!
+//! The table [`DIRECTIVES`] is the single source: file parsing, flags, `CONFIG GET` and
+//! `CONFIG SET` all go through it. An unknown or malformed directive stops start-up with
+//! Redis's message shape, naming the line.
+//!
+//! Memory values accept Redis's units (`1k` = 1000, `1kb` = 1024, `mb`, `gb`, case-insensitive).
+
+use std::fmt::Write as _;
+use usher_engine::config::EngineConfig;
+
+/// Output-buffer limit of one client class (`client-output-buffer-limit <class> hard soft secs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputLimit {
+    pub hard_bytes: u64,
+    pub soft_bytes: u64,
+    pub soft_seconds: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Debug,
+    Verbose,
+    Notice,
+    Warning,
+    Nothing,
+}
+
+impl LogLevel {
+    const NAMES: [(&'static str, LogLevel); 5] = [
+        ("debug", LogLevel::Debug),
+        ("verbose", LogLevel::Verbose),
+        ("notice", LogLevel::Notice),
+        ("warning", LogLevel::Warning),
+        ("nothing", LogLevel::Nothing),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, l)| *l == self)
+            .map(|(n, _)| *n)
+            .unwrap_or("notice")
+    }
+}
+
+/// The server's settings. Field names are the directives' names in snake case.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub port: u16,
+    pub bind: Vec<String>,
+    /// Worker threads, each with its own current-thread runtime (default: the core count).
+    pub threads: usize,
+    /// Keyspace shards (default: one per thread).
+    pub shards: usize,
+    pub databases: usize,
+    pub requirepass: String,
+    pub loglevel: LogLevel,
+    pub logfile: String,
+    pub maxclients: usize,
+    /// Idle seconds before a client is closed; 0 never.
+    pub timeout: u64,
+    pub tcp_keepalive: u64,
+    pub tcp_backlog: u32,
+    pub protected_mode: bool,
+    pub client_query_buffer_limit: u64,
+    pub output_normal: OutputLimit,
+    pub output_replica: OutputLimit,
+    pub output_pubsub: OutputLimit,
+    pub maxmemory: u64,
+    pub maxmemory_policy: String,
+    pub hz: u32,
+    pub engine: EngineConfig,
+    /// Persistence directives are accepted for compatibility; persistence arrives in a later
+    /// release (see docs/compatibility.md).
+    pub save: String,
+    pub appendonly: bool,
+    pub dir: String,
+    pub dbfilename: String,
+    pub appendfilename: String,
+    pub pidfile: String,
+    /// The file the configuration was read from, for `CONFIG REWRITE` and INFO.
+    pub config_file: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        Config {
+            port: 6379,
+            bind: vec!["127.0.0.1".into()],
+            threads: cores,
+            shards: 0,
+            databases: 16,
+            requirepass: String::new(),
+            loglevel: LogLevel::Notice,
+            logfile: String::new(),
+            maxclients: 10_000,
+            timeout: 0,
+            tcp_keepalive: 300,
+            tcp_backlog: 511,
+            protected_mode: true,
+            client_query_buffer_limit: 1 << 30,
+            output_normal: OutputLimit {
+                hard_bytes: 0,
+                soft_bytes: 0,
+                soft_seconds: 0,
+            },
+            output_replica: OutputLimit {
+                hard_bytes: 256 << 20,
+                soft_bytes: 64 << 20,
+                soft_seconds: 60,
+            },
+            output_pubsub: OutputLimit {
+                hard_bytes: 32 << 20,
+                soft_bytes: 8 << 20,
+                soft_seconds: 60,
+            },
+            maxmemory: 0,
+            maxmemory_policy: "noeviction".into(),
+            hz: 10,
+            engine: EngineConfig::default(),
+            save: String::new(),
+            appendonly: false,
+            dir: ".".into(),
+            dbfilename: "dump.rdb".into(),
+            appendfilename: "appendonly.aof".into(),
+            pidfile: String::new(),
+            config_file: None,
+        }
+    }
+}
+
+impl Config {
+    /// Shards actually used: the configured count, or one per thread.
+    pub fn shard_count(&self) -> usize {
+        if self.shards == 0 {
+            self.threads.max(1)
+        } else {
+            self.shards
+        }
+    }
+}
+
+type Apply = fn(&mut Config, &[String]) -> Result<(), String>;
+type Show = fn(&Config) -> String;
+
+/// One configuration directive.
+pub struct Directive {
+    pub name: &'static str,
+    /// Older names Redis still accepts (`hash-max-ziplist-entries`).
+    pub aliases: &'static [&'static str],
+    /// Whether `CONFIG SET` may change it while running.
+    pub mutable: bool,
+    /// Whether it takes several words (`bind`, `save`, `client-output-buffer-limit`).
+    pub multi_arg: bool,
+    apply: Apply,
+    show: Show,
+}
+
+impl Directive {
+    pub fn show(&self, config: &Config) -> String {
+        (self.show)(config)
+    }
+}
+
+const fn d(name: &'static str, mutable: bool, apply: Apply, show: Show) -> Directive {
+    Directive {
+        name,
+        aliases: &[],
+        mutable,
+        multi_arg: false,
+        apply,
+        show,
+    }
+}
+
+fn one(args: &[String]) -> Result<&str, String> {
+    match args {
+        [v] => Ok(v),
+        _ => Err("wrong number of arguments".into()),
+    }
+}
+
+fn int_in(args: &[String], min: i64, max: i64) -> Result<i64, String> {
+    let v: i64 = one(args)?
+        .parse()
+        .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+    if v < min || v > max {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(v)
+}
+
+fn yes_no(args: &[String]) -> Result<bool, String> {
+    match one(args)?.to_ascii_lowercase().as_str() {
+        "yes" => Ok(true),
+        "no" => Ok(false),
+        _ => Err("argument must be 'yes' or 'no'".into()),
+    }
+}
+
+fn bool_str(v: bool) -> String {
+    if v { "yes" } else { "no" }.into()
+}
+
+/// Redis's `memtoull`: a byte count with an optional k/kb/m/mb/g/gb unit.
+pub fn parse_memory(s: &str) -> Option<u64> {
+    let lower = s.to_ascii_lowercase();
+    let (digits, mul) = [
+        ("gb", 1u64 << 30),
+        ("mb", 1 << 20),
+        ("kb", 1 << 10),
+        ("g", 1_000_000_000),
+        ("m", 1_000_000),
+        ("k", 1000),
+        ("b", 1),
+    ]
+    .iter()
+    .find_map(|(suffix, mul)| lower.strip_suffix(suffix).map(|d| (d.to_string(), *mul)))
+    .unwrap_or((lower.clone(), 1));
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+fn memory(args: &[String]) -> Result<u64, String> {
+    parse_memory(one(args)?).ok_or_else(|| "argument must be a memory value".into())
+}
+
+fn output_limits(c: &mut Config, args: &[String]) -> Result<(), String> {
+    let words: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
+    if words.is_empty() || words.len() % 4 != 0 {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let mut next = c.clone();
+    for chunk in words.chunks(4) {
+        let bad = || {
+            "Error in hard, soft or soft_seconds setting in buffer limit configuration.".to_string()
+        };
+        let limit = OutputLimit {
+            hard_bytes: parse_memory(chunk[1]).ok_or_else(bad)?,
+            soft_bytes: parse_memory(chunk[2]).ok_or_else(bad)?,
+            soft_seconds: chunk[3].parse().map_err(|_| bad())?,
+        };
+        match chunk[0].to_ascii_lowercase().as_str() {
+            "normal" => next.output_normal = limit,
+            "slave" | "replica" => next.output_replica = limit,
+            "pubsub" => next.output_pubsub = limit,
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into())
+            }
+        }
+    }
+    *c = next;
+    Ok(())
+}
+
+fn show_output_limits(c: &Config) -> String {
+    let f = |o: &OutputLimit| format!("{} {} {}", o.hard_bytes, o.soft_bytes, o.soft_seconds);
+    format!(
+        "normal {} slave {} pubsub {}",
+        f(&c.output_normal),
+        f(&c.output_replica),
+        f(&c.output_pubsub)
+    )
+}
+
+fn show_memory_of(v: u64) -> String {
+    v.to_string()
+}
+
+/// Every directive, in the order `CONFIG GET *` lists them.
+pub static DIRECTIVES: &[Directive] = &[
+    d(
+        "port",
+        false,
+        |c, a| Ok(c.port = int_in(a, 0, 65535)? as u16),
+        |c| c.port.to_string(),
+    ),
+    Directive {
+        multi_arg: true,
+        ..d(
+            "bind",
+            false,
+            |c, a| {
+                let words: Vec<String> = a
+                    .iter()
+                    .flat_map(|w| w.split_whitespace().map(str::to_string))
+                    .collect();
+                if words.is_empty() {
+                    return Err("wrong number of arguments".into());
+                }
+                c.bind = words;
+                Ok(())
+            },
+            |c| c.bind.join(" "),
+        )
+    },
+    d(
+        "threads",
+        false,
+        |c, a| Ok(c.threads = int_in(a, 1, 1024)? as usize),
+        |c| c.threads.to_string(),
+    ),
+    d(
+        "shards",
+        false,
+        |c, a| Ok(c.shards = int_in(a, 0, 16384)? as usize),
+        |c| c.shard_count().to_string(),
+    ),
+    d(
+        "databases",
+        false,
+        |c, a| Ok(c.databases = int_in(a, 1, i32::MAX as i64)? as usize),
+        |c| c.databases.to_string(),
+    ),
+    d(
+        "requirepass",
+        true,
+        |c, a| Ok(c.requirepass = one(a)?.to_string()),
+        |c| c.requirepass.clone(),
+    ),
+    d(
+        "loglevel",
+        true,
+        |c, a| {
+            let v = one(a)?.to_ascii_lowercase();
+            c.loglevel = LogLevel::NAMES
+                .iter()
+                .find(|(n, _)| *n == v)
+                .map(|(_, l)| *l)
+                .ok_or("argument(s) must be one of the following: debug, verbose, notice, warning, nothing")?;
+            Ok(())
+        },
+        |c| c.loglevel.name().into(),
+    ),
+    d(
+        "logfile",
+        false,
+        |c, a| Ok(c.logfile = one(a)?.to_string()),
+        |c| c.logfile.clone(),
+    ),
+    d(
+        "maxclients",
+        true,
+        |c, a| Ok(c.maxclients = int_in(a, 1, i32::MAX as i64)? as usize),
+        |c| c.maxclients.to_string(),
+    ),
+    d(
+        "timeout",
+        true,
+        |c, a| Ok(c.timeout = int_in(a, 0, i32::MAX as i64)? as u64),
+        |c| c.timeout.to_string(),
+    ),
+    d(
+        "tcp-keepalive",
+        true,
+        |c, a| Ok(c.tcp_keepalive = int_in(a, 0, i32::MAX as i64)? as u64),
+        |c| c.tcp_keepalive.to_string(),
+    ),
+    d(
+        "tcp-backlog",
+        false,
+        |c, a| Ok(c.tcp_backlog = int_in(a, 0, i32::MAX as i64)? as u32),
+        |c| c.tcp_backlog.to_string(),
+    ),
+    d(
+        "protected-mode",
+        true,
+        |c, a| Ok(c.protected_mode = yes_no(a)?),
+        |c| bool_str(c.protected_mode),
+    ),
+    d(
+        "proto-max-bulk-len",
+        true,
+        |c, a| {
+            let v = memory(a)?;
+            if v < 1024 * 1024 || v > i64::MAX as u64 {
+                return Err(format!(
+                    "argument must be between {} and {} inclusive",
+                    1024 * 1024,
+                    i64::MAX
+                ));
+            }
+            c.engine.proto_max_bulk_len = v as i64;
+            Ok(())
+        },
+        |c| c.engine.proto_max_bulk_len.to_string(),
+    ),
+    d(
+        "client-query-buffer-limit",
+        true,
+        |c, a| {
+            let v = memory(a)?;
+            if v < 1024 * 1024 {
+                return Err(format!(
+                    "argument must be between {} and {} inclusive",
+                    1024 * 1024,
+                    i64::MAX
+                ));
+            }
+            c.client_query_buffer_limit = v;
+            Ok(())
+        },
+        |c| show_memory_of(c.client_query_buffer_limit),
+    ),
+    Directive {
+        multi_arg: true,
+        ..d(
+            "client-output-buffer-limit",
+            true,
+            output_limits,
+            show_output_limits,
+        )
+    },
+    d(
+        "maxmemory",
+        true,
+        |c, a| Ok(c.maxmemory = memory(a)?),
+        |c| show_memory_of(c.maxmemory),
+    ),
+    d(
+        "maxmemory-policy",
+        true,
+        |c, a| {
+            let v = one(a)?.to_ascii_lowercase();
+            if v != "noeviction" {
+                // A waiting line is a system of record: usher never evicts (docs/compatibility.md).
+                return Err("argument(s) must be one of the following: noeviction".into());
+            }
+            c.maxmemory_policy = v;
+            Ok(())
+        },
+        |c| c.maxmemory_policy.clone(),
+    ),
+    d(
+        "hz",
+        true,
+        |c, a| Ok(c.hz = int_in(a, 1, 500)? as u32),
+        |c| c.hz.to_string(),
+    ),
+    Directive {
+        aliases: &["hash-max-ziplist-entries"],
+        ..d(
+            "hash-max-listpack-entries",
+            true,
+            |c, a| Ok(c.engine.hash_max_listpack_entries = int_in(a, 0, i64::MAX)? as usize),
+            |c| c.engine.hash_max_listpack_entries.to_string(),
+        )
+    },
+    Directive {
+        aliases: &["hash-max-ziplist-value"],
+        ..d(
+            "hash-max-listpack-value",
+            true,
+            |c, a| Ok(c.engine.hash_max_listpack_value = memory(a)? as usize),
+            |c| c.engine.hash_max_listpack_value.to_string(),
+        )
+    },
+    d(
+        "set-max-intset-entries",
+        true,
+        |c, a| Ok(c.engine.set_max_intset_entries = int_in(a, 0, i64::MAX)? as usize),
+        |c| c.engine.set_max_intset_entries.to_string(),
+    ),
+    Directive {
+        aliases: &["zset-max-ziplist-entries"],
+        ..d(
+            "zset-max-listpack-entries",
+            true,
+            |c, a| Ok(c.engine.zset_max_listpack_entries = int_in(a, 0, i64::MAX)? as usize),
+            |c| c.engine.zset_max_listpack_entries.to_string(),
+        )
+    },
+    Directive {
+        aliases: &["zset-max-ziplist-value"],
+        ..d(
+            "zset-max-listpack-value",
+            true,
+            |c, a| Ok(c.engine.zset_max_listpack_value = memory(a)? as usize),
+            |c| c.engine.zset_max_listpack_value.to_string(),
+        )
+    },
+    Directive {
+        aliases: &["list-max-ziplist-size"],
+        ..d(
+            "list-max-listpack-size",
+            true,
+            |c, a| {
+                Ok(c.engine.list_max_listpack_size = int_in(a, i32::MIN as i64, i32::MAX as i64)?)
+            },
+            |c| c.engine.list_max_listpack_size.to_string(),
+        )
+    },
+    Directive {
+        multi_arg: true,
+        ..d(
+            "save",
+            true,
+            |c, a| Ok(c.save = a.join(" ")),
+            |c| c.save.clone(),
+        )
+    },
+    d(
+        "appendonly",
+        true,
+        |c, a| Ok(c.appendonly = yes_no(a)?),
+        |c| bool_str(c.appendonly),
+    ),
+    d(
+        "dir",
+        true,
+        |c, a| Ok(c.dir = one(a)?.to_string()),
+        |c| c.dir.clone(),
+    ),
+    d(
+        "dbfilename",
+        true,
+        |c, a| Ok(c.dbfilename = one(a)?.to_string()),
+        |c| c.dbfilename.clone(),
+    ),
+    d(
+        "appendfilename",
+        false,
+        |c, a| Ok(c.appendfilename = one(a)?.to_string()),
+        |c| c.appendfilename.clone(),
+    ),
+    d(
+        "pidfile",
+        false,
+        |c, a| Ok(c.pidfile = one(a)?.to_string()),
+        |c| c.pidfile.clone(),
+    ),
+    d(
+        "daemonize",
+        false,
+        |_, a| match yes_no(a)? {
+            false => Ok(()),
+            true => {
+                Err("usher does not daemonize; run it under a supervisor (systemd, docker)".into())
+            }
+        },
+        |_| "no".into(),
+    ),
+];
+
+/// The directive named `name` (case-insensitive, aliases included).
+pub fn find(name: &str) -> Option<&'static Directive> {
+    DIRECTIVES.iter().find(|d| {
+        d.name.eq_ignore_ascii_case(name) || d.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    })
+}
+
+/// Applies one directive with its arguments.
+pub fn apply(config: &mut Config, name: &str, args: &[String]) -> Result<(), String> {
+    let directive =
+        find(name).ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
+    if args.is_empty() || (!directive.multi_arg && args.len() != 1) {
+        return Err("Bad directive or wrong number of arguments".into());
+    }
+    (directive.apply)(config, args)
+}
+
+/// A fatal configuration error, formatted as Redis prints it.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub line_no: usize,
+    pub line: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "\n*** FATAL CONFIG FILE ERROR (usher {}) ***",
+            env!("CARGO_PKG_VERSION")
+        )?;
+        writeln!(
+            f,
+            "Reading the configuration file, at line {}",
+            self.line_no
+        )?;
+        writeln!(f, ">>> '{}'", self.line)?;
+        write!(f, "{}", self.reason)
+    }
+}
+
+/// Parses redis.conf text (directives one per line, `#` comments, quoted arguments) into
+/// `config`.
+pub fn load_text(config: &mut Config, text: &str) -> Result<(), ConfigError> {
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let err = |reason: String| ConfigError {
+            line_no: i + 1,
+            line: line.to_string(),
+            reason,
+        };
+        let mut data = Vec::new();
+        let mut spans = Vec::new();
+        if !usher_protocol::parse::split_args(line.as_bytes(), &mut data, &mut spans) {
+            return Err(err("Unbalanced quotes in configuration line".into()));
+        }
+        let words: Vec<String> = spans
+            .iter()
+            .map(|&(s, e)| String::from_utf8_lossy(&data[s..e]).into_owned())
+            .collect();
+        let Some((name, args)) = words.split_first() else {
+            continue;
+        };
+        apply(config, name, args).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// What the command line asked for.
+pub enum Invocation {
+    Run(Box<Config>),
+    Version,
+    Help,
+}
+
+/// Builds the configuration like `redis-server [config-file] [--directive value ...]`: the file
+/// first, then each flag as if it were a line appended to it.
+pub fn from_args(args: &[String]) -> Result<Invocation, String> {
+    let mut rest = args;
+    match rest.first().map(String::as_str) {
+        Some("-v" | "--version") => return Ok(Invocation::Version),
+        Some("-h" | "--help") => return Ok(Invocation::Help),
+        _ => {}
+    }
+    let mut text = String::new();
+    let mut config = Config::default();
+    if let Some(path) = rest.first().filter(|a| !a.starts_with("--")) {
+        text = std::fs::read_to_string(path)
+            .map_err(|e| format!("Fatal error, can't open config file '{path}': {e}"))?;
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        config.config_file = Some(
+            std::fs::canonicalize(path)
+                .map(|p| p.display().to_string())
+                .unwrap_or(path.clone()),
+        );
+        rest = &rest[1..];
+    }
+    let mut current: Option<String> = None;
+    for arg in rest {
+        if let Some(name) = arg.strip_prefix("--") {
+            if let Some(line) = current.take() {
+                text.push_str(&line);
+                text.push('\n');
+            }
+            current = Some(name.to_string());
+        } else {
+            let line = current
+                .as_mut()
+                .ok_or_else(|| format!("Invalid argument '{arg}': options start with --"))?;
+            let _ = write!(
+                line,
+                " \"{}\"",
+                arg.replace('\\', "\\\\").replace('"', "\\\"")
+            );
+        }
+    }
+    if let Some(line) = current {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    load_text(&mut config, &text).map_err(|e| e.to_string())?;
+    Ok(Invocation::Run(Box::new(config)))
+}
+
+/// `CONFIG SET`'s error text for a directive whose value was refused.
+pub fn set_error(name: &str, reason: &str) -> String {
+    format!("ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn defaults_serve_on_loopback_6379() {
+        let Invocation::Run(c) = from_args(&[]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (c.port, c.bind.clone()),
+            (6379, vec!["127.0.0.1".to_string()])
+        );
+        assert_eq!(c.databases, 16);
+        assert_eq!(c.maxclients, 10_000);
+        assert!(c.protected_mode);
+    }
+
+    #[test]
+    fn flags_are_directives() {
+        let Invocation::Run(c) = from_args(&args(&[
+            "--port",
+            "7000",
+            "--bind",
+            "127.0.0.1",
+            "::1",
+            "--maxmemory",
+            "1gb",
+        ]))
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(c.port, 7000);
+        assert_eq!(c.bind, vec!["127.0.0.1", "::1"]);
+        assert_eq!(c.maxmemory, 1 << 30);
+    }
+
+    #[test]
+    fn bad_directives_name_the_line() {
+        let mut c = Config::default();
+        let err = load_text(&mut c, "port 7000\n# comment\nfoo bar\n").unwrap_err();
+        assert_eq!((err.line_no, err.line.as_str()), (3, "foo bar"));
+        assert_eq!(err.reason, "Bad directive or wrong number of arguments");
+        let err = load_text(&mut c, "maxclients many\n").unwrap_err();
+        assert_eq!(err.reason, "argument couldn't be parsed into an integer");
+        assert!(err.to_string().contains(">>> 'maxclients many'"));
+    }
+
+    #[test]
+    fn memory_units_follow_redis() {
+        assert_eq!(parse_memory("1k"), Some(1000));
+        assert_eq!(parse_memory("1KB"), Some(1024));
+        assert_eq!(parse_memory("32mb"), Some(32 << 20));
+        assert_eq!(parse_memory("2g"), Some(2_000_000_000));
+        assert_eq!(parse_memory("12"), Some(12));
+        assert_eq!(parse_memory("1zz"), None);
+        assert_eq!(parse_memory("-1"), None);
+    }
+
+    #[test]
+    fn output_limits_parse_per_class() {
+        let mut c = Config::default();
+        load_text(&mut c, "client-output-buffer-limit pubsub 1mb 512kb 10\n").unwrap();
+        assert_eq!(
+            c.output_pubsub,
+            OutputLimit {
+                hard_bytes: 1 << 20,
+                soft_bytes: 512 << 10,
+                soft_seconds: 10
+            }
+        );
+        assert_eq!(
+            show_output_limits(&c),
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 524288 10"
+        );
+    }
+}

@@ -1,0 +1,163 @@
+//! One client connection: read, parse, dispatch, write, on the worker thread that accepted it.
+//!
+//! ```text
+//! loop {
+//!     wait for: bytes from the socket | a wake-up (pub/sub messages queued, kill request)
+//!     parse every complete command in the buffer, dispatch each, appending replies to `out`
+//!     write `out` in one call (a pipeline of N commands costs one read and one write)
+//! }
+//! ```
+//!
+//! Protocol errors are answered and then the connection closes, as Redis does; commands parsed
+//! before the bad bytes still run. A query buffer beyond `client-query-buffer-limit` closes the
+//! connection without a reply, as Redis does.
+
+use crate::client::ClientInfo;
+use crate::dispatch::dispatch;
+use crate::session::Session;
+use crate::shared::{unix_ms, Shared};
+use crate::stats::bump;
+use bytes::{Buf, BytesMut};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use usher_protocol::{Limits, Parsed, ReplySink, RequestParser, RespWriter};
+
+/// Read buffer growth step; also the smallest free space offered to `read`.
+const READ_CHUNK: usize = 16 * 1024;
+/// Buffers larger than this are released once drained, so one big request does not pin memory.
+const BUFFER_KEEP_MAX: usize = 1 << 20;
+
+/// Redis's protected-mode refusal, sent verbatim before closing.
+const DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
+/// Serves one accepted connection until it closes.
+pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, thread: usize) {
+    let peer = stream
+        .peer_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let local = stream
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let hot = shared.hot();
+    if hot.protected_mode && hot.requirepass.is_none() && !peer.ip().is_loopback() {
+        let _ = stream.write_all(DENIED).await;
+        shared.rejected_connections.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let id = shared.clients.next_id();
+    let info = Arc::new(ClientInfo::new(
+        id,
+        peer.to_string(),
+        local.to_string(),
+        unix_ms(),
+    ));
+    let maxclients = shared.config.read().maxclients;
+    if !shared.clients.try_register(info.clone(), maxclients) {
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
+        shared.rejected_connections.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    shared.connections_received.fetch_add(1, Ordering::Relaxed);
+    let stats = shared.thread_stats[thread].clone();
+    let mut session = Session::new(shared.clone(), info.clone(), stats);
+    if let Err(e) = run(&mut session, &mut stream).await {
+        crate::verbose!("Client id={} addr={} closed: {}", id, info.addr, e);
+    }
+    session.unwatch_all();
+    session.unsubscribe_all();
+    shared.clients.unregister(id);
+}
+
+async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
+    let info = s.info.clone();
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
+    let mut parser = RequestParser::new();
+    loop {
+        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
+            rbuf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            biased;
+            _ = info.wake.notified() => {
+                if info.killed() {
+                    return Ok(());
+                }
+                info.drain_outbox(&mut out);
+            }
+            read = stream.read_buf(&mut rbuf) => {
+                let n = read?;
+                if n == 0 {
+                    return Ok(());
+                }
+                bump(&s.stats.net_input_bytes, n as u64);
+                process_input(s, &mut parser, &mut rbuf, &mut out);
+            }
+        }
+        if !out.is_empty() {
+            stream.write_all(&out).await?;
+            bump(&s.stats.net_output_bytes, out.len() as u64);
+            out.clear();
+            if out.capacity() > BUFFER_KEEP_MAX {
+                out = Vec::with_capacity(READ_CHUNK);
+            }
+        }
+        if s.close_after_reply || info.killed() {
+            return Ok(());
+        }
+        if rbuf.len() as u64 > s.hot.query_buffer_limit {
+            crate::warning!("Closing client that reached max query buffer length: id={} addr={} (qbuf initial bytes: {:?})", info.id, info.addr, String::from_utf8_lossy(&rbuf[..rbuf.len().min(64)]));
+            return Ok(());
+        }
+        if rbuf.is_empty() && rbuf.capacity() > BUFFER_KEEP_MAX {
+            rbuf = BytesMut::with_capacity(READ_CHUNK);
+        }
+        info.query_buf_bytes.store(rbuf.len(), Ordering::Relaxed);
+    }
+}
+
+/// Runs every complete command in `rbuf`, leaving a partial one for the next read.
+fn process_input(
+    s: &mut Session,
+    parser: &mut RequestParser,
+    rbuf: &mut BytesMut,
+    out: &mut Vec<u8>,
+) {
+    s.now_ms = unix_ms();
+    s.refresh_config();
+    s.info.last_active_ms.store(s.now_ms, Ordering::Relaxed);
+    let mut writer = RespWriter::new(out, s.resp);
+    let mut offset = 0;
+    while offset < rbuf.len() && !s.close_after_reply {
+        let limits = Limits {
+            proto_max_bulk_len: s.hot.engine.proto_max_bulk_len,
+            auth_required: s.auth_required(),
+        };
+        match parser.parse(&rbuf[offset..], &limits) {
+            Ok(Parsed::Command { consumed }) => {
+                let argv = parser.argv(&rbuf[offset..]);
+                dispatch(s, argv, &mut writer);
+                offset += consumed;
+            }
+            Ok(Parsed::Skip { consumed }) => offset += consumed,
+            Ok(Parsed::Incomplete) => break,
+            Err(e) => {
+                crate::verbose!(
+                    "Protocol error ({}) from client: id={} addr={}",
+                    e.message,
+                    s.info.id,
+                    s.info.addr
+                );
+                writer.error(&e.message);
+                s.close_after_reply = true;
+                break;
+            }
+        }
+    }
+    rbuf.advance(offset);
+}

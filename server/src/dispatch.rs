@@ -1,0 +1,270 @@
+//! The one dispatch gate every command passes through, in Redis's `processCommand` order:
+//!
+//! ```text
+//! lookup ─ unknown command / unknown subcommand ─┐
+//! arity ─ wrong number of arguments ──────────────┤ rejected (and, inside MULTI, the
+//! auth ─ NOAUTH ───────────────────────────────────┤ transaction is marked to abort)
+//! maxmemory ─ OOM (DENYOOM commands) ─────────────┤
+//! RESP2 subscriber mode ─ only (P)SUBSCRIBE ... ──┘
+//! MULTI ─ queue it, reply QUEUED
+//! execute: lock the shards of its keys (ascending), run the handler, unlock
+//! stats, CLIENT REPLY mode
+//! ```
+//!
+//! Engine commands run inline on the connection's thread under the shard locks of their keys;
+//! there is no hop to another thread (see ARCHITECTURE.md, "Threads").
+
+use crate::registry::{Command, Lookup, Spec};
+use crate::session::{MultiState, ReplyMode, Session};
+use crate::stats::bump;
+use smallvec::SmallVec;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+use usher_engine::command::{CommandSpec, EngineHandler, Flags};
+use usher_engine::ctx::ExecCtx;
+use usher_engine::error::{CmdError, CmdResult};
+use usher_engine::store::{LockedShards, Store};
+use usher_protocol::{errors, Argv, ReplySink, RespWriter};
+
+/// Commands that run immediately even inside MULTI.
+fn runs_inside_multi(name: &str) -> bool {
+    matches!(
+        name,
+        "EXEC" | "DISCARD" | "MULTI" | "WATCH" | "QUIT" | "RESET"
+    )
+}
+
+/// Commands allowed in RESP2 subscriber mode.
+fn allowed_in_pubsub(name: &str) -> bool {
+    matches!(
+        name,
+        "SUBSCRIBE"
+            | "PSUBSCRIBE"
+            | "SSUBSCRIBE"
+            | "UNSUBSCRIBE"
+            | "PUNSUBSCRIBE"
+            | "SUNSUBSCRIBE"
+            | "PING"
+            | "QUIT"
+            | "RESET"
+    )
+}
+
+/// Runs one command and writes its reply.
+pub fn dispatch(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
+    let reply_start = out.len();
+    if s.reply_mode == ReplyMode::Skip {
+        s.reply_mode = ReplyMode::Skipping;
+    }
+    dispatch_inner(s, argv, out);
+    match s.reply_mode {
+        ReplyMode::On => {}
+        ReplyMode::Off | ReplyMode::Skip => out.truncate(reply_start),
+        ReplyMode::Skipping => {
+            out.truncate(reply_start);
+            s.reply_mode = ReplyMode::On;
+        }
+    }
+}
+
+fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
+    let shared = s.shared.clone();
+    let cmd = match shared.registry.lookup(argv) {
+        Lookup::Found(cmd) => cmd,
+        Lookup::Unknown => {
+            let msg = errors::unknown_command(argv.arg(0), &mut argv.iter().skip(1));
+            return reject(s, None, out, &msg);
+        }
+        Lookup::UnknownSubcommand(container) => {
+            let msg = errors::unknown_subcommand(argv.arg(1), container.spec.name());
+            return reject(s, Some(container), out, &msg);
+        }
+    };
+    let spec = cmd.spec;
+    if !spec.arity_ok(argv.len()) {
+        return reject(s, Some(cmd), out, &errors::wrong_arity(&cmd.full_name));
+    }
+    if s.auth_required() && !spec.flags().contains(Flags::NO_AUTH) {
+        return reject(s, Some(cmd), out, errors::NOAUTH);
+    }
+    if s.hot.maxmemory > 0 && denies_oom(s, cmd) && crate::memory::used_bytes() > s.hot.maxmemory {
+        return reject(s, Some(cmd), out, errors::OOM);
+    }
+    let top_name = shared
+        .registry
+        .get(cmd.parent.unwrap_or(cmd.id))
+        .spec
+        .name();
+    if s.in_pubsub_context() && !allowed_in_pubsub(top_name) {
+        return reject(
+            s,
+            Some(cmd),
+            out,
+            &errors::fill(errors::PUBSUB_CONTEXT, &cmd.full_name),
+        );
+    }
+    if s.multi.is_some() && !runs_inside_multi(top_name) {
+        let multi = s.multi.as_mut().expect("checked");
+        multi.queued.push((cmd.id, argv.to_owned_argv()));
+        s.info
+            .multi_len
+            .store(multi.queued.len() as i64, Ordering::Relaxed);
+        out.simple("QUEUED");
+        return;
+    }
+    execute(s, cmd, argv, out);
+}
+
+/// DENYOOM applies to the command itself, or to EXEC when a queued command is DENYOOM.
+fn denies_oom(s: &Session, cmd: &Command) -> bool {
+    if cmd.spec.flags().contains(Flags::DENYOOM) {
+        return true;
+    }
+    match (&s.multi, cmd.spec.name()) {
+        (Some(multi), "EXEC") => multi.queued.iter().any(|(id, _)| {
+            s.shared
+                .registry
+                .get(*id)
+                .spec
+                .flags()
+                .contains(Flags::DENYOOM)
+        }),
+        _ => false,
+    }
+}
+
+/// Replies with a rejection error, counts it, and poisons an open MULTI.
+fn reject(s: &mut Session, cmd: Option<&Command>, out: &mut RespWriter<'_>, msg: &str) {
+    out.error(msg);
+    let code = msg.split(' ').next().unwrap_or("ERR");
+    s.stats.record_error(code);
+    if let Some(cmd) = cmd {
+        bump(&s.stats.commands[cmd.id as usize].rejected_calls, 1);
+    }
+    if let Some(multi) = s.multi.as_mut() {
+        multi.errored = true;
+    }
+}
+
+/// Runs a resolved command now (outside MULTI, or one queued command of EXEC when `locked`
+/// is given), with stats.
+pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWriter<'_>) {
+    let started = Instant::now();
+    let result = match cmd.spec {
+        Spec::Engine(spec) => {
+            let shared = s.shared.clone();
+            let mut locked = lock_for(&shared.store, cmd.spec, argv);
+            run_engine(s, spec, argv, out, &mut locked, true)
+        }
+        Spec::Server(spec) => {
+            let handler = spec
+                .handler
+                .expect("containers are resolved to subcommands");
+            let shared = s.shared.clone();
+            let mut locked = lock_for(&shared.store, cmd.spec, argv);
+            handler(s, &mut locked, argv, out)
+        }
+    };
+    finish(s, cmd, started, result, out);
+}
+
+/// Records stats for a finished command and writes its error, if any.
+pub fn finish(
+    s: &mut Session,
+    cmd: &Command,
+    started: Instant,
+    result: CmdResult,
+    out: &mut dyn ReplySink,
+) {
+    let stat = &s.stats.commands[cmd.id as usize];
+    bump(&stat.calls, 1);
+    bump(&stat.usec, started.elapsed().as_micros() as u64);
+    bump(&s.stats.commands_processed, 1);
+    s.info.last_cmd.store(cmd.id, Ordering::Relaxed);
+    if let Err(e) = result {
+        let text = e.wire_text();
+        out.error(&text);
+        s.stats
+            .record_error(text.split(' ').next().unwrap_or("ERR"));
+        bump(&stat.failed_calls, 1);
+    }
+}
+
+/// Runs an engine handler against already-locked shards.
+pub fn run_engine(
+    s: &mut Session,
+    spec: &CommandSpec<EngineHandler>,
+    argv: Argv<'_>,
+    out: &mut dyn ReplySink,
+    locked: &mut LockedShards<'_>,
+    may_block: bool,
+) -> CmdResult {
+    let handler = spec
+        .handler
+        .expect("containers are resolved to subcommands");
+    s.effects.clear();
+    let mut ctx = ExecCtx {
+        shards: locked,
+        db: s.db,
+        now_ms: s.now_ms,
+        config: &s.hot.engine,
+        effects: &mut s.effects,
+        may_block,
+    };
+    handler(&mut ctx, argv, out)
+}
+
+/// Shard indexes a command's keys live on, ascending and unique; `None` means every shard.
+pub fn shards_needed(
+    store: &Store,
+    spec: Spec,
+    argv: Argv<'_>,
+    into: &mut SmallVec<[u16; 8]>,
+) -> bool {
+    if spec.flags().contains(Flags::ALL_SHARDS) {
+        return false;
+    }
+    let (first, last, _) = spec.key_triple();
+    if first == 1 && last == 1 && !spec.has_movable_keys() {
+        if argv.len() > 1 {
+            into.push(store.shard_of(argv.arg(1)) as u16);
+        }
+        return true;
+    }
+    match spec.key_positions(argv) {
+        Some(positions) => {
+            into.extend(
+                positions
+                    .iter()
+                    .map(|&i| store.shard_of(argv.arg(i)) as u16),
+            );
+            true
+        }
+        // Malformed key arguments: the handler will reject them; lock everything to be safe.
+        None => false,
+    }
+}
+
+/// Locks what one command needs.
+pub fn lock_for<'s>(store: &'s Store, spec: Spec, argv: Argv<'_>) -> LockedShards<'s> {
+    let mut shards: SmallVec<[u16; 8]> = SmallVec::new();
+    if !shards_needed(store, spec, argv, &mut shards) {
+        return store.lock_all();
+    }
+    match shards.len() {
+        0 => store.lock_none(),
+        1 => store.lock_one(shards[0] as usize),
+        _ => store.lock_many(&mut shards),
+    }
+}
+
+/// Starts a transaction (MULTI).
+pub fn begin_multi(s: &mut Session) -> Result<(), CmdError> {
+    if s.multi.is_some() {
+        return Err(CmdError::Static(errors::MULTI_NESTED));
+    }
+    s.multi = Some(MultiState::default());
+    s.info.set_flag(crate::client::flag::MULTI, true);
+    s.info.multi_len.store(0, Ordering::Relaxed);
+    Ok(())
+}

@@ -1,0 +1,446 @@
+//! INFO: the server's report, in Redis's sections, field names and order, so monitoring that
+//! parses Redis's INFO (redis_exporter, Datadog, redis-cli --stat) works unchanged. usher adds a
+//! few fields of its own (`usher_version`, `threads`, `shards`), never renames Redis's.
+
+use crate::cmd::connection::REDIS_VERSION;
+use crate::memory;
+use crate::session::Session;
+use crate::shared::{unix_ms, Shared};
+use crate::stats::total;
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+use usher_engine::store::LockedShards;
+
+/// Sections printed by `INFO` / `INFO default`.
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+/// Sections added by `INFO all` / `INFO everything`.
+const EXTRA_SECTIONS: &[&str] = &["commandstats"];
+
+/// Which sections `INFO args...` asks for, in output order.
+pub fn requested_sections(args: &[&[u8]]) -> Vec<&'static str> {
+    if args.is_empty() {
+        return DEFAULT_SECTIONS.to_vec();
+    }
+    let mut wanted: Vec<&'static str> = Vec::new();
+    for arg in args {
+        let name = String::from_utf8_lossy(arg).to_ascii_lowercase();
+        let add: Vec<&'static str> = match name.as_str() {
+            "default" => DEFAULT_SECTIONS.to_vec(),
+            "all" | "everything" => DEFAULT_SECTIONS
+                .iter()
+                .chain(EXTRA_SECTIONS)
+                .copied()
+                .collect(),
+            other => DEFAULT_SECTIONS
+                .iter()
+                .chain(EXTRA_SECTIONS)
+                .copied()
+                .filter(|s| *s == other)
+                .collect(),
+        };
+        for s in add {
+            if !wanted.contains(&s) {
+                wanted.push(s);
+            }
+        }
+    }
+    let order: Vec<&str> = DEFAULT_SECTIONS
+        .iter()
+        .chain(EXTRA_SECTIONS)
+        .copied()
+        .collect();
+    wanted.sort_by_key(|s| order.iter().position(|o| o == s));
+    wanted
+}
+
+/// Builds the INFO text for `sections`.
+pub fn render(s: &Session, locked: &mut LockedShards, sections: &[&str]) -> String {
+    let mut out = String::new();
+    for (i, section) in sections.iter().enumerate() {
+        if i > 0 {
+            out.push_str("\r\n");
+        }
+        let shared = &s.shared;
+        match *section {
+            "server" => server(shared, &mut out),
+            "clients" => clients(shared, &mut out),
+            "memory" => memory_section(shared, locked, &mut out),
+            "persistence" => persistence(shared, &mut out),
+            "stats" => stats(shared, &mut out),
+            "replication" => replication(shared, &mut out),
+            "cpu" => cpu(&mut out),
+            "modules" => out.push_str("# Modules\r\n"),
+            "errorstats" => errorstats(shared, &mut out),
+            "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+            "keyspace" => keyspace(shared, locked, s.now_ms, &mut out),
+            "commandstats" => commandstats(shared, &mut out),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn line(out: &mut String, key: &str, value: impl std::fmt::Display) {
+    let _ = write!(out, "{key}:{value}\r\n");
+}
+
+fn uname() -> String {
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: uname fills the struct we own; its fields are NUL-terminated C strings.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return "Linux".into();
+    }
+    let field = |f: &[libc::c_char]| {
+        unsafe { std::ffi::CStr::from_ptr(f.as_ptr()) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    format!(
+        "{} {} {}",
+        field(&u.sysname),
+        field(&u.release),
+        field(&u.machine)
+    )
+}
+
+fn server(shared: &Shared, out: &mut String) {
+    let config = shared.config.read();
+    let uptime = shared.uptime_secs();
+    out.push_str("# Server\r\n");
+    line(out, "redis_version", REDIS_VERSION);
+    line(out, "usher_version", env!("CARGO_PKG_VERSION"));
+    line(out, "redis_git_sha1", "00000000");
+    line(out, "redis_git_dirty", 0);
+    line(out, "redis_build_id", "0");
+    line(out, "redis_mode", "standalone");
+    line(out, "os", uname());
+    line(out, "arch_bits", 64);
+    line(out, "monotonic_clock", "POSIX clock_gettime");
+    line(out, "multiplexing_api", "epoll");
+    line(out, "atomicvar_api", "c11-builtin");
+    line(out, "gcc_version", "0.0.0");
+    line(out, "process_id", std::process::id());
+    line(out, "process_supervised", "no");
+    line(out, "run_id", &shared.run_id);
+    line(out, "tcp_port", shared.tcp_port.load(Ordering::Relaxed));
+    line(out, "server_time_usec", unix_ms() * 1000);
+    line(out, "uptime_in_seconds", uptime);
+    line(out, "uptime_in_days", uptime / 86_400);
+    line(out, "hz", config.hz);
+    line(out, "configured_hz", config.hz);
+    line(out, "lru_clock", (unix_ms() / 1000) & ((1 << 24) - 1));
+    line(
+        out,
+        "executable",
+        std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    );
+    line(
+        out,
+        "config_file",
+        config.config_file.clone().unwrap_or_default(),
+    );
+    line(out, "io_threads_active", 0);
+    line(out, "threads", config.threads);
+    line(out, "shards", shared.store.shard_count());
+}
+
+fn clients(shared: &Shared, out: &mut String) {
+    let all = shared.clients.all();
+    let pubsub = all
+        .iter()
+        .filter(|c| c.has_flag(crate::client::flag::PUBSUB))
+        .count();
+    let blocked = all
+        .iter()
+        .filter(|c| c.has_flag(crate::client::flag::BLOCKED))
+        .count();
+    out.push_str("# Clients\r\n");
+    line(out, "connected_clients", shared.clients.count());
+    line(out, "cluster_connections", 0);
+    line(out, "maxclients", shared.config.read().maxclients);
+    line(out, "client_recent_max_input_buffer", 0);
+    line(out, "client_recent_max_output_buffer", 0);
+    line(out, "blocked_clients", blocked);
+    line(out, "tracking_clients", 0);
+    line(out, "pubsub_clients", pubsub);
+    line(out, "clients_in_timeout_table", blocked);
+}
+
+fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn memory_section(shared: &Shared, locked: &mut LockedShards, out: &mut String) {
+    let (allocated, active, resident, _) = memory::allocator_stats();
+    let rss = memory::rss_bytes();
+    let peak = memory::peak_bytes(allocated);
+    let maxmemory = shared.config.read().maxmemory;
+    let overhead: u64 = locked
+        .iter_mut()
+        .flat_map(|s| {
+            s.dbs
+                .iter()
+                .map(|d| d.overhead_bytes() as u64)
+                .collect::<Vec<_>>()
+        })
+        .sum();
+    let dataset = allocated.saturating_sub(overhead);
+    let pct = |a: u64, b: u64| {
+        if b == 0 {
+            0.0
+        } else {
+            a as f64 * 100.0 / b as f64
+        }
+    };
+    out.push_str("# Memory\r\n");
+    line(out, "used_memory", allocated);
+    line(out, "used_memory_human", memory::human(allocated));
+    line(out, "used_memory_rss", rss);
+    line(out, "used_memory_rss_human", memory::human(rss));
+    line(out, "used_memory_peak", peak);
+    line(out, "used_memory_peak_human", memory::human(peak));
+    line(
+        out,
+        "used_memory_peak_perc",
+        format!("{:.2}%", pct(allocated, peak)),
+    );
+    line(out, "used_memory_overhead", overhead);
+    line(out, "used_memory_startup", 0);
+    line(out, "used_memory_dataset", dataset);
+    line(
+        out,
+        "used_memory_dataset_perc",
+        format!("{:.2}%", pct(dataset, allocated)),
+    );
+    line(out, "allocator_allocated", allocated);
+    line(out, "allocator_active", active);
+    line(out, "allocator_resident", resident);
+    let system = total_system_memory();
+    line(out, "total_system_memory", system);
+    line(out, "total_system_memory_human", memory::human(system));
+    line(out, "used_memory_lua", 0);
+    line(out, "used_memory_scripts_eval", 0);
+    line(out, "number_of_cached_scripts", 0);
+    line(out, "maxmemory", maxmemory);
+    line(out, "maxmemory_human", memory::human(maxmemory));
+    line(out, "maxmemory_policy", "noeviction");
+    line(
+        out,
+        "allocator_frag_ratio",
+        format!(
+            "{:.2}",
+            if allocated == 0 {
+                1.0
+            } else {
+                active as f64 / allocated as f64
+            }
+        ),
+    );
+    line(
+        out,
+        "allocator_frag_bytes",
+        active.saturating_sub(allocated),
+    );
+    line(
+        out,
+        "mem_fragmentation_ratio",
+        format!(
+            "{:.2}",
+            if allocated == 0 {
+                1.0
+            } else {
+                rss as f64 / allocated as f64
+            }
+        ),
+    );
+    line(
+        out,
+        "mem_fragmentation_bytes",
+        rss as i64 - allocated as i64,
+    );
+    line(out, "mem_not_counted_for_evict", 0);
+    line(out, "mem_clients_normal", 0);
+    line(out, "lazyfree_pending_objects", crate::lazyfree::pending());
+    line(out, "mem_allocator", "jemalloc-5.3.0");
+}
+
+fn persistence(shared: &Shared, out: &mut String) {
+    let dirty: u64 = 0;
+    out.push_str("# Persistence\r\n");
+    line(out, "loading", 0);
+    line(out, "async_loading", 0);
+    line(out, "current_cow_peak", 0);
+    line(out, "rdb_changes_since_last_save", dirty);
+    line(out, "rdb_bgsave_in_progress", 0);
+    line(
+        out,
+        "rdb_last_save_time",
+        unix_ms() / 1000 - shared.uptime_secs() as i64,
+    );
+    line(out, "rdb_last_bgsave_status", "ok");
+    line(out, "aof_enabled", 0);
+    line(out, "aof_rewrite_in_progress", 0);
+    line(out, "aof_last_write_status", "ok");
+}
+
+fn stats(shared: &Shared, out: &mut String) {
+    let t = &shared.thread_stats;
+    out.push_str("# Stats\r\n");
+    line(
+        out,
+        "total_connections_received",
+        shared.connections_received.load(Ordering::Relaxed),
+    );
+    line(
+        out,
+        "total_commands_processed",
+        total(t, |s| &s.commands_processed),
+    );
+    line(
+        out,
+        "instantaneous_ops_per_sec",
+        crate::runtime::instantaneous_ops(shared),
+    );
+    line(
+        out,
+        "total_net_input_bytes",
+        total(t, |s| &s.net_input_bytes),
+    );
+    line(
+        out,
+        "total_net_output_bytes",
+        total(t, |s| &s.net_output_bytes),
+    );
+    line(
+        out,
+        "rejected_connections",
+        shared.rejected_connections.load(Ordering::Relaxed),
+    );
+    line(out, "expired_keys", total(t, |s| &s.expired_keys));
+    line(out, "evicted_keys", 0);
+    line(out, "keyspace_hits", total(t, |s| &s.keyspace_hits));
+    line(out, "keyspace_misses", total(t, |s| &s.keyspace_misses));
+    line(out, "pubsub_channels", shared.pubsub.channel_count());
+    line(out, "pubsub_patterns", shared.pubsub.numpat());
+    line(out, "total_error_replies", total(t, |s| &s.error_replies));
+}
+
+fn replication(shared: &Shared, out: &mut String) {
+    out.push_str("# Replication\r\n");
+    line(out, "role", "master");
+    line(out, "connected_slaves", 0);
+    line(out, "master_failover_state", "no-failover");
+    line(out, "master_replid", &shared.run_id);
+    line(
+        out,
+        "master_replid2",
+        "0000000000000000000000000000000000000000",
+    );
+    line(out, "master_repl_offset", 0);
+    line(out, "second_repl_offset", -1);
+    line(out, "repl_backlog_active", 0);
+    line(out, "repl_backlog_size", 1_048_576);
+    line(out, "repl_backlog_first_byte_offset", 0);
+    line(out, "repl_backlog_histlen", 0);
+}
+
+/// CPU seconds used by this process: (system, user).
+pub fn cpu_times() -> (f64, f64) {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage fills the struct we own.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    (secs(usage.ru_stime), secs(usage.ru_utime))
+}
+
+fn cpu(out: &mut String) {
+    let (sys, user) = cpu_times();
+    out.push_str("# CPU\r\n");
+    line(out, "used_cpu_sys", format!("{sys:.6}"));
+    line(out, "used_cpu_user", format!("{user:.6}"));
+    line(out, "used_cpu_sys_children", "0.000000");
+    line(out, "used_cpu_user_children", "0.000000");
+}
+
+fn errorstats(shared: &Shared, out: &mut String) {
+    let mut all: std::collections::BTreeMap<String, u64> = Default::default();
+    for t in &shared.thread_stats {
+        for (code, n) in t.errors.lock().iter() {
+            *all.entry(code.clone()).or_default() += n;
+        }
+    }
+    out.push_str("# Errorstats\r\n");
+    for (code, n) in all {
+        line(out, &format!("errorstat_{code}"), format!("count={n}"));
+    }
+}
+
+fn keyspace(shared: &Shared, locked: &mut LockedShards, now_ms: i64, out: &mut String) {
+    out.push_str("# Keyspace\r\n");
+    let shards: Vec<_> = locked.iter_mut().collect();
+    for db in 0..shared.store.databases() {
+        let keys: usize = shards.iter().map(|s| s.dbs[db].len()).sum();
+        if keys == 0 {
+            continue;
+        }
+        let expires: usize = shards.iter().map(|s| s.dbs[db].volatile_len()).sum();
+        let (sum, n) = shards
+            .iter()
+            .map(|s| s.dbs[db].ttl_sample(now_ms))
+            .fold((0i64, 0usize), |a, b| (a.0 + b.0, a.1 + b.1));
+        let avg_ttl = if n == 0 { 0 } else { sum / n as i64 };
+        line(
+            out,
+            &format!("db{db}"),
+            format!("keys={keys},expires={expires},avg_ttl={avg_ttl}"),
+        );
+    }
+}
+
+fn commandstats(shared: &Shared, out: &mut String) {
+    out.push_str("# Commandstats\r\n");
+    for cmd in shared.registry.all() {
+        let calls = total(&shared.thread_stats, |t| &t.commands[cmd.id as usize].calls);
+        let rejected = total(&shared.thread_stats, |t| {
+            &t.commands[cmd.id as usize].rejected_calls
+        });
+        if calls == 0 && rejected == 0 {
+            continue;
+        }
+        let usec = total(&shared.thread_stats, |t| &t.commands[cmd.id as usize].usec);
+        let failed = total(&shared.thread_stats, |t| {
+            &t.commands[cmd.id as usize].failed_calls
+        });
+        let per_call = if calls == 0 {
+            0.0
+        } else {
+            usec as f64 / calls as f64
+        };
+        line(
+            out,
+            &format!("cmdstat_{}", cmd.full_name),
+            format!("calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={failed}"),
+        );
+    }
+}

@@ -1,0 +1,231 @@
+//! The command registry: the engine's families and the server's own, chained into one table,
+//! like Redis's command table and Dragonfly's `RegisterCommands`.
+//!
+//! Every command and subcommand gets a dense id (for per-command stats) and a full name
+//! (`get`, `client|setname`). Lookup lower-cases the name into a stack buffer, so dispatch
+//! allocates nothing.
+
+use crate::session::Session;
+use std::collections::HashMap;
+use usher_engine::command::{CommandSpec, EngineHandler, Flags, Group, KeyPositions};
+use usher_engine::error::CmdResult;
+use usher_engine::store::LockedShards;
+use usher_protocol::{Argv, RespWriter};
+
+/// Handler of a server command: sees the connection's session and the shards the gate locked
+/// for it (its keys, every shard for `ALL_SHARDS`, or the whole set an EXEC holds). A server
+/// handler never locks a shard itself: inside EXEC that would deadlock.
+pub type ServerHandler =
+    fn(&mut Session, &mut LockedShards<'_>, Argv<'_>, &mut RespWriter<'_>) -> CmdResult;
+pub type ServerSpec = CommandSpec<ServerHandler>;
+
+/// A row of either kind.
+#[derive(Clone, Copy)]
+pub enum Spec {
+    Engine(&'static CommandSpec<EngineHandler>),
+    Server(&'static ServerSpec),
+}
+
+macro_rules! field {
+    ($self:ident, $f:ident) => {
+        match $self {
+            Spec::Engine(s) => s.$f,
+            Spec::Server(s) => s.$f,
+        }
+    };
+}
+
+impl Spec {
+    pub fn name(self) -> &'static str {
+        field!(self, name)
+    }
+    pub fn arity(self) -> i32 {
+        field!(self, arity)
+    }
+    pub fn flags(self) -> Flags {
+        field!(self, flags)
+    }
+    pub fn group(self) -> Group {
+        field!(self, group)
+    }
+    pub fn since(self) -> &'static str {
+        field!(self, since)
+    }
+    pub fn summary(self) -> &'static str {
+        field!(self, summary)
+    }
+    pub fn complexity(self) -> &'static str {
+        field!(self, complexity)
+    }
+    pub fn key_triple(self) -> (i32, i32, i32) {
+        match self {
+            Spec::Engine(s) => (s.first_key, s.last_key, s.key_step),
+            Spec::Server(s) => (s.first_key, s.last_key, s.key_step),
+        }
+    }
+    pub fn arity_ok(self, argc: usize) -> bool {
+        match self {
+            Spec::Engine(s) => s.arity_ok(argc),
+            Spec::Server(s) => s.arity_ok(argc),
+        }
+    }
+    pub fn key_positions(self, argv: Argv<'_>) -> Option<KeyPositions> {
+        match self {
+            Spec::Engine(s) => s.key_positions(argv),
+            Spec::Server(s) => s.key_positions(argv),
+        }
+    }
+    pub fn has_movable_keys(self) -> bool {
+        match self {
+            Spec::Engine(s) => s.key_finder.is_some(),
+            Spec::Server(s) => s.key_finder.is_some(),
+        }
+    }
+    pub fn flag_names(self) -> Vec<&'static str> {
+        match self {
+            Spec::Engine(s) => s.flag_names(),
+            Spec::Server(s) => s.flag_names(),
+        }
+    }
+    pub fn acl_categories(self) -> Vec<&'static str> {
+        match self {
+            Spec::Engine(s) => s.acl_categories(),
+            Spec::Server(s) => s.acl_categories(),
+        }
+    }
+}
+
+pub struct Command {
+    pub id: u32,
+    pub spec: Spec,
+    /// Lower-case full name: `get`, `client|setname`.
+    pub full_name: String,
+    pub parent: Option<u32>,
+    /// Ids of subcommands, for containers.
+    pub children: Vec<u32>,
+}
+
+pub enum Lookup<'r> {
+    Found(&'r Command),
+    Unknown,
+    /// A known container with an unknown subcommand.
+    UnknownSubcommand(&'r Command),
+}
+
+pub struct Registry {
+    commands: Vec<Command>,
+    by_name: HashMap<Box<[u8]>, u32>,
+    subs: HashMap<(u32, Box<[u8]>), u32>,
+}
+
+/// Longest command name looked up without allocating.
+const NAME_MAX: usize = 32;
+
+impl Registry {
+    pub fn new(
+        engine: &[&'static [CommandSpec<EngineHandler>]],
+        server: &[&'static [ServerSpec]],
+    ) -> Registry {
+        let mut r = Registry {
+            commands: Vec::new(),
+            by_name: HashMap::new(),
+            subs: HashMap::new(),
+        };
+        for table in engine {
+            for spec in table.iter() {
+                let id = r.add(Spec::Engine(spec), None);
+                for sub in spec.subcommands {
+                    r.add(Spec::Engine(sub), Some(id));
+                }
+            }
+        }
+        for table in server {
+            for spec in table.iter() {
+                let id = r.add(Spec::Server(spec), None);
+                for sub in spec.subcommands {
+                    r.add(Spec::Server(sub), Some(id));
+                }
+            }
+        }
+        r
+    }
+
+    fn add(&mut self, spec: Spec, parent: Option<u32>) -> u32 {
+        let id = self.commands.len() as u32;
+        let lower = spec.name().to_ascii_lowercase();
+        let full_name = match parent {
+            Some(p) => format!("{}|{}", self.commands[p as usize].full_name, lower),
+            None => lower.clone(),
+        };
+        match parent {
+            Some(p) => {
+                let previous = self.subs.insert((p, lower.as_bytes().into()), id);
+                assert!(previous.is_none(), "duplicate subcommand {full_name}");
+                self.commands[p as usize].children.push(id);
+            }
+            None => {
+                let previous = self.by_name.insert(lower.as_bytes().into(), id);
+                assert!(previous.is_none(), "duplicate command {full_name}");
+            }
+        }
+        self.commands.push(Command {
+            id,
+            spec,
+            full_name,
+            parent,
+            children: Vec::new(),
+        });
+        id
+    }
+
+    /// Commands and subcommands registered (the size of per-command stats tables).
+    pub fn command_count(&self) -> usize {
+        self.commands.len()
+    }
+
+    pub fn get(&self, id: u32) -> &Command {
+        &self.commands[id as usize]
+    }
+
+    /// Finds a top-level command by name (case-insensitive).
+    pub fn by_name(&self, name: &[u8]) -> Option<&Command> {
+        if name.len() > NAME_MAX {
+            return None;
+        }
+        let mut buf = [0u8; NAME_MAX];
+        let lower = &mut buf[..name.len()];
+        lower.copy_from_slice(name);
+        lower.make_ascii_lowercase();
+        self.by_name
+            .get(&*lower)
+            .map(|&id| &self.commands[id as usize])
+    }
+
+    /// Resolves `argv` to a command or subcommand.
+    pub fn lookup(&self, argv: Argv<'_>) -> Lookup<'_> {
+        let Some(cmd) = self.by_name(argv.arg(0)) else {
+            return Lookup::Unknown;
+        };
+        if cmd.children.is_empty() || argv.len() < 2 {
+            return Lookup::Found(cmd);
+        }
+        let sub = argv.arg(1);
+        if sub.len() > NAME_MAX {
+            return Lookup::UnknownSubcommand(cmd);
+        }
+        let lower = sub.to_ascii_lowercase();
+        match self.subs.get(&(cmd.id, lower.into_boxed_slice())) {
+            Some(&id) => Lookup::Found(&self.commands[id as usize]),
+            None => Lookup::UnknownSubcommand(cmd),
+        }
+    }
+
+    /// Top-level commands, in registration order.
+    pub fn top_level(&self) -> impl Iterator<Item = &Command> {
+        self.commands.iter().filter(|c| c.parent.is_none())
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &Command> {
+        self.commands.iter()
+    }
+}

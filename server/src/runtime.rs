@@ -1,0 +1,240 @@
+//! Thread-per-core: N worker threads, each running its own tokio current-thread runtime.
+//!
+//! ```text
+//! acceptor (main thread) ── accept ── round-robin ──► worker 0 │ worker 1 │ … │ worker N-1
+//!                                                      each: current-thread runtime + LocalSet
+//!                                                      connections stay where they landed
+//!                                                      cron: active expiry of its shards,
+//!                                                            client timeouts, stats sampling
+//! ```
+//!
+//! There is no work stealing and no cross-thread hop per command: a connection's commands run
+//! inline on its worker, taking the shard locks they need (see `dispatch`). Shard `i`'s active
+//! expiry is done by worker `i % N`, so every shard has exactly one expirer.
+
+use crate::connection;
+use crate::shared::{unix_ms, Shared};
+use crate::stats::bump;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// Keys expired per lock hold: bounds how long active expiry holds a shard.
+const EXPIRE_BATCH: usize = 64;
+/// Share of each cron period active expiry may use (Redis's slow cycle: 25%).
+const EXPIRE_TIME_PERCENT: u32 = 25;
+
+/// Runs the server until shutdown: spawns the workers, accepts on `listeners` in this thread.
+pub fn run(shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>) -> std::io::Result<()> {
+    let threads = shared.config.read().threads;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut senders = Vec::with_capacity(threads);
+    let mut workers = Vec::with_capacity(threads);
+    for index in 0..threads {
+        let (tx, rx) = mpsc::unbounded_channel::<std::net::TcpStream>();
+        senders.push(tx);
+        let (shared, stop) = (shared.clone(), stop_rx.clone());
+        workers.push(
+            std::thread::Builder::new()
+                .name(format!("usher-worker-{index}"))
+                .spawn(move || worker(index, shared, rx, stop))?,
+        );
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(accept_loop(shared.clone(), listeners, senders))?;
+    let _ = stop_tx.send(true);
+    for w in workers {
+        let _ = w.join();
+    }
+    Ok(())
+}
+
+async fn accept_loop(
+    shared: Arc<Shared>,
+    listeners: Vec<std::net::TcpListener>,
+    senders: Vec<mpsc::UnboundedSender<std::net::TcpStream>>,
+) -> std::io::Result<()> {
+    let (conn_tx, mut conn_rx) = mpsc::unbounded_channel::<std::net::TcpStream>();
+    for l in listeners {
+        l.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(l)?;
+        let tx = conn_tx.clone();
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => {
+                        configure_socket(&stream, &shared);
+                        if let Ok(std) = stream.into_std() {
+                            let _ = tx.send(std);
+                        }
+                    }
+                    Err(e) => {
+                        crate::warning!("Accepting client connection: {e}");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            }
+        });
+    }
+    let mut next = 0;
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            Some(stream) = conn_rx.recv() => {
+                let _ = senders[next].send(stream);
+                next = (next + 1) % senders.len();
+            }
+            _ = tokio::signal::ctrl_c() => {
+                crate::warning!("Received SIGINT scheduling shutdown...");
+                break;
+            }
+            _ = sigterm.recv() => {
+                crate::warning!("Received SIGTERM scheduling shutdown...");
+                break;
+            }
+            _ = shared.shutdown.notify.notified() => break,
+        }
+        if shared.shutdown.requested() {
+            break;
+        }
+    }
+    shared.shutdown.request();
+    crate::notice!("usher is now ready to exit, bye bye...");
+    Ok(())
+}
+
+fn configure_socket(stream: &tokio::net::TcpStream, shared: &Shared) {
+    let _ = stream.set_nodelay(true);
+    let keepalive = shared.config.read().tcp_keepalive;
+    if keepalive > 0 {
+        let sock = socket2::SockRef::from(stream);
+        let _ = sock.set_tcp_keepalive(
+            &socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive)),
+        );
+    }
+}
+
+fn worker(
+    index: usize,
+    shared: Arc<Shared>,
+    mut incoming: mpsc::UnboundedReceiver<std::net::TcpStream>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("worker runtime");
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async move {
+        tokio::task::spawn_local(cron(index, shared.clone()));
+        loop {
+            tokio::select! {
+                stream = incoming.recv() => {
+                    let Some(std) = stream else { break };
+                    match tokio::net::TcpStream::from_std(std) {
+                        Ok(stream) => {
+                            tokio::task::spawn_local(connection::serve(shared.clone(), stream, index));
+                        }
+                        Err(e) => crate::warning!("Registering client connection: {e}"),
+                    }
+                }
+                _ = stop.changed() => break,
+            }
+        }
+    });
+}
+
+/// The per-worker housekeeping loop, `hz` times a second.
+async fn cron(index: usize, shared: Arc<Shared>) {
+    let threads = shared.config.read().threads;
+    let mut last_timeout_check = Instant::now();
+    loop {
+        let hz = shared.config.read().hz.max(1);
+        let period = Duration::from_millis(1000 / hz as u64);
+        tokio::time::sleep(period).await;
+        let budget = period * EXPIRE_TIME_PERCENT / 100;
+        active_expire(index, threads, &shared, budget);
+        if index == 0 {
+            sample_ops(&shared);
+            if last_timeout_check.elapsed() >= Duration::from_secs(1) {
+                close_idle_clients(&shared);
+                last_timeout_check = Instant::now();
+            }
+            crate::memory::peak_bytes(crate::memory::used_bytes());
+        }
+    }
+}
+
+/// Expires due keys of the shards this worker owns, in small locked batches, within `budget`.
+fn active_expire(index: usize, threads: usize, shared: &Shared, budget: Duration) {
+    let started = Instant::now();
+    let stats = &shared.thread_stats[index];
+    for shard in (index..shared.store.shard_count()).step_by(threads) {
+        for db in 0..shared.store.databases() {
+            loop {
+                let now = unix_ms();
+                let mut locked = shared.store.lock_one(shard);
+                let target = locked.iter_mut().next().expect("one shard");
+                let mut expired_keys: Vec<Vec<u8>> = Vec::new();
+                let (n, more) =
+                    target.dbs[db].expire_due(now, EXPIRE_BATCH, |k| expired_keys.push(k.to_vec()));
+                for k in &expired_keys {
+                    target.touch(db, k);
+                }
+                drop(locked);
+                bump(&stats.expired_keys, n as u64);
+                if !more || started.elapsed() >= budget {
+                    break;
+                }
+            }
+            if started.elapsed() >= budget {
+                return;
+            }
+        }
+    }
+}
+
+/// Closes clients idle longer than `timeout` (never pub/sub or blocked ones, as Redis).
+fn close_idle_clients(shared: &Shared) {
+    let timeout = shared.config.read().timeout;
+    if timeout == 0 {
+        return;
+    }
+    let now = unix_ms();
+    for c in shared.clients.all() {
+        let idle_s = (now - c.last_active_ms.load(Ordering::Relaxed)) / 1000;
+        let exempt =
+            c.has_flag(crate::client::flag::PUBSUB) || c.has_flag(crate::client::flag::BLOCKED);
+        if !exempt && idle_s > timeout as i64 {
+            crate::verbose!("Closing idle client id={}", c.id);
+            c.request_kill();
+        }
+    }
+}
+
+/// How many samples `instantaneous_ops_per_sec` averages over (Redis: 16 at 100 ms).
+const OPS_SAMPLES: usize = 16;
+
+fn sample_ops(shared: &Shared) {
+    let total = crate::stats::total(&shared.thread_stats, |t| &t.commands_processed);
+    let mut samples = shared.ops_samples.lock();
+    samples.push_back((Instant::now(), total));
+    while samples.len() > OPS_SAMPLES {
+        samples.pop_front();
+    }
+}
+
+/// Commands per second over the last ~1.6 s.
+pub fn instantaneous_ops(shared: &Shared) -> u64 {
+    let samples = shared.ops_samples.lock();
+    match (samples.front(), samples.back()) {
+        (Some(&(t0, n0)), Some(&(t1, n1))) if t1 > t0 => {
+            ((n1.saturating_sub(n0)) as f64 / (t1 - t0).as_secs_f64()) as u64
+        }
+        _ => 0,
+    }
+}

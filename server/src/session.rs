@@ -1,0 +1,162 @@
+//! A connection's own state: selected database, protocol, authentication, the MULTI queue,
+//! WATCHed keys, subscriptions and reply mode. Owned by the connection's task; never shared.
+
+use crate::client::ClientInfo;
+use crate::shared::{HotConfig, Shared};
+use crate::stats::ThreadStats;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use usher_engine::ctx::Effects;
+use usher_engine::shard::WatchFlag;
+use usher_protocol::{OwnedArgv, Protocol};
+
+/// CLIENT REPLY mode.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the next command's reply, then back to On.
+    Skip,
+    /// Internal: the command after CLIENT REPLY SKIP is running.
+    Skipping,
+}
+
+/// Commands queued between MULTI and EXEC.
+#[derive(Default)]
+pub struct MultiState {
+    pub queued: Vec<(u32, OwnedArgv)>,
+    /// A queued command was rejected (unknown, wrong arity, ...): EXEC will abort.
+    pub errored: bool,
+}
+
+/// WATCHed keys and the flag shards raise when one changes.
+pub struct WatchState {
+    pub flag: WatchFlag,
+    /// (db, key, expired-or-absent when watched).
+    pub keys: Vec<(usize, Vec<u8>, bool)>,
+}
+
+impl Default for WatchState {
+    fn default() -> Self {
+        WatchState {
+            flag: Arc::new(AtomicBool::new(false)),
+            keys: Vec::new(),
+        }
+    }
+}
+
+impl WatchState {
+    pub fn dirty(&self) -> bool {
+        self.flag.load(Ordering::Acquire)
+    }
+}
+
+pub struct Session {
+    pub shared: Arc<Shared>,
+    pub info: Arc<ClientInfo>,
+    pub stats: Arc<ThreadStats>,
+    pub db: usize,
+    pub resp: Protocol,
+    pub authenticated: bool,
+    pub multi: Option<MultiState>,
+    pub watch: WatchState,
+    pub channels: HashSet<Vec<u8>>,
+    pub patterns: HashSet<Vec<u8>>,
+    pub reply_mode: ReplyMode,
+    /// Close once the pending replies are written (QUIT, protocol errors, CLIENT KILL of self).
+    pub close_after_reply: bool,
+    pub effects: Effects,
+    pub hot: Arc<HotConfig>,
+    hot_epoch: u64,
+    /// The clock for the commands of the current batch (Unix ms).
+    pub now_ms: i64,
+}
+
+impl Session {
+    pub fn new(shared: Arc<Shared>, info: Arc<ClientInfo>, stats: Arc<ThreadStats>) -> Self {
+        let hot = shared.hot();
+        let hot_epoch = shared.config_epoch.load(Ordering::Acquire);
+        Session {
+            shared,
+            info,
+            stats,
+            db: 0,
+            resp: Protocol::Resp2,
+            authenticated: false,
+            multi: None,
+            watch: WatchState::default(),
+            channels: HashSet::new(),
+            patterns: HashSet::new(),
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            effects: Effects::default(),
+            hot,
+            hot_epoch,
+            now_ms: 0,
+        }
+    }
+
+    /// Re-reads the configuration snapshot if it changed (one atomic load when it did not).
+    pub fn refresh_config(&mut self) {
+        let epoch = self.shared.config_epoch.load(Ordering::Acquire);
+        if epoch != self.hot_epoch {
+            self.hot = self.shared.hot();
+            self.hot_epoch = epoch;
+        }
+    }
+
+    /// True when the client must still AUTH before running most commands.
+    #[inline]
+    pub fn auth_required(&self) -> bool {
+        !self.authenticated && self.hot.requirepass.is_some()
+    }
+
+    /// True in RESP2 subscriber mode, where only (P)SUBSCRIBE, (P)UNSUBSCRIBE, PING, QUIT and
+    /// RESET are allowed.
+    pub fn in_pubsub_context(&self) -> bool {
+        self.resp == Protocol::Resp2 && (!self.channels.is_empty() || !self.patterns.is_empty())
+    }
+
+    pub fn subscription_count(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
+    /// Drops every WATCH registration (EXEC, DISCARD, UNWATCH, RESET, disconnect).
+    pub fn unwatch_all(&mut self) {
+        for (db, key, _) in self.watch.keys.drain(..) {
+            let shard = self.shared.store.shard_of(&key);
+            self.shared
+                .store
+                .lock_one(shard)
+                .shard(&key)
+                .unwatch(db, &key, &self.watch.flag);
+        }
+        self.watch.flag.store(false, Ordering::Release);
+    }
+
+    /// Leaves every channel and pattern (RESET, disconnect).
+    pub fn unsubscribe_all(&mut self) {
+        for ch in self.channels.drain() {
+            self.shared.pubsub.unsubscribe(&ch, self.info.id);
+        }
+        for p in self.patterns.drain() {
+            self.shared.pubsub.punsubscribe(&p, self.info.id);
+        }
+        self.info.subscriptions.store(0, Ordering::Relaxed);
+        self.info.pattern_subscriptions.store(0, Ordering::Relaxed);
+        self.info.set_flag(crate::client::flag::PUBSUB, false);
+    }
+
+    pub fn set_db(&mut self, db: usize) {
+        self.db = db;
+        self.info.db.store(db, Ordering::Relaxed);
+    }
+
+    pub fn set_protocol(&mut self, proto: Protocol) {
+        self.resp = proto;
+        self.info
+            .resp3
+            .store(proto == Protocol::Resp3, Ordering::Relaxed);
+    }
+}

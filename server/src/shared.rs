@@ -1,0 +1,148 @@
+//! State shared by every worker thread: the keyspace, the command registry, configuration,
+//! clients, pub/sub, statistics and the shutdown signal.
+//!
+//! **Architecture Invariant:** nothing here is locked on the command path except the shard a
+//! command touches. Configuration the command path reads is a [`HotConfig`] snapshot that each
+//! connection re-reads only when `config_epoch` changes.
+
+use crate::client::ClientRegistry;
+use crate::config::{Config, OutputLimit};
+use crate::pubsub::PubSub;
+use crate::registry::Registry;
+use crate::stats::ThreadStats;
+use parking_lot::{Mutex, RwLock};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::Notify;
+use usher_engine::config::EngineConfig;
+use usher_engine::store::Store;
+
+/// The settings read on the command path, as one immutable snapshot.
+#[derive(Clone, Debug)]
+pub struct HotConfig {
+    pub engine: EngineConfig,
+    /// `Some` when `requirepass` is set.
+    pub requirepass: Option<String>,
+    pub maxmemory: u64,
+    pub query_buffer_limit: u64,
+    pub output_pubsub: OutputLimit,
+    pub protected_mode: bool,
+}
+
+impl HotConfig {
+    fn from(config: &Config) -> Self {
+        HotConfig {
+            engine: config.engine.clone(),
+            requirepass: (!config.requirepass.is_empty()).then(|| config.requirepass.clone()),
+            maxmemory: config.maxmemory,
+            query_buffer_limit: config.client_query_buffer_limit,
+            output_pubsub: config.output_pubsub,
+            protected_mode: config.protected_mode,
+        }
+    }
+}
+
+/// Shutdown request: set once, observed by every thread.
+#[derive(Default)]
+pub struct Shutdown {
+    requested: AtomicBool,
+    pub notify: Notify,
+}
+
+impl Shutdown {
+    pub fn request(&self) {
+        self.requested.store(true, Ordering::Release);
+        // A permit, not a broadcast: the acceptor may be between two waits when this runs.
+        self.notify.notify_one();
+    }
+
+    pub fn requested(&self) -> bool {
+        self.requested.load(Ordering::Acquire)
+    }
+}
+
+pub struct Shared {
+    pub store: Store,
+    pub registry: Registry,
+    pub config: RwLock<Config>,
+    hot: RwLock<Arc<HotConfig>>,
+    pub config_epoch: AtomicU64,
+    pub clients: ClientRegistry,
+    pub pubsub: PubSub,
+    /// One entry per worker thread, indexed by thread number.
+    pub thread_stats: Vec<Arc<ThreadStats>>,
+    pub connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub started: Instant,
+    pub run_id: String,
+    /// The TCP port actually bound (differs from the config when it says 0).
+    pub tcp_port: AtomicU16,
+    pub shutdown: Shutdown,
+    /// (when, total commands) samples for `instantaneous_ops_per_sec`.
+    pub ops_samples: Mutex<VecDeque<(Instant, u64)>>,
+}
+
+impl Shared {
+    pub fn new(config: Config, registry: Registry) -> Shared {
+        let threads = config.threads;
+        let thread_stats = (0..threads)
+            .map(|_| Arc::new(ThreadStats::new(registry.command_count())))
+            .collect();
+        let hot = Arc::new(HotConfig::from(&config));
+        Shared {
+            store: Store::new(config.shard_count(), config.databases),
+            registry,
+            tcp_port: AtomicU16::new(config.port),
+            config: RwLock::new(config),
+            hot: RwLock::new(hot),
+            config_epoch: AtomicU64::new(1),
+            clients: ClientRegistry::default(),
+            pubsub: PubSub::default(),
+            thread_stats,
+            connections_received: AtomicU64::new(0),
+            rejected_connections: AtomicU64::new(0),
+            started: Instant::now(),
+            run_id: random_hex(40),
+            shutdown: Shutdown::default(),
+            ops_samples: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    /// The current command-path settings.
+    pub fn hot(&self) -> Arc<HotConfig> {
+        self.hot.read().clone()
+    }
+
+    /// Applies `change` to the configuration atomically and publishes a new snapshot.
+    pub fn update_config<T>(&self, change: impl FnOnce(&mut Config) -> T) -> T {
+        let mut config = self.config.write();
+        let result = change(&mut config);
+        *self.hot.write() = Arc::new(HotConfig::from(&config));
+        self.config_epoch.fetch_add(1, Ordering::AcqRel);
+        crate::log::set_level(config.loglevel);
+        result
+    }
+
+    pub fn uptime_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+}
+
+/// `n` random lowercase hex digits (run_id, like Redis's).
+pub fn random_hex(n: usize) -> String {
+    use rand::RngExt;
+    let mut rng = rand::rng();
+    (0..n)
+        .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap())
+        .collect()
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
