@@ -34,7 +34,7 @@ const BUFFER_KEEP_MAX: usize = 1 << 20;
 const DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
 /// Serves one accepted connection until it closes.
-pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, thread: usize) {
+pub async fn serve(shared: &'static Shared, mut stream: TcpStream, thread: usize) {
     let peer = stream
         .peer_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -64,7 +64,7 @@ pub async fn serve(shared: Arc<Shared>, mut stream: TcpStream, thread: usize) {
     }
     shared.connections_received.fetch_add(1, Ordering::Relaxed);
     let stats = shared.thread_stats[thread].clone();
-    let mut session = Session::new(shared.clone(), info.clone(), stats);
+    let mut session = Session::new(shared, info.clone(), stats);
     if let Err(e) = run(&mut session, &mut stream).await {
         crate::verbose!("Client id={} addr={} closed: {}", id, info.addr, e);
     }

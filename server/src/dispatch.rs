@@ -68,7 +68,7 @@ pub fn dispatch(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
 }
 
 fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
-    let shared = s.shared.clone();
+    let shared = s.shared;
     let cmd = match shared.registry.lookup(argv) {
         Lookup::Found(cmd) => cmd,
         Lookup::Unknown => {
@@ -152,7 +152,7 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
     let started = Instant::now();
     let result = match cmd.spec {
         Spec::Engine(spec) => {
-            let shared = s.shared.clone();
+            let shared = s.shared;
             let mut locked = lock_for(&shared.store, cmd.spec, argv);
             run_engine(s, spec, argv, out, &mut locked, true)
         }
@@ -160,7 +160,7 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
             let handler = spec
                 .handler
                 .expect("containers are resolved to subcommands");
-            let shared = s.shared.clone();
+            let shared = s.shared;
             let mut locked = lock_for(&shared.store, cmd.spec, argv);
             handler(s, &mut locked, argv, out)
         }

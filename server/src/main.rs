@@ -26,7 +26,6 @@ mod stats;
 
 use config::Invocation;
 use std::net::{SocketAddr, TcpListener};
-use std::sync::Arc;
 
 #[global_allocator]
 static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
@@ -94,7 +93,7 @@ fn serve(config: config::Config) -> std::io::Result<()> {
     }
     lazyfree::start();
     let registry = registry::Registry::new(&usher_engine::cmd::families(), &cmd::families());
-    let shared = Arc::new(shared::Shared::new(config, registry));
+    let shared: &'static shared::Shared = Box::leak(Box::new(shared::Shared::new(config, registry)));
     shared
         .tcp_port
         .store(port, std::sync::atomic::Ordering::Relaxed);

@@ -16,7 +16,6 @@ use crate::connection;
 use crate::shared::{unix_ms, Shared};
 use crate::stats::bump;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
@@ -26,7 +25,7 @@ const EXPIRE_BATCH: usize = 64;
 const EXPIRE_TIME_PERCENT: u32 = 25;
 
 /// Runs the server until shutdown: spawns the workers, accepts on `listeners` in this thread.
-pub fn run(shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>) -> std::io::Result<()> {
+pub fn run(shared: &'static Shared, listeners: Vec<std::net::TcpListener>) -> std::io::Result<()> {
     let threads = shared.config.read().threads;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut senders = Vec::with_capacity(threads);
@@ -34,7 +33,7 @@ pub fn run(shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>) -> std::i
     for index in 0..threads {
         let (tx, rx) = mpsc::unbounded_channel::<std::net::TcpStream>();
         senders.push(tx);
-        let (shared, stop) = (shared.clone(), stop_rx.clone());
+        let (shared, stop) = (shared, stop_rx.clone());
         workers.push(
             std::thread::Builder::new()
                 .name(format!("usher-worker-{index}"))
@@ -44,7 +43,7 @@ pub fn run(shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>) -> std::i
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(accept_loop(shared.clone(), listeners, senders))?;
+    rt.block_on(accept_loop(shared, listeners, senders))?;
     let _ = stop_tx.send(true);
     for w in workers {
         let _ = w.join();
@@ -53,7 +52,7 @@ pub fn run(shared: Arc<Shared>, listeners: Vec<std::net::TcpListener>) -> std::i
 }
 
 async fn accept_loop(
-    shared: Arc<Shared>,
+    shared: &'static Shared,
     listeners: Vec<std::net::TcpListener>,
     senders: Vec<mpsc::UnboundedSender<std::net::TcpStream>>,
 ) -> std::io::Result<()> {
@@ -62,7 +61,6 @@ async fn accept_loop(
         l.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(l)?;
         let tx = conn_tx.clone();
-        let shared = shared.clone();
         tokio::spawn(async move {
             loop {
                 match listener.accept().await {
@@ -120,7 +118,7 @@ fn configure_socket(stream: &tokio::net::TcpStream, shared: &Shared) {
 
 fn worker(
     index: usize,
-    shared: Arc<Shared>,
+    shared: &'static Shared,
     mut incoming: mpsc::UnboundedReceiver<std::net::TcpStream>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -130,14 +128,14 @@ fn worker(
         .expect("worker runtime");
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
-        tokio::task::spawn_local(cron(index, shared.clone()));
+        tokio::task::spawn_local(cron(index, shared));
         loop {
             tokio::select! {
                 stream = incoming.recv() => {
                     let Some(std) = stream else { break };
                     match tokio::net::TcpStream::from_std(std) {
                         Ok(stream) => {
-                            tokio::task::spawn_local(connection::serve(shared.clone(), stream, index));
+                            tokio::task::spawn_local(connection::serve(shared, stream, index));
                         }
                         Err(e) => crate::warning!("Registering client connection: {e}"),
                     }
@@ -149,7 +147,7 @@ fn worker(
 }
 
 /// The per-worker housekeeping loop, `hz` times a second.
-async fn cron(index: usize, shared: Arc<Shared>) {
+async fn cron(index: usize, shared: &'static Shared) {
     let threads = shared.config.read().threads;
     let mut last_timeout_check = Instant::now();
     loop {

@@ -53,7 +53,7 @@ impl WatchState {
 }
 
 pub struct Session {
-    pub shared: Arc<Shared>,
+    pub shared: &'static Shared,
     pub info: Arc<ClientInfo>,
     pub stats: Arc<ThreadStats>,
     pub db: usize,
@@ -74,7 +74,7 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(shared: Arc<Shared>, info: Arc<ClientInfo>, stats: Arc<ThreadStats>) -> Self {
+    pub fn new(shared: &'static Shared, info: Arc<ClientInfo>, stats: Arc<ThreadStats>) -> Self {
         let hot = shared.hot();
         let hot_epoch = shared.config_epoch.load(Ordering::Acquire);
         Session {

@@ -304,7 +304,7 @@ fn command(
     _argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
-    let shared = s.shared.clone();
+    let shared = s.shared;
     let top: Vec<_> = shared.registry.top_level().collect();
     out.array(top.len());
     for c in top {
@@ -325,7 +325,7 @@ fn command_info(
     if argv.len() == 2 {
         return command(s, locked, argv, out);
     }
-    let shared = s.shared.clone();
+    let shared = s.shared;
     out.array(argv.len() - 2);
     for name in argv.iter().skip(2) {
         match find_by_full_name(s, name) {
@@ -387,7 +387,7 @@ fn command_docs(
     argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
-    let shared = s.shared.clone();
+    let shared = s.shared;
     let wanted: Vec<&Command> = if argv.len() == 2 {
         shared.registry.top_level().collect()
     } else {
@@ -468,7 +468,7 @@ fn command_getkeys(
     out: &mut RespWriter,
 ) -> CmdResult {
     let target = argv.tail(2);
-    let shared = s.shared.clone();
+    let shared = s.shared;
     let c = match shared.registry.lookup(target) {
         Lookup::Found(c) => c,
         _ => return Err(CmdError::Static("ERR Invalid command specified")),

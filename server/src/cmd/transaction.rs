@@ -94,7 +94,7 @@ fn exec(
         return Ok(());
     }
     s.unwatch_all();
-    let shared = s.shared.clone();
+    let shared = s.shared;
     let mut shards: SmallVec<[u16; 8]> = SmallVec::new();
     let mut all = false;
     for (id, argv) in &multi.queued {
