@@ -1,1 +1,19 @@
-//! placeholder
+//! Test support for usher's end-to-end suite: real processes, real sockets, no mocks.
+//!
+//! - [`server`] starts the real `usher` binary (on port 0, reading the bound port from its log)
+//!   and Debian's `redis-server` (on a free port) and stops them on drop.
+//! - [`resp`] is a minimal RESP2/RESP3 client that returns replies as exact trees (simple vs
+//!   bulk strings, error texts, doubles as printed), so comparisons are byte-faithful.
+//! - [`diff`] is the differential harness: one command sequence against both servers, replies
+//!   compared after the few normalizations Redis's own contract allows (unordered sets).
+//! - [`gen`] generates random command sequences per data family, shared by every
+//!   differential test.
+
+pub mod diff;
+pub mod gen;
+pub mod resp;
+pub mod server;
+
+pub use diff::Differ;
+pub use resp::{Client, Reply};
+pub use server::Server;

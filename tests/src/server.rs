@@ -1,0 +1,198 @@
+//! Starting and stopping real servers for tests.
+
+use crate::resp::Client;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Usher,
+    Redis,
+}
+
+/// A running server process; killed when dropped.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    pub kind: Kind,
+    log: Arc<Mutex<String>>,
+}
+
+/// The usher binary under test: `$USHER_BIN`, else the workspace's release build, else debug.
+pub fn usher_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("USHER_BIN") {
+        return PathBuf::from(p);
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    for profile in ["release", "debug"] {
+        let p = root.join("target").join(profile).join("usher");
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!("usher binary not found: run `cargo build --release -p usher-server` (scripts/test does) or set USHER_BIN");
+}
+
+impl Server {
+    /// Starts usher with `args` (redis.conf directives as flags) on an ephemeral port.
+    pub fn usher(args: &[&str]) -> Server {
+        Self::usher_with(&usher_bin(), args)
+    }
+
+    pub fn usher_with(bin: &PathBuf, args: &[&str]) -> Server {
+        let mut cmd = Command::new(bin);
+        let has_port = args.contains(&"--port");
+        if !has_port {
+            cmd.args(["--port", "0"]);
+        }
+        cmd.args(args).stdout(Stdio::null()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().expect("piped stderr");
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line.split("usher listening on ").nth(1) {
+                    let port = addr.rsplit(':').next().and_then(|p| p.trim().parse::<u16>().ok());
+                    let _ = tx.send(port);
+                }
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let port = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(Some(port)) => port,
+            _ => {
+                let _ = child.kill();
+                panic!("usher did not start; log:\n{}", log.lock().unwrap());
+            }
+        };
+        let server = Server { child, port, kind: Kind::Usher, log };
+        server.wait_ready();
+        server
+    }
+
+    /// Starts Debian's redis-server (no persistence) on a free port.
+    pub fn redis(args: &[&str]) -> Server {
+        for _ in 0..20 {
+            let port = free_port();
+            let child = Command::new("redis-server")
+                .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
+                .args(args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("redis-server must be installed (apt-get install redis-server)");
+            let mut server = Server { child, port, kind: Kind::Redis, log: Default::default() };
+            if server.try_ready(Duration::from_secs(5)) {
+                return server;
+            }
+        }
+        panic!("could not start redis-server");
+    }
+
+    fn try_ready(&mut self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if let Ok(mut c) = Client::connect(self.port) {
+                if c.call(&["PING"]).is_simple("PONG") {
+                    return true;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(mut c) = Client::connect(self.port) {
+                if c.call(&["PING"]).is_simple("PONG") || c.call(&["PING"]).is_error() {
+                    return;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("server on port {} never answered", self.port);
+    }
+
+    pub fn client(&self) -> Client {
+        Client::connect(self.port).expect("connect")
+    }
+
+    /// A `redis` crate client URL for this server.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// A `redis` crate connection (RESP2).
+    pub fn redis_conn(&self) -> redis::Connection {
+        redis::Client::open(self.url()).unwrap().get_connection().unwrap()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything the server wrote to stderr so far (usher only).
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits up to `timeout` for the process to exit.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Sends a signal (e.g. `libc::SIGTERM` = 15) to the process.
+    pub fn signal(&self, sig: i32) {
+        let _ = Command::new("kill").arg(format!("-{sig}")).arg(self.pid().to_string()).status();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Runs the usher binary to completion with `args` (for start-up failures), returning its exit
+/// status and stderr.
+pub fn run_usher_to_exit(args: &[&str], timeout: Duration) -> (Option<i32>, String) {
+    let mut child = Command::new(usher_bin()).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let out = child.wait_with_output().unwrap();
+            let text = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+            return (status.code(), text);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            return (None, String::new());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
