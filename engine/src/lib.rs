@@ -5,4 +5,5 @@
 //! and the engine runs the command to completion without ever awaiting.
 
 pub mod bytes;
+pub mod glob;
 pub mod num;
