@@ -55,3 +55,34 @@ impl From<&'static str> for CmdError {
         CmdError::Static(s)
     }
 }
+
+impl From<crate::num::FloatIncrError> for CmdError {
+    fn from(e: crate::num::FloatIncrError) -> Self {
+        match e {
+            crate::num::FloatIncrError::NotFloat => CmdError::NotFloat,
+            crate::num::FloatIncrError::NanOrInfinity => CmdError::Static(wire::INCR_NAN_OR_INF),
+        }
+    }
+}
+
+impl From<crate::num::HashFloatIncrError> for CmdError {
+    fn from(e: crate::num::HashFloatIncrError) -> Self {
+        use crate::num::HashFloatIncrError as E;
+        CmdError::Static(match e {
+            E::NotFloat => wire::NOT_FLOAT,
+            E::IncrNanOrInfinity => wire::VALUE_NAN_OR_INF,
+            E::HashValueNotFloat => wire::HASH_VALUE_NOT_FLOAT,
+            E::NanOrInfinity => wire::INCR_NAN_OR_INF,
+        })
+    }
+}
+
+impl From<crate::num::TimeoutError> for CmdError {
+    fn from(e: crate::num::TimeoutError) -> Self {
+        CmdError::Static(match e {
+            crate::num::TimeoutError::NotFloat => wire::TIMEOUT_NOT_FLOAT,
+            crate::num::TimeoutError::NotInteger => wire::TIMEOUT_NOT_INTEGER,
+            crate::num::TimeoutError::Negative => wire::TIMEOUT_NEGATIVE,
+        })
+    }
+}

@@ -93,7 +93,8 @@ fn serve(config: config::Config) -> std::io::Result<()> {
     }
     lazyfree::start();
     let registry = registry::Registry::new(&usher_engine::cmd::families(), &cmd::families());
-    let shared: &'static shared::Shared = Box::leak(Box::new(shared::Shared::new(config, registry)));
+    let shared: &'static shared::Shared =
+        Box::leak(Box::new(shared::Shared::new(config, registry)));
     shared
         .tcp_port
         .store(port, std::sync::atomic::Ordering::Relaxed);

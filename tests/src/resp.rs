@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 /// One reply, as the server put it on the wire.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum Reply {
     Simple(String),
     Error(String),
@@ -27,6 +27,32 @@ pub enum Reply {
     Bool(bool),
     Verbatim(String, Vec<u8>),
     BigNumber(String),
+}
+
+impl std::fmt::Debug for Reply {
+    /// Bulk strings print as text, so failure reports are readable.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reply::Simple(s) => write!(f, "+{s:?}"),
+            Reply::Error(e) => write!(f, "-{e:?}"),
+            Reply::Int(i) => write!(f, ":{i}"),
+            Reply::Bulk(b) => write!(f, "{:?}", String::from_utf8_lossy(b)),
+            Reply::Nil => write!(f, "nil"),
+            Reply::NilArray => write!(f, "nil-array"),
+            Reply::Null => write!(f, "null"),
+            Reply::Array(v) => f.debug_list().entries(v).finish(),
+            Reply::Map(m) => f
+                .debug_map()
+                .entries(m.iter().map(|(k, v)| (k, v)))
+                .finish(),
+            Reply::Set(v) => write!(f, "~{v:?}"),
+            Reply::Push(v) => write!(f, ">{v:?}"),
+            Reply::Double(d) => write!(f, ",{d}"),
+            Reply::Bool(b) => write!(f, "#{b}"),
+            Reply::Verbatim(fmt, b) => write!(f, "={fmt}:{:?}", String::from_utf8_lossy(b)),
+            Reply::BigNumber(n) => write!(f, "({n}"),
+        }
+    }
 }
 
 impl Reply {
@@ -94,7 +120,10 @@ impl Client {
         let stream = TcpStream::connect(addr)?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         stream.set_nodelay(true)?;
-        Ok(Client { reader: BufReader::new(stream.try_clone()?), writer: stream })
+        Ok(Client {
+            reader: BufReader::new(stream.try_clone()?),
+            writer: stream,
+        })
     }
 
     pub fn set_timeout(&mut self, t: Duration) {
@@ -147,7 +176,10 @@ fn line(r: &mut impl BufRead) -> io::Result<String> {
     let mut buf = Vec::new();
     r.read_until(b'\n', &mut buf)?;
     if buf.is_empty() {
-        return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"));
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "connection closed",
+        ));
     }
     if buf.ends_with(b"\r\n") {
         buf.truncate(buf.len() - 2);
@@ -170,7 +202,10 @@ fn read_n(r: &mut impl BufRead, n: i64) -> io::Result<Vec<Reply>> {
 pub fn read_reply(r: &mut impl BufRead) -> io::Result<Reply> {
     let l = line(r)?;
     let (kind, rest) = l.split_at(1);
-    let num = || rest.parse::<i64>().map_err(|_| io::Error::new(io::ErrorKind::InvalidData, format!("bad length in {l:?}")));
+    let num = || {
+        rest.parse::<i64>()
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, format!("bad length in {l:?}")))
+    };
     Ok(match kind {
         "+" => Reply::Simple(rest.into()),
         "-" => Reply::Error(rest.into()),
@@ -189,7 +224,10 @@ pub fn read_reply(r: &mut impl BufRead) -> io::Result<Reply> {
         "(" => Reply::BigNumber(rest.into()),
         "=" => {
             let body = bytes(r, num()? as usize)?;
-            Reply::Verbatim(String::from_utf8_lossy(&body[..3]).into_owned(), body[4..].to_vec())
+            Reply::Verbatim(
+                String::from_utf8_lossy(&body[..3]).into_owned(),
+                body[4..].to_vec(),
+            )
         }
         "%" => {
             let n = num()?;
@@ -201,6 +239,11 @@ pub fn read_reply(r: &mut impl BufRead) -> io::Result<Reply> {
         }
         "~" => Reply::Set(read_n(r, num()?)?),
         ">" => Reply::Push(read_n(r, num()?)?),
-        _ => return Err(io::Error::new(io::ErrorKind::InvalidData, format!("unknown reply type in {l:?}"))),
+        _ => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("unknown reply type in {l:?}"),
+            ))
+        }
     })
 }

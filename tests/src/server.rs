@@ -49,7 +49,9 @@ impl Server {
             cmd.args(["--port", "0"]);
         }
         cmd.args(args).stdout(Stdio::null()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         let stderr = child.stderr.take().expect("piped stderr");
@@ -57,7 +59,10 @@ impl Server {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(addr) = line.split("usher listening on ").nth(1) {
-                    let port = addr.rsplit(':').next().and_then(|p| p.trim().parse::<u16>().ok());
+                    let port = addr
+                        .rsplit(':')
+                        .next()
+                        .and_then(|p| p.trim().parse::<u16>().ok());
                     let _ = tx.send(port);
                 }
                 let mut l = sink.lock().unwrap();
@@ -72,7 +77,12 @@ impl Server {
                 panic!("usher did not start; log:\n{}", log.lock().unwrap());
             }
         };
-        let server = Server { child, port, kind: Kind::Usher, log };
+        let server = Server {
+            child,
+            port,
+            kind: Kind::Usher,
+            log,
+        };
         server.wait_ready();
         server
     }
@@ -82,13 +92,27 @@ impl Server {
         for _ in 0..20 {
             let port = free_port();
             let child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--bind",
+                    "127.0.0.1",
+                ])
                 .args(args)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("redis-server must be installed (apt-get install redis-server)");
-            let mut server = Server { child, port, kind: Kind::Redis, log: Default::default() };
+            let mut server = Server {
+                child,
+                port,
+                kind: Kind::Redis,
+                log: Default::default(),
+            };
             if server.try_ready(Duration::from_secs(5)) {
                 return server;
             }
@@ -136,7 +160,10 @@ impl Server {
 
     /// A `redis` crate connection (RESP2).
     pub fn redis_conn(&self) -> redis::Connection {
-        redis::Client::open(self.url()).unwrap().get_connection().unwrap()
+        redis::Client::open(self.url())
+            .unwrap()
+            .get_connection()
+            .unwrap()
     }
 
     pub fn pid(&self) -> u32 {
@@ -162,7 +189,10 @@ impl Server {
 
     /// Sends a signal (e.g. `libc::SIGTERM` = 15) to the process.
     pub fn signal(&self, sig: i32) {
-        let _ = Command::new("kill").arg(format!("-{sig}")).arg(self.pid().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.pid().to_string())
+            .status();
     }
 }
 
@@ -175,18 +205,28 @@ impl Drop for Server {
 
 /// A TCP port that was free a moment ago.
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Runs the usher binary to completion with `args` (for start-up failures), returning its exit
 /// status and stderr.
 pub fn run_usher_to_exit(args: &[&str], timeout: Duration) -> (Option<i32>, String) {
-    let mut child = Command::new(usher_bin()).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = Command::new(usher_bin())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + timeout;
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             let out = child.wait_with_output().unwrap();
-            let text = String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+            let text = String::from_utf8_lossy(&out.stderr).into_owned()
+                + &String::from_utf8_lossy(&out.stdout);
             return (status.code(), text);
         }
         if Instant::now() > deadline {

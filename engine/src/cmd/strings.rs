@@ -95,7 +95,7 @@ fn parse_set_options(argv: Argv, start: usize, target: OptionsFor) -> Result<Set
         } else if let Some(unit) = expire_unit(opt) {
             // Redis lets the same expiry option repeat (the last wins) but not two different ones.
             let compatible = o.expire.is_none_or(|(u, _)| u == unit);
-            if !(compatible && !o.keep_ttl && !o.persist && has_next) {
+            if !compatible || o.keep_ttl || o.persist || !has_next {
                 return Err(CmdError::Syntax);
             }
             o.expire = Some((unit, j + 1));
@@ -306,11 +306,7 @@ fn getex(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
             db.set_expire(key, at, now);
             ctx.modified(key);
         }
-        None if o.persist => {
-            if db.persist(key, now) {
-                ctx.modified(key);
-            }
-        }
+        None if o.persist && db.persist(key, now) => ctx.modified(key),
         None => {}
     }
     Ok(())
@@ -333,7 +329,7 @@ fn mget(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 }
 
 fn check_pairs(argv: Argv, name: &str) -> CmdResult {
-    if argv.len() % 2 == 0 {
+    if argv.len().is_multiple_of(2) {
         return Err(CmdError::Owned(errors::wrong_arity(name)));
     }
     Ok(())
@@ -393,8 +389,9 @@ fn append(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let current_len = match get_str(ctx.db(key), key, now)? {
         Some(s) => s.len() as i64,
         None => {
+            // Redis stores the argument object itself, after tryObjectEncoding.
             ctx.db(key)
-                .set(key, Value::Str(StrValue::from_bytes_no_int(value)));
+                .set(key, Value::Str(StrValue::from_bytes(value)));
             ctx.modified(key);
             out.int(value.len() as i64);
             return Ok(());
