@@ -319,7 +319,8 @@ impl<H> CommandSpec<H> {
         if let Some(c) = self.group.acl_category() {
             cats.push(c);
         }
-        if (self.first_key > 0 || self.key_finder.is_some()) && matches!(self.group, Group::Generic) {
+        if (self.first_key > 0 || self.key_finder.is_some()) && matches!(self.group, Group::Generic)
+        {
             cats.push("@keyspace");
         }
         if f.contains(Flags::ADMIN) {

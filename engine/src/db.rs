@@ -15,7 +15,7 @@
 //! then only expired lazily (probability ~2^-64 per pair).
 
 use crate::bytes::SmallBytes;
-use crate::dict::Dict;
+use crate::dict::{hash_key, Dict};
 use crate::lazyfree;
 use crate::value::{Entry, Value, NO_EXPIRE};
 use std::collections::BTreeSet;
@@ -90,8 +90,7 @@ impl Db {
         let old = self.keys.insert(key, Entry::new(value));
         if let Some(old) = old {
             if old.expire_at_ms != NO_EXPIRE {
-                self.expires
-                    .remove(&(old.expire_at_ms, Dict::<Entry>::hash_key(key)));
+                self.expires.remove(&(old.expire_at_ms, hash_key(key)));
             }
             lazyfree::free(old.value);
         }
@@ -124,8 +123,7 @@ impl Db {
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let (_, entry) = self.keys.remove(key)?;
         if entry.expire_at_ms != NO_EXPIRE {
-            self.expires
-                .remove(&(entry.expire_at_ms, Dict::<Entry>::hash_key(key)));
+            self.expires.remove(&(entry.expire_at_ms, hash_key(key)));
         }
         Some(entry)
     }
@@ -144,7 +142,7 @@ impl Db {
     /// Sets the absolute expiry of a live key. Returns false if the key is absent.
     pub fn set_expire(&mut self, key: &[u8], at_ms: i64, now_ms: i64) -> bool {
         debug_assert_ne!(at_ms, NO_EXPIRE);
-        let hash = Dict::<Entry>::hash_key(key);
+        let hash = hash_key(key);
         let Some(entry) = self.lookup(key, now_ms) else {
             return false;
         };
@@ -158,7 +156,7 @@ impl Db {
 
     /// Removes the TTL of a live key; true if it had one.
     pub fn persist(&mut self, key: &[u8], now_ms: i64) -> bool {
-        let hash = Dict::<Entry>::hash_key(key);
+        let hash = hash_key(key);
         let Some(entry) = self.lookup(key, now_ms) else {
             return false;
         };
@@ -187,16 +185,11 @@ impl Db {
                 return (expired, false);
             }
             self.expires.pop_first();
-            let found = self
-                .keys
-                .get_by_hash_mut(hash, |_, e| e.expire_at_ms == at)
-                .map(|(k, _)| k.clone());
-            if let Some(key) = found {
-                if let Some((_, entry)) = self.keys.remove(&key) {
-                    on_expired(&key);
-                    lazyfree::free(entry.value);
-                    expired += 1;
-                }
+            if let Some((key, entry)) = self.keys.remove_by_hash(hash, |_, e| e.expire_at_ms == at)
+            {
+                on_expired(&key);
+                lazyfree::free(entry.value);
+                expired += 1;
             }
         }
         let more = self.expires.first().is_some_and(|&(at, _)| at < now_ms);

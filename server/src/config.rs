@@ -179,6 +179,12 @@ const fn d(name: &'static str, mutable: bool, apply: Apply, show: Show) -> Direc
     }
 }
 
+/// Stores a parsed value (keeps the directive table's closures one expression each).
+fn set<T>(slot: &mut T, value: T) -> Result<(), String> {
+    *slot = value;
+    Ok(())
+}
+
 fn one(args: &[String]) -> Result<&str, String> {
     match args {
         [v] => Ok(v),
@@ -237,7 +243,7 @@ fn memory(args: &[String]) -> Result<u64, String> {
 
 fn output_limits(c: &mut Config, args: &[String]) -> Result<(), String> {
     let words: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
-    if words.is_empty() || words.len() % 4 != 0 {
+    if words.is_empty() || !words.len().is_multiple_of(4) {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
     let mut next = c.clone();
@@ -282,7 +288,7 @@ pub static DIRECTIVES: &[Directive] = &[
     d(
         "port",
         false,
-        |c, a| Ok(c.port = int_in(a, 0, 65535)? as u16),
+        |c, a| set(&mut c.port, int_in(a, 0, 65535)? as u16),
         |c| c.port.to_string(),
     ),
     Directive {
@@ -307,25 +313,25 @@ pub static DIRECTIVES: &[Directive] = &[
     d(
         "threads",
         false,
-        |c, a| Ok(c.threads = int_in(a, 1, 1024)? as usize),
+        |c, a| set(&mut c.threads, int_in(a, 1, 1024)? as usize),
         |c| c.threads.to_string(),
     ),
     d(
         "shards",
         false,
-        |c, a| Ok(c.shards = int_in(a, 0, 16384)? as usize),
+        |c, a| set(&mut c.shards, int_in(a, 0, 16384)? as usize),
         |c| c.shard_count().to_string(),
     ),
     d(
         "databases",
         false,
-        |c, a| Ok(c.databases = int_in(a, 1, i32::MAX as i64)? as usize),
+        |c, a| set(&mut c.databases, int_in(a, 1, i32::MAX as i64)? as usize),
         |c| c.databases.to_string(),
     ),
     d(
         "requirepass",
         true,
-        |c, a| Ok(c.requirepass = one(a)?.to_string()),
+        |c, a| set(&mut c.requirepass, one(a)?.to_string()),
         |c| c.requirepass.clone(),
     ),
     d(
@@ -345,37 +351,37 @@ pub static DIRECTIVES: &[Directive] = &[
     d(
         "logfile",
         false,
-        |c, a| Ok(c.logfile = one(a)?.to_string()),
+        |c, a| set(&mut c.logfile, one(a)?.to_string()),
         |c| c.logfile.clone(),
     ),
     d(
         "maxclients",
         true,
-        |c, a| Ok(c.maxclients = int_in(a, 1, i32::MAX as i64)? as usize),
+        |c, a| set(&mut c.maxclients, int_in(a, 1, i32::MAX as i64)? as usize),
         |c| c.maxclients.to_string(),
     ),
     d(
         "timeout",
         true,
-        |c, a| Ok(c.timeout = int_in(a, 0, i32::MAX as i64)? as u64),
+        |c, a| set(&mut c.timeout, int_in(a, 0, i32::MAX as i64)? as u64),
         |c| c.timeout.to_string(),
     ),
     d(
         "tcp-keepalive",
         true,
-        |c, a| Ok(c.tcp_keepalive = int_in(a, 0, i32::MAX as i64)? as u64),
+        |c, a| set(&mut c.tcp_keepalive, int_in(a, 0, i32::MAX as i64)? as u64),
         |c| c.tcp_keepalive.to_string(),
     ),
     d(
         "tcp-backlog",
         false,
-        |c, a| Ok(c.tcp_backlog = int_in(a, 0, i32::MAX as i64)? as u32),
+        |c, a| set(&mut c.tcp_backlog, int_in(a, 0, i32::MAX as i64)? as u32),
         |c| c.tcp_backlog.to_string(),
     ),
     d(
         "protected-mode",
         true,
-        |c, a| Ok(c.protected_mode = yes_no(a)?),
+        |c, a| set(&mut c.protected_mode, yes_no(a)?),
         |c| bool_str(c.protected_mode),
     ),
     d(
@@ -424,7 +430,7 @@ pub static DIRECTIVES: &[Directive] = &[
     d(
         "maxmemory",
         true,
-        |c, a| Ok(c.maxmemory = memory(a)?),
+        |c, a| set(&mut c.maxmemory, memory(a)?),
         |c| show_memory_of(c.maxmemory),
     ),
     d(
@@ -444,7 +450,7 @@ pub static DIRECTIVES: &[Directive] = &[
     d(
         "hz",
         true,
-        |c, a| Ok(c.hz = int_in(a, 1, 500)? as u32),
+        |c, a| set(&mut c.hz, int_in(a, 1, 500)? as u32),
         |c| c.hz.to_string(),
     ),
     Directive {
@@ -452,7 +458,12 @@ pub static DIRECTIVES: &[Directive] = &[
         ..d(
             "hash-max-listpack-entries",
             true,
-            |c, a| Ok(c.engine.hash_max_listpack_entries = int_in(a, 0, i64::MAX)? as usize),
+            |c, a| {
+                set(
+                    &mut c.engine.hash_max_listpack_entries,
+                    int_in(a, 0, i64::MAX)? as usize,
+                )
+            },
             |c| c.engine.hash_max_listpack_entries.to_string(),
         )
     },
@@ -461,14 +472,19 @@ pub static DIRECTIVES: &[Directive] = &[
         ..d(
             "hash-max-listpack-value",
             true,
-            |c, a| Ok(c.engine.hash_max_listpack_value = memory(a)? as usize),
+            |c, a| set(&mut c.engine.hash_max_listpack_value, memory(a)? as usize),
             |c| c.engine.hash_max_listpack_value.to_string(),
         )
     },
     d(
         "set-max-intset-entries",
         true,
-        |c, a| Ok(c.engine.set_max_intset_entries = int_in(a, 0, i64::MAX)? as usize),
+        |c, a| {
+            set(
+                &mut c.engine.set_max_intset_entries,
+                int_in(a, 0, i64::MAX)? as usize,
+            )
+        },
         |c| c.engine.set_max_intset_entries.to_string(),
     ),
     Directive {
@@ -476,7 +492,12 @@ pub static DIRECTIVES: &[Directive] = &[
         ..d(
             "zset-max-listpack-entries",
             true,
-            |c, a| Ok(c.engine.zset_max_listpack_entries = int_in(a, 0, i64::MAX)? as usize),
+            |c, a| {
+                set(
+                    &mut c.engine.zset_max_listpack_entries,
+                    int_in(a, 0, i64::MAX)? as usize,
+                )
+            },
             |c| c.engine.zset_max_listpack_entries.to_string(),
         )
     },
@@ -485,7 +506,7 @@ pub static DIRECTIVES: &[Directive] = &[
         ..d(
             "zset-max-listpack-value",
             true,
-            |c, a| Ok(c.engine.zset_max_listpack_value = memory(a)? as usize),
+            |c, a| set(&mut c.engine.zset_max_listpack_value, memory(a)? as usize),
             |c| c.engine.zset_max_listpack_value.to_string(),
         )
     },
@@ -495,7 +516,10 @@ pub static DIRECTIVES: &[Directive] = &[
             "list-max-listpack-size",
             true,
             |c, a| {
-                Ok(c.engine.list_max_listpack_size = int_in(a, i32::MIN as i64, i32::MAX as i64)?)
+                set(
+                    &mut c.engine.list_max_listpack_size,
+                    int_in(a, i32::MIN as i64, i32::MAX as i64)?,
+                )
             },
             |c| c.engine.list_max_listpack_size.to_string(),
         )
@@ -505,38 +529,38 @@ pub static DIRECTIVES: &[Directive] = &[
         ..d(
             "save",
             true,
-            |c, a| Ok(c.save = a.join(" ")),
+            |c, a| set(&mut c.save, a.join(" ")),
             |c| c.save.clone(),
         )
     },
     d(
         "appendonly",
         true,
-        |c, a| Ok(c.appendonly = yes_no(a)?),
+        |c, a| set(&mut c.appendonly, yes_no(a)?),
         |c| bool_str(c.appendonly),
     ),
     d(
         "dir",
         true,
-        |c, a| Ok(c.dir = one(a)?.to_string()),
+        |c, a| set(&mut c.dir, one(a)?.to_string()),
         |c| c.dir.clone(),
     ),
     d(
         "dbfilename",
         true,
-        |c, a| Ok(c.dbfilename = one(a)?.to_string()),
+        |c, a| set(&mut c.dbfilename, one(a)?.to_string()),
         |c| c.dbfilename.clone(),
     ),
     d(
         "appendfilename",
         false,
-        |c, a| Ok(c.appendfilename = one(a)?.to_string()),
+        |c, a| set(&mut c.appendfilename, one(a)?.to_string()),
         |c| c.appendfilename.clone(),
     ),
     d(
         "pidfile",
         false,
-        |c, a| Ok(c.pidfile = one(a)?.to_string()),
+        |c, a| set(&mut c.pidfile, one(a)?.to_string()),
         |c| c.pidfile.clone(),
     ),
     d(

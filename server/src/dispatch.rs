@@ -103,8 +103,10 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
             &errors::fill(errors::PUBSUB_CONTEXT, &cmd.full_name),
         );
     }
-    if s.multi.is_some() && !runs_inside_multi(top_name) {
-        let multi = s.multi.as_mut().expect("checked");
+    if s.multi.is_some() && spec.flags().contains(Flags::NO_MULTI) {
+        return reject(s, Some(cmd), out, "ERR Command not allowed inside a transaction");
+    }
+    if let Some(multi) = s.multi.as_mut().filter(|_| !runs_inside_multi(top_name)) {
         multi.queued.push((cmd.id, argv.to_owned_argv()));
         s.info
             .multi_len

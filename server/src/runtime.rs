@@ -65,7 +65,7 @@ async fn accept_loop(
             loop {
                 match listener.accept().await {
                     Ok((stream, _)) => {
-                        configure_socket(&stream, &shared);
+                        configure_socket(&stream, shared);
                         if let Ok(std) = stream.into_std() {
                             let _ = tx.send(std);
                         }
@@ -155,11 +155,11 @@ async fn cron(index: usize, shared: &'static Shared) {
         let period = Duration::from_millis(1000 / hz as u64);
         tokio::time::sleep(period).await;
         let budget = period * EXPIRE_TIME_PERCENT / 100;
-        active_expire(index, threads, &shared, budget);
+        active_expire(index, threads, shared, budget);
         if index == 0 {
-            sample_ops(&shared);
+            sample_ops(shared);
             if last_timeout_check.elapsed() >= Duration::from_secs(1) {
-                close_idle_clients(&shared);
+                close_idle_clients(shared);
                 last_timeout_check = Instant::now();
             }
             crate::memory::peak_bytes(crate::memory::used_bytes());

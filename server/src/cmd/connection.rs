@@ -395,7 +395,7 @@ fn client_list(
         if ids.as_ref().is_some_and(|ids| !ids.contains(&c.id)) {
             continue;
         }
-        text.push_str(&client_line(&s.shared, &c, now));
+        text.push_str(&client_line(s.shared, &c, now));
         text.push('\n');
     }
     out.verbatim("txt", text.as_bytes());
@@ -408,7 +408,7 @@ fn client_info(
     _argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
-    let mut line = client_line(&s.shared, &s.info, unix_ms());
+    let mut line = client_line(s.shared, &s.info, unix_ms());
     line.push('\n');
     out.verbatim("txt", line.as_bytes());
     Ok(())
@@ -436,7 +436,7 @@ fn client_kill(
         out.ok();
         return Ok(());
     }
-    if argv.len() % 2 != 0 {
+    if !argv.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     let mut skip_me = true;

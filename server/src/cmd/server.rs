@@ -72,7 +72,7 @@ fn config_set(
     argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
-    if argv.len() % 2 != 0 {
+    if !argv.len().is_multiple_of(2) {
         return Err(CmdError::Owned(usher_protocol::errors::wrong_arity(
             "config|set",
         )));
