@@ -5,8 +5,8 @@
 //! binary strings), and produces whole commands per family, including malformed ones (wrong
 //! arity, bad numbers, unknown options) since errors must match too.
 //!
-//! Each family module adds a `fn <family>(g: &mut Gen) -> Cmd`; [`Gen::sequence`] mixes any
-//! set of them.
+//! Each family has its own generator, `fn <family>(g: &mut Gen) -> Cmd`: strings and keyspace
+//! here, the other data types in their own submodules; [`Gen::sequence`] mixes any set of them.
 
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
