@@ -5,6 +5,7 @@
 //! (waking blocked clients, counting changes for persistence) is recorded in [`Effects`] and
 //! done by the server once the command returns.
 
+use crate::blocking::ServeFn;
 use crate::bytes::SmallBytes;
 use crate::config::EngineConfig;
 use crate::db::Db;
@@ -22,10 +23,34 @@ pub struct Effects {
     pub block: Option<BlockOn>,
 }
 
-#[derive(Debug, Clone)]
+/// A blocking command's request to wait.
+#[derive(Clone)]
 pub struct BlockOn {
     pub keys: Vec<SmallBytes>,
+    /// Absolute Unix ms; 0 waits forever.
     pub deadline_ms: i64,
+    /// How the command pops once a key is ready (runs in the writer's context).
+    pub serve: ServeFn,
+    /// What to reply on timeout.
+    pub on_timeout: TimeoutReply,
+}
+
+impl std::fmt::Debug for BlockOn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlockOn")
+            .field("keys", &self.keys)
+            .field("deadline_ms", &self.deadline_ms)
+            .finish()
+    }
+}
+
+/// The reply of a blocking command that timed out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TimeoutReply {
+    /// BLPOP, BRPOP, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP: a null array.
+    NullArray,
+    /// BLMOVE, BRPOPLPUSH: a null bulk string.
+    NullBulk,
 }
 
 impl Effects {
@@ -63,9 +88,20 @@ impl<'a, 's> ExecCtx<'a, 's> {
         self.effects.dirty += 1;
     }
 
-    /// Records that `key` received elements a blocked client may be waiting for.
+    /// Records that `key` received elements a blocked client may be waiting for. Costs one
+    /// emptiness check when nobody is blocked on the shard.
+    #[inline]
     pub fn ready(&mut self, key: &[u8]) {
         let db = self.db;
-        self.effects.ready_keys.push((db, SmallBytes::new(key)));
+        self.ready_in(db, key);
+    }
+
+    /// [`ExecCtx::ready`] for a key of another database (COPY ... DB, MOVE).
+    pub fn ready_in(&mut self, db: usize, key: &[u8]) {
+        if let Some(shard) = self.shards.try_shard(key) {
+            if shard.blocked.has_waiters(db, key) {
+                self.effects.ready_keys.push((db, SmallBytes::new(key)));
+            }
+        }
     }
 }

@@ -5,6 +5,7 @@
 //! must change atomically with the data: which clients WATCH a key, and (with blocking pops)
 //! which clients wait for one.
 
+use crate::blocking::BlockQueues;
 use crate::bytes::SmallBytes;
 use crate::db::Db;
 use std::collections::HashMap;
@@ -19,6 +20,8 @@ pub struct Shard {
     /// (db, key) → flags of the clients watching it. Entries are removed once touched, since
     /// the flag is sticky until the client's EXEC, DISCARD or UNWATCH.
     watched: HashMap<(u32, SmallBytes), Vec<WatchFlag>>,
+    /// Clients blocked on keys of this shard (BLPOP and friends), in arrival order per key.
+    pub blocked: BlockQueues,
 }
 
 impl Shard {
@@ -26,6 +29,7 @@ impl Shard {
         Shard {
             dbs: (0..databases).map(|_| Db::new()).collect(),
             watched: HashMap::new(),
+            blocked: BlockQueues::default(),
         }
     }
 

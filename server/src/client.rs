@@ -13,10 +13,13 @@
 use crate::config::OutputLimit;
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Notify;
+use usher_engine::blocking::{Waiter, Wake};
 
 /// Client flags shown by CLIENT LIST (`flags=`).
 pub mod flag {
@@ -60,6 +63,21 @@ pub struct ClientInfo {
     pub wake: Notify,
     pub outbox: Mutex<Outbox>,
     pub authenticated_user: Mutex<String>,
+    /// The waiter while the client is blocked (BLPOP and friends), for CLIENT UNBLOCK.
+    pub blocked_waiter: Mutex<Option<Arc<Waiter>>>,
+    /// A pending CLIENT UNBLOCK: 0 none, [`UNBLOCK_TIMEOUT`] or [`UNBLOCK_ERROR`].
+    pub unblock: AtomicU8,
+}
+
+/// CLIENT UNBLOCK ... TIMEOUT: reply as if the timeout expired.
+pub const UNBLOCK_TIMEOUT: u8 = 1;
+/// CLIENT UNBLOCK ... ERROR: reply `-UNBLOCKED`.
+pub const UNBLOCK_ERROR: u8 = 2;
+
+impl Wake for ClientInfo {
+    fn wake(&self) {
+        self.wake.notify_one();
+    }
 }
 
 impl ClientInfo {
@@ -85,6 +103,8 @@ impl ClientInfo {
             wake: Notify::new(),
             outbox: Mutex::new(Outbox::default()),
             authenticated_user: Mutex::new("default".into()),
+            blocked_waiter: Mutex::new(None),
+            unblock: AtomicU8::new(0),
         }
     }
 

@@ -21,6 +21,7 @@ use bytes::{Buf, BytesMut};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use usher_protocol::{Limits, Parsed, ReplySink, RequestParser, RespWriter};
@@ -68,6 +69,7 @@ pub async fn serve(shared: &'static Shared, mut stream: TcpStream, thread: usize
     if let Err(e) = run(&mut session, &mut stream).await {
         crate::verbose!("Client id={} addr={} closed: {}", id, info.addr, e);
     }
+    crate::blocked::on_close(&mut session);
     session.unwatch_all();
     session.unsubscribe_all();
     shared.clients.unregister(id);
@@ -82,6 +84,14 @@ async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
         if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
             rbuf.reserve(READ_CHUNK);
         }
+        // While blocked, wake at the deadline (or never, for timeout 0).
+        let deadline = s
+            .blocked
+            .as_ref()
+            .map(|b| b.waiter.deadline_ms)
+            .filter(|&d| d > 0);
+        let wait =
+            Duration::from_millis(deadline.map_or(u64::MAX / 4, |d| (d - unix_ms()).max(0) as u64));
         tokio::select! {
             biased;
             _ = info.wake.notified() => {
@@ -89,6 +99,13 @@ async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
                     return Ok(());
                 }
                 info.drain_outbox(&mut out);
+                if s.blocked.is_some() && crate::blocked::on_wake(s, &mut RespWriter::new(&mut out, s.resp)) {
+                    process_input(s, &mut parser, &mut rbuf, &mut out);
+                }
+            }
+            _ = tokio::time::sleep(wait), if deadline.is_some() => {
+                crate::blocked::on_timeout(s, &mut RespWriter::new(&mut out, s.resp));
+                process_input(s, &mut parser, &mut rbuf, &mut out);
             }
             read = stream.read_buf(&mut rbuf) => {
                 let n = read?;
@@ -96,7 +113,10 @@ async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
                     return Ok(());
                 }
                 bump(&s.stats.net_input_bytes, n as u64);
-                process_input(s, &mut parser, &mut rbuf, &mut out);
+                // A blocked client's further commands wait in the buffer, as in Redis.
+                if s.blocked.is_none() {
+                    process_input(s, &mut parser, &mut rbuf, &mut out);
+                }
             }
         }
         if !out.is_empty() {
@@ -133,7 +153,7 @@ fn process_input(
     s.info.last_active_ms.store(s.now_ms, Ordering::Relaxed);
     let mut writer = RespWriter::new(out, s.resp);
     let mut offset = 0;
-    while offset < rbuf.len() && !s.close_after_reply {
+    while offset < rbuf.len() && !s.close_after_reply && s.blocked.is_none() {
         let limits = Limits {
             proto_max_bulk_len: s.hot.engine.proto_max_bulk_len,
             auth_required: s.auth_required(),

@@ -104,7 +104,12 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
         );
     }
     if s.multi.is_some() && spec.flags().contains(Flags::NO_MULTI) {
-        return reject(s, Some(cmd), out, "ERR Command not allowed inside a transaction");
+        return reject(
+            s,
+            Some(cmd),
+            out,
+            "ERR Command not allowed inside a transaction",
+        );
     }
     if let Some(multi) = s.multi.as_mut().filter(|_| !runs_inside_multi(top_name)) {
         multi.queued.push((cmd.id, argv.to_owned_argv()));
@@ -156,7 +161,10 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
         Spec::Engine(spec) => {
             let shared = s.shared;
             let mut locked = lock_for(&shared.store, cmd.spec, argv);
-            run_engine(s, spec, argv, out, &mut locked, true)
+            let result = run_engine(s, spec, argv, out, &mut locked, true);
+            crate::blocked::serve_ready_keys(s, &mut locked);
+            crate::blocked::register_if_blocked(s, &mut locked, cmd.id, argv);
+            result
         }
         Spec::Server(spec) => {
             let handler = spec
@@ -204,7 +212,9 @@ pub fn run_engine(
     let handler = spec
         .handler
         .expect("containers are resolved to subcommands");
-    s.effects.clear();
+    // Ready keys accumulate until the caller serves them (after a command, or after EXEC).
+    s.effects.dirty = 0;
+    s.effects.block = None;
     let mut ctx = ExecCtx {
         shards: locked,
         db: s.db,

@@ -8,6 +8,7 @@
 //! thread, build the command registry (engine families + server families), then run the
 //! acceptor on this thread and one worker per core until SIGTERM, SIGINT or SHUTDOWN.
 
+mod blocked;
 mod client;
 mod cmd;
 mod config;

@@ -7,7 +7,8 @@ use crate::stats::ThreadStats;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use usher_engine::ctx::Effects;
+use usher_engine::blocking::Waiter;
+use usher_engine::ctx::{Effects, TimeoutReply};
 use usher_engine::shard::WatchFlag;
 use usher_protocol::{OwnedArgv, Protocol};
 
@@ -52,6 +53,14 @@ impl WatchState {
     }
 }
 
+/// A client blocked by BLPOP and friends.
+pub struct Blocked {
+    pub waiter: Arc<Waiter>,
+    /// Registry id of the blocked command (to retry it).
+    pub cmd_id: u32,
+    pub on_timeout: TimeoutReply,
+}
+
 pub struct Session {
     pub shared: &'static Shared,
     pub info: Arc<ClientInfo>,
@@ -71,6 +80,8 @@ pub struct Session {
     hot_epoch: u64,
     /// The clock for the commands of the current batch (Unix ms).
     pub now_ms: i64,
+    /// Set while a blocking command waits; the connection processes nothing else meanwhile.
+    pub blocked: Option<Blocked>,
 }
 
 impl Session {
@@ -94,6 +105,7 @@ impl Session {
             hot,
             hot_epoch,
             now_ms: 0,
+            blocked: None,
         }
     }
 

@@ -219,6 +219,7 @@ fn rename_generic(ctx: &mut ExecCtx, argv: Argv, nx: bool) -> Result<bool, CmdEr
     ctx.db(dst).set_entry(dst, entry, now);
     ctx.modified(src);
     ctx.modified(dst);
+    ctx.ready(dst);
     Ok(true)
 }
 
@@ -291,6 +292,7 @@ fn copy(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         target.set_expire(dst, at, now);
     }
     ctx.shards.shard(dst).touch(dst_db, dst);
+    ctx.ready_in(dst_db, dst);
     ctx.effects.dirty += 1;
     out.int(1);
     Ok(())
@@ -314,6 +316,7 @@ fn move_(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     shard.db(dst_db).set_entry(key, entry, now);
     shard.touch(src_db, key);
     shard.touch(dst_db, key);
+    ctx.ready_in(dst_db, key);
     ctx.effects.dirty += 1;
     out.int(1);
     Ok(())
@@ -624,6 +627,14 @@ fn swapdb(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
             shard.touch_all_in_db(a, Some(b), now);
             shard.touch_all_in_db(b, Some(a), now);
             shard.dbs.swap(a, b);
+            // Clients blocked on a key that now holds data must be served.
+            for db in [a, b] {
+                for key in shard.blocked.keys_in_db(db) {
+                    if shard.dbs[db].contains(&key, now) {
+                        ctx.effects.ready_keys.push((db, key));
+                    }
+                }
+            }
         }
         ctx.effects.dirty += 1;
     }

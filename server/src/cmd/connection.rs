@@ -5,7 +5,7 @@
 //! SETINFO and CLIENT NO-TOUCH-free HELP text follow 7.2 where 7.0 lacked the command
 //! (docs/compatibility.md lists these).
 
-use crate::client::{flag, ClientInfo};
+use crate::client::{flag, ClientInfo, UNBLOCK_ERROR, UNBLOCK_TIMEOUT};
 use crate::registry::{ServerHandler, ServerSpec};
 use crate::session::{ReplyMode, Session};
 use crate::shared::unix_ms;
@@ -525,6 +525,46 @@ fn client_reply(
 }
 
 /// ```text
+/// CLIENT UNBLOCK client-id [TIMEOUT | ERROR]
+/// ```
+/// Unblocks a client blocked in BLPOP and friends: it replies as on timeout, or with
+/// `-UNBLOCKED` for ERROR. Answers 1 if the client was blocked, else 0.
+fn client_unblock(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let id = args::int(argv.arg(2))?;
+    let kind = match argv.get(3) {
+        None => UNBLOCK_TIMEOUT,
+        Some(k) if is(k, "TIMEOUT") => UNBLOCK_TIMEOUT,
+        Some(k) if is(k, "ERROR") => UNBLOCK_ERROR,
+        Some(_) => {
+            return Err(CmdError::Static(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    let target = s
+        .shared
+        .clients
+        .all()
+        .into_iter()
+        .find(|c| c.id as i64 == id);
+    let unblocked = match target {
+        Some(c) if c.blocked_waiter.lock().is_some() => {
+            c.unblock.store(kind, Ordering::Release);
+            c.wake.notify_one();
+            true
+        }
+        _ => false,
+    };
+    out.int(unblocked as i64);
+    Ok(())
+}
+
+/// ```text
 /// CLIENT NO-EVICT ON | OFF
 /// ```
 /// usher never evicts keys; the flag is kept and shown for compatibility.
@@ -576,6 +616,8 @@ const CLIENT_HELP: &[&str] = &[
     "    Control the replies sent to the current connection.",
     "SETNAME <name>",
     "    Assign the name <name> to the current connection.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
     "SETINFO <option> <value>",
     "    Set client meta attr. Options are:",
     "    * LIB-NAME: the client lib name.",
@@ -658,6 +700,12 @@ const CLIENT_SUBCOMMANDS: &[ServerSpec] = &[
         "3.2.0",
         "Instructs the server whether to reply to commands.",
         "O(1)",
+    ),
+    cmd("UNBLOCK", -3, CONN, client_unblock as ServerHandler).doc(
+        Group::Connection,
+        "5.0.0",
+        "Unblocks a client blocked by a blocking command from a different connection.",
+        "O(log N) where N is the number of client connections",
     ),
     cmd(
         "NO-EVICT",

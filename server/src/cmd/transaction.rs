@@ -117,6 +117,8 @@ fn exec(
         };
         finish(s, cmd, started, result, out);
     }
+    // Clients blocked on keys the transaction filled are served before anyone else runs.
+    crate::blocked::serve_ready_keys(s, &mut locked);
     Ok(())
 }
 

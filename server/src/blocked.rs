@@ -1,0 +1,184 @@
+//! The connection side of blocking commands (see `usher_engine::blocking` for the model).
+//!
+//! After every engine command (and after a whole EXEC) the dispatcher, still holding the
+//! command's shard locks, serves clients blocked on the keys the command filled
+//! ([`serve_ready_keys`]), then registers the command itself if it asked to block
+//! ([`register_if_blocked`]). The connection loop then waits for one of: its waiter being
+//! served (wake-up), the deadline, CLIENT UNBLOCK, input (only to notice EOF), or a kill.
+
+use crate::client::{flag, UNBLOCK_ERROR};
+use crate::dispatch::{finish, lock_for, run_engine};
+use crate::registry::Spec;
+use crate::session::{Blocked, Session};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+use usher_engine::blocking::{serve_ready, Waiter};
+use usher_engine::ctx::{ExecCtx, TimeoutReply};
+use usher_engine::store::LockedShards;
+use usher_protocol::{ReplySink, RespWriter};
+
+/// Upper bound on serving rounds after one command (a served BLMOVE can ready another key,
+/// which can ready another...): a cycle of waiters cannot spin the writer forever.
+const SERVE_ROUNDS_MAX: usize = 1024;
+
+/// Serves waiters of every key the last command(s) filled, under `locked`.
+pub fn serve_ready_keys(s: &mut Session, locked: &mut LockedShards<'_>) {
+    for _ in 0..SERVE_ROUNDS_MAX {
+        if s.effects.ready_keys.is_empty() {
+            return;
+        }
+        let ready = std::mem::take(&mut s.effects.ready_keys);
+        let mut ctx = ExecCtx {
+            shards: locked,
+            db: s.db,
+            now_ms: s.now_ms,
+            config: &s.hot.engine,
+            effects: &mut s.effects,
+            may_block: false,
+        };
+        let _ = serve_ready(&mut ctx, &ready);
+    }
+    s.effects.ready_keys.clear();
+}
+
+/// Registers the session as blocked if its command asked to, under the command's locks.
+pub fn register_if_blocked(
+    s: &mut Session,
+    locked: &mut LockedShards<'_>,
+    cmd_id: u32,
+    argv: usher_protocol::Argv<'_>,
+) {
+    let Some(block) = s.effects.block.take() else {
+        return;
+    };
+    let waiter = Waiter::new(
+        s.info.id,
+        s.db,
+        argv.to_owned_argv(),
+        s.resp,
+        block.keys.clone(),
+        block.deadline_ms,
+        block.serve,
+        s.info.clone(),
+    );
+    for key in &block.keys {
+        locked.shard(key).blocked.push(s.db, key, waiter.clone());
+    }
+    *s.info.blocked_waiter.lock() = Some(waiter.clone());
+    s.info.set_flag(flag::BLOCKED, true);
+    s.blocked = Some(Blocked {
+        waiter,
+        cmd_id,
+        on_timeout: block.on_timeout,
+    });
+}
+
+/// Removes the waiter from every queue it is in and clears the blocked state. Locks one shard
+/// at a time; the caller holds none.
+fn unblock(s: &mut Session) -> Option<Blocked> {
+    let blocked = s.blocked.take()?;
+    let w = &blocked.waiter;
+    for key in &w.keys {
+        let shard = s.shared.store.shard_of(key);
+        s.shared
+            .store
+            .lock_one(shard)
+            .shard(key)
+            .blocked
+            .remove(w.db, key, w);
+    }
+    *s.info.blocked_waiter.lock() = None;
+    s.info.set_flag(flag::BLOCKED, false);
+    s.info.unblock.store(0, Ordering::Relaxed);
+    Some(blocked)
+}
+
+fn write_timeout(out: &mut RespWriter<'_>, reply: TimeoutReply) {
+    match reply {
+        TimeoutReply::NullArray => out.null_array(),
+        TimeoutReply::NullBulk => out.null(),
+    }
+}
+
+/// Handles a wake-up while blocked: served, CLIENT UNBLOCK, or a request to retry.
+/// Returns true once the client is no longer blocked.
+pub fn on_wake(s: &mut Session, out: &mut RespWriter<'_>) -> bool {
+    let Some(b) = s.blocked.as_ref() else {
+        return true;
+    };
+    if b.waiter.is_served() {
+        let reply = b.waiter.take_reply();
+        out.raw(&reply);
+        unblock(s);
+        return true;
+    }
+    let request = s.info.unblock.swap(0, Ordering::AcqRel);
+    if request != 0 {
+        return cancel(s, out, request == UNBLOCK_ERROR);
+    }
+    retry(s, out)
+}
+
+/// The deadline passed.
+pub fn on_timeout(s: &mut Session, out: &mut RespWriter<'_>) -> bool {
+    cancel(s, out, false)
+}
+
+/// Gives up waiting, replying with the timeout reply (or `-UNBLOCKED` for CLIENT UNBLOCK
+/// ERROR), unless the waiter was served in the meantime.
+fn cancel(s: &mut Session, out: &mut RespWriter<'_>, as_error: bool) -> bool {
+    let Some(b) = s.blocked.as_ref() else {
+        return true;
+    };
+    match b.waiter.cancel() {
+        Some(reply) => out.raw(&reply),
+        None if as_error => out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+        None => write_timeout(out, b.on_timeout),
+    }
+    unblock(s);
+    true
+}
+
+/// The connection is closing while blocked.
+pub fn on_close(s: &mut Session) {
+    if let Some(b) = s.blocked.as_ref() {
+        b.waiter.cancel();
+    }
+    unblock(s);
+}
+
+/// Re-runs the blocked command with its own locks (a server asked for it, e.g. a cross-shard
+/// BLMOVE). While it runs the waiter is claimed, so no server serves it concurrently.
+fn retry(s: &mut Session, out: &mut RespWriter<'_>) -> bool {
+    let (waiter, cmd_id) = match s.blocked.as_ref() {
+        Some(b) => (b.waiter.clone(), b.cmd_id),
+        None => return true,
+    };
+    if !waiter.claim() {
+        // Served or cancelled a moment ago: the next wake-up delivers it.
+        return false;
+    }
+    let shared = s.shared;
+    let cmd = shared.registry.get(cmd_id);
+    let Spec::Engine(spec) = cmd.spec else {
+        unreachable!("only engine commands block")
+    };
+    let argv = waiter.argv.argv();
+    let mut locked = lock_for(&shared.store, cmd.spec, argv);
+    let started = Instant::now();
+    let mut reply = Vec::new();
+    let mut w = RespWriter::new(&mut reply, s.resp);
+    let result = run_engine(s, spec, argv, &mut w, &mut locked, true);
+    serve_ready_keys(s, &mut locked);
+    if s.effects.block.take().is_some() {
+        waiter.unclaim();
+        return false;
+    }
+    drop(locked);
+    finish(s, cmd, started, result, &mut w);
+    waiter.complete(reply);
+    let reply = waiter.take_reply();
+    out.raw(&reply);
+    unblock(s);
+    true
+}
