@@ -24,6 +24,7 @@ pub mod error;
 pub mod glob;
 pub mod lazyfree;
 pub mod num;
+pub mod queue;
 pub mod shard;
 pub mod store;
 pub mod types;
