@@ -7,8 +7,6 @@
 //! - `queue:{evt42}` has a hash tag → `queue:{evt42}:policy` keeps it;
 //! - `queue:evt42` has none → `{queue:evt42}:policy` makes the whole queue name the tag.
 
-use crate::slot::key_hash_slot;
-
 /// True when `key` has a hash tag that routing uses (a `{`, then a `}` with bytes between).
 pub fn has_hash_tag(key: &[u8]) -> bool {
     key.iter().position(|&b| b == b'{').is_some_and(
@@ -38,6 +36,7 @@ pub fn companion_key(base: &[u8], suffix: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::slot::key_hash_slot;
 
     #[test]
     fn companions_share_the_base_slot() {
