@@ -5,3 +5,4 @@
 //! and the engine runs the command to completion without ever awaiting.
 
 pub mod bytes;
+pub mod types;
