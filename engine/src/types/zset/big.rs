@@ -23,6 +23,7 @@ use rand::RngExt;
 use super::index::Index;
 use super::slab::{Entry, Slab};
 use super::tree::{Key, Pred, Tree, TreeIter};
+use super::MemoryBreakdown;
 use crate::bytes::SmallBytes;
 
 /// The big encoding; see the module docs.
@@ -86,8 +87,8 @@ impl Big {
         if let Some(id) = self.find(h, member) {
             let old = self.slab.score(id);
             if old != score {
-                let removed = self.tree.remove(Key { score: old, member }, &self.slab);
-                debug_assert_eq!(removed, Some(id), "index and tree disagree");
+                let removed = self.tree.remove(Key { score: old, member }, id, &self.slab);
+                debug_assert!(removed, "index and tree disagree");
                 self.slab.set_score(id, score);
                 self.tree.insert(Key { score, member }, id, &self.slab);
             }
@@ -109,10 +110,9 @@ impl Big {
         let h = self.hash(member);
         let id = self.find(h, member)?;
         let score = self.slab.score(id);
-        let removed = self.tree.remove(Key { score, member }, &self.slab);
-        assert_eq!(
+        let removed = self.tree.remove(Key { score, member }, id, &self.slab);
+        assert!(
             removed,
-            Some(id),
             "index and tree disagree on {:?}",
             SmallBytes::new(member)
         );
@@ -139,7 +139,7 @@ impl Big {
                 score: moved.score,
                 member: &moved.member,
             };
-            self.tree.replace_id(key, last, id, &self.slab);
+            self.tree.replace_id(key, last, id);
             self.index
                 .replace(hash_member(&self.hasher, &moved.member), last, id);
         }
@@ -156,7 +156,7 @@ impl Big {
                 score: self.slab.score(id),
                 member,
             },
-            &self.slab,
+            id,
         );
         debug_assert!(rank.is_some(), "indexed member missing from the tree");
         rank
@@ -212,10 +212,17 @@ impl Big {
     }
 
     pub(super) fn allocated_bytes(&self) -> usize {
-        size_of::<Big>()
-            + self.slab.allocated_bytes()
-            + self.tree.allocated_bytes()
-            + self.index.allocated_bytes()
+        let m = self.memory_breakdown();
+        m.slab + m.tree + m.index + m.header
+    }
+
+    pub(super) fn memory_breakdown(&self) -> MemoryBreakdown {
+        MemoryBreakdown {
+            slab: self.slab.allocated_bytes(),
+            tree: self.tree.allocated_bytes(),
+            index: self.index.allocated_bytes(),
+            header: size_of::<Big>(),
+        }
     }
 
     /// Checks each structure, then that all three agree on every element.
@@ -239,7 +246,7 @@ impl Big {
                     score: slab.score(id),
                     member,
                 },
-                slab,
+                id,
             );
             assert_eq!(
                 self.tree

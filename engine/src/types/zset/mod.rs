@@ -79,6 +79,19 @@ impl Default for ZSetLimits {
     }
 }
 
+/// Bytes owned by each part of the big encoding; they sum to [`ZSet::allocated_bytes`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemoryBreakdown {
+    /// Member/score entries, including long members' heap bytes.
+    pub slab: usize,
+    /// B+tree nodes and separator copies.
+    pub tree: usize,
+    /// Hash index segments and directory.
+    pub index: usize,
+    /// The fixed header of the encoding.
+    pub header: usize,
+}
+
 /// A sorted set; see the module docs.
 pub struct ZSet {
     repr: Repr,
@@ -481,6 +494,15 @@ impl ZSet {
         match &self.repr {
             Repr::Listpack(lp) => lp.allocated_bytes(),
             Repr::Big(big) => big.allocated_bytes(),
+        }
+    }
+
+    /// Where a big set's bytes go (`None` for a listpack): for `MEMORY DOCTOR`-style reports
+    /// and the structure benchmark.
+    pub fn memory_breakdown(&self) -> Option<MemoryBreakdown> {
+        match &self.repr {
+            Repr::Listpack(_) => None,
+            Repr::Big(big) => Some(big.memory_breakdown()),
         }
     }
 
