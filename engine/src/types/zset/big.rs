@@ -28,6 +28,7 @@ use super::MemoryBreakdown;
 use crate::bytes::SmallBytes;
 
 /// The big encoding; see the module docs.
+#[derive(Clone)]
 pub(super) struct Big {
     slab: Slab,
     tree: Tree,

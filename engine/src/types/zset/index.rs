@@ -48,12 +48,14 @@ const SHRINK_CAPACITY_MIN: usize = 7;
 /// sparse index cannot make one call walk the whole directory.
 const SCAN_SEGMENTS_PER_COUNT: usize = 10;
 
+#[derive(Clone)]
 struct Segment {
     depth: u32,
     table: HashTable<u32>,
 }
 
 /// The index; see the module docs.
+#[derive(Clone)]
 pub(super) struct Index {
     dir: Vec<u32>,
     depth: u32,
@@ -126,6 +128,10 @@ impl Index {
             s = self.seg_of(h);
         }
         let table = &mut self.segs[s].table;
+        debug_assert!(
+            table.find(table_hash(h), |&x| x == id).is_none(),
+            "id {id} indexed twice"
+        );
         let before = table.allocation_size();
         table.insert_unique(table_hash(h), id, |&x| table_hash(hash_of(x)));
         self.table_bytes = self.table_bytes + table.allocation_size() - before;

@@ -7,10 +7,18 @@
 //! - **skiplist** (big sets; the name is what `OBJECT ENCODING` says, the structure is not a
 //!   skiplist): members live once in a dense slab under `u32` ids; an order-statistic B+tree
 //!   of `(score, id)` answers order and rank; a segmented hash index of ids answers "member ->
-//!   score". An element is in slab, tree and index, or in none of them (see [`big`]).
+//!   score". An element is in slab, tree and index, or in none of them (see the `big` module).
 //!
 //! Order is Redis's: by score (IEEE comparison; `-0.0 == 0.0`), ties by member bytes in
 //! `memcmp` order. Scores are never NaN: callers validate them.
+//!
+//! Signed zero: scores are stored exactly as given, in both encodings. Redis 7.0.15 differs in
+//! one place. Its listpack stores `-0` as the integer 0, so on a small set `ZADD z -0 a`
+//! then `ZRANGE z 0 -1 WITHSCORES` shows `0`, while a skiplist-encoded set shows `-0`.
+//! `ZINCRBY z -0.0 b` replies `-0` either way (the reply comes from the computed value). To
+//! reproduce Redis exactly, a caller passes `score + 0.0` (which turns `-0.0` into `0.0`) for
+//! inserts that leave the set a listpack. Both Redis and this type keep the old score when an
+//! update compares equal, so `ZADD z 0 a` over `-0` leaves `-0`.
 //!
 //! A set starts as a listpack and converts to the big encoding when an insertion would take
 //! it past [`ZSetLimits::max_listpack_entries`] or brings a member longer than
@@ -61,6 +69,32 @@ pub enum LexBound {
     Exclusive(Vec<u8>),
 }
 
+impl ScoreBound {
+    /// Whether `score` is inside when this bound is a range's minimum (`zslValueGteMin`).
+    pub fn admits_as_min(&self, score: f64) -> bool {
+        !BelowMin(*self).holds(score, || &[])
+    }
+
+    /// Whether `score` is inside when this bound is a range's maximum (`zslValueLteMax`).
+    pub fn admits_as_max(&self, score: f64) -> bool {
+        NotAboveMax(*self).holds(score, || &[])
+    }
+}
+
+impl LexBound {
+    /// Whether `member` is inside when this bound is a range's minimum (`zslLexValueGteMin`).
+    pub fn admits_as_min(&self, member: &[u8]) -> bool {
+        lex_gte_min(member, self)
+    }
+
+    /// Whether `member` is inside when this bound is a range's maximum (`zslLexValueLteMax`).
+    /// `ZRANGEBYLEX` walks from the first match while this holds, which is what Redis does
+    /// when scores are not all equal.
+    pub fn admits_as_max(&self, member: &[u8]) -> bool {
+        lex_lte_max(member, self)
+    }
+}
+
 /// Encoding thresholds: the `zset-max-listpack-entries` and `zset-max-listpack-value` config
 /// directives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,10 +127,12 @@ pub struct MemoryBreakdown {
 }
 
 /// A sorted set; see the module docs.
+#[derive(Clone)]
 pub struct ZSet {
     repr: Repr,
 }
 
+#[derive(Clone)]
 enum Repr {
     Listpack(Listpack),
     Big(Box<Big>),

@@ -35,6 +35,26 @@ pub(super) struct Slab {
     member_heap_bytes: usize,
 }
 
+impl Clone for Slab {
+    /// Keeps every full chunk at exactly [`CHUNK_LEN`] capacity, as `push` expects.
+    fn clone(&self) -> Self {
+        let chunks = self
+            .chunks
+            .iter()
+            .map(|c| {
+                let mut copy = Vec::with_capacity(c.capacity());
+                copy.extend_from_slice(c);
+                copy
+            })
+            .collect();
+        Slab {
+            chunks,
+            len: self.len,
+            member_heap_bytes: self.member_heap_bytes,
+        }
+    }
+}
+
 impl Slab {
     pub(super) fn len(&self) -> usize {
         self.len

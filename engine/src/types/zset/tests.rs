@@ -610,3 +610,43 @@ fn removing_every_rank_empties_a_big_set() {
     zs.insert(b"x", 1.0, &limits);
     assert_eq!(zs.rank(b"x"), Some(0));
 }
+
+#[test]
+fn a_clone_is_independent_and_keeps_its_invariants() {
+    let limits = ZSetLimits {
+        max_listpack_entries: 4,
+        max_listpack_value: 64,
+    };
+    let mut zs = ZSet::new();
+    for i in 0..200u16 {
+        zs.insert(&member(i), f64::from(i % 13), &limits);
+    }
+    let copy = zs.clone();
+    for i in 0..150u16 {
+        zs.remove(&member(i));
+    }
+    zs.insert(b"late", 1.0, &limits);
+    copy.check_invariants();
+    zs.check_invariants();
+    assert_eq!(copy.len(), 200);
+    assert!(copy.allocated_bytes() > zs.allocated_bytes());
+    let mut grown = copy.clone();
+    for i in 200..400u16 {
+        grown.insert(&member(i), 0.5, &limits);
+    }
+    grown.check_invariants();
+    assert_eq!(grown.len(), 400);
+}
+
+#[test]
+fn bounds_admit_like_redis_range_checks() {
+    assert!(ScoreBound::Inclusive(1.0).admits_as_min(1.0));
+    assert!(!ScoreBound::Exclusive(1.0).admits_as_min(1.0));
+    assert!(ScoreBound::Inclusive(f64::INFINITY).admits_as_max(f64::INFINITY));
+    assert!(!ScoreBound::Exclusive(2.0).admits_as_max(2.0));
+    assert!(LexBound::Min.admits_as_min(b""));
+    assert!(!LexBound::Min.admits_as_max(b""));
+    assert!(LexBound::Max.admits_as_max(b"\xff"));
+    assert!(LexBound::Inclusive(b"b".to_vec()).admits_as_max(b"b"));
+    assert!(!LexBound::Exclusive(b"b".to_vec()).admits_as_min(b"b"));
+}

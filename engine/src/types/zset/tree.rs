@@ -92,6 +92,7 @@ pub(super) trait Pred {
 }
 
 /// Leaf node: parallel score and id arrays, sorted by key.
+#[derive(Clone)]
 pub(super) struct Leaf {
     scores: [f64; LEAF_CAP],
     ids: [u32; LEAF_CAP],
@@ -216,6 +217,7 @@ impl Leaf {
 }
 
 /// A child pointer; every leaf sits at the same depth.
+#[derive(Clone)]
 pub(super) enum Node {
     Leaf(Box<Leaf>),
     Inner(Box<Inner>),
@@ -244,6 +246,19 @@ pub(super) struct Inner {
     sep_members: Vec<SmallBytes>,
     counts: Vec<usize>,
     children: Vec<Node>,
+}
+
+impl Clone for Inner {
+    /// Keeps the fixed vector capacities: the byte accounting (`Inner::BYTES`) and the
+    /// no-reallocation guarantee rely on them, and a derived clone would shrink them to fit.
+    fn clone(&self) -> Self {
+        let mut copy = Inner::with_capacity();
+        copy.sep_scores.extend_from_slice(&self.sep_scores);
+        copy.sep_members.extend_from_slice(&self.sep_members);
+        copy.counts.extend_from_slice(&self.counts);
+        copy.children.extend(self.children.iter().cloned());
+        *copy
+    }
 }
 
 /// A node split off to the right during insertion, with the separator that routes to it.
@@ -358,6 +373,7 @@ impl Inner {
             return;
         }
         let a = if i > 0 { i - 1 } else { i };
+        let pair_count = self.counts[a] + self.counts[a + 1];
         let (left, right) = self.children.split_at_mut(a + 1);
         let merge = match (&mut left[a], &mut right[0]) {
             (Node::Leaf(x), Node::Leaf(y)) => {
@@ -388,6 +404,11 @@ impl Inner {
             }
             _ => unreachable!("siblings sit at the same depth"),
         };
+        debug_assert_eq!(
+            self.counts[a] + self.counts[a + 1],
+            pair_count,
+            "rebalancing lost entries"
+        );
         if merge {
             self.counts[a] += self.counts[a + 1];
             self.counts.remove(a + 1);
@@ -439,7 +460,12 @@ impl Inner {
         let (Node::Leaf(x), Node::Leaf(y)) = (&mut left[a], &mut right[0]) else {
             unreachable!("room() is zero for inner nodes")
         };
+        debug_assert_eq!(x.len() + y.len(), self.counts[a] + self.counts[a + 1]);
         let moved = balance_leaves(x, y);
+        debug_assert!(
+            x.len() < LEAF_CAP && y.len() < LEAF_CAP,
+            "a spill must free a slot"
+        );
         let first = y.get(0);
         self.after_leaf_balance(a, moved, first, slab, stats);
         true
@@ -521,7 +547,7 @@ enum Target<'a> {
 }
 
 /// Node and heap accounting, kept incrementally so `allocated_bytes` is O(1).
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Stats {
     leaves: usize,
     inners: usize,
@@ -530,6 +556,7 @@ struct Stats {
 }
 
 /// The tree; see the module docs.
+#[derive(Clone)]
 pub(super) struct Tree {
     root: Node,
     len: usize,
@@ -560,6 +587,7 @@ impl Tree {
     /// Inserts `id` under `key`, which must not be present.
     pub(super) fn insert(&mut self, key: Key<'_>, id: u32, slab: &Slab) {
         if let Some(split) = insert_into(&mut self.root, key, id, slab, true, &mut self.stats) {
+            debug_assert!(split.count >= 1 && split.count <= self.len + 1);
             let left_count = self.len + 1 - split.count;
             let old_root = std::mem::replace(&mut self.root, Node::Leaf(Leaf::new()));
             let mut root = Inner::with_capacity();
@@ -782,6 +810,10 @@ fn insert_into(
                 child_rightmost,
                 stats,
             )?;
+            debug_assert!(
+                split.count < inner.counts[i],
+                "both halves of a split hold entries"
+            );
             inner.counts[i] -= split.count;
             inner.insert_child(i + 1, split);
             if inner.children.len() <= INNER_CAP {
