@@ -154,6 +154,10 @@ pub type KeyFinder = fn(Argv<'_>) -> Option<KeyPositions>;
 /// Argument indexes that are keys.
 pub type KeyPositions = SmallVec<[usize; 4]>;
 
+/// Keys a command touches that are not among its arguments but derived from them (SEATLOCK's
+/// `<seat>:token` counter). The dispatcher locks their shards too.
+pub type DerivedKeys = fn(Argv<'_>) -> SmallVec<[Vec<u8>; 2]>;
+
 /// One row of the command table.
 pub struct CommandSpec<H: 'static> {
     /// Upper-case name (`GET`, or the subcommand name `SETNAME` inside a container).
@@ -168,6 +172,8 @@ pub struct CommandSpec<H: 'static> {
     pub key_step: i32,
     /// For commands whose keys cannot be described by the triple (`movablekeys`).
     pub key_finder: Option<KeyFinder>,
+    /// Keys derived from the arguments, locked along with the argument keys.
+    pub derived_keys: Option<DerivedKeys>,
     pub group: Group,
     pub since: &'static str,
     pub summary: &'static str,
@@ -188,6 +194,7 @@ pub const fn cmd<H>(name: &'static str, arity: i32, flags: Flags, handler: H) ->
         last_key: 0,
         key_step: 0,
         key_finder: None,
+        derived_keys: None,
         group: Group::Generic,
         since: "1.0.0",
         summary: "",
@@ -210,6 +217,7 @@ pub const fn container<H>(
         last_key: 0,
         key_step: 0,
         key_finder: None,
+        derived_keys: None,
         group: Group::Generic,
         since: "1.0.0",
         summary: "",
@@ -229,6 +237,11 @@ impl<H> CommandSpec<H> {
 
     pub const fn movable_keys(mut self, finder: KeyFinder) -> Self {
         self.key_finder = Some(finder);
+        self
+    }
+
+    pub const fn derived_keys(mut self, derive: DerivedKeys) -> Self {
+        self.derived_keys = Some(derive);
         self
     }
 

@@ -8,6 +8,7 @@
 use crate::blocking::BlockQueues;
 use crate::bytes::SmallBytes;
 use crate::db::Db;
+use crate::queue::registry::QueueRegistry;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -22,6 +23,8 @@ pub struct Shard {
     watched: HashMap<(u32, SmallBytes), Vec<WatchFlag>>,
     /// Clients blocked on keys of this shard (BLPOP and friends), in arrival order per key.
     pub blocked: BlockQueues,
+    /// Waiting-room state kept in memory (admission statistics).
+    pub queues: QueueRegistry,
 }
 
 impl Shard {
@@ -30,6 +33,7 @@ impl Shard {
             dbs: (0..databases).map(|_| Db::new()).collect(),
             watched: HashMap::new(),
             blocked: BlockQueues::default(),
+            queues: QueueRegistry::default(),
         }
     }
 

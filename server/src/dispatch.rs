@@ -236,6 +236,9 @@ pub fn shards_needed(
     if spec.flags().contains(Flags::ALL_SHARDS) {
         return false;
     }
+    if let Some(derive) = spec.derived_keys() {
+        into.extend(derive(argv).iter().map(|k| store.shard_of(k) as u16));
+    }
     let (first, last, _) = spec.key_triple();
     if first == 1 && last == 1 && !spec.has_movable_keys() {
         if argv.len() > 1 {

@@ -75,6 +75,13 @@ impl Spec {
             Spec::Server(s) => s.key_positions(argv),
         }
     }
+    pub fn derived_keys(self) -> Option<usher_engine::command::DerivedKeys> {
+        match self {
+            Spec::Engine(s) => s.derived_keys,
+            Spec::Server(s) => s.derived_keys,
+        }
+    }
+
     pub fn has_movable_keys(self) -> bool {
         match self {
             Spec::Engine(s) => s.key_finder.is_some(),

@@ -16,5 +16,6 @@
 //! shard's memory so that ADMIT writes exactly what its seed script writes.
 
 pub mod rate;
+pub mod registry;
 pub mod score;
 pub mod token;

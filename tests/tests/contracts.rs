@@ -1,0 +1,304 @@
+//! The waiting-room contracts: each native command against its seed script, run through
+//! `EVALSHA` on redis-server 7.0.15, over the same random workload. Replies must be identical
+//! and so must every resulting key (type, members, scores, TTL).
+//!
+//! - `ADMIT queue active count MAXACTIVE m TTL t NOW n` ≡ `admission_zpopmin.lua`
+//! - `ENTER queue active user NOW n` ≡ `enter_native.lua`
+//! - `QSWEEP heartbeats queue max LIMIT k` ≡ `cleanup_stale.lua`
+
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+use usher_tests::{diff, Client, Reply, Server};
+
+fn script(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/scripts/{name}", env!("CARGO_MANIFEST_DIR")))
+        .expect("seed script")
+}
+
+/// One usher and one redis-server, kept in step.
+struct Pair {
+    usher: Client,
+    redis: Client,
+    log: Vec<String>,
+    seed: u64,
+}
+
+impl Pair {
+    fn new(usher: &Server, redis: &Server, seed: u64) -> Pair {
+        let mut p = Pair {
+            usher: usher.client(),
+            redis: redis.client(),
+            log: Vec::new(),
+            seed,
+        };
+        p.both(&["FLUSHALL"]);
+        p
+    }
+
+    fn fail(&self, what: String) -> ! {
+        let start = self.log.len().saturating_sub(30);
+        panic!(
+            "{what}\n(seed {}; rerun with USHER_DIFF_SEED={})\nlast commands:\n  {}",
+            self.seed,
+            self.seed,
+            self.log[start..].join("\n  ")
+        );
+    }
+
+    fn load(&mut self, name: &str) -> String {
+        self.redis.call(&["SCRIPT", "LOAD", &script(name)]).text()
+    }
+
+    fn both(&mut self, args: &[&str]) -> Reply {
+        self.log.push(args.join(" "));
+        let (u, r) = (self.usher.call(args), self.redis.call(args));
+        if u != r {
+            self.fail(format!(
+                "setup command differs: {args:?}\n usher: {u:?}\n redis: {r:?}"
+            ));
+        }
+        r
+    }
+
+    /// Runs the native form on usher and the script on redis; replies must match.
+    fn contract(&mut self, native: &[String], script: &[String]) -> Reply {
+        self.log.push(format!(
+            "usher: {} | redis: {}",
+            native.join(" "),
+            script.join(" ")
+        ));
+        let (u, r) = (self.usher.call(native), self.redis.call(script));
+        if u != r {
+            self.fail(format!("reply differs\n usher: {u:?}\n redis: {r:?}"));
+        }
+        u
+    }
+
+    /// Every key must hold the same value on both servers.
+    fn same_keys(&mut self, keys: &[&str]) {
+        for key in keys {
+            let (tu, tr) = (
+                self.usher.call(&["TYPE", key]),
+                self.redis.call(&["TYPE", key]),
+            );
+            if tu != tr {
+                self.fail(format!("TYPE {key}: usher {tu:?}, redis {tr:?}"));
+            }
+            let read: Vec<&str> = match tr.text().as_str() {
+                "zset" => vec!["ZRANGE", key, "0", "-1", "WITHSCORES"],
+                "hash" => vec!["HGETALL", key],
+                "string" => vec!["GET", key],
+                _ => continue,
+            };
+            let (u, r) = (self.usher.call(&read), self.redis.call(&read));
+            let (u, r) = if tr.text() == "hash" {
+                (sorted_pairs(u), sorted_pairs(r))
+            } else {
+                (u, r)
+            };
+            if u != r {
+                self.fail(format!("{key} differs\n usher: {u:?}\n redis: {r:?}"));
+            }
+            let (pu, pr) = (
+                self.usher.call(&["PTTL", key]).int(),
+                self.redis.call(&["PTTL", key]).int(),
+            );
+            if (pu < 0 || pr < 0) && pu != pr || (pu - pr).abs() > 2000 {
+                self.fail(format!("PTTL {key}: usher {pu}, redis {pr}"));
+            }
+        }
+    }
+}
+
+fn sorted_pairs(r: Reply) -> Reply {
+    let mut pairs: Vec<(Reply, Reply)> = r
+        .items()
+        .chunks(2)
+        .map(|c| (c[0].clone(), c[1].clone()))
+        .collect();
+    pairs.sort_by_key(|(k, _)| format!("{k:?}"));
+    Reply::Array(pairs.into_iter().flat_map(|(k, v)| [k, v]).collect())
+}
+
+fn s(v: impl ToString) -> String {
+    v.to_string()
+}
+
+/// ADMIT ≡ admission_zpopmin.lua, with queue and active on different shards (no hash tag) and
+/// on one (a shared tag).
+#[test]
+fn admit_matches_the_admission_script() {
+    for (queue, active) in [
+        ("queue:event123", "active:event123"),
+        ("queue:{evt}", "active:{evt}"),
+    ] {
+        let usher = Server::usher(&["--shards", "4", "--threads", "2"]);
+        let redis = Server::redis(&[]);
+        let seed = diff::seed();
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let mut p = Pair::new(&usher, &redis, seed);
+        let sha = p.load("admission_zpopmin.lua");
+        let mut now: i64 = 1_795_000_000_000;
+        let mut next_user = 0;
+        for _ in 0..diff::ops(3000) {
+            match rng.random_range(0..10) {
+                0..=5 => {
+                    let user = if rng.random_range(0..4) == 0 && next_user > 0 {
+                        rng.random_range(0..next_user)
+                    } else {
+                        next_user += 1;
+                        next_user
+                    };
+                    let score = s(now + rng.random_range(0..50));
+                    p.both(&["ZADD", queue, "NX", &score, &format!("user:{user}")]);
+                }
+                _ => {
+                    now += rng.random_range(0..4000);
+                    let count = rng.random_range(0..25);
+                    let ttl = rng.random_range(1000..20_000);
+                    let cap = (rng.random_range(0..3) > 0).then(|| rng.random_range(0..40));
+                    let mut native = vec![s("ADMIT"), s(queue), s(active), s(count)];
+                    if let Some(cap) = cap {
+                        native.extend([s("MAXACTIVE"), s(cap)]);
+                    }
+                    native.extend([s("TTL"), s(ttl), s("NOW"), s(now)]);
+                    let no_cap = "1000000000000000";
+                    let script = vec![
+                        s("EVALSHA"),
+                        sha.clone(),
+                        s(2),
+                        s(queue),
+                        s(active),
+                        s(count),
+                        s(now),
+                        s(ttl),
+                        cap.map_or(s(no_cap), s),
+                    ];
+                    p.contract(&native, &script);
+                    p.same_keys(&[queue, active]);
+                }
+            }
+        }
+    }
+}
+
+/// ENTER ≡ enter_native.lua, interleaved with admissions so that ACTIVE, expired-session and
+/// same-millisecond paths all run.
+#[test]
+fn enter_matches_its_script_including_same_millisecond_arrivals() {
+    let usher = Server::usher(&["--shards", "4", "--threads", "2"]);
+    let redis = Server::redis(&[]);
+    let seed = diff::seed();
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut p = Pair::new(&usher, &redis, seed);
+    let enter_sha = p.load("enter_native.lua");
+    let admit_sha = p.load("admission_zpopmin.lua");
+    let (queue, active) = ("queue:{concert}", "active:{concert}");
+    let mut now: i64 = 1_795_000_000_000;
+    for _ in 0..diff::ops(4000) {
+        // Many arrivals share a millisecond: the sub-millisecond slots must order them.
+        if rng.random_range(0..8) == 0 {
+            now += rng.random_range(0..300);
+        }
+        if rng.random_range(0..10) < 8 {
+            let user = format!("user:{}", rng.random_range(0..400));
+            let native = vec![
+                s("ENTER"),
+                s(queue),
+                s(active),
+                user.clone(),
+                s("NOW"),
+                s(now),
+            ];
+            let script = vec![
+                s("EVALSHA"),
+                enter_sha.clone(),
+                s(2),
+                s(queue),
+                s(active),
+                user,
+                s(now),
+            ];
+            p.contract(&native, &script);
+        } else {
+            let (count, ttl) = (rng.random_range(0..10), rng.random_range(100..3000));
+            let native = vec![
+                s("ADMIT"),
+                s(queue),
+                s(active),
+                s(count),
+                s("MAXACTIVE"),
+                s(50),
+                s("TTL"),
+                s(ttl),
+                s("NOW"),
+                s(now),
+            ];
+            let script = vec![
+                s("EVALSHA"),
+                admit_sha.clone(),
+                s(2),
+                s(queue),
+                s(active),
+                s(count),
+                s(now),
+                s(ttl),
+                s(50),
+            ];
+            p.contract(&native, &script);
+        }
+        if rng.random_range(0..20) == 0 {
+            p.same_keys(&[queue, active]);
+        }
+    }
+    p.same_keys(&[queue, active]);
+}
+
+/// QSWEEP ≡ cleanup_stale.lua.
+#[test]
+fn qsweep_matches_the_cleanup_script() {
+    let usher = Server::usher(&[]);
+    let redis = Server::redis(&[]);
+    let seed = diff::seed();
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut p = Pair::new(&usher, &redis, seed);
+    let sha = p.load("cleanup_stale.lua");
+    let (hb, queue) = ("queue_heartbeat:{evt}", "queue:{evt}");
+    let mut now: i64 = 1_795_000_000_000;
+    for _ in 0..diff::ops(3000) {
+        now += rng.random_range(0..200);
+        let user = format!("user:{}", rng.random_range(0..300));
+        match rng.random_range(0..10) {
+            0..=3 => {
+                p.both(&["ZADD", queue, "NX", &s(now), &user]);
+                p.both(&["ZADD", hb, &s(now), &user]);
+            }
+            4..=7 => {
+                p.both(&["ZADD", hb, "XX", &s(now), &user]);
+            }
+            _ => {
+                let max = s(now - rng.random_range(0..5000));
+                let limit = rng.random_range(1..40);
+                let native = vec![
+                    s("QSWEEP"),
+                    s(hb),
+                    s(queue),
+                    max.clone(),
+                    s("LIMIT"),
+                    s(limit),
+                ];
+                let script = vec![
+                    s("EVALSHA"),
+                    sha.clone(),
+                    s(2),
+                    s(hb),
+                    s(queue),
+                    max,
+                    s(limit),
+                ];
+                p.contract(&native, &script);
+                p.same_keys(&[hb, queue]);
+            }
+        }
+    }
+}
