@@ -6,12 +6,13 @@
 //! byte.
 
 pub mod keys;
+pub mod list;
 pub mod scan;
 pub mod strings;
 
 use crate::command::{CommandSpec, EngineHandler};
 
 /// Every engine command family, in registration order.
-pub fn families() -> [&'static [CommandSpec<EngineHandler>]; 2] {
-    [keys::COMMANDS, strings::COMMANDS]
+pub fn families() -> [&'static [CommandSpec<EngineHandler>]; 3] {
+    [keys::COMMANDS, strings::COMMANDS, list::COMMANDS]
 }
