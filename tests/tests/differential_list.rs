@@ -5,7 +5,7 @@
 //! nulls differ), then long random sequences of list commands mixed with string and keyspace
 //! commands, so WRONGTYPE, RENAME/COPY/MOVE of lists and expiry all meet the list code.
 
-use usher_tests::{diff, gen, Differ, Server};
+use usher_tests::{diff, gen, Differ, Reply, Server};
 
 /// Redis's list edge cases, one command per line; every reply is compared.
 const EDGE_CASES: &[&[&str]] = &[
@@ -205,6 +205,59 @@ fn edge_cases_match(usher_args: &[&str]) {
     }
 }
 
+/// Which list commands invalidate a WATCH (Redis's `signalModifiedKey`): each case runs on a
+/// fresh two-element list `w` while a second connection watches `w`; EXEC's reply (nil when
+/// the watch fired) must agree.
+const WATCH_CASES: &[&[&str]] = &[
+    &["LTRIM", "w", "0", "-1"],
+    &["LTRIM", "w", "5", "1"],
+    &["LSET", "w", "0", "a"],
+    &["LREM", "w", "0", "zzz"],
+    &["LREM", "w", "1", "a"],
+    &["LINSERT", "w", "BEFORE", "zzz", "x"],
+    &["LINSERT", "w", "AFTER", "a", "x"],
+    &["LPOP", "w", "0"],
+    &["RPOP", "w", "1"],
+    &["LRANGE", "w", "0", "-1"],
+    &["LPOS", "w", "a"],
+    &["LMOVE", "w", "w", "LEFT", "RIGHT"],
+    &["LMOVE", "w", "other", "LEFT", "RIGHT"],
+    &["LMOVE", "other", "w", "LEFT", "RIGHT"],
+    &["RPOPLPUSH", "missing", "w"],
+    &["LMPOP", "2", "missing", "w", "LEFT", "COUNT", "5"],
+    &["LPUSHX", "w", "z"],
+    &["LPUSH", "w", "z"],
+];
+
+fn watches_fire_like_redis(usher_args: &[&str]) {
+    let usher = Server::usher(usher_args);
+    let redis = Server::redis(&[]);
+    let mut d = Differ::new(&usher, &redis);
+    let mut watchers = [usher.client(), redis.client()];
+    let mut fired = 0;
+    for case in WATCH_CASES {
+        let mut outcomes = Vec::new();
+        for (i, server) in [&mut d.usher, &mut d.redis].into_iter().enumerate() {
+            let w = &mut watchers[i];
+            server.call(&["FLUSHALL"]);
+            server.call(&["RPUSH", "w", "a", "b"]);
+            server.call(&["RPUSH", "other", "o"]);
+            w.call(&["WATCH", "w"]);
+            server.call(case);
+            w.call(&["MULTI"]);
+            w.call(&["PING"]);
+            outcomes.push(w.call(&["EXEC"]));
+        }
+        assert_eq!(
+            outcomes[0], outcomes[1],
+            "WATCH after {case:?}: usher vs redis"
+        );
+        fired += matches!(outcomes[1], Reply::NilArray) as usize;
+    }
+    // Both outcomes occur, so the comparison discriminates.
+    assert!(fired > 0 && fired < WATCH_CASES.len(), "{fired} fired");
+}
+
 fn random_sequences_match(usher_args: &[&str]) {
     let usher = Server::usher(usher_args);
     let redis = Server::redis(&[]);
@@ -240,6 +293,11 @@ fn list_edge_cases_match_redis_with_one_shard() {
 #[test]
 fn list_edge_cases_match_redis_across_shards() {
     edge_cases_match(&["--shards", "4", "--threads", "2"]);
+}
+
+#[test]
+fn list_writes_fire_watches_like_redis() {
+    watches_fire_like_redis(&["--shards", "4", "--threads", "2"]);
 }
 
 #[test]

@@ -20,9 +20,13 @@ use crate::db::Db;
 use crate::error::{CmdError, CmdResult};
 use crate::types::list::{End, List, PosQuery};
 use crate::value::Value;
+use smallvec::SmallVec;
 use usher_protocol::{errors, Argv, ReplySink};
 
 type Spec = CommandSpec<EngineHandler>;
+
+/// Elements popped in one go, in pop order; a single pop (LPOP, BLPOP) allocates nothing.
+pub type Popped = SmallVec<[SmallBytes; 1]>;
 
 /// The list under `key`, if any; WRONGTYPE if the key holds something else.
 pub fn get_list<'d>(
@@ -44,25 +48,24 @@ fn changed(ctx: &mut ExecCtx, key: &[u8], dirty: u64) {
     ctx.effects.dirty += dirty;
 }
 
-/// Pops up to `count` elements (one when `count` is `None`) from `end` of the list under
-/// `key`, deleting the key when the list empties (Redis's `listElementsRemoved`), and records
+/// Pops up to `count` (at least 1) elements from `end` of the list under `key`, deleting the key when the list empties (Redis's `listElementsRemoved`), and records
 /// the change. `Ok(None)` when the key is missing. One lookup: this is LPOP's hot path.
 fn pop_elements(
     ctx: &mut ExecCtx,
     key: &[u8],
     end: End,
     count: usize,
-) -> Result<Option<Vec<SmallBytes>>, CmdError> {
+) -> Result<Option<Popped>, CmdError> {
     debug_assert!(count >= 1);
     let now = ctx.now_ms;
     let db = ctx.db(key);
     let Some(list) = get_list(db, key, now)? else {
         return Ok(None);
     };
-    let popped: Vec<SmallBytes> = if count == 1 {
+    let popped: Popped = if count == 1 {
         list.pop(end).into_iter().collect()
     } else {
-        list.pop_many(end, count)
+        SmallVec::from_vec(list.pop_many(end, count))
     };
     debug_assert!(!popped.is_empty(), "a stored list is never empty");
     if list.is_empty() {
@@ -136,7 +139,7 @@ pub fn pop_from_first_nonempty<'k>(
     keys: impl IntoIterator<Item = &'k [u8]>,
     end: End,
     count: usize,
-) -> Result<Option<(usize, Vec<SmallBytes>)>, CmdError> {
+) -> Result<Option<(usize, Popped)>, CmdError> {
     debug_assert!(count >= 1);
     for (i, key) in keys.into_iter().enumerate() {
         if let Some(popped) = pop_elements(ctx, key, end, count)? {
@@ -672,3 +675,242 @@ pub static COMMANDS: &[Spec] = &[
         .movable_keys(lmpop_keys)
         .doc(Group::List, "7.0.0", "Pop elements from a list", "O(N+M) where N is the number of provided keys and M is the number of elements returned."),
 ];
+
+#[cfg(test)]
+mod tests {
+    //! The family driven by argv against a real store, checking what the differential tests
+    //! cannot see: the effects handed to the server (ready keys, change counts), WATCH touches,
+    //! and the reusable operations the blocking commands will call.
+    use super::*;
+    use crate::config::EngineConfig;
+    use crate::ctx::Effects;
+    use crate::store::Store;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use usher_protocol::{OwnedArgv, Protocol, RespWriter};
+
+    struct Harness {
+        store: Store,
+        config: EngineConfig,
+        effects: Effects,
+    }
+
+    impl Harness {
+        /// Four shards, so `la` and `lb` live on different ones.
+        fn new() -> Self {
+            let store = Store::new(4, 16);
+            assert_ne!(store.shard_of(b"la"), store.shard_of(b"lb"));
+            Harness {
+                store,
+                config: EngineConfig::default(),
+                effects: Effects::default(),
+            }
+        }
+
+        /// Runs a list command (or DEL-free setup through it) and returns its RESP2 reply.
+        fn run(&mut self, args: &[&str]) -> String {
+            let spec = COMMANDS
+                .iter()
+                .find(|s| s.name.eq_ignore_ascii_case(args[0]))
+                .expect("a list command");
+            assert!(spec.arity_ok(args.len()), "arity");
+            let owned = OwnedArgv::from_args(args);
+            self.effects.clear();
+            let mut locked = self.store.lock_all();
+            let mut ctx = ExecCtx {
+                shards: &mut locked,
+                db: 0,
+                now_ms: 1_000_000,
+                config: &self.config,
+                effects: &mut self.effects,
+                may_block: false,
+            };
+            let mut buf = Vec::new();
+            let mut out = RespWriter::new(&mut buf, Protocol::Resp2);
+            if let Err(e) = (spec.handler.unwrap())(&mut ctx, owned.argv(), &mut out) {
+                out.error(&e.wire_text());
+            }
+            String::from_utf8(buf).unwrap()
+        }
+
+        /// Runs `f` with an execution context over every shard.
+        fn with_ctx<T>(&mut self, f: impl FnOnce(&mut ExecCtx) -> T) -> T {
+            self.effects.clear();
+            let mut locked = self.store.lock_all();
+            let mut ctx = ExecCtx {
+                shards: &mut locked,
+                db: 0,
+                now_ms: 1_000_000,
+                config: &self.config,
+                effects: &mut self.effects,
+                may_block: false,
+            };
+            f(&mut ctx)
+        }
+
+        fn ready(&self) -> Vec<String> {
+            self.effects
+                .ready_keys
+                .iter()
+                .map(|(_, k)| String::from_utf8_lossy(k).into_owned())
+                .collect()
+        }
+
+        fn watch(&mut self, key: &str) -> Arc<AtomicBool> {
+            let flag = Arc::new(AtomicBool::new(false));
+            let mut locked = self.store.lock_all();
+            locked
+                .shard(key.as_bytes())
+                .watch(0, key.as_bytes(), flag.clone());
+            flag
+        }
+
+        fn set_string(&mut self, key: &str) {
+            let mut locked = self.store.lock_all();
+            locked.db(0, key.as_bytes()).set(
+                key.as_bytes(),
+                Value::Str(crate::value::StrValue::from_bytes(b"v")),
+            );
+        }
+
+        fn exists(&mut self, key: &str) -> bool {
+            let mut locked = self.store.lock_all();
+            locked
+                .db(0, key.as_bytes())
+                .contains(key.as_bytes(), 1_000_000)
+        }
+    }
+
+    #[test]
+    fn pushes_report_the_key_ready_and_count_one_change_per_element() {
+        let mut h = Harness::new();
+        assert_eq!(h.run(&["RPUSH", "la", "a", "b", "c"]), ":3\r\n");
+        assert_eq!(h.ready(), ["la"]);
+        assert_eq!(h.effects.dirty, 3);
+        assert_eq!(h.run(&["LPUSHX", "missing", "a"]), ":0\r\n");
+        assert!(h.ready().is_empty());
+        assert_eq!(h.effects.dirty, 0);
+        assert_eq!(h.run(&["LINSERT", "la", "AFTER", "c", "d"]), ":4\r\n");
+        assert_eq!(h.ready(), ["la"]);
+    }
+
+    #[test]
+    fn lmove_across_shards_moves_deletes_the_emptied_source_and_readies_the_destination() {
+        let mut h = Harness::new();
+        h.run(&["RPUSH", "la", "x"]);
+        assert_eq!(
+            h.run(&["LMOVE", "la", "lb", "LEFT", "RIGHT"]),
+            "$1\r\nx\r\n"
+        );
+        assert_eq!(h.ready(), ["lb"]);
+        assert!(!h.exists("la"));
+        assert_eq!(h.run(&["LRANGE", "lb", "0", "-1"]), "*1\r\n$1\r\nx\r\n");
+    }
+
+    #[test]
+    fn lmove_onto_a_wrong_type_moves_nothing() {
+        let mut h = Harness::new();
+        h.run(&["RPUSH", "la", "x"]);
+        h.set_string("lb");
+        let moved = h.with_ctx(|ctx| lmove(ctx, b"la", b"lb", End::Head, End::Head));
+        assert_eq!(moved, Err(CmdError::WrongType));
+        assert!(h.ready().is_empty());
+        assert_eq!(h.run(&["LLEN", "la"]), ":1\r\n");
+    }
+
+    #[test]
+    fn rotating_a_one_element_list_keeps_its_ttl() {
+        let mut h = Harness::new();
+        h.run(&["RPUSH", "la", "x"]);
+        {
+            let mut locked = h.store.lock_all();
+            assert!(locked.db(0, b"la").set_expire(b"la", 5_000_000, 1_000_000));
+        }
+        assert_eq!(h.run(&["RPOPLPUSH", "la", "la"]), "$1\r\nx\r\n");
+        let mut locked = h.store.lock_all();
+        let entry = locked.db(0, b"la").lookup(b"la", 1_000_000).unwrap();
+        assert_eq!(entry.expire_at(), Some(5_000_000));
+    }
+
+    #[test]
+    fn pop_from_first_nonempty_skips_missing_keys_and_stops_at_a_wrong_type() {
+        let mut h = Harness::new();
+        h.run(&["RPUSH", "lb", "1", "2", "3"]);
+        h.set_string("s");
+        let keys: [&[u8]; 3] = [b"missing", b"lb", b"s"];
+        let got = h.with_ctx(|ctx| pop_from_first_nonempty(ctx, keys, End::Tail, 2));
+        let (i, popped) = got.unwrap().unwrap();
+        assert_eq!(i, 1);
+        assert_eq!(
+            popped.as_slice(),
+            [SmallBytes::from("3"), SmallBytes::from("2")]
+        );
+        assert_eq!(h.effects.dirty, 2);
+        let keys: [&[u8]; 2] = [b"s", b"lb"];
+        let got = h.with_ctx(|ctx| pop_from_first_nonempty(ctx, keys, End::Head, 1));
+        assert_eq!(got, Err(CmdError::WrongType));
+        let keys: [&[u8]; 2] = [b"lb", b"s"];
+        let got = h.with_ctx(|ctx| pop_from_first_nonempty(ctx, keys, End::Head, 5));
+        assert_eq!(got.unwrap().unwrap().1.len(), 1);
+        assert!(!h.exists("lb"), "the emptied list is deleted");
+        let keys: [&[u8]; 1] = [b"lb"];
+        let got = h.with_ctx(|ctx| pop_from_first_nonempty(ctx, keys, End::Head, 1));
+        assert_eq!(got, Ok(None));
+    }
+
+    #[test]
+    fn watch_fires_exactly_where_redis_signals_a_modified_key() {
+        let mut h = Harness::new();
+        h.run(&["RPUSH", "la", "a", "b"]);
+        // Redis's ltrimCommand signals even when nothing is trimmed; a removal or insert that
+        // finds nothing, a zero-count pop and reads do not.
+        let cases: &[(&[&str], bool)] = &[
+            (&["LTRIM", "la", "0", "-1"], true),
+            (&["LSET", "la", "0", "a"], true),
+            (&["LREM", "la", "0", "zzz"], false),
+            (&["LINSERT", "la", "BEFORE", "zzz", "x"], false),
+            (&["LPOP", "la", "0"], false),
+            (&["LRANGE", "la", "0", "-1"], false),
+            (&["LPOS", "la", "a"], false),
+            (&["LMOVE", "la", "la", "LEFT", "RIGHT"], true),
+            (&["RPOPLPUSH", "missing", "la"], false),
+        ];
+        for (args, fires) in cases {
+            let flag = h.watch("la");
+            h.run(args);
+            assert_eq!(flag.load(Ordering::Acquire), *fires, "{args:?}");
+        }
+    }
+
+    #[test]
+    fn mpop_arguments_parse_in_redis_order() {
+        let parse = |args: &[&str]| {
+            let owned = OwnedArgv::from_args(args);
+            parse_mpop(owned.argv(), 1).map(|a| (a.keys, a.end, a.count))
+        };
+        assert_eq!(
+            parse(&["LMPOP", "2", "a", "b", "LEFT"]).unwrap(),
+            (2..4, End::Head, 1)
+        );
+        assert_eq!(
+            parse(&["LMPOP", "1", "a", "right", "COUNT", "7"]).unwrap(),
+            (2..3, End::Tail, 7)
+        );
+        let err = |args: &[&str]| parse(args).unwrap_err().wire_text().into_owned();
+        assert_eq!(err(&["LMPOP", "0", "a", "LEFT"]), errors::NUMKEYS_ZERO);
+        assert_eq!(err(&["LMPOP", "x", "a", "LEFT"]), errors::NUMKEYS_ZERO);
+        assert_eq!(err(&["LMPOP", "2", "a", "LEFT"]), errors::SYNTAX);
+        assert_eq!(
+            err(&["LMPOP", "9223372036854775807", "a", "LEFT"]),
+            errors::SYNTAX
+        );
+        assert_eq!(
+            err(&["LMPOP", "1", "a", "LEFT", "COUNT", "0"]),
+            errors::COUNT_NOT_POSITIVE
+        );
+        assert_eq!(
+            err(&["LMPOP", "1", "a", "LEFT", "COUNT", "1", "COUNT", "1"]),
+            errors::SYNTAX
+        );
+    }
+}
