@@ -6,13 +6,19 @@
 //! byte.
 
 pub mod keys;
+pub mod list;
 pub mod queue;
 pub mod scan;
 pub mod strings;
 
 use crate::command::{CommandSpec, EngineHandler};
 
-/// Every engine command family, in registration order.
-pub fn families() -> [&'static [CommandSpec<EngineHandler>]; 3] {
-    [keys::COMMANDS, strings::COMMANDS, queue::COMMANDS]
+/// Every engine command family, in registration order (one line per family).
+pub fn families() -> Vec<&'static [CommandSpec<EngineHandler>]> {
+    vec![
+        keys::COMMANDS,
+        strings::COMMANDS,
+        list::COMMANDS,
+        queue::COMMANDS,
+    ]
 }
