@@ -5,6 +5,7 @@
 //! server's registry picks it up. The handler must never fail after writing its first reply
 //! byte.
 
+pub mod blocking_list;
 pub mod keys;
 pub mod list;
 pub mod queue;
@@ -19,6 +20,7 @@ pub fn families() -> Vec<&'static [CommandSpec<EngineHandler>]> {
         keys::COMMANDS,
         strings::COMMANDS,
         list::COMMANDS,
+        blocking_list::COMMANDS,
         queue::COMMANDS,
     ]
 }
