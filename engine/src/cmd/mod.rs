@@ -5,13 +5,20 @@
 //! server's registry picks it up. The handler must never fail after writing its first reply
 //! byte.
 
+pub mod hash;
 pub mod keys;
 pub mod scan;
+pub mod set;
 pub mod strings;
 
 use crate::command::{CommandSpec, EngineHandler};
 
 /// Every engine command family, in registration order.
-pub fn families() -> [&'static [CommandSpec<EngineHandler>]; 2] {
-    [keys::COMMANDS, strings::COMMANDS]
+pub fn families() -> [&'static [CommandSpec<EngineHandler>]; 4] {
+    [
+        keys::COMMANDS,
+        strings::COMMANDS,
+        hash::COMMANDS,
+        set::COMMANDS,
+    ]
 }
