@@ -239,7 +239,8 @@ fn spop_with_count(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> Cm
             kept.get_or_insert_with(|| Set::for_first(&m)).add(&m, max);
         }
         reply_set(out, s);
-        *s = kept.expect("at least one member stays");
+        let old = std::mem::replace(s, kept.expect("at least one member stays"));
+        crate::lazyfree::free(Value::Set(Box::new(old)));
     }
     changed(ctx, key, count.min(size));
     Ok(())
@@ -410,38 +411,76 @@ fn sinter_generic(
     // Smallest first, ties in argument order (glibc's qsort is a stable merge sort here).
     sets.sort_by_key(|&(_, len)| len);
     let first = sets[0].0;
-    let mut candidates: Vec<Owned> = existing(ctx, first).iter().map(Owned::from).collect();
-    for &(key, _) in &sets[1..] {
-        if candidates.is_empty() {
-            break;
+    let others: Vec<&[u8]> = sets[1..]
+        .iter()
+        .map(|&(k, _)| k)
+        .filter(|&k| k != first)
+        .collect();
+    let mut found: Vec<Owned> = Vec::new();
+    let mut n_found = 0u64;
+    filter_batches(ctx, first, &others, Set::contains_member, |batch| {
+        n_found += batch.len() as u64;
+        match to {
+            InterOut::Card(limit) => limit == 0 || n_found < limit,
+            InterOut::Reply | InterOut::Store(_) => {
+                found.extend(batch);
+                true
+            }
         }
-        if key == first {
-            continue;
-        }
-        let s = existing(ctx, key);
-        candidates.retain(|m| s.contains_member(m.as_member()));
-    }
+    });
     match to {
         InterOut::Reply => {
-            out.set(candidates.len());
-            candidates
-                .iter()
-                .for_each(|m| reply_member(out, m.as_member()));
+            out.set(found.len());
+            found.iter().for_each(|m| reply_member(out, m.as_member()));
         }
         InterOut::Card(limit) => {
-            let n = candidates.len() as u64;
-            out.int(if limit > 0 { n.min(limit) } else { n } as i64);
+            out.int(if limit > 0 {
+                n_found.min(limit)
+            } else {
+                n_found
+            } as i64);
         }
         InterOut::Store(dst) => {
             let max = max_intset(ctx);
             let mut result = Set::new_intset();
-            for m in &candidates {
+            for m in &found {
                 result.add_member(m.as_member(), max);
             }
             store_result(ctx, dst, Some(result), out);
         }
     }
     Ok(())
+}
+
+/// Members are copied out of the set that drives SINTER or SDIFF in batches of about this many,
+/// so SINTERCARD with a LIMIT stops early and no command copies a whole large set at once.
+const DRIVER_BATCH: usize = 4096;
+
+/// Copies the members of the set under `driver` batch by batch (in scan order; all of an intset
+/// at once), keeps those that `keep` accepts against each set under `filters`, and hands each
+/// filtered batch to `take`, which returns false to stop early. Every key must hold a set.
+fn filter_batches(
+    ctx: &mut ExecCtx,
+    driver: &[u8],
+    filters: &[&[u8]],
+    keep: fn(&Set, Member<'_>) -> bool,
+    mut take: impl FnMut(Vec<Owned>) -> bool,
+) {
+    let mut cursor = 0;
+    loop {
+        let mut batch = Vec::new();
+        cursor = existing(ctx, driver).scan(cursor, DRIVER_BATCH, |m| batch.push(Owned::from(m)));
+        for &key in filters {
+            if batch.is_empty() {
+                break;
+            }
+            let s = existing(ctx, key);
+            batch.retain(|m| keep(s, m.as_member()));
+        }
+        if !take(batch) || cursor == 0 {
+            return;
+        }
+    }
 }
 
 /// Stores a computed set under `dst` (dropping any old value and TTL) and replies its size; an
@@ -546,17 +585,18 @@ fn sdiff_into(ctx: &mut ExecCtx, sets: &[KeySize<'_>], result: &mut Set) {
     let algo_one_work = present().count() as u64 * first_len as u64 / 2;
     let algo_two_work: u64 = present().map(|(_, len)| len as u64).sum();
     if algo_one_work <= algo_two_work {
-        let mut candidates: Vec<Owned> = existing(ctx, first).iter().map(Owned::from).collect();
-        for (key, _) in present().skip(1) {
-            if key == first {
-                candidates.clear();
+        let others: Vec<&[u8]> = present().skip(1).map(|(k, _)| k).collect();
+        // The first set named again removes everything from itself.
+        if others.contains(&first) {
+            return;
+        }
+        let not_in = |s: &Set, m: Member<'_>| !s.contains_member(m);
+        filter_batches(ctx, first, &others, not_in, |batch| {
+            for m in &batch {
+                result.add_member(m.as_member(), max);
             }
-            let s = existing(ctx, key);
-            candidates.retain(|m| !s.contains_member(m.as_member()));
-        }
-        for m in &candidates {
-            result.add_member(m.as_member(), max);
-        }
+            true
+        });
     } else {
         for m in existing(ctx, first).iter() {
             result.add_member(m, max);

@@ -46,8 +46,14 @@ pub fn member(g: &mut Gen) -> Vec<u8> {
     m.into_bytes()
 }
 
+/// 1..=n members; half the time integers only, so that intsets live long enough to matter.
 fn members(g: &mut Gen, n: usize) -> Vec<Vec<u8>> {
     let count = g.rng.random_range(1..=n);
+    if g.chance(50) {
+        return (0..count)
+            .map(|_| g.range(-5, 30).to_string().into_bytes())
+            .collect();
+    }
     (0..count).map(|_| member(g)).collect()
 }
 
@@ -203,6 +209,7 @@ fn sintercard(g: &mut Gen) -> Cmd {
 pub fn run_checked(d: &mut Differ, seq: &[Cmd], seed: u64) {
     // Printed with the output of a failing test, whatever the failure (a timeout included).
     eprintln!("run_checked: seed {seed} (rerun with USHER_DIFF_SEED={seed})");
+    STATS.with(|s| *s.borrow_mut() = Stats::default());
     for cmd in seq {
         let name = String::from_utf8_lossy(&cmd[0]).to_ascii_lowercase();
         let result = match name.as_str() {
@@ -213,12 +220,49 @@ pub fn run_checked(d: &mut Differ, seq: &[Cmd], seed: u64) {
             "smembers" | "hgetall" | "hkeys" | "hvals" | "sinter" | "sunion" | "sdiff" => {
                 check_ordered_if_deterministic(d, cmd)
             }
-            _ => d.check(cmd).map(|_| ()),
+            _ => d.check(cmd).map(|reply| {
+                if let ("object", Reply::Bulk(e)) = (name.as_str(), reply) {
+                    let e = String::from_utf8_lossy(&e).into_owned();
+                    stat(|s| *s.encodings.entry(e).or_default() += 1);
+                }
+            }),
         };
         if let Err(m) = result {
             panic!("{}", d.report(&m, Some(seed)));
         }
     }
+    STATS.with(|s| {
+        eprintln!(
+            "run_checked: {} commands clean; {:?}",
+            seq.len(),
+            s.borrow()
+        )
+    });
+}
+
+/// What a run exercised, printed at its end (`--nocapture` shows it).
+#[derive(Default, Debug)]
+struct Stats {
+    /// `OBJECT ENCODING` answers seen, by encoding.
+    encodings: BTreeMap<String, usize>,
+    /// Replies that had to match in order (deterministic order).
+    ordered_checks: usize,
+    /// Random replies that had to equal Redis's exactly (the whole collection).
+    exact_random: usize,
+    /// Random replies checked for their properties.
+    random_checked: usize,
+    /// SPOPs after which the key was rebuilt on both servers.
+    resyncs: usize,
+    /// Full HSCAN/SSCAN iterations compared as sets.
+    full_scans: usize,
+}
+
+thread_local! {
+    static STATS: std::cell::RefCell<Stats> = std::cell::RefCell::new(Stats::default());
+}
+
+fn stat(f: impl FnOnce(&mut Stats)) {
+    STATS.with(|s| f(&mut s.borrow_mut()));
 }
 
 type Checked = Result<(), Box<Mismatch>>;
@@ -280,7 +324,7 @@ fn flat_items(r: &Reply) -> Vec<Vec<u8>> {
 /// deterministic.
 fn check_ordered_if_deterministic(d: &mut Differ, cmd: &[Vec<u8>]) -> Checked {
     let name = String::from_utf8_lossy(&cmd[0]).to_ascii_lowercase();
-    let reply = d.check(cmd)?;
+    d.check(cmd)?;
     let ordered = match name.as_str() {
         "smembers" | "hgetall" | "hkeys" | "hvals" => {
             cmd.len() == 2 && is_compact(redis_encoding(d, &cmd[1]).as_deref())
@@ -289,18 +333,20 @@ fn check_ordered_if_deterministic(d: &mut Differ, cmd: &[Vec<u8>]) -> Checked {
         "sinter" => cmd[1..]
             .iter()
             .all(|k| redis_encoding(d, k).as_deref() == Some("intset")),
-        // The result is built as an intset while it can be one.
-        _ => match &reply {
-            Reply::Array(items) => {
-                items.len() <= 512
-                    && items
-                        .iter()
-                        .all(|i| matches!(i, Reply::Bulk(b) if is_canonical_int(b)))
-            }
-            _ => false,
-        },
+        // Printed from the computed set: ascending exactly when Redis computed an intset,
+        // which its STORE form (run on redis-server alone, into a scratch key) tells.
+        _ => {
+            let mut probe = cmd!(format!("{name}store"), "\x00order-probe");
+            probe.extend(cmd[1..].iter().cloned());
+            d.redis.call(&probe);
+            let encoding = redis_encoding(d, b"\x00order-probe");
+            d.redis
+                .call(&[b"DEL".to_vec(), b"\x00order-probe".to_vec()]);
+            encoding.as_deref() == Some("intset")
+        }
     };
     if ordered {
+        stat(|s| s.ordered_checks += 1);
         let (u, r) = d.both(cmd);
         if u != r {
             return Err(mismatch(cmd, u, r, "order must match exactly"));
@@ -356,6 +402,7 @@ fn check_scan(d: &mut Differ, cmd: &[Vec<u8>]) -> Checked {
     }
     let prefix: Vec<&str> = prefix.iter().map(String::as_str).collect();
     d.compare_scan(&prefix, count);
+    stat(|s| s.full_scans += 1);
     Ok(())
 }
 
@@ -380,6 +427,7 @@ fn check_sample(
     pool: &BTreeSet<Vec<u8>>,
     count: i64,
 ) -> Result<(), &'static str> {
+    stat(|s| s.random_checked += 1);
     if !items.iter().all(|m| pool.contains(m)) {
         return Err("returned a member that is not in the collection");
     }
@@ -442,6 +490,7 @@ fn check_spop(d: &mut Differ, cmd: &[Vec<u8>]) -> Checked {
         }
     }
     if count as usize >= pool.len() {
+        stat(|s| s.exact_random += 1);
         // Everything popped: the same members, printed ascending when it was an intset's worth.
         let same = if all_ints && cmd.len() == 3 {
             u == r
@@ -492,6 +541,7 @@ fn resync_set(d: &mut Differ, key: &[u8]) {
             script.push(cmd!("PEXPIREAT", key, expire_at.to_string()));
         }
     }
+    stat(|s| s.resyncs += 1);
     for c in &script {
         d.history
             .push(format!("(resync) {}", diff::render(c)).into_bytes());
@@ -528,6 +578,7 @@ fn check_srandmember(d: &mut Differ, cmd: &[Vec<u8>]) -> Checked {
         }
     }
     if count >= pool.len() as i64 && count > 1 {
+        stat(|s| s.exact_random += 1);
         let exact = encoding.as_deref() == Some("intset");
         let same = if exact {
             u == r
@@ -606,6 +657,7 @@ fn check_hrandfield(d: &mut Differ, cmd: &[Vec<u8>]) -> Checked {
         }
     }
     if count >= pool.len() as i64 && count > 1 {
+        stat(|s| s.exact_random += 1);
         let same = if encoding.as_deref() == Some("listpack") {
             u == r
         } else {
