@@ -164,6 +164,7 @@ impl Hash {
             Hash::Listpack(v) => match v.iter().position(|(f, _)| **f == *field) {
                 Some(at) => {
                     v.remove(at);
+                    crate::types::set::shrink_if_sparse(v);
                     true
                 }
                 None => false,
