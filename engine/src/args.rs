@@ -9,13 +9,12 @@ pub fn int(arg: &[u8]) -> Result<i64, CmdError> {
     parse_i64(arg).ok_or(CmdError::NotInteger)
 }
 
-/// A non-negative integer argument that must fit in a `long` and be >= 0, else
-/// "value is out of range, must be positive" (Redis's `getPositiveLongFromObjectOrReply`).
+/// A non-negative integer argument, else "value is out of range, must be positive" (also for
+/// non-numbers, as Redis's `getPositiveLongFromObjectOrReply`).
 pub fn positive_int(arg: &[u8]) -> Result<i64, CmdError> {
     match parse_i64(arg) {
         Some(n) if n >= 0 => Ok(n),
-        Some(_) => Err(CmdError::Static(usher_protocol::errors::NOT_POSITIVE)),
-        None => Err(CmdError::NotInteger),
+        _ => Err(CmdError::Static(usher_protocol::errors::NOT_POSITIVE)),
     }
 }
 

@@ -46,6 +46,12 @@ pub const GT_LT_NX_INCOMPATIBLE: &str =
 pub const INCR_SINGLE_PAIR: &str = "ERR INCR option supports a single increment-element pair";
 pub const NUMKEYS_ZERO: &str = "ERR numkeys should be greater than 0";
 pub const COUNT_NOT_POSITIVE: &str = "ERR count should be greater than 0";
+pub const HASH_VALUE_NOT_INTEGER: &str = "ERR hash value is not an integer";
+/// SRANDMEMBER and HRANDFIELD counts (`getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX)`).
+pub const COUNT_NOT_NEGATABLE: &str =
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+pub const NUMKEYS_OVER_ARGS: &str = "ERR Number of keys can't be greater than number of args";
+pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
 pub const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
 pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
 pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";

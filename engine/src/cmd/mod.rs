@@ -6,10 +6,12 @@
 //! byte.
 
 pub mod blocking_list;
+pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod queue;
 pub mod scan;
+pub mod set;
 pub mod strings;
 
 use crate::command::{CommandSpec, EngineHandler};
@@ -21,6 +23,8 @@ pub fn families() -> Vec<&'static [CommandSpec<EngineHandler>]> {
         strings::COMMANDS,
         list::COMMANDS,
         blocking_list::COMMANDS,
+        hash::COMMANDS,
+        set::COMMANDS,
         queue::COMMANDS,
     ]
 }

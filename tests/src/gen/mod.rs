@@ -8,7 +8,9 @@
 //! Each family has its own generator, `fn <family>(g: &mut Gen) -> Cmd`: strings and keyspace
 //! here, the other data types in their own submodules; [`Gen::sequence`] mixes any set of them.
 
+pub mod hash;
 pub mod list;
+pub mod set;
 
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
