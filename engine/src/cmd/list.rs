@@ -756,6 +756,38 @@ mod tests {
                 .collect()
         }
 
+        /// Registers a (never woken) client blocked on `key`: only keys somebody waits on are
+        /// reported ready, so the hot path pays nothing when nobody blocks.
+        fn block_on(&mut self, key: &str) {
+            struct NoWake;
+            impl crate::blocking::Wake for NoWake {
+                fn wake(&self) {}
+            }
+            fn never(
+                _: &mut ExecCtx,
+                _: &OwnedArgv,
+                _: &[u8],
+                _: &mut dyn ReplySink,
+            ) -> Result<crate::blocking::Serve, CmdError> {
+                Ok(crate::blocking::Serve::Nothing)
+            }
+            let waiter = crate::blocking::Waiter::new(
+                1,
+                0,
+                OwnedArgv::from_args(["BLPOP", key, "0"]),
+                Protocol::Resp2,
+                vec![SmallBytes::new(key.as_bytes())],
+                0,
+                never,
+                Arc::new(NoWake),
+            );
+            let mut locked = self.store.lock_all();
+            locked
+                .shard(key.as_bytes())
+                .blocked
+                .push(0, key.as_bytes(), waiter);
+        }
+
         fn watch(&mut self, key: &str) -> Arc<AtomicBool> {
             let flag = Arc::new(AtomicBool::new(false));
             let mut locked = self.store.lock_all();
@@ -784,6 +816,9 @@ mod tests {
     #[test]
     fn pushes_report_the_key_ready_and_count_one_change_per_element() {
         let mut h = Harness::new();
+        assert_eq!(h.run(&["RPUSH", "lc", "z"]), ":1\r\n");
+        assert!(h.ready().is_empty(), "nobody waits on lc");
+        h.block_on("la");
         assert_eq!(h.run(&["RPUSH", "la", "a", "b", "c"]), ":3\r\n");
         assert_eq!(h.ready(), ["la"]);
         assert_eq!(h.effects.dirty, 3);
@@ -797,6 +832,7 @@ mod tests {
     #[test]
     fn lmove_across_shards_moves_deletes_the_emptied_source_and_readies_the_destination() {
         let mut h = Harness::new();
+        h.block_on("lb");
         h.run(&["RPUSH", "la", "x"]);
         assert_eq!(
             h.run(&["LMOVE", "la", "lb", "LEFT", "RIGHT"]),
