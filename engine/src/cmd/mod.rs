@@ -11,6 +11,7 @@ pub mod keys;
 pub mod list;
 pub mod queue;
 pub mod scan;
+pub mod seat;
 pub mod set;
 pub mod strings;
 
@@ -26,5 +27,6 @@ pub fn families() -> Vec<&'static [CommandSpec<EngineHandler>]> {
         hash::COMMANDS,
         set::COMMANDS,
         queue::COMMANDS,
+        seat::COMMANDS,
     ]
 }
