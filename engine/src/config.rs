@@ -14,6 +14,8 @@ pub struct EngineConfig {
     pub zset_max_listpack_value: usize,
     /// `list-max-listpack-size` (negative: a byte limit per node, as Redis).
     pub list_max_listpack_size: i64,
+    /// `token-secret`: the HMAC key of signed admission tokens (JWT, HS256).
+    pub token_secret: Vec<u8>,
 }
 
 impl Default for EngineConfig {
@@ -26,6 +28,7 @@ impl Default for EngineConfig {
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
             list_max_listpack_size: -2,
+            token_secret: Vec::new(),
         }
     }
 }

@@ -21,6 +21,9 @@ pub struct Effects {
     /// Set by a blocking command that found nothing to pop: the keys to wait on and the
     /// deadline (Unix ms, 0 = forever). The command wrote no reply.
     pub block: Option<BlockOn>,
+    /// Messages to publish once the command's locks are released: (channel, message). Queue
+    /// policies announce admitted users this way.
+    pub publish: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// A blocking command's request to wait.
@@ -58,6 +61,7 @@ impl Effects {
         self.dirty = 0;
         self.ready_keys.clear();
         self.block = None;
+        self.publish.clear();
     }
 }
 

@@ -524,6 +524,15 @@ pub static DIRECTIVES: &[Directive] = &[
             |c| c.engine.list_max_listpack_size.to_string(),
         )
     },
+    d(
+        "token-secret",
+        true,
+        |c, a| {
+            c.engine.token_secret = one(a)?.as_bytes().to_vec();
+            Ok(())
+        },
+        |c| String::from_utf8_lossy(&c.engine.token_secret).into_owned(),
+    ),
     Directive {
         multi_arg: true,
         ..d(

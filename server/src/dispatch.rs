@@ -164,6 +164,8 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
             let result = run_engine(s, spec, argv, out, &mut locked, true);
             crate::blocked::serve_ready_keys(s, &mut locked);
             crate::blocked::register_if_blocked(s, &mut locked, cmd.id, argv);
+            drop(locked);
+            flush_publishes(s);
             result
         }
         Spec::Server(spec) => {
@@ -212,7 +214,8 @@ pub fn run_engine(
     let handler = spec
         .handler
         .expect("containers are resolved to subcommands");
-    // Ready keys accumulate until the caller serves them (after a command, or after EXEC).
+    // Ready keys and publishes accumulate until the caller handles them (after a command, or
+    // after EXEC).
     s.effects.dirty = 0;
     s.effects.block = None;
     let mut ctx = ExecCtx {
@@ -282,4 +285,17 @@ pub fn begin_multi(s: &mut Session) -> Result<(), CmdError> {
     s.info.set_flag(crate::client::flag::MULTI, true);
     s.info.multi_len.store(0, Ordering::Relaxed);
     Ok(())
+}
+
+/// Publishes what engine commands queued for pub/sub (queue policies' announcements), after
+/// their locks are released: delivery never happens under a shard lock.
+pub fn flush_publishes(s: &mut Session) {
+    if s.effects.publish.is_empty() {
+        return;
+    }
+    for (channel, message) in std::mem::take(&mut s.effects.publish) {
+        s.shared
+            .pubsub
+            .publish(&channel, &message, &s.hot.output_pubsub);
+    }
 }

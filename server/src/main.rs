@@ -71,7 +71,7 @@ fn main() {
     }
 }
 
-fn serve(config: config::Config) -> std::io::Result<()> {
+fn serve(mut config: config::Config) -> std::io::Result<()> {
     notice!("oO0OoO0OoO0Oo usher is starting oO0OoO0OoO0Oo");
     notice!(
         "usher version={}, Redis {} compatible, bits=64, pid={}, threads={}, shards={}",
@@ -83,6 +83,14 @@ fn serve(config: config::Config) -> std::io::Result<()> {
     );
     if config.config_file.is_none() {
         notice!("No config file specified, using the default config. In order to specify a config file use usher /path/to/usher.conf");
+    }
+    if config.engine.token_secret.is_empty() {
+        // Tokens signed with a per-process secret cannot be verified by anyone else or after a
+        // restart: fine for trying usher out, not for production.
+        config.engine.token_secret = shared::random_hex(64).into_bytes();
+        notice!(
+            "token-secret is not set: admission tokens are signed with a random per-process secret"
+        );
     }
     let listeners = bind_all(&config)?;
     let port = listeners

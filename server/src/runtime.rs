@@ -18,6 +18,7 @@ use crate::stats::bump;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
+use usher_engine::ctx::{Effects, ExecCtx};
 
 /// Keys expired per lock hold: bounds how long active expiry holds a shard.
 const EXPIRE_BATCH: usize = 64;
@@ -156,6 +157,7 @@ async fn cron(index: usize, shared: &'static Shared) {
         tokio::time::sleep(period).await;
         let budget = period * EXPIRE_TIME_PERCENT / 100;
         active_expire(index, threads, shared, budget);
+        run_queue_policies(index, threads, shared);
         if index == 0 {
             sample_ops(shared);
             if last_timeout_check.elapsed() >= Duration::from_secs(1) {
@@ -191,6 +193,46 @@ fn active_expire(index: usize, threads: usize, shared: &Shared, budget: Duration
             }
             if started.elapsed() >= budget {
                 return;
+            }
+        }
+    }
+}
+
+/// Ticks every queue policy on the shards this worker owns: sweeps silent waiters and admits
+/// at each policy's rate. Announcements are published after the shard lock is released.
+fn run_queue_policies(index: usize, threads: usize, shared: &Shared) {
+    let hot = shared.hot();
+    for shard in (index..shared.store.shard_count()).step_by(threads) {
+        let queues = {
+            let mut locked = shared.store.lock_one(shard);
+            let target = locked.iter_mut().next().expect("one shard");
+            target.queues.policy_queues()
+        };
+        for (db, queue) in queues {
+            let mut effects = Effects::default();
+            {
+                let mut locked = shared.store.lock_one(shard);
+                let mut ctx = ExecCtx {
+                    shards: &mut locked,
+                    db,
+                    now_ms: unix_ms(),
+                    config: &hot.engine,
+                    effects: &mut effects,
+                    may_block: false,
+                };
+                usher_engine::cmd::queue::run_policy(&mut ctx, &queue);
+                for _ in 0..64 {
+                    if ctx.effects.ready_keys.is_empty() {
+                        break;
+                    }
+                    let ready = std::mem::take(&mut ctx.effects.ready_keys);
+                    let _ = usher_engine::blocking::serve_ready(&mut ctx, &ready);
+                }
+            }
+            for (channel, message) in effects.publish {
+                shared
+                    .pubsub
+                    .publish(&channel, &message, &hot.output_pubsub);
             }
         }
     }

@@ -405,3 +405,32 @@ fn seat_commands_match_the_fencing_token_scripts() {
         p.same_keys(&[&seat, &token_key]);
     }
 }
+
+/// TOKENCONSUME ≡ consume_token.lua: found once, then already consumed; missing tokens.
+#[test]
+fn tokenconsume_matches_the_consume_script() {
+    let usher = Server::usher(&[]);
+    let redis = Server::redis(&[]);
+    let seed = diff::seed();
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut p = Pair::new(&usher, &redis, seed);
+    let sha = p.load("consume_token.lua");
+    for _ in 0..diff::ops(2000) {
+        let key = format!("token:{{evt}}:{}", rng.random_range(0..30));
+        match rng.random_range(0..10) {
+            0..=2 => {
+                p.both(&["HSET", &key, "userId", "u1", "issuedAt", "1000"]);
+            }
+            3 => {
+                p.both(&["DEL", &key]);
+            }
+            _ => {
+                let now = s(1_795_000_000_000i64 + rng.random_range(0..100_000));
+                let native = vec![s("TOKENCONSUME"), key.clone(), s("NOW"), now.clone()];
+                let script = vec![s("EVALSHA"), sha.clone(), s(1), key.clone(), now];
+                p.contract(&native, &script);
+            }
+        }
+        p.same_keys(&[&key]);
+    }
+}

@@ -14,6 +14,7 @@ pub mod scan;
 pub mod seat;
 pub mod set;
 pub mod strings;
+pub mod token;
 
 use crate::command::{CommandSpec, EngineHandler};
 
@@ -28,5 +29,6 @@ pub fn families() -> Vec<&'static [CommandSpec<EngineHandler>]> {
         set::COMMANDS,
         queue::COMMANDS,
         seat::COMMANDS,
+        token::COMMANDS,
     ]
 }

@@ -1,26 +1,40 @@
-//! The waiting-line family: ENTER, ADMIT and the Q* commands (position, leave, heartbeats,
-//! sweeps, active-session renewal and revocation, summaries).
+//! The waiting-line family: ENTER, ADMIT, the Q* commands (position, leave, heartbeats,
+//! sweeps, session renewal and revocation, summaries) and QPOLICY, plus the policy tick the
+//! server runs for every queue that has a policy.
 //!
 //! Each command does atomically, on ordinary sorted sets (see [`crate::queue`]), what a
 //! ticketing backend otherwise does with several round trips or a Lua script. Where a seed
 //! script exists the command is equivalent to it for valid input (same reply, same resulting
 //! keys), and validates every argument before touching anything, so bad input changes nothing.
+//!
+//! A queue with a policy (QPOLICY) gets more: a pre-queue (arrivals before the opening time
+//! are shuffled), heartbeats (a silent waiter is dropped in bounded batches and never counted
+//! as waiting, nor admitted), admissions run by the server at a rate under a cap, each one
+//! announced on a pub/sub channel with an optional signed admission token.
 
 use crate::args::{self, is};
 use crate::bytes::SmallBytes;
-use crate::command::{cmd, CommandSpec, EngineHandler, Flags, Group};
+use crate::cmd::hash::get_hash;
+use crate::command::{cmd, container, CommandSpec, EngineHandler, Flags, Group};
 use crate::ctx::ExecCtx;
 use crate::db::Db;
 use crate::error::{CmdError, CmdResult};
-use crate::queue::score::next_arrival;
+use crate::queue::policy::{heartbeat_key, policy_key, token_key, Policy};
+use crate::queue::score::{next_arrival, prequeue_slot, PREQUEUE_SLOTS, SLOTS_PER_MS};
+use crate::queue::token::{self, Claims};
+use crate::types::hash::ListpackLimits;
 use crate::types::zset::{ScoreBound, ZSet, ZSetLimits};
 use crate::value::Value;
+use rand::RngExt;
 use usher_protocol::{errors, Argv, ReplySink};
 
 type Spec = CommandSpec<EngineHandler>;
 
 /// ADMIT's default session length: 5 minutes, as in the seeds.
 pub const DEFAULT_ACTIVE_TTL_MS: i64 = 300_000;
+
+/// Stale waiters a policy tick sweeps per queue at most (bounded work per lock hold).
+pub const SWEEP_BATCH: i64 = 1000;
 
 /// The sorted set under `key`, if any; WRONGTYPE for other types.
 pub(crate) fn zset<'d>(
@@ -53,6 +67,20 @@ fn zadd(ctx: &mut ExecCtx, key: &[u8], member: &[u8], score: f64) {
     }
 }
 
+/// Removes `member` from the sorted set at `key`; true if it was there. Empty sets disappear.
+fn zrem(ctx: &mut ExecCtx, key: &[u8], member: &[u8]) -> bool {
+    let now = ctx.now_ms;
+    let removed = match zset(ctx.db(key), key, now) {
+        Ok(Some(z)) => z.remove(member).is_some(),
+        _ => false,
+    };
+    if removed {
+        drop_if_empty(ctx, key);
+        ctx.modified(key);
+    }
+    removed
+}
+
 /// Deletes `key` if it holds an empty sorted set (empty collections disappear).
 fn drop_if_empty(ctx: &mut ExecCtx, key: &[u8]) {
     let now = ctx.now_ms;
@@ -68,7 +96,22 @@ pub(crate) fn zset_limits(ctx: &ExecCtx) -> ZSetLimits {
     }
 }
 
-/// Trailing options shared by the family: `MAXACTIVE n`, `TTL ms`, `NOW ms`, as allowed.
+/// The policy of `queue`, if it has one (and its hash lives on the queue's shard, which holds
+/// for every queue name but the empty one and names with a `}` but no hash tag).
+pub(crate) fn policy_of(ctx: &mut ExecCtx, queue: &[u8]) -> Result<Option<Policy>, CmdError> {
+    let db = ctx.db;
+    if !ctx.shards.shard(queue).queues.has_policy(db, queue) {
+        return Ok(None);
+    }
+    let key = policy_key(queue);
+    if !ctx.shards.holds(&key) {
+        return Ok(None);
+    }
+    let now = ctx.now_ms;
+    Ok(get_hash(ctx.db(&key), &key, now)?.and_then(|h| Policy::from_hash(h)))
+}
+
+/// Trailing options shared by the family: `MAXACTIVE n`, `TTL ms`, `LIMIT n`, `NOW ms`.
 #[derive(Default)]
 struct Options {
     max_active: Option<i64>,
@@ -124,10 +167,6 @@ fn parse_options(
     Ok(o)
 }
 
-fn user_count(n: usize) -> i64 {
-    n as i64
-}
-
 /// ```text
 /// ADMIT queue active count [MAXACTIVE n] [TTL ms] [NOW ms]
 /// ```
@@ -135,7 +174,9 @@ fn user_count(n: usize) -> i64 {
 /// arrivals from `queue` into `active` with expiry `now + TTL`, never beyond MAXACTIVE live
 /// sessions. Reply: `[admitted, [user, ...]]`. Equivalent to `admission_zpopmin.lua`
 /// (`EVAL ... 2 queue active count now ttl maxActive`). Defaults: no cap, TTL 300000, NOW from
-/// the server clock. Complexity: O((E + K) log N) for E expired sessions and K admissions.
+/// the server clock. On a queue with a heartbeat policy, waiters whose heartbeat lapsed are
+/// dropped instead of admitted. Complexity: O((E + K) log N) for E expired sessions and K
+/// admissions.
 fn admit(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, active) = (argv.arg(1), argv.arg(2));
     let count = args::positive_int(argv.arg(3))? as usize;
@@ -153,9 +194,21 @@ fn admit(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let ttl = opts.ttl_ms.unwrap_or(DEFAULT_ACTIVE_TTL_MS);
     check_zset(ctx, queue)?;
     check_zset(ctx, active)?;
-    let admitted = admit_users(ctx, queue, active, count, opts.max_active, now, ttl);
+    let policy = policy_of(ctx, queue)?;
+    let admitted = admit_users(
+        ctx,
+        queue,
+        active,
+        Admission {
+            count,
+            max_active: opts.max_active,
+            now,
+            ttl,
+        },
+        policy.as_ref(),
+    );
     out.array(2);
-    out.int(user_count(admitted.len()));
+    out.int(admitted.len() as i64);
     out.array(admitted.len());
     for user in &admitted {
         out.bulk(user);
@@ -163,22 +216,29 @@ fn admit(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     Ok(())
 }
 
+/// What one admission round may do.
+#[derive(Clone, Copy)]
+pub(crate) struct Admission {
+    pub count: usize,
+    pub max_active: Option<i64>,
+    pub now: i64,
+    pub ttl: i64,
+}
+
 /// ADMIT's effect, after validation; returns the admitted users in arrival order.
 pub(crate) fn admit_users(
     ctx: &mut ExecCtx,
     queue: &[u8],
     active: &[u8],
-    count: usize,
-    max_active: Option<i64>,
-    now: i64,
-    ttl: i64,
+    a: Admission,
+    policy: Option<&Policy>,
 ) -> Vec<SmallBytes> {
     let clock = ctx.now_ms;
     let expired = match zset(ctx.db(active), active, clock) {
         Ok(Some(z)) => {
             let upto = z.last_rank_in_score_range(
                 &ScoreBound::Inclusive(f64::NEG_INFINITY),
-                &ScoreBound::Inclusive(now as f64),
+                &ScoreBound::Inclusive(a.now as f64),
             );
             upto.map_or(0, |last| z.remove_rank_range(0, last))
         }
@@ -192,28 +252,18 @@ pub(crate) fn admit_users(
         .ok()
         .flatten()
         .map_or(0, |z| z.len() as i64);
-    let room = max_active.map_or(i64::MAX, |cap| cap - live);
+    let room = a.max_active.map_or(i64::MAX, |cap| cap - live);
     if room <= 0 {
         return Vec::new();
     }
-    let take = (count as i64).min(room) as usize;
-    let mut admitted = Vec::with_capacity(take.min(4096));
-    if let Ok(Some(z)) = zset(ctx.db(queue), queue, clock) {
-        while admitted.len() < take {
-            match z.pop_min() {
-                Some((user, _)) => admitted.push(user),
-                None => break,
-            }
-        }
-    }
+    let take = (a.count as i64).min(room) as usize;
+    let admitted = pop_live(ctx, queue, take, policy, a.now);
     if admitted.is_empty() {
         return admitted;
     }
-    drop_if_empty(ctx, queue);
-    ctx.modified(queue);
-    let expiry = (now + ttl) as f64;
+    let expiry = a.now + a.ttl;
     for user in &admitted {
-        zadd(ctx, active, user, expiry);
+        zadd(ctx, active, user, expiry as f64);
     }
     ctx.modified(active);
     ctx.ready(active);
@@ -221,15 +271,167 @@ pub(crate) fn admit_users(
     ctx.shards
         .shard(queue)
         .queues
-        .record_admissions(db, queue, now, admitted.len() as u64);
+        .record_admissions(db, queue, a.now, admitted.len() as u64);
+    if let Some(policy) = policy {
+        announce(ctx, queue, &admitted, policy, a.now, expiry);
+    }
     admitted
 }
 
-/// A line's size and a user's place in it.
-struct Place {
-    /// 1-based position, or 0 when the user is active or absent.
-    position: i64,
-    waiting: i64,
+/// Pops up to `take` users from the head of the line. With a heartbeat policy, users whose
+/// heartbeat lapsed are dropped on the way (at most 4×take + 64 of them per call, so the work
+/// stays bounded) and admitted users leave the heartbeat set.
+fn pop_live(
+    ctx: &mut ExecCtx,
+    queue: &[u8],
+    take: usize,
+    policy: Option<&Policy>,
+    now: i64,
+) -> Vec<SmallBytes> {
+    let clock = ctx.now_ms;
+    let heartbeat = policy
+        .and_then(|p| p.heartbeat_ms)
+        .map(|ms| (heartbeat_key(queue), (now - ms) as f64));
+    let mut admitted = Vec::with_capacity(take.min(4096));
+    let mut dropped = Vec::new();
+    let max_dropped = take * 4 + 64;
+    while admitted.len() < take && dropped.len() < max_dropped {
+        let Ok(Some(z)) = zset(ctx.db(queue), queue, clock) else {
+            break;
+        };
+        let Some((user, _)) = z.pop_min() else { break };
+        let stale = match &heartbeat {
+            Some((hb, threshold)) => {
+                matches!(zset(ctx.db(hb), hb, clock), Ok(Some(h)) if h.score(&user).is_some_and(|s| s <= *threshold))
+            }
+            None => false,
+        };
+        if stale {
+            dropped.push(user);
+        } else {
+            admitted.push(user);
+        }
+    }
+    if admitted.is_empty() && dropped.is_empty() {
+        return admitted;
+    }
+    drop_if_empty(ctx, queue);
+    ctx.modified(queue);
+    if let Some((hb, _)) = &heartbeat {
+        for user in admitted.iter().chain(&dropped) {
+            zrem(ctx, hb, user);
+        }
+    }
+    admitted
+}
+
+/// Issues admission tokens and publishes the admissions, as the policy asks.
+fn announce(
+    ctx: &mut ExecCtx,
+    queue: &[u8],
+    admitted: &[SmallBytes],
+    policy: &Policy,
+    now: i64,
+    active_until: i64,
+) {
+    for user in admitted {
+        let jwt = policy
+            .token_ttl_ms
+            .map(|ttl| issue_token(ctx, queue, user, now, ttl));
+        if let Some(channel) = &policy.channel {
+            let message = serde_json::json!({
+                "event": "admitted",
+                "queue": String::from_utf8_lossy(queue),
+                "user": String::from_utf8_lossy(user),
+                "active_until_ms": active_until,
+                "token": jwt,
+            });
+            ctx.effects
+                .publish
+                .push((channel.clone(), message.to_string().into_bytes()));
+        }
+    }
+}
+
+/// Signs an admission token for `user` and records it in `<queue>:token:<user>` (a hash with
+/// `userId`, `issuedAt`, `expiresAt`, `jti` and `token`, expiring with the token), the key
+/// TOKENCONSUME consumes once.
+fn issue_token(ctx: &mut ExecCtx, queue: &[u8], user: &[u8], now: i64, ttl_ms: i64) -> String {
+    let jti: String = (0..16)
+        .map(|_| char::from_digit(rand::rng().random_range(0..16), 16).unwrap())
+        .collect();
+    let claims = Claims {
+        sub: String::from_utf8_lossy(user).into_owned(),
+        aud: String::from_utf8_lossy(queue).into_owned(),
+        iat: now / 1000,
+        exp: (now + ttl_ms + 999) / 1000,
+        jti: jti.clone(),
+    };
+    let jwt = token::sign(&ctx.config.token_secret, &claims);
+    let key = token_key(queue, user);
+    if ctx.shards.holds(&key) {
+        let limits = ListpackLimits::from_config(ctx.config);
+        let mut hash = crate::types::hash::Hash::new();
+        let (issued, expires) = (now.to_string(), (now + ttl_ms).to_string());
+        for (f, v) in [
+            (&b"userId"[..], user),
+            (b"issuedAt", issued.as_bytes()),
+            (b"expiresAt", expires.as_bytes()),
+            (b"jti", jti.as_bytes()),
+            (b"token", jwt.as_bytes()),
+        ] {
+            hash.set(f, v, limits);
+        }
+        let clock = ctx.now_ms;
+        ctx.db(&key).set(&key, Value::Hash(Box::new(hash)));
+        ctx.db(&key).set_expire(&key, now + ttl_ms, clock);
+        ctx.modified(&key);
+    }
+    jwt
+}
+
+/// Users waiting, not counting those whose heartbeat lapsed (with a heartbeat policy).
+fn live_waiting(ctx: &mut ExecCtx, queue: &[u8], policy: Option<&Policy>, now: i64) -> i64 {
+    let clock = ctx.now_ms;
+    let total = zset(ctx.db(queue), queue, clock)
+        .ok()
+        .flatten()
+        .map_or(0, |z| z.len() as i64);
+    let Some(hb_ms) = policy.and_then(|p| p.heartbeat_ms) else {
+        return total;
+    };
+    let hb = heartbeat_key(queue);
+    let stale = match zset(ctx.db(&hb), &hb, clock) {
+        Ok(Some(h)) => h.count_in_score_range(
+            &ScoreBound::Inclusive(f64::NEG_INFINITY),
+            &ScoreBound::Inclusive((now - hb_ms) as f64),
+        ) as i64,
+        _ => 0,
+    };
+    (total - stale).max(0)
+}
+
+/// Records a heartbeat for a waiting user if the policy tracks them.
+fn touch_heartbeat(
+    ctx: &mut ExecCtx,
+    queue: &[u8],
+    user: &[u8],
+    policy: Option<&Policy>,
+    now: i64,
+) {
+    if policy.is_some_and(|p| p.heartbeat_ms.is_some()) {
+        let hb = heartbeat_key(queue);
+        zadd(ctx, &hb, user, now as f64);
+        ctx.modified(&hb);
+    }
+}
+
+fn reply_status(out: &mut dyn ReplySink, status: &str, position: i64, waiting: i64) -> CmdResult {
+    out.array(3);
+    out.bulk(status.as_bytes());
+    out.int(position);
+    out.int(waiting);
+    Ok(())
 }
 
 /// ```text
@@ -240,65 +442,74 @@ struct Place {
 /// line: keeps its place) or `NEW` (joined at the back). Positions are 1-based. Arrival scores
 /// are the arrival time in ms plus a sub-millisecond slot, so order is strict FIFO even within a
 /// millisecond and every score is exact. A session that expired is dropped and the user joins
-/// anew. Complexity: O(log N).
+/// anew. Before a policy's opening time, a new user gets a random place in the block that opens
+/// first (the pre-queue shuffle). Complexity: O(log N).
 fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, active, user) = (argv.arg(1), argv.arg(2), argv.arg(3));
     let opts = parse_options(argv, 4, ONLY_NOW, "enter")?;
     let now = opts.now_ms.unwrap_or(ctx.now_ms);
     check_zset(ctx, queue)?;
     check_zset(ctx, active)?;
+    let policy = policy_of(ctx, queue)?;
     let clock = ctx.now_ms;
-    let session = zset(ctx.db(active), active, clock)?.and_then(|z| z.score(user));
-    match session {
+    match zset(ctx.db(active), active, clock)?.and_then(|z| z.score(user)) {
         Some(expiry) if expiry > now as f64 => {
-            let waiting = zset(ctx.db(queue), queue, clock)?.map_or(0, |z| z.len() as i64);
-            return reply_status(
-                out,
-                "ACTIVE",
-                Place {
-                    position: 0,
-                    waiting,
-                },
-            );
+            let waiting = live_waiting(ctx, queue, policy.as_ref(), now);
+            return reply_status(out, "ACTIVE", 0, waiting);
         }
         Some(_) => {
-            if let Some(z) = zset(ctx.db(active), active, clock)? {
-                z.remove(user);
-            }
-            drop_if_empty(ctx, active);
-            ctx.modified(active);
+            zrem(ctx, active, user);
         }
         None => {}
     }
-    if let Some(z) = zset(ctx.db(queue), queue, clock)? {
-        if let Some(rank) = z.rank(user) {
-            let place = Place {
-                position: rank as i64 + 1,
-                waiting: z.len() as i64,
-            };
-            return reply_status(out, "WAITING", place);
-        }
+    let rank = zset(ctx.db(queue), queue, clock)?.and_then(|z| z.rank(user));
+    if let Some(rank) = rank {
+        touch_heartbeat(ctx, queue, user, policy.as_ref(), now);
+        let waiting = live_waiting(ctx, queue, policy.as_ref(), now);
+        return reply_status(out, "WAITING", rank as i64 + 1, waiting);
     }
-    let last = zset(ctx.db(queue), queue, clock)?
-        .and_then(|z| z.get_by_rank(z.len().wrapping_sub(1)).map(|(_, s)| s));
-    let score = next_arrival(now, last);
+    let score = match policy
+        .as_ref()
+        .and_then(|p| p.open_at_ms.filter(|_| p.before_open(now)))
+    {
+        Some(open_at) => prequeue_score(ctx, queue, open_at),
+        None => {
+            let last = zset(ctx.db(queue), queue, clock)?.and_then(|z| {
+                z.len()
+                    .checked_sub(1)
+                    .and_then(|r| z.get_by_rank(r))
+                    .map(|(_, s)| s)
+            });
+            next_arrival(now, last)
+        }
+    };
     zadd(ctx, queue, user, score);
     ctx.modified(queue);
     ctx.ready(queue);
-    let z = zset(ctx.db(queue), queue, clock)?.expect("just inserted");
-    let place = Place {
-        position: z.rank(user).expect("just inserted") as i64 + 1,
-        waiting: z.len() as i64,
-    };
-    reply_status(out, "NEW", place)
+    touch_heartbeat(ctx, queue, user, policy.as_ref(), now);
+    let position = zset(ctx.db(queue), queue, clock)?
+        .and_then(|z| z.rank(user))
+        .expect("just inserted") as i64
+        + 1;
+    let waiting = live_waiting(ctx, queue, policy.as_ref(), now);
+    reply_status(out, "NEW", position, waiting)
 }
 
-fn reply_status(out: &mut dyn ReplySink, status: &str, place: Place) -> CmdResult {
-    out.array(3);
-    out.bulk(status.as_bytes());
-    out.int(place.position);
-    out.int(place.waiting);
-    Ok(())
+/// A free random pre-queue slot before `open_at` (redrawn on the rare collision, then probed).
+fn prequeue_score(ctx: &mut ExecCtx, queue: &[u8], open_at: i64) -> f64 {
+    let clock = ctx.now_ms;
+    let taken = |ctx: &mut ExecCtx, s: f64| matches!(zset(ctx.db(queue), queue, clock), Ok(Some(z)) if z.count_in_score_range(&ScoreBound::Inclusive(s), &ScoreBound::Inclusive(s)) > 0);
+    let mut score = prequeue_slot(open_at, rand::rng().random_range(0..PREQUEUE_SLOTS));
+    for _ in 0..16 {
+        if !taken(ctx, score) {
+            return score;
+        }
+        score = prequeue_slot(open_at, rand::rng().random_range(0..PREQUEUE_SLOTS));
+    }
+    while taken(ctx, score) {
+        score += 1.0 / SLOTS_PER_MS;
+    }
+    score
 }
 
 /// ```text
@@ -306,37 +517,39 @@ fn reply_status(out: &mut dyn ReplySink, status: &str, place: Place) -> CmdResul
 /// ```
 /// A user's place without joining: `[status, position, waiting, eta_ms]`, status `ACTIVE`,
 /// `WAITING` or `NONE`. `eta_ms` estimates the wait from the admission rate measured over the
-/// last minute (-1 while nothing has been admitted; 0 when active). Complexity: O(log N).
+/// last minute (-1 while nothing has been admitted; 0 when active). Polling is a heartbeat on
+/// a queue with a heartbeat policy. Complexity: O(log N).
 fn qpos(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, active, user) = (argv.arg(1), argv.arg(2), argv.arg(3));
     let opts = parse_options(argv, 4, ONLY_NOW, "qpos")?;
     let now = opts.now_ms.unwrap_or(ctx.now_ms);
     check_zset(ctx, queue)?;
     check_zset(ctx, active)?;
+    let policy = policy_of(ctx, queue)?;
     let clock = ctx.now_ms;
     let is_active = zset(ctx.db(active), active, clock)?
         .and_then(|z| z.score(user))
         .is_some_and(|e| e > now as f64);
-    let (rank, waiting) = match zset(ctx.db(queue), queue, clock)? {
-        Some(z) => (z.rank(user), z.len() as i64),
-        None => (None, 0),
-    };
+    let rank = zset(ctx.db(queue), queue, clock)?.and_then(|z| z.rank(user));
+    if rank.is_some() && !is_active {
+        touch_heartbeat(ctx, queue, user, policy.as_ref(), now);
+    }
+    let waiting = live_waiting(ctx, queue, policy.as_ref(), now);
     let db = ctx.db;
-    let eta_of = |ctx: &mut ExecCtx, position: i64| {
-        ctx.shards
-            .shard(queue)
-            .queues
-            .stats(db, queue)
-            .and_then(|s| s.eta_ms(position as u64, now))
-            .unwrap_or(-1)
-    };
-    let (status, position, eta) = if is_active {
-        ("ACTIVE", 0, 0)
-    } else if let Some(rank) = rank {
-        let position = rank as i64 + 1;
-        ("WAITING", position, eta_of(ctx, position))
-    } else {
-        ("NONE", 0, -1)
+    let (status, position, eta) = match (is_active, rank) {
+        (true, _) => ("ACTIVE", 0, 0),
+        (false, Some(rank)) => {
+            let position = rank as i64 + 1;
+            let eta = ctx
+                .shards
+                .shard(queue)
+                .queues
+                .stats(db, queue)
+                .and_then(|s| s.eta_ms(position as u64, now))
+                .unwrap_or(-1);
+            ("WAITING", position, eta)
+        }
+        (false, None) => ("NONE", 0, -1),
     };
     out.array(4);
     out.bulk(status.as_bytes());
@@ -353,21 +566,11 @@ fn qpos(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 /// Complexity: O(log N).
 fn qleave(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, user) = (argv.arg(1), argv.arg(2));
-    let hb = usher_cluster::companion_key(queue, b"hb");
     check_zset(ctx, queue)?;
-    let now = ctx.now_ms;
-    let removed = zset(ctx.db(queue), queue, now)?.is_some_and(|z| z.remove(user).is_some());
-    if removed {
-        drop_if_empty(ctx, queue);
-        ctx.modified(queue);
-        if ctx.shards.holds(&hb) {
-            if let Ok(Some(z)) = zset(ctx.db(&hb), &hb, now) {
-                if z.remove(user).is_some() {
-                    drop_if_empty(ctx, &hb);
-                    ctx.modified(&hb);
-                }
-            }
-        }
+    let removed = zrem(ctx, queue, user);
+    let hb = heartbeat_key(queue);
+    if removed && ctx.shards.holds(&hb) && check_zset(ctx, &hb).is_ok() {
+        zrem(ctx, &hb, user);
     }
     out.int(removed as i64);
     Ok(())
@@ -382,7 +585,12 @@ fn qleave(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 fn qheartbeat(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, user) = (argv.arg(1), argv.arg(2));
     let opts = parse_options(argv, 3, ONLY_NOW, "qheartbeat")?;
-    let hb = heartbeat_key(ctx, queue)?;
+    let hb = heartbeat_key(queue);
+    if !ctx.shards.holds(&hb) {
+        return Err(CmdError::Static(
+            "ERR the queue key cannot host a heartbeat set: give it a hash tag, e.g. queue:{event}",
+        ));
+    }
     check_zset(ctx, queue)?;
     check_zset(ctx, &hb)?;
     let clock = ctx.now_ms;
@@ -394,17 +602,6 @@ fn qheartbeat(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResu
     }
     out.int(in_line as i64);
     Ok(())
-}
-
-/// The queue's heartbeat set, which must live on the queue's shard.
-fn heartbeat_key(ctx: &ExecCtx, queue: &[u8]) -> Result<Vec<u8>, CmdError> {
-    let hb = usher_cluster::companion_key(queue, b"hb");
-    if !ctx.shards.holds(&hb) {
-        return Err(CmdError::Static(
-            "ERR the queue key cannot host a heartbeat set: give it a hash tag, e.g. queue:{event}",
-        ));
-    }
-    Ok(hb)
 }
 
 /// ```text
@@ -429,7 +626,7 @@ fn qsweep(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         },
         "qsweep",
     )?;
-    let limit = opts.limit.unwrap_or(1000);
+    let limit = opts.limit.unwrap_or(SWEEP_BATCH);
     check_zset(ctx, hb)?;
     check_zset(ctx, queue)?;
     let max = if max.exclusive {
@@ -522,12 +719,8 @@ fn qrenew(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 /// Complexity: O(log N).
 fn qrevoke(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (active, user) = (argv.arg(1), argv.arg(2));
-    let now = ctx.now_ms;
-    let removed = zset(ctx.db(active), active, now)?.is_some_and(|z| z.remove(user).is_some());
-    if removed {
-        drop_if_empty(ctx, active);
-        ctx.modified(active);
-    }
+    check_zset(ctx, active)?;
+    let removed = zrem(ctx, active, user);
     out.int(removed as i64);
     Ok(())
 }
@@ -535,21 +728,21 @@ fn qrevoke(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult 
 /// ```text
 /// QSTATS queue active [NOW ms]
 /// ```
-/// A summary map: `waiting`, `active` (live sessions), `admitted` (since the server started),
-/// `admit_rate` (users per minute, measured over the last minute), `oldest_wait_ms` (how long the
-/// head of the line has waited; -1 when empty) and `eta_last_ms` (estimated wait of the last in
-/// line; -1 when unknown). Complexity: O(log N).
+/// A summary map: `waiting` (not counting waiters whose heartbeat lapsed), `active` (live
+/// sessions), `admitted` (since the server started), `admit_rate` (users per minute, measured
+/// over the last minute), `oldest_wait_ms` (how long the head of the line has waited; -1 when
+/// empty) and `eta_last_ms` (estimated wait of the last in line; -1 when unknown).
+/// Complexity: O(log N).
 fn qstats(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, active) = (argv.arg(1), argv.arg(2));
     let opts = parse_options(argv, 3, ONLY_NOW, "qstats")?;
     check_zset(ctx, queue)?;
     check_zset(ctx, active)?;
+    let policy = policy_of(ctx, queue)?;
     let clock = ctx.now_ms;
     let now = opts.now_ms.unwrap_or(clock);
-    let (waiting, head) = match zset(ctx.db(queue), queue, clock)? {
-        Some(z) => (z.len() as i64, z.get_by_rank(0).map(|(_, s)| s)),
-        None => (0, None),
-    };
+    let waiting = live_waiting(ctx, queue, policy.as_ref(), now);
+    let head = zset(ctx.db(queue), queue, clock)?.and_then(|z| z.get_by_rank(0).map(|(_, s)| s));
     let live = zset(ctx.db(active), active, clock)?.map_or(0, |z| {
         z.count_in_score_range(
             &ScoreBound::Exclusive(now as f64),
@@ -586,10 +779,172 @@ fn qstats(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     Ok(())
 }
 
+/// ```text
+/// QPOLICY SET queue active [MAXACTIVE n] [RATE per-minute] [TTL ms] [HEARTBEAT ms]
+///     [OPENAT unix-ms] [CHANNEL channel] [TOKENS ttl-ms]
+/// ```
+/// Sets the queue's admission policy (replacing any previous one) and has the server run it:
+/// admissions at RATE per minute under the MAXACTIVE cap, sessions of TTL ms, heartbeats
+/// expected every HEARTBEAT ms (silent waiters are dropped in batches), a shuffled pre-queue
+/// before OPENAT, each admission published on CHANNEL as JSON, and admission tokens valid for
+/// TOKENS ms. The policy is stored in the hash `<queue>:policy`. Reply: OK.
+fn qpolicy_set(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    let (queue, active) = (argv.arg(2), argv.arg(3));
+    let policy = Policy::from_args(active, argv.iter().skip(4))?;
+    let key = policy_key(queue);
+    if !ctx.shards.holds(&key) || !ctx.shards.holds(&heartbeat_key(queue)) {
+        return Err(CmdError::Static("ERR a queue with a policy needs a name that can carry a hash tag: give it one, e.g. queue:{event}"));
+    }
+    check_zset(ctx, queue)?;
+    check_zset(ctx, active)?;
+    let now = ctx.now_ms;
+    get_hash(ctx.db(&key), &key, now)?;
+    let limits = ListpackLimits::from_config(ctx.config);
+    let mut hash = crate::types::hash::Hash::new();
+    for (field, value) in policy.fields() {
+        hash.set(field, &value, limits);
+    }
+    ctx.db(&key).set(&key, Value::Hash(Box::new(hash)));
+    ctx.modified(&key);
+    let db = ctx.db;
+    ctx.shards.shard(queue).queues.register_policy(db, queue);
+    out.ok();
+    Ok(())
+}
+
+/// ```text
+/// QPOLICY GET queue
+/// ```
+/// The queue's policy as a map (nil when it has none). Complexity: O(1).
+fn qpolicy_get(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    let queue = argv.arg(2);
+    match policy_of(ctx, queue)? {
+        None => out.null(),
+        Some(p) => {
+            let fields = p.fields();
+            out.map(fields.len());
+            for (name, value) in fields {
+                out.bulk(name);
+                out.bulk(&value);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// ```text
+/// QPOLICY DEL queue
+/// ```
+/// Stops running the queue's policy and deletes `<queue>:policy`. Reply: 1 if it had one.
+fn qpolicy_del(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    let queue = argv.arg(2);
+    let db = ctx.db;
+    let had = ctx.shards.shard(queue).queues.unregister_policy(db, queue);
+    let key = policy_key(queue);
+    let now = ctx.now_ms;
+    if ctx.shards.holds(&key) && ctx.db(&key).delete(&key, now) {
+        ctx.modified(&key);
+    }
+    out.int(had as i64);
+    Ok(())
+}
+
+/// One tick of a queue's policy, run by the server under the queue's shard lock: sweeps a
+/// batch of silent waiters, then admits what the rate allows. Returns false once the queue
+/// has no policy any more (its hash was deleted), so the server stops ticking it.
+pub fn run_policy(ctx: &mut ExecCtx, queue: &[u8]) -> bool {
+    let now = ctx.now_ms;
+    let policy = match policy_of(ctx, queue) {
+        Ok(Some(p)) => p,
+        Ok(None) | Err(_) => {
+            let db = ctx.db;
+            ctx.shards.shard(queue).queues.unregister_policy(db, queue);
+            return false;
+        }
+    };
+    if let Some(hb_ms) = policy.heartbeat_ms {
+        let hb = heartbeat_key(queue);
+        if check_zset(ctx, &hb).is_ok() && check_zset(ctx, queue).is_ok() {
+            sweep(
+                ctx,
+                &hb,
+                queue,
+                &ScoreBound::Inclusive((now - hb_ms) as f64),
+                SWEEP_BATCH,
+            );
+        }
+    }
+    let Some(rate) = policy.rate_per_min.filter(|_| !policy.before_open(now)) else {
+        return true;
+    };
+    let db = ctx.db;
+    let Some(n) = ctx
+        .shards
+        .shard(queue)
+        .queues
+        .bucket(db, queue)
+        .map(|b| b.earn(now, rate))
+    else {
+        return true;
+    };
+    if n == 0 || check_zset(ctx, queue).is_err() || check_zset(ctx, &policy.active).is_err() {
+        return true;
+    }
+    let active = policy.active.clone();
+    let round = Admission {
+        count: n,
+        max_active: policy.max_active,
+        now,
+        ttl: policy.ttl_ms,
+    };
+    let admitted = admit_users(ctx, queue, &active, round, Some(&policy));
+    if let Some(bucket) = ctx.shards.shard(queue).queues.bucket(db, queue) {
+        bucket.spend(admitted.len());
+    }
+    true
+}
+
 const W: Flags = Flags::WRITE;
 const WF: Flags = Flags::WRITE.union(Flags::FAST);
 const WFD: Flags = Flags::WRITE.union(Flags::FAST).union(Flags::DENYOOM);
 const CLOCK: Flags = Flags::NONDETERMINISTIC;
+
+const QPOLICY_SUBCOMMANDS: &[Spec] = &[
+    cmd(
+        "SET",
+        -4,
+        W.union(Flags::DENYOOM),
+        qpolicy_set as EngineHandler,
+    )
+    .keys(2, 3, 1)
+    .doc(
+        Group::Queue,
+        "0.1.0",
+        "Sets a queue's admission policy, which the server then runs.",
+        "O(1)",
+    ),
+    cmd(
+        "GET",
+        3,
+        Flags::READONLY.union(Flags::FAST),
+        qpolicy_get as EngineHandler,
+    )
+    .keys(2, 2, 1)
+    .doc(
+        Group::Queue,
+        "0.1.0",
+        "Returns a queue's admission policy.",
+        "O(1)",
+    ),
+    cmd("DEL", 3, WF, qpolicy_del as EngineHandler)
+        .keys(2, 2, 1)
+        .doc(
+            Group::Queue,
+            "0.1.0",
+            "Removes a queue's admission policy.",
+            "O(1)",
+        ),
+];
 
 pub static COMMANDS: &[Spec] = &[
     cmd("ENTER", -4, WFD.union(CLOCK), enter as EngineHandler)
@@ -598,7 +953,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd("ADMIT", -4, W.union(Flags::DENYOOM).union(CLOCK), admit as EngineHandler)
         .keys(1, 2, 1)
         .doc(Group::Queue, "0.1.0", "Admits the earliest arrivals of a waiting line into the active set, dropping expired sessions and respecting a cap.", "O((E+K)*log(N)) with E expired sessions removed and K users admitted."),
-    cmd("QPOS", -4, Flags::READONLY.union(Flags::FAST).union(CLOCK), qpos as EngineHandler)
+    cmd("QPOS", -4, WF.union(CLOCK), qpos as EngineHandler)
         .keys(1, 2, 1)
         .doc(Group::Queue, "0.1.0", "Returns a user's status, position, the line's length and an estimated wait from the measured admission rate.", "O(log(N))"),
     cmd("QLEAVE", 3, WF, qleave as EngineHandler)
@@ -619,4 +974,5 @@ pub static COMMANDS: &[Spec] = &[
     cmd("QSTATS", -3, Flags::READONLY.union(Flags::FAST).union(CLOCK), qstats as EngineHandler)
         .keys(1, 2, 1)
         .doc(Group::Queue, "0.1.0", "Summarizes a waiting line: waiting, active, admitted, admission rate, oldest wait and estimated wait of the last.", "O(log(N))"),
+    container("QPOLICY", QPOLICY_SUBCOMMANDS).group(Group::Queue),
 ];

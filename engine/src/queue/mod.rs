@@ -15,6 +15,7 @@
 //! the queue's hash slot. What is not in keys: the measured admission rate (`rate`), kept in the
 //! shard's memory so that ADMIT writes exactly what its seed script writes.
 
+pub mod policy;
 pub mod rate;
 pub mod registry;
 pub mod score;
