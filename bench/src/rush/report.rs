@@ -88,8 +88,28 @@ impl Stats {
     }
 }
 
-/// The server's user + system CPU seconds so far, from `/proc/<pid>/stat` (all its threads).
-pub fn process_cpu_s(pid: u32) -> std::io::Result<f64> {
+/// CPU seconds a process has used, split like `/proc/<pid>/stat` splits them.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuTime {
+    pub user_s: f64,
+    pub sys_s: f64,
+}
+
+impl CpuTime {
+    pub fn total_s(self) -> f64 {
+        self.user_s + self.sys_s
+    }
+
+    pub fn since(self, earlier: CpuTime) -> CpuTime {
+        CpuTime {
+            user_s: self.user_s - earlier.user_s,
+            sys_s: self.sys_s - earlier.sys_s,
+        }
+    }
+}
+
+/// The server's user and system CPU time so far, from `/proc/<pid>/stat` (all its threads).
+pub fn process_cpu(pid: u32) -> std::io::Result<CpuTime> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name (field 2) may hold spaces; the fields after its closing ')' start at
     // field 3, so utime (field 14) and stime (field 15) are the 12th and 13th of them.
@@ -101,10 +121,12 @@ pub fn process_cpu_s(pid: u32) -> std::io::Result<f64> {
             .and_then(|f| f.parse().ok())
             .ok_or_else(|| std::io::Error::other(format!("unreadable /proc/{pid}/stat")))
     };
-    let total = ticks(11)? + ticks(12)?;
     // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1);
-    Ok(total as f64 / hz as f64)
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Ok(CpuTime {
+        user_s: ticks(11)? as f64 / hz,
+        sys_s: ticks(12)? as f64 / hz,
+    })
 }
 
 /// This process's user + system CPU seconds so far (the load generator's own cost).
@@ -122,7 +144,7 @@ pub struct Summary {
     pub config: Vec<(&'static str, String)>,
     pub weights: [u32; 4],
     pub wall_s: f64,
-    pub server_cpu_s: Option<f64>,
+    pub server_cpu: Option<CpuTime>,
     pub client_cpu_s: f64,
     pub stats: Stats,
 }
@@ -140,8 +162,8 @@ impl Summary {
     fn metrics(&self) -> Vec<(String, String)> {
         let all = self.stats.overall();
         let ops = self.ops();
-        let per_cpu = self
-            .server_cpu_s
+        let server_cpu_s = self.server_cpu.map(CpuTime::total_s);
+        let per_cpu = server_cpu_s
             .filter(|&c| c > 0.0)
             .map_or(String::new(), |c| format!("{:.0}", ops as f64 / c));
         let mut cols: Vec<(String, String)> = vec![
@@ -150,8 +172,17 @@ impl Summary {
             ("ops_s".into(), format!("{:.0}", ops as f64 / self.wall_s)),
             (
                 "server_cpu_s".into(),
-                self.server_cpu_s
-                    .map_or(String::new(), |c| format!("{c:.2}")),
+                server_cpu_s.map_or(String::new(), |c| format!("{c:.2}")),
+            ),
+            (
+                "server_user_s".into(),
+                self.server_cpu
+                    .map_or(String::new(), |c| format!("{:.2}", c.user_s)),
+            ),
+            (
+                "server_sys_s".into(),
+                self.server_cpu
+                    .map_or(String::new(), |c| format!("{:.2}", c.sys_s)),
             ),
             ("ops_per_server_cpu_s".into(), per_cpu),
             ("client_cpu_s".into(), format!("{:.2}", self.client_cpu_s)),
@@ -264,12 +295,20 @@ impl Summary {
             ));
         }
         let ops = self.ops() as f64;
-        match self.server_cpu_s {
-            Some(cpu) => out.push_str(&format!(
-                "server CPU {cpu:.2} s over {:.2} s wall ({:.2} cores): {:.0} ops per server-CPU-second\n",
+        match self.server_cpu {
+            Some(t) => out.push_str(&format!(
+                "server CPU {:.2} s ({:.2} user, {:.2} system) over {:.2} s wall ({:.2} cores): \
+                 {:.0} ops per server-CPU-second\n",
+                t.total_s(),
+                t.user_s,
+                t.sys_s,
                 self.wall_s,
-                cpu / self.wall_s,
-                if cpu > 0.0 { ops / cpu } else { 0.0 }
+                t.total_s() / self.wall_s,
+                if t.total_s() > 0.0 {
+                    ops / t.total_s()
+                } else {
+                    0.0
+                }
             )),
             None => out.push_str("server CPU not measured (pass --server-pid)\n"),
         }

@@ -314,7 +314,7 @@ pub fn measure(
     ready.wait(); // every connection is open
     let cpu0 = o
         .server_pid
-        .map(report::process_cpu_s)
+        .map(report::process_cpu)
         .transpose()
         .map_err(|e| e.to_string())?;
     let client0 = report::self_cpu_s();
@@ -333,14 +333,14 @@ pub fn measure(
     }
     let cpu1 = o
         .server_pid
-        .map(report::process_cpu_s)
+        .map(report::process_cpu)
         .transpose()
         .map_err(|e| e.to_string())?;
     Ok(Summary {
         config,
         weights: o.weights,
         wall_s: (last - t0).as_secs_f64(),
-        server_cpu_s: cpu0.zip(cpu1).map(|(a, b)| b - a),
+        server_cpu: cpu0.zip(cpu1).map(|(a, b)| b.since(a)),
         client_cpu_s: report::self_cpu_s() - client0,
         stats,
     })
