@@ -10,7 +10,7 @@
 #
 # Usage: bench/scripts/ticket_rush.sh [--runs 3] [--duration 10] [--waiting 100000]
 #          [--conns 50] [--pipelines "1 16"] [--threads "1 2"] [--mix join=10,poll=75,seat=14,admit=1]
-#          [--no-build] [--no-plot] [--results DIR]
+#          [--servers "redis usher"] [--no-build] [--no-plot] [--results DIR]
 # Env:   USHER_BIN (default target/release/usher), REDIS_SERVER (default redis-server)
 #
 # Writes: bench/results/ticket_rush.csv (every run, appended), bench/results/ticket_rush_summary.csv
@@ -23,6 +23,7 @@ waiting=100000
 conns=50
 pipelines="1 16"
 threads_list="1 2"
+servers="redis usher"
 mix="join=10,poll=75,seat=14,admit=1"
 build=1
 plot=1
@@ -37,6 +38,7 @@ while [ $# -gt 0 ]; do
     --pipelines) pipelines="$2"; shift 2 ;;
     --threads) threads_list="$2"; shift 2 ;;
     --mix) mix="$2"; shift 2 ;;
+    --servers) servers="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
     --no-plot) plot=0; shift ;;
     --results) results="$2"; shift 2 ;;
@@ -78,22 +80,28 @@ start_server() {
 }
 stop_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=""; }
 
-# Which optional commands does this usher build have?
-start_server usher 1
-has() { [ -n "$(redis-cli -p "$port" COMMAND INFO "$1" | head -1)" ]; }
-has_seatlock=0; has seatlock && has_seatlock=1
-has_evalsha=0; has evalsha && has_evalsha=1
-stop_server
-if [ "$has_seatlock" = 0 ] && [[ "$mix" != *seat=0* ]]; then
-  mix=$(echo "$mix" | sed -E 's/seat=[0-9]+/seat=0/')
-  echo "NOTE: this usher has no SEATLOCK: both sides run without seat locks (mix $mix)." >&2
-  echo "      Rerun once SEATLOCK exists to measure the full mix." >&2
-fi
-
 # Configurations: label server threads mode poll.
-configs=("redis/script redis 1 script default" "redis/zrank redis 1 script zrank")
-for t in $threads_list; do configs+=("usher-t$t/native usher $t native default"); done
-if [ "$has_evalsha" = 1 ]; then configs+=("usher-t1/script usher 1 script default"); fi
+configs=()
+if [[ " $servers " == *" redis "* ]]; then
+  configs+=("redis/script redis 1 script default" "redis/zrank redis 1 script zrank")
+fi
+if [[ " $servers " == *" usher "* ]]; then
+  # Which optional commands does this usher build have?
+  start_server usher 1
+  has() { [ -n "$(redis-cli -p "$port" COMMAND INFO "$1" | head -1)" ]; }
+  has_seatlock=0; has seatlock && has_seatlock=1
+  has_evalsha=0; has evalsha && has_evalsha=1
+  stop_server
+  if [ "$has_seatlock" = 0 ] && [[ "$mix" != *seat=0* ]]; then
+    mix=$(echo "$mix" | sed -E 's/seat=[0-9]+/seat=0/')
+    echo "NOTE: this usher has no SEATLOCK: both sides run without seat locks (mix $mix)." >&2
+    echo "      Rerun once SEATLOCK exists to measure the full mix." >&2
+  fi
+  for t in $threads_list; do configs+=("usher-t$t/native usher $t native default"); done
+  # usher running the very same scripts separates what the engine buys from what going native buys.
+  if [ "$has_evalsha" = 1 ]; then configs+=("usher-t1/script usher 1 script default"); fi
+fi
+[ ${#configs[@]} -gt 0 ] || { echo "--servers: redis and/or usher" >&2; exit 2; }
 
 run_id=$(date -u +%Y%m%dT%H%M%SZ)
 raw="$results/ticket_rush.$run_id.tmp"
@@ -129,10 +137,13 @@ with open(history, "a", newline="") as f:
         w.writeheader()
     for r in rows:
         w.writerow({"run_id": run_id, "commit": commit, **r})
-# Medians per (label, pipeline).
+# Medians per (label, pipeline), of per-run figures (CPU per operation included).
 text = ("label", "mode", "poll", "mix", "unix_s")
 groups = {}
 for r in rows:
+    for part in ("user", "sys"):
+        v = r[f"server_{part}_s"]
+        r[f"server_{part}_us_per_op"] = f"{1e6 * float(v) / float(r['ops']):.2f}" if v else ""
     groups.setdefault((r["label"], int(r["pipeline"])), []).append(r)
 summary = []
 for (label, p), rs in groups.items():
@@ -145,7 +156,7 @@ for (label, p), rs in groups.items():
         if k.endswith("errors"):
             m[k] = sum(vals)  # every run must be clean, so errors add up rather than median
         else:
-            m[k] = round(statistics.median(vals), 1) if vals else ""
+            m[k] = round(statistics.median(vals), 2) if vals else ""
     summary.append(m)
 order = {"redis/script": 0, "redis/zrank": 1}
 summary.sort(key=lambda m: (m["pipeline"], order.get(m["label"], 2), m["label"]))
@@ -161,14 +172,14 @@ def fmt(v, digits=0):
     return "" if v == "" else f"{v:,.{digits}f}"
 
 print(f"\nTicket rush {run_id} (commit {commit}, {cores} cores), medians of {summary[0]['runs']} runs, mix {summary[0]['mix']}\n")
-print("| P | server / commands | ops/s | server CPU (cores) | kernel share | ops per server-CPU-s | p50 µs | p99 µs | p99 join | p99 poll | p99 seat | p99 admit | errors |")
+print("| P | server / commands | ops/s | server CPU (cores) | ops per server-CPU-s | server CPU µs/op (user + kernel) | p50 µs | p99 µs | p99 join | p99 poll | p99 seat | p99 admit | errors |")
 print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for m in summary:
     cpu = m["server_cpu_s"]
     cores_used = cpu / m["wall_s"] if cpu else ""
-    kernel = f"{100 * m['server_sys_s'] / cpu:.0f}%" if cpu else ""
-    print(f"| {m['pipeline']} | {m['label']} | {fmt(m['ops_s'])} | {fmt(cores_used, 2)} | {kernel} | "
-          f"{fmt(m['ops_per_server_cpu_s'])} | {fmt(m['p50_us'])} | {fmt(m['p99_us'])} | "
+    per_op = (f"{m['server_user_us_per_op']:.1f} + {m['server_sys_us_per_op']:.1f}" if cpu else "")
+    print(f"| {m['pipeline']} | {m['label']} | {fmt(m['ops_s'])} | {fmt(cores_used, 2)} | "
+          f"{fmt(m['ops_per_server_cpu_s'])} | {per_op} | {fmt(m['p50_us'])} | {fmt(m['p99_us'])} | "
           f"{fmt(m['join_p99_us'])} | {fmt(m['poll_p99_us'])} | {fmt(m['seat_p99_us'])} | "
           f"{fmt(m['admit_p99_us'])} | {int(m['errors'])} |")
 print("\nRatios, usher native over Redis (throughput and ops per server-CPU-second: higher is better"
