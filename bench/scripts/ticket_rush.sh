@@ -182,6 +182,8 @@ for m in summary:
           f"{fmt(m['ops_per_server_cpu_s'])} | {per_op} | {fmt(m['p50_us'])} | {fmt(m['p99_us'])} | "
           f"{fmt(m['join_p99_us'])} | {fmt(m['poll_p99_us'])} | {fmt(m['seat_p99_us'])} | "
           f"{fmt(m['admit_p99_us'])} | {int(m['errors'])} |")
+if not any(m["label"].endswith("/native") for m in summary):
+    sys.exit(0)
 print("\nRatios, usher native over Redis (throughput and ops per server-CPU-second: higher is better"
       " for usher; p99: Redis's p99 divided by usher's, higher is better for usher):\n")
 print("| P | usher | vs | throughput | ops per server-CPU-s | p99 |")
