@@ -15,7 +15,7 @@
 //! then only expired lazily (probability ~2^-64 per pair).
 
 use crate::bytes::SmallBytes;
-use crate::dict::{hash_key, Dict};
+use crate::dict::{hash_key, Dict, Probe};
 use crate::lazyfree;
 use crate::value::{Entry, Value, NO_EXPIRE};
 use std::collections::BTreeSet;
@@ -54,15 +54,21 @@ impl Db {
     }
 
     /// Like [`Db::lookup`] without marking the key accessed (TYPE, TTL, OBJECT, EXISTS).
+    /// One hash probe whether or not the key has expired.
     #[inline]
     pub fn lookup_no_touch(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
-        if !self.expires.is_empty() && self.keys.get(key)?.is_expired(now_ms) {
-            if let Some(entry) = self.remove(key) {
-                lazyfree::free(entry.value);
-            }
-            return None;
+        if self.expires.is_empty() {
+            return self.keys.get_mut(key);
         }
-        self.keys.get_mut(key)
+        match self.keys.get_mut_unless(key, |e| e.is_expired(now_ms)) {
+            Probe::Live(entry) => Some(entry),
+            Probe::Removed(_, entry) => {
+                self.expires.remove(&(entry.expire_at_ms, hash_key(key)));
+                lazyfree::free(entry.value);
+                None
+            }
+            Probe::Absent => None,
+        }
     }
 
     /// The live value under `key`.

@@ -158,6 +158,13 @@ fn table_hash(hash: u64) -> u64 {
     hash.rotate_right(7)
 }
 
+/// What [`Dict::get_mut_unless`] found.
+pub enum Probe<'a, V> {
+    Live(&'a mut V),
+    Removed(SmallBytes, V),
+    Absent,
+}
+
 /// Rehashes an entry for hashbrown's internal moves.
 #[inline]
 fn entry_table_hash<V>(entry: &(SmallBytes, V)) -> u64 {
@@ -304,6 +311,38 @@ impl<V> Dict<V> {
             .table
             .find_mut(table_hash(hash), |e| e.0.as_slice() == key)?;
         Some(&mut entry.1)
+    }
+
+    /// One probe for a lookup that may find a dead entry (an expired key): the live value, or
+    /// the entry removed because `dead` said so, or nothing.
+    #[inline]
+    pub fn get_mut_unless(&mut self, key: &[u8], dead: impl FnOnce(&V) -> bool) -> Probe<'_, V> {
+        let hash = hash_key(key);
+        let Some(seg) = self.seg_of(hash) else {
+            return Probe::Absent;
+        };
+        // One probe finds the bucket; its index then serves either outcome without probing
+        // again (and without holding a borrow across the two paths).
+        let table = &mut self.segs[seg].table;
+        let Some(bucket) = table.find_bucket_index(table_hash(hash), |e| e.0.as_slice() == key)
+        else {
+            return Probe::Absent;
+        };
+        if !dead(&table.get_bucket_mut(bucket).expect("bucket just found").1) {
+            return Probe::Live(
+                &mut self.segs[seg]
+                    .table
+                    .get_bucket_mut(bucket)
+                    .expect("bucket just found")
+                    .1,
+            );
+        }
+        let Ok(entry) = self.segs[seg].table.get_bucket_entry(bucket) else {
+            unreachable!("bucket just found")
+        };
+        let ((k, v), _) = entry.remove();
+        self.note_removed(seg, &k);
+        Probe::Removed(k, v)
     }
 
     #[inline(always)]

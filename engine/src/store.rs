@@ -134,7 +134,8 @@ impl<'s> LockedShards<'s> {
     /// an undeclared key on another shard).
     #[inline]
     pub fn try_shard(&mut self, key: &[u8]) -> Option<&mut Shard> {
-        if self.guards.len() == 1 && !self.all {
+        // One guard (one shard locked, or "all" of a one-shard store): no routing needed.
+        if self.guards.len() == 1 {
             debug_assert_eq!(
                 self.guards[0].0 as usize,
                 self.store.shard_of(key),

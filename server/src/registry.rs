@@ -119,10 +119,14 @@ pub enum Lookup<'r> {
     UnknownSubcommand(&'r Command),
 }
 
+/// Name lookups hash with foldhash: the registry is built once from our own table, so
+/// hash flooding is not a concern, and SipHash would cost more than the rest of the lookup.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+
 pub struct Registry {
     commands: Vec<Command>,
-    by_name: HashMap<Box<[u8]>, u32>,
-    subs: HashMap<(u32, Box<[u8]>), u32>,
+    by_name: FastMap<Box<[u8]>, u32>,
+    subs: FastMap<(u32, Box<[u8]>), u32>,
 }
 
 /// Longest command name looked up without allocating.
@@ -135,8 +139,8 @@ impl Registry {
     ) -> Registry {
         let mut r = Registry {
             commands: Vec::new(),
-            by_name: HashMap::new(),
-            subs: HashMap::new(),
+            by_name: FastMap::default(),
+            subs: FastMap::default(),
         };
         for table in engine {
             for spec in table.iter() {

@@ -448,13 +448,31 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, active, user) = (argv.arg(1), argv.arg(2), argv.arg(3));
     let opts = parse_options(argv, 4, ONLY_NOW, "enter")?;
     let now = opts.now_ms.unwrap_or(ctx.now_ms);
-    check_zset(ctx, queue)?;
-    check_zset(ctx, active)?;
     let policy = policy_of(ctx, queue)?;
     let clock = ctx.now_ms;
-    match zset(ctx.db(active), active, clock)?.and_then(|z| z.score(user)) {
+    // Read both keys first (each once): both types are checked before anything changes.
+    let session = zset(ctx.db(active), active, clock)?.and_then(|z| z.score(user));
+    let (rank, len, last) = match zset(ctx.db(queue), queue, clock)? {
+        Some(z) => (
+            z.rank(user),
+            z.len() as i64,
+            z.len()
+                .checked_sub(1)
+                .and_then(|r| z.get_by_rank(r))
+                .map(|(_, s)| s),
+        ),
+        None => (None, 0, None),
+    };
+    let waiting_now = |ctx: &mut ExecCtx, len: i64| {
+        if policy.as_ref().is_some_and(|p| p.heartbeat_ms.is_some()) {
+            live_waiting(ctx, queue, policy.as_ref(), now)
+        } else {
+            len
+        }
+    };
+    match session {
         Some(expiry) if expiry > now as f64 => {
-            let waiting = live_waiting(ctx, queue, policy.as_ref(), now);
+            let waiting = waiting_now(ctx, len);
             return reply_status(out, "ACTIVE", 0, waiting);
         }
         Some(_) => {
@@ -462,36 +480,34 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         }
         None => {}
     }
-    let rank = zset(ctx.db(queue), queue, clock)?.and_then(|z| z.rank(user));
     if let Some(rank) = rank {
         touch_heartbeat(ctx, queue, user, policy.as_ref(), now);
-        let waiting = live_waiting(ctx, queue, policy.as_ref(), now);
+        let waiting = waiting_now(ctx, len);
         return reply_status(out, "WAITING", rank as i64 + 1, waiting);
     }
-    let score = match policy
+    let prequeue_open = policy
         .as_ref()
-        .and_then(|p| p.open_at_ms.filter(|_| p.before_open(now)))
-    {
+        .and_then(|p| p.open_at_ms.filter(|_| p.before_open(now)));
+    let score = match prequeue_open {
         Some(open_at) => prequeue_score(ctx, queue, open_at),
-        None => {
-            let last = zset(ctx.db(queue), queue, clock)?.and_then(|z| {
-                z.len()
-                    .checked_sub(1)
-                    .and_then(|r| z.get_by_rank(r))
-                    .map(|(_, s)| s)
-            });
-            next_arrival(now, last)
-        }
+        None => next_arrival(now, last),
     };
     zadd(ctx, queue, user, score);
     ctx.modified(queue);
     ctx.ready(queue);
     touch_heartbeat(ctx, queue, user, policy.as_ref(), now);
-    let position = zset(ctx.db(queue), queue, clock)?
-        .and_then(|z| z.rank(user))
-        .expect("just inserted") as i64
-        + 1;
-    let waiting = live_waiting(ctx, queue, policy.as_ref(), now);
+    // A normal arrival scores above everyone, so its place is the back; a pre-queue slot is
+    // anywhere in the shuffled block.
+    let position = match prequeue_open {
+        Some(_) => {
+            zset(ctx.db(queue), queue, clock)?
+                .and_then(|z| z.rank(user))
+                .expect("just inserted") as i64
+                + 1
+        }
+        None => len + 1,
+    };
+    let waiting = waiting_now(ctx, len + 1);
     reply_status(out, "NEW", position, waiting)
 }
 
@@ -523,18 +539,24 @@ fn qpos(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, active, user) = (argv.arg(1), argv.arg(2), argv.arg(3));
     let opts = parse_options(argv, 4, ONLY_NOW, "qpos")?;
     let now = opts.now_ms.unwrap_or(ctx.now_ms);
-    check_zset(ctx, queue)?;
-    check_zset(ctx, active)?;
     let policy = policy_of(ctx, queue)?;
     let clock = ctx.now_ms;
     let is_active = zset(ctx.db(active), active, clock)?
         .and_then(|z| z.score(user))
         .is_some_and(|e| e > now as f64);
-    let rank = zset(ctx.db(queue), queue, clock)?.and_then(|z| z.rank(user));
+    let (rank, len) = match zset(ctx.db(queue), queue, clock)? {
+        Some(z) => (z.rank(user), z.len() as i64),
+        None => (None, 0),
+    };
+    let tracks_heartbeats = policy.as_ref().is_some_and(|p| p.heartbeat_ms.is_some());
     if rank.is_some() && !is_active {
         touch_heartbeat(ctx, queue, user, policy.as_ref(), now);
     }
-    let waiting = live_waiting(ctx, queue, policy.as_ref(), now);
+    let waiting = if tracks_heartbeats {
+        live_waiting(ctx, queue, policy.as_ref(), now)
+    } else {
+        len
+    };
     let db = ctx.db;
     let (status, position, eta) = match (is_active, rank) {
         (true, _) => ("ACTIVE", 0, 0),

@@ -63,16 +63,19 @@ fn ttl_seconds(arg: &[u8], command: &str) -> Result<i64, CmdError> {
     Ok(ttl)
 }
 
-/// Everything SEATLOCK checks before it changes anything: the seat's type and the counter's
-/// type, value and headroom.
-fn check_lockable(ctx: &mut ExecCtx, seat: &[u8]) -> Result<(bool, i64), CmdError> {
+/// Everything SEATLOCK checks before it changes anything: the seat's type, whether it is taken,
+/// and only then (as the script, which never touches the counter of a taken seat) the
+/// counter's type, value and headroom. Returns `None` for a taken seat, else the counter.
+fn check_lockable(ctx: &mut ExecCtx, seat: &[u8]) -> Result<Option<i64>, CmdError> {
     let now = ctx.now_ms;
-    let taken = is_taken(get_hash(ctx.db(seat), seat, now)?);
+    if is_taken(get_hash(ctx.db(seat), seat, now)?) {
+        return Ok(None);
+    }
     let current = counter(ctx, &token_key(seat))?;
     if current == i64::MAX {
         return Err(CmdError::Overflow);
     }
-    Ok((taken, current))
+    Ok(Some(current))
 }
 
 /// Takes the hold: bumps the counter, writes the hash fields, sets the TTL (or deletes the seat
@@ -118,12 +121,11 @@ fn hold(ctx: &mut ExecCtx, seat: &[u8], user: &[u8], ttl_s: i64, current: i64) -
 fn seatlock(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (seat, user) = (argv.arg(1), argv.arg(2));
     let ttl = ttl_seconds(argv.arg(3), "seatlock")?;
-    let (taken, current) = check_lockable(ctx, seat)?;
-    if taken {
+    let Some(current) = check_lockable(ctx, seat)? else {
         out.array(1);
         out.int(0);
         return Ok(());
-    }
+    };
     let token = hold(ctx, seat, user, ttl, current);
     out.array(2);
     out.int(1);
@@ -147,11 +149,10 @@ fn seatlockall(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRes
         if seats[..i].contains(seat) {
             return Err(CmdError::Static("ERR a seat is named more than once"));
         }
-        let (is_taken, current) = check_lockable(ctx, seat)?;
-        if is_taken {
-            taken.push(*seat);
+        match check_lockable(ctx, seat)? {
+            Some(current) => currents.push(current),
+            None => taken.push(*seat),
         }
-        currents.push(current);
     }
     out.array(2);
     if !taken.is_empty() {
