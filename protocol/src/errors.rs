@@ -52,14 +52,14 @@ pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same sl
 pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 pub const PUBSUB_CONTEXT: &str = "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context";
 
-pub const PROTO_INVALID_MBULK_LEN: &str = "Protocol error: invalid multibulk length";
-pub const PROTO_INVALID_BULK_LEN: &str = "Protocol error: invalid bulk length";
-pub const PROTO_UNAUTH_MBULK_LEN: &str = "Protocol error: unauthenticated multibulk length";
-pub const PROTO_UNAUTH_BULK_LEN: &str = "Protocol error: unauthenticated bulk length";
-pub const PROTO_BIG_MBULK_COUNT: &str = "Protocol error: too big mbulk count string";
-pub const PROTO_BIG_BULK_COUNT: &str = "Protocol error: too big bulk count string";
-pub const PROTO_BIG_INLINE: &str = "Protocol error: too big inline request";
-pub const PROTO_UNBALANCED_QUOTES: &str = "Protocol error: unbalanced quotes in request";
+pub const PROTO_INVALID_MBULK_LEN: &str = "ERR Protocol error: invalid multibulk length";
+pub const PROTO_INVALID_BULK_LEN: &str = "ERR Protocol error: invalid bulk length";
+pub const PROTO_UNAUTH_MBULK_LEN: &str = "ERR Protocol error: unauthenticated multibulk length";
+pub const PROTO_UNAUTH_BULK_LEN: &str = "ERR Protocol error: unauthenticated bulk length";
+pub const PROTO_BIG_MBULK_COUNT: &str = "ERR Protocol error: too big mbulk count string";
+pub const PROTO_BIG_BULK_COUNT: &str = "ERR Protocol error: too big bulk count string";
+pub const PROTO_BIG_INLINE: &str = "ERR Protocol error: too big inline request";
+pub const PROTO_UNBALANCED_QUOTES: &str = "ERR Protocol error: unbalanced quotes in request";
 
 /// `ERR wrong number of arguments for 'get' command` (the name lower-cased, `cmd|sub` for
 /// subcommands, as Redis 7 prints it).

@@ -104,7 +104,12 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
         );
     }
     if s.multi.is_some() && spec.flags().contains(Flags::NO_MULTI) {
-        return reject(s, Some(cmd), out, "ERR Command not allowed inside a transaction");
+        return reject(
+            s,
+            Some(cmd),
+            out,
+            "ERR Command not allowed inside a transaction",
+        );
     }
     if let Some(multi) = s.multi.as_mut().filter(|_| !runs_inside_multi(top_name)) {
         multi.queued.push((cmd.id, argv.to_owned_argv()));

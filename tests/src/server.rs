@@ -44,11 +44,16 @@ impl Server {
 
     pub fn usher_with(bin: &PathBuf, args: &[&str]) -> Server {
         let mut cmd = Command::new(bin);
-        let has_port = args.contains(&"--port");
-        if !has_port {
+        // A config file comes first, as for redis-server; flags follow it.
+        let (file, flags) = match args.first() {
+            Some(a) if !a.starts_with("--") => (Some(*a), &args[1..]),
+            _ => (None, args),
+        };
+        cmd.args(file);
+        if !flags.contains(&"--port") {
             cmd.args(["--port", "0"]);
         }
-        cmd.args(args).stdout(Stdio::null()).stderr(Stdio::piped());
+        cmd.args(flags).stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
@@ -127,7 +132,9 @@ impl Server {
                 return false;
             }
             if let Ok(mut c) = Client::connect(self.port) {
-                if c.call(&["PING"]).is_simple("PONG") {
+                // With requirepass, PING answers NOAUTH: the server is up all the same.
+                let reply = c.call(&["PING"]);
+                if reply.is_simple("PONG") || reply.is_error() {
                     return true;
                 }
             }
