@@ -80,6 +80,9 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
             return reject(s, Some(container), out, &msg);
         }
     };
+    // Like Redis's `c->lastcmd`, set at lookup: CLIENT LIST shows the command being run (its
+    // own `client|list` included), and rejected commands count too.
+    s.info.last_cmd.store(cmd.id, Ordering::Relaxed);
     let spec = cmd.spec;
     if !spec.arity_ok(argv.len()) {
         return reject(s, Some(cmd), out, &errors::wrong_arity(&cmd.full_name));
@@ -187,7 +190,6 @@ pub fn finish(
     bump(&stat.calls, 1);
     bump(&stat.usec, started.elapsed().as_micros() as u64);
     bump(&s.stats.commands_processed, 1);
-    s.info.last_cmd.store(cmd.id, Ordering::Relaxed);
     if let Err(e) = result {
         let text = e.wire_text();
         out.error(&text);

@@ -240,13 +240,21 @@ fn renamenx(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult
     Ok(())
 }
 
-/// A `db` argument: an int that must name an existing database.
-fn db_index(ctx: &ExecCtx, arg: &[u8]) -> Result<usize, CmdError> {
-    let id = args::int(arg)?;
-    if id < 0 || id > i32::MAX as i64 {
-        return Err(CmdError::NotInteger);
+/// An argument that must fit a C `int` (Redis's `getIntFromObjectOrReply`): not a number is
+/// "not an integer", a number outside the `int` range gets its own error.
+pub fn c_int(arg: &[u8]) -> Result<i64, CmdError> {
+    let v = args::int(arg)?;
+    if v < i32::MIN as i64 || v > i32::MAX as i64 {
+        return Err(CmdError::Static(errors::INT_OUT_OF_RANGE));
     }
-    if id as usize >= ctx.shards.store().databases() {
+    Ok(v)
+}
+
+/// A `db` argument: an int that must name an existing database (negative ones included in
+/// "out of range", as Redis's `selectDb`).
+fn db_index(ctx: &ExecCtx, arg: &[u8]) -> Result<usize, CmdError> {
+    let id = c_int(arg)?;
+    if id < 0 || id as usize >= ctx.shards.store().databases() {
         return Err(CmdError::Static(errors::DB_INDEX_OUT_OF_RANGE));
     }
     Ok(id as usize)
