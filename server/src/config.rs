@@ -25,16 +25,15 @@ pub enum LogLevel {
     Verbose,
     Notice,
     Warning,
-    Nothing,
 }
 
 impl LogLevel {
-    const NAMES: [(&'static str, LogLevel); 5] = [
+    /// Redis 7.0's levels (7.2 added `nothing`).
+    const NAMES: [(&'static str, LogLevel); 4] = [
         ("debug", LogLevel::Debug),
         ("verbose", LogLevel::Verbose),
         ("notice", LogLevel::Notice),
         ("warning", LogLevel::Warning),
-        ("nothing", LogLevel::Nothing),
     ];
 
     pub fn name(self) -> &'static str {
@@ -343,7 +342,9 @@ pub static DIRECTIVES: &[Directive] = &[
                 .iter()
                 .find(|(n, _)| *n == v)
                 .map(|(_, l)| *l)
-                .ok_or("argument(s) must be one of the following: debug, verbose, notice, warning, nothing")?;
+                .ok_or(
+                    "argument(s) must be one of the following: debug, verbose, notice, warning",
+                )?;
             Ok(())
         },
         |c| c.loglevel.name().into(),
@@ -357,7 +358,7 @@ pub static DIRECTIVES: &[Directive] = &[
     d(
         "maxclients",
         true,
-        |c, a| set(&mut c.maxclients, int_in(a, 1, i32::MAX as i64)? as usize),
+        |c, a| set(&mut c.maxclients, int_in(a, 1, u32::MAX as i64)? as usize),
         |c| c.maxclients.to_string(),
     ),
     d(
@@ -450,7 +451,14 @@ pub static DIRECTIVES: &[Directive] = &[
     d(
         "hz",
         true,
-        |c, a| set(&mut c.hz, int_in(a, 1, 500)? as u32),
+        // Redis accepts any int and clamps it to 1..=500 (updateHZ); CONFIG GET shows the
+        // clamped value.
+        |c, a| {
+            set(
+                &mut c.hz,
+                int_in(a, 0, i32::MAX as i64)?.clamp(1, 500) as u32,
+            )
+        },
         |c| c.hz.to_string(),
     ),
     Directive {

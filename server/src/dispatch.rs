@@ -76,8 +76,9 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
             return reject(s, None, out, &msg);
         }
         Lookup::UnknownSubcommand(container) => {
+            // Not counted against the container: Redis's lookup finds no command at all.
             let msg = errors::unknown_subcommand(argv.arg(1), container.spec.name());
-            return reject(s, Some(container), out, &msg);
+            return reject(s, None, out, &msg);
         }
     };
     // Like Redis's `c->lastcmd`, set at lookup: CLIENT LIST shows the command being run (its

@@ -25,8 +25,24 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "cluster",
     "keyspace",
 ];
-/// Sections added by `INFO all` / `INFO everything`.
+/// Sections added by `INFO all` / `INFO everything`. (Redis 7.0 also has `latencystats`;
+/// usher keeps no latency histograms yet, see docs/compatibility.md.)
 const EXTRA_SECTIONS: &[&str] = &["commandstats"];
+/// Redis's output order over every section.
+const ORDER: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
 
 /// Which sections `INFO args...` asks for, in output order.
 pub fn requested_sections(args: &[&[u8]]) -> Vec<&'static str> {
@@ -56,12 +72,7 @@ pub fn requested_sections(args: &[&[u8]]) -> Vec<&'static str> {
             }
         }
     }
-    let order: Vec<&str> = DEFAULT_SECTIONS
-        .iter()
-        .chain(EXTRA_SECTIONS)
-        .copied()
-        .collect();
-    wanted.sort_by_key(|s| order.iter().position(|o| o == s));
+    wanted.sort_by_key(|s| ORDER.iter().position(|o| o == s));
     wanted
 }
 

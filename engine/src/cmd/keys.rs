@@ -752,7 +752,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd("PERSIST", 2, RW.union(FAST), persist as EngineHandler)
         .keys(1, 1, 1)
         .doc(Group::Generic, "2.2.0", "Removes the expiration time of a key.", "O(1)"),
-    container("OBJECT", OBJECT_SUBCOMMANDS).group(Group::Generic),
+    container("OBJECT", OBJECT_SUBCOMMANDS).doc(Group::Generic, "2.2.3", "A container for object introspection commands.", "Depends on subcommand."),
     cmd("DBSIZE", 1, RO.union(FAST).union(ALL), dbsize as EngineHandler)
         .doc(Group::Server, "1.0.0", "Returns the number of keys in the database.", "O(1)"),
     cmd("FLUSHDB", -1, RW.union(ALL), flushdb as EngineHandler)

@@ -699,7 +699,13 @@ pub static COMMANDS: &[ServerSpec] = &[
         "Returns the server's liveliness response.",
         "O(1)",
     ),
-    cmd("ECHO", 2, Flags::FAST, echo as ServerHandler).doc(
+    cmd(
+        "ECHO",
+        2,
+        Flags::FAST.union(Flags::LOADING).union(Flags::STALE),
+        echo as ServerHandler,
+    )
+    .doc(
         Group::Connection,
         "1.0.0",
         "Returns the given string.",
@@ -736,7 +742,7 @@ pub static COMMANDS: &[ServerSpec] = &[
     cmd(
         "SELECT",
         2,
-        CONN.union(Flags::FAST),
+        Flags::LOADING.union(Flags::STALE).union(Flags::FAST),
         select as ServerHandler,
     )
     .doc(
@@ -763,5 +769,10 @@ pub static COMMANDS: &[ServerSpec] = &[
         reset as ServerHandler,
     )
     .doc(Group::Connection, "6.2.0", "Resets the connection.", "O(1)"),
-    container("CLIENT", CLIENT_SUBCOMMANDS).group(Group::Connection),
+    container("CLIENT", CLIENT_SUBCOMMANDS).doc(
+        Group::Connection,
+        "2.4.0",
+        "A container for client connection commands.",
+        "Depends on subcommand.",
+    ),
 ];

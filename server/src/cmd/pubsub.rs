@@ -243,6 +243,6 @@ pub static COMMANDS: &[ServerSpec] = &[
     cmd("UNSUBSCRIBE", -1, SUB, unsubscribe as ServerHandler).doc(Group::Pubsub, "2.0.0", "Stops listening to messages posted to channels.", "O(N) where N is the number of channels to unsubscribe."),
     cmd("PSUBSCRIBE", -2, SUB, psubscribe as ServerHandler).doc(Group::Pubsub, "2.0.0", "Listens for messages published to channels that match one or more patterns.", "O(N) where N is the number of patterns to subscribe to."),
     cmd("PUNSUBSCRIBE", -1, SUB, punsubscribe as ServerHandler).doc(Group::Pubsub, "2.0.0", "Stops listening to messages published to channels that match one or more patterns.", "O(N) where N is the number of patterns to unsubscribe."),
-    cmd("PUBLISH", 3, INTROSPECT.union(Flags::FAST).union(Flags::MAY_REPLICATE), publish as ServerHandler).doc(Group::Pubsub, "2.0.0", "Posts a message to a channel.", "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client)."),
-    container("PUBSUB", PUBSUB_SUBCOMMANDS).group(Group::Pubsub),
+    cmd("PUBLISH", 3, INTROSPECT.union(Flags::FAST), publish as ServerHandler).doc(Group::Pubsub, "2.0.0", "Posts a message to a channel.", "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client)."),
+    container("PUBSUB", PUBSUB_SUBCOMMANDS).doc(Group::Pubsub, "2.8.0", "A container for Pub/Sub commands.", "Depends on subcommand."),
 ];
