@@ -104,6 +104,16 @@ pub fn unknown_subcommand(sub: &[u8], container: &str) -> String {
     )
 }
 
+/// `ERR unknown subcommand or wrong number of arguments for 'CHANNELS'. Try PUBSUB HELP.`
+/// (Redis's `addReplySubcommandSyntaxError`: the subcommand as typed, the container upper-case.)
+pub fn subcommand_syntax(sub: &[u8], container: &str) -> String {
+    format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        sanitize(sub, 128),
+        container.to_ascii_uppercase()
+    )
+}
+
 /// Redis turns newlines in echoed user input into spaces so the error stays one line, and
 /// truncates it (`%.128s`).
 pub fn sanitize(bytes: &[u8], max: usize) -> String {

@@ -113,6 +113,11 @@ impl ClientInfo {
     /// Queues an encoded message (pub/sub) for the connection, enforcing `limit`. Returns false
     /// if the client was scheduled to close for overrunning its output buffer.
     pub fn deliver(&self, message: &[u8], limit: &OutputLimit) -> bool {
+        // A client on its way out (cut off, killed) gets nothing more: its connection task
+        // unsubscribes it as it closes.
+        if self.killed() {
+            return false;
+        }
         let over = {
             let mut outbox = self.outbox.lock();
             outbox.buf.extend_from_slice(message);

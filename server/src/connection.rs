@@ -99,13 +99,8 @@ async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
                 process_input(s, &mut parser, &mut rbuf, &mut out);
             }
         }
-        if !out.is_empty() {
-            stream.write_all(&out).await?;
-            bump(&s.stats.net_output_bytes, out.len() as u64);
-            out.clear();
-            if out.capacity() > BUFFER_KEEP_MAX {
-                out = Vec::with_capacity(READ_CHUNK);
-            }
+        if !flush(&info, stream, &mut out, &s.stats).await? {
+            return Ok(());
         }
         if s.close_after_reply || info.killed() {
             return Ok(());
@@ -118,6 +113,54 @@ async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
             rbuf = BytesMut::with_capacity(READ_CHUNK);
         }
         info.query_buf_bytes.store(rbuf.len(), Ordering::Relaxed);
+    }
+}
+
+/// Writes `out`, then whatever pub/sub messages queued up meanwhile, until both are empty.
+/// Returns false if the client was killed while writing.
+///
+/// A client that stops reading blocks this write; its messages then pile up in the outbox,
+/// where `client-output-buffer-limit pubsub` is enforced. The write therefore also waits for a
+/// kill request: a client cut off for its output buffer, by CLIENT KILL or by `timeout` must
+/// close even though its socket will never drain (Redis frees such clients asynchronously).
+async fn flush(
+    info: &ClientInfo,
+    stream: &mut TcpStream,
+    out: &mut Vec<u8>,
+    stats: &crate::stats::ThreadStats,
+) -> std::io::Result<bool> {
+    loop {
+        if out.is_empty() {
+            info.drain_outbox(out);
+            if out.is_empty() {
+                return Ok(true);
+            }
+        }
+        let mut written = 0;
+        while written < out.len() {
+            tokio::select! {
+                biased;
+                _ = info.wake.notified() => {
+                    // Messages that arrive meanwhile are drained once this write is done.
+                    if info.killed() {
+                        return Ok(false);
+                    }
+                }
+                // `write` is cancel-safe: when the kill branch wins, nothing was written.
+                n = stream.write(&out[written..]) => {
+                    let n = n?;
+                    if n == 0 {
+                        return Err(std::io::ErrorKind::WriteZero.into());
+                    }
+                    written += n;
+                }
+            }
+        }
+        bump(&stats.net_output_bytes, out.len() as u64);
+        out.clear();
+        if out.capacity() > BUFFER_KEEP_MAX {
+            *out = Vec::with_capacity(READ_CHUNK);
+        }
     }
 }
 

@@ -170,6 +170,12 @@ fn pubsub_channels(
     argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
+    // The row's arity is -2, as Redis's; like Redis the handler refuses more than a pattern.
+    if argv.len() > 3 {
+        return Err(usher_engine::error::CmdError::Owned(
+            usher_protocol::errors::subcommand_syntax(argv.arg(1), "pubsub"),
+        ));
+    }
     let channels = s.shared.pubsub.channels(argv.get(2));
     out.array(channels.len());
     for ch in channels {
