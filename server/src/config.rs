@@ -595,8 +595,9 @@ pub fn find(name: &str) -> Option<&'static Directive> {
 pub fn apply(config: &mut Config, name: &str, args: &[String]) -> Result<(), String> {
     let directive =
         find(name).ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
+    // A known directive with the wrong count gets Redis's shorter text.
     if args.is_empty() || (!directive.multi_arg && args.len() != 1) {
-        return Err("Bad directive or wrong number of arguments".into());
+        return Err("wrong number of arguments".into());
     }
     (directive.apply)(config, args)
 }
@@ -675,8 +676,13 @@ pub fn from_args(args: &[String]) -> Result<Invocation, String> {
     let mut text = String::new();
     let mut config = Config::default();
     if let Some(path) = rest.first().filter(|a| !a.starts_with("--")) {
-        text = std::fs::read_to_string(path)
-            .map_err(|e| format!("Fatal error, can't open config file '{path}': {e}"))?;
+        text = std::fs::read_to_string(path).map_err(|e| {
+            // Redis's wording: the absolute path and strerror's text, no Rust error code.
+            let shown = std::path::absolute(path).map_or(path.clone(), |p| p.display().to_string());
+            let reason = e.to_string();
+            let reason = reason.split(" (os error").next().unwrap_or(&reason);
+            format!("Fatal error, can't open config file '{shown}': {reason}")
+        })?;
         if !text.ends_with('\n') {
             text.push('\n');
         }
@@ -686,6 +692,11 @@ pub fn from_args(args: &[String]) -> Result<Invocation, String> {
                 .unwrap_or(path.clone()),
         );
         rest = &rest[1..];
+    }
+    // Like Redis, the flags follow the file after one empty line, so an error in the first flag
+    // is reported at the file's line count + 2 (line 2 without a file).
+    if !rest.is_empty() {
+        text.push('\n');
     }
     let mut current: Option<String> = None;
     for arg in rest {

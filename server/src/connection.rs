@@ -63,6 +63,7 @@ pub async fn serve(shared: &'static Shared, mut stream: TcpStream, thread: usize
         return;
     }
     shared.connections_received.fetch_add(1, Ordering::Relaxed);
+    crate::verbose!("Accepted {peer}");
     let stats = shared.thread_stats[thread].clone();
     let mut session = Session::new(shared, info.clone(), stats);
     if let Err(e) = run(&mut session, &mut stream).await {
@@ -93,6 +94,7 @@ async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
             read = stream.read_buf(&mut rbuf) => {
                 let n = read?;
                 if n == 0 {
+                    crate::verbose!("Client closed connection id={} addr={}", info.id, info.addr);
                     return Ok(());
                 }
                 bump(&s.stats.net_input_bytes, n as u64);

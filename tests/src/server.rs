@@ -75,12 +75,23 @@ impl Server {
                 l.push('\n');
             }
         });
-        let port = match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(Some(port)) => port,
-            _ => {
-                let _ = child.kill();
-                panic!("usher did not start; log:\n{}", log.lock().unwrap());
-            }
+        // An explicit non-zero --port is used as given (the start-up line may be filtered
+        // out by --loglevel warning); with port 0 the bound port is read from the log.
+        let explicit = flags
+            .iter()
+            .position(|a| *a == "--port")
+            .and_then(|i| flags.get(i + 1))
+            .and_then(|p| p.parse::<u16>().ok())
+            .filter(|p| *p != 0);
+        let port = match explicit {
+            Some(port) => port,
+            None => match rx.recv_timeout(Duration::from_secs(20)) {
+                Ok(Some(port)) => port,
+                _ => {
+                    let _ = child.kill();
+                    panic!("usher did not start; log:\n{}", log.lock().unwrap());
+                }
+            },
         };
         let server = Server {
             child,
