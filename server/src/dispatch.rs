@@ -91,14 +91,17 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
     if s.auth_required() && !spec.flags().contains(Flags::NO_AUTH) {
         return reject(s, Some(cmd), out, errors::NOAUTH);
     }
-    if s.hot.maxmemory > 0 && denies_oom(s, cmd) && crate::memory::used_bytes() > s.hot.maxmemory {
-        return reject(s, Some(cmd), out, errors::OOM);
-    }
     let top_name = shared
         .registry
         .get(cmd.parent.unwrap_or(cmd.id))
         .spec
         .name();
+    if s.hot.maxmemory > 0
+        && denies_oom(s, cmd, top_name)
+        && crate::memory::used_bytes() > s.hot.maxmemory
+    {
+        return reject(s, Some(cmd), out, errors::OOM);
+    }
     if s.in_pubsub_context() && !allowed_in_pubsub(top_name) {
         return reject(
             s,
@@ -127,8 +130,13 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
 }
 
 /// DENYOOM applies to the command itself, or to EXEC when a queued command is DENYOOM.
-fn denies_oom(s: &Session, cmd: &Command) -> bool {
+/// Inside MULTI every command but EXEC, DISCARD, QUIT and RESET is refused over the limit,
+/// since queueing itself costs memory (Redis's `processCommand`).
+fn denies_oom(s: &Session, cmd: &Command, top_name: &str) -> bool {
     if cmd.spec.flags().contains(Flags::DENYOOM) {
+        return true;
+    }
+    if s.multi.is_some() && !matches!(top_name, "EXEC" | "DISCARD" | "QUIT" | "RESET") {
         return true;
     }
     match (&s.multi, cmd.spec.name()) {
