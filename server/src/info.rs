@@ -89,7 +89,7 @@ pub fn render(s: &Session, locked: &mut LockedShards, sections: &[&str]) -> Stri
             "clients" => clients(shared, &mut out),
             "memory" => memory_section(shared, locked, &mut out),
             "persistence" => persistence(shared, &mut out),
-            "stats" => stats(shared, &mut out),
+            "stats" => stats(shared, locked, &mut out),
             "replication" => replication(shared, &mut out),
             "cpu" => cpu(&mut out),
             "modules" => out.push_str("# Modules\r\n"),
@@ -315,8 +315,13 @@ fn persistence(shared: &Shared, out: &mut String) {
     line(out, "aof_last_write_status", "ok");
 }
 
-fn stats(shared: &Shared, out: &mut String) {
+fn stats(shared: &Shared, locked: &mut LockedShards, out: &mut String) {
     let t = &shared.thread_stats;
+    // Active expiry counts in the workers' stats; lookups count in each database.
+    let expired_lazily: u64 = locked
+        .iter_mut()
+        .flat_map(|s| s.dbs.iter().map(|d| d.expired_lazily()))
+        .sum();
     out.push_str("# Stats\r\n");
     line(
         out,
@@ -348,7 +353,11 @@ fn stats(shared: &Shared, out: &mut String) {
         "rejected_connections",
         shared.rejected_connections.load(Ordering::Relaxed),
     );
-    line(out, "expired_keys", total(t, |s| &s.expired_keys));
+    line(
+        out,
+        "expired_keys",
+        total(t, |s| &s.expired_keys) + expired_lazily,
+    );
     line(out, "evicted_keys", 0);
     line(out, "keyspace_hits", total(t, |s| &s.keyspace_hits));
     line(out, "keyspace_misses", total(t, |s| &s.keyspace_misses));

@@ -136,12 +136,16 @@ fn config_set(
 /// ```
 fn config_resetstat(
     s: &mut Session,
-    _locked: &mut LockedShards,
+    locked: &mut LockedShards,
     _argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
     for t in &s.shared.thread_stats {
         t.reset();
+    }
+    // The databases' own counters (ALL_SHARDS: every shard is locked here).
+    for shard in locked.iter_mut() {
+        shard.dbs.iter_mut().for_each(|d| d.reset_stats());
     }
     s.shared
         .connections_received
@@ -615,7 +619,13 @@ const CONFIG_SUBCOMMANDS: &[ServerSpec] = &[
         "Sets configuration parameters in-flight.",
         "O(N) when N is the number of configuration parameters provided",
     ),
-    cmd("RESETSTAT", 2, ADMIN, config_resetstat as ServerHandler).doc(
+    cmd(
+        "RESETSTAT",
+        2,
+        ADMIN.union(Flags::ALL_SHARDS),
+        config_resetstat as ServerHandler,
+    )
+    .doc(
         Group::Server,
         "2.0.0",
         "Resets the server's statistics.",
