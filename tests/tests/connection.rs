@@ -529,6 +529,9 @@ fn client_reply_off_skip_and_on_match_redis() {
         Client::encode(&["CLIENT", "REPLY", "SKIP"]),
         Client::encode(&["ECHO", "skipped"]),
         Client::encode(&["ECHO", "shown"]),
+        // RESET turns replies back on and answers itself.
+        Client::encode(&["CLIENT", "REPLY", "OFF"]),
+        Client::encode(&["RESET"]),
         Client::encode(&["QUIT"]),
     ]
     .concat();
@@ -537,7 +540,7 @@ fn client_reply_off_skip_and_on_match_redis() {
     assert_eq!(String::from_utf8_lossy(&u), String::from_utf8_lossy(&r));
     assert_eq!(
         String::from_utf8_lossy(&u),
-        "+OK\r\n$1\r\n1\r\n$1\r\n2\r\n$5\r\nshown\r\n+OK\r\n"
+        "+OK\r\n$1\r\n1\r\n$1\r\n2\r\n$5\r\nshown\r\n+RESET\r\n+OK\r\n"
     );
 }
 

@@ -760,3 +760,34 @@ fn sigterm_and_sigint_shut_down_cleanly() {
         assert!(log.contains("ready to exit, bye bye"), "{log}");
     }
 }
+
+#[test]
+fn the_dispatch_gate_rejects_unknown_commands_and_bad_arity_like_redis() {
+    let (usher, redis) = (Server::usher(&[]), Server::redis(&[]));
+    let mut d = Differ::new(&usher, &redis);
+    let long = "x".repeat(300);
+    let many: Vec<String> = (0..40).map(|i| format!("arg{i}")).collect();
+    let mut with_many = vec!["nosuch"];
+    with_many.extend(many.iter().map(String::as_str));
+    same(
+        &mut d,
+        &[
+            &["foo"],
+            &["foo", "a"],
+            &["FOO", "a", "b c"],
+            &["foo", "multi\r\nline"],
+            &[&long, &long],
+            &["foo", &long, "b"],
+            &with_many,
+            &[""],
+            &["get"],
+            &["GET", "a", "b"],
+            &["config", "get"],
+            &["CONFIG", "SET", "x"],
+            &["client", "setname"],
+            &["OBJECT", "ENCODING"],
+            &["object", "nosuch", "k"],
+            &["CONFIG", &long],
+        ],
+    );
+}
