@@ -603,3 +603,61 @@ fn client_id_is_unique_and_increasing() {
     let info = c.call(&["CLIENT", "INFO"]).text();
     assert_eq!(field(info.trim_end(), "id"), id.to_string());
 }
+
+#[test]
+fn resp3_replies_have_redis_types() {
+    let (usher, redis) = (Server::usher(&["--threads", "2"]), Server::redis(&[]));
+    let mut d = Differ::new(&usher, &redis);
+    for c in [&mut d.usher, &mut d.redis] {
+        assert!(matches!(c.call(&["HELLO", "3"]), Reply::Map(_)));
+    }
+    same(
+        &mut d,
+        &[
+            &["GET", "missing"],
+            &["SET", "k", "1.5"],
+            &["INCRBYFLOAT", "k", "1"],
+            &["GET", "k"],
+            &["MGET", "k", "missing"],
+            &["SET", "k", "v", "GET"],
+            &["SET", "nx", "v", "NX", "GET"],
+            &["SET", "nx", "w", "NX"],
+            &["EXISTS", "k"],
+            &["TTL", "k"],
+            &["CONFIG", "GET", "hz"],
+            &["COMMAND", "INFO", "get"],
+            &["COMMAND", "GETKEYS", "MSET", "a", "1"],
+            &["PUBSUB", "NUMSUB", "a", "b"],
+            &["PUBSUB", "CHANNELS"],
+            &["PUBSUB", "NUMPAT"],
+            &["OBJECT", "ENCODING", "k"],
+            &["OBJECT", "ENCODING", "missing"],
+            &["CLIENT", "GETNAME"],
+            &["MULTI"],
+            &["GET", "missing"],
+            &["EXEC"],
+            &["EXEC"],
+            &["SCAN", "0", "COUNT", "100"],
+            &["KEYS", "*"],
+            &["RANDOMKEY"],
+            &["CLIENT", "NO-EVICT", "on"],
+            &["PING"],
+            &["ECHO", "x"],
+            &["TYPE", "k"],
+            &["GETEX", "missing"],
+        ],
+    );
+    // Verbatim strings for INFO and CLIENT LIST / INFO, as Redis.
+    for c in [&mut d.usher, &mut d.redis] {
+        for cmd in [
+            &["INFO", "server"][..],
+            &["CLIENT", "LIST"],
+            &["CLIENT", "INFO"],
+        ] {
+            assert!(
+                matches!(c.call(cmd), Reply::Verbatim(f, _) if f == "txt"),
+                "{cmd:?}"
+            );
+        }
+    }
+}

@@ -190,7 +190,8 @@ fn pubsub_numsub(
     argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
-    out.map(argv.len() - 2);
+    // A flat array in RESP3 too: Redis 7.0 answers with addReplyArrayLen, not a map.
+    out.array((argv.len() - 2) * 2);
     for ch in argv.iter().skip(2) {
         out.bulk(ch);
         out.int(s.shared.pubsub.numsub(ch) as i64);

@@ -254,7 +254,8 @@ fn write_command_info(s: &Session, c: &Command, out: &mut RespWriter) {
     }
     out.set(0);
     write_key_specs(spec, out);
-    out.array(c.children.len());
+    // Redis 7.0 sends key specs and subcommands as sets (`~` in RESP3).
+    out.set(c.children.len());
     for &child in &c.children {
         write_command_info(s, s.shared.registry.get(child), out);
     }
@@ -264,10 +265,10 @@ fn write_command_info(s: &Session, c: &Command, out: &mut RespWriter) {
 fn write_key_specs(spec: Spec, out: &mut RespWriter) {
     let (first, last, step) = spec.key_triple();
     if first <= 0 {
-        out.array(0);
+        out.set(0);
         return;
     }
-    out.array(1);
+    out.set(1);
     out.map(3);
     out.bulk(b"flags");
     let access: &[&str] = if spec.flags().contains(Flags::WRITE) {
