@@ -637,7 +637,7 @@ fn resp3_replies_have_redis_types() {
             &["GET", "missing"],
             &["EXEC"],
             &["EXEC"],
-            &["SCAN", "0", "COUNT", "100"],
+            &["SCAN", "0", "MATCH", "k", "COUNT", "100"],
             &["KEYS", "*"],
             &["RANDOMKEY"],
             &["CLIENT", "NO-EVICT", "on"],
