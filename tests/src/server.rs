@@ -193,6 +193,21 @@ impl Server {
         self.log.lock().unwrap().clone()
     }
 
+    /// Waits up to `timeout` for the log to contain `needle` (the log is read by a thread, so
+    /// lines written just before an exit may arrive a moment after it).
+    pub fn log_shows(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.log().contains(needle) {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// Waits up to `timeout` for the process to exit.
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
         let deadline = Instant::now() + timeout;

@@ -420,9 +420,10 @@ fn a_subscriber_that_never_reads_is_cut_off_and_memory_stays_bounded() {
         assert!(admin.call(&["PING"]).is_simple("PONG"));
         if server.kind == usher_tests::server::Kind::Usher {
             assert!(
-                server
-                    .log()
-                    .contains("closed for overcoming of output buffer limits"),
+                server.log_shows(
+                    "closed for overcoming of output buffer limits",
+                    Duration::from_secs(5)
+                ),
                 "{}",
                 server.log()
             );

@@ -738,7 +738,11 @@ fn shutdown_exits_zero_without_replying() {
     assert_eq!(status.code(), Some(0));
     other.set_timeout(Duration::from_secs(5));
     assert!(other.closes());
-    assert!(s.log().contains("User requested shutdown"), "{}", s.log());
+    assert!(
+        s.log_shows("User requested shutdown", Duration::from_secs(5)),
+        "{}",
+        s.log()
+    );
 }
 
 #[test]
@@ -755,9 +759,13 @@ fn sigterm_and_sigint_shut_down_cleanly() {
             .wait_exit(Duration::from_secs(10))
             .unwrap_or_else(|| panic!("usher ignored {name}"));
         assert_eq!(status.code(), Some(0), "{name}");
-        let log = s.log();
-        assert!(log.contains(&format!("Received {name}")), "{log}");
-        assert!(log.contains("ready to exit, bye bye"), "{log}");
+        let wait = Duration::from_secs(5);
+        assert!(
+            s.log_shows(&format!("Received {name}"), wait),
+            "{}",
+            s.log()
+        );
+        assert!(s.log_shows("ready to exit, bye bye", wait), "{}", s.log());
     }
 }
 

@@ -187,15 +187,17 @@ fn port_zero_binds_an_ephemeral_port_and_reports_it() {
     let s = Server::usher(&["--port", "0"]);
     assert_ne!(s.port, 0);
     assert!(
-        s.log()
-            .contains(&format!("usher listening on 127.0.0.1:{}", s.port)),
+        s.log_shows(
+            &format!("usher listening on 127.0.0.1:{}", s.port),
+            Duration::from_secs(5)
+        ),
         "{}",
         s.log()
     );
     let mut c = s.client();
     let info = c.call(&["INFO", "server"]).text();
     assert!(info.contains(&format!("tcp_port:{}\r\n", s.port)), "{info}");
-    assert!(s.log().contains("Ready to accept connections"));
+    assert!(s.log_shows("Ready to accept connections", Duration::from_secs(5)));
 }
 
 #[test]
@@ -228,18 +230,6 @@ fn a_taken_port_stops_startup_with_exit_code_one() {
     assert!(first.client().call(&["PING"]).is_simple("PONG"));
 }
 
-/// Waits until `log()` contains `needle`.
-fn wait_for_log(s: &Server, needle: &str) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if s.log().contains(needle) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
 #[test]
 fn loglevel_filters_the_log_and_can_change_at_run_time() {
     // warning: the notice lines of start-up are not written.
@@ -257,12 +247,20 @@ fn loglevel_filters_the_log_and_can_change_at_run_time() {
         .call(&["CONFIG", "SET", "loglevel", "verbose"])
         .is_simple("OK"));
     drop(s.client());
-    assert!(wait_for_log(&s, "Client closed connection"), "{}", s.log());
-    assert!(s.log().contains("Accepted 127.0.0.1:"), "{}", s.log());
+    assert!(
+        s.log_shows("Client closed connection", Duration::from_secs(5)),
+        "{}",
+        s.log()
+    );
+    assert!(
+        s.log_shows("Accepted 127.0.0.1:", Duration::from_secs(5)),
+        "{}",
+        s.log()
+    );
     // notice: start-up lines, no per-client lines.
     let s = Server::usher(&["--loglevel", "notice"]);
     drop(s.client());
-    assert!(s.log().contains("Ready to accept connections"));
+    assert!(s.log_shows("Ready to accept connections", Duration::from_secs(5)));
     std::thread::sleep(Duration::from_millis(100));
     assert!(!s.log().contains("Client closed connection"), "{}", s.log());
 }
