@@ -661,3 +661,39 @@ fn resp3_replies_have_redis_types() {
         }
     }
 }
+
+#[test]
+fn client_kill_closes_a_client_that_stopped_reading_its_replies() {
+    for s in [Server::usher(&["--threads", "2"]), Server::redis(&[])] {
+        let mut admin = s.client();
+        let big = "z".repeat(4 * 1024 * 1024);
+        assert!(admin.call(&["SET", "big", &big]).is_simple("OK"));
+        // 16 pipelined GETs of 4 MB that are never read: the server's writes block.
+        let mut stuck = s.client();
+        let id = stuck.call(&["CLIENT", "ID"]).int();
+        let wire: Vec<u8> = (0..16)
+            .flat_map(|_| Client::encode(&["GET", "big"]))
+            .collect();
+        stuck.send_raw(&wire);
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(
+            admin.call(&["CLIENT", "KILL", "ID", &id.to_string()]),
+            Reply::Int(1)
+        );
+        // Its slot is freed: the server no longer lists it.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while admin
+            .call(&["CLIENT", "LIST", "ID", &id.to_string()])
+            .text()
+            .contains(&format!("id={id} "))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{:?} kept a killed client blocked on its writes",
+                s.kind
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(admin.call(&["PING"]).is_simple("PONG"));
+    }
+}

@@ -430,3 +430,60 @@ fn a_subscriber_that_never_reads_is_cut_off_and_memory_stays_bounded() {
         }
     }
 }
+
+#[test]
+fn a_subscriber_over_the_soft_limit_for_its_seconds_is_cut_off() {
+    for server in [Server::usher(&["--threads", "2"]), Server::redis(&[])] {
+        let mut admin = server.client();
+        // No hard limit: only the soft one (256 KiB for 1 s) applies.
+        assert!(admin
+            .call(&[
+                "CONFIG",
+                "SET",
+                "client-output-buffer-limit",
+                "pubsub 0 256kb 1"
+            ])
+            .is_simple("OK"));
+        let mut slow = server.client();
+        slow.send(&["SUBSCRIBE", "soft"]);
+        slow.read().unwrap();
+        let mut publisher = server.client();
+        let payload = "y".repeat(16 * 1024);
+        let batch: Vec<u8> = (0..64)
+            .flat_map(|_| Client::encode(&["PUBLISH", "soft", &payload]))
+            .collect();
+        // 24 MB at once: far past the socket buffers, so the backlog sits over the soft limit.
+        for _ in 0..24 {
+            publisher.send_raw(&batch);
+            for _ in 0..64 {
+                assert_eq!(
+                    publisher.read().unwrap(),
+                    Reply::Int(1),
+                    "{:?}",
+                    server.kind
+                );
+            }
+        }
+        // Over the soft limit for less than its second: still subscribed.
+        assert_eq!(
+            admin.call(&["PUBSUB", "NUMSUB", "soft"]).items()[1],
+            Reply::Int(1),
+            "{:?} cut off before soft_seconds",
+            server.kind
+        );
+        std::thread::sleep(Duration::from_millis(1300));
+        // The next message finds it over the limit for more than a second.
+        publisher.call(&["PUBLISH", "soft", "one more"]);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while admin.call(&["PUBSUB", "NUMSUB", "soft"]).items()[1] != Reply::Int(0) {
+            assert!(
+                Instant::now() < deadline,
+                "{:?} kept a subscriber over its soft limit",
+                server.kind
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        slow.set_timeout(Duration::from_secs(10));
+        assert!(slow.closes());
+    }
+}
