@@ -83,7 +83,9 @@ impl Session {
             stats,
             db: 0,
             resp: Protocol::Resp2,
-            authenticated: false,
+            // As Redis: a client that connects while no password is set is authenticated, and
+            // stays so if `requirepass` is set later.
+            authenticated: hot.requirepass.is_none(),
             multi: None,
             watch: WatchState::default(),
             channels: HashSet::new(),

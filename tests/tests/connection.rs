@@ -697,3 +697,32 @@ fn client_kill_closes_a_client_that_stopped_reading_its_replies() {
         assert!(admin.call(&["PING"]).is_simple("PONG"));
     }
 }
+
+#[test]
+fn setting_requirepass_at_run_time_keeps_connected_clients_logged_in_like_redis() {
+    let mut transcripts = Vec::new();
+    for s in [Server::usher(&[]), Server::redis(&[])] {
+        let mut early = s.client();
+        let mut t = vec![
+            early.call(&["CONFIG", "SET", "requirepass", "pw"]),
+            early.call(&["SET", "k", "v"]),
+        ];
+        let mut late = s.client();
+        t.push(late.call(&["GET", "k"]));
+        t.push(late.call(&["AUTH", "pw"]));
+        t.push(late.call(&["GET", "k"]));
+        // RESET logs out when a password is set, even a client that never needed one.
+        t.push(early.call(&["RESET"]));
+        t.push(early.call(&["GET", "k"]));
+        t.push(early.call(&["AUTH", "pw"]));
+        // Clearing the password lets everyone in again, including RESET clients.
+        t.push(early.call(&["CONFIG", "SET", "requirepass", ""]));
+        let mut third = s.client();
+        t.push(third.call(&["GET", "k"]));
+        t.push(third.call(&["RESET"]));
+        t.push(third.call(&["GET", "k"]));
+        transcripts.push(t);
+    }
+    assert_eq!(transcripts[0], transcripts[1]);
+    assert_eq!(transcripts[0][1], Reply::Simple("OK".into()));
+}

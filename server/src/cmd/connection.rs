@@ -229,7 +229,9 @@ fn reset(
     *s.info.name.lock() = None;
     s.reply_mode = ReplyMode::On;
     s.info.set_flag(flag::NO_EVICT, false);
-    s.authenticated = false;
+    // Back to the default user: authenticated only if it needs no password (Redis's
+    // clearClientConnectionState).
+    s.authenticated = s.hot.requirepass.is_none();
     out.simple("RESET");
     Ok(())
 }
