@@ -23,6 +23,7 @@ pub mod flag {
     pub const MULTI: u32 = 1 << 0;
     pub const PUBSUB: u32 = 1 << 1;
     pub const BLOCKED: u32 = 1 << 2;
+    /// Shown from [`super::ClientInfo::watch_dirty`], which shards raise directly.
     pub const DIRTY_CAS: u32 = 1 << 3;
     pub const CLOSE_ASAP: u32 = 1 << 4;
     pub const NO_EVICT: u32 = 1 << 5;
@@ -60,6 +61,9 @@ pub struct ClientInfo {
     pub wake: Notify,
     pub outbox: Mutex<Outbox>,
     pub authenticated_user: Mutex<String>,
+    /// The session's WATCH flag (Redis's `CLIENT_DIRTY_CAS`): shards raise it when a
+    /// watched key changes; shared here so CLIENT LIST can show `d`.
+    pub watch_dirty: usher_engine::shard::WatchFlag,
 }
 
 impl ClientInfo {
@@ -85,6 +89,7 @@ impl ClientInfo {
             wake: Notify::new(),
             outbox: Mutex::new(Outbox::default()),
             authenticated_user: Mutex::new("default".into()),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -174,13 +179,16 @@ impl ClientInfo {
         self.name.lock().clone().unwrap_or_default()
     }
 
-    /// The `flags=` field of CLIENT LIST.
+    /// The `flags=` field of CLIENT LIST, letters in Redis's order.
     pub fn flag_letters(&self) -> String {
-        let f = self.flags.load(Ordering::Relaxed);
+        let mut f = self.flags.load(Ordering::Relaxed);
+        if self.watch_dirty.load(Ordering::Acquire) {
+            f |= flag::DIRTY_CAS;
+        }
         let mut s = String::new();
         for (bit, letter) in [
-            (flag::MULTI, 'x'),
             (flag::PUBSUB, 'P'),
+            (flag::MULTI, 'x'),
             (flag::BLOCKED, 'b'),
             (flag::DIRTY_CAS, 'd'),
             (flag::CLOSE_ASAP, 'A'),

@@ -726,3 +726,36 @@ fn setting_requirepass_at_run_time_keeps_connected_clients_logged_in_like_redis(
     assert_eq!(transcripts[0], transcripts[1]);
     assert_eq!(transcripts[0][1], Reply::Simple("OK".into()));
 }
+
+#[test]
+fn client_list_flags_show_multi_pubsub_dirty_watch_and_no_evict_like_redis() {
+    let mut seen = Vec::new();
+    for s in [Server::usher(&["--threads", "2"]), Server::redis(&[])] {
+        let mut admin = s.client();
+        let mut clients: Vec<Client> = (0..5).map(|_| s.client()).collect();
+        let ids: Vec<String> = clients
+            .iter_mut()
+            .map(|c| c.call(&["CLIENT", "ID"]).int().to_string())
+            .collect();
+        assert!(clients[0].call(&["MULTI"]).is_simple("OK"));
+        clients[1].send(&["SUBSCRIBE", "ch"]);
+        clients[1].read().unwrap();
+        assert!(clients[2].call(&["WATCH", "k"]).is_simple("OK"));
+        assert!(admin.call(&["SET", "k", "changed"]).is_simple("OK"));
+        assert!(clients[3]
+            .call(&["CLIENT", "NO-EVICT", "on"])
+            .is_simple("OK"));
+        assert!(clients[4].call(&["WATCH", "k"]).is_simple("OK"));
+        assert!(clients[4].call(&["MULTI"]).is_simple("OK"));
+        assert!(admin.call(&["SET", "k", "again"]).is_simple("OK"));
+        let flags: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                let line = admin.call(&["CLIENT", "LIST", "ID", id]).text();
+                field(line.trim_end(), "flags")
+            })
+            .collect();
+        seen.push(flags);
+    }
+    assert_eq!(seen[0], seen[1]);
+}
