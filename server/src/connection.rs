@@ -140,6 +140,17 @@ async fn flush(
         }
         let mut written = 0;
         while written < out.len() {
+            // The common case, a socket with room, writes without waiting on anything else.
+            match stream.try_write(&out[written..]) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    written += n;
+                    continue;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            // A full socket: wait for room or for a kill request, whichever comes first.
             tokio::select! {
                 biased;
                 _ = info.wake.notified() => {
@@ -148,14 +159,7 @@ async fn flush(
                         return Ok(false);
                     }
                 }
-                // `write` is cancel-safe: when the kill branch wins, nothing was written.
-                n = stream.write(&out[written..]) => {
-                    let n = n?;
-                    if n == 0 {
-                        return Err(std::io::ErrorKind::WriteZero.into());
-                    }
-                    written += n;
-                }
+                ready = stream.writable() => ready?,
             }
         }
         bump(&stats.net_output_bytes, out.len() as u64);
