@@ -352,9 +352,36 @@ impl<H> CommandSpec<H> {
         if !f.contains(Flags::FAST) {
             cats.push("@slow");
         }
+        // Redis lists categories in its own bit order, whatever the command's flags were.
+        cats.sort_by_key(|c| ACL_ORDER.iter().position(|o| o == c));
         cats
     }
 }
+
+/// Redis's ACL categories in `ACLCommandCategories` order, the order COMMAND INFO prints.
+const ACL_ORDER: &[&str] = &[
+    "@keyspace",
+    "@read",
+    "@write",
+    "@set",
+    "@sortedset",
+    "@list",
+    "@hash",
+    "@string",
+    "@bitmap",
+    "@hyperloglog",
+    "@geo",
+    "@stream",
+    "@pubsub",
+    "@admin",
+    "@fast",
+    "@slow",
+    "@blocking",
+    "@dangerous",
+    "@connection",
+    "@transaction",
+    "@scripting",
+];
 
 /// A key finder for `cmd numkeys key [key ...] ...` shapes: `numkeys` at `at`, keys right after,
 /// plus optionally a fixed leading key at index 1 (`ZUNIONSTORE dst numkeys ...`).

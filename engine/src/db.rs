@@ -24,6 +24,9 @@ use std::collections::BTreeSet;
 pub struct Db {
     keys: Dict<Entry>,
     expires: BTreeSet<(i64, u64)>,
+    /// Keys a lookup found expired and deleted (INFO's `expired_keys` counts these with the
+    /// ones active expiry removes, as Redis does). Survives [`Db::clear`].
+    expired_lazily: u64,
 }
 
 impl Db {
@@ -64,6 +67,7 @@ impl Db {
             Probe::Live(entry) => Some(entry),
             Probe::Removed(_, entry) => {
                 self.expires.remove(&(entry.expire_at_ms, hash_key(key)));
+                self.expired_lazily += 1;
                 lazyfree::free(entry.value);
                 None
             }
@@ -118,7 +122,10 @@ impl Db {
         make: impl FnOnce() -> Value,
     ) -> (&mut Value, bool) {
         if !self.expires.is_empty() && self.keys.get(key).is_some_and(|e| e.is_expired(now_ms)) {
-            self.remove(key);
+            if let Some(entry) = self.remove(key) {
+                self.expired_lazily += 1;
+                lazyfree::free(entry.value);
+            }
         }
         let (entry, created) = self.keys.get_or_insert_with(key, || Entry::new(make()));
         entry.lru_s = (now_ms / 1000) as u32;
@@ -231,8 +238,19 @@ impl Db {
 
     /// Empties the database; values are reclaimed off the lock.
     pub fn clear(&mut self) {
-        let old = std::mem::take(self);
+        let mut old = std::mem::take(self);
+        self.expired_lazily = std::mem::take(&mut old.expired_lazily);
         lazyfree::free_db(old);
+    }
+
+    /// Keys lookups found expired and deleted since the last [`Db::reset_stats`].
+    pub fn expired_lazily(&self) -> u64 {
+        self.expired_lazily
+    }
+
+    /// CONFIG RESETSTAT.
+    pub fn reset_stats(&mut self) {
+        self.expired_lazily = 0;
     }
 
     /// Bytes held by the keyspace tables and index (not the values).
@@ -262,6 +280,23 @@ mod tests {
         assert!(!db.contains(b"k", 1001));
         assert_eq!(db.len(), 0);
         assert_eq!(db.volatile_len(), 0);
+    }
+
+    #[test]
+    fn lookups_count_the_keys_they_expire_and_clear_keeps_the_count() {
+        let mut db = Db::new();
+        for k in [&b"a"[..], b"b", b"c"] {
+            db.set(k, s("v"));
+            db.set_expire(k, 10, 0);
+        }
+        assert!(db.get(b"a", 11).is_none());
+        assert!(!db.contains(b"b", 11));
+        db.get_or_insert_with(b"c", 11, || s("new"));
+        assert_eq!(db.expired_lazily(), 3);
+        db.clear();
+        assert_eq!(db.expired_lazily(), 3);
+        db.reset_stats();
+        assert_eq!(db.expired_lazily(), 0);
     }
 
     #[test]

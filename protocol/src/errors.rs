@@ -28,6 +28,12 @@ pub const NOAUTH: &str = "NOAUTH Authentication required.";
 pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
 pub const AUTH_NO_PASSWORD: &str = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
 pub const NOPROTO: &str = "NOPROTO unsupported protocol version";
+/// Redis 7.0's wording (7.2 changed it to `HELLO <proto> AUTH`).
+pub const HELLO_NOAUTH: &str = "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time";
+pub const HELLO_PROTO_NOT_INTEGER: &str = "ERR Protocol version is not an integer or out of range";
+/// Redis's `getIntFromObjectOrReply` for a number outside a C `int`.
+pub const INT_OUT_OF_RANGE: &str =
+    "ERR value is out of range, value must between -2147483648 and 2147483647";
 pub const MULTI_NESTED: &str = "ERR MULTI calls can not be nested";
 pub const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
 pub const DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";
@@ -58,14 +64,14 @@ pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same sl
 pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
 pub const PUBSUB_CONTEXT: &str = "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context";
 
-pub const PROTO_INVALID_MBULK_LEN: &str = "Protocol error: invalid multibulk length";
-pub const PROTO_INVALID_BULK_LEN: &str = "Protocol error: invalid bulk length";
-pub const PROTO_UNAUTH_MBULK_LEN: &str = "Protocol error: unauthenticated multibulk length";
-pub const PROTO_UNAUTH_BULK_LEN: &str = "Protocol error: unauthenticated bulk length";
-pub const PROTO_BIG_MBULK_COUNT: &str = "Protocol error: too big mbulk count string";
-pub const PROTO_BIG_BULK_COUNT: &str = "Protocol error: too big bulk count string";
-pub const PROTO_BIG_INLINE: &str = "Protocol error: too big inline request";
-pub const PROTO_UNBALANCED_QUOTES: &str = "Protocol error: unbalanced quotes in request";
+pub const PROTO_INVALID_MBULK_LEN: &str = "ERR Protocol error: invalid multibulk length";
+pub const PROTO_INVALID_BULK_LEN: &str = "ERR Protocol error: invalid bulk length";
+pub const PROTO_UNAUTH_MBULK_LEN: &str = "ERR Protocol error: unauthenticated multibulk length";
+pub const PROTO_UNAUTH_BULK_LEN: &str = "ERR Protocol error: unauthenticated bulk length";
+pub const PROTO_BIG_MBULK_COUNT: &str = "ERR Protocol error: too big mbulk count string";
+pub const PROTO_BIG_BULK_COUNT: &str = "ERR Protocol error: too big bulk count string";
+pub const PROTO_BIG_INLINE: &str = "ERR Protocol error: too big inline request";
+pub const PROTO_UNBALANCED_QUOTES: &str = "ERR Protocol error: unbalanced quotes in request";
 
 /// `ERR wrong number of arguments for 'get' command` (the name lower-cased, `cmd|sub` for
 /// subcommands, as Redis 7 prints it).
@@ -99,6 +105,16 @@ pub fn unknown_command(name: &[u8], args: &mut dyn Iterator<Item = &[u8]>) -> St
 pub fn unknown_subcommand(sub: &[u8], container: &str) -> String {
     format!(
         "ERR unknown subcommand '{}'. Try {} HELP.",
+        sanitize(sub, 128),
+        container.to_ascii_uppercase()
+    )
+}
+
+/// `ERR unknown subcommand or wrong number of arguments for 'CHANNELS'. Try PUBSUB HELP.`
+/// (Redis's `addReplySubcommandSyntaxError`: the subcommand as typed, the container upper-case.)
+pub fn subcommand_syntax(sub: &[u8], container: &str) -> String {
+    format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
         sanitize(sub, 128),
         container.to_ascii_uppercase()
     )

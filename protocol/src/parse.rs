@@ -42,7 +42,8 @@ impl Default for Limits {
     }
 }
 
-/// A fatal protocol error; `message` is the full wire text (`Protocol error: ...`).
+/// A fatal protocol error; `message` is the full wire text (`ERR Protocol error: ...`: Redis
+/// sends these through `addReplyError`, which adds the `ERR` code).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProtocolError {
     pub message: String,
@@ -176,7 +177,7 @@ impl RequestParser {
                     if rest[0] != b'$' {
                         return Err(ProtocolError {
                             message: format!(
-                                "Protocol error: expected '$', got '{}'",
+                                "ERR Protocol error: expected '$', got '{}'",
                                 rest[0] as char
                             ),
                         });
@@ -226,7 +227,10 @@ impl RequestParser {
         if line.last() == Some(&b'\r') {
             line = &line[..line.len() - 1];
         }
-        // sdssplitargs reads a C string: a NUL ends the request.
+        // sdssplitargs reads a C string: a NUL ends the request. (Redis finds the newline with
+        // strchr, which also stops at the NUL, so there such a request never completes and the
+        // connection stalls until the 64 KiB limit; usher runs the part before the NUL instead,
+        // see docs/compatibility.md.)
         if let Some(nul) = memchr(0, line) {
             line = &line[..nul];
         }
@@ -471,9 +475,15 @@ mod tests {
     #[test]
     fn unbalanced_quotes_are_a_protocol_error() {
         let err = parse_all(b"set k \"abc\r\n").unwrap_err();
-        assert_eq!(err.message, "Protocol error: unbalanced quotes in request");
+        assert_eq!(
+            err.message,
+            "ERR Protocol error: unbalanced quotes in request"
+        );
         let err = parse_all(b"set k \"abc\"x\r\n").unwrap_err();
-        assert_eq!(err.message, "Protocol error: unbalanced quotes in request");
+        assert_eq!(
+            err.message,
+            "ERR Protocol error: unbalanced quotes in request"
+        );
     }
 
     #[test]
@@ -487,17 +497,20 @@ mod tests {
     #[test]
     fn malformed_counts_get_redis_errors() {
         let cases: &[(&[u8], &str)] = &[
-            (b"*x\r\n", "Protocol error: invalid multibulk length"),
+            (b"*x\r\n", "ERR Protocol error: invalid multibulk length"),
             (
                 b"*3000000000\r\n",
-                "Protocol error: invalid multibulk length",
+                "ERR Protocol error: invalid multibulk length",
             ),
-            (b"*1\r\nfoo\r\n", "Protocol error: expected '$', got 'f'"),
-            (b"*1\r\n$-1\r\n", "Protocol error: invalid bulk length"),
-            (b"*1\r\n$x\r\n", "Protocol error: invalid bulk length"),
+            (
+                b"*1\r\nfoo\r\n",
+                "ERR Protocol error: expected '$', got 'f'",
+            ),
+            (b"*1\r\n$-1\r\n", "ERR Protocol error: invalid bulk length"),
+            (b"*1\r\n$x\r\n", "ERR Protocol error: invalid bulk length"),
             (
                 b"*1\r\n$600000000\r\n",
-                "Protocol error: invalid bulk length",
+                "ERR Protocol error: invalid bulk length",
             ),
         ];
         for (input, msg) in cases {
@@ -515,18 +528,18 @@ mod tests {
         let mut big = vec![b'a'; INLINE_MAX_BYTES + 1];
         assert_eq!(
             parse_all(&big).unwrap_err().message,
-            "Protocol error: too big inline request"
+            "ERR Protocol error: too big inline request"
         );
         big[0] = b'*';
         assert_eq!(
             parse_all(&big).unwrap_err().message,
-            "Protocol error: too big mbulk count string"
+            "ERR Protocol error: too big mbulk count string"
         );
         let mut bulk = b"*1\r\n".to_vec();
         bulk.extend(vec![b'$'; INLINE_MAX_BYTES + 1]);
         assert_eq!(
             parse_all(&bulk).unwrap_err().message,
-            "Protocol error: too big bulk count string"
+            "ERR Protocol error: too big bulk count string"
         );
     }
 
@@ -540,11 +553,14 @@ mod tests {
         let err = p.parse(b"*11\r\n", &limits).unwrap_err();
         assert_eq!(
             err.message,
-            "Protocol error: unauthenticated multibulk length"
+            "ERR Protocol error: unauthenticated multibulk length"
         );
         let mut p = RequestParser::new();
         let err = p.parse(b"*1\r\n$16385\r\n", &limits).unwrap_err();
-        assert_eq!(err.message, "Protocol error: unauthenticated bulk length");
+        assert_eq!(
+            err.message,
+            "ERR Protocol error: unauthenticated bulk length"
+        );
     }
 
     #[test]

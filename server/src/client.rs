@@ -26,6 +26,7 @@ pub mod flag {
     pub const MULTI: u32 = 1 << 0;
     pub const PUBSUB: u32 = 1 << 1;
     pub const BLOCKED: u32 = 1 << 2;
+    /// Shown from [`super::ClientInfo::watch_dirty`], which shards raise directly.
     pub const DIRTY_CAS: u32 = 1 << 3;
     pub const CLOSE_ASAP: u32 = 1 << 4;
     pub const NO_EVICT: u32 = 1 << 5;
@@ -67,6 +68,9 @@ pub struct ClientInfo {
     pub blocked_waiter: Mutex<Option<Arc<Waiter>>>,
     /// A pending CLIENT UNBLOCK: 0 none, [`UNBLOCK_TIMEOUT`] or [`UNBLOCK_ERROR`].
     pub unblock: AtomicU8,
+    /// The session's WATCH flag (Redis's `CLIENT_DIRTY_CAS`): shards raise it when a
+    /// watched key changes; shared here so CLIENT LIST can show `d`.
+    pub watch_dirty: usher_engine::shard::WatchFlag,
 }
 
 /// CLIENT UNBLOCK ... TIMEOUT: reply as if the timeout expired.
@@ -105,6 +109,7 @@ impl ClientInfo {
             authenticated_user: Mutex::new("default".into()),
             blocked_waiter: Mutex::new(None),
             unblock: AtomicU8::new(0),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -133,6 +138,11 @@ impl ClientInfo {
     /// Queues an encoded message (pub/sub) for the connection, enforcing `limit`. Returns false
     /// if the client was scheduled to close for overrunning its output buffer.
     pub fn deliver(&self, message: &[u8], limit: &OutputLimit) -> bool {
+        // A client on its way out (cut off, killed) gets nothing more: its connection task
+        // unsubscribes it as it closes.
+        if self.killed() {
+            return false;
+        }
         let over = {
             let mut outbox = self.outbox.lock();
             outbox.buf.extend_from_slice(message);
@@ -189,13 +199,16 @@ impl ClientInfo {
         self.name.lock().clone().unwrap_or_default()
     }
 
-    /// The `flags=` field of CLIENT LIST.
+    /// The `flags=` field of CLIENT LIST, letters in Redis's order.
     pub fn flag_letters(&self) -> String {
-        let f = self.flags.load(Ordering::Relaxed);
+        let mut f = self.flags.load(Ordering::Relaxed);
+        if self.watch_dirty.load(Ordering::Acquire) {
+            f |= flag::DIRTY_CAS;
+        }
         let mut s = String::new();
         for (bit, letter) in [
-            (flag::MULTI, 'x'),
             (flag::PUBSUB, 'P'),
+            (flag::MULTI, 'x'),
             (flag::BLOCKED, 'b'),
             (flag::DIRTY_CAS, 'd'),
             (flag::CLOSE_ASAP, 'A'),

@@ -25,16 +25,15 @@ pub enum LogLevel {
     Verbose,
     Notice,
     Warning,
-    Nothing,
 }
 
 impl LogLevel {
-    const NAMES: [(&'static str, LogLevel); 5] = [
+    /// Redis 7.0's levels (7.2 added `nothing`).
+    const NAMES: [(&'static str, LogLevel); 4] = [
         ("debug", LogLevel::Debug),
         ("verbose", LogLevel::Verbose),
         ("notice", LogLevel::Notice),
         ("warning", LogLevel::Warning),
-        ("nothing", LogLevel::Nothing),
     ];
 
     pub fn name(self) -> &'static str {
@@ -343,7 +342,9 @@ pub static DIRECTIVES: &[Directive] = &[
                 .iter()
                 .find(|(n, _)| *n == v)
                 .map(|(_, l)| *l)
-                .ok_or("argument(s) must be one of the following: debug, verbose, notice, warning, nothing")?;
+                .ok_or(
+                    "argument(s) must be one of the following: debug, verbose, notice, warning",
+                )?;
             Ok(())
         },
         |c| c.loglevel.name().into(),
@@ -357,7 +358,7 @@ pub static DIRECTIVES: &[Directive] = &[
     d(
         "maxclients",
         true,
-        |c, a| set(&mut c.maxclients, int_in(a, 1, i32::MAX as i64)? as usize),
+        |c, a| set(&mut c.maxclients, int_in(a, 1, u32::MAX as i64)? as usize),
         |c| c.maxclients.to_string(),
     ),
     d(
@@ -450,7 +451,14 @@ pub static DIRECTIVES: &[Directive] = &[
     d(
         "hz",
         true,
-        |c, a| set(&mut c.hz, int_in(a, 1, 500)? as u32),
+        // Redis accepts any int and clamps it to 1..=500 (updateHZ); CONFIG GET shows the
+        // clamped value.
+        |c, a| {
+            set(
+                &mut c.hz,
+                int_in(a, 0, i32::MAX as i64)?.clamp(1, 500) as u32,
+            )
+        },
         |c| c.hz.to_string(),
     ),
     Directive {
@@ -596,8 +604,9 @@ pub fn find(name: &str) -> Option<&'static Directive> {
 pub fn apply(config: &mut Config, name: &str, args: &[String]) -> Result<(), String> {
     let directive =
         find(name).ok_or_else(|| "Bad directive or wrong number of arguments".to_string())?;
+    // A known directive with the wrong count gets Redis's shorter text.
     if args.is_empty() || (!directive.multi_arg && args.len() != 1) {
-        return Err("Bad directive or wrong number of arguments".into());
+        return Err("wrong number of arguments".into());
     }
     (directive.apply)(config, args)
 }
@@ -676,8 +685,13 @@ pub fn from_args(args: &[String]) -> Result<Invocation, String> {
     let mut text = String::new();
     let mut config = Config::default();
     if let Some(path) = rest.first().filter(|a| !a.starts_with("--")) {
-        text = std::fs::read_to_string(path)
-            .map_err(|e| format!("Fatal error, can't open config file '{path}': {e}"))?;
+        text = std::fs::read_to_string(path).map_err(|e| {
+            // Redis's wording: the absolute path and strerror's text, no Rust error code.
+            let shown = std::path::absolute(path).map_or(path.clone(), |p| p.display().to_string());
+            let reason = e.to_string();
+            let reason = reason.split(" (os error").next().unwrap_or(&reason);
+            format!("Fatal error, can't open config file '{shown}': {reason}")
+        })?;
         if !text.ends_with('\n') {
             text.push('\n');
         }
@@ -687,6 +701,11 @@ pub fn from_args(args: &[String]) -> Result<Invocation, String> {
                 .unwrap_or(path.clone()),
         );
         rest = &rest[1..];
+    }
+    // Like Redis, the flags follow the file after one empty line, so an error in the first flag
+    // is reported at the file's line count + 2 (line 2 without a file).
+    if !rest.is_empty() {
+        text.push('\n');
     }
     let mut current: Option<String> = None;
     for arg in rest {

@@ -64,6 +64,7 @@ pub async fn serve(shared: &'static Shared, mut stream: TcpStream, thread: usize
         return;
     }
     shared.connections_received.fetch_add(1, Ordering::Relaxed);
+    crate::verbose!("Accepted {peer}");
     let stats = shared.thread_stats[thread].clone();
     let mut session = Session::new(shared, info.clone(), stats);
     if let Err(e) = run(&mut session, &mut stream).await {
@@ -110,6 +111,7 @@ async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
             read = stream.read_buf(&mut rbuf) => {
                 let n = read?;
                 if n == 0 {
+                    crate::verbose!("Client closed connection id={} addr={}", info.id, info.addr);
                     return Ok(());
                 }
                 bump(&s.stats.net_input_bytes, n as u64);
@@ -119,13 +121,8 @@ async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
                 }
             }
         }
-        if !out.is_empty() {
-            stream.write_all(&out).await?;
-            bump(&s.stats.net_output_bytes, out.len() as u64);
-            out.clear();
-            if out.capacity() > BUFFER_KEEP_MAX {
-                out = Vec::with_capacity(READ_CHUNK);
-            }
+        if !flush(&info, stream, &mut out, &s.stats).await? {
+            return Ok(());
         }
         if s.close_after_reply || info.killed() {
             return Ok(());
@@ -138,6 +135,58 @@ async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
             rbuf = BytesMut::with_capacity(READ_CHUNK);
         }
         info.query_buf_bytes.store(rbuf.len(), Ordering::Relaxed);
+    }
+}
+
+/// Writes `out`, then whatever pub/sub messages queued up meanwhile, until both are empty.
+/// Returns false if the client was killed while writing.
+///
+/// A client that stops reading blocks this write; its messages then pile up in the outbox,
+/// where `client-output-buffer-limit pubsub` is enforced. The write therefore also waits for a
+/// kill request: a client cut off for its output buffer, by CLIENT KILL or by `timeout` must
+/// close even though its socket will never drain (Redis frees such clients asynchronously).
+async fn flush(
+    info: &ClientInfo,
+    stream: &mut TcpStream,
+    out: &mut Vec<u8>,
+    stats: &crate::stats::ThreadStats,
+) -> std::io::Result<bool> {
+    loop {
+        if out.is_empty() {
+            info.drain_outbox(out);
+            if out.is_empty() {
+                return Ok(true);
+            }
+        }
+        let mut written = 0;
+        while written < out.len() {
+            // The common case, a socket with room, writes without waiting on anything else.
+            match stream.try_write(&out[written..]) {
+                Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    written += n;
+                    continue;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            // A full socket: wait for room or for a kill request, whichever comes first.
+            tokio::select! {
+                biased;
+                _ = info.wake.notified() => {
+                    // Messages that arrive meanwhile are drained once this write is done.
+                    if info.killed() {
+                        return Ok(false);
+                    }
+                }
+                ready = stream.writable() => ready?,
+            }
+        }
+        bump(&stats.net_output_bytes, out.len() as u64);
+        out.clear();
+        if out.capacity() > BUFFER_KEEP_MAX {
+            *out = Vec::with_capacity(READ_CHUNK);
+        }
     }
 }
 

@@ -76,10 +76,14 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
             return reject(s, None, out, &msg);
         }
         Lookup::UnknownSubcommand(container) => {
+            // Not counted against the container: Redis's lookup finds no command at all.
             let msg = errors::unknown_subcommand(argv.arg(1), container.spec.name());
-            return reject(s, Some(container), out, &msg);
+            return reject(s, None, out, &msg);
         }
     };
+    // Like Redis's `c->lastcmd`, set at lookup: CLIENT LIST shows the command being run (its
+    // own `client|list` included), and rejected commands count too.
+    s.info.last_cmd.store(cmd.id, Ordering::Relaxed);
     let spec = cmd.spec;
     if !spec.arity_ok(argv.len()) {
         return reject(s, Some(cmd), out, &errors::wrong_arity(&cmd.full_name));
@@ -87,14 +91,17 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
     if s.auth_required() && !spec.flags().contains(Flags::NO_AUTH) {
         return reject(s, Some(cmd), out, errors::NOAUTH);
     }
-    if s.hot.maxmemory > 0 && denies_oom(s, cmd) && crate::memory::used_bytes() > s.hot.maxmemory {
-        return reject(s, Some(cmd), out, errors::OOM);
-    }
     let top_name = shared
         .registry
         .get(cmd.parent.unwrap_or(cmd.id))
         .spec
         .name();
+    if s.hot.maxmemory > 0
+        && denies_oom(s, cmd, top_name)
+        && crate::memory::used_bytes() > s.hot.maxmemory
+    {
+        return reject(s, Some(cmd), out, errors::OOM);
+    }
     if s.in_pubsub_context() && !allowed_in_pubsub(top_name) {
         return reject(
             s,
@@ -123,8 +130,13 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
 }
 
 /// DENYOOM applies to the command itself, or to EXEC when a queued command is DENYOOM.
-fn denies_oom(s: &Session, cmd: &Command) -> bool {
+/// Inside MULTI every command but EXEC, DISCARD, QUIT and RESET is refused over the limit,
+/// since queueing itself costs memory (Redis's `processCommand`).
+fn denies_oom(s: &Session, cmd: &Command, top_name: &str) -> bool {
     if cmd.spec.flags().contains(Flags::DENYOOM) {
+        return true;
+    }
+    if s.multi.is_some() && !matches!(top_name, "EXEC" | "DISCARD" | "QUIT" | "RESET") {
         return true;
     }
     match (&s.multi, cmd.spec.name()) {
@@ -192,7 +204,6 @@ pub fn finish(
     bump(&stat.calls, 1);
     bump(&stat.usec, started.elapsed().as_micros() as u64);
     bump(&s.stats.commands_processed, 1);
-    s.info.last_cmd.store(cmd.id, Ordering::Relaxed);
     if let Err(e) = result {
         let text = e.wire_text();
         out.error(&text);

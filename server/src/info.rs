@@ -25,8 +25,24 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "cluster",
     "keyspace",
 ];
-/// Sections added by `INFO all` / `INFO everything`.
+/// Sections added by `INFO all` / `INFO everything`. (Redis 7.0 also has `latencystats`;
+/// usher keeps no latency histograms yet, see docs/compatibility.md.)
 const EXTRA_SECTIONS: &[&str] = &["commandstats"];
+/// Redis's output order over every section.
+const ORDER: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
 
 /// Which sections `INFO args...` asks for, in output order.
 pub fn requested_sections(args: &[&[u8]]) -> Vec<&'static str> {
@@ -56,12 +72,7 @@ pub fn requested_sections(args: &[&[u8]]) -> Vec<&'static str> {
             }
         }
     }
-    let order: Vec<&str> = DEFAULT_SECTIONS
-        .iter()
-        .chain(EXTRA_SECTIONS)
-        .copied()
-        .collect();
-    wanted.sort_by_key(|s| order.iter().position(|o| o == s));
+    wanted.sort_by_key(|s| ORDER.iter().position(|o| o == s));
     wanted
 }
 
@@ -78,7 +89,7 @@ pub fn render(s: &Session, locked: &mut LockedShards, sections: &[&str]) -> Stri
             "clients" => clients(shared, &mut out),
             "memory" => memory_section(shared, locked, &mut out),
             "persistence" => persistence(shared, &mut out),
-            "stats" => stats(shared, &mut out),
+            "stats" => stats(shared, locked, &mut out),
             "replication" => replication(shared, &mut out),
             "cpu" => cpu(&mut out),
             "modules" => out.push_str("# Modules\r\n"),
@@ -304,8 +315,13 @@ fn persistence(shared: &Shared, out: &mut String) {
     line(out, "aof_last_write_status", "ok");
 }
 
-fn stats(shared: &Shared, out: &mut String) {
+fn stats(shared: &Shared, locked: &mut LockedShards, out: &mut String) {
     let t = &shared.thread_stats;
+    // Active expiry counts in the workers' stats; lookups count in each database.
+    let expired_lazily: u64 = locked
+        .iter_mut()
+        .flat_map(|s| s.dbs.iter().map(|d| d.expired_lazily()))
+        .sum();
     out.push_str("# Stats\r\n");
     line(
         out,
@@ -337,7 +353,11 @@ fn stats(shared: &Shared, out: &mut String) {
         "rejected_connections",
         shared.rejected_connections.load(Ordering::Relaxed),
     );
-    line(out, "expired_keys", total(t, |s| &s.expired_keys));
+    line(
+        out,
+        "expired_keys",
+        total(t, |s| &s.expired_keys) + expired_lazily,
+    );
     line(out, "evicted_keys", 0);
     line(out, "keyspace_hits", total(t, |s| &s.keyspace_hits));
     line(out, "keyspace_misses", total(t, |s| &s.keyspace_misses));

@@ -33,7 +33,7 @@ pub fn set_file(path: &str) -> std::io::Result<()> {
 }
 
 pub fn enabled(level: LogLevel) -> bool {
-    level as u8 >= LEVEL.load(Ordering::Relaxed) && level != LogLevel::Nothing
+    level as u8 >= LEVEL.load(Ordering::Relaxed)
 }
 
 pub fn log(level: LogLevel, msg: std::fmt::Arguments) {

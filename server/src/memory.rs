@@ -22,7 +22,8 @@ fn now_us() -> i64 {
 pub fn used_bytes() -> u64 {
     let now = now_us();
     let last = REFRESHED_US.load(Ordering::Relaxed);
-    if now - last >= 1000
+    // Saturating: `last` starts at i64::MIN, and a wrapped difference would never refresh.
+    if now.saturating_sub(last) >= 1000
         && REFRESHED_US
             .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()

@@ -80,14 +80,19 @@ async fn accept_loop(
         });
     }
     let mut next = 0;
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    // Both signal streams are created once, before the loop: a stream created per iteration
+    // (as `ctrl_c()` would be) misses a signal that arrives between two iterations, and once
+    // tokio's handler is installed the default action no longer ends the process.
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut sigterm = signal(SignalKind::terminate())?;
+    let mut sigint = signal(SignalKind::interrupt())?;
     loop {
         tokio::select! {
             Some(stream) = conn_rx.recv() => {
                 let _ = senders[next].send(stream);
                 next = (next + 1) % senders.len();
             }
-            _ = tokio::signal::ctrl_c() => {
+            _ = sigint.recv() => {
                 crate::warning!("Received SIGINT scheduling shutdown...");
                 break;
             }

@@ -5,7 +5,7 @@ use crate::client::ClientInfo;
 use crate::shared::{HotConfig, Shared};
 use crate::stats::ThreadStats;
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use usher_engine::blocking::Waiter;
 use usher_engine::ctx::{Effects, TimeoutReply};
@@ -36,15 +36,6 @@ pub struct WatchState {
     pub flag: WatchFlag,
     /// (db, key, expired-or-absent when watched).
     pub keys: Vec<(usize, Vec<u8>, bool)>,
-}
-
-impl Default for WatchState {
-    fn default() -> Self {
-        WatchState {
-            flag: Arc::new(AtomicBool::new(false)),
-            keys: Vec::new(),
-        }
-    }
 }
 
 impl WatchState {
@@ -87,6 +78,10 @@ pub struct Session {
 impl Session {
     pub fn new(shared: &'static Shared, info: Arc<ClientInfo>, stats: Arc<ThreadStats>) -> Self {
         let hot = shared.hot();
+        let watch = WatchState {
+            flag: info.watch_dirty.clone(),
+            keys: Vec::new(),
+        };
         let hot_epoch = shared.config_epoch.load(Ordering::Acquire);
         Session {
             shared,
@@ -94,9 +89,11 @@ impl Session {
             stats,
             db: 0,
             resp: Protocol::Resp2,
-            authenticated: false,
+            // As Redis: a client that connects while no password is set is authenticated, and
+            // stays so if `requirepass` is set later.
+            authenticated: hot.requirepass.is_none(),
             multi: None,
-            watch: WatchState::default(),
+            watch,
             channels: HashSet::new(),
             patterns: HashSet::new(),
             reply_mode: ReplyMode::On,

@@ -170,6 +170,56 @@ impl Client {
     pub fn shutdown_write(&mut self) {
         let _ = self.writer.shutdown(std::net::Shutdown::Write);
     }
+
+    /// Writes raw bytes, tolerating a connection the server already closed (a test that
+    /// floods a server that cuts it off must not fail on EPIPE).
+    pub fn try_send_raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.writer.write_all(bytes)
+    }
+
+    /// Reads raw bytes until the server closes the connection (EOF or reset). Panics if it is
+    /// still open after the read timeout.
+    pub fn read_to_close(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            match self.reader.read(&mut buf) {
+                Ok(0) => return out,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return out,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => panic!(
+                    "connection still open ({e}); read so far: {:?}",
+                    String::from_utf8_lossy(&out)
+                ),
+            }
+        }
+    }
+
+    /// True if the server closes the connection within the read timeout (EOF or reset);
+    /// false if the read times out with the connection still open. Bytes that arrive first
+    /// are discarded.
+    pub fn closes(&mut self) -> bool {
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            match self.reader.read(&mut buf) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return true,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+/// Connects to `port`, writes `bytes` and returns everything the server sent until it closed
+/// the connection. For comparing raw protocol behaviour byte for byte between two servers.
+pub fn exchange(port: u16, bytes: &[u8]) -> Vec<u8> {
+    let mut c = Client::connect(port).expect("connect");
+    c.set_timeout(Duration::from_secs(10));
+    c.send_raw(bytes);
+    c.read_to_close()
 }
 
 fn line(r: &mut impl BufRead) -> io::Result<String> {

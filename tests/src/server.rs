@@ -44,11 +44,16 @@ impl Server {
 
     pub fn usher_with(bin: &PathBuf, args: &[&str]) -> Server {
         let mut cmd = Command::new(bin);
-        let has_port = args.contains(&"--port");
-        if !has_port {
+        // A config file comes first, as for redis-server; flags follow it.
+        let (file, flags) = match args.first() {
+            Some(a) if !a.starts_with("--") => (Some(*a), &args[1..]),
+            _ => (None, args),
+        };
+        cmd.args(file);
+        if !flags.contains(&"--port") {
             cmd.args(["--port", "0"]);
         }
-        cmd.args(args).stdout(Stdio::null()).stderr(Stdio::piped());
+        cmd.args(flags).stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
@@ -70,12 +75,23 @@ impl Server {
                 l.push('\n');
             }
         });
-        let port = match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(Some(port)) => port,
-            _ => {
-                let _ = child.kill();
-                panic!("usher did not start; log:\n{}", log.lock().unwrap());
-            }
+        // An explicit non-zero --port is used as given (the start-up line may be filtered
+        // out by --loglevel warning); with port 0 the bound port is read from the log.
+        let explicit = flags
+            .iter()
+            .position(|a| *a == "--port")
+            .and_then(|i| flags.get(i + 1))
+            .and_then(|p| p.parse::<u16>().ok())
+            .filter(|p| *p != 0);
+        let port = match explicit {
+            Some(port) => port,
+            None => match rx.recv_timeout(Duration::from_secs(20)) {
+                Ok(Some(port)) => port,
+                _ => {
+                    let _ = child.kill();
+                    panic!("usher did not start; log:\n{}", log.lock().unwrap());
+                }
+            },
         };
         let server = Server {
             child,
@@ -127,7 +143,9 @@ impl Server {
                 return false;
             }
             if let Ok(mut c) = Client::connect(self.port) {
-                if c.call(&["PING"]).is_simple("PONG") {
+                // With requirepass, PING answers NOAUTH: the server is up all the same.
+                let reply = c.call(&["PING"]);
+                if reply.is_simple("PONG") || reply.is_error() {
                     return true;
                 }
             }
@@ -173,6 +191,21 @@ impl Server {
     /// Everything the server wrote to stderr so far (usher only).
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
+    }
+
+    /// Waits up to `timeout` for the log to contain `needle` (the log is read by a thread, so
+    /// lines written just before an exit may arrive a moment after it).
+    pub fn log_shows(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.log().contains(needle) {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Waits up to `timeout` for the process to exit.

@@ -241,13 +241,21 @@ fn renamenx(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult
     Ok(())
 }
 
-/// A `db` argument: an int that must name an existing database.
-fn db_index(ctx: &ExecCtx, arg: &[u8]) -> Result<usize, CmdError> {
-    let id = args::int(arg)?;
-    if id < 0 || id > i32::MAX as i64 {
-        return Err(CmdError::NotInteger);
+/// An argument that must fit a C `int` (Redis's `getIntFromObjectOrReply`): not a number is
+/// "not an integer", a number outside the `int` range gets its own error.
+pub fn c_int(arg: &[u8]) -> Result<i64, CmdError> {
+    let v = args::int(arg)?;
+    if v < i32::MIN as i64 || v > i32::MAX as i64 {
+        return Err(CmdError::Static(errors::INT_OUT_OF_RANGE));
     }
-    if id as usize >= ctx.shards.store().databases() {
+    Ok(v)
+}
+
+/// A `db` argument: an int that must name an existing database (negative ones included in
+/// "out of range", as Redis's `selectDb`).
+fn db_index(ctx: &ExecCtx, arg: &[u8]) -> Result<usize, CmdError> {
+    let id = c_int(arg)?;
+    if id < 0 || id as usize >= ctx.shards.store().databases() {
         return Err(CmdError::Static(errors::DB_INDEX_OUT_OF_RANGE));
     }
     Ok(id as usize)
@@ -755,7 +763,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd("PERSIST", 2, RW.union(FAST), persist as EngineHandler)
         .keys(1, 1, 1)
         .doc(Group::Generic, "2.2.0", "Removes the expiration time of a key.", "O(1)"),
-    container("OBJECT", OBJECT_SUBCOMMANDS).group(Group::Generic),
+    container("OBJECT", OBJECT_SUBCOMMANDS).doc(Group::Generic, "2.2.3", "A container for object introspection commands.", "Depends on subcommand."),
     cmd("DBSIZE", 1, RO.union(FAST).union(ALL), dbsize as EngineHandler)
         .doc(Group::Server, "1.0.0", "Returns the number of keys in the database.", "O(1)"),
     cmd("FLUSHDB", -1, RW.union(ALL), flushdb as EngineHandler)

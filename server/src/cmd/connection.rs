@@ -30,6 +30,11 @@ fn ping(
     argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
+    // PING's arity is -1 in the table (as Redis's), and like Redis it checks the upper bound
+    // itself.
+    if argv.len() > 2 {
+        return Err(CmdError::Owned(errors::wrong_arity("ping")));
+    }
     if s.in_pubsub_context() {
         out.array(2);
         out.bulk(b"pong");
@@ -107,9 +112,8 @@ fn hello(
     let mut version = None;
     let mut next = 1;
     if argv.len() >= 2 {
-        let v = usher_protocol::parse::parse_i64(argv.arg(1)).ok_or(CmdError::Static(
-            "ERR Protocol version is not an integer or out of range",
-        ))?;
+        let v = usher_protocol::parse::parse_i64(argv.arg(1))
+            .ok_or(CmdError::Static(errors::HELLO_PROTO_NOT_INTEGER))?;
         if !(2..=3).contains(&v) {
             return Err(CmdError::Static(errors::NOPROTO));
         }
@@ -139,7 +143,7 @@ fn hello(
         authenticate(s, user, password)?;
     }
     if s.auth_required() {
-        return Err(CmdError::Static("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
+        return Err(CmdError::Static(errors::HELLO_NOAUTH));
     }
     if let Some(name) = name {
         set_name(&s.info, name)?;
@@ -180,10 +184,7 @@ fn select(
     argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
-    let id = args::int(argv.arg(1))?;
-    if id < i32::MIN as i64 || id > i32::MAX as i64 {
-        return Err(CmdError::NotInteger);
-    }
+    let id = usher_engine::cmd::keys::c_int(argv.arg(1))?;
     if id < 0 || id as usize >= s.shared.store.databases() {
         return Err(CmdError::Static(errors::DB_INDEX_OUT_OF_RANGE));
     }
@@ -228,7 +229,9 @@ fn reset(
     *s.info.name.lock() = None;
     s.reply_mode = ReplyMode::On;
     s.info.set_flag(flag::NO_EVICT, false);
-    s.authenticated = false;
+    // Back to the default user: authenticated only if it needs no password (Redis's
+    // clearClientConnectionState).
+    s.authenticated = s.hot.requirepass.is_none();
     out.simple("RESET");
     Ok(())
 }
@@ -287,24 +290,26 @@ fn client_setinfo(
     argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
+    // Redis 7.2's order: the attribute first, then the value; errors name the attribute as
+    // the client spelled it.
     let (attr, value) = (argv.arg(2), argv.arg(3));
-    if value.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
-        return Err(CmdError::Owned(format!(
-            "ERR {} cannot contain spaces, newlines or special characters.",
-            String::from_utf8_lossy(attr).to_ascii_lowercase()
-        )));
-    }
-    let value = String::from_utf8_lossy(value).into_owned();
-    if is(attr, "LIB-NAME") {
-        *s.info.lib_name.lock() = value;
+    let slot = if is(attr, "LIB-NAME") {
+        &s.info.lib_name
     } else if is(attr, "LIB-VER") {
-        *s.info.lib_ver.lock() = value;
+        &s.info.lib_ver
     } else {
         return Err(CmdError::Owned(format!(
             "ERR Unrecognized option '{}'",
             errors::sanitize(attr, 128)
         )));
+    };
+    if value.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
+        return Err(CmdError::Owned(format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            errors::sanitize(attr, 128)
+        )));
     }
+    *slot.lock() = String::from_utf8_lossy(value).into_owned();
     out.ok();
     Ok(())
 }
@@ -457,7 +462,11 @@ fn client_kill(
                 .filter(|v| *v > 0)
                 .ok_or(CmdError::Static("ERR client-id should be greater than 0"))?;
             filters.push((opt, val));
-        } else if ["ADDR", "LADDR", "USER", "TYPE"].iter().any(|k| is(opt, k)) {
+        } else if is(opt, "TYPE") {
+            // Validated while parsing, as Redis does, even if no client is left to match.
+            client_type_matches(&s.info, val)?;
+            filters.push((opt, val));
+        } else if ["ADDR", "LADDR", "USER"].iter().any(|k| is(opt, k)) {
             filters.push((opt, val));
         } else {
             return Err(CmdError::Syntax);
@@ -701,7 +710,13 @@ const CLIENT_SUBCOMMANDS: &[ServerSpec] = &[
         "Instructs the server whether to reply to commands.",
         "O(1)",
     ),
-    cmd("UNBLOCK", -3, CONN, client_unblock as ServerHandler).doc(
+    cmd(
+        "UNBLOCK",
+        -3,
+        Flags::ADMIN.union(CONN),
+        client_unblock as ServerHandler,
+    )
+    .doc(
         Group::Connection,
         "5.0.0",
         "Unblocks a client blocked by a blocking command from a different connection.",
@@ -740,7 +755,13 @@ pub static COMMANDS: &[ServerSpec] = &[
         "Returns the server's liveliness response.",
         "O(1)",
     ),
-    cmd("ECHO", 2, Flags::FAST, echo as ServerHandler).doc(
+    cmd(
+        "ECHO",
+        2,
+        Flags::FAST.union(Flags::LOADING).union(Flags::STALE),
+        echo as ServerHandler,
+    )
+    .doc(
         Group::Connection,
         "1.0.0",
         "Returns the given string.",
@@ -777,7 +798,7 @@ pub static COMMANDS: &[ServerSpec] = &[
     cmd(
         "SELECT",
         2,
-        CONN.union(Flags::FAST),
+        Flags::LOADING.union(Flags::STALE).union(Flags::FAST),
         select as ServerHandler,
     )
     .doc(
@@ -804,5 +825,10 @@ pub static COMMANDS: &[ServerSpec] = &[
         reset as ServerHandler,
     )
     .doc(Group::Connection, "6.2.0", "Resets the connection.", "O(1)"),
-    container("CLIENT", CLIENT_SUBCOMMANDS).group(Group::Connection),
+    container("CLIENT", CLIENT_SUBCOMMANDS).doc(
+        Group::Connection,
+        "2.4.0",
+        "A container for client connection commands.",
+        "Depends on subcommand.",
+    ),
 ];

@@ -170,6 +170,12 @@ fn pubsub_channels(
     argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
+    // The row's arity is -2, as Redis's; like Redis the handler refuses more than a pattern.
+    if argv.len() > 3 {
+        return Err(usher_engine::error::CmdError::Owned(
+            usher_protocol::errors::subcommand_syntax(argv.arg(1), "pubsub"),
+        ));
+    }
     let channels = s.shared.pubsub.channels(argv.get(2));
     out.array(channels.len());
     for ch in channels {
@@ -184,7 +190,8 @@ fn pubsub_numsub(
     argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
-    out.map(argv.len() - 2);
+    // A flat array in RESP3 too: Redis 7.0 answers with addReplyArrayLen, not a map.
+    out.array((argv.len() - 2) * 2);
     for ch in argv.iter().skip(2) {
         out.bulk(ch);
         out.int(s.shared.pubsub.numsub(ch) as i64);
@@ -243,6 +250,6 @@ pub static COMMANDS: &[ServerSpec] = &[
     cmd("UNSUBSCRIBE", -1, SUB, unsubscribe as ServerHandler).doc(Group::Pubsub, "2.0.0", "Stops listening to messages posted to channels.", "O(N) where N is the number of channels to unsubscribe."),
     cmd("PSUBSCRIBE", -2, SUB, psubscribe as ServerHandler).doc(Group::Pubsub, "2.0.0", "Listens for messages published to channels that match one or more patterns.", "O(N) where N is the number of patterns to subscribe to."),
     cmd("PUNSUBSCRIBE", -1, SUB, punsubscribe as ServerHandler).doc(Group::Pubsub, "2.0.0", "Stops listening to messages published to channels that match one or more patterns.", "O(N) where N is the number of patterns to unsubscribe."),
-    cmd("PUBLISH", 3, INTROSPECT.union(Flags::FAST).union(Flags::MAY_REPLICATE), publish as ServerHandler).doc(Group::Pubsub, "2.0.0", "Posts a message to a channel.", "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client)."),
-    container("PUBSUB", PUBSUB_SUBCOMMANDS).group(Group::Pubsub),
+    cmd("PUBLISH", 3, INTROSPECT.union(Flags::FAST), publish as ServerHandler).doc(Group::Pubsub, "2.0.0", "Posts a message to a channel.", "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client)."),
+    container("PUBSUB", PUBSUB_SUBCOMMANDS).doc(Group::Pubsub, "2.8.0", "A container for Pub/Sub commands.", "Depends on subcommand."),
 ];

@@ -36,21 +36,27 @@ fn config_get(
     out: &mut RespWriter,
 ) -> CmdResult {
     let config = s.shared.config.read();
-    let mut pairs: Vec<(&str, String)> = Vec::new();
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut add = |name: String, d: &config::Directive| {
+        if !pairs.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+            pairs.push((name, d.show(&config)));
+        }
+    };
     for pattern in argv.iter().skip(2) {
+        // Like Redis's configGetCommand: a plain name is looked up (aliases too) and answered
+        // under the name as typed; a glob matches every name, old aliases included.
+        if !pattern.iter().any(|c| matches!(c, b'*' | b'?' | b'[')) {
+            let name = String::from_utf8_lossy(pattern).into_owned();
+            if let Some(d) = config::find(&name) {
+                add(name, d);
+            }
+            continue;
+        }
         for d in DIRECTIVES {
-            let hit = glob_match(pattern, d.name.as_bytes(), true);
-            let alias_hit = d
-                .aliases
-                .iter()
-                .find(|a| a.as_bytes().eq_ignore_ascii_case(pattern));
-            let name = match (hit, alias_hit) {
-                (true, _) => d.name,
-                (false, Some(alias)) => alias,
-                _ => continue,
-            };
-            if !pairs.iter().any(|(n, _)| *n == name) {
-                pairs.push((name, d.show(&config)));
+            for name in std::iter::once(&d.name).chain(d.aliases) {
+                if glob_match(pattern, name.as_bytes(), true) {
+                    add(name.to_string(), d);
+                }
             }
         }
     }
@@ -72,10 +78,9 @@ fn config_set(
     argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
+    // Redis 7.0 answers an unpaired argument with a plain syntax error.
     if !argv.len().is_multiple_of(2) {
-        return Err(CmdError::Owned(usher_protocol::errors::wrong_arity(
-            "config|set",
-        )));
+        return Err(CmdError::Syntax);
     }
     let mut changes: Vec<(&'static config::Directive, String)> = Vec::new();
     for i in (2..argv.len()).step_by(2) {
@@ -86,8 +91,9 @@ fn config_set(
             ))
         })?;
         if changes.iter().any(|(d, _)| d.name == directive.name) {
-            return Err(CmdError::Owned(format!(
-                "ERR Duplicate parameter - '{name}'"
+            return Err(CmdError::Owned(config::set_error(
+                &name,
+                "duplicate parameter",
             )));
         }
         if !directive.mutable {
@@ -130,12 +136,16 @@ fn config_set(
 /// ```
 fn config_resetstat(
     s: &mut Session,
-    _locked: &mut LockedShards,
+    locked: &mut LockedShards,
     _argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
     for t in &s.shared.thread_stats {
         t.reset();
+    }
+    // The databases' own counters (ALL_SHARDS: every shard is locked here).
+    for shard in locked.iter_mut() {
+        shard.dbs.iter_mut().for_each(|d| d.reset_stats());
     }
     s.shared
         .connections_received
@@ -244,7 +254,8 @@ fn write_command_info(s: &Session, c: &Command, out: &mut RespWriter) {
     }
     out.set(0);
     write_key_specs(spec, out);
-    out.array(c.children.len());
+    // Redis 7.0 sends key specs and subcommands as sets (`~` in RESP3).
+    out.set(c.children.len());
     for &child in &c.children {
         write_command_info(s, s.shared.registry.get(child), out);
     }
@@ -254,10 +265,10 @@ fn write_command_info(s: &Session, c: &Command, out: &mut RespWriter) {
 fn write_key_specs(spec: Spec, out: &mut RespWriter) {
     let (first, last, step) = spec.key_triple();
     if first <= 0 {
-        out.array(0);
+        out.set(0);
         return;
     }
-    out.array(1);
+    out.set(1);
     out.map(3);
     out.bulk(b"flags");
     let access: &[&str] = if spec.flags().contains(Flags::WRITE) {
@@ -330,7 +341,8 @@ fn command_info(
     for name in argv.iter().skip(2) {
         match find_by_full_name(s, name) {
             Some(c) => write_command_info(s, shared.registry.get(c), out),
-            None => out.null_array(),
+            // Redis answers a null bulk (addReplyNull), `$-1` in RESP2.
+            None => out.null(),
         }
     }
     Ok(())
@@ -608,7 +620,13 @@ const CONFIG_SUBCOMMANDS: &[ServerSpec] = &[
         "Sets configuration parameters in-flight.",
         "O(N) when N is the number of configuration parameters provided",
     ),
-    cmd("RESETSTAT", 2, ADMIN, config_resetstat as ServerHandler).doc(
+    cmd(
+        "RESETSTAT",
+        2,
+        ADMIN.union(Flags::ALL_SHARDS),
+        config_resetstat as ServerHandler,
+    )
+    .doc(
         Group::Server,
         "2.0.0",
         "Resets the server's statistics.",
@@ -661,7 +679,7 @@ const COMMAND_SUBCOMMANDS: &[ServerSpec] = &[
         "Returns a list of command names.",
         "O(N) where N is the total number of Redis commands",
     ),
-    cmd("GETKEYS", -3, CMD_FLAGS, command_getkeys as ServerHandler).doc(
+    cmd("GETKEYS", -4, CMD_FLAGS, command_getkeys as ServerHandler).doc(
         Group::Server,
         "2.8.13",
         "Extracts the key names from an arbitrary command.",
@@ -677,11 +695,11 @@ const COMMAND_SUBCOMMANDS: &[ServerSpec] = &[
 
 pub static COMMANDS: &[ServerSpec] = &[
     cmd("INFO", -1, Flags::LOADING.union(Flags::STALE).union(Flags::ALL_SHARDS), info as ServerHandler).doc(Group::Server, "1.0.0", "Returns information and statistics about the server.", "O(1)"),
-    container("CONFIG", CONFIG_SUBCOMMANDS).group(Group::Server),
-    CommandRow::with_handler(container("COMMAND", COMMAND_SUBCOMMANDS).group(Group::Server), command as ServerHandler),
+    container("CONFIG", CONFIG_SUBCOMMANDS).doc(Group::Server, "2.0.0", "A container for server configuration commands.", "Depends on subcommand."),
+    CommandRow::with_handler(container("COMMAND", COMMAND_SUBCOMMANDS).doc(Group::Server, "2.8.13", "Returns detailed information about all commands.", "O(N) where N is the total number of Redis commands"), command as ServerHandler),
     cmd("TIME", 1, Flags::LOADING.union(Flags::STALE).union(Flags::FAST), time as ServerHandler).doc(Group::Server, "2.6.0", "Returns the server time.", "O(1)"),
     cmd("LASTSAVE", 1, Flags::LOADING.union(Flags::STALE).union(Flags::FAST), lastsave as ServerHandler).doc(Group::Server, "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", "O(1)"),
-    cmd("SHUTDOWN", -1, ADMIN.union(Flags::NO_MULTI), shutdown as ServerHandler).doc(Group::Server, "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)"),
+    cmd("SHUTDOWN", -1, ADMIN.union(Flags::NO_MULTI).union(Flags::ALLOW_BUSY), shutdown as ServerHandler).doc(Group::Server, "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)"),
 ];
 
 /// COMMAND is both a container and a command of its own (bare `COMMAND`).
@@ -691,6 +709,7 @@ impl CommandRow {
     const fn with_handler(mut spec: ServerSpec, handler: ServerHandler) -> ServerSpec {
         spec.handler = Some(handler);
         spec.arity = -1;
+        spec.flags = Flags::LOADING.union(Flags::STALE);
         spec
     }
 }
