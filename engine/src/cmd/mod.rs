@@ -8,10 +8,11 @@
 pub mod keys;
 pub mod scan;
 pub mod strings;
+pub mod zset;
 
 use crate::command::{CommandSpec, EngineHandler};
 
 /// Every engine command family, in registration order.
-pub fn families() -> [&'static [CommandSpec<EngineHandler>]; 2] {
-    [keys::COMMANDS, strings::COMMANDS]
+pub fn families() -> [&'static [CommandSpec<EngineHandler>]; 3] {
+    [keys::COMMANDS, strings::COMMANDS, zset::COMMANDS]
 }

@@ -11,6 +11,8 @@
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 
+pub mod zset;
+
 /// One command: its arguments, name first.
 pub type Cmd = Vec<Vec<u8>>;
 
