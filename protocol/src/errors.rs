@@ -53,11 +53,20 @@ pub const INCR_SINGLE_PAIR: &str = "ERR INCR option supports a single increment-
 pub const NUMKEYS_ZERO: &str = "ERR numkeys should be greater than 0";
 pub const COUNT_NOT_POSITIVE: &str = "ERR count should be greater than 0";
 pub const HASH_VALUE_NOT_INTEGER: &str = "ERR hash value is not an integer";
-/// SRANDMEMBER and HRANDFIELD counts (`getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX)`).
-pub const COUNT_NOT_NEGATABLE: &str =
+/// `getRangeLongFromObjectOrReply(-LONG_MAX, LONG_MAX)`: SRANDMEMBER, HRANDFIELD and
+/// ZRANDMEMBER counts, e.g. `ZRANDMEMBER key -9223372036854775808`.
+pub const NOT_IN_LONG_RANGE: &str =
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807";
+/// The same text, under the name the hash and set families use.
+pub const COUNT_NOT_NEGATABLE: &str = NOT_IN_LONG_RANGE;
 pub const NUMKEYS_OVER_ARGS: &str = "ERR Number of keys can't be greater than number of args";
 pub const LIMIT_NEGATIVE: &str = "ERR LIMIT can't be negative";
+pub const WEIGHT_NOT_FLOAT: &str = "ERR weight value is not a float";
+pub const AT_LEAST_ONE_KEY: &str = "ERR at least 1 input key is needed for '%s' command";
+pub const ZRANGE_LIMIT_NEEDS_BY: &str =
+    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX";
+pub const ZRANGE_WITHSCORES_BYLEX: &str =
+    "ERR syntax error, WITHSCORES not supported in combination with BYLEX";
 pub const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
 pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
 pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";

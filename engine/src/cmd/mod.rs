@@ -15,6 +15,7 @@ pub mod seat;
 pub mod set;
 pub mod strings;
 pub mod token;
+pub mod zset;
 
 use crate::command::{CommandSpec, EngineHandler};
 
@@ -27,6 +28,7 @@ pub fn families() -> Vec<&'static [CommandSpec<EngineHandler>]> {
         blocking_list::COMMANDS,
         hash::COMMANDS,
         set::COMMANDS,
+        zset::COMMANDS,
         queue::COMMANDS,
         seat::COMMANDS,
         token::COMMANDS,

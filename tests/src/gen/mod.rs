@@ -15,6 +15,8 @@ pub mod set;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 
+pub mod zset;
+
 /// One command: its arguments, name first.
 pub type Cmd = Vec<Vec<u8>>;
 

@@ -240,6 +240,16 @@ impl ZSet {
         }
     }
 
+    /// An empty set in the big encoding (Redis's `createZsetObject`), for a command that knows
+    /// up front that its result will not fit a listpack: Redis's ZRANGESTORE picks the
+    /// destination's encoding from the length of a rank range before adding anything, which
+    /// decides whether `-0` scores keep their sign. Like every set it is never stored empty.
+    pub fn new_big() -> Self {
+        ZSet {
+            repr: Repr::Big(Box::new(Big::new())),
+        }
+    }
+
     pub fn len(&self) -> usize {
         match &self.repr {
             Repr::Listpack(lp) => lp.len(),
@@ -249,6 +259,12 @@ impl ZSet {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Whether the set has the small encoding. Commands need it to store `-0` the way Redis's
+    /// listpack does (see the module docs on signed zero).
+    pub fn is_listpack(&self) -> bool {
+        matches!(self.repr, Repr::Listpack(_))
     }
 
     /// What Redis 7.0's `OBJECT ENCODING` reports: "listpack" or "skiplist".
