@@ -6,6 +6,7 @@
 //! byte.
 
 pub mod blocking_list;
+pub mod blocking_zset;
 pub mod hash;
 pub mod keys;
 pub mod list;
@@ -29,6 +30,7 @@ pub fn families() -> Vec<&'static [CommandSpec<EngineHandler>]> {
         hash::COMMANDS,
         set::COMMANDS,
         zset::COMMANDS,
+        blocking_zset::COMMANDS,
         queue::COMMANDS,
         seat::COMMANDS,
         token::COMMANDS,
