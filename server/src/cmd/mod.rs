@@ -2,6 +2,7 @@
 //! server-wide state rather than only the keyspace. Each ends with its `COMMANDS` table.
 
 pub mod connection;
+pub mod memory;
 pub mod pubsub;
 pub mod server;
 pub mod transaction;
@@ -9,10 +10,11 @@ pub mod transaction;
 use crate::registry::ServerSpec;
 
 /// Every server command family, in registration order.
-pub fn families() -> [&'static [ServerSpec]; 4] {
-    [
+pub fn families() -> Vec<&'static [ServerSpec]> {
+    vec![
         connection::COMMANDS,
         server::COMMANDS,
+        memory::COMMANDS,
         pubsub::COMMANDS,
         transaction::COMMANDS,
     ]
