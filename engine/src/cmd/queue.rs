@@ -15,15 +15,15 @@
 use crate::args::{self, is};
 use crate::bytes::SmallBytes;
 use crate::cmd::hash::get_hash;
+use crate::cmd::zset::{get_zset as zset, limits as zset_limits};
 use crate::command::{cmd, container, CommandSpec, EngineHandler, Flags, Group};
 use crate::ctx::ExecCtx;
-use crate::db::Db;
 use crate::error::{CmdError, CmdResult};
 use crate::queue::policy::{heartbeat_key, policy_key, token_key, Policy};
 use crate::queue::score::{next_arrival, prequeue_slot, PREQUEUE_SLOTS, SLOTS_PER_MS};
 use crate::queue::token::{self, Claims};
 use crate::types::hash::ListpackLimits;
-use crate::types::zset::{ScoreBound, ZSet, ZSetLimits};
+use crate::types::zset::ScoreBound;
 use crate::value::Value;
 use rand::RngExt;
 use usher_protocol::{errors, Argv, ReplySink};
@@ -35,19 +35,6 @@ pub const DEFAULT_ACTIVE_TTL_MS: i64 = 300_000;
 
 /// Stale waiters a policy tick sweeps per queue at most (bounded work per lock hold).
 pub const SWEEP_BATCH: i64 = 1000;
-
-/// The sorted set under `key`, if any; WRONGTYPE for other types.
-pub(crate) fn zset<'d>(
-    db: &'d mut Db,
-    key: &[u8],
-    now: i64,
-) -> Result<Option<&'d mut ZSet>, CmdError> {
-    match db.get(key, now) {
-        None => Ok(None),
-        Some(Value::ZSet(z)) => Ok(Some(z)),
-        Some(_) => Err(CmdError::WrongType),
-    }
-}
 
 /// Fails with WRONGTYPE unless `key` is absent or a sorted set (checked before any change).
 fn check_zset(ctx: &mut ExecCtx, key: &[u8]) -> CmdResult {
@@ -86,13 +73,6 @@ fn drop_if_empty(ctx: &mut ExecCtx, key: &[u8]) {
     let now = ctx.now_ms;
     if matches!(zset(ctx.db(key), key, now), Ok(Some(z)) if z.is_empty()) {
         ctx.db(key).delete(key, now);
-    }
-}
-
-pub(crate) fn zset_limits(ctx: &ExecCtx) -> ZSetLimits {
-    ZSetLimits {
-        max_listpack_entries: ctx.config.zset_max_listpack_entries,
-        max_listpack_value: ctx.config.zset_max_listpack_value,
     }
 }
 

@@ -57,7 +57,7 @@ pub(crate) fn get_zset<'d>(
 }
 
 /// The encoding thresholds from the configuration.
-fn limits(ctx: &ExecCtx) -> ZSetLimits {
+pub(crate) fn limits(ctx: &ExecCtx) -> ZSetLimits {
     ZSetLimits {
         max_listpack_entries: ctx.config.zset_max_listpack_entries,
         max_listpack_value: ctx.config.zset_max_listpack_value,
