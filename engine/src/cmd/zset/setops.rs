@@ -2,7 +2,7 @@
 //! `zunionInterDiffGenericCommand`.
 //!
 //! Inputs may be sorted sets or plain sets (every member scoring 1). Order of work, which
-//! decides which error wins: numkeys ("at least 1 input key is needed for '<cmd>' command"
+//! decides which error wins: numkeys ("at least 1 input key is needed for '`<cmd>`' command"
 //! below 1, a syntax error when it exceeds the arguments), then every input key's type
 //! (WRONGTYPE), then the options (WEIGHTS needs one weight per key, "weight value is not a
 //! float"; AGGREGATE SUM|MIN|MAX; WITHSCORES only without a destination; ZINTERCARD's LIMIT,
