@@ -6,7 +6,10 @@
 # figure is "requests served per second of server CPU", comparable across a noisy machine.
 #
 # Usage: bench/scripts/side_by_side.sh [-t tests] [-P pipeline] [-n requests] [-c clients]
-#                                      [--threads N] [--runs R] [--out file.csv]
+#                                      [-r keyspace] [--threads N] [--runs R] [--out file.csv]
+# -r passes redis-benchmark's random keyspace: without it every ZADD writes the same member
+# (`element:000000000000` with score 0); with it members and scores are random, so ZADD grows
+# one sorted set and ZPOPMIN then drains it.
 # Env:   USHER_BIN (default target/release/usher), REDIS_SERVER (default redis-server)
 set -euo pipefail
 
@@ -16,6 +19,7 @@ requests=200000
 clients=50
 threads=1
 runs=1
+keyspace=""
 out=""
 extra_usher=()
 while [ $# -gt 0 ]; do
@@ -24,6 +28,7 @@ while [ $# -gt 0 ]; do
     -P) pipeline="$2"; shift 2 ;;
     -n) requests="$2"; shift 2 ;;
     -c) clients="$2"; shift 2 ;;
+    -r) keyspace="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
@@ -65,7 +70,7 @@ for server in redis usher; do
   for t in ${tests//,/ }; do
     for r in $(seq "$runs"); do
       before=$(cpu_ticks "$pid")
-      line=$(redis-benchmark -p "$port" -q -t "$t" -P "$pipeline" -n "$requests" -c "$clients" 2>/dev/null | tr '\r' '\n' | grep 'requests per second' | tail -1)
+      line=$(redis-benchmark -p "$port" -q -t "$t" -P "$pipeline" -n "$requests" -c "$clients" ${keyspace:+-r "$keyspace"} 2>/dev/null | tr '\r' '\n' | grep 'requests per second' | tail -1)
       after=$(cpu_ticks "$pid")
       value=$(echo "$line" | sed -E 's/.*: ([0-9.]+) requests per second.*/\1/')
       secs=$(python3 -c "print(max(($after-$before)/$hz, 1/$hz))")

@@ -8,7 +8,7 @@
 //! documentation, since redis-server 7.0 does not have it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use usher_tests::gen::zset::{zsets, ZSET_KEYS};
+use usher_tests::gen::zset::{set_inputs, zsets, ZSET_KEYS};
 use usher_tests::{cmd, diff, gen, Client, Differ, Reply, Server};
 
 const SMALL_LIMITS: &[&str] = &[
@@ -42,10 +42,17 @@ fn random_sequences_match(label: &str, usher_args: &[&str], redis_args: &[&str],
     if resp3 {
         d.both(&args(&["HELLO", "3"]));
     }
-    let seq = g.sequence(
-        diff::ops(6000),
-        &[zsets, zsets, zsets, zsets, gen::keyspace, gen::strings],
+    let mut families: Vec<fn(&mut gen::Gen) -> gen::Cmd> =
+        vec![zsets, zsets, zsets, zsets, gen::keyspace, gen::strings];
+    // Plain sets as ZUNION/ZINTER/ZDIFF inputs, once the server has the set family.
+    let has_sets = !matches!(
+        d.usher.call(&args(&["COMMAND", "INFO", "SADD"])).items()[0],
+        Reply::Nil | Reply::NilArray | Reply::Null
     );
+    if has_sets {
+        families.push(set_inputs);
+    }
+    let seq = g.sequence(diff::ops(6000), &families);
     for cmd in &seq {
         if let Err(m) = d.check(cmd) {
             // The report shows the last commands; the whole history goes to a file, since the

@@ -6,7 +6,7 @@
 //! script an empty result is answered at once with a null array, as Redis does.
 
 use super::blocking_list::deadline;
-use super::zset::pop::{parse_zmpop, pop_min_max, zmpop_first, End, PopReply};
+use super::zset::pop::{parse_zmpop, pop_first, pop_min_max, End, PopReply};
 use crate::blocking::Serve;
 use crate::bytes::SmallBytes;
 use crate::command::{
@@ -58,10 +58,15 @@ fn block_or_null(
 fn bzpop(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let deadline_ms = deadline(ctx, argv.arg(argv.len() - 1))?;
     let end = bzpop_end(argv.arg(0));
-    for i in 1..argv.len() - 1 {
-        if pop_min_max(ctx, argv.arg(i), 1, end, PopReply::KeyFlat, out)? {
-            return Ok(());
-        }
+    if pop_first(
+        ctx,
+        (1..argv.len() - 1).map(|i| argv.arg(i)),
+        1,
+        end,
+        PopReply::KeyFlat,
+        out,
+    )? {
+        return Ok(());
     }
     block_or_null(ctx, argv, 1..argv.len() - 1, deadline_ms, serve_bzpop, out);
     Ok(())
@@ -96,7 +101,14 @@ fn bzmpop(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let a = parse_zmpop(argv, 2)?;
     let deadline_ms = deadline(ctx, argv.arg(1))?;
     let keys = a.key_indexes(2);
-    if zmpop_first(ctx, keys.clone().map(|i| argv.arg(i)), a.end, a.count, out)? {
+    if pop_first(
+        ctx,
+        keys.clone().map(|i| argv.arg(i)),
+        a.count,
+        a.end,
+        PopReply::KeyNested,
+        out,
+    )? {
         return Ok(());
     }
     block_or_null(ctx, argv, keys, deadline_ms, serve_bzmpop, out);

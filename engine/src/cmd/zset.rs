@@ -6,9 +6,9 @@
 //! validates all of its arguments, then looks the key up (so a syntax error wins over
 //! WRONGTYPE exactly where Redis's does), then acts, then replies.
 //!
-//! Submodules: [`write`] (ZADD, ZINCRBY, ZREM, ZREMRANGEBY*), [`read`] (point reads, counts,
-//! ZRANDMEMBER, ZSCAN), [`range`] (the ZRANGE family and ZRANGESTORE), [`pop`] (ZPOPMIN,
-//! ZPOPMAX, ZMPOP and the pop functions the blocking variants reuse), [`setops`] (ZUNION,
+//! Submodules: `write` (ZADD, ZINCRBY, ZREM, ZREMRANGEBY*), `read` (point reads, counts,
+//! ZRANDMEMBER, ZSCAN), `range` (the ZRANGE family and ZRANGESTORE), [`pop`] (ZPOPMIN,
+//! ZPOPMAX, ZMPOP and the pop functions the blocking variants reuse), `setops` (ZUNION,
 //! ZINTER, ZDIFF, their STORE forms and ZINTERCARD).
 //!
 //! Rules every write follows:
@@ -19,7 +19,7 @@
 //! - a `*STORE` command replaces its destination whatever it held (TTL included), or deletes it
 //!   when the result is empty;
 //! - `-0` is stored as `0` whenever the member ends up in a listpack, as Redis's listpack does
-//!   (see [`storable_score`]).
+//!   (see `storable_score`).
 //!
 //! One extension over 7.0: `ZRANK`/`ZREVRANK ... WITHSCORE` (Redis 7.2).
 
@@ -39,7 +39,7 @@ use crate::types::zset::{LexBound, ScoreBound, ZSet, ZSetLimits};
 use crate::value::Value;
 use usher_protocol::{errors, Argv, ReplySink};
 
-pub use pop::{parse_zmpop, pop_min_max, zmpop_first, End, PopReply, ZmpopArgs};
+pub use pop::{parse_zmpop, pop_first, pop_min_max, End, PopReply, ZmpopArgs};
 
 type Spec = CommandSpec<EngineHandler>;
 

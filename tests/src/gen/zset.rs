@@ -24,6 +24,11 @@ const LEX: &[&str] = &["zl1", "{t}zl2"];
 /// The only members small keys get: 12 members of at most 8 bytes.
 const SMALL_MEMBERS: &[&str] = &["a", "b", "c", "d", "e", "f", "g", "1", "2", "-1", "10", ""];
 
+/// Plain sets used as inputs of ZUNION/ZINTER/ZDIFF (every member scores 1). Only
+/// [`set_inputs`] writes them; a test mixes it in when the server has the set commands, and
+/// until then these keys are simply missing inputs.
+const SET_KEYS: &[&str] = &["zsets:s1", "{t}zsets:s2"];
+
 /// Every key the sorted-set generator may create, for full-scan comparisons at the end.
 pub const ZSET_KEYS: &[&str] = &[
     "z1", "z2", "{t}z3", "{t}z4", "zs1", "{t}zs2", "zl1", "{t}zl2", "a", "b", "c", "d", "{t}x",
@@ -40,12 +45,24 @@ fn general_key(g: &mut Gen) -> Vec<u8> {
 
 /// Any key a sorted-set read or removal may target.
 fn any_key(g: &mut Gen) -> Vec<u8> {
-    match g.range(0, 9) {
-        0 => g.pick(SMALL).as_bytes().to_vec(),
-        1 => g.pick(LEX).as_bytes().to_vec(),
-        2 => b"nokey".to_vec(),
+    match g.range(0, 19) {
+        0..=1 => g.pick(SMALL).as_bytes().to_vec(),
+        2..=3 => g.pick(LEX).as_bytes().to_vec(),
+        4 => b"nokey".to_vec(),
+        5 => g.pick(SET_KEYS).as_bytes().to_vec(),
         _ => general_key(g),
     }
+}
+
+/// SADD/SREM on the plain-set keys (integer members too, so both set encodings occur), for
+/// runs where the server has the set family.
+pub fn set_inputs(g: &mut Gen) -> Cmd {
+    let name = if g.chance(75) { "SADD" } else { "SREM" };
+    let mut c = cmd!(name, g.pick(SET_KEYS));
+    for _ in 0..g.range(1, 4) {
+        c.push(small_member(g));
+    }
+    c
 }
 
 /// A key lex ranges are exact on.

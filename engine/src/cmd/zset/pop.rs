@@ -1,7 +1,14 @@
 //! ZPOPMIN, ZPOPMAX and ZMPOP, and the pop functions the blocking variants (BZPOPMIN,
 //! BZPOPMAX, BZMPOP) share with them: [`pop_min_max`] pops from one key and writes any of the
-//! four reply shapes Redis's `genericZpopCommand` writes; [`zmpop_first`] is ZMPOP's "first
-//! non-empty key" step; [`parse_zmpop`] reads `numkeys key ... MIN|MAX [COUNT n]`.
+//! four reply shapes Redis's `genericZpopCommand` writes; [`pop_first`] is the "first key
+//! that exists" step of ZMPOP and of the blocking commands' first attempt; [`parse_zmpop`]
+//! reads `numkeys key ... MIN|MAX [COUNT n]` for ZMPOP and BZMPOP.
+//!
+//! For a blocked client being served (a [`crate::blocking::ServeFn`]): `pop_min_max(ctx, key,
+//! 1, end, PopReply::KeyFlat, out)` for BZPOPMIN/BZPOPMAX, `(..., count, end,
+//! PopReply::KeyNested, ...)` for BZMPOP; `Ok(true)` is `Serve::Served`, and `Ok(false)` or
+//! WRONGTYPE is `Serve::Nothing` (Redis keeps a client blocked when its key holds another
+//! type).
 //!
 //! Redis quirks reproduced (7.0.15):
 //! - ZPOPMIN's count goes through `getPositiveLongFromObjectOrReply`, so a non-number and a
@@ -156,18 +163,21 @@ pub fn parse_zmpop(argv: Argv, numkeys_idx: usize) -> Result<ZmpopArgs, CmdError
     })
 }
 
-/// ZMPOP's core: pops from the first of `keys` that exists (in the `[key, [[m, s], ...]]`
-/// shape). `Ok(false)` when none exists, with nothing written (ZMPOP then replies a null
-/// array; BZMPOP blocks). WRONGTYPE if the first existing key is not a sorted set.
-pub fn zmpop_first<'k>(
+/// Pops from the first of `keys` that exists, as ZMPOP (shape [`PopReply::KeyNested`]) and
+/// the first, non-blocking attempt of BZPOPMIN/BZPOPMAX ([`PopReply::KeyFlat`], count 1) and
+/// BZMPOP do. `Ok(false)` when no key exists, with nothing written (ZMPOP then replies a null
+/// array; the blocking commands block). WRONGTYPE if the first existing key is not a sorted
+/// set, even when a later one is, as in Redis.
+pub fn pop_first<'k>(
     ctx: &mut ExecCtx,
     keys: impl IntoIterator<Item = &'k [u8]>,
-    end: End,
     count: usize,
+    end: End,
+    shape: PopReply,
     out: &mut dyn ReplySink,
 ) -> Result<bool, CmdError> {
     for key in keys {
-        if pop_min_max(ctx, key, count, end, PopReply::KeyNested, out)? {
+        if pop_min_max(ctx, key, count, end, shape, out)? {
             return Ok(true);
         }
     }
@@ -226,7 +236,7 @@ pub(super) fn zpopmax(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) ->
 pub(super) fn zmpop(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let a = parse_zmpop(argv, 1)?;
     let keys = a.key_indexes(1).map(|i| argv.arg(i));
-    if !zmpop_first(ctx, keys, a.end, a.count, out)? {
+    if !pop_first(ctx, keys, a.count, a.end, PopReply::KeyNested, out)? {
         out.null_array();
     }
     Ok(())

@@ -295,6 +295,13 @@ fn zremrange_generic(ctx: &mut ExecCtx, key: &[u8], range: Removal) -> Result<us
         return Ok(0);
     };
     let (first, n) = removal_span(z, &range);
+    if n > 0 && n == z.len() {
+        // Everything goes: drop the key whole, so a big set is reclaimed off the shard lock
+        // rather than taken apart element by element under it.
+        ctx.db(key).delete(key, now);
+        changed(ctx, key, n);
+        return Ok(n);
+    }
     let removed = if n == 0 {
         0
     } else {

@@ -650,3 +650,28 @@ fn bounds_admit_like_redis_range_checks() {
     assert!(LexBound::Inclusive(b"b".to_vec()).admits_as_max(b"b"));
     assert!(!LexBound::Exclusive(b"b".to_vec()).admits_as_min(b"b"));
 }
+
+#[test]
+fn a_set_created_big_stays_big_and_keeps_negative_zero() {
+    let limits = ZSetLimits::default();
+    let mut zs = ZSet::new_big();
+    assert!(!zs.is_listpack());
+    assert_eq!(zs.encoding_name(), "skiplist");
+    assert!(zs.is_empty());
+    for i in 0..20u16 {
+        zs.insert(
+            &member(i),
+            if i == 3 { -0.0 } else { f64::from(i) },
+            &limits,
+        );
+    }
+    zs.check_invariants();
+    assert!(!zs.is_listpack(), "a big set never turns back by itself");
+    assert!(zs.score(&member(3)).unwrap().is_sign_negative());
+    assert_eq!(
+        zs.rank(&member(3)),
+        Some(1),
+        "-0 ties with 0 and sorts by member"
+    );
+    assert!(ZSet::new().is_listpack());
+}
