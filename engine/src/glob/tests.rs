@@ -1,3 +1,5 @@
+//! Tests of `glob_match` against (pattern, string, matched) triples read from redis-server 7.0.15.
+
 use super::*;
 use crate::num::tests::{data_fields, Field};
 

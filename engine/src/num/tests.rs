@@ -1,3 +1,5 @@
+//! Tests of the number helpers against outputs read from redis-server 7.0.15.
+
 use super::*;
 
 /// Splits a test-data line into its fields: `"quoted"` byte strings (with `\\` and `\xHH`
