@@ -22,6 +22,13 @@
 //!
 //! A served waiter stays in the queues of its other keys until its connection removes it (or
 //! a server finds it there and drops it): entries are cleaned lazily, never served twice.
+//!
+//! Serving walks a key's queue front to back, as Redis's `serveClientsBlockedOn*Key` walks its
+//! list of clients: a waiter that cannot pop from the key as it is now (a BLPOP waiter on a key
+//! that became a sorted set) is skipped, not stopped at, so a BZPOPMIN waiter behind it is
+//! served; the walk ends when the key is gone. A waiter found CLAIMED is being served by a
+//! writer on another of its keys (or retried by its own connection): it is skipped and left in
+//! place, since that claim may still be released.
 
 use crate::bytes::SmallBytes;
 use crate::ctx::ExecCtx;
@@ -145,6 +152,11 @@ impl Waiter {
         }
     }
 
+    /// Served or cancelled: nobody will claim it again, its queue entries are garbage.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.state.load(Ordering::Acquire), SERVED | CANCELLED)
+    }
+
     pub fn is_waiting(&self) -> bool {
         self.state.load(Ordering::Acquire) == WAITING
     }
@@ -198,26 +210,29 @@ impl BlockQueues {
         }
     }
 
-    /// The first waiter still waiting on `key`, dropping finished ones on the way.
-    fn front(&mut self, db: usize, key: &[u8]) -> Option<Arc<Waiter>> {
+    /// The waiter at `idx` in the queue of `key`, dropping finished ones found there first;
+    /// `None` past the end.
+    fn live_at(&mut self, db: usize, key: &[u8], idx: usize) -> Option<Arc<Waiter>> {
         let k = (db as u32, SmallBytes::new(key));
         let q = self.queues.get_mut(&k)?;
-        while let Some(w) = q.front() {
-            if w.is_waiting() {
+        while let Some(w) = q.get(idx) {
+            if !w.is_finished() {
                 return Some(w.clone());
             }
-            q.pop_front();
+            q.remove(idx);
         }
-        self.queues.remove(&k);
+        if q.is_empty() {
+            self.queues.remove(&k);
+        }
         None
     }
 
-    fn pop_front_if(&mut self, db: usize, key: &[u8], waiter: &Arc<Waiter>) {
+    /// Removes the entry at `idx` (which must be `waiter`) from the queue of `key`.
+    fn remove_at(&mut self, db: usize, key: &[u8], idx: usize, waiter: &Arc<Waiter>) {
         let k = (db as u32, SmallBytes::new(key));
         if let Some(q) = self.queues.get_mut(&k) {
-            if q.front().is_some_and(|w| Arc::ptr_eq(w, waiter)) {
-                q.pop_front();
-            }
+            debug_assert!(q.get(idx).is_some_and(|w| Arc::ptr_eq(w, waiter)));
+            q.remove(idx);
             if q.is_empty() {
                 self.queues.remove(&k);
             }
@@ -244,15 +259,16 @@ impl BlockQueues {
 pub fn serve_ready(ctx: &mut ExecCtx<'_, '_>, ready: &[(usize, SmallBytes)]) -> CmdResult {
     let writer_db = ctx.db;
     for (db, key) in ready {
+        // Nobody registers while the writer holds the key's shard, and only this loop removes
+        // entries before `idx`: the queue below `idx` is exactly the waiters already passed.
+        let mut idx = 0;
         while let Some(waiter) = ctx
             .shards
             .try_shard(key)
-            .and_then(|shard| shard.blocked.front(*db, key))
+            .and_then(|shard| shard.blocked.live_at(*db, key, idx))
         {
             if !waiter.claim() {
-                if let Some(shard) = ctx.shards.try_shard(key) {
-                    shard.blocked.pop_front_if(*db, key, &waiter);
-                }
+                idx += 1;
                 continue;
             }
             let mut reply = Vec::new();
@@ -261,32 +277,41 @@ pub fn serve_ready(ctx: &mut ExecCtx<'_, '_>, ready: &[(usize, SmallBytes)]) -> 
             let outcome = (waiter.serve)(ctx, &waiter.argv, key, &mut out);
             ctx.db = writer_db;
             match outcome {
-                Ok(Serve::Served) => {
-                    if let Some(shard) = ctx.shards.try_shard(key) {
-                        shard.blocked.pop_front_if(*db, key, &waiter);
-                    }
-                    waiter.complete(reply);
-                }
+                Ok(Serve::Served) => {}
                 Ok(Serve::Retry) => {
+                    // It is first in line: nobody behind it is served before its retry, which
+                    // re-signals the key for them.
                     waiter.unclaim();
                     waiter.wake();
                     break;
                 }
                 Ok(Serve::Nothing) => {
                     waiter.unclaim();
-                    break;
+                    let now = ctx.now_ms;
+                    let exists = ctx
+                        .shards
+                        .try_shard(key)
+                        .is_some_and(|shard| shard.db(*db).contains(key, now));
+                    if !exists {
+                        break;
+                    }
+                    // The key holds a type this waiter does not pop (a list waiter on a sorted
+                    // set): the waiters behind it may.
+                    idx += 1;
+                    continue;
                 }
                 Err(e) => {
                     // Serving failed (e.g. the destination of BLMOVE holds the wrong type):
-                    // the waiter gets the error, as in Redis.
-                    let mut reply = Vec::new();
+                    // the waiter gets the error, as in Redis, and the element stays for the
+                    // next one.
+                    reply.clear();
                     RespWriter::new(&mut reply, waiter.protocol).error(&e.wire_text());
-                    if let Some(shard) = ctx.shards.try_shard(key) {
-                        shard.blocked.pop_front_if(*db, key, &waiter);
-                    }
-                    waiter.complete(reply);
                 }
             }
+            if let Some(shard) = ctx.shards.try_shard(key) {
+                shard.blocked.remove_at(*db, key, idx, &waiter);
+            }
+            waiter.complete(reply);
         }
     }
     Ok(())

@@ -47,12 +47,16 @@ impl std::fmt::Debug for BlockOn {
     }
 }
 
-/// The reply of a blocking command that timed out.
+/// The nil reply of a blocking command that pops nothing: on timeout, or at once where it may
+/// not block.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimeoutReply {
-    /// BLPOP, BRPOP, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP: a null array.
+    /// A null array: every timeout, BLMOVE and BRPOPLPUSH included (Redis 7.0's
+    /// `replyToBlockedClientTimedOut` answers every list and sorted-set waiter with one), and
+    /// the pops inside MULTI or a script.
     NullArray,
-    /// BLMOVE, BRPOPLPUSH: a null bulk string.
+    /// A null bulk string: BLMOVE and BRPOPLPUSH inside MULTI or a script (they reply like
+    /// LMOVE there).
     NullBulk,
 }
 

@@ -154,21 +154,33 @@ fn retry(s: &mut Session, out: &mut RespWriter<'_>) -> bool {
         Some(b) => (b.waiter.clone(), b.cmd_id),
         None => return true,
     };
-    if !waiter.claim() {
-        // Served or cancelled a moment ago: the next wake-up delivers it.
-        return false;
-    }
     let shared = s.shared;
     let cmd = shared.registry.get(cmd_id);
     let Spec::Engine(spec) = cmd.spec else {
         unreachable!("only engine commands block")
     };
     let argv = waiter.argv.argv();
+    // Locks first, then the claim: a writer serving the waiter's key holds that key's shard,
+    // so it never finds the waiter claimed (it would skip it and serve the next one first).
     let mut locked = lock_for(&shared.store, cmd.spec, argv);
+    if !waiter.claim() {
+        // Served a moment ago by a writer holding both keys: the next wake-up delivers it.
+        return false;
+    }
     let started = Instant::now();
     let mut reply = Vec::new();
     let mut w = RespWriter::new(&mut reply, s.resp);
     let result = run_engine(s, spec, argv, &mut w, &mut locked, true);
+    if s.effects.block.is_none() {
+        // The writer that asked for this retry stopped serving at this waiter (first in line):
+        // what the command left in its keys (elements beyond the one it moved, or the one it
+        // could not move to a wrong-type destination) belongs to the waiters behind it.
+        for key in &waiter.keys {
+            if locked.shard(key).blocked.has_waiters(waiter.db, key) {
+                s.effects.ready_keys.push((waiter.db, key.clone()));
+            }
+        }
+    }
     serve_ready_keys(s, &mut locked);
     if s.effects.block.take().is_some() {
         waiter.unclaim();

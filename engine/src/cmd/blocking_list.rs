@@ -84,18 +84,19 @@ fn serve_blpop(
     }
 }
 
-/// Asks to block on `argv[keys]`, or, where blocking is not allowed, answers as a timeout.
+/// Asks to block on `argv[keys]`, or, where blocking is not allowed, answers `denied`. A
+/// timeout always answers a null array, even for BLMOVE (see [`TimeoutReply`]).
 fn block_or_null(
     ctx: &mut ExecCtx,
     argv: Argv,
     keys: std::ops::Range<usize>,
     deadline_ms: i64,
     serve: crate::blocking::ServeFn,
-    on_timeout: TimeoutReply,
+    denied: TimeoutReply,
     out: &mut dyn ReplySink,
 ) {
     if !ctx.may_block {
-        match on_timeout {
+        match denied {
             TimeoutReply::NullArray => out.null_array(),
             TimeoutReply::NullBulk => out.null(),
         }
@@ -106,15 +107,15 @@ fn block_or_null(
         keys,
         deadline_ms,
         serve,
-        on_timeout,
+        on_timeout: TimeoutReply::NullArray,
     });
 }
 
 /// ```text
 /// BLMOVE source destination <LEFT | RIGHT> <LEFT | RIGHT> timeout
 /// ```
-/// LMOVE, or blocks until `source` gets an element. Reply: the moved element, or nil on
-/// timeout. Complexity: O(1).
+/// LMOVE, or blocks until `source` gets an element. Reply: the moved element; a null array on
+/// timeout, a null bulk inside MULTI (both as Redis 7.0). Complexity: O(1).
 fn blmove(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let from = parse_end(argv.arg(3))?;
     let to = parse_end(argv.arg(4))?;

@@ -561,9 +561,19 @@ fn client_unblock(
         .all()
         .into_iter()
         .find(|c| c.id as i64 == id);
+    // Redis unblocks at once, so a second CLIENT UNBLOCK, or one after a push served the
+    // client, finds it no longer blocked: only the first request on a still-waiting waiter
+    // counts, though the connection acts on it a moment later.
     let unblocked = match target {
-        Some(c) if c.blocked_waiter.lock().is_some() => {
-            c.unblock.store(kind, Ordering::Release);
+        Some(c)
+            if c.blocked_waiter
+                .lock()
+                .as_ref()
+                .is_some_and(|w| w.is_waiting())
+                && c.unblock
+                    .compare_exchange(0, kind, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok() =>
+        {
             c.wake.notify_one();
             true
         }
