@@ -976,5 +976,10 @@ pub static COMMANDS: &[Spec] = &[
     cmd("QSTATS", -3, Flags::READONLY.union(Flags::FAST).union(CLOCK), qstats as EngineHandler)
         .keys(1, 2, 1)
         .doc(Group::Queue, "0.1.0", "Summarizes a waiting line: waiting, active, admitted, admission rate, oldest wait and estimated wait of the last.", "O(log(N))"),
-    container("QPOLICY", QPOLICY_SUBCOMMANDS).group(Group::Queue),
+    container("QPOLICY", QPOLICY_SUBCOMMANDS).doc(
+        Group::Queue,
+        "0.1.0",
+        "A container for queue admission-policy commands.",
+        "Depends on subcommand.",
+    ),
 ];

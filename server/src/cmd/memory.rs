@@ -278,5 +278,9 @@ const MEMORY_SUBCOMMANDS: &[ServerSpec] = &[
     ),
 ];
 
-pub static COMMANDS: &[ServerSpec] =
-    &[container("MEMORY", MEMORY_SUBCOMMANDS).group(Group::Server)];
+pub static COMMANDS: &[ServerSpec] = &[container("MEMORY", MEMORY_SUBCOMMANDS).doc(
+    Group::Server,
+    "4.0.0",
+    "A container for memory diagnostics commands.",
+    "Depends on subcommand.",
+)];
