@@ -1,6 +1,6 @@
 //! Starting and stopping real servers for tests.
 
-use crate::resp::Client;
+use crate::resp::{Client, Reply};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -143,15 +143,34 @@ impl Server {
                 return false;
             }
             if let Ok(mut c) = Client::connect(self.port) {
-                // With requirepass, PING answers NOAUTH: the server is up all the same.
+                // The port was free when chosen, but another test's server may have taken it
+                // before this one bound it: only our own process counts as ready. With
+                // requirepass PING answers NOAUTH and INFO cannot be read: then our process
+                // must at least still be alive (a failed bind exits at once).
                 let reply = c.call(&["PING"]);
-                if reply.is_simple("PONG") || reply.is_error() {
+                if reply.is_simple("PONG") && self.answers_as_our_process(&mut c) {
                     return true;
+                }
+                if reply.is_error() {
+                    std::thread::sleep(Duration::from_millis(50));
+                    return matches!(self.child.try_wait(), Ok(None));
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         false
+    }
+
+    /// True when the server on our port reports our child's pid in INFO.
+    fn answers_as_our_process(&self, c: &mut Client) -> bool {
+        match c.call(&["INFO", "server"]) {
+            Reply::Bulk(b) | Reply::Verbatim(_, b) => {
+                let text = String::from_utf8_lossy(&b);
+                text.lines()
+                    .any(|l| l.trim() == format!("process_id:{}", self.child.id()))
+            }
+            _ => false,
+        }
     }
 
     fn wait_ready(&self) {
