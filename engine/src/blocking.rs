@@ -31,7 +31,7 @@
 //! place, since that claim may still be released.
 
 use crate::bytes::SmallBytes;
-use crate::ctx::ExecCtx;
+use crate::ctx::{BlockOn, ExecCtx, TimeoutReply};
 use crate::error::CmdResult;
 use parking_lot::Mutex;
 use std::collections::{HashMap, VecDeque};
@@ -252,6 +252,51 @@ impl BlockQueues {
     pub fn waiters(&self) -> impl Iterator<Item = &Arc<Waiter>> {
         self.queues.values().flatten()
     }
+}
+
+/// Upper bound on serving rounds after one command (a served BLMOVE can ready another key,
+/// which can ready another...): a cycle of waiters cannot spin the writer forever.
+pub const SERVE_ROUNDS_MAX: usize = 1024;
+
+/// Serves the waiters of every key the command(s) run in `ctx` filled, then of the keys that
+/// serving filled in turn, until none is left (at most [`SERVE_ROUNDS_MAX`] rounds).
+pub fn serve_all_ready(ctx: &mut ExecCtx<'_, '_>) {
+    for _ in 0..SERVE_ROUNDS_MAX {
+        if ctx.effects.ready_keys.is_empty() {
+            return;
+        }
+        let ready = std::mem::take(&mut ctx.effects.ready_keys);
+        let _ = serve_ready(ctx, &ready);
+    }
+    ctx.effects.ready_keys.clear();
+}
+
+/// What a blocking command does when it found nothing to pop: ask to block on `argv[keys]`
+/// (served later by `serve`, timing out at `deadline_ms`), or, where blocking is not allowed
+/// (MULTI, scripts), answer `denied` at once, as Redis does.
+pub fn block_or_answer(
+    ctx: &mut ExecCtx<'_, '_>,
+    argv: usher_protocol::Argv<'_>,
+    keys: std::ops::Range<usize>,
+    deadline_ms: i64,
+    serve: ServeFn,
+    denied: TimeoutReply,
+    out: &mut dyn ReplySink,
+) {
+    if !ctx.may_block {
+        match denied {
+            TimeoutReply::NullArray => out.null_array(),
+            TimeoutReply::NullBulk => out.null(),
+        }
+        return;
+    }
+    let keys = keys.map(|i| SmallBytes::new(argv.arg(i))).collect();
+    ctx.effects.block = Some(BlockOn {
+        keys,
+        deadline_ms,
+        serve,
+        on_timeout: TimeoutReply::NullArray,
+    });
 }
 
 /// Serves the waiters of each ready key, in arrival order, while the caller holds the locks.

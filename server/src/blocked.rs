@@ -12,33 +12,25 @@ use crate::registry::Spec;
 use crate::session::{Blocked, Session};
 use std::sync::atomic::Ordering;
 use std::time::Instant;
-use usher_engine::blocking::{serve_ready, Waiter};
+use usher_engine::blocking::{serve_all_ready, Waiter};
 use usher_engine::ctx::{ExecCtx, TimeoutReply};
 use usher_engine::store::LockedShards;
 use usher_protocol::{ReplySink, RespWriter};
 
-/// Upper bound on serving rounds after one command (a served BLMOVE can ready another key,
-/// which can ready another...): a cycle of waiters cannot spin the writer forever.
-const SERVE_ROUNDS_MAX: usize = 1024;
-
 /// Serves waiters of every key the last command(s) filled, under `locked`.
 pub fn serve_ready_keys(s: &mut Session, locked: &mut LockedShards<'_>) {
-    for _ in 0..SERVE_ROUNDS_MAX {
-        if s.effects.ready_keys.is_empty() {
-            return;
-        }
-        let ready = std::mem::take(&mut s.effects.ready_keys);
-        let mut ctx = ExecCtx {
-            shards: locked,
-            db: s.db,
-            now_ms: s.now_ms,
-            config: &s.hot.engine,
-            effects: &mut s.effects,
-            may_block: false,
-        };
-        let _ = serve_ready(&mut ctx, &ready);
+    if s.effects.ready_keys.is_empty() {
+        return;
     }
-    s.effects.ready_keys.clear();
+    let mut ctx = ExecCtx {
+        shards: locked,
+        db: s.db,
+        now_ms: s.now_ms,
+        config: &s.hot.engine,
+        effects: &mut s.effects,
+        may_block: false,
+    };
+    serve_all_ready(&mut ctx);
 }
 
 /// Registers the session as blocked if its command asked to, under the command's locks.

@@ -226,13 +226,7 @@ fn run_queue_policies(index: usize, threads: usize, shared: &Shared) {
                     may_block: false,
                 };
                 usher_engine::cmd::queue::run_policy(&mut ctx, &queue);
-                for _ in 0..64 {
-                    if ctx.effects.ready_keys.is_empty() {
-                        break;
-                    }
-                    let ready = std::mem::take(&mut ctx.effects.ready_keys);
-                    let _ = usher_engine::blocking::serve_ready(&mut ctx, &ready);
-                }
+                usher_engine::blocking::serve_all_ready(&mut ctx);
             }
             for (channel, message) in effects.publish {
                 shared

@@ -6,12 +6,11 @@
 //! (`may_block` false) an empty result is answered at once, as Redis does.
 
 use super::list::{lmove, parse_end, parse_mpop, pop_from_first_nonempty, reply_key_and_elements};
-use crate::blocking::Serve;
-use crate::bytes::SmallBytes;
+use crate::blocking::{block_or_answer, Serve};
 use crate::command::{
     cmd, numkeys_positions, CommandSpec, EngineHandler, Flags, Group, KeyPositions,
 };
-use crate::ctx::{BlockOn, ExecCtx, TimeoutReply};
+use crate::ctx::{ExecCtx, TimeoutReply};
 use crate::error::{CmdError, CmdResult};
 use crate::types::list::End;
 use usher_protocol::{Argv, OwnedArgv, ReplySink};
@@ -53,7 +52,7 @@ fn blpop(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         out.bulk(&popped[0]);
         return Ok(());
     }
-    block_or_null(
+    block_or_answer(
         ctx,
         argv,
         1..argv.len() - 1,
@@ -82,33 +81,6 @@ fn serve_blpop(
         Ok(None) | Err(CmdError::WrongType) => Ok(Serve::Nothing),
         Err(e) => Err(e),
     }
-}
-
-/// Asks to block on `argv[keys]`, or, where blocking is not allowed, answers `denied`. A
-/// timeout always answers a null array, even for BLMOVE (see [`TimeoutReply`]).
-fn block_or_null(
-    ctx: &mut ExecCtx,
-    argv: Argv,
-    keys: std::ops::Range<usize>,
-    deadline_ms: i64,
-    serve: crate::blocking::ServeFn,
-    denied: TimeoutReply,
-    out: &mut dyn ReplySink,
-) {
-    if !ctx.may_block {
-        match denied {
-            TimeoutReply::NullArray => out.null_array(),
-            TimeoutReply::NullBulk => out.null(),
-        }
-        return;
-    }
-    let keys = keys.map(|i| SmallBytes::new(argv.arg(i))).collect();
-    ctx.effects.block = Some(BlockOn {
-        keys,
-        deadline_ms,
-        serve,
-        on_timeout: TimeoutReply::NullArray,
-    });
 }
 
 /// ```text
@@ -142,7 +114,7 @@ fn blocking_move(
 ) -> CmdResult {
     match lmove(ctx, argv.arg(1), argv.arg(2), from, to)? {
         Some(element) => out.bulk(&element),
-        None => block_or_null(
+        None => block_or_answer(
             ctx,
             argv,
             1..2,
@@ -195,7 +167,7 @@ fn blmpop(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let keys = a.keys.clone().map(|i| argv.arg(i));
     match pop_from_first_nonempty(ctx, keys, a.end, a.count)? {
         Some((i, popped)) => reply_key_and_elements(out, argv.arg(a.keys.start + i), &popped),
-        None => block_or_null(
+        None => block_or_answer(
             ctx,
             argv,
             a.keys,

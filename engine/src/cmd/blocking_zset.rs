@@ -7,12 +7,11 @@
 
 use super::blocking_list::deadline;
 use super::zset::pop::{parse_zmpop, pop_first, pop_min_max, End, PopReply};
-use crate::blocking::Serve;
-use crate::bytes::SmallBytes;
+use crate::blocking::{block_or_answer, Serve};
 use crate::command::{
     cmd, numkeys_positions, CommandSpec, EngineHandler, Flags, Group, KeyPositions,
 };
-use crate::ctx::{BlockOn, ExecCtx, TimeoutReply};
+use crate::ctx::{ExecCtx, TimeoutReply};
 use crate::error::{CmdError, CmdResult};
 use usher_protocol::{Argv, OwnedArgv, ReplySink};
 
@@ -24,28 +23,6 @@ fn bzpop_end(name: &[u8]) -> End {
     } else {
         End::Min
     }
-}
-
-/// Asks to block on `keys`, or answers a null array where blocking is not allowed.
-fn block_or_null(
-    ctx: &mut ExecCtx,
-    argv: Argv,
-    keys: std::ops::Range<usize>,
-    deadline_ms: i64,
-    serve: crate::blocking::ServeFn,
-    out: &mut dyn ReplySink,
-) {
-    if !ctx.may_block {
-        out.null_array();
-        return;
-    }
-    let keys = keys.map(|i| SmallBytes::new(argv.arg(i))).collect();
-    ctx.effects.block = Some(BlockOn {
-        keys,
-        deadline_ms,
-        serve,
-        on_timeout: TimeoutReply::NullArray,
-    });
 }
 
 /// ```text
@@ -68,7 +45,15 @@ fn bzpop(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     )? {
         return Ok(());
     }
-    block_or_null(ctx, argv, 1..argv.len() - 1, deadline_ms, serve_bzpop, out);
+    block_or_answer(
+        ctx,
+        argv,
+        1..argv.len() - 1,
+        deadline_ms,
+        serve_bzpop,
+        TimeoutReply::NullArray,
+        out,
+    );
     Ok(())
 }
 
@@ -111,7 +96,15 @@ fn bzmpop(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     )? {
         return Ok(());
     }
-    block_or_null(ctx, argv, keys, deadline_ms, serve_bzmpop, out);
+    block_or_answer(
+        ctx,
+        argv,
+        keys,
+        deadline_ms,
+        serve_bzmpop,
+        TimeoutReply::NullArray,
+        out,
+    );
     Ok(())
 }
 
