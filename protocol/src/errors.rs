@@ -1,8 +1,9 @@
 //! Every error text usher sends, worded exactly as Redis 7.0 words it.
 //!
-//! Engine code never spells an error: it returns an error value whose wire text comes from a
-//! constant here (or a formatter here, for the texts that carry a command or argument name).
-//! Texts include their prefix code (`ERR`, `WRONGTYPE`, ...) but not the leading `-`.
+//! Texts that more than one command (or more than one crate) sends live here, so a wording fix
+//! lands everywhere at once; a text that only one command sends stays beside that command, where
+//! a reader of its parser sees it. Texts include their prefix code (`ERR`, `WRONGTYPE`, ...) but
+//! not the leading `-`.
 
 pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
 pub const SYNTAX: &str = "ERR syntax error";
@@ -34,6 +35,9 @@ pub const HELLO_PROTO_NOT_INTEGER: &str = "ERR Protocol version is not an intege
 /// Redis's `getIntFromObjectOrReply` for a number outside a C `int`.
 pub const INT_OUT_OF_RANGE: &str =
     "ERR value is out of range, value must between -2147483648 and 2147483647";
+pub const LPOS_RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
+pub const LPOS_COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
+pub const LPOS_MAXLEN_NEGATIVE: &str = "ERR MAXLEN can't be negative";
 pub const MULTI_NESTED: &str = "ERR MULTI calls can not be nested";
 pub const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
 pub const DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";

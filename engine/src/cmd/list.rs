@@ -547,10 +547,6 @@ fn ltrim(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     Ok(())
 }
 
-const RANK_ZERO: &str = "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list";
-const COUNT_NEGATIVE: &str = "ERR COUNT can't be negative";
-const MAXLEN_NEGATIVE: &str = "ERR MAXLEN can't be negative";
-
 /// LPOS's options, parsed left to right; the first bad one decides the error.
 fn parse_lpos(argv: Argv) -> Result<PosQuery, CmdError> {
     let mut q = PosQuery {
@@ -569,14 +565,14 @@ fn parse_lpos(argv: Argv) -> Result<PosQuery, CmdError> {
             j += 1;
             q.rank = args::int(argv.arg(j))?;
             if q.rank == 0 {
-                return Err(CmdError::Static(RANK_ZERO));
+                return Err(CmdError::Static(errors::LPOS_RANK_ZERO));
             }
         } else if is(opt, "COUNT") && more {
             j += 1;
-            q.count = Some(non_negative(argv.arg(j), COUNT_NEGATIVE)?);
+            q.count = Some(non_negative(argv.arg(j), errors::LPOS_COUNT_NEGATIVE)?);
         } else if is(opt, "MAXLEN") && more {
             j += 1;
-            q.maxlen = non_negative(argv.arg(j), MAXLEN_NEGATIVE)?;
+            q.maxlen = non_negative(argv.arg(j), errors::LPOS_MAXLEN_NEGATIVE)?;
         } else {
             return Err(CmdError::Syntax);
         }
