@@ -178,10 +178,22 @@ pub struct CommandSpec<H: 'static> {
     pub since: &'static str,
     pub summary: &'static str,
     pub complexity: &'static str,
+    /// The sorted-set member this command looks up, which a pipelined batch prefetches before
+    /// it runs (see `crate::warm`).
+    pub warm: Option<WarmHint>,
     /// Subcommands for containers (`CLIENT`, `OBJECT`, `CONFIG`); the container's own handler
     /// is unused.
     pub subcommands: &'static [CommandSpec<H>],
     pub handler: Option<H>,
+}
+
+/// Where a command's sorted-set member lookup is: argument positions of the key and the member,
+/// and whether the command also needs the member's rank (so the tree leaf is worth loading).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WarmHint {
+    pub key: u8,
+    pub member: u8,
+    pub rank: bool,
 }
 
 /// Starts a row; chain `.keys()`, `.doc()`, ... on it.
@@ -199,6 +211,7 @@ pub const fn cmd<H>(name: &'static str, arity: i32, flags: Flags, handler: H) ->
         since: "1.0.0",
         summary: "",
         complexity: "",
+        warm: None,
         subcommands: &[],
         handler: Some(handler),
     }
@@ -222,6 +235,7 @@ pub const fn container<H>(
         since: "1.0.0",
         summary: "",
         complexity: "",
+        warm: None,
         subcommands,
         handler: None,
     }
@@ -242,6 +256,12 @@ impl<H> CommandSpec<H> {
 
     pub const fn derived_keys(mut self, derive: DerivedKeys) -> Self {
         self.derived_keys = Some(derive);
+        self
+    }
+
+    /// Declares the sorted-set member lookup that batch prefetching may warm.
+    pub const fn warms(mut self, hint: WarmHint) -> Self {
+        self.warm = Some(hint);
         self
     }
 

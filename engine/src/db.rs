@@ -75,6 +75,13 @@ impl Db {
         }
     }
 
+    /// The value under `key` as stored, expired or not, changing nothing (not even the access
+    /// time): for hints such as batch prefetching, never for answers.
+    #[inline]
+    pub fn peek(&self, key: &[u8]) -> Option<&Value> {
+        self.keys.get(key).map(|e| &e.value)
+    }
+
     /// The live value under `key`.
     #[inline]
     pub fn get(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Value> {

@@ -75,6 +75,19 @@ impl Store {
         }
     }
 
+    /// Locks one shard if no other thread holds it (for optional work that must not wait).
+    #[inline]
+    pub fn try_lock_one(&self, shard: usize) -> Option<LockedShards<'_>> {
+        let guard = self.shards[shard].try_lock()?;
+        let mut guards = SmallVec::new();
+        guards.push((shard as u16, guard));
+        Some(LockedShards {
+            store: self,
+            guards,
+            all: false,
+        })
+    }
+
     /// Locks the given shards (any order, duplicates allowed) in ascending order.
     pub fn lock_many(&self, shards: &mut SmallVec<[u16; 8]>) -> LockedShards<'_> {
         shards.sort_unstable();

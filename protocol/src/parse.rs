@@ -257,6 +257,20 @@ impl RequestParser {
         Argv::new(base, &self.spans)
     }
 
+    /// The argument spans of the last [`Parsed::Command`], as offsets into the buffer that was
+    /// passed to [`RequestParser::parse`]; `None` for an inline command (its arguments were
+    /// decoded into the parser's own storage).
+    pub fn spans_in_buffer(&self) -> Option<&[(usize, usize)]> {
+        (!self.last_was_inline).then_some(&self.spans[..])
+    }
+
+    /// Forgets a half-parsed command, ready for a buffer that starts a new one.
+    pub fn reset(&mut self) {
+        self.state = State::Idle;
+        self.spans.clear();
+        self.last_was_inline = false;
+    }
+
     /// True while a command has been started but not finished.
     pub fn in_progress(&self) -> bool {
         matches!(self.state, State::Multibulk { .. })

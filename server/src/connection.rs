@@ -17,6 +17,7 @@ use crate::dispatch::dispatch;
 use crate::session::Session;
 use crate::shared::{unix_ms, Shared};
 use crate::stats::bump;
+use crate::warm::Warmer;
 use bytes::{Buf, BytesMut};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -81,6 +82,7 @@ async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut parser = RequestParser::new();
+    let mut warmer = Warmer::default();
     loop {
         if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
             rbuf.reserve(READ_CHUNK);
@@ -101,12 +103,12 @@ async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
                 }
                 info.drain_outbox(&mut out);
                 if s.blocked.is_some() && crate::blocked::on_wake(s, &mut RespWriter::new(&mut out, s.resp)) {
-                    process_input(s, &mut parser, &mut rbuf, &mut out);
+                    process_input(s, &mut parser, &mut warmer, &mut rbuf, &mut out);
                 }
             }
             _ = tokio::time::sleep(wait), if deadline.is_some() => {
                 crate::blocked::on_timeout(s, &mut RespWriter::new(&mut out, s.resp));
-                process_input(s, &mut parser, &mut rbuf, &mut out);
+                process_input(s, &mut parser, &mut warmer, &mut rbuf, &mut out);
             }
             read = stream.read_buf(&mut rbuf) => {
                 let n = read?;
@@ -117,7 +119,7 @@ async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
                 bump(&s.stats.net_input_bytes, n as u64);
                 // A blocked client's further commands wait in the buffer, as in Redis.
                 if s.blocked.is_none() {
-                    process_input(s, &mut parser, &mut rbuf, &mut out);
+                    process_input(s, &mut parser, &mut warmer, &mut rbuf, &mut out);
                 }
             }
         }
@@ -194,6 +196,7 @@ async fn flush(
 fn process_input(
     s: &mut Session,
     parser: &mut RequestParser,
+    warmer: &mut Warmer,
     rbuf: &mut BytesMut,
     out: &mut Vec<u8>,
 ) {
@@ -202,6 +205,8 @@ fn process_input(
     s.info.last_active_ms.store(s.now_ms, Ordering::Relaxed);
     let mut writer = RespWriter::new(out, s.resp);
     let mut offset = 0;
+    // Input up to here has had its member lookups warmed (see `crate::warm`).
+    let mut warmed_until = 0;
     while offset < rbuf.len() && !s.close_after_reply && s.blocked.is_none() {
         let limits = Limits {
             proto_max_bulk_len: s.hot.engine.proto_max_bulk_len,
@@ -209,6 +214,9 @@ fn process_input(
         };
         match parser.parse(&rbuf[offset..], &limits) {
             Ok(Parsed::Command { consumed }) => {
+                if offset >= warmed_until && offset + consumed < rbuf.len() {
+                    warmed_until = offset + warmer.warm(s, &rbuf[offset..]);
+                }
                 let argv = parser.argv(&rbuf[offset..]);
                 dispatch(s, argv, &mut writer);
                 offset += consumed;

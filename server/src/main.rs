@@ -24,6 +24,7 @@ mod runtime;
 mod session;
 mod shared;
 mod stats;
+mod warm;
 
 use config::Invocation;
 use std::net::{SocketAddr, TcpListener};

@@ -137,6 +137,36 @@ impl Differ {
         }
     }
 
+    /// Sends `batch` to both servers as one pipeline (one write each), then compares the
+    /// replies in order, as [`Differ::check`] does one command at a time.
+    pub fn check_pipelined(&mut self, batch: &[Vec<Vec<u8>>]) -> Result<(), Box<Mismatch>> {
+        let bytes: Vec<u8> = batch.iter().flat_map(|c| Client::encode(c)).collect();
+        self.usher.send_raw(&bytes);
+        self.redis.send_raw(&bytes);
+        let read_all = |c: &mut Client| -> Vec<Reply> {
+            (0..batch.len())
+                .map(|_| c.read().expect("a reply to every pipelined command"))
+                .collect()
+        };
+        let (us, rs) = (read_all(&mut self.usher), read_all(&mut self.redis));
+        for ((args, u), r) in batch.iter().zip(us).zip(rs) {
+            self.history.push(render(args).into_bytes());
+            let rule = rule(args);
+            let (nu, nr) = (normalize(rule, u.clone()), normalize(rule, r.clone()));
+            if !equivalent(rule, &nu, &nr) {
+                return Err(Box::new(Mismatch {
+                    command: args
+                        .iter()
+                        .map(|a| String::from_utf8_lossy(a).into_owned())
+                        .collect(),
+                    usher: u,
+                    redis: r,
+                }));
+            }
+        }
+        Ok(())
+    }
+
     /// Runs `args` and panics with the recent history on a mismatch.
     pub fn run(&mut self, args: &[Vec<u8>]) -> Reply {
         match self.check(args) {

@@ -16,7 +16,7 @@ use crate::args::{self, is};
 use crate::bytes::SmallBytes;
 use crate::cmd::hash::get_hash;
 use crate::cmd::zset::{get_zset as zset, limits as zset_limits};
-use crate::command::{cmd, container, CommandSpec, EngineHandler, Flags, Group};
+use crate::command::{cmd, container, CommandSpec, EngineHandler, Flags, Group, WarmHint};
 use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
 use crate::queue::policy::{heartbeat_key, policy_key, token_key, Policy};
@@ -951,15 +951,18 @@ const QPOLICY_SUBCOMMANDS: &[Spec] = &[
 pub static COMMANDS: &[Spec] = &[
     cmd("ENTER", -4, WFD.union(CLOCK), enter as EngineHandler)
         .keys(1, 2, 1)
+        .warms(WarmHint { key: 1, member: 3, rank: true })
         .doc(Group::Queue, "0.1.0", "Joins a user to a waiting line idempotently and returns its status, 1-based position and the line's length.", "O(log(N)) with N the number of users in line."),
     cmd("ADMIT", -4, W.union(Flags::DENYOOM).union(CLOCK), admit as EngineHandler)
         .keys(1, 2, 1)
         .doc(Group::Queue, "0.1.0", "Admits the earliest arrivals of a waiting line into the active set, dropping expired sessions and respecting a cap.", "O((E+K)*log(N)) with E expired sessions removed and K users admitted."),
     cmd("QPOS", -4, WF.union(CLOCK), qpos as EngineHandler)
         .keys(1, 2, 1)
+        .warms(WarmHint { key: 1, member: 3, rank: true })
         .doc(Group::Queue, "0.1.0", "Returns a user's status, position, the line's length and an estimated wait from the measured admission rate.", "O(log(N))"),
     cmd("QLEAVE", 3, WF, qleave as EngineHandler)
         .keys(1, 1, 1)
+        .warms(WarmHint { key: 1, member: 2, rank: true })
         .doc(Group::Queue, "0.1.0", "Removes a user from a waiting line and its heartbeat set.", "O(log(N))"),
     cmd("QHEARTBEAT", -3, WFD.union(CLOCK), qheartbeat as EngineHandler)
         .keys(1, 1, 1)

@@ -30,7 +30,7 @@ mod setops;
 mod write;
 
 use crate::command::{
-    cmd, numkeys_positions, CommandSpec, EngineHandler, Flags, Group, KeyPositions,
+    cmd, numkeys_positions, CommandSpec, EngineHandler, Flags, Group, KeyPositions, WarmHint,
 };
 use crate::ctx::ExecCtx;
 use crate::db::Db;
@@ -198,6 +198,7 @@ pub static COMMANDS: &[Spec] = &[
         .doc(Z, "1.2.0", "Increment the score of a member in a sorted set", "O(log(N)) where N is the number of elements in the sorted set."),
     cmd("ZREM", -3, RW.union(FAST), write::zrem as EngineHandler)
         .keys(1, 1, 1)
+        .warms(WarmHint { key: 1, member: 2, rank: true })
         .doc(Z, "1.2.0", "Remove one or more members from a sorted set", "O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed."),
     cmd("ZREMRANGEBYSCORE", 4, RW, write::zremrangebyscore as EngineHandler)
         .keys(1, 1, 1)
@@ -213,6 +214,7 @@ pub static COMMANDS: &[Spec] = &[
         .doc(Z, "1.2.0", "Get the number of members in a sorted set", "O(1)"),
     cmd("ZSCORE", 3, RO.union(FAST), read::zscore as EngineHandler)
         .keys(1, 1, 1)
+        .warms(WarmHint { key: 1, member: 2, rank: false })
         .doc(Z, "1.2.0", "Get the score associated with the given member in a sorted set", "O(1)"),
     cmd("ZMSCORE", -3, RO.union(FAST), read::zmscore as EngineHandler)
         .keys(1, 1, 1)
@@ -220,9 +222,11 @@ pub static COMMANDS: &[Spec] = &[
     // Arity -3 rather than 7.0's 3: the optional WITHSCORE of Redis 7.2.
     cmd("ZRANK", -3, RO.union(FAST), read::zrank as EngineHandler)
         .keys(1, 1, 1)
+        .warms(WarmHint { key: 1, member: 2, rank: true })
         .doc(Z, "2.0.0", "Determine the index of a member in a sorted set", "O(log(N))"),
     cmd("ZREVRANK", -3, RO.union(FAST), read::zrevrank as EngineHandler)
         .keys(1, 1, 1)
+        .warms(WarmHint { key: 1, member: 2, rank: true })
         .doc(Z, "2.0.0", "Determine the index of a member in a sorted set, with scores ordered from high to low", "O(log(N))"),
     cmd("ZCOUNT", 4, RO.union(FAST), read::zcount as EngineHandler)
         .keys(1, 1, 1)

@@ -77,6 +77,24 @@ impl Big {
         self.index.find(h, |id| self.slab.member(id) == member)
     }
 
+    /// One stage of warming the caches for a lookup of `member` (see `crate::warm`): 0 loads
+    /// the index group, 1 the slab entries its tags point at, 2 (with `rank`) the tree leaf.
+    /// Each stage reads only what the previous one loaded.
+    pub(super) fn warm(&self, member: &[u8], stage: usize, rank: bool) {
+        let h = self.hash(member);
+        match stage {
+            0 => self.index.prefetch(h),
+            1 => self.index.candidates(h, |id| self.slab.prefetch(id)),
+            _ if rank => {
+                if let Some(id) = self.find(h, member) {
+                    let score = self.slab.score(id);
+                    self.tree.prefetch_leaf(Key { score, member });
+                }
+            }
+            _ => {}
+        }
+    }
+
     pub(super) fn score(&self, member: &[u8]) -> Option<f64> {
         self.find(self.hash(member), member)
             .map(|id| self.slab.score(id))

@@ -1,4 +1,4 @@
-//! Member -> slab id index: extendible hashing over small `hashbrown` tables ("segments").
+//! Member -> slab id index: extendible hashing over small [`GroupTable`]s ("segments").
 //!
 //! Invariants:
 //! - Each id in the slab appears in exactly one segment, the one the directory assigns to the
@@ -20,12 +20,13 @@
 //! returned by that call whatever splits, growth or deletions happened in between. Splits only
 //! add boundaries, so a returned cursor stays a segment boundary and calls rarely re-hash.
 
-use hashbrown::HashTable;
+use super::group_table::GroupTable;
 
-/// Members per segment before it splits: the load limit of a 256-bucket table (7/8 of it).
+/// Members per segment before it splits: the load limit of a 16-group table (7/8 of its 192
+/// slots), 1 KiB.
 #[cfg(not(test))]
-pub(super) const SEG_MAX: usize = 224;
-/// A 4-bucket table under test, so that splits happen every few inserts.
+pub(super) const SEG_MAX: usize = 168;
+/// Under test, splits happen every few inserts.
 #[cfg(test)]
 pub(super) const SEG_MAX: usize = 3;
 
@@ -37,12 +38,8 @@ const DIR_DEPTH_MAX: u32 = 24;
 #[cfg(test)]
 const DIR_DEPTH_MAX: u32 = 6;
 
-/// Tables at or below this capacity are never shrunk (a 32-bucket table).
-#[cfg(not(test))]
-const SHRINK_CAPACITY_MIN: usize = 28;
-/// Lets the tests' small segments (grown past the depth cap) shrink too.
-#[cfg(test)]
-const SHRINK_CAPACITY_MIN: usize = 7;
+/// Tables at or below this capacity (two groups) are never shrunk.
+const SHRINK_CAPACITY_MIN: usize = 21;
 
 /// A scan call visits at most this many segments per requested element in one scan call, so a
 /// sparse index cannot make one call walk the whole directory.
@@ -51,7 +48,7 @@ const SCAN_SEGMENTS_PER_COUNT: usize = 10;
 #[derive(Clone)]
 struct Segment {
     depth: u32,
-    table: HashTable<u32>,
+    table: GroupTable,
 }
 
 /// The index; see the module docs.
@@ -71,19 +68,11 @@ impl Default for Index {
             depth: 0,
             segs: vec![Segment {
                 depth: 0,
-                table: HashTable::new(),
+                table: GroupTable::default(),
             }],
             table_bytes: 0,
         }
     }
-}
-
-/// The hash a segment's table sees. `hashbrown` takes buckets from the low bits and its 7-bit
-/// tag from the top bits; the directory consumes the top bits, which would make every tag in a
-/// segment equal, so the table gets the hash rotated by half a word.
-#[inline]
-fn table_hash(h: u64) -> u64 {
-    h.rotate_left(32)
 }
 
 #[inline]
@@ -112,11 +101,20 @@ impl Index {
 
     /// The id whose member has hash `h` and satisfies `is_member`.
     #[inline]
-    pub(super) fn find(&self, h: u64, mut is_member: impl FnMut(u32) -> bool) -> Option<u32> {
-        self.segs[self.seg_of(h)]
-            .table
-            .find(table_hash(h), |&id| is_member(id))
-            .copied()
+    pub(super) fn find(&self, h: u64, is_member: impl FnMut(u32) -> bool) -> Option<u32> {
+        self.segs[self.seg_of(h)].table.find(h, is_member)
+    }
+
+    /// Calls `f` with every id that may be the one stored under `h` (tag matches).
+    #[inline]
+    pub(super) fn candidates(&self, h: u64, f: impl FnMut(u32)) {
+        self.segs[self.seg_of(h)].table.candidates(h, f);
+    }
+
+    /// Starts loading the table group that [`Index::find`] of `h` reads first.
+    #[inline]
+    pub(super) fn prefetch(&self, h: u64) {
+        self.segs[self.seg_of(h)].table.prefetch(h);
     }
 
     /// Adds `id` (not present) under hash `h`. `hash_of` recomputes an id's member hash, for
@@ -129,11 +127,11 @@ impl Index {
         }
         let table = &mut self.segs[s].table;
         debug_assert!(
-            table.find(table_hash(h), |&x| x == id).is_none(),
+            table.find(h, |x| x == id).is_none(),
             "id {id} indexed twice"
         );
         let before = table.allocation_size();
-        table.insert_unique(table_hash(h), id, |&x| table_hash(hash_of(x)));
+        table.insert_unique(h, id, hash_of);
         self.table_bytes = self.table_bytes + table.allocation_size() - before;
     }
 
@@ -142,14 +140,11 @@ impl Index {
         let s = self.seg_of(h);
         let table = &mut self.segs[s].table;
         let before = table.allocation_size();
-        match table.find_entry(table_hash(h), |&x| x == id) {
-            Ok(entry) => drop(entry.remove()),
-            Err(_) => panic!("index lost slab id {id}"),
-        }
+        assert!(table.remove(h, |x| x == id), "index lost slab id {id}");
         // Give memory back once a segment is mostly empty (a drained line), halving at most
         // to twice its length so that the next inserts do not immediately grow it again.
         if table.len() * 8 < table.capacity() && table.capacity() > SHRINK_CAPACITY_MIN {
-            table.shrink_to(table.len() * 2, |&x| table_hash(hash_of(x)));
+            table.shrink_to(table.len() * 2, hash_of);
         }
         self.table_bytes = self.table_bytes + table.allocation_size() - before;
     }
@@ -157,8 +152,8 @@ impl Index {
     /// Re-points the entry for the member with hash `h` from `old` to `new` (a slab move).
     pub(super) fn replace(&mut self, h: u64, old: u32, new: u32) {
         let s = self.seg_of(h);
-        let slot = self.segs[s].table.find_mut(table_hash(h), |&x| x == old);
-        *slot.expect("the moved member is indexed") = new;
+        let moved = self.segs[s].table.replace(h, old, new);
+        assert!(moved, "the moved member is indexed");
     }
 
     fn can_split(&self, s: usize) -> bool {
@@ -176,9 +171,14 @@ impl Index {
         let bit = 1u64 << (63 - d);
         let seg = &mut self.segs[s];
         let before = seg.table.allocation_size();
-        let entries: Vec<(u32, u64)> = seg.table.drain().map(|id| (id, hash_of(id))).collect();
+        let entries: Vec<(u32, u64)> = seg
+            .table
+            .drain()
+            .into_iter()
+            .map(|id| (id, hash_of(id)))
+            .collect();
         // A segment past the depth cap may hold more than SEG_MAX; size for the worst case.
-        let mut upper = HashTable::with_capacity(SEG_MAX.max(entries.len()));
+        let mut upper = GroupTable::with_capacity(SEG_MAX.max(entries.len()));
         for (id, hx) in entries {
             let target = if hx & bit == 0 {
                 &mut seg.table
@@ -186,9 +186,7 @@ impl Index {
                 &mut upper
             };
             // Both tables have room for every entry: nothing rehashes here.
-            target.insert_unique(table_hash(hx), id, |_| {
-                unreachable!("capacity was reserved")
-            });
+            target.insert_unique(hx, id, |_| unreachable!("capacity was reserved"));
         }
         seg.depth = d + 1;
         self.table_bytes =
@@ -227,7 +225,7 @@ impl Index {
             // A cursor we returned is a segment boundary, so the filter rarely runs; it is
             // needed for cursors from a previous incarnation of the key or from a client.
             let whole = c == start;
-            for &id in seg.table.iter() {
+            for id in seg.table.iter() {
                 if whole || hash_of(id) >= c {
                     f(id);
                     emitted += 1;
@@ -270,7 +268,7 @@ impl Index {
                 "segment {s} owns the wrong number of slots"
             );
             assert!(slots[0].is_multiple_of(span) && slots.windows(2).all(|w| w[1] == w[0] + 1));
-            for &id in seg.table.iter() {
+            for id in seg.table.iter() {
                 assert_eq!(
                     self.seg_of(hash_of(id)),
                     s,

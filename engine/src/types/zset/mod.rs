@@ -36,6 +36,7 @@
 //! pointers and span counters per element.
 
 mod big;
+mod group_table;
 mod index;
 mod listpack;
 mod slab;
@@ -272,6 +273,18 @@ impl ZSet {
         match &self.repr {
             Repr::Listpack(_) => "listpack",
             Repr::Big(_) => "skiplist",
+        }
+    }
+
+    /// Stages of [`ZSet::warm`].
+    pub const WARM_STAGES: usize = 3;
+
+    /// Stage `stage` (of [`ZSet::WARM_STAGES`]) of warming the caches for a lookup of
+    /// `member`, and of its rank when `rank`; a small set (one allocation) needs none.
+    #[inline]
+    pub fn warm(&self, member: &[u8], stage: usize, rank: bool) {
+        if let Repr::Big(big) = &self.repr {
+            big.warm(member, stage, rank);
         }
     }
 

@@ -72,6 +72,14 @@ impl Slab {
         self.get(id).member.as_slice()
     }
 
+    /// Starts loading entry `id` (a hint: an id past the end is ignored).
+    #[inline]
+    pub(super) fn prefetch(&self, id: u32) {
+        if (id as usize) < self.len {
+            crate::prefetch::read(self.get(id));
+        }
+    }
+
     #[inline]
     pub(super) fn score(&self, id: u32) -> f64 {
         self.get(id).score

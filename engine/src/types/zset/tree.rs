@@ -666,6 +666,27 @@ impl Tree {
         }
     }
 
+    /// Starts loading the leaf that holds `key` (all its cache lines: ranking scans the whole
+    /// leaf), descending the inner nodes as [`Tree::rank`] does.
+    pub(super) fn prefetch_leaf(&self, key: Key<'_>) {
+        let mut node = &self.root;
+        loop {
+            match node {
+                Node::Inner(inner) => node = &inner.children[inner.child_for_key(key)],
+                Node::Leaf(leaf) => {
+                    // One hint per cache line: 8 scores, then 16 ids, to a line.
+                    for i in (0..LEAF_CAP).step_by(8).chain([LEAF_CAP - 1]) {
+                        crate::prefetch::read(&leaf.scores[i]);
+                    }
+                    for i in (0..LEAF_CAP).step_by(16) {
+                        crate::prefetch::read(&leaf.ids[i]);
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
     /// The `(score, id)` at ascending rank `rank`.
     pub(super) fn get(&self, mut rank: usize) -> Option<(f64, u32)> {
         if rank >= self.len {
