@@ -201,6 +201,7 @@ fn process_input(
     out: &mut Vec<u8>,
 ) {
     s.now_ms = unix_ms();
+    s.last_command_end = None;
     s.refresh_config();
     s.info.last_active_ms.store(s.now_ms, Ordering::Relaxed);
     let mut writer = RespWriter::new(out, s.resp);

@@ -60,6 +60,9 @@ pub struct Session {
     pub resp: Protocol,
     pub authenticated: bool,
     pub multi: Option<MultiState>,
+    /// When the last command of the current read finished (`None` at the start of a read):
+    /// the next command's start, for per-command timing with one clock read.
+    pub last_command_end: Option<std::time::Instant>,
     pub watch: WatchState,
     pub channels: HashSet<Vec<u8>>,
     pub patterns: HashSet<Vec<u8>>,
@@ -93,6 +96,7 @@ impl Session {
             // stays so if `requirepass` is set later.
             authenticated: hot.requirepass.is_none(),
             multi: None,
+            last_command_end: None,
             watch,
             channels: HashSet::new(),
             patterns: HashSet::new(),

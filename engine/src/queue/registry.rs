@@ -5,7 +5,7 @@
 use super::policy::Bucket;
 use super::rate::AdmissionStats;
 use crate::bytes::SmallBytes;
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 #[derive(Default)]
 pub struct QueueRegistry {

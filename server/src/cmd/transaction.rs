@@ -107,15 +107,15 @@ fn exec(
         shared.store.lock_many(&mut shards)
     };
     out.array(multi.queued.len());
+    let mut started = Instant::now();
     for (id, owned) in &multi.queued {
         let cmd = shared.registry.get(*id);
         let argv = owned.argv();
-        let started = Instant::now();
         let result = match cmd.spec {
             Spec::Engine(spec) => run_engine(s, spec, argv, out, &mut locked, false),
             Spec::Server(spec) => spec.handler.expect("resolved")(s, &mut locked, argv, out),
         };
-        finish(s, cmd, started, result, out);
+        started = finish(s, cmd, started, result, out);
     }
     // Clients blocked on keys the transaction filled are served before anyone else runs.
     crate::blocked::serve_ready_keys(s, &mut locked);
