@@ -141,16 +141,30 @@ const PACKED_NAME_MAX: usize = 15;
 
 /// A lower-cased name of at most [`PACKED_NAME_MAX`] bytes as one integer; the length byte
 /// keeps `get` and `get\0` apart.
-#[inline]
+#[inline(always)]
 fn pack_name(name: &[u8]) -> Option<u128> {
     if name.len() > PACKED_NAME_MAX {
         return None;
     }
     let mut bytes = [0u8; 16];
     bytes[..name.len()].copy_from_slice(name);
-    bytes.make_ascii_lowercase();
     bytes[15] = name.len() as u8;
-    Some(u128::from_le_bytes(bytes))
+    let lo = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+    let hi = u64::from_le_bytes(bytes[8..].try_into().expect("8 bytes"));
+    Some(u128::from(ascii_lower(lo)) | u128::from(ascii_lower(hi)) << 64)
+}
+
+/// `make_ascii_lowercase` of eight bytes at once: each byte in `A..=Z` gains 0x20. Every byte
+/// is computed from its own low seven bits, so no carry crosses bytes, and bytes of 0x80 and
+/// up are left alone.
+#[inline(always)]
+fn ascii_lower(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let low7 = x & (0x7F * ONES);
+    let at_least_a = low7 + (0x80 - u64::from(b'A')) * ONES;
+    let above_z = low7 + (0x80 - u64::from(b'Z') - 1) * ONES;
+    let upper = at_least_a & !above_z & !x & (0x80 * ONES);
+    x | (upper >> 2)
 }
 
 impl Registry {
@@ -269,5 +283,27 @@ impl Registry {
 
     pub fn all(&self) -> impl Iterator<Item = &Command> {
         self.commands.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascii_lower_matches_the_standard_library_for_every_byte() {
+        for b in 0..=255u8 {
+            let word = u64::from_le_bytes([b, b'Q', 0xC1, b, b'@', b'[', b'z', b'Z']);
+            let mut want = word.to_le_bytes();
+            want.make_ascii_lowercase();
+            assert_eq!(ascii_lower(word).to_le_bytes(), want, "byte {b:#x}");
+        }
+    }
+
+    #[test]
+    fn packed_names_keep_length_and_ignore_case() {
+        assert_eq!(pack_name(b"GeT"), pack_name(b"get"));
+        assert_ne!(pack_name(b"get"), pack_name(b"get\0"));
+        assert_eq!(pack_name(b"zremrangebyscore"), None);
     }
 }

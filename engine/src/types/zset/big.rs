@@ -78,13 +78,15 @@ impl Big {
     }
 
     /// One stage of warming the caches for a lookup of `member` (see `crate::warm`): 0 loads
-    /// the index group, 1 the slab entries its tags point at, 2 (with `rank`) the tree leaf.
-    /// Each stage reads only what the previous one loaded.
+    /// the index segment's header, 1 its group for the member, 2 the slab entries the group's
+    /// tags point at, 3 (with `rank`) the tree leaf. Each stage reads only what the previous
+    /// ones loaded.
     pub(super) fn warm(&self, member: &[u8], stage: usize, rank: bool) {
         let h = self.hash(member);
         match stage {
-            0 => self.index.prefetch(h),
-            1 => self.index.candidates(h, |id| self.slab.prefetch(id)),
+            0 => self.index.prefetch_segment(h),
+            1 => self.index.prefetch(h),
+            2 => self.index.candidates(h, |id| self.slab.prefetch(id)),
             _ if rank => {
                 if let Some(id) = self.find(h, member) {
                     let score = self.slab.score(id);

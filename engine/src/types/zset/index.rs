@@ -111,6 +111,12 @@ impl Index {
         self.segs[self.seg_of(h)].table.candidates(h, f);
     }
 
+    /// Starts loading the header of the segment that owns `h`.
+    #[inline]
+    pub(super) fn prefetch_segment(&self, h: u64) {
+        crate::prefetch::read(&self.segs[self.seg_of(h)]);
+    }
+
     /// Starts loading the table group that [`Index::find`] of `h` reads first.
     #[inline]
     pub(super) fn prefetch(&self, h: u64) {

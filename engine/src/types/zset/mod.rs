@@ -277,7 +277,7 @@ impl ZSet {
     }
 
     /// Stages of [`ZSet::warm`].
-    pub const WARM_STAGES: usize = 3;
+    pub const WARM_STAGES: usize = 4;
 
     /// Stage `stage` (of [`ZSet::WARM_STAGES`]) of warming the caches for a lookup of
     /// `member`, and of its rank when `rank`; a small set (one allocation) needs none.

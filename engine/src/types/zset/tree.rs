@@ -69,18 +69,23 @@ pub(super) fn cmp_key(score: f64, member: &[u8], key: Key<'_>) -> Ordering {
     }
 }
 
-/// Entries of the sorted `scores` below `x` (or, with `or_equal`, not above it).
+/// Entries of the sorted `scores` below `x`.
 ///
 /// A branch-free count over the whole array rather than a binary search: the compiler
 /// vectorises it, and the sequential reads are prefetched, where a binary search's dependent
 /// probes would each wait for a cache line of a cold node.
 #[inline]
-fn count_scores(scores: &[f64], x: f64, or_equal: bool) -> usize {
-    if or_equal {
-        scores.iter().map(|&s| usize::from(s <= x)).sum()
-    } else {
-        scores.iter().map(|&s| usize::from(s < x)).sum()
-    }
+fn count_below(scores: &[f64], x: f64) -> usize {
+    scores.iter().map(|&s| usize::from(s < x)).sum()
+}
+
+/// The run `[lo, hi)` of the sorted `scores` equal to `x`: one counting pass for `lo`, then a
+/// walk over the ties, which are few (usually none).
+#[inline]
+fn score_run(scores: &[f64], x: f64) -> (usize, usize) {
+    let lo = count_below(scores, x);
+    let ties = scores[lo..].iter().take_while(|&&s| s == x).count();
+    (lo, lo + ties)
 }
 
 /// A monotone predicate over keys: true on a prefix of the order, false after it.
@@ -198,8 +203,7 @@ impl Leaf {
     /// (a slab lookup, likely a cache miss) is read only for entries whose score ties.
     fn lower_bound(&self, key: Key<'_>, slab: &Slab) -> usize {
         let scores = &self.scores[..self.len()];
-        let lo = count_scores(scores, key.score, false);
-        let hi = count_scores(scores, key.score, true);
+        let (lo, hi) = score_run(scores, key.score);
         lo + self.ids[lo..hi].partition_point(|&id| slab.member(id) < key.member)
     }
 
@@ -207,8 +211,7 @@ impl Leaf {
     /// got from the index, spares the slab reads a member comparison would cost.
     fn find_id(&self, score: f64, id: u32) -> Option<usize> {
         let scores = &self.scores[..self.len()];
-        let lo = count_scores(scores, score, false);
-        let hi = count_scores(scores, score, true);
+        let (lo, hi) = score_run(scores, score);
         self.ids[lo..hi]
             .iter()
             .position(|&x| x == id)
@@ -315,8 +318,7 @@ impl Inner {
 
     /// The child whose key range contains `key`: the number of separators `<= key`.
     fn child_for_key(&self, key: Key<'_>) -> usize {
-        let lo = count_scores(&self.sep_scores, key.score, false);
-        let hi = count_scores(&self.sep_scores, key.score, true);
+        let (lo, hi) = score_run(&self.sep_scores, key.score);
         lo + self.sep_members[lo..hi].partition_point(|m| m.as_slice() <= key.member)
     }
 
@@ -666,20 +668,19 @@ impl Tree {
         }
     }
 
-    /// Starts loading the leaf that holds `key` (all its cache lines: ranking scans the whole
-    /// leaf), descending the inner nodes as [`Tree::rank`] does.
+    /// Starts loading the scores of the leaf that holds `key` (all their cache lines: ranking
+    /// counts over the whole array), descending the inner nodes as [`Tree::rank`] does. The
+    /// ids, of which ranking reads one line, are left to demand: with a batch's leaves in
+    /// flight, more hints would only queue behind them.
     pub(super) fn prefetch_leaf(&self, key: Key<'_>) {
         let mut node = &self.root;
         loop {
             match node {
                 Node::Inner(inner) => node = &inner.children[inner.child_for_key(key)],
                 Node::Leaf(leaf) => {
-                    // One hint per cache line: 8 scores, then 16 ids, to a line.
+                    // One hint per cache line (8 scores to a line).
                     for i in (0..LEAF_CAP).step_by(8).chain([LEAF_CAP - 1]) {
                         crate::prefetch::read(&leaf.scores[i]);
-                    }
-                    for i in (0..LEAF_CAP).step_by(16) {
-                        crate::prefetch::read(&leaf.ids[i]);
                     }
                     return;
                 }
