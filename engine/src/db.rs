@@ -16,6 +16,7 @@
 
 use crate::bytes::SmallBytes;
 use crate::dict::{hash_key, Dict, Probe};
+use crate::keyspace_stats;
 use crate::lazyfree;
 use crate::value::{Entry, Value, NO_EXPIRE};
 use std::collections::BTreeSet;
@@ -49,6 +50,7 @@ impl Db {
     }
 
     /// The live entry under `key`, deleting it first if it has expired; marks it accessed.
+    /// Counts a keyspace hit or miss (see [`keyspace_stats`]).
     #[inline]
     pub fn lookup(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
         let entry = self.lookup_no_touch(key, now_ms)?;
@@ -57,9 +59,26 @@ impl Db {
     }
 
     /// Like [`Db::lookup`] without marking the key accessed (TYPE, TTL, OBJECT, EXISTS).
-    /// One hash probe whether or not the key has expired.
     #[inline]
     pub fn lookup_no_touch(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
+        let found = self.probe(key, now_ms);
+        keyspace_stats::tally(found.is_some());
+        found
+    }
+
+    /// [`Db::lookup`] for this type's own write paths (DEL, EXPIRE, KEEPTTL): Redis's
+    /// `lookupKeyWrite`, which counts no hit or miss, so GETDEL or GETEX count one, not two.
+    #[inline]
+    fn probe_touch(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
+        let entry = self.probe(key, now_ms)?;
+        entry.lru_s = (now_ms / 1000) as u32;
+        Some(entry)
+    }
+
+    /// The live entry under `key`, deleting it first if it has expired. One hash probe
+    /// whether or not the key has expired.
+    #[inline]
+    fn probe(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
         if self.expires.is_empty() {
             return self.keys.get_mut(key);
         }
@@ -86,6 +105,20 @@ impl Db {
     #[inline]
     pub fn get(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Value> {
         self.lookup(key, now_ms).map(|e| &mut e.value)
+    }
+
+    /// [`Db::get`] for a key this command already looked up, and counted as a keyspace hit or
+    /// miss: Redis reads each input once, so a second pass over the inputs counts nothing.
+    #[inline]
+    pub fn get_again(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Value> {
+        self.probe_touch(key, now_ms).map(|e| &mut e.value)
+    }
+
+    /// Whether `key` is live, for a write's own check of its destination (Redis's
+    /// `lookupKeyWrite`): counts no keyspace hit or miss.
+    #[inline]
+    pub fn has_live(&mut self, key: &[u8], now_ms: i64) -> bool {
+        self.probe(key, now_ms).is_some()
     }
 
     pub fn contains(&mut self, key: &[u8], now_ms: i64) -> bool {
@@ -115,7 +148,7 @@ impl Db {
 
     /// Stores `value` under `key` keeping the old TTL if the key existed (SET ... KEEPTTL).
     pub fn set_keep_ttl(&mut self, key: &[u8], value: Value, now_ms: i64) {
-        match self.lookup(key, now_ms) {
+        match self.probe_touch(key, now_ms) {
             Some(entry) => lazyfree::free(std::mem::replace(&mut entry.value, value)),
             None => self.set(key, value),
         }
@@ -150,7 +183,7 @@ impl Db {
 
     /// Deletes `key` if live; true if it was. The value is reclaimed off the lock if large.
     pub fn delete(&mut self, key: &[u8], now_ms: i64) -> bool {
-        if !self.contains(key, now_ms) {
+        if self.probe(key, now_ms).is_none() {
             return false;
         }
         if let Some(entry) = self.remove(key) {
@@ -163,7 +196,7 @@ impl Db {
     pub fn set_expire(&mut self, key: &[u8], at_ms: i64, now_ms: i64) -> bool {
         debug_assert_ne!(at_ms, NO_EXPIRE);
         let hash = hash_key(key);
-        let Some(entry) = self.lookup(key, now_ms) else {
+        let Some(entry) = self.probe_touch(key, now_ms) else {
             return false;
         };
         let old = std::mem::replace(&mut entry.expire_at_ms, at_ms);
@@ -177,7 +210,7 @@ impl Db {
     /// Removes the TTL of a live key; true if it had one.
     pub fn persist(&mut self, key: &[u8], now_ms: i64) -> bool {
         let hash = hash_key(key);
-        let Some(entry) = self.lookup(key, now_ms) else {
+        let Some(entry) = self.probe_touch(key, now_ms) else {
             return false;
         };
         let old = std::mem::replace(&mut entry.expire_at_ms, NO_EXPIRE);

@@ -203,6 +203,13 @@ pub fn finish(
     result: CmdResult,
     out: &mut dyn ReplySink,
 ) -> Instant {
+    let lookups = usher_engine::keyspace_stats::take();
+    if (lookups.hits | lookups.misses) != 0
+        && (lookups.counted || cmd.spec.flags().contains(Flags::READONLY))
+    {
+        bump(&s.stats.keyspace_hits, lookups.hits);
+        bump(&s.stats.keyspace_misses, lookups.misses);
+    }
     let stat = &s.stats.commands[cmd.id as usize];
     let ended = Instant::now();
     bump(&stat.calls, 1);

@@ -163,6 +163,9 @@ async fn cron(index: usize, shared: &'static Shared) {
         let budget = period * EXPIRE_TIME_PERCENT / 100;
         active_expire(index, threads, shared, budget);
         run_queue_policies(index, threads, shared);
+        // The policies' own key lookups are not clients' hits and misses (Redis's cron does
+        // not count either): drop them before the next command takes the tally.
+        usher_engine::keyspace_stats::take();
         if index == 0 {
             sample_ops(shared);
             if last_timeout_check.elapsed() >= Duration::from_secs(1) {

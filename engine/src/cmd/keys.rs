@@ -282,13 +282,16 @@ fn copy(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     if src == dst && dst_db == ctx.db {
         return Err(CmdError::Static(errors::SAME_OBJECT));
     }
+    // Redis reads the source with `lookupKeyRead` (a hit or a miss) and checks the
+    // destination with `lookupKeyWrite` (neither).
+    crate::keyspace_stats::count_as_reads();
     let Some(entry) = ctx.db(src).lookup(src, now) else {
         out.int(0);
         return Ok(());
     };
     let (value, expire) = (entry.value.deep_clone(), entry.expire_at());
     let target = ctx.shards.shard(dst).db(dst_db);
-    if target.contains(dst, now) {
+    if target.has_live(dst, now) {
         if !replace {
             out.int(0);
             return Ok(());

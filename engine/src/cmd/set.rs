@@ -222,7 +222,9 @@ fn spop_with_count(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> Cm
     let size = s.len() as u64;
     let mut rng = rand::rng();
     if count >= size {
-        // The whole set, printed as SUNION of it would print it.
+        // The whole set, printed as SUNION of it would print it. Redis runs SUNION's code
+        // here, whose `lookupKeyRead` counts one keyspace hit: this command's one lookup.
+        crate::keyspace_stats::count_as_reads();
         reply_set(out, &union_of(std::iter::once(&*s), max));
         db.delete(key, now);
     } else if (size - count) * SPOP_MOVE_STRATEGY_MUL > count {
@@ -386,7 +388,7 @@ fn lookup_all<'k>(ctx: &mut ExecCtx, keys: &[&'k [u8]]) -> Result<Vec<KeySize<'k
 /// The set under `key`, known to exist (checked by [`lookup_all`] in the same command).
 fn existing<'c>(ctx: &'c mut ExecCtx, key: &[u8]) -> &'c Set {
     let now = ctx.now_ms;
-    match ctx.db(key).get(key, now) {
+    match ctx.db(key).get_again(key, now) {
         Some(Value::Set(s)) => s,
         _ => unreachable!("looked up earlier in the same command"),
     }
@@ -624,6 +626,8 @@ fn sinter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 /// SINTERSTORE destination key [key ...]
 /// ```
 fn sinterstore(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    // Redis reads the sources with `lookupKeyRead`: they count as hits and misses.
+    crate::keyspace_stats::count_as_reads();
     sinter_generic(ctx, &keys_from(argv, 2), InterOut::Store(argv.arg(1)), out)
 }
 
@@ -678,6 +682,8 @@ fn sunion(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 /// SUNIONSTORE destination key [key ...]
 /// ```
 fn sunionstore(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    // Redis reads the sources with `lookupKeyRead`: they count as hits and misses.
+    crate::keyspace_stats::count_as_reads();
     sunion_diff_generic(ctx, &keys_from(argv, 2), Some(argv.arg(1)), Op::Union, out)
 }
 
@@ -693,6 +699,8 @@ fn sdiff(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 /// SDIFFSTORE destination key [key ...]
 /// ```
 fn sdiffstore(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    // Redis reads the sources with `lookupKeyRead`: they count as hits and misses.
+    crate::keyspace_stats::count_as_reads();
     sunion_diff_generic(ctx, &keys_from(argv, 2), Some(argv.arg(1)), Op::Diff, out)
 }
 

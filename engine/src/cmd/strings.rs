@@ -152,6 +152,11 @@ fn set(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         None => None,
     };
     let (key, now) = (argv.arg(1), ctx.now_ms);
+    if o.get {
+        // Redis's SET ... GET reads the old value with `lookupKeyRead` (a plain SET does not):
+        // it counts as a hit or a miss.
+        crate::keyspace_stats::count_as_reads();
+    }
     let db = ctx.db(key);
     let old = get_str_or_absent(db, key, now, o.get)?;
     let found = old.is_some();
@@ -250,6 +255,8 @@ fn psetex(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 /// GETSET key value
 /// ```
 fn getset(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    // Redis reads this key with `lookupKeyRead`: its lookups count as hits and misses.
+    crate::keyspace_stats::count_as_reads();
     let (key, now) = (argv.arg(1), ctx.now_ms);
     let db = ctx.db(key);
     match get_str(db, key, now)? {
@@ -265,6 +272,8 @@ fn getset(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 /// GETDEL key
 /// ```
 fn getdel(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    // Redis reads this key with `lookupKeyRead`: its lookups count as hits and misses.
+    crate::keyspace_stats::count_as_reads();
     let (key, now) = (argv.arg(1), ctx.now_ms);
     let db = ctx.db(key);
     match get_str(db, key, now)? {
@@ -283,6 +292,8 @@ fn getdel(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 ///     PXAT unix-time-milliseconds | PERSIST]
 /// ```
 fn getex(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    // Redis reads this key with `lookupKeyRead`: its lookups count as hits and misses.
+    crate::keyspace_stats::count_as_reads();
     let o = parse_set_options(argv, 2, OptionsFor::GetEx)?;
     let (key, now) = (argv.arg(1), ctx.now_ms);
     let db = ctx.db(key);
@@ -295,7 +306,10 @@ fn getex(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         None => None,
     };
     let db = ctx.db(key);
-    reply_str(out, get_str(db, key, now)?.expect("checked above"));
+    let Some(Value::Str(s)) = db.get_again(key, now) else {
+        unreachable!("checked above")
+    };
+    reply_str(out, s);
     match expire {
         // An absolute time already past deletes the key, as Redis's checkAlreadyExpired.
         Some((ExpireUnit::ExAt | ExpireUnit::PxAt, at)) if at <= now => {

@@ -271,6 +271,8 @@ pub(super) fn zrange(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> 
 /// ```
 /// Complexity: O(log(N) + M) for M elements stored.
 pub(super) fn zrangestore(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    // Redis reads the source with `lookupKeyRead`: its lookups count as hits and misses.
+    crate::keyspace_stats::count_as_reads();
     zrange_generic(ctx, argv, out, 2, true, By::Auto, Dir::Auto)
 }
 

@@ -116,12 +116,7 @@ impl Input<'_> {
     }
 }
 
-/// Visits a plain set's members.
-///
-/// INTEGRATION: the set type on this branch is a stub that never holds a member (nothing can
-/// create one yet), so there is nothing to visit. When the set family lands, this and
-/// [`set_contains`] become one-line calls of its iterator and membership test; the rest of the
-/// module already treats sets as inputs.
+/// Visits a plain set's members (a plain set counts as a sorted set with every score 1).
 fn set_for_each(set: &Set, mut f: impl FnMut(&[u8])) {
     for member in set.iter() {
         member.with_bytes(&mut f);
@@ -134,10 +129,21 @@ fn set_contains(set: &Set, member: &[u8]) -> bool {
 }
 
 /// The input under `key`: `None` when the key is missing, WRONGTYPE unless it is a sorted set
-/// or a set.
+/// or a set. The first look counts as a keyspace hit or miss; later passes over the same
+/// inputs use [`input_again`].
 fn input<'a>(ctx: &'a mut ExecCtx, key: &[u8]) -> Result<Option<Input<'a>>, CmdError> {
     let now = ctx.now_ms;
-    match ctx.db(key).get(key, now) {
+    as_input(ctx.db(key).get(key, now))
+}
+
+/// [`input`] for a key already looked up in this command: counts no second hit or miss.
+fn input_again<'a>(ctx: &'a mut ExecCtx, key: &[u8]) -> Result<Option<Input<'a>>, CmdError> {
+    let now = ctx.now_ms;
+    as_input(ctx.db(key).get_again(key, now))
+}
+
+fn as_input(value: Option<&mut Value>) -> Result<Option<Input<'_>>, CmdError> {
+    match value {
         None => Ok(None),
         Some(Value::ZSet(z)) => Ok(Some(Input::ZSet(z))),
         Some(Value::Set(s)) => Ok(Some(Input::Set(s))),
@@ -231,7 +237,7 @@ fn compute(
                 HashMap::with_capacity_and_hasher(largest, Default::default());
             for &i in order.iter().filter(|&&i| lens[i] > 0) {
                 let w = o.weights[i];
-                input(ctx, keys[i])?.expect(exists).for_each(|m, s| {
+                input_again(ctx, keys[i])?.expect(exists).for_each(|m, s| {
                     let v = weighted(w, s);
                     match acc.get_mut(m) {
                         Some(total) => aggregate(total, v, o.how),
@@ -251,7 +257,7 @@ fn compute(
             }
             let mut cands = Vec::with_capacity(lens[first]);
             let w = o.weights[first];
-            input(ctx, keys[first])?
+            input_again(ctx, keys[first])?
                 .expect(exists)
                 .for_each(|m, s| cands.push((SmallBytes::new(m), weighted(w, s))));
             for &j in &order[1..] {
@@ -259,7 +265,7 @@ fn compute(
                     break;
                 }
                 let w = o.weights[j];
-                let other = input(ctx, keys[j])?.expect(exists);
+                let other = input_again(ctx, keys[j])?.expect(exists);
                 cands.retain_mut(|(m, total)| match other.score(m) {
                     Some(s) => {
                         aggregate(total, s * w, o.how);
@@ -275,14 +281,14 @@ fn compute(
                 return Ok(Vec::new());
             }
             let mut cands = Vec::with_capacity(lens[0]);
-            input(ctx, keys[0])?
+            input_again(ctx, keys[0])?
                 .expect(exists)
                 .for_each(|m, s| cands.push((SmallBytes::new(m), s)));
             for key in &keys[1..] {
                 if cands.is_empty() {
                     break;
                 }
-                if let Some(other) = input(ctx, key)? {
+                if let Some(other) = input_again(ctx, key)? {
                     cands.retain(|(m, _)| other.score(m).is_none());
                 }
             }
@@ -331,6 +337,10 @@ fn setop(
     card_only: bool,
     name: &str,
 ) -> CmdResult {
+    if dst.is_some() {
+        // Redis's STORE forms read their sources with `lookupKeyRead`, as the plain forms do.
+        crate::keyspace_stats::count_as_reads();
+    }
     let setnum = args::int(argv.arg(numkeys_idx))?;
     if setnum < 1 {
         return Err(CmdError::Owned(errors::fill(
