@@ -108,6 +108,22 @@ impl Gen {
         }
     }
 
+    /// A relative TTL argument in units of `unit_ms`, like [`Gen::int_arg`] but never one that
+    /// runs out within a minute: each server starts the clock when its copy of the command
+    /// arrives, so a key expiring mid-run could be found by one server and not by the other
+    /// at the deadline. Non-positive TTLs (delete at once) stay, and are deterministic.
+    pub fn ttl_arg(&mut self, lo: i64, hi: i64, unit_ms: i64) -> Vec<u8> {
+        let arg = self.int_arg(lo, hi);
+        let minute = 60_000 / unit_ms;
+        match std::str::from_utf8(&arg)
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+        {
+            Some(n) if (1..=minute).contains(&n) => (n + minute).to_string().into_bytes(),
+            _ => arg,
+        }
+    }
+
     /// A float argument, sometimes invalid.
     pub fn float_arg(&mut self) -> Vec<u8> {
         let s = match self.rng.random_range(0..16) {
@@ -239,12 +255,13 @@ pub fn keyspace(g: &mut Gen) -> Cmd {
         2 => cmd!("TYPE", k),
         3 => cmd!("RENAME", k, k2),
         4 => cmd!("RENAMENX", k, k2),
-        5 => cmd!("EXPIRE", k, g.int_arg(-10, 1000)),
+        5 => cmd!("EXPIRE", k, g.ttl_arg(-10, 1000, 1000)),
         6 => {
             let flag = *g.pick(&["NX", "XX", "GT", "LT", "FOO"]);
-            cmd!("EXPIRE", k, g.range(1, 1000).to_string(), flag)
+            // Over a minute, for the reason in `Gen::ttl_arg`.
+            cmd!("EXPIRE", k, g.range(61, 1000).to_string(), flag)
         }
-        7 => cmd!("PEXPIRE", k, g.int_arg(-10, 1_000_000)),
+        7 => cmd!("PEXPIRE", k, g.ttl_arg(-10, 1_000_000, 1)),
         8 => cmd!("EXPIREAT", k, g.int_arg(-10, 4_000_000_000)),
         9 => cmd!("PEXPIREAT", k, g.pick(&["4000000000000", "1", "0", "-1"])),
         10 => cmd!("TTL", k),
