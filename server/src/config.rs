@@ -71,6 +71,10 @@ pub struct Config {
     pub maxmemory: u64,
     pub maxmemory_policy: String,
     pub hz: u32,
+    /// Per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM).
+    pub latency_tracking: bool,
+    /// The percentiles INFO latencystats prints.
+    pub latency_tracking_info_percentiles: Vec<f64>,
     pub engine: EngineConfig,
     /// Persistence directives are accepted for compatibility; persistence arrives in a later
     /// release (see docs/compatibility.md).
@@ -122,6 +126,8 @@ impl Default for Config {
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
             hz: 10,
+            latency_tracking: true,
+            latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
             engine: EngineConfig::default(),
             save: String::new(),
             appendonly: false,
@@ -266,6 +272,22 @@ fn output_limits(c: &mut Config, args: &[String]) -> Result<(), String> {
     }
     *c = next;
     Ok(())
+}
+
+/// `latency-tracking-info-percentiles "50 99 99.9"`: space-separated, each within 0..=100,
+/// with Redis's two error texts.
+fn percentiles(args: &[String]) -> Result<Vec<f64>, String> {
+    args.iter()
+        .flat_map(|a| a.split_whitespace())
+        .map(|w| match w.parse::<f64>() {
+            Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+            Ok(p) if !p.is_nan() => Err(
+                "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                    .to_string(),
+            ),
+            _ => Err("Invalid latency-tracking-info-percentiles parameters".to_string()),
+        })
+        .collect()
 }
 
 fn show_output_limits(c: &Config) -> String {
@@ -461,6 +483,27 @@ pub static DIRECTIVES: &[Directive] = &[
         },
         |c| c.hz.to_string(),
     ),
+    d(
+        "latency-tracking",
+        true,
+        |c, a| set(&mut c.latency_tracking, yes_no(a)?),
+        |c| bool_str(c.latency_tracking),
+    ),
+    Directive {
+        multi_arg: true,
+        ..d(
+            "latency-tracking-info-percentiles",
+            true,
+            |c, a| set(&mut c.latency_tracking_info_percentiles, percentiles(a)?),
+            |c| {
+                c.latency_tracking_info_percentiles
+                    .iter()
+                    .map(|&p| crate::latency::format_percentile(p))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            },
+        )
+    },
     Directive {
         aliases: &["hash-max-ziplist-entries"],
         ..d(

@@ -212,8 +212,12 @@ pub fn finish(
     }
     let stat = &s.stats.commands[cmd.id as usize];
     let ended = Instant::now();
+    let took = ended - started;
     bump(&stat.calls, 1);
-    bump(&stat.usec, (ended - started).as_micros() as u64);
+    bump(&stat.usec, took.as_micros() as u64);
+    if s.hot.latency_tracking {
+        stat.latency.record(took.as_nanos() as u64);
+    }
     bump(&s.stats.commands_processed, 1);
     if let Err(e) = result {
         let text = e.wire_text();

@@ -25,9 +25,8 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "cluster",
     "keyspace",
 ];
-/// Sections added by `INFO all` / `INFO everything`. (Redis 7.0 also has `latencystats`;
-/// usher keeps no latency histograms yet, see docs/compatibility.md.)
-const EXTRA_SECTIONS: &[&str] = &["commandstats"];
+/// Sections added by `INFO all` / `INFO everything`.
+const EXTRA_SECTIONS: &[&str] = &["commandstats", "latencystats"];
 /// Redis's output order over every section.
 const ORDER: &[&str] = &[
     "server",
@@ -40,6 +39,7 @@ const ORDER: &[&str] = &[
     "modules",
     "commandstats",
     "errorstats",
+    "latencystats",
     "cluster",
     "keyspace",
 ];
@@ -97,6 +97,7 @@ pub fn render(s: &Session, locked: &mut LockedShards, sections: &[&str]) -> Stri
             "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
             "keyspace" => keyspace(shared, locked, s.now_ms, &mut out),
             "commandstats" => commandstats(shared, &mut out),
+            "latencystats" => latencystats(shared, &mut out),
             _ => {}
         }
     }
@@ -434,6 +435,40 @@ fn keyspace(shared: &Shared, locked: &mut LockedShards, now_ms: i64, out: &mut S
             out,
             &format!("db{db}"),
             format!("keys={keys},expires={expires},avg_ttl={avg_ttl}"),
+        );
+    }
+}
+
+/// `latency_percentiles_usec_<command>:p50=1.003,...` for every command timed since start or
+/// CONFIG RESETSTAT, at the `latency-tracking-info-percentiles`; empty with tracking off.
+fn latencystats(shared: &Shared, out: &mut String) {
+    out.push_str("# Latencystats\r\n");
+    let (tracking, percentiles) = {
+        let config = shared.config.read();
+        (
+            config.latency_tracking,
+            config.latency_tracking_info_percentiles.clone(),
+        )
+    };
+    if !tracking {
+        return;
+    }
+    for cmd in shared.registry.all() {
+        let snapshot = crate::latency::command_snapshot(&shared.thread_stats, cmd.id);
+        if snapshot.total() == 0 {
+            continue;
+        }
+        let values: Vec<String> = percentiles
+            .iter()
+            .map(|&p| {
+                let usec = snapshot.value_at_percentile(p) as f64 / 1000.0;
+                format!("p{}={usec:.3}", crate::latency::format_percentile(p))
+            })
+            .collect();
+        line(
+            out,
+            &format!("latency_percentiles_usec_{}", cmd.full_name),
+            values.join(","),
         );
     }
 }

@@ -15,6 +15,7 @@ mod config;
 mod connection;
 mod dispatch;
 mod info;
+mod latency;
 mod lazyfree;
 mod log;
 mod memory;

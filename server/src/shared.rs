@@ -29,6 +29,7 @@ pub struct HotConfig {
     pub query_buffer_limit: u64,
     pub output_pubsub: OutputLimit,
     pub protected_mode: bool,
+    pub latency_tracking: bool,
 }
 
 impl HotConfig {
@@ -40,6 +41,7 @@ impl HotConfig {
             query_buffer_limit: config.client_query_buffer_limit,
             output_pubsub: config.output_pubsub,
             protected_mode: config.protected_mode,
+            latency_tracking: config.latency_tracking,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Counters for INFO: per-thread, written only by their own thread (no contention on the
 //! command path), summed when INFO or CONFIG RESETSTAT asks.
 
+use crate::latency::LatencyHistogram;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +22,8 @@ pub struct CommandStat {
     pub usec: AtomicU64,
     pub rejected_calls: AtomicU64,
     pub failed_calls: AtomicU64,
+    /// Call durations (`latency-tracking`), for INFO latencystats and LATENCY HISTOGRAM.
+    pub latency: LatencyHistogram,
 }
 
 /// One worker thread's counters.
@@ -63,6 +66,7 @@ impl ThreadStats {
             for a in [&c.calls, &c.usec, &c.rejected_calls, &c.failed_calls] {
                 a.store(0, Ordering::Relaxed);
             }
+            c.latency.reset();
         }
         for a in [
             &self.commands_processed,

@@ -2,6 +2,7 @@
 //! server-wide state rather than only the keyspace. Each ends with its `COMMANDS` table.
 
 pub mod connection;
+pub mod latency;
 pub mod memory;
 pub mod pubsub;
 pub mod server;
@@ -15,6 +16,7 @@ pub fn families() -> Vec<&'static [ServerSpec]> {
         connection::COMMANDS,
         server::COMMANDS,
         memory::COMMANDS,
+        latency::COMMANDS,
         pubsub::COMMANDS,
         transaction::COMMANDS,
     ]

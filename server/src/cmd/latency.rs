@@ -1,0 +1,136 @@
+//! The LATENCY family: HISTOGRAM (per-command latency distributions, Redis 7.0's
+//! `latency-tracking`) and HELP. The histograms live in [`crate::latency`].
+//!
+//! Redis's latency *monitor* (DOCTOR, GRAPH, HISTORY, LATEST, RESET: events over
+//! `latency-monitor-threshold`) is not implemented; those subcommands answer as unknown.
+
+use crate::latency::{command_snapshot, Snapshot};
+use crate::registry::{Command, ServerHandler, ServerSpec};
+use crate::session::Session;
+use usher_engine::cmd::keys::write_help;
+use usher_engine::command::{cmd, container, Flags, Group};
+use usher_engine::error::CmdResult;
+use usher_engine::store::LockedShards;
+use usher_protocol::{Argv, ReplySink, RespWriter};
+
+/// ```text
+/// LATENCY HISTOGRAM [command ...]
+/// ```
+/// A map of command name to `{calls, histogram_usec: {bucket: cumulative calls}}` for every
+/// command (and subcommand) timed since start or CONFIG RESETSTAT, or for the named ones: a
+/// container name (`config`) brings its timed subcommands, `config|get` names one, unknown
+/// names are skipped.
+fn latency_histogram(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let shared = s.shared;
+    let registry = &shared.registry;
+    let mut chosen: Vec<&Command> = Vec::new();
+    if argv.len() == 2 {
+        chosen.extend(registry.all());
+    } else {
+        for j in 2..argv.len() {
+            let Some(c) = find(s, argv.arg(j)) else {
+                continue;
+            };
+            chosen.push(c);
+            chosen.extend(c.children.iter().map(|&id| registry.get(id)));
+        }
+    }
+    let timed: Vec<(&Command, Snapshot)> = chosen
+        .into_iter()
+        .map(|c| (c, command_snapshot(&shared.thread_stats, c.id)))
+        .filter(|(_, snapshot)| snapshot.total() > 0)
+        .collect();
+    out.map(timed.len());
+    for (c, snapshot) in timed {
+        out.bulk(c.full_name.as_bytes());
+        out.map(2);
+        out.bulk(b"calls");
+        out.int(snapshot.total() as i64);
+        out.bulk(b"histogram_usec");
+        let buckets = snapshot.cumulative_usec();
+        out.map(buckets.len());
+        for (usec, calls) in buckets {
+            out.int(usec as i64);
+            out.int(calls as i64);
+        }
+    }
+    Ok(())
+}
+
+/// A command by name, `parent|sub` for a subcommand (Redis's `lookupCommandBySds`).
+fn find<'r>(s: &'r Session, name: &[u8]) -> Option<&'r Command> {
+    let registry = &s.shared.registry;
+    match name.iter().position(|&b| b == b'|') {
+        None => registry.by_name(name),
+        Some(bar) => {
+            let parent = registry.by_name(&name[..bar])?;
+            let full = String::from_utf8_lossy(name).to_ascii_lowercase();
+            parent
+                .children
+                .iter()
+                .map(|&id| registry.get(id))
+                .find(|c| c.full_name == full)
+        }
+    }
+}
+
+const LATENCY_HELP: &[&str] = &[
+    "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "HISTOGRAM [COMMAND ...]",
+    "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+    "    If no commands are specified then all histograms are replied.",
+    "HELP",
+    "    Prints this help.",
+];
+
+fn latency_help(
+    _s: &mut Session,
+    _locked: &mut LockedShards,
+    _argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    write_help(out, LATENCY_HELP);
+    Ok(())
+}
+
+const LATENCY_SUBCOMMANDS: &[ServerSpec] = &[
+    cmd(
+        "HISTOGRAM",
+        -2,
+        Flags::ADMIN
+            .union(Flags::NOSCRIPT)
+            .union(Flags::LOADING)
+            .union(Flags::STALE),
+        latency_histogram as ServerHandler,
+    )
+    .doc(
+        Group::Server,
+        "7.0.0",
+        "Returns the cumulative distribution of latencies of a subset or all commands.",
+        "O(N) where N is the number of commands with latency information being retrieved.",
+    ),
+    cmd(
+        "HELP",
+        2,
+        Flags::LOADING.union(Flags::STALE),
+        latency_help as ServerHandler,
+    )
+    .doc(
+        Group::Server,
+        "2.8.13",
+        "Returns helpful text about the different subcommands.",
+        "O(1)",
+    ),
+];
+
+pub static COMMANDS: &[ServerSpec] = &[container("LATENCY", LATENCY_SUBCOMMANDS).doc(
+    Group::Server,
+    "2.8.13",
+    "A container for latency diagnostics commands.",
+    "Depends on subcommand.",
+)];

@@ -1,0 +1,227 @@
+//! Per-command latency tracking: `INFO latencystats`, `LATENCY HISTOGRAM` and the two
+//! `latency-tracking` directives, shaped as redis-server 7.0.15 shapes them. Durations differ
+//! between servers, so replies are compared by structure (which commands, which percentiles,
+//! calls, bucket labels) and checked for consistency, not by value.
+
+use std::collections::BTreeMap;
+use usher_tests::{Client, Reply, Server};
+
+/// `latency_percentiles_usec_<cmd>` → [(percentile name, usec)].
+fn latencystats(c: &mut Client) -> BTreeMap<String, Vec<(String, f64)>> {
+    let text = c.call(&["INFO", "latencystats"]).text();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("# Latencystats"));
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (name, values) = l.split_once(':').expect("name:values");
+            let name = name
+                .strip_prefix("latency_percentiles_usec_")
+                .unwrap_or_else(|| panic!("unexpected line {l}"));
+            let values = values
+                .split(',')
+                .filter(|v| !v.is_empty())
+                .map(|v| {
+                    let (p, us) = v.split_once('=').expect("p=usec");
+                    let (int, frac) = us.split_once('.').expect("three decimals");
+                    assert!(int.parse::<u64>().is_ok() && frac.len() == 3, "{us}");
+                    (p.to_string(), us.parse().expect("a number"))
+                })
+                .collect();
+            (name.to_string(), values)
+        })
+        .collect()
+}
+
+fn workload(c: &mut Client) {
+    for i in 0..200 {
+        c.call(&["SET", &format!("k{i}"), "v"]);
+    }
+    for i in 0..50 {
+        c.call(&["GET", &format!("k{i}")]);
+    }
+    c.call(&["ZADD", "z", "1", "a"]);
+    c.call(&["CONFIG", "GET", "maxmemory"]);
+}
+
+fn both() -> (Server, Server) {
+    (
+        Server::usher(&["--threads", "2", "--shards", "2"]),
+        Server::redis(&[]),
+    )
+}
+
+#[test]
+fn info_latencystats_lists_the_same_commands_and_percentiles_as_redis() {
+    let (usher, redis) = both();
+    let (mut u, mut r) = (usher.client(), redis.client());
+    for c in [&mut u, &mut r] {
+        c.call(&["CONFIG", "RESETSTAT"]);
+        workload(c);
+    }
+    let (us, rs) = (latencystats(&mut u), latencystats(&mut r));
+    let names = |m: &BTreeMap<String, Vec<(String, f64)>>| m.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(names(&us), names(&rs));
+    for (name, values) in &us {
+        let keys: Vec<&str> = values.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(keys, ["p50", "p99", "p99.9"], "{name}");
+        let v: Vec<f64> = values.iter().map(|(_, us)| *us).collect();
+        assert!(v[0] > 0.0 && v[0] <= v[1] && v[1] <= v[2], "{name}: {v:?}");
+    }
+}
+
+#[test]
+fn percentiles_directive_matches_redis_and_shapes_info() {
+    let (usher, redis) = both();
+    let (mut u, mut r) = (usher.client(), redis.client());
+    for value in ["abc", "101", "-1", "", "0 12.5 100 33.3333333 1e1", "50 90"] {
+        let set = ["CONFIG", "SET", "latency-tracking-info-percentiles", value];
+        assert_eq!(u.call(&set), r.call(&set), "SET {value:?}");
+        let get = ["CONFIG", "GET", "latency-tracking-info-percentiles"];
+        assert_eq!(u.call(&get), r.call(&get), "after SET {value:?}");
+    }
+    for c in [&mut u, &mut r] {
+        c.call(&[
+            "CONFIG",
+            "SET",
+            "latency-tracking-info-percentiles",
+            "0 12.5 100",
+        ]);
+        workload(c);
+    }
+    let (us, rs) = (latencystats(&mut u), latencystats(&mut r));
+    for stats in [&us, &rs] {
+        let get = &stats["get"];
+        let keys: Vec<&str> = get.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(keys, ["p0", "p12.5", "p100"]);
+        assert!(get[0].1 <= get[1].1 && get[1].1 <= get[2].1, "{get:?}");
+    }
+    let bad = ["CONFIG", "SET", "latency-tracking", "maybe"];
+    assert_eq!(u.call(&bad), r.call(&bad));
+}
+
+#[test]
+fn tracking_can_be_switched_off_and_reset() {
+    let usher = Server::usher(&[]);
+    let mut c = usher.client();
+    workload(&mut c);
+    assert!(latencystats(&mut c).contains_key("set"));
+    c.call(&["CONFIG", "SET", "latency-tracking", "no"]);
+    assert!(
+        latencystats(&mut c).is_empty(),
+        "tracking off: nothing listed"
+    );
+    c.call(&["CONFIG", "SET", "latency-tracking", "yes"]);
+    c.call(&["CONFIG", "RESETSTAT"]);
+    c.call(&["GET", "k1"]);
+    let after = latencystats(&mut c);
+    assert!(
+        after.contains_key("get") && !after.contains_key("set"),
+        "{after:?}"
+    );
+    // Calls made while tracking was off are not in the histogram.
+    c.call(&["CONFIG", "SET", "latency-tracking", "no"]);
+    c.call(&["GET", "k1"]);
+    c.call(&["CONFIG", "SET", "latency-tracking", "yes"]);
+    assert_eq!(calls_of(&histogram(&mut c, &["get"]), "get"), 1);
+}
+
+fn histogram(c: &mut Client, commands: &[&str]) -> Reply {
+    let mut args = vec!["LATENCY", "HISTOGRAM"];
+    args.extend_from_slice(commands);
+    c.call(&args)
+}
+
+/// Pairs of a RESP2 flat map or a RESP3 map.
+fn pairs(r: &Reply) -> Vec<(Reply, Reply)> {
+    match r {
+        Reply::Map(p) => p.clone(),
+        Reply::Array(v) => v.chunks(2).map(|c| (c[0].clone(), c[1].clone())).collect(),
+        other => panic!("not a map: {other:?}"),
+    }
+}
+
+fn entry(r: &Reply, name: &str) -> Option<Reply> {
+    pairs(r)
+        .into_iter()
+        .find(|(k, _)| *k == Reply::Bulk(name.as_bytes().to_vec()))
+        .map(|(_, v)| v)
+}
+
+fn calls_of(r: &Reply, name: &str) -> i64 {
+    let e = entry(r, name).unwrap_or_else(|| panic!("{name} in {r:?}"));
+    match &pairs(&e)[0] {
+        (Reply::Bulk(k), Reply::Int(n)) if k == b"calls" => *n,
+        other => panic!("calls first: {other:?}"),
+    }
+}
+
+/// The labels Redis gives the power-of-two buckets from 1024 ns: their highest equivalent
+/// value in whole microseconds.
+const LABELS: &[i64] = &[
+    1, 2, 4, 8, 16, 33, 66, 132, 264, 528, 1056, 2113, 4227, 8454, 16908, 33816, 67633, 135266,
+    270532, 541065, 1082130,
+];
+
+#[test]
+fn latency_histogram_is_shaped_like_redis() {
+    let (usher, redis) = both();
+    let (mut u, mut r) = (usher.client(), redis.client());
+    for c in [&mut u, &mut r] {
+        c.call(&["CONFIG", "RESETSTAT"]);
+        workload(c);
+    }
+    for ask in [
+        &["set", "get"][..],
+        &["nosuch", "GET", "get"],
+        &["config"],
+        &["config|get"],
+    ] {
+        let (uh, rh) = (histogram(&mut u, ask), histogram(&mut r, ask));
+        // A container's subcommands come in Redis's dict order, which is unspecified.
+        let keys = |h: &Reply| {
+            let mut k: Vec<String> = pairs(h)
+                .into_iter()
+                .map(|(k, _)| format!("{k:?}"))
+                .collect();
+            k.sort();
+            k
+        };
+        assert_eq!(keys(&uh), keys(&rh), "LATENCY HISTOGRAM {ask:?}");
+        for (name, _) in pairs(&rh) {
+            let Reply::Bulk(name) = name else { panic!() };
+            let name = String::from_utf8(name).unwrap();
+            assert_eq!(calls_of(&uh, &name), calls_of(&rh, &name), "{name}");
+        }
+    }
+    // Every command: labels from Redis's set, ascending, cumulative counts rising to calls.
+    let all = histogram(&mut u, &[]);
+    assert!(pairs(&all).len() >= 4, "{all:?}");
+    for (name, e) in pairs(&all) {
+        let fields = pairs(&e);
+        let calls = match &fields[0].1 {
+            Reply::Int(n) => *n,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(fields[1].0, Reply::Bulk(b"histogram_usec".to_vec()));
+        let buckets: Vec<(i64, i64)> = pairs(&fields[1].1)
+            .into_iter()
+            .map(|(k, v)| match (k, v) {
+                (Reply::Int(k), Reply::Int(v)) => (k, v),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert!(!buckets.is_empty(), "{name:?}");
+        for w in buckets.windows(2) {
+            assert!(w[0].0 < w[1].0 && w[0].1 < w[1].1, "{name:?}: {buckets:?}");
+        }
+        assert!(
+            buckets.iter().all(|(label, _)| LABELS.contains(label)),
+            "{buckets:?}"
+        );
+        assert_eq!(buckets.last().unwrap().1, calls, "{name:?}");
+    }
+    // RESP3 answers with maps.
+    u.call(&["HELLO", "3"]);
+    assert!(matches!(histogram(&mut u, &["get"]), Reply::Map(_)));
+}
