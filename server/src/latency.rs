@@ -78,7 +78,9 @@ impl LatencyHistogram {
         if let Some(counts) = self.counts.get() {
             let sums = into.counts.get_or_insert_with(|| vec![0; COUNTS]);
             for (sum, c) in sums.iter_mut().zip(counts.iter()) {
-                *sum += c.load(Ordering::Relaxed);
+                let n = c.load(Ordering::Relaxed);
+                *sum += n;
+                into.total += n;
             }
         }
     }
@@ -96,19 +98,20 @@ impl LatencyHistogram {
 pub struct Snapshot {
     /// `None` while no thread ever timed the command.
     counts: Option<Vec<u64>>,
+    /// The sum of `counts`, kept as they are added.
+    total: u64,
 }
 
 impl Snapshot {
     pub fn total(&self) -> u64 {
-        self.counts.as_ref().map_or(0, |c| c.iter().sum())
+        self.total
     }
 
     /// HdrHistogram_c's `hdr_value_at_percentile`, in ns: the highest value equivalent to the
     /// one at `percentile` (the lowest for percentile 0).
     pub fn value_at_percentile(&self, percentile: f64) -> u64 {
         let Some(counts) = &self.counts else { return 0 };
-        let total = counts.iter().sum::<u64>();
-        let wanted = ((percentile.min(100.0) / 100.0 * total as f64) + 0.5) as u64;
+        let wanted = ((percentile.min(100.0) / 100.0 * self.total as f64) + 0.5) as u64;
         let wanted = wanted.max(1);
         let mut seen = 0;
         for (index, &count) in counts.iter().enumerate() {
@@ -133,7 +136,7 @@ impl Snapshot {
         let Some(counts) = &self.counts else {
             return Vec::new();
         };
-        let total = counts.iter().sum::<u64>();
+        let total = self.total;
         let mut out = Vec::new();
         let (mut level, mut index, mut seen, mut reported) = (1024u64, 0usize, 0u64, 0u64);
         while seen < total || index == 0 {

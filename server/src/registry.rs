@@ -257,6 +257,20 @@ impl Registry {
             .map(|&id| &self.commands[id as usize])
     }
 
+    /// Finds a command by its full name: `get`, or `config|get` for a subcommand
+    /// (case-insensitive), as COMMAND INFO and LATENCY HISTOGRAM name them.
+    pub fn by_full_name(&self, name: &[u8]) -> Option<&Command> {
+        let Some(bar) = name.iter().position(|&b| b == b'|') else {
+            return self.by_name(name);
+        };
+        let (parent, sub) = (self.by_name(&name[..bar])?, &name[bar + 1..]);
+        parent
+            .children
+            .iter()
+            .map(|&id| self.get(id))
+            .find(|c| c.spec.name().as_bytes().eq_ignore_ascii_case(sub))
+    }
+
     /// Resolves `argv` to a command or subcommand.
     pub fn lookup(&self, argv: Argv<'_>) -> Lookup<'_> {
         let Some(cmd) = self.by_name(argv.arg(0)) else {

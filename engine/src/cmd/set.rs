@@ -378,7 +378,10 @@ type KeySize<'k> = (&'k [u8], Option<usize>);
 
 /// The sets under `keys`, checked in order: `Ok(None)` when one is missing, WRONGTYPE (from the
 /// first key of another type, even after a missing one) otherwise. Returns each key's size.
+/// These are source reads (Redis's `lookupKeyRead`), so they count as keyspace hits and misses
+/// in the STORE forms too.
 fn lookup_all<'k>(ctx: &mut ExecCtx, keys: &[&'k [u8]]) -> Result<Vec<KeySize<'k>>, CmdError> {
+    crate::keyspace_stats::count_as_reads();
     let now = ctx.now_ms;
     keys.iter()
         .map(|&k| Ok((k, get_set(ctx.db(k), k, now)?.map(|s| s.len()))))
@@ -626,8 +629,6 @@ fn sinter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 /// SINTERSTORE destination key [key ...]
 /// ```
 fn sinterstore(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
-    // Redis reads the sources with `lookupKeyRead`: they count as hits and misses.
-    crate::keyspace_stats::count_as_reads();
     sinter_generic(ctx, &keys_from(argv, 2), InterOut::Store(argv.arg(1)), out)
 }
 
@@ -682,8 +683,6 @@ fn sunion(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 /// SUNIONSTORE destination key [key ...]
 /// ```
 fn sunionstore(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
-    // Redis reads the sources with `lookupKeyRead`: they count as hits and misses.
-    crate::keyspace_stats::count_as_reads();
     sunion_diff_generic(ctx, &keys_from(argv, 2), Some(argv.arg(1)), Op::Union, out)
 }
 
@@ -699,8 +698,6 @@ fn sdiff(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 /// SDIFFSTORE destination key [key ...]
 /// ```
 fn sdiffstore(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
-    // Redis reads the sources with `lookupKeyRead`: they count as hits and misses.
-    crate::keyspace_stats::count_as_reads();
     sunion_diff_generic(ctx, &keys_from(argv, 2), Some(argv.arg(1)), Op::Diff, out)
 }
 

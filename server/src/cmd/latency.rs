@@ -33,7 +33,7 @@ fn latency_histogram(
         chosen.extend(registry.all());
     } else {
         for j in 2..argv.len() {
-            let Some(c) = find(s, argv.arg(j)) else {
+            let Some(c) = registry.by_full_name(argv.arg(j)) else {
                 continue;
             };
             chosen.push(c);
@@ -60,23 +60,6 @@ fn latency_histogram(
         }
     }
     Ok(())
-}
-
-/// A command by name, `parent|sub` for a subcommand (Redis's `lookupCommandBySds`).
-fn find<'r>(s: &'r Session, name: &[u8]) -> Option<&'r Command> {
-    let registry = &s.shared.registry;
-    match name.iter().position(|&b| b == b'|') {
-        None => registry.by_name(name),
-        Some(bar) => {
-            let parent = registry.by_name(&name[..bar])?;
-            let full = String::from_utf8_lossy(name).to_ascii_lowercase();
-            parent
-                .children
-                .iter()
-                .map(|&id| registry.get(id))
-                .find(|c| c.full_name == full)
-        }
-    }
 }
 
 const LATENCY_HELP: &[&str] = &[

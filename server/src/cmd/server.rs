@@ -339,32 +339,13 @@ fn command_info(
     let shared = s.shared;
     out.array(argv.len() - 2);
     for name in argv.iter().skip(2) {
-        match find_by_full_name(s, name) {
-            Some(c) => write_command_info(s, shared.registry.get(c), out),
+        match shared.registry.by_full_name(name) {
+            Some(c) => write_command_info(s, c, out),
             // Redis answers a null bulk (addReplyNull), `$-1` in RESP2.
             None => out.null(),
         }
     }
     Ok(())
-}
-
-/// A command by name, or `container|sub`.
-fn find_by_full_name(s: &Session, name: &[u8]) -> Option<u32> {
-    let text = String::from_utf8_lossy(name).to_ascii_lowercase();
-    match text.split_once('|') {
-        None => s.shared.registry.by_name(name).map(|c| c.id),
-        Some((parent, sub)) => {
-            let p = s.shared.registry.by_name(parent.as_bytes())?;
-            p.children.iter().copied().find(|&id| {
-                s.shared
-                    .registry
-                    .get(id)
-                    .spec
-                    .name()
-                    .eq_ignore_ascii_case(sub)
-            })
-        }
-    }
 }
 
 fn write_docs(s: &Session, c: &Command, out: &mut RespWriter) {
@@ -405,8 +386,7 @@ fn command_docs(
     } else {
         argv.iter()
             .skip(2)
-            .filter_map(|n| find_by_full_name(s, n))
-            .map(|id| shared.registry.get(id))
+            .filter_map(|n| shared.registry.by_full_name(n))
             .collect()
     };
     out.map(wanted.len());

@@ -178,8 +178,8 @@ pub fn strings(g: &mut Gen) -> Cmd {
             c
         }
         3 => cmd!("SETNX", k, g.value()),
-        4 => cmd!("SETEX", k, g.int_arg(-1, 1000), g.value()),
-        5 => cmd!("PSETEX", k, g.int_arg(-1, 100000), g.value()),
+        4 => cmd!("SETEX", k, g.ttl_arg(-1, 1000, 1000), g.value()),
+        5 => cmd!("PSETEX", k, g.ttl_arg(-1, 100000, 1), g.value()),
         6 => cmd!("GETSET", k, g.value()),
         7 => cmd!("GETDEL", k),
         8 => {

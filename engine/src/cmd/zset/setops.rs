@@ -129,9 +129,10 @@ fn set_contains(set: &Set, member: &[u8]) -> bool {
 }
 
 /// The input under `key`: `None` when the key is missing, WRONGTYPE unless it is a sorted set
-/// or a set. The first look counts as a keyspace hit or miss; later passes over the same
-/// inputs use [`input_again`].
+/// or a set. The first look is a source read (Redis's `lookupKeyRead`), counted as a keyspace
+/// hit or miss in the STORE forms too; later passes over the same inputs use [`input_again`].
 fn input<'a>(ctx: &'a mut ExecCtx, key: &[u8]) -> Result<Option<Input<'a>>, CmdError> {
+    crate::keyspace_stats::count_as_reads();
     let now = ctx.now_ms;
     as_input(ctx.db(key).get(key, now))
 }
@@ -337,10 +338,6 @@ fn setop(
     card_only: bool,
     name: &str,
 ) -> CmdResult {
-    if dst.is_some() {
-        // Redis's STORE forms read their sources with `lookupKeyRead`, as the plain forms do.
-        crate::keyspace_stats::count_as_reads();
-    }
     let setnum = args::int(argv.arg(numkeys_idx))?;
     if setnum < 1 {
         return Err(CmdError::Owned(errors::fill(
