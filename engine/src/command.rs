@@ -45,6 +45,11 @@ impl Flags {
     /// usher-only: the command reads the server clock or randomness; its effect is
     /// propagated as the concrete writes it made (for the later command log).
     pub const NONDETERMINISTIC: Flags = Flags(1 << 25);
+    /// usher-only: every key the command names or derives must hash to one slot, else the
+    /// dispatcher answers `CROSSSLOT` before the handler runs. The waiting-room family carries
+    /// it: one slot is one shard (and, in cluster mode, one node), so a queue, its active set
+    /// and its companion keys always change under one lock.
+    pub const SAME_SLOT: Flags = Flags(1 << 26);
 
     const NAMES: &'static [(Flags, &'static str)] = &[
         (Flags::WRITE, "write"),
@@ -328,6 +333,25 @@ impl<H> CommandSpec<H> {
             i += self.key_step.max(1);
         }
         Some(out)
+    }
+
+    /// For a [`Flags::SAME_SLOT`] command: true when all its keys, named and derived, hash to
+    /// one slot (always true for other commands). Malformed key arguments pass: the handler
+    /// reports them.
+    pub fn keys_share_slot(&self, argv: Argv<'_>) -> bool {
+        if !self.flags.contains(Flags::SAME_SLOT) {
+            return true;
+        }
+        let named = self.key_positions(argv).unwrap_or_default();
+        let derived = self.derived_keys.map(|d| d(argv)).unwrap_or_default();
+        let mut slots = named
+            .iter()
+            .map(|&i| usher_cluster::key_hash_slot(argv.arg(i)))
+            .chain(derived.iter().map(|k| usher_cluster::key_hash_slot(k)));
+        match slots.next() {
+            Some(first) => slots.all(|s| s == first),
+            None => true,
+        }
     }
 
     /// The flags `COMMAND INFO` shows: the declared ones plus `movablekeys`.

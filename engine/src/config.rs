@@ -16,6 +16,9 @@ pub struct EngineConfig {
     pub list_max_listpack_size: i64,
     /// `token-secret`: the HMAC key of signed admission tokens (JWT, HS256).
     pub token_secret: Vec<u8>,
+    /// `queue-now-max-skew`: how far (ms) a `NOW` option of the waiting-room family may be
+    /// from the server clock; 0 lets any valid time through (replays, tests).
+    pub queue_now_max_skew_ms: i64,
 }
 
 impl Default for EngineConfig {
@@ -29,6 +32,7 @@ impl Default for EngineConfig {
             zset_max_listpack_value: 64,
             list_max_listpack_size: -2,
             token_secret: Vec::new(),
+            queue_now_max_skew_ms: 60_000,
         }
     }
 }

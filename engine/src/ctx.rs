@@ -88,9 +88,27 @@ impl<'a, 's> ExecCtx<'a, 's> {
         self.shards.db(self.db, key)
     }
 
-    /// Records that `key` was modified: invalidates WATCHes and counts a change.
+    /// Records that `key` was modified: invalidates WATCHes and counts a change. A waiting
+    /// line deleted this way (DEL, RENAME, ...) drops its admission statistics: a new sale
+    /// under the same name must not inherit the old one's pace.
     #[inline]
     pub fn modified(&mut self, key: &[u8]) {
+        let (db, now) = (self.db, self.now_ms);
+        let shard = self.shards.shard(key);
+        shard.touch(db, key);
+        if !shard.queues.is_empty()
+            && shard.queues.get(db, key).is_some()
+            && !shard.dbs[db].contains(key, now)
+        {
+            shard.queues.line_deleted(db, key);
+        }
+        self.effects.dirty += 1;
+    }
+
+    /// [`ExecCtx::modified`] for the waiting-room family's own writes: a line that admissions
+    /// empty is still the same sale, so its statistics stay.
+    #[inline]
+    pub fn modified_in_sale(&mut self, key: &[u8]) {
         let db = self.db;
         self.shards.shard(key).touch(db, key);
         self.effects.dirty += 1;

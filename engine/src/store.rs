@@ -72,6 +72,7 @@ impl Store {
             store: self,
             guards,
             all: false,
+            routed: (0, 0),
         }
     }
 
@@ -85,6 +86,7 @@ impl Store {
             store: self,
             guards,
             all: false,
+            routed: (0, 0),
         })
     }
 
@@ -103,6 +105,7 @@ impl Store {
             store: self,
             guards,
             all: false,
+            routed: (0, 0),
         }
     }
 
@@ -118,6 +121,7 @@ impl Store {
             store: self,
             guards,
             all: true,
+            routed: (0, 0),
         }
     }
 
@@ -127,6 +131,7 @@ impl Store {
             store: self,
             guards: SmallVec::new(),
             all: false,
+            routed: (0, 0),
         }
     }
 }
@@ -136,6 +141,11 @@ pub struct LockedShards<'s> {
     store: &'s Store,
     guards: SmallVec<[(u16, MutexGuard<'s, Shard>); 2]>,
     all: bool,
+    /// Address and length of a key the dispatcher already routed to the one held shard (an
+    /// argument of the command being run, alive for as long as these guards). Lets
+    /// [`LockedShards::try_shard`] skip the CRC16 for the command's own key and still route
+    /// every other key.
+    routed: (usize, usize),
 }
 
 impl<'s> LockedShards<'s> {
@@ -143,18 +153,28 @@ impl<'s> LockedShards<'s> {
         self.store
     }
 
-    /// The locked shard that owns `key`, or `None` if that shard is not held (a script touching
-    /// an undeclared key on another shard).
+    /// Records that `key` (an argument of the command about to run, which outlives these
+    /// guards) was routed to the one shard held, so looking it up needs no second CRC16.
+    #[inline]
+    pub fn set_routed(&mut self, key: &[u8]) {
+        debug_assert!(self.guards.len() == 1 && self.holds(key));
+        self.routed = (key.as_ptr() as usize, key.len());
+    }
+
+    /// The locked shard that owns `key`, or `None` if that shard is not held.
+    ///
+    /// Every key is routed, also when one shard is held: a key of another shard can never be
+    /// read or written under the wrong lock (that once let a policy tick write an active set
+    /// into the queue's shard). The one shortcut is the key the dispatcher already routed,
+    /// recognised by its address: a live argument's bytes cannot be anywhere else.
     #[inline]
     pub fn try_shard(&mut self, key: &[u8]) -> Option<&mut Shard> {
-        // One guard (one shard locked, or "all" of a one-shard store): no routing needed.
         if self.guards.len() == 1 {
-            debug_assert_eq!(
-                self.guards[0].0 as usize,
-                self.store.shard_of(key),
-                "key routed to an unlocked shard"
-            );
-            return Some(&mut self.guards[0].1);
+            // `all` with one guard: a one-shard store, where every key lives.
+            let here = self.all
+                || self.routed == (key.as_ptr() as usize, key.len())
+                || self.store.shard_of(key) == self.guards[0].0 as usize;
+            return here.then(|| &mut *self.guards[0].1);
         }
         let idx = self.store.shard_of(key) as u16;
         if self.all {
@@ -166,11 +186,13 @@ impl<'s> LockedShards<'s> {
             .map(|(_, g)| &mut **g)
     }
 
-    /// The locked shard that owns `key`; the dispatcher guarantees it is held.
+    /// The locked shard that owns `key`. The dispatcher locks every shard a command's declared
+    /// keys live on; code that reaches any other key checks [`LockedShards::holds`] first, so
+    /// this panics only on a bug, before anything is written under the wrong lock.
     #[inline]
     pub fn shard(&mut self, key: &[u8]) -> &mut Shard {
         self.try_shard(key)
-            .expect("the dispatcher locks every shard a command's keys live on")
+            .expect("a key is only touched under its own shard's lock")
     }
 
     #[inline]

@@ -582,7 +582,25 @@ pub static DIRECTIVES: &[Directive] = &[
             c.engine.token_secret = one(a)?.as_bytes().to_vec();
             Ok(())
         },
-        |c| String::from_utf8_lossy(&c.engine.token_secret).into_owned(),
+        // Never shown: anyone who can run CONFIG GET could otherwise forge admission tokens.
+        |c| {
+            if c.engine.token_secret.is_empty() {
+                String::new()
+            } else {
+                "(redacted)".to_string()
+            }
+        },
+    ),
+    d(
+        "queue-now-max-skew",
+        true,
+        |c, a| {
+            set(
+                &mut c.engine.queue_now_max_skew_ms,
+                int_in(a, 0, usher_engine::queue::MAX_TIME_MS)?,
+            )
+        },
+        |c| c.engine.queue_now_max_skew_ms.to_string(),
     ),
     Directive {
         multi_arg: true,

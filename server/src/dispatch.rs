@@ -241,6 +241,9 @@ pub fn run_engine(
     let handler = spec
         .handler
         .expect("containers are resolved to subcommands");
+    if !spec.keys_share_slot(argv) {
+        return Err(CmdError::Static(errors::CROSSSLOT));
+    }
     // Ready keys and publishes accumulate until the caller handles them (after a command, or
     // after EXEC).
     s.effects.dirty = 0;
@@ -305,7 +308,14 @@ pub fn lock_for<'s>(store: &'s Store, spec: Spec, argv: Argv<'_>) -> LockedShard
     }
     match shards.len() {
         0 => store.lock_none(),
-        1 => store.lock_one(shards[0] as usize),
+        1 => {
+            let mut locked = store.lock_one(shards[0] as usize);
+            // The key at 1 was routed above (first key 1): its look-ups need no second CRC16.
+            if spec.key_triple().0 == 1 && argv.len() > 1 {
+                locked.set_routed(argv.arg(1));
+            }
+            locked
+        }
         _ => store.lock_many(&mut shards),
     }
 }

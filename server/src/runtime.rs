@@ -228,7 +228,7 @@ fn run_queue_policies(index: usize, threads: usize, shared: &Shared) {
                     effects: &mut effects,
                     may_block: false,
                 };
-                usher_engine::cmd::queue::run_policy(&mut ctx, &queue);
+                usher_engine::cmd::qpolicy::run_policy(&mut ctx, &queue);
                 usher_engine::blocking::serve_all_ready(&mut ctx);
             }
             for (channel, message) in effects.publish {

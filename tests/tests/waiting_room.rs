@@ -94,7 +94,8 @@ fn a_policy_admits_at_its_rate_under_its_cap_and_announces_each_admission() {
         "never beyond the cap"
     );
     assert_eq!(c.call(&["ZCARD", "queue:{show}"]).int(), 15);
-    // Admitted in arrival order, each announced with a token a booking service can verify.
+    // Admitted in arrival order, each announced (without its token, which only its user gets,
+    // from QPOS) with a token a booking service can verify.
     let mut announced = Vec::new();
     for _ in 0..25 {
         let msg = sub.read().unwrap();
@@ -102,11 +103,16 @@ fn a_policy_admits_at_its_rate_under_its_cap_and_announces_each_admission() {
             serde_json::from_slice(msg.items()[2].text().as_bytes()).unwrap();
         assert_eq!(json["event"], "admitted");
         assert_eq!(json["queue"], "queue:{show}");
-        let token = json["token"].as_str().unwrap().to_string();
+        assert!(json.get("token").is_none(), "{json}");
+        assert_eq!(json["token_issued"], true);
+        let user = json["user"].as_str().unwrap().to_string();
+        let pos = c.call(&["QPOS", "queue:{show}", "active:{show}", &user]);
+        assert_eq!(pos.items()[0].text(), "ACTIVE");
+        let token = pos.items()[5].text();
         let claims = verify_jwt_independently(b"test-secret", &token);
         assert_eq!(claims["sub"], json["user"]);
         assert_eq!(claims["aud"], "queue:{show}");
-        announced.push(json["user"].as_str().unwrap().to_string());
+        announced.push(user);
     }
     let expected: Vec<String> = (0..25).map(|i| format!("user:{i}")).collect();
     assert_eq!(announced, expected);
@@ -114,7 +120,9 @@ fn a_policy_admits_at_its_rate_under_its_cap_and_announces_each_admission() {
     let stats = map(c.call(&["QSTATS", "queue:{show}", "active:{show}"]));
     assert_eq!(stats["admitted"].int(), 25);
     assert_eq!(stats["waiting"].int(), 15);
-    assert!(stats["admit_rate"].text().parse::<f64>().unwrap() > 100.0);
+    // Measured over the ticks (20 a second is 1200 a minute).
+    let rate = stats["admit_rate"].text().parse::<f64>().unwrap();
+    assert!((600.0..=2400.0).contains(&rate), "{rate}");
     // An admitted user's one-time token is consumed once.
     let token_key = "queue:{show}:token:user:3";
     assert_eq!(
@@ -125,6 +133,9 @@ fn a_policy_admits_at_its_rate_under_its_cap_and_announces_each_admission() {
         c.call(&["TOKENCONSUME", token_key]).items()[1].text(),
         "Already consumed"
     );
+    // ... and QPOS stops handing it out.
+    let pos = c.call(&["QPOS", "queue:{show}", "active:{show}", "user:3"]);
+    assert_eq!(pos.items()[5], Reply::Nil);
 }
 
 /// Checks an HS256 JWT with nothing but HMAC-SHA256 and base64, and returns its claims.
@@ -269,7 +280,7 @@ fn qsweep_drops_stale_users_in_bounded_batches() {
 
 #[test]
 fn positions_and_estimated_waits_follow_admissions() {
-    let usher = Server::usher(&[]);
+    let usher = Server::usher(&["--queue-now-max-skew", "0"]);
     let mut c = usher.client();
     let t0 = 1_795_000_000_000i64;
     for i in 0..100 {
@@ -282,7 +293,9 @@ fn positions_and_estimated_waits_follow_admissions() {
             Reply::bulk("WAITING"),
             Reply::Int(100),
             Reply::Int(100),
-            Reply::Int(-1)
+            Reply::Int(-1),
+            Reply::Int(1000),
+            Reply::Nil
         ]
     );
     // 10 users a second for 5 seconds.
@@ -320,7 +333,7 @@ fn positions_and_estimated_waits_follow_admissions() {
 
 #[test]
 fn signed_tokens_verify_expire_and_are_single_use_with_consume() {
-    let usher = Server::usher(&["--token-secret", "k"]);
+    let usher = Server::usher(&["--token-secret", "k", "--queue-now-max-skew", "0"]);
     let mut c = usher.client();
     let now = now_ms();
     let token = c
@@ -366,41 +379,45 @@ fn seatlockall_holds_all_seats_or_none() {
     let usher = Server::usher(&["--shards", "4", "--threads", "2"]);
     let mut c = usher.client();
     assert_eq!(
-        c.call(&["SEATLOCK", "seat:B2", "bob", "60"]).items()[0],
+        c.call(&["SEATLOCK", "seat:{b}2", "bob", "60"]).items()[0],
         Reply::Int(1)
     );
     let refused = c.call(&[
         "SEATLOCKALL",
         "alice",
         "60",
-        "seat:B1",
-        "seat:B2",
-        "seat:B3",
+        "seat:{b}1",
+        "seat:{b}2",
+        "seat:{b}3",
     ]);
     assert_eq!(refused.items()[0], Reply::Int(0));
-    assert_eq!(refused.items()[1].strings(), vec!["seat:B2"]);
+    assert_eq!(refused.items()[1].strings(), vec!["seat:{b}2"]);
     assert_eq!(
-        c.call(&["EXISTS", "seat:B1", "seat:B3"]).int(),
+        c.call(&["EXISTS", "seat:{b}1", "seat:{b}3"]).int(),
         0,
         "nothing held when one seat is taken"
     );
-    let held = c.call(&["SEATLOCKALL", "alice", "60", "seat:B1", "seat:B3"]);
+    let held = c.call(&["SEATLOCKALL", "alice", "60", "seat:{b}1", "seat:{b}3"]);
     assert_eq!(held.items()[0], Reply::Int(1));
     let tokens: Vec<i64> = held.items()[1].items().iter().map(Reply::int).collect();
     assert_eq!(tokens, vec![1, 1]);
-    let status = map(c.call(&["SEATSTATUS", "seat:B1"]));
+    let status = map(c.call(&["SEATSTATUS", "seat:{b}1"]));
     assert_eq!(status["status"].text(), "HELD");
     assert_eq!(status["user"].text(), "alice");
-    assert_eq!(c.call(&["SEATRELEASE", "seat:B1", "alice", "1"]).int(), 1);
+    assert_eq!(c.call(&["SEATRELEASE", "seat:{b}1", "alice", "1"]).int(), 1);
     assert_eq!(
-        map(c.call(&["SEATSTATUS", "seat:B1"]))["status"].text(),
+        map(c.call(&["SEATSTATUS", "seat:{b}1"]))["status"].text(),
         "FREE"
     );
     assert_eq!(
-        c.call(&["SEATLOCK", "seat:B1", "carol", "60"]).items()[1],
+        c.call(&["SEATLOCK", "seat:{b}1", "carol", "60"]).items()[1],
         Reply::Int(2),
         "tokens keep growing after a release"
     );
+    // Seats of different events (no common hash tag) cannot be held together.
+    let cross = c.call(&["SEATLOCKALL", "alice", "60", "seat:{b}5", "seat:{c}5"]);
+    assert!(cross.err().starts_with("CROSSSLOT"), "{cross:?}");
+    assert_eq!(c.call(&["EXISTS", "seat:{b}5", "seat:{c}5"]).int(), 0);
 }
 
 /// Many clients on several threads joining, admitting and locking seats at once.

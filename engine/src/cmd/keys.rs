@@ -594,6 +594,7 @@ fn flushdb(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult 
         shard.touch_all_in_db(db, None, now);
         ctx.effects.dirty += shard.db(db).len() as u64;
         shard.db(db).clear();
+        shard.queues.flush_db(db);
     }
     out.ok();
     Ok(())
@@ -610,6 +611,7 @@ fn flushall(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult
             shard.touch_all_in_db(db, None, now);
             ctx.effects.dirty += shard.db(db).len() as u64;
             shard.db(db).clear();
+            shard.queues.flush_db(db);
         }
     }
     // Redis counts FLUSHALL as one more change so it always reaches the log.

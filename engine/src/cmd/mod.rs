@@ -10,6 +10,7 @@ pub mod blocking_zset;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod qpolicy;
 pub mod queue;
 pub mod scan;
 pub mod seat;
@@ -32,6 +33,7 @@ pub fn families() -> Vec<&'static [CommandSpec<EngineHandler>]> {
         zset::COMMANDS,
         blocking_zset::COMMANDS,
         queue::COMMANDS,
+        qpolicy::COMMANDS,
         seat::COMMANDS,
         token::COMMANDS,
     ]

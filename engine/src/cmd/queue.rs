@@ -1,28 +1,30 @@
-//! The waiting-line family: ENTER, ADMIT, the Q* commands (position, leave, heartbeats,
-//! sweeps, session renewal and revocation, summaries) and QPOLICY, plus the policy tick the
-//! server runs for every queue that has a policy.
+//! The waiting-line family: ENTER, ADMIT and the Q* commands (position, leave, heartbeats,
+//! sweeps, session renewal and revocation, summaries). QPOLICY and the policy tick the server
+//! runs live next door, in `qpolicy.rs`.
 //!
 //! Each command does atomically, on ordinary sorted sets (see [`crate::queue`]), what a
 //! ticketing backend otherwise does with several round trips or a Lua script. Where a seed
 //! script exists the command is equivalent to it for valid input (same reply, same resulting
-//! keys), and validates every argument before touching anything, so bad input changes nothing.
+//! keys; the exceptions are listed in `docs/commands.md`), and validates every argument before
+//! touching anything, so bad input changes nothing. Every key of a command shares one hash
+//! slot (`Flags::SAME_SLOT`), hence one shard lock.
 //!
-//! A queue with a policy (QPOLICY) gets more: a pre-queue (arrivals before the opening time
-//! are shuffled), heartbeats (a silent waiter is dropped in bounded batches and never counted
-//! as waiting, nor admitted), admissions run by the server at a rate under a cap, each one
-//! announced on a pub/sub channel with an optional signed admission token.
+//! A queue with a policy gets more: its cap, session length and opening time hold for every
+//! admission, manual ones included; a pre-queue before the opening time; heartbeats whose
+//! timeout follows the user's poll interval; one admission token per admission.
 
 use crate::args::{self, is};
 use crate::bytes::SmallBytes;
-use crate::cmd::hash::get_hash;
+use crate::cmd::qpolicy::policy_of;
 use crate::cmd::zset::{get_zset as zset, limits as zset_limits};
-use crate::command::{cmd, container, CommandSpec, EngineHandler, Flags, Group, WarmHint};
+use crate::command::{cmd, CommandSpec, EngineHandler, Flags, Group, WarmHint};
 use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
-use crate::queue::policy::{heartbeat_key, policy_key, token_key, Policy};
+use crate::queue::heartbeat::{poll_ms, timeout_ms};
+use crate::queue::policy::{heartbeat_key, Policy};
+use crate::queue::rate::eta_ms;
 use crate::queue::score::{next_arrival, prequeue_slot, PREQUEUE_SLOTS, SLOTS_PER_MS};
-use crate::queue::token::{self, Claims};
-use crate::types::hash::ListpackLimits;
+use crate::queue::MAX_TIME_MS;
 use crate::types::zset::ScoreBound;
 use crate::value::Value;
 use rand::RngExt;
@@ -33,17 +35,19 @@ type Spec = CommandSpec<EngineHandler>;
 /// ADMIT's default session length: 5 minutes, as in the seeds.
 pub const DEFAULT_ACTIVE_TTL_MS: i64 = 300_000;
 
-/// Stale waiters a policy tick sweeps per queue at most (bounded work per lock hold).
-pub const SWEEP_BATCH: i64 = 1000;
+/// The most users one call moves: admitted by ADMIT or a policy tick, expired sessions
+/// dropped, stale waiters swept. About a millisecond of work; the reply says how many moved,
+/// and the caller (or the next tick) goes on.
+pub const MAX_BATCH: usize = 1000;
 
 /// Fails with WRONGTYPE unless `key` is absent or a sorted set (checked before any change).
-fn check_zset(ctx: &mut ExecCtx, key: &[u8]) -> CmdResult {
+pub(crate) fn check_zset(ctx: &mut ExecCtx, key: &[u8]) -> CmdResult {
     let now = ctx.now_ms;
     zset(ctx.db(key), key, now).map(|_| ())
 }
 
 /// Inserts into the sorted set at `key`, creating it if needed.
-fn zadd(ctx: &mut ExecCtx, key: &[u8], member: &[u8], score: f64) {
+pub(crate) fn zadd(ctx: &mut ExecCtx, key: &[u8], member: &[u8], score: f64) {
     let limits = zset_limits(ctx);
     let now = ctx.now_ms;
     let (value, _) = ctx
@@ -55,7 +59,7 @@ fn zadd(ctx: &mut ExecCtx, key: &[u8], member: &[u8], score: f64) {
 }
 
 /// Removes `member` from the sorted set at `key`; true if it was there. Empty sets disappear.
-fn zrem(ctx: &mut ExecCtx, key: &[u8], member: &[u8]) -> bool {
+pub(crate) fn zrem(ctx: &mut ExecCtx, key: &[u8], member: &[u8]) -> bool {
     let now = ctx.now_ms;
     let removed = match zset(ctx.db(key), key, now) {
         Ok(Some(z)) => z.remove(member).is_some(),
@@ -63,32 +67,17 @@ fn zrem(ctx: &mut ExecCtx, key: &[u8], member: &[u8]) -> bool {
     };
     if removed {
         drop_if_empty(ctx, key);
-        ctx.modified(key);
+        ctx.modified_in_sale(key);
     }
     removed
 }
 
 /// Deletes `key` if it holds an empty sorted set (empty collections disappear).
-fn drop_if_empty(ctx: &mut ExecCtx, key: &[u8]) {
+pub(crate) fn drop_if_empty(ctx: &mut ExecCtx, key: &[u8]) {
     let now = ctx.now_ms;
     if matches!(zset(ctx.db(key), key, now), Ok(Some(z)) if z.is_empty()) {
         ctx.db(key).delete(key, now);
     }
-}
-
-/// The policy of `queue`, if it has one (and its hash lives on the queue's shard, which holds
-/// for every queue name but the empty one and names with a `}` but no hash tag).
-pub(crate) fn policy_of(ctx: &mut ExecCtx, queue: &[u8]) -> Result<Option<Policy>, CmdError> {
-    let db = ctx.db;
-    if !ctx.shards.shard(queue).queues.has_policy(db, queue) {
-        return Ok(None);
-    }
-    let key = policy_key(queue);
-    if !ctx.shards.holds(&key) {
-        return Ok(None);
-    }
-    let now = ctx.now_ms;
-    Ok(get_hash(ctx.db(&key), &key, now)?.and_then(|h| Policy::from_hash(h)))
 }
 
 /// Trailing options shared by the family: `MAXACTIVE n`, `TTL ms`, `LIMIT n`, `NOW ms`.
@@ -113,6 +102,27 @@ const ONLY_NOW: Allowed = Allowed {
     limit: false,
 };
 
+/// A positive duration in ms that keeps `now + ttl` a valid time, else Redis's
+/// `invalid expire time in '<command>' command`.
+pub(crate) fn ttl_ms(value: &[u8], command: &str) -> Result<i64, CmdError> {
+    let ttl = args::int(value)?;
+    if !(1..=MAX_TIME_MS).contains(&ttl) {
+        return Err(CmdError::Owned(errors::fill(
+            errors::INVALID_EXPIRE,
+            command,
+        )));
+    }
+    Ok(ttl)
+}
+
+/// A count: an integer (else "not an integer"), not negative (else "must be positive").
+pub(crate) fn count(value: &[u8]) -> Result<i64, CmdError> {
+    match args::int(value)? {
+        n if n < 0 => Err(CmdError::Static(errors::NOT_POSITIVE)),
+        n => Ok(n),
+    }
+}
+
 fn parse_options(
     argv: Argv,
     start: usize,
@@ -127,16 +137,9 @@ fn parse_options(
         if is(opt, "NOW") {
             o.now_ms = Some(args::int(value)?);
         } else if is(opt, "MAXACTIVE") && allowed.max_active {
-            o.max_active = Some(args::positive_int(value)?);
+            o.max_active = Some(count(value)?);
         } else if is(opt, "TTL") && allowed.ttl {
-            let ttl = args::int(value)?;
-            if ttl <= 0 {
-                return Err(CmdError::Owned(errors::fill(
-                    errors::INVALID_EXPIRE,
-                    command,
-                )));
-            }
-            o.ttl_ms = Some(ttl);
+            o.ttl_ms = Some(ttl_ms(value, command)?);
         } else if is(opt, "LIMIT") && allowed.limit {
             o.limit = Some(args::int(value)?);
         } else {
@@ -147,6 +150,34 @@ fn parse_options(
     Ok(o)
 }
 
+/// The command's clock: `NOW ms` if given, else the server's. A given NOW must be a valid time
+/// within `queue-now-max-skew` ms of the server clock (0 turns the check off): a client with a
+/// clock an hour ahead would otherwise push every later arrival an hour back.
+pub(crate) fn resolve_now(ctx: &ExecCtx, given: Option<i64>) -> Result<i64, CmdError> {
+    let Some(now) = given else {
+        return Ok(ctx.now_ms);
+    };
+    let skew = ctx.config.queue_now_max_skew_ms;
+    if !(0..=MAX_TIME_MS).contains(&now) || (skew > 0 && (now - ctx.now_ms).abs() > skew) {
+        return Err(CmdError::Owned(format!(
+            "ERR NOW must be a Unix time in ms within queue-now-max-skew ({skew} ms) of the server clock"
+        )));
+    }
+    Ok(now)
+}
+
+/// A policy admits into one active set: naming another with its queue is a mistake that
+/// would bypass its cap.
+pub(crate) fn check_policy_active(policy: Option<&Policy>, active: &[u8]) -> CmdResult {
+    match policy {
+        Some(p) if p.active != active => Err(CmdError::Owned(format!(
+            "ERR the queue's policy admits into '{}': name that active set",
+            String::from_utf8_lossy(&p.active)
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// ```text
 /// ADMIT queue active count [MAXACTIVE n] [TTL ms] [NOW ms]
 /// ```
@@ -154,12 +185,13 @@ fn parse_options(
 /// arrivals from `queue` into `active` with expiry `now + TTL`, never beyond MAXACTIVE live
 /// sessions. Reply: `[admitted, [user, ...]]`. Equivalent to `admission_zpopmin.lua`
 /// (`EVAL ... 2 queue active count now ttl maxActive`). Defaults: no cap, TTL 300000, NOW from
-/// the server clock. On a queue with a heartbeat policy, waiters whose heartbeat lapsed are
-/// dropped instead of admitted. Complexity: O((E + K) log N) for E expired sessions and K
-/// admissions.
+/// the server clock. On a queue with a policy, the policy's cap (the lower of both), session
+/// length (unless TTL is given) and opening time hold, and users whose heartbeat lapsed are
+/// dropped instead of admitted. At most [`MAX_BATCH`] users move per call.
+/// Complexity: O((E + K) log N) for E expired sessions and K admissions.
 fn admit(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, active) = (argv.arg(1), argv.arg(2));
-    let count = args::positive_int(argv.arg(3))? as usize;
+    let requested = count(argv.arg(3))?;
     let opts = parse_options(
         argv,
         4,
@@ -170,23 +202,37 @@ fn admit(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         },
         "admit",
     )?;
-    let now = opts.now_ms.unwrap_or(ctx.now_ms);
-    let ttl = opts.ttl_ms.unwrap_or(DEFAULT_ACTIVE_TTL_MS);
+    let now = resolve_now(ctx, opts.now_ms)?;
     check_zset(ctx, queue)?;
     check_zset(ctx, active)?;
     let policy = policy_of(ctx, queue)?;
-    let admitted = admit_users(
-        ctx,
-        queue,
-        active,
-        Admission {
-            count,
-            max_active: opts.max_active,
-            now,
-            ttl,
-        },
-        policy.as_ref(),
-    );
+    check_policy_active(policy.as_ref(), active)?;
+    let admitted = match &policy {
+        Some(p) if p.before_open(now) => Vec::new(),
+        _ => {
+            let cap = match (opts.max_active, policy.as_ref().and_then(|p| p.max_active)) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let ttl = opts
+                .ttl_ms
+                .or(policy.as_ref().map(|p| p.ttl_ms))
+                .unwrap_or(DEFAULT_ACTIVE_TTL_MS);
+            if now.checked_add(ttl).is_none_or(|t| t > MAX_TIME_MS) {
+                return Err(CmdError::Owned(errors::fill(
+                    errors::INVALID_EXPIRE,
+                    "admit",
+                )));
+            }
+            let round = Admission {
+                count: requested.min(MAX_BATCH as i64) as usize,
+                max_active: cap,
+                now,
+                ttl,
+            };
+            admit_users(ctx, queue, active, round, policy.as_ref())
+        }
+    };
     out.array(2);
     out.int(admitted.len() as i64);
     out.array(admitted.len());
@@ -214,24 +260,27 @@ pub(crate) fn admit_users(
     policy: Option<&Policy>,
 ) -> Vec<SmallBytes> {
     let clock = ctx.now_ms;
-    let expired = match zset(ctx.db(active), active, clock) {
+    let (expired, live) = match zset(ctx.db(active), active, clock) {
         Ok(Some(z)) => {
             let upto = z.last_rank_in_score_range(
                 &ScoreBound::Inclusive(f64::NEG_INFINITY),
                 &ScoreBound::Inclusive(a.now as f64),
             );
-            upto.map_or(0, |last| z.remove_rank_range(0, last))
+            let expired = upto.map_or(0, |last| z.remove_rank_range(0, last.min(MAX_BATCH - 1)));
+            // Counted, not taken from the length: expired sessions beyond this call's batch
+            // are still there, and must not count as live.
+            let live = z.count_in_score_range(
+                &ScoreBound::Exclusive(a.now as f64),
+                &ScoreBound::Inclusive(f64::INFINITY),
+            );
+            (expired, live as i64)
         }
-        _ => 0,
+        _ => (0, 0),
     };
     if expired > 0 {
         drop_if_empty(ctx, active);
-        ctx.modified(active);
+        ctx.modified_in_sale(active);
     }
-    let live = zset(ctx.db(active), active, clock)
-        .ok()
-        .flatten()
-        .map_or(0, |z| z.len() as i64);
     let room = a.max_active.map_or(i64::MAX, |cap| cap - live);
     if room <= 0 {
         return Vec::new();
@@ -245,7 +294,7 @@ pub(crate) fn admit_users(
     for user in &admitted {
         zadd(ctx, active, user, expiry as f64);
     }
-    ctx.modified(active);
+    ctx.modified_in_sale(active);
     ctx.ready(active);
     let db = ctx.db;
     ctx.shards
@@ -253,14 +302,14 @@ pub(crate) fn admit_users(
         .queues
         .record_admissions(db, queue, a.now, admitted.len() as u64);
     if let Some(policy) = policy {
-        announce(ctx, queue, &admitted, policy, a.now, expiry);
+        crate::cmd::token::grant_admissions(ctx, queue, &admitted, policy, a.now, expiry);
     }
     admitted
 }
 
 /// Pops up to `take` users from the head of the line. With a heartbeat policy, users whose
-/// heartbeat lapsed are dropped on the way (at most 4×take + 64 of them per call, so the work
-/// stays bounded) and admitted users leave the heartbeat set.
+/// heartbeat deadline passed are dropped on the way (at most 4×take + 64 of them per call, so
+/// the work stays bounded) and admitted users leave the heartbeat set.
 fn pop_live(
     ctx: &mut ExecCtx,
     queue: &[u8],
@@ -271,7 +320,7 @@ fn pop_live(
     let clock = ctx.now_ms;
     let heartbeat = policy
         .and_then(|p| p.heartbeat_ms)
-        .map(|ms| (heartbeat_key(queue), (now - ms) as f64));
+        .map(|_| heartbeat_key(queue));
     let mut admitted = Vec::with_capacity(take.min(4096));
     let mut dropped = Vec::new();
     let max_dropped = take * 4 + 64;
@@ -281,8 +330,8 @@ fn pop_live(
         };
         let Some((user, _)) = z.pop_min() else { break };
         let stale = match &heartbeat {
-            Some((hb, threshold)) => {
-                matches!(zset(ctx.db(hb), hb, clock), Ok(Some(h)) if h.score(&user).is_some_and(|s| s <= *threshold))
+            Some(hb) => {
+                matches!(zset(ctx.db(hb), hb, clock), Ok(Some(h)) if h.score(&user).is_some_and(|due| due <= now as f64))
             }
             None => false,
         };
@@ -296,8 +345,8 @@ fn pop_live(
         return admitted;
     }
     drop_if_empty(ctx, queue);
-    ctx.modified(queue);
-    if let Some((hb, _)) = &heartbeat {
+    ctx.modified_in_sale(queue);
+    if let Some(hb) = &heartbeat {
         for user in admitted.iter().chain(&dropped) {
             zrem(ctx, hb, user);
         }
@@ -305,104 +354,41 @@ fn pop_live(
     admitted
 }
 
-/// Issues admission tokens and publishes the admissions, as the policy asks.
-fn announce(
-    ctx: &mut ExecCtx,
-    queue: &[u8],
-    admitted: &[SmallBytes],
-    policy: &Policy,
-    now: i64,
-    active_until: i64,
-) {
-    for user in admitted {
-        let jwt = policy
-            .token_ttl_ms
-            .map(|ttl| issue_token(ctx, queue, user, now, ttl));
-        if let Some(channel) = &policy.channel {
-            let message = serde_json::json!({
-                "event": "admitted",
-                "queue": String::from_utf8_lossy(queue),
-                "user": String::from_utf8_lossy(user),
-                "active_until_ms": active_until,
-                "token": jwt,
-            });
-            ctx.effects
-                .publish
-                .push((channel.clone(), message.to_string().into_bytes()));
-        }
-    }
-}
-
-/// Signs an admission token for `user` and records it in `<queue>:token:<user>` (a hash with
-/// `userId`, `issuedAt`, `expiresAt`, `jti` and `token`, expiring with the token), the key
-/// TOKENCONSUME consumes once.
-fn issue_token(ctx: &mut ExecCtx, queue: &[u8], user: &[u8], now: i64, ttl_ms: i64) -> String {
-    let jti: String = (0..16)
-        .map(|_| char::from_digit(rand::rng().random_range(0..16), 16).unwrap())
-        .collect();
-    let claims = Claims {
-        sub: String::from_utf8_lossy(user).into_owned(),
-        aud: String::from_utf8_lossy(queue).into_owned(),
-        iat: now / 1000,
-        exp: (now + ttl_ms + 999) / 1000,
-        jti: jti.clone(),
-    };
-    let jwt = token::sign(&ctx.config.token_secret, &claims);
-    let key = token_key(queue, user);
-    if ctx.shards.holds(&key) {
-        let limits = ListpackLimits::from_config(ctx.config);
-        let mut hash = crate::types::hash::Hash::new();
-        let (issued, expires) = (now.to_string(), (now + ttl_ms).to_string());
-        for (f, v) in [
-            (&b"userId"[..], user),
-            (b"issuedAt", issued.as_bytes()),
-            (b"expiresAt", expires.as_bytes()),
-            (b"jti", jti.as_bytes()),
-            (b"token", jwt.as_bytes()),
-        ] {
-            hash.set(f, v, limits);
-        }
-        let clock = ctx.now_ms;
-        ctx.db(&key).set(&key, Value::Hash(Box::new(hash)));
-        ctx.db(&key).set_expire(&key, now + ttl_ms, clock);
-        ctx.modified(&key);
-    }
-    jwt
-}
-
-/// Users waiting, not counting those whose heartbeat lapsed (with a heartbeat policy).
+/// Users waiting, not counting those whose heartbeat deadline passed (with a heartbeat policy).
 fn live_waiting(ctx: &mut ExecCtx, queue: &[u8], policy: Option<&Policy>, now: i64) -> i64 {
     let clock = ctx.now_ms;
     let total = zset(ctx.db(queue), queue, clock)
         .ok()
         .flatten()
         .map_or(0, |z| z.len() as i64);
-    let Some(hb_ms) = policy.and_then(|p| p.heartbeat_ms) else {
+    if policy.is_none_or(|p| p.heartbeat_ms.is_none()) {
         return total;
-    };
+    }
     let hb = heartbeat_key(queue);
     let stale = match zset(ctx.db(&hb), &hb, clock) {
         Ok(Some(h)) => h.count_in_score_range(
             &ScoreBound::Inclusive(f64::NEG_INFINITY),
-            &ScoreBound::Inclusive((now - hb_ms) as f64),
+            &ScoreBound::Inclusive(now as f64),
         ) as i64,
         _ => 0,
     };
     (total - stale).max(0)
 }
 
-/// Records a heartbeat for a waiting user if the policy tracks them.
+/// Records a heartbeat for a waiting user at 1-based `position` if the policy tracks them: the
+/// next one is due after the timeout for that position.
 fn touch_heartbeat(
     ctx: &mut ExecCtx,
     queue: &[u8],
     user: &[u8],
     policy: Option<&Policy>,
     now: i64,
+    position: i64,
 ) {
-    if policy.is_some_and(|p| p.heartbeat_ms.is_some()) {
+    if let Some(base) = policy.and_then(|p| p.heartbeat_ms) {
         let hb = heartbeat_key(queue);
-        zadd(ctx, &hb, user, now as f64);
-        ctx.modified(&hb);
+        zadd(ctx, &hb, user, (now + timeout_ms(base, position)) as f64);
+        ctx.modified_in_sale(&hb);
     }
 }
 
@@ -414,21 +400,34 @@ fn reply_status(out: &mut dyn ReplySink, status: &str, position: i64, waiting: i
     Ok(())
 }
 
+/// The arrival score for a new user: after everyone in line and after every arrival this line
+/// ever had (the watermark), so scores keep growing when the line empties and fills again.
+fn arrival_score(ctx: &mut ExecCtx, queue: &[u8], now: i64, last_in_line: Option<f64>) -> f64 {
+    let db = ctx.db;
+    let state = ctx.shards.shard(queue).queues.entry(db, queue);
+    let last = match (last_in_line, state.last_arrival) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    let score = next_arrival(now, last);
+    state.last_arrival = Some(score);
+    score
+}
+
 /// ```text
 /// ENTER queue active user [NOW ms]
 /// ```
 /// Joins `user` to the line, idempotently. Reply: `[status, position, waiting]` where status is
 /// `ACTIVE` (the user's session in `active` has not expired; position 0), `WAITING` (already in
-/// line: keeps its place) or `NEW` (joined at the back). Positions are 1-based. Arrival scores
-/// are the arrival time in ms plus a sub-millisecond slot, so order is strict FIFO even within a
-/// millisecond and every score is exact. A session that expired is dropped and the user joins
-/// anew. Before a policy's opening time, a new user gets a random place in the block that opens
-/// first (the pre-queue shuffle). Complexity: O(log N).
+/// line: keeps its place), `NEW` (joined at the back) or, before a policy's opening time,
+/// `PREQUEUE` (position 0: places are drawn at the opening). Positions are 1-based. Arrival
+/// scores are the arrival time in ms plus a sub-millisecond slot, strictly increasing per line,
+/// so order is strict FIFO even within a millisecond and every score is exact. A session that
+/// expired is dropped and the user joins anew. Complexity: O(log N).
 fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, active, user) = (argv.arg(1), argv.arg(2), argv.arg(3));
     let opts = parse_options(argv, 4, ONLY_NOW, "enter")?;
-    let now = opts.now_ms.unwrap_or(ctx.now_ms);
-    let policy = policy_of(ctx, queue)?;
+    let now = resolve_now(ctx, opts.now_ms)?;
     let clock = ctx.now_ms;
     // Read both keys first (each once): both types are checked before anything changes.
     let session = zset(ctx.db(active), active, clock)?.and_then(|z| z.score(user));
@@ -443,6 +442,18 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         ),
         None => (None, 0, None),
     };
+    let policy = policy_of(ctx, queue)?;
+    check_policy_active(policy.as_ref(), active)?;
+    if policy.as_ref().is_some_and(Policy::names_users_in_text)
+        && std::str::from_utf8(user).is_err()
+    {
+        return Err(CmdError::Static(
+            "ERR user ids must be UTF-8 on a queue whose policy announces admissions or issues tokens",
+        ));
+    }
+    let prequeue_open = policy
+        .as_ref()
+        .and_then(|p| p.open_at_ms.filter(|_| p.before_open(now)));
     let waiting_now = |ctx: &mut ExecCtx, len: i64| {
         if policy.as_ref().is_some_and(|p| p.heartbeat_ms.is_some()) {
             live_waiting(ctx, queue, policy.as_ref(), now)
@@ -461,34 +472,27 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         None => {}
     }
     if let Some(rank) = rank {
-        touch_heartbeat(ctx, queue, user, policy.as_ref(), now);
+        let position = rank as i64 + 1;
+        touch_heartbeat(ctx, queue, user, policy.as_ref(), now, position);
         let waiting = waiting_now(ctx, len);
-        return reply_status(out, "WAITING", rank as i64 + 1, waiting);
+        return match prequeue_open {
+            Some(_) => reply_status(out, "PREQUEUE", 0, waiting),
+            None => reply_status(out, "WAITING", position, waiting),
+        };
     }
-    let prequeue_open = policy
-        .as_ref()
-        .and_then(|p| p.open_at_ms.filter(|_| p.before_open(now)));
     let score = match prequeue_open {
         Some(open_at) => prequeue_score(ctx, queue, open_at),
-        None => next_arrival(now, last),
+        None => arrival_score(ctx, queue, now, last),
     };
     zadd(ctx, queue, user, score);
-    ctx.modified(queue);
+    ctx.modified_in_sale(queue);
     ctx.ready(queue);
-    touch_heartbeat(ctx, queue, user, policy.as_ref(), now);
-    // A normal arrival scores above everyone, so its place is the back; a pre-queue slot is
-    // anywhere in the shuffled block.
-    let position = match prequeue_open {
-        Some(_) => {
-            zset(ctx.db(queue), queue, clock)?
-                .and_then(|z| z.rank(user))
-                .expect("just inserted") as i64
-                + 1
-        }
-        None => len + 1,
-    };
+    touch_heartbeat(ctx, queue, user, policy.as_ref(), now, len + 1);
     let waiting = waiting_now(ctx, len + 1);
-    reply_status(out, "NEW", position, waiting)
+    match prequeue_open {
+        Some(_) => reply_status(out, "PREQUEUE", 0, waiting),
+        None => reply_status(out, "NEW", len + 1, waiting),
+    }
 }
 
 /// A free random pre-queue slot before `open_at` (redrawn on the rare collision, then probed).
@@ -508,56 +512,85 @@ fn prequeue_score(ctx: &mut ExecCtx, queue: &[u8], open_at: i64) -> f64 {
     score
 }
 
+/// The admission pace for estimates, in users per ms: measured when the window says enough,
+/// else the policy's configured rate, else unknown.
+fn pace_per_ms(ctx: &mut ExecCtx, queue: &[u8], policy: Option<&Policy>, now: i64) -> Option<f64> {
+    let db = ctx.db;
+    let measured = ctx
+        .shards
+        .shard(queue)
+        .queues
+        .get(db, queue)
+        .and_then(|q| q.stats.rate_per_ms(now));
+    measured.or_else(|| {
+        policy
+            .and_then(|p| p.rate_per_min)
+            .map(|r| r as f64 / 60_000.0)
+    })
+}
+
 /// ```text
 /// QPOS queue active user [NOW ms]
 /// ```
-/// A user's place without joining: `[status, position, waiting, eta_ms]`, status `ACTIVE`,
-/// `WAITING` or `NONE`. `eta_ms` estimates the wait from the admission rate measured over the
-/// last minute (-1 while nothing has been admitted; 0 when active). Polling is a heartbeat on
-/// a queue with a heartbeat policy. Complexity: O(log N).
+/// A user's place without joining: `[status, position, waiting, eta_ms, poll_ms, token]`.
+/// Status `ACTIVE` (position 0, eta 0), `WAITING`, `PREQUEUE` (before the opening time;
+/// position 0, eta counts from the opening) or `NONE`. `eta_ms` estimates the wait from the
+/// measured admission pace, or the policy's rate until enough admissions were seen (-1 when
+/// unknown). `poll_ms` is when to ask again (the seeds' adaptive interval for the position;
+/// -1 for ACTIVE and NONE); the heartbeat timeout follows it. `token` is the user's admission
+/// token once active, until consumed (nil otherwise). Polling is a heartbeat on a queue with a
+/// heartbeat policy. Complexity: O(log N).
 fn qpos(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, active, user) = (argv.arg(1), argv.arg(2), argv.arg(3));
     let opts = parse_options(argv, 4, ONLY_NOW, "qpos")?;
-    let now = opts.now_ms.unwrap_or(ctx.now_ms);
-    let policy = policy_of(ctx, queue)?;
+    let now = resolve_now(ctx, opts.now_ms)?;
     let clock = ctx.now_ms;
     let is_active = zset(ctx.db(active), active, clock)?
         .and_then(|z| z.score(user))
         .is_some_and(|e| e > now as f64);
-    let (rank, len) = match zset(ctx.db(queue), queue, clock)? {
-        Some(z) => (z.rank(user), z.len() as i64),
-        None => (None, 0),
-    };
-    let tracks_heartbeats = policy.as_ref().is_some_and(|p| p.heartbeat_ms.is_some());
-    if rank.is_some() && !is_active {
-        touch_heartbeat(ctx, queue, user, policy.as_ref(), now);
+    let rank = zset(ctx.db(queue), queue, clock)?.and_then(|z| z.rank(user));
+    let policy = policy_of(ctx, queue)?;
+    check_policy_active(policy.as_ref(), active)?;
+    let open_at = policy
+        .as_ref()
+        .and_then(|p| p.open_at_ms.filter(|_| p.before_open(now)));
+    if let (Some(rank), false) = (rank, is_active) {
+        touch_heartbeat(ctx, queue, user, policy.as_ref(), now, rank as i64 + 1);
     }
-    let waiting = if tracks_heartbeats {
-        live_waiting(ctx, queue, policy.as_ref(), now)
-    } else {
-        len
-    };
-    let db = ctx.db;
-    let (status, position, eta) = match (is_active, rank) {
-        (true, _) => ("ACTIVE", 0, 0),
-        (false, Some(rank)) => {
-            let position = rank as i64 + 1;
-            let eta = ctx
-                .shards
-                .shard(queue)
-                .queues
-                .stats(db, queue)
-                .and_then(|s| s.eta_ms(position as u64, now))
-                .unwrap_or(-1);
-            ("WAITING", position, eta)
+    let waiting = live_waiting(ctx, queue, policy.as_ref(), now);
+    let pace = pace_per_ms(ctx, queue, policy.as_ref(), now);
+    let mut token = None;
+    let (status, position, eta, poll) = match (is_active, rank, open_at) {
+        (true, _, _) => {
+            token = crate::cmd::token::admission_token_of(ctx, queue, user);
+            ("ACTIVE", 0, 0, -1)
         }
-        (false, None) => ("NONE", 0, -1),
+        (false, Some(_), Some(open)) => {
+            let until_open = open - now;
+            (
+                "PREQUEUE",
+                0,
+                until_open,
+                until_open.clamp(1, poll_ms(waiting)),
+            )
+        }
+        (false, Some(rank), None) => {
+            let position = rank as i64 + 1;
+            let eta = pace.and_then(|p| eta_ms(position as u64, p, now, now));
+            ("WAITING", position, eta.unwrap_or(-1), poll_ms(position))
+        }
+        (false, None, _) => ("NONE", 0, -1, -1),
     };
-    out.array(4);
+    out.array(6);
     out.bulk(status.as_bytes());
     out.int(position);
     out.int(waiting);
     out.int(eta);
+    out.int(poll);
+    match token {
+        Some(t) => out.bulk(&t),
+        None => out.null(),
+    }
     Ok(())
 }
 
@@ -581,28 +614,30 @@ fn qleave(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 /// ```text
 /// QHEARTBEAT queue user [NOW ms]
 /// ```
-/// Records that a waiting user is still there: sets its score in the heartbeat set
-/// `<queue>:hb` (a companion key in the queue's slot) to now. Reply: 1 if the user is in line,
-/// else 0 (nothing recorded). Complexity: O(log N).
+/// Records that a waiting user is still there, on a queue whose policy has HEARTBEAT: the
+/// user's next heartbeat is then due after the timeout for its position (see QPOS's
+/// `poll_ms`). Reply: 1 if the user is in line, else 0 (nothing recorded). A queue without a
+/// heartbeat policy answers an error: nothing would ever read the heartbeat.
+/// Complexity: O(log N).
 fn qheartbeat(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, user) = (argv.arg(1), argv.arg(2));
     let opts = parse_options(argv, 3, ONLY_NOW, "qheartbeat")?;
-    let hb = heartbeat_key(queue);
-    if !ctx.shards.holds(&hb) {
+    let now = resolve_now(ctx, opts.now_ms)?;
+    check_zset(ctx, queue)?;
+    let policy = policy_of(ctx, queue)?;
+    if policy.as_ref().is_none_or(|p| p.heartbeat_ms.is_none()) {
         return Err(CmdError::Static(
-            "ERR the queue key cannot host a heartbeat set: give it a hash tag, e.g. queue:{event}",
+            "ERR the queue has no heartbeat policy: set one with QPOLICY SET queue active HEARTBEAT ms",
         ));
     }
-    check_zset(ctx, queue)?;
+    let hb = heartbeat_key(queue);
     check_zset(ctx, &hb)?;
     let clock = ctx.now_ms;
-    let now = opts.now_ms.unwrap_or(clock);
-    let in_line = zset(ctx.db(queue), queue, clock)?.is_some_and(|z| z.score(user).is_some());
-    if in_line {
-        zadd(ctx, &hb, user, now as f64);
-        ctx.modified(&hb);
+    let rank = zset(ctx.db(queue), queue, clock)?.and_then(|z| z.rank(user));
+    if let Some(rank) = rank {
+        touch_heartbeat(ctx, queue, user, policy.as_ref(), now, rank as i64 + 1);
     }
-    out.int(in_line as i64);
+    out.int(rank.is_some() as i64);
     Ok(())
 }
 
@@ -628,7 +663,7 @@ fn qsweep(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         },
         "qsweep",
     )?;
-    let limit = opts.limit.unwrap_or(SWEEP_BATCH);
+    let limit = opts.limit.unwrap_or(MAX_BATCH as i64);
     check_zset(ctx, hb)?;
     check_zset(ctx, queue)?;
     let max = if max.exclusive {
@@ -672,7 +707,7 @@ pub(crate) fn sweep(
         return stale;
     }
     drop_if_empty(ctx, hb);
-    ctx.modified(hb);
+    ctx.modified_in_sale(hb);
     let mut changed = false;
     if let Ok(Some(z)) = zset(ctx.db(queue), queue, now) {
         for user in &stale {
@@ -681,7 +716,7 @@ pub(crate) fn sweep(
     }
     if changed {
         drop_if_empty(ctx, queue);
-        ctx.modified(queue);
+        ctx.modified_in_sale(queue);
     }
     stale
 }
@@ -690,39 +725,39 @@ pub(crate) fn sweep(
 /// QRENEW active user ttl-ms [NOW ms]
 /// ```
 /// Extends a live active session to `now + ttl-ms` (call it on each request of an active
-/// buyer). Reply: 1 if renewed, 0 if the user has no live session. Complexity: O(log N).
+/// buyer); never shortens one. Reply: 1 if the user has a live session (now lasting at least
+/// until `now + ttl-ms`), 0 if not. Complexity: O(log N).
 fn qrenew(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (active, user) = (argv.arg(1), argv.arg(2));
-    let ttl = args::int(argv.arg(3))?;
-    if ttl <= 0 {
-        return Err(CmdError::Owned(errors::fill(
-            errors::INVALID_EXPIRE,
-            "qrenew",
-        )));
-    }
+    let ttl = ttl_ms(argv.arg(3), "qrenew")?;
     let opts = parse_options(argv, 4, ONLY_NOW, "qrenew")?;
+    let now = resolve_now(ctx, opts.now_ms)?;
     let clock = ctx.now_ms;
-    let now = opts.now_ms.unwrap_or(clock);
-    let live = zset(ctx.db(active), active, clock)?
+    let expiry = zset(ctx.db(active), active, clock)?
         .and_then(|z| z.score(user))
-        .is_some_and(|e| e > now as f64);
-    if live {
-        zadd(ctx, active, user, (now + ttl) as f64);
-        ctx.modified(active);
+        .filter(|e| *e > now as f64);
+    if let Some(expiry) = expiry {
+        let renewed = (now + ttl) as f64;
+        if renewed > expiry {
+            zadd(ctx, active, user, renewed);
+            ctx.modified_in_sale(active);
+        }
     }
-    out.int(live as i64);
+    out.int(expiry.is_some() as i64);
     Ok(())
 }
 
 /// ```text
 /// QREVOKE active user
 /// ```
-/// Ends an active session now. Reply: 1 if the user had a session entry, else 0.
+/// Ends an active session now, and withdraws the admission token of every queue whose policy
+/// admits into `active`. Reply: 1 if the user had a session entry, else 0.
 /// Complexity: O(log N).
 fn qrevoke(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (active, user) = (argv.arg(1), argv.arg(2));
     check_zset(ctx, active)?;
     let removed = zrem(ctx, active, user);
+    crate::cmd::token::withdraw_admission_tokens(ctx, active, user);
     out.int(removed as i64);
     Ok(())
 }
@@ -731,18 +766,19 @@ fn qrevoke(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult 
 /// QSTATS queue active [NOW ms]
 /// ```
 /// A summary map: `waiting` (not counting waiters whose heartbeat lapsed), `active` (live
-/// sessions), `admitted` (since the server started), `admit_rate` (users per minute, measured
-/// over the last minute), `oldest_wait_ms` (how long the head of the line has waited; -1 when
-/// empty) and `eta_last_ms` (estimated wait of the last in line; -1 when unknown).
+/// sessions), `admitted` (since the line's statistics started), `admit_rate` (users per minute
+/// measured over the last minute; nil until enough admissions were seen), `oldest_wait_ms`
+/// (how long the head of the line has waited; -1 when empty) and `eta_last_ms` (estimated
+/// wait of the last in line, from the measured pace or the policy's rate; -1 when unknown).
 /// Complexity: O(log N).
 fn qstats(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, active) = (argv.arg(1), argv.arg(2));
     let opts = parse_options(argv, 3, ONLY_NOW, "qstats")?;
+    let now = resolve_now(ctx, opts.now_ms)?;
     check_zset(ctx, queue)?;
     check_zset(ctx, active)?;
     let policy = policy_of(ctx, queue)?;
     let clock = ctx.now_ms;
-    let now = opts.now_ms.unwrap_or(clock);
     let waiting = live_waiting(ctx, queue, policy.as_ref(), now);
     let head = zset(ctx.db(queue), queue, clock)?.and_then(|z| z.get_by_rank(0).map(|(_, s)| s));
     let live = zset(ctx.db(active), active, clock)?.map_or(0, |z| {
@@ -752,18 +788,22 @@ fn qstats(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         ) as i64
     });
     let db = ctx.db;
-    let stats = ctx
+    let (admitted, measured) = ctx
         .shards
         .shard(queue)
         .queues
-        .stats(db, queue)
-        .cloned()
-        .unwrap_or_default();
-    let rate_per_min = stats.rate_per_sec(now).map_or(0.0, |r| r * 60.0);
-    let eta_last = if waiting == 0 {
-        0
-    } else {
-        stats.eta_ms(waiting as u64, now).unwrap_or(-1)
+        .get(db, queue)
+        .map_or((0, None), |q| {
+            (q.stats.admitted_total, q.stats.rate_per_min(now))
+        });
+    let open_at = policy
+        .as_ref()
+        .and_then(|p| p.open_at_ms.filter(|_| p.before_open(now)))
+        .unwrap_or(now);
+    let eta_last = match pace_per_ms(ctx, queue, policy.as_ref(), now) {
+        _ if waiting == 0 => 0,
+        Some(p) => eta_ms(waiting as u64, p, now, open_at).unwrap_or(-1),
+        None => -1,
     };
     out.map(6);
     out.bulk(b"waiting");
@@ -771,9 +811,12 @@ fn qstats(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     out.bulk(b"active");
     out.int(live);
     out.bulk(b"admitted");
-    out.int(stats.admitted_total as i64);
+    out.int(admitted as i64);
     out.bulk(b"admit_rate");
-    out.double(rate_per_min);
+    match measured {
+        Some(r) => out.double(r),
+        None => out.null(),
+    }
     out.bulk(b"oldest_wait_ms");
     out.int(head.map_or(-1, |s| (now as f64 - s).max(0.0) as i64));
     out.bulk(b"eta_last_ms");
@@ -781,172 +824,10 @@ fn qstats(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     Ok(())
 }
 
-/// ```text
-/// QPOLICY SET queue active [MAXACTIVE n] [RATE per-minute] [TTL ms] [HEARTBEAT ms]
-///     [OPENAT unix-ms] [CHANNEL channel] [TOKENS ttl-ms]
-/// ```
-/// Sets the queue's admission policy (replacing any previous one) and has the server run it:
-/// admissions at RATE per minute under the MAXACTIVE cap, sessions of TTL ms, heartbeats
-/// expected every HEARTBEAT ms (silent waiters are dropped in batches), a shuffled pre-queue
-/// before OPENAT, each admission published on CHANNEL as JSON, and admission tokens valid for
-/// TOKENS ms. The policy is stored in the hash `<queue>:policy`. Reply: OK.
-fn qpolicy_set(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
-    let (queue, active) = (argv.arg(2), argv.arg(3));
-    let policy = Policy::from_args(active, argv.iter().skip(4))?;
-    let key = policy_key(queue);
-    if !ctx.shards.holds(&key) || !ctx.shards.holds(&heartbeat_key(queue)) {
-        return Err(CmdError::Static("ERR a queue with a policy needs a name that can carry a hash tag: give it one, e.g. queue:{event}"));
-    }
-    check_zset(ctx, queue)?;
-    check_zset(ctx, active)?;
-    let now = ctx.now_ms;
-    get_hash(ctx.db(&key), &key, now)?;
-    let limits = ListpackLimits::from_config(ctx.config);
-    let mut hash = crate::types::hash::Hash::new();
-    for (field, value) in policy.fields() {
-        hash.set(field, &value, limits);
-    }
-    ctx.db(&key).set(&key, Value::Hash(Box::new(hash)));
-    ctx.modified(&key);
-    let db = ctx.db;
-    ctx.shards.shard(queue).queues.register_policy(db, queue);
-    out.ok();
-    Ok(())
-}
-
-/// ```text
-/// QPOLICY GET queue
-/// ```
-/// The queue's policy as a map (nil when it has none). Complexity: O(1).
-fn qpolicy_get(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
-    let queue = argv.arg(2);
-    match policy_of(ctx, queue)? {
-        None => out.null(),
-        Some(p) => {
-            let fields = p.fields();
-            out.map(fields.len());
-            for (name, value) in fields {
-                out.bulk(name);
-                out.bulk(&value);
-            }
-        }
-    }
-    Ok(())
-}
-
-/// ```text
-/// QPOLICY DEL queue
-/// ```
-/// Stops running the queue's policy and deletes `<queue>:policy`. Reply: 1 if it had one.
-fn qpolicy_del(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
-    let queue = argv.arg(2);
-    let db = ctx.db;
-    let had = ctx.shards.shard(queue).queues.unregister_policy(db, queue);
-    let key = policy_key(queue);
-    let now = ctx.now_ms;
-    if ctx.shards.holds(&key) && ctx.db(&key).delete(&key, now) {
-        ctx.modified(&key);
-    }
-    out.int(had as i64);
-    Ok(())
-}
-
-/// One tick of a queue's policy, run by the server under the queue's shard lock: sweeps a
-/// batch of silent waiters, then admits what the rate allows. Returns false once the queue
-/// has no policy any more (its hash was deleted), so the server stops ticking it.
-pub fn run_policy(ctx: &mut ExecCtx, queue: &[u8]) -> bool {
-    let now = ctx.now_ms;
-    let policy = match policy_of(ctx, queue) {
-        Ok(Some(p)) => p,
-        Ok(None) | Err(_) => {
-            let db = ctx.db;
-            ctx.shards.shard(queue).queues.unregister_policy(db, queue);
-            return false;
-        }
-    };
-    if let Some(hb_ms) = policy.heartbeat_ms {
-        let hb = heartbeat_key(queue);
-        if check_zset(ctx, &hb).is_ok() && check_zset(ctx, queue).is_ok() {
-            sweep(
-                ctx,
-                &hb,
-                queue,
-                &ScoreBound::Inclusive((now - hb_ms) as f64),
-                SWEEP_BATCH,
-            );
-        }
-    }
-    let Some(rate) = policy.rate_per_min.filter(|_| !policy.before_open(now)) else {
-        return true;
-    };
-    let db = ctx.db;
-    let Some(n) = ctx
-        .shards
-        .shard(queue)
-        .queues
-        .bucket(db, queue)
-        .map(|b| b.earn(now, rate))
-    else {
-        return true;
-    };
-    if n == 0 || check_zset(ctx, queue).is_err() || check_zset(ctx, &policy.active).is_err() {
-        return true;
-    }
-    let active = policy.active.clone();
-    let round = Admission {
-        count: n,
-        max_active: policy.max_active,
-        now,
-        ttl: policy.ttl_ms,
-    };
-    let admitted = admit_users(ctx, queue, &active, round, Some(&policy));
-    if let Some(bucket) = ctx.shards.shard(queue).queues.bucket(db, queue) {
-        bucket.spend(admitted.len());
-    }
-    true
-}
-
-const W: Flags = Flags::WRITE;
-const WF: Flags = Flags::WRITE.union(Flags::FAST);
-const WFD: Flags = Flags::WRITE.union(Flags::FAST).union(Flags::DENYOOM);
+const W: Flags = Flags::WRITE.union(Flags::SAME_SLOT);
+const WF: Flags = W.union(Flags::FAST);
+const WFD: Flags = WF.union(Flags::DENYOOM);
 const CLOCK: Flags = Flags::NONDETERMINISTIC;
-
-const QPOLICY_SUBCOMMANDS: &[Spec] = &[
-    cmd(
-        "SET",
-        -4,
-        W.union(Flags::DENYOOM),
-        qpolicy_set as EngineHandler,
-    )
-    .keys(2, 3, 1)
-    .doc(
-        Group::Queue,
-        "0.1.0",
-        "Sets a queue's admission policy, which the server then runs.",
-        "O(1)",
-    ),
-    cmd(
-        "GET",
-        3,
-        Flags::READONLY.union(Flags::FAST),
-        qpolicy_get as EngineHandler,
-    )
-    .keys(2, 2, 1)
-    .doc(
-        Group::Queue,
-        "0.1.0",
-        "Returns a queue's admission policy.",
-        "O(1)",
-    ),
-    cmd("DEL", 3, WF, qpolicy_del as EngineHandler)
-        .keys(2, 2, 1)
-        .doc(
-            Group::Queue,
-            "0.1.0",
-            "Removes a queue's admission policy.",
-            "O(1)",
-        ),
-];
 
 pub static COMMANDS: &[Spec] = &[
     cmd("ENTER", -4, WFD.union(CLOCK), enter as EngineHandler)
@@ -959,7 +840,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd("QPOS", -4, WF.union(CLOCK), qpos as EngineHandler)
         .keys(1, 2, 1)
         .warms(WarmHint { key: 1, member: 3, rank: true })
-        .doc(Group::Queue, "0.1.0", "Returns a user's status, position, the line's length and an estimated wait from the measured admission rate.", "O(log(N))"),
+        .doc(Group::Queue, "0.1.0", "Returns a user's status, position, the line's length, an estimated wait, when to poll again and, once active, the admission token.", "O(log(N))"),
     cmd("QLEAVE", 3, WF, qleave as EngineHandler)
         .keys(1, 1, 1)
         .warms(WarmHint { key: 1, member: 2, rank: true })
@@ -972,17 +853,11 @@ pub static COMMANDS: &[Spec] = &[
         .doc(Group::Queue, "0.1.0", "Removes, in one bounded batch, waiting users whose heartbeat lapsed.", "O((K+1)*log(N)) with K users removed."),
     cmd("QRENEW", -4, WFD.union(CLOCK), qrenew as EngineHandler)
         .keys(1, 1, 1)
-        .doc(Group::Queue, "0.1.0", "Extends a live active session.", "O(log(N))"),
+        .doc(Group::Queue, "0.1.0", "Extends a live active session; never shortens one.", "O(log(N))"),
     cmd("QREVOKE", 3, WF, qrevoke as EngineHandler)
         .keys(1, 1, 1)
-        .doc(Group::Queue, "0.1.0", "Ends an active session now.", "O(log(N))"),
-    cmd("QSTATS", -3, Flags::READONLY.union(Flags::FAST).union(CLOCK), qstats as EngineHandler)
+        .doc(Group::Queue, "0.1.0", "Ends an active session now and withdraws its admission token.", "O(log(N))"),
+    cmd("QSTATS", -3, Flags::READONLY.union(Flags::FAST).union(Flags::SAME_SLOT).union(CLOCK), qstats as EngineHandler)
         .keys(1, 2, 1)
         .doc(Group::Queue, "0.1.0", "Summarizes a waiting line: waiting, active, admitted, admission rate, oldest wait and estimated wait of the last.", "O(log(N))"),
-    container("QPOLICY", QPOLICY_SUBCOMMANDS).doc(
-        Group::Queue,
-        "0.1.0",
-        "A container for queue admission-policy commands.",
-        "Depends on subcommand.",
-    ),
 ];

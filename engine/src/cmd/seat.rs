@@ -55,11 +55,22 @@ fn counter(ctx: &mut ExecCtx, key: &[u8]) -> Result<i64, CmdError> {
     }
 }
 
-/// A TTL argument in seconds, checked as EXPIRE would (including the overflow to ms).
-fn ttl_seconds(arg: &[u8], command: &str) -> Result<i64, CmdError> {
+/// A hold's TTL in seconds: positive (a hold that expires at once would be reported as taken
+/// while the seat stays free), and small enough that now plus it is a valid time. Anything
+/// else is Redis's `invalid expire time` error, before anything changes.
+fn ttl_seconds(ctx: &ExecCtx, arg: &[u8], command: &str) -> Result<i64, CmdError> {
     let ttl = args::int(arg)?;
-    ttl.checked_mul(1000)
-        .ok_or_else(|| CmdError::Owned(errors::fill(errors::INVALID_EXPIRE, command)))?;
+    let valid = ttl > 0
+        && ttl
+            .checked_mul(1000)
+            .and_then(|ms| ms.checked_add(ctx.now_ms))
+            .is_some_and(|at| at <= crate::queue::MAX_TIME_MS);
+    if !valid {
+        return Err(CmdError::Owned(errors::fill(
+            errors::INVALID_EXPIRE,
+            command,
+        )));
+    }
     Ok(ttl)
 }
 
@@ -78,8 +89,7 @@ fn check_lockable(ctx: &mut ExecCtx, seat: &[u8]) -> Result<Option<i64>, CmdErro
     Ok(Some(current))
 }
 
-/// Takes the hold: bumps the counter, writes the hash fields, sets the TTL (or deletes the seat
-/// at once for a TTL ≤ 0, as EXPIRE does). Returns the token.
+/// Takes the hold: bumps the counter, writes the hash fields, sets the TTL. Returns the token.
 fn hold(ctx: &mut ExecCtx, seat: &[u8], user: &[u8], ttl_s: i64, current: i64) -> i64 {
     let now = ctx.now_ms;
     let token = current + 1;
@@ -103,11 +113,7 @@ fn hold(ctx: &mut ExecCtx, seat: &[u8], user: &[u8], ttl_s: i64, current: i64) -
             h.set(field, v, limits);
         }
     }
-    if ttl_s > 0 {
-        ctx.db(seat).set_expire(seat, now + ttl_s * 1000, now);
-    } else {
-        ctx.db(seat).delete(seat, now);
-    }
+    ctx.db(seat).set_expire(seat, now + ttl_s * 1000, now);
     ctx.modified(seat);
     token
 }
@@ -117,10 +123,12 @@ fn hold(ctx: &mut ExecCtx, seat: &[u8], user: &[u8], ttl_s: i64, current: i64) -
 /// ```
 /// Holds a free seat for `user` for `ttl-seconds` and returns a fencing token: `[1, token]`,
 /// or `[0]` when the seat is HELD or CONFIRMED. Equivalent to `seat_lock_with_token.lua`
-/// (`EVAL ... 1 seat user ttl`). Complexity: O(1).
+/// (`EVAL ... 1 seat user ttl`) for a positive TTL; a TTL ≤ 0 is an error here, where the
+/// script reports a hold it deleted at once. The seat and its counter `<seat>:token` must share
+/// a hash slot (give the seat key a hash tag: `seat:{concert}:A1`). Complexity: O(1).
 fn seatlock(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (seat, user) = (argv.arg(1), argv.arg(2));
-    let ttl = ttl_seconds(argv.arg(3), "seatlock")?;
+    let ttl = ttl_seconds(ctx, argv.arg(3), "seatlock")?;
     let Some(current) = check_lockable(ctx, seat)? else {
         out.array(1);
         out.int(0);
@@ -137,11 +145,12 @@ fn seatlock(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult
 /// SEATLOCKALL user ttl-seconds seat [seat ...]
 /// ```
 /// Holds several seats for one user, all or nothing: `[1, [token, ...]]` in seat order, or
-/// `[0, [seat, ...]]` naming the seats that are taken (then nothing is held). Seats on
-/// different shards are held atomically. Complexity: O(N) seats.
+/// `[0, [seat, ...]]` naming the seats that are taken (then nothing is held). All seats (and
+/// their counters) must share one hash slot, like the seats of one event under one hash tag.
+/// Complexity: O(N) seats.
 fn seatlockall(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let user = argv.arg(1);
-    let ttl = ttl_seconds(argv.arg(2), "seatlockall")?;
+    let ttl = ttl_seconds(ctx, argv.arg(2), "seatlockall")?;
     let seats: Vec<&[u8]> = argv.iter().skip(3).collect();
     let mut taken = Vec::new();
     let mut currents = Vec::with_capacity(seats.len());
@@ -200,18 +209,20 @@ pub fn lua_tonumber(s: &[u8]) -> Option<f64> {
 }
 
 /// ```text
-/// SEATCONFIRM seat user token [PERSIST]
+/// SEATCONFIRM seat user token [KEEPTTL | PERSIST]
 /// ```
 /// Confirms a hold: if the seat's `userId` is `user` and its `token` equals `token` (compared
-/// as numbers), sets `status` to CONFIRMED and replies 1; otherwise 0. Equivalent to
-/// `payment_verify.lua` (`EVAL ... 1 seat user token`), which keeps the hold's TTL; PERSIST
-/// (usher's option) also removes it, so a confirmed seat does not expire with its hold.
-/// Complexity: O(1).
+/// as numbers), sets `status` to CONFIRMED and replies 1; otherwise 0. A confirmed seat is
+/// sold: by default it loses the hold's TTL (PERSIST says so explicitly), so it can never
+/// expire and be sold again. KEEPTTL keeps the hold's TTL, which is what `payment_verify.lua`
+/// (`EVAL ... 1 seat user token`) does and is then equivalent to; use it only when something
+/// else makes the sale permanent. Complexity: O(1).
 fn seatconfirm(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (seat, user, token) = (argv.arg(1), argv.arg(2), argv.arg(3));
     let persist = match argv.get(4) {
-        None => false,
-        Some(opt) if args::is(opt, "PERSIST") && argv.len() == 5 => true,
+        None => true,
+        Some(opt) if argv.len() == 5 && args::is(opt, "PERSIST") => true,
+        Some(opt) if argv.len() == 5 && args::is(opt, "KEEPTTL") => false,
         Some(_) => return Err(CmdError::Syntax),
     };
     let now = ctx.now_ms;
@@ -274,7 +285,8 @@ fn seatstatus(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResu
         None => -2,
         Some(e) => e.expire_at().map_or(-1, |at| (at - now).max(0)),
     };
-    out.map(5);
+    // Read (and type-check) before the first reply byte: an error after the map header would
+    // leave a half-written reply on the connection.
     let hash = get_hash(ctx.db(seat), seat, now)?;
     let field = |name: &[u8]| hash.as_ref().and_then(|h| h.get(name)).map(<[u8]>::to_vec);
     let status = match field(b"status").as_deref() {
@@ -282,6 +294,7 @@ fn seatstatus(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResu
         Some(b"CONFIRMED") => "CONFIRMED",
         _ => "FREE",
     };
+    out.map(5);
     out.bulk(b"status");
     out.bulk(status.as_bytes());
     for (name, value) in [
@@ -300,7 +313,7 @@ fn seatstatus(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResu
     Ok(())
 }
 
-const W: Flags = Flags::WRITE.union(Flags::DENYOOM);
+const W: Flags = Flags::WRITE.union(Flags::DENYOOM).union(Flags::SAME_SLOT);
 const CLOCK: Flags = Flags::NONDETERMINISTIC;
 
 pub static COMMANDS: &[Spec] = &[
@@ -314,7 +327,7 @@ pub static COMMANDS: &[Spec] = &[
         .doc(Group::Queue, "0.1.0", "Holds several seats for a user all or nothing, returning their fencing tokens or the seats that are taken.", "O(N) where N is the number of seats."),
     cmd("SEATCONFIRM", -4, Flags::WRITE.union(Flags::FAST), seatconfirm as EngineHandler)
         .keys(1, 1, 1)
-        .doc(Group::Queue, "0.1.0", "Confirms a held seat if the user and fencing token match the current hold.", "O(1)"),
+        .doc(Group::Queue, "0.1.0", "Confirms a held seat if the user and fencing token match the current hold; a confirmed seat no longer expires unless KEEPTTL is given.", "O(1)"),
     cmd("SEATRELEASE", 4, Flags::WRITE.union(Flags::FAST), seatrelease as EngineHandler)
         .keys(1, 1, 1)
         .doc(Group::Queue, "0.1.0", "Releases a seat held by the user under the given token.", "O(1)"),

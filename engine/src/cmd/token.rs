@@ -5,28 +5,149 @@
 //! TOKENCONSUME is `consume_token.lua` made native. A signed token is a standard JWT (HS256,
 //! see [`crate::queue::token`]) under the server's `token-secret`; TOKENVERIFY ... CONSUME
 //! makes it single-use by recording its `jti` next to the queue until it expires.
+//!
+//! An admission by a queue policy with TOKENS grants exactly one token: a JWT whose record
+//! `<queue>:token:<user>` (a stored token as above, plus `jti` and `token`) is what makes it
+//! single-use, whichever way it is spent (TOKENCONSUME on the record, or TOKENVERIFY ...
+//! CONSUME on the JWT), and QREVOKE deletes it. The token reaches only its user, through
+//! QPOS; admission announcements never carry it.
 
 use crate::args::{self, is};
+use crate::bytes::SmallBytes;
 use crate::cmd::hash::get_hash;
+use crate::cmd::queue::{resolve_now, ttl_ms};
 use crate::command::{cmd, CommandSpec, EngineHandler, Flags, Group};
 use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
+use crate::queue::policy::{token_key, Policy};
 use crate::queue::token::{self, Claims};
 use crate::types::hash::{Hash, ListpackLimits};
 use crate::value::{StrValue, Value};
 use rand::RngExt;
 use smallvec::SmallVec;
 use usher_cluster::companion_key;
-use usher_protocol::{errors, Argv, ReplySink};
+use usher_protocol::{Argv, ReplySink};
 
 type Spec = CommandSpec<EngineHandler>;
 
-/// `[NOW ms]` at `argv[at..]`, or the server clock.
+/// `[NOW ms]` at `argv[at..]`, or the server clock (bounded as the queue family bounds it).
 fn now_option(ctx: &ExecCtx, argv: Argv, at: usize) -> Result<i64, CmdError> {
     match argv.len() - at {
         0 => Ok(ctx.now_ms),
-        2 if is(argv.arg(at), "NOW") => args::int(argv.arg(at + 1)),
+        2 if is(argv.arg(at), "NOW") => resolve_now(ctx, Some(args::int(argv.arg(at + 1))?)),
         _ => Err(CmdError::Syntax),
+    }
+}
+
+/// A fresh random `jti`.
+fn nonce() -> String {
+    (0..16)
+        .map(|_| char::from_digit(rand::rng().random_range(0..16), 16).unwrap())
+        .collect()
+}
+
+/// Grants what a policy gives each admitted user: one admission token (with TOKENS) and an
+/// announcement on CHANNEL, which names the user but never carries the token. A user id that
+/// is not UTF-8 (only possible for users who joined before the policy) gets no token, and is
+/// announced base64-encoded in `user_b64` rather than mangled.
+pub(crate) fn grant_admissions(
+    ctx: &mut ExecCtx,
+    queue: &[u8],
+    admitted: &[SmallBytes],
+    policy: &Policy,
+    now: i64,
+    active_until: i64,
+) {
+    use base64::Engine;
+    for user in admitted {
+        let text = std::str::from_utf8(user).ok();
+        let issued = match (policy.token_ttl_ms, text) {
+            (Some(ttl), Some(_)) => issue_admission_token(ctx, queue, user, now, ttl),
+            _ => false,
+        };
+        if let Some(channel) = &policy.channel {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(&user[..]);
+            let mut message = serde_json::json!({
+                "event": "admitted",
+                "queue": String::from_utf8_lossy(queue),
+                "user": text,
+                "active_until_ms": active_until,
+                "token_issued": issued,
+            });
+            if text.is_none() {
+                message["user_b64"] = b64.into();
+            }
+            ctx.effects
+                .publish
+                .push((channel.clone(), message.to_string().into_bytes()));
+        }
+    }
+}
+
+/// Signs the admission token of `user` and records it in `<queue>:token:<user>` (`userId`,
+/// `issuedAt`, `expiresAt`, `jti`, `token`), expiring with the token. False if the record's
+/// shard is not held (a queue name that cannot carry a hash tag).
+fn issue_admission_token(ctx: &mut ExecCtx, queue: &[u8], user: &[u8], now: i64, ttl: i64) -> bool {
+    let key = token_key(queue, user);
+    if !ctx.shards.holds(&key) {
+        return false;
+    }
+    let jti = nonce();
+    let claims = Claims {
+        sub: String::from_utf8_lossy(user).into_owned(),
+        aud: String::from_utf8_lossy(queue).into_owned(),
+        iat: now / 1000,
+        exp: (now + ttl + 999) / 1000,
+        jti: jti.clone(),
+        adm: true,
+    };
+    let jwt = token::sign(&ctx.config.token_secret, &claims);
+    let limits = ListpackLimits::from_config(ctx.config);
+    let mut hash = Hash::new();
+    let (issued, expires) = (now.to_string(), (now + ttl).to_string());
+    for (f, v) in [
+        (&b"userId"[..], user),
+        (b"issuedAt", issued.as_bytes()),
+        (b"expiresAt", expires.as_bytes()),
+        (b"jti", jti.as_bytes()),
+        (b"token", jwt.as_bytes()),
+    ] {
+        hash.set(f, v, limits);
+    }
+    let clock = ctx.now_ms;
+    ctx.db(&key).set(&key, Value::Hash(Box::new(hash)));
+    ctx.db(&key).set_expire(&key, now + ttl, clock);
+    ctx.modified_in_sale(&key);
+    true
+}
+
+/// The unspent admission token of `user` in `queue`, if there is one (QPOS hands it over).
+pub(crate) fn admission_token_of(ctx: &mut ExecCtx, queue: &[u8], user: &[u8]) -> Option<Vec<u8>> {
+    let key = token_key(queue, user);
+    if !ctx.shards.holds(&key) {
+        return None;
+    }
+    let now = ctx.now_ms;
+    let record = get_hash(ctx.db(&key), &key, now).ok()??;
+    if record.contains(b"usedAt") {
+        return None;
+    }
+    record.get(b"token").map(<[u8]>::to_vec)
+}
+
+/// QREVOKE: deletes the admission token of `user` in every queue whose policy admits into
+/// `active`.
+pub(crate) fn withdraw_admission_tokens(ctx: &mut ExecCtx, active: &[u8], user: &[u8]) {
+    let (db, now) = (ctx.db, ctx.now_ms);
+    let queues = match ctx.shards.try_shard(active) {
+        Some(shard) => shard.queues.queues_admitting_into(db, active),
+        None => return,
+    };
+    for queue in queues {
+        let key = token_key(&queue, user);
+        if ctx.shards.holds(&key) && ctx.db(&key).delete(&key, now) {
+            ctx.modified_in_sale(&key);
+        }
     }
 }
 
@@ -37,13 +158,7 @@ fn now_option(ctx: &ExecCtx, argv: Argv, at: usize) -> Result<i64, CmdError> {
 /// `ttl-ms`. Reply: 1, or 0 if the key already exists (nothing changes). Complexity: O(1).
 fn tokenissue(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (key, user) = (argv.arg(1), argv.arg(2));
-    let ttl = args::int(argv.arg(3))?;
-    if ttl <= 0 {
-        return Err(CmdError::Owned(errors::fill(
-            errors::INVALID_EXPIRE,
-            "tokenissue",
-        )));
-    }
+    let ttl = ttl_ms(argv.arg(3), "tokenissue")?;
     let now = now_option(ctx, argv, 4)?;
     let clock = ctx.now_ms;
     if ctx.db(key).contains(key, clock) {
@@ -55,8 +170,7 @@ fn tokenissue(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResu
     hash.set(b"userId", user, limits);
     hash.set(b"issuedAt", now.to_string().as_bytes(), limits);
     ctx.db(key).set(key, Value::Hash(Box::new(hash)));
-    ctx.db(key)
-        .set_expire(key, clock.saturating_add(ttl), clock);
+    ctx.db(key).set_expire(key, clock + ttl, clock);
     ctx.modified(key);
     out.int(1);
     Ok(())
@@ -72,7 +186,10 @@ fn tokenconsume(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRe
     let key = argv.arg(1);
     let now = match argv.get(2) {
         None => ctx.now_ms.to_string().into_bytes(),
-        Some(opt) if is(opt, "NOW") && argv.len() == 4 => argv.arg(3).to_vec(),
+        Some(opt) if is(opt, "NOW") && argv.len() == 4 => {
+            resolve_now(ctx, Some(args::int(argv.arg(3))?))?;
+            argv.arg(3).to_vec()
+        }
         Some(_) => return Err(CmdError::Syntax),
     };
     let clock = ctx.now_ms;
@@ -102,27 +219,19 @@ fn tokenconsume(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRe
 /// the server's `token-secret`. Reply: the token. Complexity: O(1).
 fn tokensign(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, user) = (argv.arg(1), argv.arg(2));
-    let ttl = args::int(argv.arg(3))?;
-    if ttl <= 0 {
-        return Err(CmdError::Owned(errors::fill(
-            errors::INVALID_EXPIRE,
-            "tokensign",
-        )));
-    }
+    let ttl = ttl_ms(argv.arg(3), "tokensign")?;
     let now = now_option(ctx, argv, 4)?;
     let text = |b: &[u8]| {
         String::from_utf8(b.to_vec())
             .map_err(|_| CmdError::Static("ERR queue and user must be UTF-8 to be signed"))
     };
-    let jti: String = (0..16)
-        .map(|_| char::from_digit(rand::rng().random_range(0..16), 16).unwrap())
-        .collect();
     let claims = Claims {
         sub: text(user)?,
         aud: text(queue)?,
         iat: now / 1000,
-        exp: (now.saturating_add(ttl) + 999) / 1000,
-        jti,
+        exp: (now + ttl + 999) / 1000,
+        jti: nonce(),
+        adm: false,
     };
     out.bulk(token::sign(&ctx.config.token_secret, &claims).as_bytes());
     Ok(())
@@ -135,15 +244,51 @@ fn jti_key(claims: &Claims) -> Vec<u8> {
     companion_key(claims.aud.as_bytes(), &suffix)
 }
 
-/// TOKENVERIFY ... CONSUME touches the jti key of the token's queue: lock its shard.
+/// The key TOKENVERIFY reads or writes: an admission token's record (always: a revoked or
+/// spent admission token is refused), else, with CONSUME, the jti key next to the queue.
 fn tokenverify_derived(argv: Argv) -> SmallVec<[Vec<u8>; 2]> {
     let mut keys = SmallVec::new();
-    if argv.iter().skip(2).any(|a| is(a, "CONSUME")) {
-        if let Some(claims) = token::peek_claims(argv.arg(1)) {
+    let consume = argv.iter().skip(2).any(|a| is(a, "CONSUME"));
+    if let Some(claims) = token::peek_claims(argv.arg(1)) {
+        if claims.adm {
+            keys.push(token_key(claims.aud.as_bytes(), claims.sub.as_bytes()));
+        } else if consume {
             keys.push(jti_key(&claims));
         }
     }
     keys
+}
+
+/// Checks (and with `consume`, spends) an admission token against its record: `Err(reason)`
+/// when it was revoked, replaced or already spent.
+fn check_admission_record(
+    ctx: &mut ExecCtx,
+    claims: &Claims,
+    consume: bool,
+    now: i64,
+) -> Result<(), &'static str> {
+    let key = token_key(claims.aud.as_bytes(), claims.sub.as_bytes());
+    if !ctx.shards.holds(&key) {
+        return Err("Malformed token");
+    }
+    let clock = ctx.now_ms;
+    let limits = ListpackLimits::from_config(ctx.config);
+    let spent = match get_hash(ctx.db(&key), &key, clock) {
+        Ok(Some(r)) if r.get(b"jti") == Some(claims.jti.as_bytes()) => {
+            if r.contains(b"usedAt") {
+                return Err("Already consumed");
+            }
+            if consume {
+                r.set(b"usedAt", now.to_string().as_bytes(), limits);
+            }
+            consume
+        }
+        _ => return Err("Token revoked"),
+    };
+    if spent {
+        ctx.modified_in_sale(&key);
+    }
+    Ok(())
 }
 
 /// ```text
@@ -160,7 +305,7 @@ fn tokenverify(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRes
         if is(argv.arg(i), "CONSUME") {
             consume = true;
         } else if is(argv.arg(i), "NOW") && i + 1 < argv.len() {
-            now = args::int(argv.arg(i + 1))?;
+            now = resolve_now(ctx, Some(args::int(argv.arg(i + 1))?))?;
             i += 1;
         } else {
             return Err(CmdError::Syntax);
@@ -171,7 +316,11 @@ fn tokenverify(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRes
         Ok(c) => c,
         Err(e) => return reply_refused(out, e.reason()),
     };
-    if consume {
+    if claims.adm {
+        if let Err(reason) = check_admission_record(ctx, &claims, consume, now) {
+            return reply_refused(out, reason);
+        }
+    } else if consume {
         let key = jti_key(&claims);
         if !ctx.shards.holds(&key) {
             return reply_refused(out, "Malformed token");

@@ -1,26 +1,30 @@
 //! Admission policies: set once per event with QPOLICY, then run by the server itself.
 //!
-//! A policy is an ordinary HASH at `<queue>:policy` (readable and editable with HGETALL/HSET,
-//! and persisted like any key), holding Cloudflare's two knobs and the rest of an event's
-//! waiting-room settings:
+//! A policy is an ordinary HASH at `<queue>:policy` (readable and editable with HGETALL/HSET;
+//! not yet persisted across restarts, like every key until persistence lands), holding
+//! Cloudflare's two knobs and the rest of an event's waiting-room settings:
 //!
 //! ```text
-//! active      the active-set key (required)
-//! maxactive   cap on live active sessions          (absent: no cap)
-//! rate        new admissions per minute            (absent: the server admits nobody itself)
-//! ttl         active session length, ms            (default 300000)
-//! heartbeat   ms after which a silent waiter is dropped (absent: no heartbeats)
-//! openat      Unix ms the sale opens; earlier arrivals are shuffled (absent: open)
-//! channel     pub/sub channel announcing each admission (absent: none)
-//! tokens      admission-token lifetime, ms; tokens are issued on admission (absent: none)
+//! active      the active-set key, in the queue's hash slot (required)
+//! maxactive   cap on live active sessions, ≥ 1      (absent: no cap)
+//! rate        new admissions per minute, ≥ 1        (absent: the server admits nobody itself)
+//! ttl         active session length, ms             (default 300000)
+//! heartbeat   base heartbeat timeout, ms            (absent: no heartbeats)
+//! openat      Unix ms the sale opens; earlier arrivals form a shuffled pre-queue (absent: open)
+//! channel     pub/sub channel announcing each admission, non-empty (absent: none)
+//! tokens      admission-token lifetime, ms; one token per admission (absent: none)
 //! ```
 //!
-//! The shard keeps only which queues have a policy and the admission token bucket (in
-//! [`super::registry`]); every tick re-reads the hash, so editing it takes effect at once.
+//! Every read re-parses the hash, so an edit takes effect at once, but an edit can never
+//! loosen a limit by accident: a field that does not parse keeps the last valid value (the
+//! shard remembers it in [`super::registry`]) and the refusal is reported by `QPOLICY GET`.
+//! Removing a field (HDEL, `QPOLICY UNSET`) is a deliberate change and takes effect.
 
+use super::MAX_TIME_MS;
 use crate::error::CmdError;
 use crate::types::hash::Hash;
-use usher_cluster::companion_key;
+use usher_cluster::{companion_key, key_hash_slot};
+use usher_protocol::parse::parse_i64;
 
 /// The default active-session length (5 minutes, as in the seeds).
 pub const DEFAULT_TTL_MS: i64 = 300_000;
@@ -42,37 +46,153 @@ pub fn policy_key(queue: &[u8]) -> Vec<u8> {
     companion_key(queue, b"policy")
 }
 
-/// The heartbeat set of `queue` (member = user, score = last heartbeat in Unix ms).
+/// The heartbeat set of `queue` (member = user, score = the Unix ms by which the user's next
+/// heartbeat is due).
 pub fn heartbeat_key(queue: &[u8]) -> Vec<u8> {
     companion_key(queue, b"hb")
 }
 
-/// The admission-token hash issued to `user` for `queue`.
+/// The admission-token record issued to `user` for `queue`.
 pub fn token_key(queue: &[u8], user: &[u8]) -> Vec<u8> {
     let mut suffix = b"token:".to_vec();
     suffix.extend_from_slice(user);
     companion_key(queue, &suffix)
 }
 
-fn int_field(h: &Hash, name: &[u8]) -> Option<i64> {
-    h.get(name).and_then(usher_protocol::parse::parse_i64)
+/// The optional fields, as stored in the hash and named by `QPOLICY SET` / `UNSET`.
+pub const FIELDS: &[&str] = &[
+    "maxactive",
+    "rate",
+    "ttl",
+    "heartbeat",
+    "openat",
+    "channel",
+    "tokens",
+];
+
+/// A duration in ms: positive and small enough that any clock plus it stays a valid time.
+fn duration(v: &[u8]) -> Option<i64> {
+    parse_i64(v).filter(|d| (1..=MAX_TIME_MS).contains(d))
+}
+
+fn count(v: &[u8]) -> Option<i64> {
+    parse_i64(v).filter(|n| *n >= 1)
+}
+
+fn instant(v: &[u8]) -> Option<i64> {
+    parse_i64(v).filter(|t| (0..=MAX_TIME_MS).contains(t))
+}
+
+/// What one field may hold, for the error that names it.
+fn expectation(field: &str) -> &'static str {
+    match field {
+        "maxactive" | "rate" => "an integer of at least 1",
+        "openat" => "a Unix time in ms",
+        "channel" => "a non-empty channel name",
+        _ => "a duration in ms of at least 1",
+    }
 }
 
 impl Policy {
-    /// Reads a policy hash; `None` if it has no `active` field.
-    pub fn from_hash(h: &Hash) -> Option<Policy> {
-        Some(Policy {
-            active: h.get(b"active")?.to_vec(),
-            max_active: int_field(h, b"maxactive"),
-            rate_per_min: int_field(h, b"rate"),
-            ttl_ms: int_field(h, b"ttl")
-                .filter(|t| *t > 0)
-                .unwrap_or(DEFAULT_TTL_MS),
-            heartbeat_ms: int_field(h, b"heartbeat").filter(|t| *t > 0),
-            open_at_ms: int_field(h, b"openat"),
-            channel: h.get(b"channel").map(<[u8]>::to_vec),
-            token_ttl_ms: int_field(h, b"tokens").filter(|t| *t > 0),
-        })
+    fn new(active: &[u8]) -> Policy {
+        Policy {
+            active: active.to_vec(),
+            max_active: None,
+            rate_per_min: None,
+            ttl_ms: DEFAULT_TTL_MS,
+            heartbeat_ms: None,
+            open_at_ms: None,
+            channel: None,
+            token_ttl_ms: None,
+        }
+    }
+
+    /// Sets `field` from `value`; `false` (nothing changed) if the value is not valid for it.
+    fn set_field(&mut self, field: &str, value: &[u8]) -> bool {
+        match field {
+            "maxactive" => count(value).map(|n| self.max_active = Some(n)),
+            "rate" => count(value).map(|n| self.rate_per_min = Some(n)),
+            "ttl" => duration(value).map(|n| self.ttl_ms = n),
+            "heartbeat" => duration(value).map(|n| self.heartbeat_ms = Some(n)),
+            "openat" => instant(value).map(|n| self.open_at_ms = Some(n)),
+            "channel" => (!value.is_empty()).then(|| self.channel = Some(value.to_vec())),
+            "tokens" => duration(value).map(|n| self.token_ttl_ms = Some(n)),
+            _ => None,
+        }
+        .is_some()
+    }
+
+    /// Clears an optional field (`ttl` goes back to its default).
+    pub fn unset_field(&mut self, field: &str) -> bool {
+        match field {
+            "maxactive" => self.max_active = None,
+            "rate" => self.rate_per_min = None,
+            "ttl" => self.ttl_ms = DEFAULT_TTL_MS,
+            "heartbeat" => self.heartbeat_ms = None,
+            "openat" => self.open_at_ms = None,
+            "channel" => self.channel = None,
+            "tokens" => self.token_ttl_ms = None,
+            _ => return false,
+        }
+        true
+    }
+
+    /// Reads the policy hash of `queue`. `last` is the last valid policy: a field that does
+    /// not parse keeps its value there (never a looser limit), and so does an `active` field
+    /// that is missing or names a key outside the queue's slot. Returns the policy (`None`
+    /// when there is neither a usable `active` nor a last policy) and what was refused.
+    pub fn from_hash(
+        h: &Hash,
+        queue: &[u8],
+        last: Option<&Policy>,
+    ) -> (Option<Policy>, Vec<String>) {
+        let mut errors = Vec::new();
+        let active = match h.get(b"active") {
+            Some(a) if !a.is_empty() && key_hash_slot(a) == key_hash_slot(queue) => a.to_vec(),
+            other => {
+                errors.push(match other {
+                    None => "field 'active' is missing".to_string(),
+                    Some(a) => format!(
+                        "field 'active' must name a key in the queue's hash slot, got '{}'",
+                        String::from_utf8_lossy(a)
+                    ),
+                });
+                match last {
+                    Some(p) => p.active.clone(),
+                    None => return (None, errors),
+                }
+            }
+        };
+        let mut p = Policy::new(&active);
+        for field in FIELDS {
+            let Some(value) = h.get(field.as_bytes()) else {
+                continue;
+            };
+            if !p.set_field(field, value) {
+                let kept = last.and_then(|l| l.field_value(field));
+                errors.push(format!(
+                    "field '{field}' must be {}, got '{}'; keeping {}",
+                    expectation(field),
+                    String::from_utf8_lossy(value),
+                    kept.as_deref().map_or("none".to_string(), |v| format!(
+                        "'{}'",
+                        String::from_utf8_lossy(v)
+                    ))
+                ));
+                if let Some(v) = kept {
+                    p.set_field(field, &v);
+                }
+            }
+        }
+        (Some(p), errors)
+    }
+
+    /// The stored text of one field, if set.
+    fn field_value(&self, field: &str) -> Option<Vec<u8>> {
+        self.fields()
+            .into_iter()
+            .find(|(name, _)| *name == field.as_bytes())
+            .map(|(_, v)| v)
     }
 
     /// The hash fields that store this policy.
@@ -97,37 +217,33 @@ impl Policy {
         f
     }
 
-    /// Parses QPOLICY SET's `active [option value ...]` from `args`.
+    /// Parses QPOLICY SET's `[option value ...]` over `base` (the queue's current policy, or
+    /// defaults): options not given keep their current value. Every value is checked before
+    /// anything is applied.
     pub fn from_args<'a>(
         active: &[u8],
+        base: Option<&Policy>,
         mut args: impl Iterator<Item = &'a [u8]>,
     ) -> Result<Policy, CmdError> {
-        let mut p = Policy {
-            active: active.to_vec(),
-            max_active: None,
-            rate_per_min: None,
-            ttl_ms: DEFAULT_TTL_MS,
-            heartbeat_ms: None,
-            open_at_ms: None,
-            channel: None,
-            token_ttl_ms: None,
-        };
+        let mut p = base.cloned().unwrap_or_else(|| Policy::new(active));
+        p.active = active.to_vec();
         while let Some(opt) = args.next() {
             let value = args.next().ok_or(CmdError::Syntax)?;
-            let positive = || match usher_protocol::parse::parse_i64(value) {
-                Some(n) if n > 0 => Ok(n),
-                _ => Err(CmdError::Static(usher_protocol::errors::NOT_POSITIVE)),
-            };
-            let name = opt.to_ascii_uppercase();
-            match name.as_slice() {
-                b"MAXACTIVE" => p.max_active = Some(crate::args::positive_int(value)?),
-                b"RATE" => p.rate_per_min = Some(crate::args::positive_int(value)?),
-                b"TTL" => p.ttl_ms = positive()?,
-                b"HEARTBEAT" => p.heartbeat_ms = Some(positive()?),
-                b"OPENAT" => p.open_at_ms = Some(crate::args::int(value)?),
-                b"CHANNEL" => p.channel = Some(value.to_vec()),
-                b"TOKENS" => p.token_ttl_ms = Some(positive()?),
-                _ => return Err(CmdError::Syntax),
+            let field = String::from_utf8_lossy(opt).to_ascii_lowercase();
+            if !FIELDS.contains(&field.as_str()) {
+                return Err(CmdError::Syntax);
+            }
+            if !p.set_field(&field, value) {
+                return Err(match field.as_str() {
+                    "maxactive" | "rate" | "openat" if parse_i64(value).is_none() => {
+                        CmdError::NotInteger
+                    }
+                    _ => CmdError::Owned(format!(
+                        "ERR {} must be {}",
+                        field.to_ascii_uppercase(),
+                        expectation(&field)
+                    )),
+                });
             }
         }
         Ok(p)
@@ -136,6 +252,12 @@ impl Policy {
     /// True before the opening time.
     pub fn before_open(&self, now_ms: i64) -> bool {
         self.open_at_ms.is_some_and(|open| now_ms < open)
+    }
+
+    /// True when admissions are announced or tokens issued: both name the user in text (JSON,
+    /// JWT), so the user id must be UTF-8.
+    pub fn names_users_in_text(&self) -> bool {
+        self.channel.is_some() || self.token_ttl_ms.is_some()
     }
 }
 
@@ -180,7 +302,7 @@ mod tests {
             b"CHANNEL",
             b"admitted:{e}",
         ];
-        let p = Policy::from_args(b"active:{e}", args.into_iter()).unwrap();
+        let p = Policy::from_args(b"active:{e}", None, args.into_iter()).unwrap();
         let mut h = Hash::new();
         let limits = crate::types::hash::ListpackLimits {
             max_entries: 128,
@@ -189,7 +311,50 @@ mod tests {
         for (f, v) in p.fields() {
             h.set(f, &v, limits);
         }
-        assert_eq!(Policy::from_hash(&h), Some(p));
+        assert_eq!(Policy::from_hash(&h, b"queue:{e}", None), (Some(p), vec![]));
+    }
+
+    #[test]
+    fn a_malformed_field_keeps_the_last_valid_limit() {
+        let limits = crate::types::hash::ListpackLimits {
+            max_entries: 128,
+            max_value: 64,
+        };
+        let args: Vec<&[u8]> = vec![b"MAXACTIVE", b"2", b"RATE", b"600"];
+        let valid = Policy::from_args(b"active:{e}", None, args.into_iter()).unwrap();
+        let mut h = Hash::new();
+        for (f, v) in valid.fields() {
+            h.set(f, &v, limits);
+        }
+        h.set(b"maxactive", b"2k", limits);
+        h.set(b"active", b"active:elsewhere", limits);
+        let (p, errors) = Policy::from_hash(&h, b"queue:{e}", Some(&valid));
+        let p = p.unwrap();
+        assert_eq!(p.max_active, Some(2));
+        assert_eq!(p.active, b"active:{e}");
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        // With no last valid policy, a hash whose `active` is unusable is no policy at all.
+        let (p, errors) = Policy::from_hash(&h, b"queue:{e}", None);
+        assert!(p.is_none() && !errors.is_empty());
+    }
+
+    #[test]
+    fn set_updates_only_the_options_given() {
+        let args: Vec<&[u8]> = vec![b"MAXACTIVE", b"5", b"CHANNEL", b"c"];
+        let base = Policy::from_args(b"a:{e}", None, args.into_iter()).unwrap();
+        let args: Vec<&[u8]> = vec![b"RATE", b"60"];
+        let p = Policy::from_args(b"a:{e}", Some(&base), args.into_iter()).unwrap();
+        assert_eq!(
+            (p.max_active, p.rate_per_min, p.channel),
+            (Some(5), Some(60), Some(b"c".to_vec()))
+        );
+        for bad in [
+            &[&b"RATE"[..], b"0"][..],
+            &[b"MAXACTIVE", b"0"],
+            &[b"CHANNEL", b""],
+        ] {
+            assert!(Policy::from_args(b"a:{e}", None, bad.iter().copied()).is_err());
+        }
     }
 
     #[test]

@@ -1,60 +1,169 @@
-//! Per-shard, in-memory queue state that is not (and must not be) in keys: the measured
-//! admission statistics of each queue, and which queues have a policy the server runs (with
-//! the policy's admission bucket), by (database, queue key).
+//! Per-shard, in-memory waiting-room state that is not (and must not be) in keys, by
+//! (database, queue key): the measured admission statistics, the arrival watermark, and for
+//! queues with a policy the server runs, the last valid policy, what the hash holds that was
+//! refused, the admission token bucket and the heartbeat back-fill cursor.
 
-use super::policy::Bucket;
+use super::policy::{Bucket, Policy};
 use super::rate::AdmissionStats;
 use crate::bytes::SmallBytes;
 use foldhash::HashMap;
 
+/// What the server keeps for a queue with a policy.
+#[derive(Clone, Debug)]
+pub struct PolicyState {
+    /// The last policy read without refusals for its limits (see [`Policy::from_hash`]).
+    pub policy: Option<Policy>,
+    /// Why fields of the hash were refused at the last read (empty when it is all valid).
+    pub errors: Vec<String>,
+    pub bucket: Bucket,
+    /// Heartbeat back-fill: waiters with arrival scores above this have not been given a
+    /// heartbeat deadline yet (those who joined before the policy had heartbeats). `None`
+    /// once every waiter has one.
+    pub backfill_after: Option<f64>,
+}
+
+#[derive(Default, Debug)]
+pub struct QueueState {
+    pub stats: AdmissionStats,
+    /// The highest arrival score ever given in this line, so that scores keep growing when
+    /// the line empties and fills again.
+    pub last_arrival: Option<f64>,
+    pub policy: Option<PolicyState>,
+}
+
 #[derive(Default)]
 pub struct QueueRegistry {
-    stats: HashMap<(u32, SmallBytes), AdmissionStats>,
-    policies: HashMap<(u32, SmallBytes), Bucket>,
+    queues: HashMap<(u32, SmallBytes), QueueState>,
+    policies: usize,
 }
 
 impl QueueRegistry {
-    pub fn stats(&self, db: usize, queue: &[u8]) -> Option<&AdmissionStats> {
-        self.stats.get(&(db as u32, SmallBytes::new(queue)))
+    /// True when no queue of this shard has state (one check on the command path).
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.queues.is_empty()
+    }
+
+    pub fn get(&self, db: usize, queue: &[u8]) -> Option<&QueueState> {
+        self.queues.get(&(db as u32, SmallBytes::new(queue)))
+    }
+
+    pub fn get_mut(&mut self, db: usize, queue: &[u8]) -> Option<&mut QueueState> {
+        self.queues.get_mut(&(db as u32, SmallBytes::new(queue)))
+    }
+
+    pub fn entry(&mut self, db: usize, queue: &[u8]) -> &mut QueueState {
+        self.queues
+            .entry((db as u32, SmallBytes::new(queue)))
+            .or_default()
     }
 
     pub fn record_admissions(&mut self, db: usize, queue: &[u8], now_ms: i64, n: u64) {
-        self.stats
-            .entry((db as u32, SmallBytes::new(queue)))
-            .or_default()
-            .record(now_ms, n);
+        self.entry(db, queue).stats.record(now_ms, n);
     }
 
     /// True when `queue` has a policy; one emptiness check when no queue has one.
     #[inline]
     pub fn has_policy(&self, db: usize, queue: &[u8]) -> bool {
-        !self.policies.is_empty()
-            && self
-                .policies
-                .contains_key(&(db as u32, SmallBytes::new(queue)))
+        self.policies > 0 && self.get(db, queue).is_some_and(|q| q.policy.is_some())
     }
 
-    pub fn register_policy(&mut self, db: usize, queue: &[u8]) {
-        self.policies
-            .entry((db as u32, SmallBytes::new(queue)))
-            .or_default();
+    pub fn policy_state(&mut self, db: usize, queue: &[u8]) -> Option<&mut PolicyState> {
+        self.get_mut(db, queue).and_then(|q| q.policy.as_mut())
+    }
+
+    /// Registers (or replaces) the policy of `queue`, keeping its bucket. `errors` says what
+    /// the hash held that was refused (empty for QPOLICY SET, which refuses bad input whole).
+    /// A policy that gains heartbeats starts the back-fill of the waiters already in line.
+    pub fn store_policy(&mut self, db: usize, queue: &[u8], policy: Policy, errors: Vec<String>) {
+        let q = self.entry(db, queue);
+        let added = q.policy.is_none();
+        let state = q.policy.get_or_insert_with(|| PolicyState {
+            policy: None,
+            errors: Vec::new(),
+            bucket: Bucket::default(),
+            backfill_after: None,
+        });
+        let had_heartbeat = state
+            .policy
+            .as_ref()
+            .is_some_and(|p| p.heartbeat_ms.is_some());
+        if !had_heartbeat && policy.heartbeat_ms.is_some() {
+            state.backfill_after = Some(f64::NEG_INFINITY);
+        }
+        state.policy = Some(policy);
+        state.errors = errors;
+        if added {
+            self.policies += 1;
+        }
     }
 
     pub fn unregister_policy(&mut self, db: usize, queue: &[u8]) -> bool {
-        self.policies
-            .remove(&(db as u32, SmallBytes::new(queue)))
-            .is_some()
+        let had = self
+            .get_mut(db, queue)
+            .and_then(|q| q.policy.take())
+            .is_some();
+        if had {
+            self.policies -= 1;
+        }
+        had
     }
 
-    /// Queues with a policy, for the server's tick.
+    /// Queues with a policy, for the server's tick and QPOLICY LIST.
     pub fn policy_queues(&self) -> Vec<(usize, SmallBytes)> {
-        self.policies
-            .keys()
-            .map(|(db, q)| (*db as usize, q.clone()))
+        if self.policies == 0 {
+            return Vec::new();
+        }
+        self.queues
+            .iter()
+            .filter(|(_, q)| q.policy.is_some())
+            .map(|((db, q), _)| (*db as usize, q.clone()))
             .collect()
     }
 
-    pub fn bucket(&mut self, db: usize, queue: &[u8]) -> Option<&mut Bucket> {
-        self.policies.get_mut(&(db as u32, SmallBytes::new(queue)))
+    /// Queues of `db` whose policy admits into `active` (QREVOKE withdraws their tokens).
+    pub fn queues_admitting_into(&self, db: usize, active: &[u8]) -> Vec<SmallBytes> {
+        if self.policies == 0 {
+            return Vec::new();
+        }
+        self.queues
+            .iter()
+            .filter(|((d, _), q)| {
+                *d as usize == db
+                    && q.policy
+                        .as_ref()
+                        .and_then(|s| s.policy.as_ref())
+                        .is_some_and(|p| p.active == active)
+            })
+            .map(|((_, q), _)| q.clone())
+            .collect()
+    }
+
+    /// The line at `queue` was deleted by a command outside the family (DEL, RENAME, ...): a
+    /// new sale under the same name starts with fresh statistics.
+    pub fn line_deleted(&mut self, db: usize, queue: &[u8]) {
+        if let Some(q) = self.get_mut(db, queue) {
+            q.stats = AdmissionStats::default();
+        }
+    }
+
+    /// FLUSHDB / FLUSHALL: every line of `db` is gone, and with it its statistics and
+    /// watermark (policies stop at their next tick, once their hash is found missing).
+    pub fn flush_db(&mut self, db: usize) {
+        for ((d, _), q) in self.queues.iter_mut() {
+            if *d as usize == db {
+                q.stats = AdmissionStats::default();
+                q.last_arrival = None;
+            }
+        }
+        self.queues
+            .retain(|(d, _), q| *d as usize != db || q.policy.is_some());
+    }
+
+    /// CONFIG RESETSTAT.
+    pub fn reset_stats(&mut self) {
+        for q in self.queues.values_mut() {
+            q.stats = AdmissionStats::default();
+        }
     }
 }

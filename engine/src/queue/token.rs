@@ -8,7 +8,9 @@
 //! {"sub": "<user>", "aud": "<queue>", "iat": <issued, s>, "exp": <expiry, s>, "jti": "<nonce>"}
 //! ```
 //!
-//! Single use is a separate, stateful step (`TOKENVERIFY token CONSUME` records the `jti`).
+//! Single use is a separate, stateful step: `TOKENVERIFY token CONSUME` records the `jti` of a
+//! TOKENSIGN token; an admission token (claim `"adm": true`) is spent through its record,
+//! the same one TOKENCONSUME spends, so one admission is one use.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -32,6 +34,11 @@ pub struct Claims {
     pub exp: i64,
     /// A random nonce, unique per token (the single-use key).
     pub jti: String,
+    /// usher's private claim: true for the token of an admission (issued by a queue policy),
+    /// which is single-use through its record `<queue>:token:<user>` and dies with the
+    /// session (QREVOKE); absent for TOKENSIGN's tokens.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub adm: bool,
 }
 
 /// Why a token was refused.
@@ -124,6 +131,7 @@ mod tests {
             iat: 1_795_000_000,
             exp: 1_795_000_600,
             jti: "a1b2".into(),
+            adm: false,
         }
     }
 

@@ -146,6 +146,7 @@ fn config_resetstat(
     // The databases' own counters (ALL_SHARDS: every shard is locked here).
     for shard in locked.iter_mut() {
         shard.dbs.iter_mut().for_each(|d| d.reset_stats());
+        shard.queues.reset_stats();
     }
     s.shared
         .connections_received

@@ -1,0 +1,452 @@
+//! Admission policies: the QPOLICY container (SET, UNSET, GET, DEL, LIST, HELP), reading a
+//! queue's policy for the rest of the family, and the policy tick the server runs for every
+//! queue that has one.
+//!
+//! The policy hash `<queue>:policy` is the truth and is re-read on every use, so an edit takes
+//! effect at once; the shard remembers the last valid policy so that a malformed edit never
+//! loosens a limit (see [`crate::queue::policy`]). The tick runs under the queue's shard lock
+//! and touches only keys of the queue's slot: the policy's active set must share it (checked
+//! at QPOLICY SET by `Flags::SAME_SLOT`, and at every read of the hash).
+
+use crate::bytes::SmallBytes;
+use crate::cmd::hash::get_hash;
+use crate::cmd::keys::write_help;
+use crate::cmd::queue::{admit_users, check_zset, sweep, zadd, Admission, MAX_BATCH};
+use crate::cmd::zset::get_zset as zset;
+use crate::command::{cmd, container, CommandSpec, EngineHandler, Flags, Group};
+use crate::ctx::ExecCtx;
+use crate::error::{CmdError, CmdResult};
+use crate::queue::heartbeat::timeout_ms;
+use crate::queue::policy::{heartbeat_key, policy_key, Policy, FIELDS};
+use crate::types::hash::{Hash, ListpackLimits};
+use crate::types::zset::ScoreBound;
+use crate::value::Value;
+use smallvec::SmallVec;
+use usher_protocol::{Argv, ReplySink};
+
+type Spec = CommandSpec<EngineHandler>;
+
+/// The policy of `queue`, if it has one: the hash as it reads now, with any refused field at
+/// its last valid value. A policy hash of the wrong type, or one without a usable `active`,
+/// leaves the last valid policy in force (and the refusal shows in QPOLICY GET).
+pub(crate) fn policy_of(ctx: &mut ExecCtx, queue: &[u8]) -> Result<Option<Policy>, CmdError> {
+    let db = ctx.db;
+    if !ctx.shards.shard(queue).queues.has_policy(db, queue) {
+        return Ok(None);
+    }
+    let key = policy_key(queue);
+    if !ctx.shards.holds(&key) {
+        return Ok(None);
+    }
+    let last = ctx
+        .shards
+        .shard(queue)
+        .queues
+        .policy_state(db, queue)
+        .and_then(|s| s.policy.clone());
+    let now = ctx.now_ms;
+    let (policy, errors) = match get_hash(ctx.db(&key), &key, now) {
+        Ok(Some(h)) => Policy::from_hash(h, queue, last.as_ref()),
+        Ok(None) => return Ok(None),
+        Err(_) => (
+            last.clone(),
+            vec!["the policy key holds the wrong kind of value".to_string()],
+        ),
+    };
+    let registry = &mut ctx.shards.shard(queue).queues;
+    match &policy {
+        Some(p) if Some(p) != last.as_ref() => registry.store_policy(db, queue, p.clone(), errors),
+        _ => {
+            if let Some(state) = registry.policy_state(db, queue) {
+                state.errors = errors;
+            }
+        }
+    }
+    Ok(policy)
+}
+
+/// Writes `policy` as the hash `<queue>:policy` (replacing it) and registers it.
+fn store(ctx: &mut ExecCtx, queue: &[u8], policy: Policy) {
+    let key = policy_key(queue);
+    let limits = ListpackLimits::from_config(ctx.config);
+    let mut hash = Hash::new();
+    for (field, value) in policy.fields() {
+        hash.set(field, &value, limits);
+    }
+    ctx.db(&key).set(&key, Value::Hash(Box::new(hash)));
+    ctx.modified(&key);
+    let db = ctx.db;
+    ctx.shards
+        .shard(queue)
+        .queues
+        .store_policy(db, queue, policy, Vec::new());
+}
+
+/// The current policy for QPOLICY SET/UNSET to start from; WRONGTYPE if the key is taken.
+fn current(ctx: &mut ExecCtx, queue: &[u8]) -> Result<Option<Policy>, CmdError> {
+    let key = policy_key(queue);
+    let now = ctx.now_ms;
+    get_hash(ctx.db(&key), &key, now)?;
+    policy_of(ctx, queue)
+}
+
+/// ```text
+/// QPOLICY SET queue active [MAXACTIVE n] [RATE per-minute] [TTL ms] [HEARTBEAT ms]
+///     [OPENAT unix-ms] [CHANNEL channel] [TOKENS ttl-ms]
+/// ```
+/// Sets the queue's admission policy and has the server run it: admissions at RATE per minute
+/// under the MAXACTIVE cap, sessions of TTL ms, heartbeats (a waiter silent for HEARTBEAT ms,
+/// or three of its poll intervals if longer, is dropped), a shuffled pre-queue before OPENAT,
+/// each admission published on CHANNEL as JSON, and one admission token per admission, valid
+/// for TOKENS ms. On an existing policy only the options given change (QPOLICY UNSET clears
+/// one). `active` must share the queue's hash slot. Reply: OK.
+fn qpolicy_set(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    let (queue, active) = (argv.arg(2), argv.arg(3));
+    check_zset(ctx, queue)?;
+    check_zset(ctx, active)?;
+    let base = current(ctx, queue)?;
+    let policy = Policy::from_args(active, base.as_ref(), argv.iter().skip(4))?;
+    store(ctx, queue, policy);
+    out.ok();
+    Ok(())
+}
+
+/// ```text
+/// QPOLICY UNSET queue field [field ...]
+/// ```
+/// Clears optional fields of the queue's policy (`maxactive`, `rate`, `heartbeat`, `openat`,
+/// `channel`, `tokens`; `ttl` returns to its default). Reply: OK.
+fn qpolicy_unset(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    let queue = argv.arg(2);
+    let Some(mut policy) = current(ctx, queue)? else {
+        return Err(CmdError::Static("ERR the queue has no policy"));
+    };
+    for field in argv.iter().skip(3) {
+        let name = String::from_utf8_lossy(field).to_ascii_lowercase();
+        if !FIELDS.contains(&name.as_str()) {
+            return Err(CmdError::Owned(format!(
+                "ERR unknown policy field '{}' (fields: {})",
+                String::from_utf8_lossy(field),
+                FIELDS.join(", ")
+            )));
+        }
+        policy.unset_field(&name);
+    }
+    store(ctx, queue, policy);
+    out.ok();
+    Ok(())
+}
+
+/// ```text
+/// QPOLICY GET queue
+/// ```
+/// The queue's policy in force as a map (nil when it has none), plus `errors` (an array) when
+/// the hash holds fields that were refused. Complexity: O(1).
+fn qpolicy_get(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    let queue = argv.arg(2);
+    let Some(p) = policy_of(ctx, queue)? else {
+        out.null();
+        return Ok(());
+    };
+    let db = ctx.db;
+    let errors = ctx
+        .shards
+        .shard(queue)
+        .queues
+        .policy_state(db, queue)
+        .map(|s| s.errors.clone())
+        .unwrap_or_default();
+    let fields = p.fields();
+    out.map(fields.len() + usize::from(!errors.is_empty()));
+    for (name, value) in fields {
+        out.bulk(name);
+        out.bulk(&value);
+    }
+    if !errors.is_empty() {
+        out.bulk(b"errors");
+        out.array(errors.len());
+        for e in &errors {
+            out.bulk(e.as_bytes());
+        }
+    }
+    Ok(())
+}
+
+/// ```text
+/// QPOLICY DEL queue
+/// ```
+/// Stops running the queue's policy and deletes `<queue>:policy`. Reply: 1 if it had one.
+fn qpolicy_del(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    let queue = argv.arg(2);
+    let db = ctx.db;
+    let had = ctx.shards.shard(queue).queues.unregister_policy(db, queue);
+    let key = policy_key(queue);
+    let now = ctx.now_ms;
+    if ctx.shards.holds(&key) && ctx.db(&key).delete(&key, now) {
+        ctx.modified(&key);
+    }
+    out.int(had as i64);
+    Ok(())
+}
+
+/// ```text
+/// QPOLICY LIST
+/// ```
+/// The queues of the selected database whose policy the server runs, sorted.
+fn qpolicy_list(ctx: &mut ExecCtx, _argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    let db = ctx.db;
+    let mut queues: Vec<_> = ctx
+        .shards
+        .iter_mut()
+        .flat_map(|s| s.queues.policy_queues())
+        .filter(|(d, _)| *d == db)
+        .map(|(_, q)| q)
+        .collect();
+    queues.sort();
+    out.array(queues.len());
+    for q in &queues {
+        out.bulk(q);
+    }
+    Ok(())
+}
+
+const HELP: &[&str] = &[
+    "QPOLICY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "SET <queue> <active> [MAXACTIVE n] [RATE per-minute] [TTL ms] [HEARTBEAT ms] [OPENAT unix-ms] [CHANNEL channel] [TOKENS ms]",
+    "    Set the queue's admission policy, or change the options given; the server runs it.",
+    "UNSET <queue> <field> [<field> ...]",
+    "    Clear policy fields (maxactive, rate, ttl, heartbeat, openat, channel, tokens).",
+    "GET <queue>",
+    "    Return the policy in force, and the errors of fields that were refused.",
+    "DEL <queue>",
+    "    Stop running the queue's policy and delete it.",
+    "LIST",
+    "    Return the queues of this database that have a policy.",
+    "HELP",
+    "    Print this help.",
+];
+
+fn qpolicy_help(_ctx: &mut ExecCtx, _argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    write_help(out, HELP);
+    Ok(())
+}
+
+/// One tick of a queue's policy, run by the server under the queue's shard lock: gives
+/// heartbeat deadlines to waiters who joined before heartbeats were on, sweeps a batch of
+/// silent waiters, then admits what the rate allows. Returns false once the queue has no
+/// policy any more (its hash was deleted), so the server stops ticking it.
+pub fn run_policy(ctx: &mut ExecCtx, queue: &[u8]) -> bool {
+    let now = ctx.now_ms;
+    let policy = match policy_of(ctx, queue) {
+        Ok(Some(p)) => p,
+        Ok(None) | Err(_) => {
+            let key = policy_key(queue);
+            if ctx.shards.holds(&key) && ctx.db(&key).contains(&key, now) {
+                return true; // unusable, reported by QPOLICY GET; nothing to run
+            }
+            let db = ctx.db;
+            ctx.shards.shard(queue).queues.unregister_policy(db, queue);
+            return false;
+        }
+    };
+    if !ctx.shards.holds(&policy.active) {
+        return true; // never: the active key shares the queue's slot (Policy::from_hash)
+    }
+    if let Some(hb_ms) = policy.heartbeat_ms {
+        let hb = heartbeat_key(queue);
+        if check_zset(ctx, &hb).is_ok() && check_zset(ctx, queue).is_ok() {
+            backfill_heartbeats(ctx, queue, &hb, hb_ms);
+            sweep(
+                ctx,
+                &hb,
+                queue,
+                &ScoreBound::Inclusive(now as f64),
+                MAX_BATCH as i64,
+            );
+        }
+    }
+    let Some(rate) = policy.rate_per_min.filter(|_| !policy.before_open(now)) else {
+        return true;
+    };
+    let db = ctx.db;
+    let Some(n) = ctx
+        .shards
+        .shard(queue)
+        .queues
+        .policy_state(db, queue)
+        .map(|s| s.bucket.earn(now, rate))
+    else {
+        return true;
+    };
+    if n == 0 || check_zset(ctx, queue).is_err() || check_zset(ctx, &policy.active).is_err() {
+        return true;
+    }
+    let active = policy.active.clone();
+    let round = Admission {
+        count: n.min(MAX_BATCH),
+        max_active: policy.max_active,
+        now,
+        ttl: policy.ttl_ms,
+    };
+    let admitted = admit_users(ctx, queue, &active, round, Some(&policy));
+    if let Some(state) = ctx.shards.shard(queue).queues.policy_state(db, queue) {
+        state.bucket.spend(admitted.len());
+    }
+    true
+}
+
+/// Gives up to [`MAX_BATCH`] waiters who have no heartbeat deadline (they joined before the
+/// policy had heartbeats) one: a full timeout for their position from now. Until then they
+/// count as waiting; afterwards they must heartbeat like everyone else.
+fn backfill_heartbeats(ctx: &mut ExecCtx, queue: &[u8], hb: &[u8], base_ms: i64) {
+    let (db, now) = (ctx.db, ctx.now_ms);
+    let Some(after) = ctx
+        .shards
+        .shard(queue)
+        .queues
+        .policy_state(db, queue)
+        .and_then(|s| s.backfill_after)
+    else {
+        return;
+    };
+    let batch: Vec<(SmallBytes, f64, usize)> = match zset(ctx.db(queue), queue, now) {
+        Ok(Some(z)) => {
+            let start = z.count_in_score_range(
+                &ScoreBound::Inclusive(f64::NEG_INFINITY),
+                &ScoreBound::Inclusive(after),
+            );
+            z.iter_from_rank(start, false)
+                .take(MAX_BATCH)
+                .enumerate()
+                .map(|(i, (m, s))| (SmallBytes::new(m), s, start + i))
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    let mut wrote = false;
+    for (user, _, rank) in &batch {
+        let has = matches!(zset(ctx.db(hb), hb, now), Ok(Some(h)) if h.score(user).is_some());
+        if !has {
+            zadd(
+                ctx,
+                hb,
+                user,
+                (now + timeout_ms(base_ms, *rank as i64 + 1)) as f64,
+            );
+            wrote = true;
+        }
+    }
+    if wrote {
+        ctx.modified_in_sale(hb);
+    }
+    if let Some(state) = ctx.shards.shard(queue).queues.policy_state(db, queue) {
+        state.backfill_after = match batch.last() {
+            Some((_, score, _)) if batch.len() == MAX_BATCH => Some(*score),
+            _ => None,
+        };
+    }
+}
+
+/// QPOLICY SET touches the policy hash and the heartbeat set: both are locked and, like the
+/// active set, must share the queue's slot.
+fn policy_companions(argv: Argv) -> SmallVec<[Vec<u8>; 2]> {
+    argv.get(2)
+        .map(|q| SmallVec::from_vec(vec![policy_key(q), heartbeat_key(q)]))
+        .unwrap_or_default()
+}
+
+fn policy_hash(argv: Argv) -> SmallVec<[Vec<u8>; 2]> {
+    argv.get(2).map(policy_key).into_iter().collect()
+}
+
+const SLOT: Flags = Flags::SAME_SLOT;
+
+const QPOLICY_SUBCOMMANDS: &[Spec] = &[
+    cmd(
+        "SET",
+        -4,
+        Flags::WRITE.union(Flags::DENYOOM).union(SLOT),
+        qpolicy_set as EngineHandler,
+    )
+    .keys(2, 3, 1)
+    .derived_keys(policy_companions)
+    .doc(
+        Group::Queue,
+        "0.1.0",
+        "Sets a queue's admission policy, or changes the options given; the server then runs it.",
+        "O(1)",
+    ),
+    cmd(
+        "UNSET",
+        -4,
+        Flags::WRITE.union(SLOT),
+        qpolicy_unset as EngineHandler,
+    )
+    .keys(2, 2, 1)
+    .derived_keys(policy_hash)
+    .doc(
+        Group::Queue,
+        "0.1.0",
+        "Clears fields of a queue's admission policy.",
+        "O(1)",
+    ),
+    cmd(
+        "GET",
+        3,
+        Flags::READONLY.union(Flags::FAST).union(SLOT),
+        qpolicy_get as EngineHandler,
+    )
+    .keys(2, 2, 1)
+    .derived_keys(policy_hash)
+    .doc(
+        Group::Queue,
+        "0.1.0",
+        "Returns a queue's admission policy in force and any refused fields.",
+        "O(1)",
+    ),
+    cmd(
+        "DEL",
+        3,
+        Flags::WRITE.union(Flags::FAST).union(SLOT),
+        qpolicy_del as EngineHandler,
+    )
+    .keys(2, 2, 1)
+    .derived_keys(policy_hash)
+    .doc(
+        Group::Queue,
+        "0.1.0",
+        "Removes a queue's admission policy.",
+        "O(1)",
+    ),
+    cmd(
+        "LIST",
+        2,
+        Flags::READONLY.union(Flags::ALL_SHARDS),
+        qpolicy_list as EngineHandler,
+    )
+    .doc(
+        Group::Queue,
+        "0.1.0",
+        "Lists the queues of the database that have an admission policy.",
+        "O(N) where N is the number of queues with a policy.",
+    ),
+    cmd(
+        "HELP",
+        2,
+        Flags::READONLY.union(Flags::FAST),
+        qpolicy_help as EngineHandler,
+    )
+    .doc(
+        Group::Queue,
+        "0.1.0",
+        "Returns helpful text about the different subcommands.",
+        "O(1)",
+    ),
+];
+
+pub static COMMANDS: &[Spec] = &[container("QPOLICY", QPOLICY_SUBCOMMANDS).doc(
+    Group::Queue,
+    "0.1.0",
+    "A container for queue admission-policy commands.",
+    "Depends on subcommand.",
+)];
