@@ -135,7 +135,9 @@ fn probes(row: &Row) -> Vec<Vec<String>> {
 /// description of the failure, if any.
 fn probe(c: &mut Client, args: &[String], marker: &str) -> Option<String> {
     c.send(&["SELECT", "0"]);
-    c.send(&["DEL", "{t}str", "{t}int", "{t}list", "{t}hash", "{t}set", "{t}zset"]);
+    c.send(&[
+        "DEL", "{t}str", "{t}int", "{t}list", "{t}hash", "{t}set", "{t}zset",
+    ]);
     for (_, setup) in KEYS.iter().filter(|(_, s)| !s.is_empty()) {
         c.send(setup);
     }
@@ -153,7 +155,9 @@ fn probe(c: &mut Client, args: &[String], marker: &str) -> Option<String> {
     };
     match c.read() {
         Ok(Reply::Bulk(m)) if m == marker.as_bytes() => None,
-        Ok(next) => Some(format!("reply {reply:?} was followed by {next:?}, not the marker")),
+        Ok(next) => Some(format!(
+            "reply {reply:?} was followed by {next:?}, not the marker"
+        )),
         Err(e) => Some(format!("reply {reply:?}, then the stream broke: {e}")),
     }
 }

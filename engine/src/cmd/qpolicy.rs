@@ -18,6 +18,7 @@ use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
 use crate::queue::heartbeat::timeout_ms;
 use crate::queue::policy::{heartbeat_key, policy_key, Policy, FIELDS};
+use crate::shard::Shard;
 use crate::types::hash::{Hash, ListpackLimits};
 use crate::types::zset::ScoreBound;
 use crate::value::Value;
@@ -65,11 +66,14 @@ pub(crate) fn policy_of(ctx: &mut ExecCtx, queue: &[u8]) -> Result<Option<Policy
     Ok(policy)
 }
 
-/// Writes `policy` as the hash `<queue>:policy` (replacing it) and registers it.
+/// Writes `policy` as the hash `<queue>:policy` (replacing it) and registers it. The hash also
+/// names its queue (`queue`), so that a policy loaded from a snapshot finds its queue again
+/// ([`adopt_policy_hash`]): the key name alone cannot say (`{q}:policy` serves `q` and `{q}`).
 fn store(ctx: &mut ExecCtx, queue: &[u8], policy: Policy) {
     let key = policy_key(queue);
     let limits = ListpackLimits::from_config(ctx.config);
     let mut hash = Hash::new();
+    hash.set(b"queue", queue, limits);
     for (field, value) in policy.fields() {
         hash.set(field, &value, limits);
     }
@@ -88,6 +92,26 @@ fn current(ctx: &mut ExecCtx, queue: &[u8]) -> Result<Option<Policy>, CmdError> 
     let now = ctx.now_ms;
     get_hash(ctx.db(&key), &key, now)?;
     policy_of(ctx, queue)
+}
+
+/// Registers the policy stored at `key` in `db` of `shard`, if `key` is a policy hash written by
+/// QPOLICY SET (it names its queue, and is that queue's policy key): for loaders (snapshots,
+/// logs, replication) that bring keys back without running QPOLICY. Returns true if adopted.
+pub fn adopt_policy_hash(shard: &mut Shard, db: usize, key: &[u8], now_ms: i64) -> bool {
+    let Ok(Some(h)) = get_hash(shard.db(db), key, now_ms) else {
+        return false;
+    };
+    let Some(queue) = h.get(b"queue").map(<[u8]>::to_vec) else {
+        return false;
+    };
+    if policy_key(&queue) != key {
+        return false;
+    }
+    let (Some(policy), errors) = Policy::from_hash(h, &queue, None) else {
+        return false;
+    };
+    shard.queues.store_policy(db, &queue, policy, errors);
+    true
 }
 
 /// ```text

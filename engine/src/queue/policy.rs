@@ -5,6 +5,7 @@
 //! Cloudflare's two knobs and the rest of an event's waiting-room settings:
 //!
 //! ```text
+//! queue       the queue this policy belongs to (written by QPOLICY SET; read by loaders)
 //! active      the active-set key, in the queue's hash slot (required)
 //! maxactive   cap on live active sessions, ≥ 1      (absent: no cap)
 //! rate        new admissions per minute, ≥ 1        (absent: the server admits nobody itself)
