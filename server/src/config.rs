@@ -86,6 +86,16 @@ pub struct Config {
     pub pidfile: String,
     /// The file the configuration was read from, for `CONFIG REWRITE` and INFO.
     pub config_file: Option<String>,
+    /// `cluster-enabled`: route by hash slot, answer MOVED and CROSSSLOT (start-up only).
+    pub cluster_enabled: bool,
+    /// `cluster-config-file`: the topology (JSON, see `usher_cluster::topology`); absent file:
+    /// the emulated one-node mode.
+    pub cluster_config_file: String,
+    /// `cluster-node-id`: this node's id in the topology (usher's directive; Redis nodes make
+    /// up their own). Default: a random id, fine for the emulated mode.
+    pub cluster_node_id: String,
+    /// `cluster-announce-ip`: the address this node gives clients in the emulated mode.
+    pub cluster_announce_ip: String,
 }
 
 impl Default for Config {
@@ -135,6 +145,10 @@ impl Default for Config {
             dbfilename: "dump.rdb".into(),
             appendfilename: "appendonly.aof".into(),
             pidfile: String::new(),
+            cluster_enabled: false,
+            cluster_config_file: "nodes.conf".to_string(),
+            cluster_node_id: String::new(),
+            cluster_announce_ip: String::new(),
             config_file: None,
         }
     }
@@ -651,6 +665,36 @@ pub static DIRECTIVES: &[Directive] = &[
             }
         },
         |_| "no".into(),
+    ),
+    d(
+        "cluster-enabled",
+        false,
+        |c, a| set(&mut c.cluster_enabled, yes_no(a)?),
+        |c| bool_str(c.cluster_enabled),
+    ),
+    d(
+        "cluster-config-file",
+        false,
+        |c, a| set(&mut c.cluster_config_file, one(a)?.to_string()),
+        |c| c.cluster_config_file.clone(),
+    ),
+    d(
+        "cluster-node-id",
+        false,
+        |c, a| {
+            let id = one(a)?;
+            if !usher_cluster::valid_node_id(id) {
+                return Err("a node id is 40 hexadecimal characters".into());
+            }
+            set(&mut c.cluster_node_id, id.to_ascii_lowercase())
+        },
+        |c| c.cluster_node_id.clone(),
+    ),
+    d(
+        "cluster-announce-ip",
+        true,
+        |c, a| set(&mut c.cluster_announce_ip, one(a)?.to_string()),
+        |c| c.cluster_announce_ip.clone(),
     ),
 ];
 

@@ -5,7 +5,8 @@
 //! arity ─ wrong number of arguments ──────────────┤ rejected (and, inside MULTI, the
 //! auth ─ NOAUTH ───────────────────────────────────┤ transaction is marked to abort)
 //! maxmemory ─ OOM (DENYOOM commands) ─────────────┤
-//! RESP2 subscriber mode ─ only (P)SUBSCRIBE ... ──┘
+//! RESP2 subscriber mode ─ only (P)SUBSCRIBE ... ──┤
+//! cluster mode ─ MOVED / CROSSSLOT / CLUSTERDOWN ──┘
 //! MULTI ─ queue it, reply QUEUED
 //! execute: lock the shards of its keys (ascending), run the handler, unlock
 //! stats, CLIENT REPLY mode
@@ -109,6 +110,25 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
             out,
             &errors::fill(errors::PUBSUB_CONTEXT, &cmd.full_name),
         );
+    }
+    if let Some(cluster) = shared.cluster.get() {
+        // As Redis Cluster: each command is routed alone (a queued one too); a transaction
+        // whose commands name several slots fails at EXEC, which discards it.
+        if top_name == "EXEC" && s.multi.as_ref().is_some_and(|m| m.cross_slot) {
+            crate::cmd::transaction::end_multi(s);
+            s.unwatch_all();
+            return reject(s, Some(cmd), out, errors::CROSSSLOT);
+        }
+        match crate::cluster::route(&cluster.topology(), spec, argv) {
+            Ok(Some(slot)) => {
+                if let Some(m) = s.multi.as_mut().filter(|_| !runs_inside_multi(top_name)) {
+                    m.cross_slot |= m.slot.is_some_and(|t| t != slot);
+                    m.slot = Some(slot);
+                }
+            }
+            Ok(None) => {}
+            Err(msg) => return reject(s, Some(cmd), out, &msg),
+        }
     }
     if s.multi.is_some() && spec.flags().contains(Flags::NO_MULTI) {
         return reject(

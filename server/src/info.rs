@@ -94,7 +94,11 @@ pub fn render(s: &Session, locked: &mut LockedShards, sections: &[&str]) -> Stri
             "cpu" => cpu(&mut out),
             "modules" => out.push_str("# Modules\r\n"),
             "errorstats" => errorstats(shared, &mut out),
-            "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
+            "cluster" => out.push_str(if shared.cluster.get().is_some() {
+                "# Cluster\r\ncluster_enabled:1\r\n"
+            } else {
+                "# Cluster\r\ncluster_enabled:0\r\n"
+            }),
             "keyspace" => keyspace(shared, locked, s.now_ms, &mut out),
             "commandstats" => commandstats(shared, &mut out),
             "latencystats" => latencystats(shared, &mut out),

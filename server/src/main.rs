@@ -10,6 +10,7 @@
 
 mod blocked;
 mod client;
+mod cluster;
 mod cmd;
 mod config;
 mod connection;
@@ -102,10 +103,27 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
     if !config.pidfile.is_empty() {
         std::fs::write(&config.pidfile, format!("{}\n", std::process::id()))?;
     }
+    let cluster = cluster::ClusterState::start(&config, port)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     lazyfree::start();
     let registry = registry::Registry::new(&usher_engine::cmd::families(), &cmd::families());
     let shared: &'static shared::Shared =
         Box::leak(Box::new(shared::Shared::new(config, registry)));
+    if let Some(c) = cluster {
+        let t = c.topology();
+        notice!(
+            "Cluster mode: node {} ({} of {} nodes, {} of 16384 slots here)",
+            t.me().id,
+            t.myself + 1,
+            t.nodes.len(),
+            t.me()
+                .slots
+                .iter()
+                .map(|(a, b)| (b - a) as usize + 1)
+                .sum::<usize>()
+        );
+        let _ = shared.cluster.set(c);
+    }
     shared
         .tcp_port
         .store(port, std::sync::atomic::Ordering::Relaxed);

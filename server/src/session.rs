@@ -29,6 +29,10 @@ pub struct MultiState {
     pub queued: Vec<(u32, OwnedArgv)>,
     /// A queued command was rejected (unknown, wrong arity, ...): EXEC will abort.
     pub errored: bool,
+    /// In cluster mode, the slot of the transaction's keys so far, and whether a queued
+    /// command named another: EXEC then answers CROSSSLOT and discards, as Redis Cluster.
+    pub slot: Option<u16>,
+    pub cross_slot: bool,
 }
 
 /// WATCHed keys and the flag shards raise when one changes.

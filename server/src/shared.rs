@@ -84,6 +84,8 @@ pub struct Shared {
     pub shutdown: Shutdown,
     /// (when, total commands) samples for `instantaneous_ops_per_sec`.
     pub ops_samples: Mutex<VecDeque<(Instant, u64)>>,
+    /// Set once at start-up in cluster mode (`cluster-enabled yes`).
+    pub cluster: std::sync::OnceLock<crate::cluster::ClusterState>,
 }
 
 impl Shared {
@@ -109,6 +111,7 @@ impl Shared {
             run_id: random_hex(40),
             shutdown: Shutdown::default(),
             ops_samples: Mutex::new(VecDeque::new()),
+            cluster: std::sync::OnceLock::new(),
         }
     }
 

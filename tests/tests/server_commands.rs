@@ -342,7 +342,13 @@ fn config_get_matches_redis_for_shared_directives() {
     );
     assert!(shared >= 30, "only {shared} directives in common");
     // Every name usher lists is one Redis knows, except usher's own.
-    let own = ["threads", "shards", "token-secret", "queue-now-max-skew"];
+    let own = [
+        "threads",
+        "shards",
+        "token-secret",
+        "queue-now-max-skew",
+        "cluster-node-id",
+    ];
     let unknown: Vec<&String> = um
         .keys()
         .filter(|k| !rm.contains_key(*k) && !own.contains(&k.as_str()))

@@ -1,6 +1,7 @@
 //! The server's command families: those that need the connection (its session) or
 //! server-wide state rather than only the keyspace. Each ends with its `COMMANDS` table.
 
+pub mod cluster;
 pub mod connection;
 pub mod latency;
 pub mod memory;
@@ -19,5 +20,6 @@ pub fn families() -> Vec<&'static [ServerSpec]> {
         latency::COMMANDS,
         pubsub::COMMANDS,
         transaction::COMMANDS,
+        cluster::COMMANDS,
     ]
 }

@@ -17,7 +17,7 @@ use usher_engine::error::{CmdError, CmdResult};
 use usher_engine::store::LockedShards;
 use usher_protocol::{errors, Argv, ReplySink, RespWriter};
 
-fn end_multi(s: &mut Session) {
+pub fn end_multi(s: &mut Session) {
     s.multi = None;
     s.info.set_flag(flag::MULTI, false);
     s.info.multi_len.store(-1, Ordering::Relaxed);
