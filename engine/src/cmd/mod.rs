@@ -5,10 +5,12 @@
 //! server's registry picks it up. The handler must never fail after writing its first reply
 //! byte.
 
+pub mod bitmap;
 pub mod blocking_list;
 pub mod blocking_zset;
 pub mod hash;
 pub mod keys;
+pub mod lcs;
 pub mod list;
 pub mod queue;
 pub mod scan;
@@ -25,6 +27,8 @@ pub fn families() -> Vec<&'static [CommandSpec<EngineHandler>]> {
     vec![
         keys::COMMANDS,
         strings::COMMANDS,
+        lcs::COMMANDS,
+        bitmap::COMMANDS,
         list::COMMANDS,
         blocking_list::COMMANDS,
         hash::COMMANDS,
