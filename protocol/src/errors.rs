@@ -35,6 +35,11 @@ pub const LCS_LEN_AND_IDX: &str =
 pub const LCS_TOO_LONG: &str = "ERR String too long for LCS";
 pub const LCS_TOO_MUCH_MEMORY: &str =
     "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len";
+pub const HLL_WRONGTYPE: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
+pub const HLL_CORRUPT: &str = "INVALIDOBJ Corrupted HLL object detected";
+pub const PFDEBUG_NO_KEY: &str = "ERR The specified key does not exist";
+pub const PFDEBUG_NOT_SPARSE: &str = "ERR HLL encoding is not sparse";
+pub const PFDEBUG_UNKNOWN: &str = "ERR Unknown PFDEBUG subcommand '%s'";
 pub const OFFSET_OUT_OF_RANGE: &str = "ERR offset is out of range";
 pub const DB_INDEX_OUT_OF_RANGE: &str = "ERR DB index is out of range";
 pub const INVALID_DB_INDEX: &str = "ERR invalid DB index";

@@ -9,6 +9,7 @@ pub mod bitmap;
 pub mod blocking_list;
 pub mod blocking_zset;
 pub mod hash;
+pub mod hll;
 pub mod keys;
 pub mod lcs;
 pub mod list;
@@ -29,6 +30,7 @@ pub fn families() -> Vec<&'static [CommandSpec<EngineHandler>]> {
         strings::COMMANDS,
         lcs::COMMANDS,
         bitmap::COMMANDS,
+        hll::COMMANDS,
         list::COMMANDS,
         blocking_list::COMMANDS,
         hash::COMMANDS,

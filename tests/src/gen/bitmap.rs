@@ -42,7 +42,9 @@ fn range_arg(g: &mut Gen) -> Vec<u8> {
 }
 
 fn unit(g: &mut Gen) -> Vec<u8> {
-    g.pick(&["BIT", "BYTE", "bit", "byte", "BITS"]).as_bytes().to_vec()
+    g.pick(&["BIT", "BYTE", "bit", "byte", "BITS"])
+        .as_bytes()
+        .to_vec()
 }
 
 fn field_type(g: &mut Gen) -> Vec<u8> {

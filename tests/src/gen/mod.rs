@@ -10,6 +10,7 @@
 
 pub mod bitmap;
 pub mod hash;
+pub mod hll;
 pub mod lcs;
 pub mod list;
 pub mod set;
