@@ -8,6 +8,7 @@
 pub mod bitmap;
 pub mod blocking_list;
 pub mod blocking_zset;
+pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod keys;
@@ -37,6 +38,7 @@ pub fn families() -> Vec<&'static [CommandSpec<EngineHandler>]> {
         set::COMMANDS,
         zset::COMMANDS,
         blocking_zset::COMMANDS,
+        geo::COMMANDS,
         queue::COMMANDS,
         seat::COMMANDS,
         token::COMMANDS,

@@ -4,6 +4,7 @@
 //! Each type owns its encodings (a compact one for small values, a scalable one for large ones,
 //! switched at Redis's thresholds) and knows nothing of commands, keys or replies.
 
+pub mod geohash;
 pub mod hash;
 pub mod hll;
 pub mod list;

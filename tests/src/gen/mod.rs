@@ -9,6 +9,7 @@
 //! here, the other data types and families in their own submodules; [`Gen::sequence`] mixes any set of them.
 
 pub mod bitmap;
+pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod lcs;
