@@ -12,6 +12,8 @@ pub struct EngineConfig {
     pub set_max_intset_entries: usize,
     pub zset_max_listpack_entries: usize,
     pub zset_max_listpack_value: usize,
+    /// `hll-sparse-max-bytes`: the size past which a sparse HyperLogLog turns dense.
+    pub hll_sparse_max_bytes: usize,
     /// `list-max-listpack-size` (negative: a byte limit per node, as Redis).
     pub list_max_listpack_size: i64,
     /// `token-secret`: the HMAC key of signed admission tokens (JWT, HS256).
@@ -30,6 +32,7 @@ impl Default for EngineConfig {
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            hll_sparse_max_bytes: 3000,
             list_max_listpack_size: -2,
             token_secret: Vec::new(),
             queue_now_max_skew_ms: 60_000,

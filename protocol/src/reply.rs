@@ -67,6 +67,17 @@ pub trait ReplySink {
         self.bulk(buf.format(v).as_bytes());
     }
 
+    /// A double already formatted by the caller (Redis's `addReplyHumanLongDouble`: GEOPOS
+    /// coordinates): a bulk string in RESP2, a `,` double with exactly this text in RESP3.
+    /// Sinks that do not write RESP get the parsed value.
+    fn double_text(&mut self, text: &str) {
+        if self.is_resp3() {
+            self.double(text.parse().unwrap_or(f64::NAN));
+        } else {
+            self.bulk(text.as_bytes());
+        }
+    }
+
     /// A bulk string holding `%.17g` of `v` whatever the protocol (Redis's `addReplyDouble`
     /// in RESP2, also used where RESP3 still sends strings).
     fn bulk_g17(&mut self, v: f64) {
@@ -203,6 +214,17 @@ impl ReplySink for RespWriter<'_> {
             Protocol::Resp3 => {
                 self.out.push(b',');
                 write_g17(v, self.out);
+                self.out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
+    fn double_text(&mut self, text: &str) {
+        match self.proto {
+            Protocol::Resp2 => self.bulk(text.as_bytes()),
+            Protocol::Resp3 => {
+                self.out.push(b',');
+                self.out.extend_from_slice(text.as_bytes());
                 self.out.extend_from_slice(b"\r\n");
             }
         }

@@ -575,6 +575,12 @@ pub static DIRECTIVES: &[Directive] = &[
             |c| c.engine.zset_max_listpack_value.to_string(),
         )
     },
+    d(
+        "hll-sparse-max-bytes",
+        true,
+        |c, a| set(&mut c.engine.hll_sparse_max_bytes, memory(a)? as usize),
+        |c| c.engine.hll_sparse_max_bytes.to_string(),
+    ),
     Directive {
         aliases: &["list-max-ziplist-size"],
         ..d(

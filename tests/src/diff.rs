@@ -257,3 +257,41 @@ pub fn ops(default: usize) -> usize {
         .and_then(|s| s.parse().ok())
         .unwrap_or(default)
 }
+
+/// Asserts that `COMMAND INFO` (name, arity, flags, key positions, ACL categories) and the
+/// summary, since, group and complexity of `COMMAND DOCS` agree for each of `names`, as
+/// redis-server 7.0.15 prints them: what clients and cluster proxies read to route commands.
+pub fn assert_command_table_matches(usher: &mut Client, redis: &mut Client, names: &[&str]) {
+    let sorted = |r: &Reply| {
+        let mut v: Vec<String> = r.items().iter().map(|x| format!("{x:?}")).collect();
+        v.sort();
+        v
+    };
+    for name in names {
+        let ui = usher.call(&["COMMAND", "INFO", name]);
+        let ri = redis.call(&["COMMAND", "INFO", name]);
+        let (ui, ri) = (&ui.items()[0], &ri.items()[0]);
+        assert!(
+            !matches!(ui, Reply::Nil | Reply::NilArray | Reply::Null),
+            "{name}: unknown to usher"
+        );
+        let (ui, ri) = (&ui.items()[..7], &ri.items()[..7]);
+        assert_eq!(ui[0], ri[0], "{name}: name");
+        assert_eq!(ui[1], ri[1], "{name}: arity");
+        assert_eq!(sorted(&ui[2]), sorted(&ri[2]), "{name}: flags");
+        assert_eq!(&ui[3..6], &ri[3..6], "{name}: key positions");
+        assert_eq!(sorted(&ui[6]), sorted(&ri[6]), "{name}: ACL categories");
+        let doc = |c: &mut Client| {
+            let reply = c.call(&["COMMAND", "DOCS", name]);
+            let fields = reply.items()[1].items().to_vec();
+            fields
+                .chunks(2)
+                .filter(|p| {
+                    ["summary", "since", "group", "complexity"].contains(&p[0].text().as_str())
+                })
+                .map(|p| (p[0].text(), p[1].text()))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        assert_eq!(doc(usher), doc(redis), "{name}: COMMAND DOCS");
+    }
+}

@@ -5,10 +5,14 @@
 //! server's registry picks it up. The handler must never fail after writing its first reply
 //! byte.
 
+pub mod bitmap;
 pub mod blocking_list;
 pub mod blocking_zset;
+pub mod geo;
 pub mod hash;
+pub mod hll;
 pub mod keys;
+pub mod lcs;
 pub mod list;
 pub mod qpolicy;
 pub mod queue;
@@ -26,12 +30,16 @@ pub fn families() -> Vec<&'static [CommandSpec<EngineHandler>]> {
     vec![
         keys::COMMANDS,
         strings::COMMANDS,
+        lcs::COMMANDS,
+        bitmap::COMMANDS,
+        hll::COMMANDS,
         list::COMMANDS,
         blocking_list::COMMANDS,
         hash::COMMANDS,
         set::COMMANDS,
         zset::COMMANDS,
         blocking_zset::COMMANDS,
+        geo::COMMANDS,
         queue::COMMANDS,
         qpolicy::COMMANDS,
         seat::COMMANDS,

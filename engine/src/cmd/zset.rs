@@ -34,7 +34,7 @@ use crate::command::{
 };
 use crate::ctx::ExecCtx;
 use crate::db::Db;
-use crate::error::CmdError;
+use crate::error::{CmdError, CmdResult};
 use crate::types::zset::{LexBound, ScoreBound, ZSet, ZSetLimits};
 use crate::value::Value;
 use usher_protocol::{errors, Argv, ReplySink};
@@ -54,6 +54,12 @@ pub(crate) fn get_zset<'d>(
         Some(Value::ZSet(z)) => Ok(Some(&mut **z)),
         Some(_) => Err(CmdError::WrongType),
     }
+}
+
+/// ZADD with an argument vector built by another command (GEOADD turns its coordinates into
+/// scores and hands the rest to ZADD, as Redis does).
+pub(crate) fn zadd_argv(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    write::zadd(ctx, argv, out)
 }
 
 /// The encoding thresholds from the configuration.
@@ -85,7 +91,7 @@ fn storable_score(z: &ZSet, member: &[u8], exists: bool, score: f64, lim: &ZSetL
 
 /// Inserts a member known to be absent the way Redis's `zsetAdd` would (encoding conversion
 /// and `-0` included). Used to build `ZRANGESTORE` destinations element by element.
-fn add_new(z: &mut ZSet, member: &[u8], score: f64, lim: &ZSetLimits) {
+pub(crate) fn add_new(z: &mut ZSet, member: &[u8], score: f64, lim: &ZSetLimits) {
     let stored = storable_score(z, member, false, score, lim);
     let prev = z.insert(member, stored, lim);
     debug_assert!(prev.is_none(), "add_new of a present member");
@@ -155,7 +161,7 @@ fn changed(ctx: &mut ExecCtx, key: &[u8], n: usize) {
 
 /// Replaces `dst` with `z`, or deletes `dst` when `z` is empty, and replies the size: the
 /// ending of every `*STORE` command. The new value has no TTL.
-fn store_result(ctx: &mut ExecCtx, dst: &[u8], z: ZSet, out: &mut dyn ReplySink) {
+pub(crate) fn store_result(ctx: &mut ExecCtx, dst: &[u8], z: ZSet, out: &mut dyn ReplySink) {
     let (now, n) = (ctx.now_ms, z.len());
     if n == 0 {
         if ctx.db(dst).delete(dst, now) {

@@ -6,9 +6,13 @@
 //! arity, bad numbers, unknown options) since errors must match too.
 //!
 //! Each family has its own generator, `fn <family>(g: &mut Gen) -> Cmd`: strings and keyspace
-//! here, the other data types in their own submodules; [`Gen::sequence`] mixes any set of them.
+//! here, the other data types and families in their own submodules; [`Gen::sequence`] mixes any set of them.
 
+pub mod bitmap;
+pub mod geo;
 pub mod hash;
+pub mod hll;
+pub mod lcs;
 pub mod list;
 pub mod set;
 
