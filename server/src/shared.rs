@@ -30,6 +30,7 @@ pub struct HotConfig {
     pub output_pubsub: OutputLimit,
     pub protected_mode: bool,
     pub latency_tracking: bool,
+    pub busy_reply_threshold: u64,
 }
 
 impl HotConfig {
@@ -42,6 +43,7 @@ impl HotConfig {
             output_pubsub: config.output_pubsub,
             protected_mode: config.protected_mode,
             latency_tracking: config.latency_tracking,
+            busy_reply_threshold: config.busy_reply_threshold,
         }
     }
 }
@@ -84,6 +86,10 @@ pub struct Shared {
     pub shutdown: Shutdown,
     /// (when, total commands) samples for `instantaneous_ops_per_sec`.
     pub ops_samples: Mutex<VecDeque<(Instant, u64)>>,
+    /// The script cache, one for the server (scripts loaded anywhere run everywhere).
+    pub scripts: usher_lua::ScriptCache,
+    /// FUNCTION libraries, one set for the server.
+    pub functions: usher_lua::functions::Libraries,
 }
 
 impl Shared {
@@ -109,6 +115,8 @@ impl Shared {
             run_id: random_hex(40),
             shutdown: Shutdown::default(),
             ops_samples: Mutex::new(VecDeque::new()),
+            scripts: usher_lua::ScriptCache::default(),
+            functions: usher_lua::functions::Libraries::default(),
         }
     }
 

@@ -5,6 +5,7 @@ pub mod connection;
 pub mod latency;
 pub mod memory;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod transaction;
 
@@ -19,5 +20,6 @@ pub fn families() -> Vec<&'static [ServerSpec]> {
         latency::COMMANDS,
         pubsub::COMMANDS,
         transaction::COMMANDS,
+        scripting::COMMANDS,
     ]
 }
