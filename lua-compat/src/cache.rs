@@ -90,6 +90,20 @@ pub struct Script {
     pub loaded: AtomicBool,
 }
 
+impl Script {
+    /// A function's lock-learning state (FCALL): a script named after the function.
+    pub fn named(name: &str, flags: ScriptFlags) -> Script {
+        Script {
+            sha: name.to_string(),
+            body: Vec::new(),
+            flags,
+            lock_all: AtomicBool::new(false),
+            probed: AtomicBool::new(false),
+            loaded: AtomicBool::new(true),
+        }
+    }
+}
+
 /// The cache itself.
 #[derive(Default)]
 pub struct ScriptCache {

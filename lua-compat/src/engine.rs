@@ -13,8 +13,9 @@
 //! `redis.call` reaches the server through the [`Host`] trait: the server runs the command under
 //! the script's shard locks and hands back its RESP reply, which `convert` turns into Lua.
 
-use crate::cache::Script;
+use crate::cache::{Script, ScriptFlags};
 use crate::convert::{lua_to_reply, reply_to_lua};
+use crate::functions::{FunctionDef, Library};
 use crate::libs::{self, Rand48};
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 use std::cell::{Cell, RefCell};
@@ -205,7 +206,31 @@ for _, name in ipairs({'os', 'io', 'debug', 'require', 'loadfile', 'dofile', 'pr
   _G[name] = nil
 end
 
-return handler, protect, redis, protected
+-- FCALL calls function(keys, args); xpcall in Lua 5.1 passes no arguments.
+local function bind(f, a, b) return function() return f(a, b) end end
+
+-- The environment a library's code loads in: `redis` is the loading API
+-- (register_function, log, ...), everything else reads through to the globals.
+local function load_env(base, loading_redis)
+  local state = {loading = true}
+  raw_setmetatable(loading_redis, {__index = function(_, k)
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end})
+  return raw_setmetatable({}, {
+    __index = function(_, k)
+      if k == 'redis' and state.loading then return loading_redis end
+      local v = rawget(base, k)
+      if v == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+      end
+      return v
+    end,
+    __newindex = readonly_error,
+    __metatable = false,
+  }), function() state.loading = false end
+end
+
+return handler, protect, redis, protected, bind, load_env
 "#;
 
 /// One worker's Lua state.
@@ -214,6 +239,10 @@ pub struct Engine {
     base: Table,
     handler: Function,
     xpcall: Function,
+    bind: Function,
+    load_env: Function,
+    /// Function libraries loaded in this state: name → (generation, function name → function).
+    libraries: HashMap<String, (u64, HashMap<String, Function>)>,
     compiled: HashMap<String, Function>,
     epoch: u64,
     ctx: Rc<RunCtx>,
@@ -274,7 +303,14 @@ impl Engine {
             }
         })?;
         let rcall_fn = rcall.clone();
-        let (handler, protect, redis, _protected): (Function, Function, Table, Table) = lua
+        let (handler, protect, redis, _protected, bind, load_env): (
+            Function,
+            Function,
+            Table,
+            Table,
+            Function,
+            Function,
+        ) = lua
             .load(PRELUDE)
             .set_name("=[usher]")
             .call((rcall, errtext))?;
@@ -335,6 +371,9 @@ impl Engine {
             base,
             handler,
             xpcall,
+            bind,
+            load_env,
+            libraries: HashMap::new(),
             compiled: HashMap::new(),
             epoch: 0,
             ctx,
@@ -451,16 +490,27 @@ impl Engine {
             .is_function
             .store(is_function, Ordering::Relaxed);
         ctx.running.active.store(true, Ordering::Release);
-        let set = self
-            .base
-            .raw_set("KEYS", kt)
-            .and_then(|_| self.base.raw_set("ARGV", at));
+        let set = if is_function {
+            Ok(())
+        } else {
+            self.base
+                .raw_set("KEYS", kt.clone())
+                .and_then(|_| self.base.raw_set("ARGV", at.clone()))
+        };
         if set.is_err() {
             return Err("ERR not enough memory to build KEYS/ARGV".into());
         }
+        let target = if is_function {
+            match self.bind.call::<Function>((f.clone(), kt, at)) {
+                Ok(b) => b,
+                Err(e) => return Err(format!("ERR {}", root_message(&e))),
+            }
+        } else {
+            f.clone()
+        };
         let result = self
             .xpcall
-            .call::<MultiValue>((f.clone(), self.handler.clone()));
+            .call::<MultiValue>((target, self.handler.clone()));
         self.runs += 1;
         ctx.running
             .memory
@@ -511,6 +561,112 @@ impl Engine {
         })
     }
 
+    /// Loads a library's code (`#!lua name=lib` ...) in this state: runs it once with
+    /// `redis.register_function` available and returns the library's name and functions.
+    /// Errors are worded as Redis's `FUNCTION LOAD` words them.
+    pub fn load_library(
+        &mut self,
+        code: &[u8],
+    ) -> Result<(String, Vec<(FunctionDef, Function)>), String> {
+        let name = library_name(code)?;
+        let lua = &self.lua;
+        let registered: Rc<RefCell<Vec<(FunctionDef, Function)>>> = Rc::default();
+        let loading = lua.create_table().map_err(|e| e.to_string())?;
+        let reg = registered.clone();
+        let register = lua
+            .create_function(move |_, args: MultiValue| {
+                let def = parse_registration(args)?;
+                let mut reg = reg.borrow_mut();
+                if reg.iter().any(|(d, _)| d.name == def.0.name) {
+                    return Err(mlua::Error::runtime(format!(
+                        "-ERR Function {} already exists",
+                        def.0.name
+                    )));
+                }
+                reg.push(def);
+                Ok(())
+            })
+            .map_err(|e| e.to_string())?;
+        let real_redis: Table = self.base.raw_get("redis").map_err(|e| e.to_string())?;
+        let setup = || -> mlua::Result<()> {
+            loading.raw_set("register_function", register)?;
+            for k in [
+                "log",
+                "LOG_DEBUG",
+                "LOG_VERBOSE",
+                "LOG_NOTICE",
+                "LOG_WARNING",
+                "setresp",
+                "REDIS_VERSION",
+                "REDIS_VERSION_NUM",
+            ] {
+                loading.raw_set(k, real_redis.get::<Value>(k)?)?;
+            }
+            Ok(())
+        };
+        setup().map_err(|e| e.to_string())?;
+        let (env, loaded): (Table, Function) = self
+            .load_env
+            .call((self.base.clone(), loading))
+            .map_err(|e| e.to_string())?;
+        let mut source = code.to_vec();
+        source[0] = b'-';
+        source[1] = b'-';
+        let chunk = lua
+            .load(&source)
+            .set_name("@user_function")
+            .set_environment(env)
+            .into_function()
+            .map_err(|e| format!("ERR Error compiling function: {}", root_message(&e)))?;
+        let ran = self
+            .xpcall
+            .call::<MultiValue>((chunk, self.handler.clone()))
+            .map_err(|e| e.to_string())?;
+        // From now on the library's functions see the full `redis` API.
+        loaded.call::<()>(()).map_err(|e| e.to_string())?;
+        let mut it = ran.into_iter();
+        if !matches!(it.next(), Some(Value::Boolean(true))) {
+            let msg = match it.next() {
+                Some(Value::Table(t)) => t
+                    .raw_get::<Option<mlua::String>>("err")
+                    .ok()
+                    .flatten()
+                    .map(|m| m.to_string_lossy())
+                    .unwrap_or_else(|| "ERR unknown error".into()),
+                Some(other) => format!("{other:?}"),
+                None => "ERR unknown error".into(),
+            };
+            return Err(format!("ERR Error registering functions: {msg}"));
+        }
+        let functions = std::mem::take(&mut *registered.borrow_mut());
+        if functions.is_empty() {
+            return Err("ERR No functions registered".into());
+        }
+        Ok((name, functions))
+    }
+
+    /// The function `fname` of `lib`, loading (or reloading) the library in this state.
+    pub fn library_function(&mut self, lib: &Library, fname: &str) -> Result<Function, String> {
+        let fresh = self
+            .libraries
+            .get(&lib.name)
+            .is_some_and(|(generation, _)| *generation == lib.generation);
+        if !fresh {
+            let (_, functions) = self.load_library(&lib.code)?;
+            let map = functions
+                .into_iter()
+                .map(|(d, f)| (d.name, f))
+                .collect::<HashMap<_, _>>();
+            self.libraries
+                .insert(lib.name.clone(), (lib.generation, map));
+        }
+        self.libraries
+            .get(&lib.name)
+            .and_then(|(_, m)| m.get(fname))
+            .cloned()
+            .ok_or_else(|| "ERR Function not found".to_string())
+    }
+
     /// Bytes the state uses.
     pub fn used_memory(&self) -> usize {
         self.lua.used_memory()
@@ -533,6 +689,95 @@ impl Engine {
     pub fn xpcall(&self) -> &Function {
         &self.xpcall
     }
+}
+
+/// The `name=` of a library's `#!lua name=<lib>` line, with Redis's errors.
+pub fn library_name(code: &[u8]) -> Result<String, String> {
+    if !code.starts_with(b"#!") {
+        return Err("ERR Missing library metadata".into());
+    }
+    let end = code.iter().position(|&b| b == b'\n').unwrap_or(code.len());
+    let line = String::from_utf8_lossy(&code[2..end]).into_owned();
+    let mut parts = line.split(' ').filter(|p| !p.is_empty());
+    let engine = parts.next().unwrap_or("");
+    if !engine.eq_ignore_ascii_case("lua") {
+        return Err(format!("ERR Engine '{engine}' not found"));
+    }
+    let mut name = None;
+    for p in parts {
+        match p.split_once('=') {
+            Some(("name", v)) => name = Some(v.to_string()),
+            _ => return Err(format!("ERR Invalid metadata value given: {p}")),
+        }
+    }
+    let name = name.ok_or_else(|| "ERR Library name was not given".to_string())?;
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(
+            "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"
+                .into(),
+        );
+    }
+    Ok(name)
+}
+
+/// `redis.register_function(name, callback)` or `redis.register_function{function_name=...,
+/// callback=..., flags={...}, description=...}`.
+fn parse_registration(args: MultiValue) -> mlua::Result<(FunctionDef, Function)> {
+    let bad = |m: &str| mlua::Error::runtime(format!("-ERR {m}"));
+    let (name, callback, flags, description) = match args.len() {
+        1 => {
+            let Some(Value::Table(t)) = args.front() else {
+                return Err(bad("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments)."));
+            };
+            let name: Option<String> = t.raw_get("function_name")?;
+            let callback: Option<Function> = t.raw_get("callback")?;
+            let flags: Option<Table> = t.raw_get("flags")?;
+            let description: Option<String> = t.raw_get("description")?;
+            (name, callback, flags, description)
+        }
+        2 => {
+            let name = match &args[0] {
+                Value::String(s) => Some(s.to_string_lossy()),
+                _ => None,
+            };
+            let callback = match &args[1] {
+                Value::Function(f) => Some(f.clone()),
+                _ => None,
+            };
+            (name, callback, None, None)
+        }
+        _ => return Err(bad("wrong number of arguments to redis.register_function")),
+    };
+    let name = name.ok_or_else(|| {
+        bad("function_name argument given to redis.register_function must be a string")
+    })?;
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(bad("Function names can only contain letters, numbers, or underscores(_) and must be at least one character long"));
+    }
+    let callback = callback.ok_or_else(|| {
+        bad("callback argument given to redis.register_function must be a function")
+    })?;
+    let mut f = ScriptFlags {
+        declared: true,
+        ..ScriptFlags::default()
+    };
+    if let Some(flags) = flags {
+        for v in flags.sequence_values::<String>() {
+            let v = v?;
+            if !f.set(&v) {
+                return Err(bad("unknown flag given"));
+            }
+        }
+    }
+    Ok((
+        FunctionDef {
+            state: Arc::new(Script::named(&name, f)),
+            name,
+            description,
+            flags: f,
+        },
+        callback,
+    ))
 }
 
 /// Registry key of the Rust half of `redis.call` / `redis.pcall`.

@@ -14,6 +14,8 @@ pub struct FunctionDef {
     pub name: String,
     pub description: Option<String>,
     pub flags: ScriptFlags,
+    /// What FCALL has learned about the shards this function reaches (see `Script`).
+    pub state: Arc<crate::cache::Script>,
 }
 
 /// One library: its name, code and functions.

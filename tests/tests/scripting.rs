@@ -651,3 +651,67 @@ fn busy_scripts_answer_busy_and_can_be_killed() {
         "NOTBUSY No scripts in execution right now."
     );
 }
+
+/// FUNCTION LOAD / FCALL / FCALL_RO / DELETE / FLUSH / STATS answer as Redis's do; functions
+/// run on every thread (each Lua state loads the library on first call).
+#[test]
+fn functions_match_redis() {
+    let usher = Server::usher(&["--threads", "2", "--shards", "4"]);
+    let redis = Server::redis(&[]);
+    let mut d = Differ::new(&usher, &redis);
+    let lib = "#!lua name=mylib\n\
+        redis.register_function('echo_key', function(keys, args) return keys[1] end)\n\
+        redis.register_function{function_name='getter', callback=function(keys, args) \
+            return redis.call('get', keys[1]) end, flags={'no-writes'}, description='d'}\n\
+        redis.register_function('inc', function(keys, args) \
+            return redis.call('incrby', keys[1], args[1]) end)";
+    let seq: Vec<Vec<Vec<u8>>> = [
+        &["FLUSHALL"][..],
+        &["FUNCTION", "FLUSH"],
+        &["FUNCTION", "LOAD", lib],
+        &["FCALL", "echo_key", "1", "a"],
+        &["FCALL", "inc", "1", "cnt", "5"],
+        &["FCALL", "inc", "1", "cnt", "5"],
+        &["FCALL", "getter", "1", "cnt"],
+        &["FCALL_RO", "getter", "1", "cnt"],
+        &["FCALL_RO", "inc", "1", "cnt", "1"],
+        &["FCALL", "nosuch", "0"],
+        &["FCALL", "inc", "2", "cnt"],
+        &["FUNCTION", "LOAD", "return 1"],
+        &["FUNCTION", "LOAD", "#!lua name=mylib\nreturn 1"],
+        &["FUNCTION", "LOAD", "#!lua name=x\nreturn 1"],
+        &["FUNCTION", "LOAD", "#!lua name=y\nredis.register_function('inc', function() end)"],
+        &["FUNCTION", "LOAD", "#!lua name=w\nredis.call('set','a','b')"],
+        &["FUNCTION", "LOAD", "#!lua name=z\nredis.register_function('boom', function() error('oops') end)"],
+        &["FCALL", "boom", "0"],
+        &["FUNCTION", "STATS"],
+        &["FUNCTION", "DELETE", "nosuch"],
+        &["FUNCTION", "DELETE", "z"],
+        &["FCALL", "boom", "0"],
+        &["FUNCTION", "LOAD", "REPLACE", "#!lua name=mylib\nredis.register_function('inc', function(keys, args) return redis.call('decrby', keys[1], args[1]) end)"],
+        &["FCALL", "inc", "1", "cnt", "1"],
+        &["FCALL", "getter", "1", "cnt"],
+        &["FUNCTION", "FLUSH", "ASYNC"],
+        &["FUNCTION", "STATS"],
+        &["FCALL", "inc", "1", "cnt", "1"],
+        &["FUNCTION", "KILL"],
+    ]
+    .iter()
+    .map(|a| argv(a))
+    .collect();
+    d.run_all(&seq, 0);
+    // A library loaded on one connection is callable from the other thread's connections.
+    let mut a = usher.client();
+    let mut b = usher.client();
+    assert_eq!(
+        a.call(&[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=t\nredis.register_function('two', function() return 2 end)"
+        ]),
+        Reply::bulk("t")
+    );
+    assert_eq!(b.call(&["FCALL", "two", "0"]), Reply::Int(2));
+    let info = b.call(&["INFO", "memory"]).text();
+    assert!(info.contains("number_of_functions:1\r\n"), "{info}");
+}

@@ -2,6 +2,7 @@
 //! server-wide state rather than only the keyspace. Each ends with its `COMMANDS` table.
 
 pub mod connection;
+pub mod functions;
 pub mod latency;
 pub mod memory;
 pub mod pubsub;
@@ -21,5 +22,6 @@ pub fn families() -> Vec<&'static [ServerSpec]> {
         pubsub::COMMANDS,
         transaction::COMMANDS,
         scripting::COMMANDS,
+        functions::COMMANDS,
     ]
 }

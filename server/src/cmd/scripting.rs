@@ -204,11 +204,19 @@ fn relock_all(s: &Session, locked: &mut LockedShards<'_>) {
     *locked = store.lock_all();
 }
 
-/// Runs a cached script with the keys and args of `argv` (`EVAL* body-or-sha numkeys ...`).
-fn run_script(
+/// What a run executes: a cached script, or a library's function.
+pub enum Body<'a> {
+    Script(&'a Script),
+    Function(&'a usher_lua::functions::Library, &'a str),
+}
+
+/// Runs a script or function with the keys and args of `argv` (`EVAL* x numkeys ...`);
+/// `script` carries the SHA's (or function's) flags and what it learned about its shards.
+pub fn run_script(
     s: &mut Session,
     locked: &mut LockedShards<'_>,
     script: &Script,
+    body: Body<'_>,
     argv: Argv<'_>,
     read_only: bool,
     out: &mut RespWriter<'_>,
@@ -241,7 +249,13 @@ fn run_script(
             declared: declared.clone(),
             undeclared: false,
         };
-        let r = with_engine(|e| e.run(script, epoch, keys, args, busy_ms, &mut host, out));
+        let r = with_engine(|e| match body {
+            Body::Script(sc) => e.run(sc, epoch, keys, args, busy_ms, &mut host, out),
+            Body::Function(lib, name) => {
+                let f = e.library_function(lib, name)?;
+                e.run_function(&f, name, keys, args, busy_ms, true, &mut host, out)
+            }
+        });
         let wants_all = host.wants_all || host.undeclared;
         if probing {
             script.probed.store(true, Ordering::Relaxed);
@@ -288,7 +302,15 @@ fn eval_generic(
 ) -> CmdResult {
     parse_numkeys(argv)?;
     let script = load_body(s, argv.arg(1), false)?;
-    run_script(s, locked, &script, argv, read_only, out)
+    run_script(
+        s,
+        locked,
+        &script,
+        Body::Script(&script),
+        argv,
+        read_only,
+        out,
+    )
 }
 
 fn evalsha_generic(
@@ -302,7 +324,15 @@ fn evalsha_generic(
     let Some(script) = s.shared.scripts.get(argv.arg(1)) else {
         return Err(CmdError::Static(errors::NOSCRIPT));
     };
-    run_script(s, locked, &script, argv, read_only, out)
+    run_script(
+        s,
+        locked,
+        &script,
+        Body::Script(&script),
+        argv,
+        read_only,
+        out,
+    )
 }
 
 /// ```text
