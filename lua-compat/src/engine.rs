@@ -325,12 +325,16 @@ impl Engine {
         libs::install_random(&lua, &math, ctx.rand.clone())?;
         base.raw_set("cjson", crate::cjson::table(&lua)?)?;
         base.raw_set("bit", libs::bit_table(&lua)?)?;
+        base.raw_set("cmsgpack", crate::msgpack::table(&lua)?)?;
+        base.raw_set("struct", crate::lstruct::table(&lua)?)?;
         base.raw_set("redis", redis)?;
         // Lua 5.1's table.getn and unpack are part of the base/table libraries already.
         for lib in [
             "redis",
             "cjson",
             "bit",
+            "cmsgpack",
+            "struct",
             "string",
             "math",
             "table",

@@ -3,7 +3,7 @@
 //!
 //! This crate owns the interpreter (one [`Engine`] per worker thread), the sandbox, the
 //! `redis.*` API, the reply conversions between RESP and Lua (`convert`), the libraries Redis
-//! bundles (`cjson`, `bit`; `libs`), the server-wide script cache (`cache`) and the function
+//! bundles (`cjson`, `cmsgpack` in `msgpack`, `struct` in `lstruct`, `bit` in `libs`), the server-wide script cache (`cache`) and the function
 //! libraries (`functions`). It owns no data: `redis.call` goes through the [`Host`] trait, which
 //! the server implements by running the command under the script's shard locks.
 
@@ -13,6 +13,8 @@ pub mod convert;
 pub mod engine;
 pub mod functions;
 pub mod libs;
+pub mod lstruct;
+pub mod msgpack;
 
 pub use cache::{sha1hex, Script, ScriptCache, ScriptFlags};
 pub use engine::{Engine, Host, Outcome, Refusal};

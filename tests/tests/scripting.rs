@@ -139,6 +139,23 @@ const PROBES: &[&[&str]] = &[
     &["EVAL", "return {bit.band(0xff, 0x0f), bit.bor(1, 2), bit.bxor(5, 3), bit.bnot(0)}", "0"],
     &["EVAL", "return {bit.lshift(1, 31), bit.rshift(-1, 28), bit.arshift(-256, 4), bit.rol(1, 33)}", "0"],
     &["EVAL", "return {bit.tobit(2^31), bit.tohex(65535), bit.tohex(-1, -4), bit.bswap(1)}", "0"],
+    &["EVAL", "return cmsgpack.pack(1, -1, 127, 128, 255, 256, 65535, 65536, 4294967296, -32, -33, -128, -129, -32768, -32769, -2147483649)", "0"],
+    &["EVAL", "return cmsgpack.pack(1.5, 0.1, 1e300, -2.25, true, false, nil)", "0"],
+    &["EVAL", "return cmsgpack.pack('abc', string.rep('x', 40), string.rep('y', 300), string.rep('z', 70000))", "0"],
+    &["EVAL", "return cmsgpack.pack({1,2,3}, {}, {a=1}, {1,{2,{3}}}, {[1]=1,[3]=3})", "0"],
+    &["EVAL", "local t = {} for i=1,20 do t[i]=i end return cmsgpack.pack(t)", "0"],
+    &["EVAL", "return {cmsgpack.unpack(cmsgpack.pack(1, 'two', {3, 4}, -5))}", "0"],
+    &["EVAL", "return cmsgpack.unpack(cmsgpack.pack({x=1})).x", "0"],
+    &["EVAL", "return cmsgpack.pack()", "0"],
+    &["EVAL", "return struct.pack('>I2', 258)", "0"],
+    &["EVAL", "return struct.pack('bBhHlL', -1, 255, -2, 65535, -3, 7)", "0"],
+    &["EVAL", "return struct.pack('>d', 1.5)", "0"],
+    &["EVAL", "return struct.pack('c3s', 'abcdef', 'zz')", "0"],
+    &["EVAL", "return {struct.unpack('<i4s', struct.pack('<i4s', -7, 'hey'))}", "0"],
+    &["EVAL", "return {struct.unpack('>I2c0', struct.pack('>I2', 3) .. 'abc')}", "0"],
+    &["EVAL", "return {struct.size('>iId'), struct.size('!4bi')}", "0"],
+    &["EVAL", "return struct.pack('!4bi', 1, 2)", "0"],
+    &["EVAL", "return struct.pack('q', 1)", "0"],
     // The script cache.
     &["SCRIPT", "LOAD", "return 'loaded'"],
     &["EVALSHA", "b534286061d4b9e4026607613b95c06c06015ae8", "0"],
@@ -158,6 +175,89 @@ fn conversions_errors_and_sandbox_match_redis() {
     d.check(&argv(&["FLUSHALL"])).expect("flushall");
     let seq: Vec<Vec<Vec<u8>>> = PROBES.iter().map(|p| argv(p)).collect();
     d.run_all(&seq, 0);
+}
+
+/// Scripts in the shapes job-queue and rate-limit libraries send: many keys, key names built
+/// at run time, `pcall` error handling, `cmsgpack` payloads, RESP3 replies.
+const LIBRARY_SHAPES: &[&[&str]] = &[
+    // A job queue: push a msgpack'd job, move it between lists, count, read it back.
+    &["EVAL", "local id = redis.call('INCR', KEYS[1]) \
+        local job = cmsgpack.pack({id = id, name = ARGV[1], attempts = 0}) \
+        redis.call('HSET', KEYS[2] .. ':' .. id, 'data', job, 'state', 'wait') \
+        redis.call('RPUSH', KEYS[3], id) \
+        return id", "3", "{q}:id", "{q}:job", "{q}:wait", "send-email"],
+    &["EVAL", "local id = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') \
+        if not id then return false end \
+        local key = KEYS[3] .. ':' .. id \
+        redis.call('HSET', key, 'state', 'active') \
+        local job = cmsgpack.unpack(redis.call('HGET', key, 'data')) \
+        return {id, job.name, redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2])}",
+        "3", "{q}:wait", "{q}:active", "{q}:job"],
+    // A rate limiter: sliding window with pcall around a failing call.
+    &["EVAL", "local ok, err = pcall(redis.call, 'INCR', KEYS[2]) \
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1] - ARGV[2]) \
+        local n = redis.call('ZCARD', KEYS[1]) \
+        if n < tonumber(ARGV[3]) then redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4]) end \
+        return {n, tostring(ok), err}", "2", "rl:{u1}", "rl:{u1}:wrongtype", "1000", "100", "5", "r1"],
+    &["SET", "rl:{u1}:wrongtype:x", "1"],
+    &["EVAL", "local r = redis.pcall('HSET', KEYS[1], 'a') \
+        if type(r) == 'table' and r.err then return 'caught: ' .. r.err end return r", "1", "rl:{u1}"],
+    // Many keys, named by the caller.
+    &["EVAL", "local t = {} for i, k in ipairs(KEYS) do t[i] = redis.call('INCRBY', k, i) end return t",
+        "12", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9", "k10", "k11", "k12"],
+    &["EVAL", "return redis.call('MGET', unpack(KEYS))", "4", "k1", "k5", "nokey", "k12"],
+    // RESP3 inside the script and towards a RESP2 caller.
+    &["EVAL", "redis.setresp(3) redis.call('HSET', KEYS[1], 'f', 'v') \
+        local m = redis.call('HGETALL', KEYS[1]) return {m.map.f, redis.call('ZSCORE', KEYS[2], 'x')}",
+        "2", "h3", "z3"],
+    &["EVAL", "redis.setresp(3) return {map = {a = 1}, set = {}}", "0"],
+    &["EVAL", "redis.setresp(3) return redis.call('SMEMBERS', 'noset')", "0"],
+];
+
+#[test]
+fn library_shaped_scripts_match_redis() {
+    let usher = Server::usher(&["--threads", "2", "--shards", "4"]);
+    let redis = Server::redis(&[]);
+    let mut d = Differ::new(&usher, &redis);
+    d.check(&argv(&["FLUSHALL"])).expect("flushall");
+    let seq: Vec<Vec<Vec<u8>>> = LIBRARY_SHAPES
+        .iter()
+        .chain(LIBRARY_SHAPES)
+        .map(|p| argv(p))
+        .collect();
+    d.run_all(&seq, 0);
+    // Over RESP3, the same scripts reply with RESP3 types.
+    let mut u = usher.client();
+    let mut r = redis.client();
+    for c in [&mut u, &mut r] {
+        c.call(&["HELLO", "3"]);
+    }
+    for probe in [
+        &["EVAL", "redis.setresp(3) return {map = {a = 1}}", "0"][..],
+        &["EVAL", "redis.setresp(3) return {double = 1.5}", "0"],
+        &["EVAL", "redis.setresp(3) return true", "0"],
+        &["EVAL", "return redis.call('GET', 'nokey')", "0"],
+    ] {
+        assert_eq!(u.call(probe), r.call(probe), "{probe:?}");
+    }
+    // And a script may call usher's native commands.
+    let reply = u.call(&[
+        "EVAL",
+        "redis.call('ZADD', KEYS[1], 1, 'alice') return redis.call('ADMIT', KEYS[1], KEYS[2], 1, 'NOW', 5)",
+        "2",
+        "queue:{n}",
+        "active:{n}",
+    ]);
+    assert_eq!(
+        format!("{reply:?}"),
+        format!(
+            "{:?}",
+            Reply::Array(vec![
+                Reply::Int(1),
+                Reply::Array(vec![Reply::bulk("alice")])
+            ])
+        )
+    );
 }
 
 /// One usher and one redis-server, fed the same commands.
