@@ -90,6 +90,33 @@ impl Store {
         })
     }
 
+    /// Locks one shard for background work (cron), waiting in 10 ms slices while
+    /// `keep_waiting()` holds: a worker's cron never sits behind a script that has run past
+    /// busy-reply-threshold, so the worker keeps answering its clients (BUSY).
+    pub fn lock_one_while(
+        &self,
+        shard: usize,
+        keep_waiting: impl Fn() -> bool,
+    ) -> Option<LockedShards<'_>> {
+        loop {
+            if let Some(guard) =
+                self.shards[shard].try_lock_for(std::time::Duration::from_millis(10))
+            {
+                let mut guards = SmallVec::new();
+                guards.push((shard as u16, guard));
+                return Some(LockedShards {
+                    store: self,
+                    guards,
+                    all: false,
+                    routed: (0, 0),
+                });
+            }
+            if !keep_waiting() {
+                return None;
+            }
+        }
+    }
+
     /// Locks the given shards (any order, duplicates allowed) in ascending order.
     pub fn lock_many(&self, shards: &mut SmallVec<[u16; 8]>) -> LockedShards<'_> {
         shards.sort_unstable();
@@ -205,6 +232,39 @@ impl<'s> LockedShards<'s> {
         self.all || self.guards.iter().any(|(i, _)| *i == idx)
     }
 
+    /// True if shard `idx` is held.
+    pub fn holds_shard(&self, idx: u16) -> bool {
+        self.all || self.guards.iter().any(|(i, _)| *i == idx)
+    }
+
+    /// Adds shard `idx` to the held set, for a script that reaches a key its declared keys did
+    /// not name. Waiting is deadlock-free only for a shard above every one held (the ascending
+    /// rule), so a lower shard is taken only if it is free now; returns whether it is held.
+    /// Holding every lock to the end keeps the script atomic (two-phase locking).
+    pub fn extend(&mut self, idx: u16) -> bool {
+        if self.holds_shard(idx) {
+            return true;
+        }
+        let mutex = &self.store.shards[idx as usize];
+        let above_all = self.guards.iter().all(|(i, _)| *i < idx);
+        let guard = if above_all {
+            mutex.lock()
+        } else {
+            match mutex.try_lock() {
+                Some(g) => g,
+                None => return false,
+            }
+        };
+        let at = self
+            .guards
+            .iter()
+            .position(|(i, _)| *i > idx)
+            .unwrap_or(self.guards.len());
+        self.guards.insert(at, (idx, guard));
+        self.all = self.guards.len() == self.store.shards.len();
+        true
+    }
+
     pub fn holds_all(&self) -> bool {
         self.all
     }
@@ -244,6 +304,22 @@ mod tests {
         assert_eq!(
             locked.guards.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
             vec![0, 1, 3]
+        );
+    }
+
+    #[test]
+    fn extend_keeps_guards_sorted_and_refuses_a_busy_lower_shard() {
+        let store = Store::new(4, 1);
+        let mut locked = store.lock_one(2);
+        assert!(locked.extend(3));
+        let other = store.lock_one(0);
+        assert!(!locked.extend(0), "a busy lower shard is not waited for");
+        drop(other);
+        assert!(locked.extend(0) && locked.extend(1));
+        assert!(locked.holds_all());
+        assert_eq!(
+            locked.guards.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3]
         );
     }
 }

@@ -57,6 +57,14 @@ impl<'a> Argv<'a> {
         }
     }
 
+    /// Arguments `start..end` (EVAL's keys and args).
+    pub fn range(&self, start: usize, end: usize) -> Argv<'a> {
+        Argv {
+            base: self.base,
+            spans: &self.spans[start..end],
+        }
+    }
+
     /// Copies the arguments out of the read buffer.
     pub fn to_owned_argv(&self) -> OwnedArgv {
         OwnedArgv::from_args(self.iter())
@@ -95,6 +103,12 @@ impl OwnedArgv {
         let start = self.data.len();
         self.data.extend_from_slice(arg);
         self.spans.push((start, self.data.len()));
+    }
+
+    /// Empties it, keeping the buffers (scripts reuse one argv for every `redis.call`).
+    pub fn clear(&mut self) {
+        self.data.clear();
+        self.spans.clear();
     }
 
     pub fn argv(&self) -> Argv<'_> {

@@ -107,6 +107,8 @@ pub const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
 pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
 pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
 pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
+pub const BUSY: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
 pub const PUBSUB_CONTEXT: &str = "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context";
 
 pub const PROTO_INVALID_MBULK_LEN: &str = "ERR Protocol error: invalid multibulk length";

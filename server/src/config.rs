@@ -73,6 +73,8 @@ pub struct Config {
     pub hz: u32,
     /// Per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM).
     pub latency_tracking: bool,
+    /// `busy-reply-threshold` (alias `lua-time-limit`), ms: past it other clients get BUSY.
+    pub busy_reply_threshold: u64,
     /// The percentiles INFO latencystats prints.
     pub latency_tracking_info_percentiles: Vec<f64>,
     pub engine: EngineConfig,
@@ -137,6 +139,7 @@ impl Default for Config {
             maxmemory_policy: "noeviction".into(),
             hz: 10,
             latency_tracking: true,
+            busy_reply_threshold: 5000,
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
             engine: EngineConfig::default(),
             save: String::new(),
@@ -497,6 +500,15 @@ pub static DIRECTIVES: &[Directive] = &[
         },
         |c| c.hz.to_string(),
     ),
+    Directive {
+        aliases: &["lua-time-limit"],
+        ..d(
+            "busy-reply-threshold",
+            true,
+            |c, a| set(&mut c.busy_reply_threshold, int_in(a, 0, i64::MAX)? as u64),
+            |c| c.busy_reply_threshold.to_string(),
+        )
+    },
     d(
         "latency-tracking",
         true,

@@ -130,6 +130,17 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
             Err(msg) => return reject(s, Some(cmd), out, &msg),
         }
     }
+    if usher_lua::engine::BUSY_SCRIPTS.load(Ordering::Relaxed) > 0
+        && !spec.flags().contains(Flags::ALLOW_BUSY)
+        && !(top_name == "SHUTDOWN"
+            && argv
+                .iter()
+                .skip(1)
+                .any(|a| a.eq_ignore_ascii_case(b"NOSAVE")))
+    {
+        // A script on another thread is past busy-reply-threshold (Redis's BUSY).
+        return reject(s, Some(cmd), out, errors::BUSY);
+    }
     if s.multi.is_some() && spec.flags().contains(Flags::NO_MULTI) {
         return reject(
             s,
@@ -208,7 +219,13 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
                 .expect("containers are resolved to subcommands");
             let shared = s.shared;
             let mut locked = lock_for(&shared.store, cmd.spec, argv);
-            handler(s, &mut locked, argv, out)
+            let result = handler(s, &mut locked, argv, out);
+            if !s.effects.publish.is_empty() {
+                // A script's commands may queue announcements: sent once its locks are gone.
+                drop(locked);
+                flush_publishes(s);
+            }
+            result
         }
     };
     s.last_command_end = Some(finish(s, cmd, started, result, out));

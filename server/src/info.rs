@@ -255,9 +255,25 @@ fn memory_section(shared: &Shared, locked: &mut LockedShards, out: &mut String) 
     let system = total_system_memory();
     line(out, "total_system_memory", system);
     line(out, "total_system_memory_human", memory::human(system));
-    line(out, "used_memory_lua", 0);
-    line(out, "used_memory_scripts_eval", 0);
-    line(out, "number_of_cached_scripts", 0);
+    let lua = usher_lua::engine::lua_memory() as u64;
+    let scripts = shared.scripts.body_bytes() as u64;
+    line(out, "used_memory_lua", lua);
+    line(out, "used_memory_vm_eval", lua);
+    line(out, "used_memory_lua_human", memory::human(lua));
+    line(out, "used_memory_scripts_eval", scripts);
+    line(out, "number_of_cached_scripts", shared.scripts.len());
+    line(
+        out,
+        "number_of_functions",
+        shared.functions.function_count(),
+    );
+    line(out, "number_of_libraries", shared.functions.library_count());
+    line(out, "used_memory_vm_functions", 0);
+    line(out, "used_memory_vm_total", lua);
+    line(out, "used_memory_vm_total_human", memory::human(lua));
+    line(out, "used_memory_functions", 0);
+    line(out, "used_memory_scripts", scripts);
+    line(out, "used_memory_scripts_human", memory::human(scripts));
     line(out, "maxmemory", maxmemory);
     line(out, "maxmemory_human", memory::human(maxmemory));
     line(out, "maxmemory_policy", "noeviction");

@@ -177,6 +177,12 @@ async fn cron(index: usize, shared: &'static Shared) {
     }
 }
 
+/// False while a script runs past busy-reply-threshold: cron work then skips its tick rather
+/// than wait behind the script's shard locks.
+fn no_busy_script() -> bool {
+    usher_lua::engine::BUSY_SCRIPTS.load(std::sync::atomic::Ordering::Relaxed) == 0
+}
+
 /// Expires due keys of the shards this worker owns, in small locked batches, within `budget`.
 fn active_expire(index: usize, threads: usize, shared: &Shared, budget: Duration) {
     let started = Instant::now();
@@ -185,7 +191,9 @@ fn active_expire(index: usize, threads: usize, shared: &Shared, budget: Duration
         for db in 0..shared.store.databases() {
             loop {
                 let now = unix_ms();
-                let mut locked = shared.store.lock_one(shard);
+                let Some(mut locked) = shared.store.lock_one_while(shard, no_busy_script) else {
+                    return;
+                };
                 let target = locked.iter_mut().next().expect("one shard");
                 let mut expired_keys: Vec<Vec<u8>> = Vec::new();
                 let (n, more) =
@@ -212,14 +220,18 @@ fn run_queue_policies(index: usize, threads: usize, shared: &Shared) {
     let hot = shared.hot();
     for shard in (index..shared.store.shard_count()).step_by(threads) {
         let queues = {
-            let mut locked = shared.store.lock_one(shard);
+            let Some(mut locked) = shared.store.lock_one_while(shard, no_busy_script) else {
+                return;
+            };
             let target = locked.iter_mut().next().expect("one shard");
             target.queues.policy_queues()
         };
         for (db, queue) in queues {
             let mut effects = Effects::default();
             {
-                let mut locked = shared.store.lock_one(shard);
+                let Some(mut locked) = shared.store.lock_one_while(shard, no_busy_script) else {
+                    return;
+                };
                 let mut ctx = ExecCtx {
                     shards: &mut locked,
                     db,

@@ -30,6 +30,7 @@ pub struct HotConfig {
     pub output_pubsub: OutputLimit,
     pub protected_mode: bool,
     pub latency_tracking: bool,
+    pub busy_reply_threshold: u64,
 }
 
 impl HotConfig {
@@ -42,6 +43,7 @@ impl HotConfig {
             output_pubsub: config.output_pubsub,
             protected_mode: config.protected_mode,
             latency_tracking: config.latency_tracking,
+            busy_reply_threshold: config.busy_reply_threshold,
         }
     }
 }
@@ -86,6 +88,10 @@ pub struct Shared {
     pub ops_samples: Mutex<VecDeque<(Instant, u64)>>,
     /// Set once at start-up in cluster mode (`cluster-enabled yes`).
     pub cluster: std::sync::OnceLock<crate::cluster::ClusterState>,
+    /// The script cache, one for the server (scripts loaded anywhere run everywhere).
+    pub scripts: usher_lua::ScriptCache,
+    /// FUNCTION libraries, one set for the server.
+    pub functions: usher_lua::functions::Libraries,
 }
 
 impl Shared {
@@ -112,6 +118,8 @@ impl Shared {
             shutdown: Shutdown::default(),
             ops_samples: Mutex::new(VecDeque::new()),
             cluster: std::sync::OnceLock::new(),
+            scripts: usher_lua::ScriptCache::default(),
+            functions: usher_lua::functions::Libraries::default(),
         }
     }
 

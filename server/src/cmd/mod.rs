@@ -3,9 +3,11 @@
 
 pub mod cluster;
 pub mod connection;
+pub mod functions;
 pub mod latency;
 pub mod memory;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod transaction;
 
@@ -21,5 +23,7 @@ pub fn families() -> Vec<&'static [ServerSpec]> {
         pubsub::COMMANDS,
         transaction::COMMANDS,
         cluster::COMMANDS,
+        scripting::COMMANDS,
+        functions::COMMANDS,
     ]
 }

@@ -99,7 +99,9 @@ fn exec(
     let mut all = false;
     for (id, argv) in &multi.queued {
         let spec = shared.registry.get(*id).spec;
-        all |= !shards_needed(&shared.store, spec, argv.argv(), &mut shards);
+        // A script may reach keys it did not declare: EXEC cannot rerun, so it holds all.
+        all |= spec.group() == usher_engine::command::Group::Scripting
+            || !shards_needed(&shared.store, spec, argv.argv(), &mut shards);
     }
     let mut locked = if all {
         shared.store.lock_all()

@@ -1,0 +1,1082 @@
+//! One Lua 5.1 state per worker thread, set up as Redis 7.0 sets up its own: the sandbox, the
+//! `redis` API, the libraries, and the run of one script with Redis's error shapes.
+//!
+//! Sandbox: `os`, `io`, `debug`, `require`, `loadfile`, `dofile`, `print`, `setfenv`,
+//! `getfenv`, `module`, `newproxy` are gone; the globals a script sees are an empty proxy whose
+//! reads fall through to the real globals and whose writes fail ("Attempt to modify a readonly
+//! table"), and reading an undefined global fails ("Script attempted to access nonexistent
+//! global variable"). The library tables (`redis`, `cjson`, `string`, ...) are read-only
+//! proxies too. Redis patched its Lua with read-only tables; proxies give the same answers
+//! without patching (one difference: `pairs(redis)` iterates nothing). Each state has a memory
+//! bound (`MEMORY_LIMIT`), and an instruction hook checks the time limit and `SCRIPT KILL`.
+//!
+//! `redis.call` reaches the server through the [`Host`] trait: the server runs the command under
+//! the script's shard locks and hands back its RESP reply, which `convert` turns into Lua.
+
+use crate::cache::{Script, ScriptFlags};
+use crate::convert::{lua_to_reply, reply_to_lua};
+use crate::functions::{FunctionDef, Library};
+use crate::libs::{self, Rand48};
+use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::ptr::NonNull;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+use usher_protocol::{Argv, OwnedArgv, Protocol, ReplySink};
+
+/// Memory one worker's Lua state may use; past it a script fails with a clear error.
+pub const MEMORY_LIMIT: usize = 256 << 20;
+
+/// Instructions between two checks of the clock and the kill flag.
+const HOOK_EVERY: u32 = 10_000;
+
+/// Why the server did not run a command a script asked for.
+pub enum Refusal {
+    /// An error for the script (`"ERR ..."`, Redis's wording, or a bare message that gets `ERR`).
+    Error(String),
+    /// The command needs a shard the script did not lock, before the script wrote anything:
+    /// unwind, and let the server rerun the script with every shard locked.
+    Retry,
+}
+
+/// What the server provides to scripts.
+pub trait Host {
+    /// Runs one command for the script and writes its RESP reply (in `proto`) to `out`.
+    /// Returns whether the command may have written (for `SCRIPT KILL`'s UNKILLABLE).
+    fn call(&mut self, argv: Argv<'_>, proto: Protocol, out: &mut Vec<u8>)
+        -> Result<bool, Refusal>;
+    /// `redis.log`: level 0 debug .. 3 warning.
+    fn log(&mut self, level: i32, message: &str);
+}
+
+/// How a run ended when it did not produce a reply.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The reply (or the script's error) was written.
+    Done,
+    /// The script reached an unlocked shard before writing: rerun it with every shard locked.
+    Retry,
+}
+
+/// What other threads can see of a running script: `SCRIPT KILL`, and `BUSY` replies.
+#[derive(Default)]
+pub struct Running {
+    pub active: AtomicBool,
+    pub wrote: AtomicBool,
+    pub kill: AtomicBool,
+    /// Past the busy threshold (counted in [`BUSY_SCRIPTS`]).
+    pub busy: AtomicBool,
+    pub is_function: AtomicBool,
+    /// Bytes this state uses, after its last run.
+    pub memory: AtomicU64,
+}
+
+/// Scripts running past `busy-reply-threshold`: while non-zero, other clients get `BUSY`.
+pub static BUSY_SCRIPTS: AtomicUsize = AtomicUsize::new(0);
+
+/// Every worker's [`Running`], for `SCRIPT KILL` / `FUNCTION KILL` from any thread.
+pub fn running_registry() -> &'static parking_lot::Mutex<Vec<Arc<Running>>> {
+    static REG: OnceLock<parking_lot::Mutex<Vec<Arc<Running>>>> = OnceLock::new();
+    REG.get_or_init(Default::default)
+}
+
+/// Sum of every state's Lua memory (`used_memory_lua`).
+pub fn lua_memory() -> u64 {
+    running_registry()
+        .lock()
+        .iter()
+        .map(|r| r.memory.load(Ordering::Relaxed))
+        .sum()
+}
+
+/// Outcome of SCRIPT KILL / FUNCTION KILL.
+pub enum KillResult {
+    Killed,
+    NotBusy,
+    Unkillable,
+}
+
+/// Asks the running script (of the right kind) to stop; it stops at its next hook check.
+pub fn kill_running(functions: bool) -> KillResult {
+    let reg = running_registry().lock();
+    let mut result = KillResult::NotBusy;
+    for r in reg.iter() {
+        if !r.active.load(Ordering::Acquire) {
+            continue;
+        }
+        if r.wrote.load(Ordering::Acquire) {
+            result = KillResult::Unkillable;
+            continue;
+        }
+        if r.is_function.load(Ordering::Relaxed) != functions {
+            continue;
+        }
+        r.kill.store(true, Ordering::Release);
+        return KillResult::Killed;
+    }
+    result
+}
+
+/// State the `redis.*` callbacks share with the engine during a run.
+struct RunCtx {
+    host: Cell<Option<NonNull<dyn Host + 'static>>>,
+    resp3: Cell<bool>,
+    retry: Cell<bool>,
+    argv: RefCell<OwnedArgv>,
+    buf: RefCell<Vec<u8>>,
+    rand: Rc<Cell<Rand48>>,
+    started: Cell<Instant>,
+    busy_ms: Cell<u64>,
+    killed: Cell<bool>,
+    running: Arc<Running>,
+}
+
+const PRELUDE: &str = r#"
+local rcall, errtext = ...
+local dbg = debug
+local getinfo, error, type, tostring = dbg.getinfo, error, type, tostring
+local raw_setmetatable, raw_rawset, raw_getmetatable = setmetatable, rawset, getmetatable
+
+-- Redis's __redis__err__handler: string errors get ERR, every error learns where the
+-- script was (the first frame that is the user's code, not C nor this prelude).
+local function handler(err)
+  local level, i = 2, nil
+  while true do
+    i = getinfo(level, 'Sl')
+    if not i then break end
+    if i.what ~= 'C' and i.source ~= '=[usher]' then break end
+    level = level + 1
+  end
+  if type(err) == 'userdata' then
+    -- A Rust library function failed: as luaL_error does, say where the script called it,
+    -- unless the message is one Redis raises as an error table.
+    local text, as_table = errtext(err)
+    if as_table then
+      err = {err = text}
+    elseif i then
+      err = i.short_src .. ':' .. i.currentline .. ': ' .. text
+    else
+      err = text
+    end
+  end
+  if type(err) ~= 'table' then err = {err = 'ERR ' .. tostring(err)} end
+  if i then
+    raw_rawset(err, 'source', i.source)
+    raw_rawset(err, 'line', i.currentline)
+  end
+  return err
+end
+
+local protected = raw_setmetatable({}, {__mode = 'k'})
+local function readonly_error() error('Attempt to modify a readonly table', 2) end
+local function protect(t)
+  local p = raw_setmetatable({}, {__index = t, __newindex = readonly_error, __metatable = false})
+  protected[p] = true
+  return p
+end
+
+local redis = {}
+
+-- Redis 7.0's pcall hands back an error table's `err` text, and a Rust error's message.
+local raw_pcall, select, unpack, rawget = pcall, select, unpack, rawget
+local function pack(...) return select('#', ...), {...} end
+pcall = function(...)
+  local n, r = pack(raw_pcall(...))
+  if r[1] then return unpack(r, 1, n) end
+  local e = r[2]
+  if type(e) == 'userdata' then e = errtext(e) end
+  if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then e = rawget(e, 'err') end
+  return false, e
+end
+
+setmetatable = function(t, mt)
+  if protected[t] then error('Attempt to modify a readonly table', 0) end
+  return raw_setmetatable(t, mt)
+end
+rawset = function(t, k, v)
+  if protected[t] then error('Attempt to modify a readonly table', 0) end
+  return raw_rawset(t, k, v)
+end
+
+for _, name in ipairs({'os', 'io', 'debug', 'require', 'loadfile', 'dofile', 'print',
+                       'setfenv', 'getfenv', 'module', 'newproxy', 'package'}) do
+  _G[name] = nil
+end
+
+-- FCALL calls function(keys, args); xpcall in Lua 5.1 passes no arguments.
+local function bind(f, a, b) return function() return f(a, b) end end
+
+-- The environment a library's code loads in: `redis` is the loading API
+-- (register_function, log, ...), everything else reads through to the globals.
+local function load_env(base, loading_redis)
+  local state = {loading = true}
+  raw_setmetatable(loading_redis, {__index = function(_, k)
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end})
+  return raw_setmetatable({}, {
+    __index = function(_, k)
+      if k == 'redis' and state.loading then return loading_redis end
+      local v = rawget(base, k)
+      if v == nil then
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+      end
+      return v
+    end,
+    __newindex = readonly_error,
+    __metatable = false,
+  }), function() state.loading = false end
+end
+
+return handler, protect, redis, protected, bind, load_env
+"#;
+
+/// One worker's Lua state.
+pub struct Engine {
+    lua: Lua,
+    base: Table,
+    handler: Function,
+    xpcall: Function,
+    bind: Function,
+    load_env: Function,
+    /// Function libraries loaded in this state: name → (generation, function name → function).
+    libraries: HashMap<String, (u64, HashMap<String, Function>)>,
+    compiled: HashMap<String, Function>,
+    epoch: u64,
+    ctx: Rc<RunCtx>,
+    runs: u64,
+}
+
+fn root_message(e: &mlua::Error) -> String {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => root_message(cause),
+        mlua::Error::RuntimeError(m) => m.clone(),
+        mlua::Error::MemoryError(m) => m.clone(),
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        mlua::Error::BadArgument { cause, .. } => root_message(cause),
+        mlua::Error::ExternalError(e) => e.to_string(),
+        other => other.to_string(),
+    }
+}
+
+impl Engine {
+    pub fn new() -> mlua::Result<Engine> {
+        // Safety: the debug library is loaded only for the prelude's error handler, which keeps
+        // `debug.getinfo` in a local and removes `debug` from the globals before any script runs.
+        let lua = unsafe {
+            Lua::unsafe_new_with(
+                StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG,
+                LuaOptions::default(),
+            )
+        };
+        let running = Arc::new(Running::default());
+        running_registry().lock().push(running.clone());
+        let ctx = Rc::new(RunCtx {
+            host: Cell::new(None),
+            resp3: Cell::new(false),
+            retry: Cell::new(false),
+            argv: RefCell::new(OwnedArgv::default()),
+            buf: RefCell::new(Vec::new()),
+            rand: Rc::new(Cell::new(Rand48::initial())),
+            started: Cell::new(Instant::now()),
+            busy_ms: Cell::new(5000),
+            killed: Cell::new(false),
+            running,
+        });
+        let base = lua.globals();
+        let rcall = {
+            let ctx = ctx.clone();
+            lua.create_function(move |lua, args: MultiValue| call_from_script(lua, &ctx, args))?
+        };
+        // (message, raised-as-table): messages starting with `-` are Redis's error tables
+        // (`luaPushError`), which carry no position; the rest are `luaL_error`s.
+        let errtext = lua.create_function(|lua, v: Value| {
+            let text = match v {
+                Value::Error(e) => root_message(&e),
+                other => other.to_string()?,
+            };
+            match text.strip_prefix('-') {
+                Some(t) => Ok((lua.create_string(t)?, true)),
+                None => Ok((lua.create_string(&text)?, false)),
+            }
+        })?;
+        let rcall_fn = rcall.clone();
+        let (handler, protect, redis, _protected, bind, load_env): (
+            Function,
+            Function,
+            Table,
+            Table,
+            Function,
+            Function,
+        ) = lua
+            .load(PRELUDE)
+            .set_name("=[usher]")
+            .call((rcall, errtext))?;
+        lua.set_named_registry_value(RCALL_KEY, rcall_fn)?;
+        // Safety: both are plain Lua C functions (see `redis_call_c`).
+        unsafe {
+            redis.raw_set("call", lua.create_c_function(redis_call_c)?)?;
+            redis.raw_set("pcall", lua.create_c_function(redis_pcall_c)?)?;
+        }
+        install_redis_api(&lua, &redis, &ctx)?;
+        let math: Table = base.get("math")?;
+        libs::install_random(&lua, &math, ctx.rand.clone())?;
+        base.raw_set("cjson", crate::cjson::table(&lua)?)?;
+        base.raw_set("bit", libs::bit_table(&lua)?)?;
+        base.raw_set("cmsgpack", crate::msgpack::table(&lua)?)?;
+        base.raw_set("struct", crate::lstruct::table(&lua)?)?;
+        base.raw_set("redis", redis)?;
+        // Lua 5.1's table.getn and unpack are part of the base/table libraries already.
+        for lib in [
+            "redis",
+            "cjson",
+            "bit",
+            "cmsgpack",
+            "struct",
+            "string",
+            "math",
+            "table",
+            "coroutine",
+        ] {
+            let t: Value = base.raw_get(lib)?;
+            if let Value::Table(t) = t {
+                let p: Table = protect.call(t)?;
+                base.raw_set(lib, p)?;
+            }
+        }
+        // The environment scripts see: reads fall through to `base`, writes fail.
+        let missing = lua
+            .load(
+                r#"return function(_, k)
+                     error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+                   end"#,
+            )
+            .set_name("=[usher]")
+            .call::<Function>(())?;
+        let base_meta = lua.create_table()?;
+        base_meta.raw_set("__index", missing)?;
+        base.set_metatable(Some(base_meta))?;
+        let env: Table = protect.call(base.clone())?;
+        base.raw_set("_G", env.clone())?;
+        let xpcall: Function = base.raw_get("xpcall")?;
+        lua.set_globals(env)?;
+        lua.set_memory_limit(MEMORY_LIMIT)?;
+        {
+            let ctx = ctx.clone();
+            lua.set_hook(
+                HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+                move |_, _| hook(&ctx),
+            )?;
+        }
+        Ok(Engine {
+            lua,
+            base,
+            handler,
+            xpcall,
+            bind,
+            load_env,
+            libraries: HashMap::new(),
+            compiled: HashMap::new(),
+            epoch: 0,
+            ctx,
+            runs: 0,
+        })
+    }
+
+    /// Compiles a body (checking it, for SCRIPT LOAD and EVAL) and keeps the function.
+    pub fn compile(
+        &mut self,
+        sha: &str,
+        body: &[u8],
+        cache_epoch: u64,
+    ) -> Result<Function, String> {
+        if self.epoch != cache_epoch {
+            self.compiled.clear();
+            self.epoch = cache_epoch;
+        }
+        if let Some(f) = self.compiled.get(sha) {
+            return Ok(f.clone());
+        }
+        let source: std::borrow::Cow<[u8]> = if body.starts_with(b"#!") {
+            // The shebang line stays a line (a comment) so line numbers match Redis's.
+            let mut b = body.to_vec();
+            b[0] = b'-';
+            b[1] = b'-';
+            b.into()
+        } else {
+            body.into()
+        };
+        let f = self
+            .lua
+            .load(&*source)
+            .set_name("@user_script")
+            .into_function()
+            .map_err(|e| {
+                format!(
+                    "ERR Error compiling script (new function): {}",
+                    root_message(&e)
+                )
+            })?;
+        self.compiled.insert(sha.to_string(), f.clone());
+        Ok(f)
+    }
+
+    /// Runs `script` with `keys` and `args`, writing its reply (or error) to `out`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run(
+        &mut self,
+        script: &Script,
+        cache_epoch: u64,
+        keys: Argv<'_>,
+        args: Argv<'_>,
+        busy_ms: u64,
+        host: &mut dyn Host,
+        out: &mut dyn ReplySink,
+    ) -> Result<Outcome, String> {
+        let f = self.compile(&script.sha, &script.body, cache_epoch)?;
+        self.run_function(&f, &script.sha, keys, args, busy_ms, false, host, out)
+    }
+
+    /// Runs a compiled function (a script body, or an FCALL'd function) as a script.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_function(
+        &mut self,
+        f: &Function,
+        name: &str,
+        keys: Argv<'_>,
+        args: Argv<'_>,
+        busy_ms: u64,
+        is_function: bool,
+        host: &mut dyn Host,
+        out: &mut dyn ReplySink,
+    ) -> Result<Outcome, String> {
+        let lua = &self.lua;
+        let to_table = |a: Argv<'_>| -> mlua::Result<Table> {
+            let t = lua.create_table_with_capacity(a.len(), 0)?;
+            for (i, v) in a.iter().enumerate() {
+                t.raw_set(i + 1, lua.create_string(v)?)?;
+            }
+            Ok(t)
+        };
+        let (kt, at) = match (to_table(keys), to_table(args)) {
+            (Ok(k), Ok(a)) => (k, a),
+            _ => return Err("ERR not enough memory to build KEYS/ARGV".into()),
+        };
+        let ctx = &*self.ctx;
+        // Safety: the pointer is cleared by `_guard` before `host`'s borrow ends, and the
+        // callbacks only use it while this call is on the stack.
+        let host_ptr: NonNull<dyn Host + '_> = NonNull::from(host);
+        let host_ptr: NonNull<dyn Host + 'static> = unsafe { std::mem::transmute(host_ptr) };
+        ctx.host.set(Some(host_ptr));
+        struct Clear<'a>(&'a RunCtx);
+        impl Drop for Clear<'_> {
+            fn drop(&mut self) {
+                self.0.host.set(None);
+                let r = &self.0.running;
+                r.active.store(false, Ordering::Release);
+                if r.busy.swap(false, Ordering::AcqRel) {
+                    BUSY_SCRIPTS.fetch_sub(1, Ordering::AcqRel);
+                }
+            }
+        }
+        let _guard = Clear(ctx);
+        ctx.resp3.set(false);
+        ctx.retry.set(false);
+        ctx.killed.set(false);
+        ctx.rand.set(Rand48::initial());
+        ctx.started.set(Instant::now());
+        ctx.busy_ms.set(busy_ms);
+        ctx.running.wrote.store(false, Ordering::Relaxed);
+        ctx.running.kill.store(false, Ordering::Relaxed);
+        ctx.running
+            .is_function
+            .store(is_function, Ordering::Relaxed);
+        ctx.running.active.store(true, Ordering::Release);
+        let set = if is_function {
+            Ok(())
+        } else {
+            self.base
+                .raw_set("KEYS", kt.clone())
+                .and_then(|_| self.base.raw_set("ARGV", at.clone()))
+        };
+        if set.is_err() {
+            return Err("ERR not enough memory to build KEYS/ARGV".into());
+        }
+        let target = if is_function {
+            match self.bind.call::<Function>((f.clone(), kt, at)) {
+                Ok(b) => b,
+                Err(e) => return Err(format!("ERR {}", root_message(&e))),
+            }
+        } else {
+            f.clone()
+        };
+        let result = self
+            .xpcall
+            .call::<MultiValue>((target, self.handler.clone()));
+        self.runs += 1;
+        ctx.running
+            .memory
+            .store(self.lua.used_memory() as u64, Ordering::Relaxed);
+        if ctx.retry.get() {
+            return Ok(Outcome::Retry);
+        }
+        let values = match result {
+            Ok(v) => v,
+            Err(e) => return Err(format_error_text(&root_message(&e), name, None)),
+        };
+        let mut it = values.into_iter();
+        let ok = matches!(it.next(), Some(Value::Boolean(true)));
+        let value = it.next().unwrap_or(Value::Nil);
+        if ok {
+            lua_to_reply(&value, out, ctx.resp3.get(), 0)
+                .map_err(|e| format!("ERR {}", root_message(&e)))?;
+            return Ok(Outcome::Done);
+        }
+        Err(match value {
+            Value::Table(t) => {
+                let msg: Option<mlua::String> = t.raw_get("err").ok().flatten();
+                let source: Option<mlua::String> = t.raw_get("source").ok().flatten();
+                let line: Option<i64> = t.raw_get("line").ok().flatten();
+                let msg = msg
+                    .map(|m| String::from_utf8_lossy(&m.as_bytes()).into_owned())
+                    .unwrap_or_else(|| "ERR unknown error".into());
+                let place = match (source, line) {
+                    (Some(s), Some(l)) => {
+                        Some(format!("{}:{l}", String::from_utf8_lossy(&s.as_bytes())))
+                    }
+                    _ => None,
+                };
+                format_error_text(&msg, name, place.as_deref())
+            }
+            Value::String(s) => {
+                let text = s.to_string_lossy();
+                if text.contains("not enough memory") {
+                    format!(
+                        "ERR Lua state out of memory: the script's state is over its {} MB bound",
+                        MEMORY_LIMIT >> 20
+                    )
+                } else {
+                    format_error_text(&format!("ERR {text}"), name, None)
+                }
+            }
+            other => format_error_text(&format!("ERR {other:?}"), name, None),
+        })
+    }
+
+    /// Loads a library's code (`#!lua name=lib` ...) in this state: runs it once with
+    /// `redis.register_function` available and returns the library's name and functions.
+    /// Errors are worded as Redis's `FUNCTION LOAD` words them.
+    pub fn load_library(
+        &mut self,
+        code: &[u8],
+    ) -> Result<(String, Vec<(FunctionDef, Function)>), String> {
+        let name = library_name(code)?;
+        let lua = &self.lua;
+        let registered: Rc<RefCell<Vec<(FunctionDef, Function)>>> = Rc::default();
+        let loading = lua.create_table().map_err(|e| e.to_string())?;
+        let reg = registered.clone();
+        let register = lua
+            .create_function(move |_, args: MultiValue| {
+                let def = parse_registration(args)?;
+                let mut reg = reg.borrow_mut();
+                if reg.iter().any(|(d, _)| d.name == def.0.name) {
+                    return Err(mlua::Error::runtime(format!(
+                        "-ERR Function {} already exists",
+                        def.0.name
+                    )));
+                }
+                reg.push(def);
+                Ok(())
+            })
+            .map_err(|e| e.to_string())?;
+        let real_redis: Table = self.base.raw_get("redis").map_err(|e| e.to_string())?;
+        let setup = || -> mlua::Result<()> {
+            loading.raw_set("register_function", register)?;
+            for k in [
+                "log",
+                "LOG_DEBUG",
+                "LOG_VERBOSE",
+                "LOG_NOTICE",
+                "LOG_WARNING",
+                "setresp",
+                "REDIS_VERSION",
+                "REDIS_VERSION_NUM",
+            ] {
+                loading.raw_set(k, real_redis.get::<Value>(k)?)?;
+            }
+            Ok(())
+        };
+        setup().map_err(|e| e.to_string())?;
+        let (env, loaded): (Table, Function) = self
+            .load_env
+            .call((self.base.clone(), loading))
+            .map_err(|e| e.to_string())?;
+        let mut source = code.to_vec();
+        source[0] = b'-';
+        source[1] = b'-';
+        let chunk = lua
+            .load(&source)
+            .set_name("@user_function")
+            .set_environment(env)
+            .into_function()
+            .map_err(|e| format!("ERR Error compiling function: {}", root_message(&e)))?;
+        let ran = self
+            .xpcall
+            .call::<MultiValue>((chunk, self.handler.clone()))
+            .map_err(|e| e.to_string())?;
+        // From now on the library's functions see the full `redis` API.
+        loaded.call::<()>(()).map_err(|e| e.to_string())?;
+        let mut it = ran.into_iter();
+        if !matches!(it.next(), Some(Value::Boolean(true))) {
+            let msg = match it.next() {
+                Some(Value::Table(t)) => t
+                    .raw_get::<Option<mlua::String>>("err")
+                    .ok()
+                    .flatten()
+                    .map(|m| m.to_string_lossy())
+                    .unwrap_or_else(|| "ERR unknown error".into()),
+                Some(other) => format!("{other:?}"),
+                None => "ERR unknown error".into(),
+            };
+            return Err(format!("ERR Error registering functions: {msg}"));
+        }
+        let functions = std::mem::take(&mut *registered.borrow_mut());
+        if functions.is_empty() {
+            return Err("ERR No functions registered".into());
+        }
+        Ok((name, functions))
+    }
+
+    /// The function `fname` of `lib`, loading (or reloading) the library in this state.
+    pub fn library_function(&mut self, lib: &Library, fname: &str) -> Result<Function, String> {
+        let fresh = self
+            .libraries
+            .get(&lib.name)
+            .is_some_and(|(generation, _)| *generation == lib.generation);
+        if !fresh {
+            let (_, functions) = self.load_library(&lib.code)?;
+            let map = functions
+                .into_iter()
+                .map(|(d, f)| (d.name, f))
+                .collect::<HashMap<_, _>>();
+            self.libraries
+                .insert(lib.name.clone(), (lib.generation, map));
+        }
+        self.libraries
+            .get(&lib.name)
+            .and_then(|(_, m)| m.get(fname))
+            .cloned()
+            .ok_or_else(|| "ERR Function not found".to_string())
+    }
+
+    /// Bytes the state uses.
+    pub fn used_memory(&self) -> usize {
+        self.lua.used_memory()
+    }
+
+    /// Compiles `code` as a function library's body with `register` reachable as
+    /// `redis.register_function` (see `functions.rs`). Returns the chunk, to be run once.
+    pub fn lua(&self) -> &Lua {
+        &self.lua
+    }
+
+    pub fn base(&self) -> &Table {
+        &self.base
+    }
+
+    pub fn handler(&self) -> &Function {
+        &self.handler
+    }
+
+    pub fn xpcall(&self) -> &Function {
+        &self.xpcall
+    }
+}
+
+/// The `name=` of a library's `#!lua name=<lib>` line, with Redis's errors.
+pub fn library_name(code: &[u8]) -> Result<String, String> {
+    if !code.starts_with(b"#!") {
+        return Err("ERR Missing library metadata".into());
+    }
+    let end = code.iter().position(|&b| b == b'\n').unwrap_or(code.len());
+    let line = String::from_utf8_lossy(&code[2..end]).into_owned();
+    let mut parts = line.split(' ').filter(|p| !p.is_empty());
+    let engine = parts.next().unwrap_or("");
+    if !engine.eq_ignore_ascii_case("lua") {
+        return Err(format!("ERR Engine '{engine}' not found"));
+    }
+    let mut name = None;
+    for p in parts {
+        match p.split_once('=') {
+            Some(("name", v)) => name = Some(v.to_string()),
+            _ => return Err(format!("ERR Invalid metadata value given: {p}")),
+        }
+    }
+    let name = name.ok_or_else(|| "ERR Library name was not given".to_string())?;
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(
+            "ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"
+                .into(),
+        );
+    }
+    Ok(name)
+}
+
+/// `redis.register_function(name, callback)` or `redis.register_function{function_name=...,
+/// callback=..., flags={...}, description=...}`.
+fn parse_registration(args: MultiValue) -> mlua::Result<(FunctionDef, Function)> {
+    let bad = |m: &str| mlua::Error::runtime(format!("-ERR {m}"));
+    let (name, callback, flags, description) = match args.len() {
+        1 => {
+            let Some(Value::Table(t)) = args.front() else {
+                return Err(bad("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments)."));
+            };
+            let name: Option<String> = t.raw_get("function_name")?;
+            let callback: Option<Function> = t.raw_get("callback")?;
+            let flags: Option<Table> = t.raw_get("flags")?;
+            let description: Option<String> = t.raw_get("description")?;
+            (name, callback, flags, description)
+        }
+        2 => {
+            let name = match &args[0] {
+                Value::String(s) => Some(s.to_string_lossy()),
+                _ => None,
+            };
+            let callback = match &args[1] {
+                Value::Function(f) => Some(f.clone()),
+                _ => None,
+            };
+            (name, callback, None, None)
+        }
+        _ => return Err(bad("wrong number of arguments to redis.register_function")),
+    };
+    let name = name.ok_or_else(|| {
+        bad("function_name argument given to redis.register_function must be a string")
+    })?;
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(bad("Function names can only contain letters, numbers, or underscores(_) and must be at least one character long"));
+    }
+    let callback = callback.ok_or_else(|| {
+        bad("callback argument given to redis.register_function must be a function")
+    })?;
+    let mut f = ScriptFlags {
+        declared: true,
+        ..ScriptFlags::default()
+    };
+    if let Some(flags) = flags {
+        for v in flags.sequence_values::<String>() {
+            let v = v?;
+            if !f.set(&v) {
+                return Err(bad("unknown flag given"));
+            }
+        }
+    }
+    Ok((
+        FunctionDef {
+            state: Arc::new(Script::named(&name, f)),
+            name,
+            description,
+            flags: f,
+        },
+        callback,
+    ))
+}
+
+/// Registry key of the Rust half of `redis.call` / `redis.pcall`.
+const RCALL_KEY: &str = "usher.rcall";
+
+/// `redis.call` and `redis.pcall` are C functions, as in Redis: a Lua function there would be
+/// replaced by a `return redis.call(...)` tail call, and an error could no longer say which
+/// line of the script made the call. This forwards to the Rust half (`call_from_script`, which
+/// returns `(value, failed)`) and raises `value` (an `{err=...}` table) when it failed.
+///
+/// # Safety
+/// Called by Lua only. `lua_error` unwinds past this frame, which holds nothing to drop.
+unsafe fn forward_call(l: *mut mlua::ffi::lua_State, raise: bool) -> std::os::raw::c_int {
+    use mlua::ffi;
+    let n = ffi::lua_gettop(l);
+    ffi::luaL_checkstack(l, 4, c"redis.call".as_ptr());
+    ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, c"usher.rcall".as_ptr());
+    ffi::lua_insert(l, 1);
+    ffi::lua_pushboolean(l, raise as std::os::raw::c_int);
+    ffi::lua_insert(l, 2);
+    ffi::lua_call(l, n + 1, 2);
+    if ffi::lua_toboolean(l, -1) != 0 {
+        ffi::lua_pop(l, 1);
+        ffi::lua_error(l);
+    }
+    ffi::lua_pop(l, 1);
+    1
+}
+
+unsafe extern "C-unwind" fn redis_call_c(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    forward_call(l, true)
+}
+
+unsafe extern "C-unwind" fn redis_pcall_c(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
+    forward_call(l, false)
+}
+
+/// `msg script: name, on place.` as Redis 7.0 words a script's error.
+fn format_error_text(msg: &str, name: &str, place: Option<&str>) -> String {
+    let msg = msg.strip_prefix('-').unwrap_or(msg);
+    match place {
+        Some(p) => format!("{msg} script: {name}, on {p}."),
+        None => msg.to_string(),
+    }
+}
+
+fn hook(ctx: &RunCtx) -> mlua::Result<VmState> {
+    let r = &ctx.running;
+    if !r.busy.load(Ordering::Relaxed)
+        && ctx.started.get().elapsed().as_millis() as u64 >= ctx.busy_ms.get()
+    {
+        r.busy.store(true, Ordering::Release);
+        BUSY_SCRIPTS.fetch_add(1, Ordering::AcqRel);
+    }
+    if r.kill.load(Ordering::Acquire) {
+        ctx.killed.set(true);
+        let text = if r.is_function.load(Ordering::Relaxed) {
+            "-ERR Script killed by user with FUNCTION KILL..."
+        } else {
+            "-ERR Script killed by user with SCRIPT KILL..."
+        };
+        return Err(mlua::Error::runtime(text));
+    }
+    Ok(VmState::Continue)
+}
+
+/// An `{err=...}` table as `luaPushErrorBuff` builds it: `-CODE msg` keeps its code, a bare
+/// message gets `ERR`.
+fn error_table(lua: &Lua, text: &str) -> mlua::Result<Value> {
+    let text = text.trim_end_matches(['\r', '\n']);
+    let full = match text.strip_prefix('-') {
+        Some(rest) => match rest.split_once(' ') {
+            Some((code, msg)) => format!("{code} {msg}"),
+            None => format!("ERR {rest}"),
+        },
+        None => format!("ERR {text}"),
+    };
+    let t = lua.create_table_with_capacity(0, 1)?;
+    t.raw_set("err", full)?;
+    Ok(Value::Table(t))
+}
+
+/// `redis.call(raise=true, ...)` / `redis.pcall(raise=false, ...)`: returns (value, failed).
+fn call_from_script(lua: &Lua, ctx: &RunCtx, args: MultiValue) -> mlua::Result<(Value, bool)> {
+    let mut it = args.into_iter();
+    let raise = matches!(it.next(), Some(Value::Boolean(true)));
+    let fail = |text: &str| -> mlua::Result<(Value, bool)> { Ok((error_table(lua, text)?, raise)) };
+    if ctx.retry.get() {
+        // The run is being abandoned (a pcall may have caught the first unwind): keep
+        // failing until the script ends, so nothing runs or writes.
+        return fail("ERR script is being rerun with every shard locked");
+    }
+    let mut argv = ctx.argv.borrow_mut();
+    argv.clear();
+    let mut count = 0;
+    let mut num = Vec::with_capacity(24);
+    for v in it {
+        match v {
+            Value::String(s) => argv.push(&s.as_bytes()),
+            Value::Integer(i) => argv.push(itoa::Buffer::new().format(i).as_bytes()),
+            Value::Number(n) => {
+                num.clear();
+                usher_protocol::double::write_g17(n, &mut num);
+                argv.push(&num);
+            }
+            _ => {
+                return fail("Lua redis lib command arguments must be strings or integers");
+            }
+        }
+        count += 1;
+    }
+    if count == 0 {
+        return fail("Please specify at least one argument for this redis lib call");
+    }
+    let Some(mut host) = ctx.host.get() else {
+        return fail("ERR redis.call is only available while a script runs");
+    };
+    let mut buf = ctx.buf.borrow_mut();
+    buf.clear();
+    let proto = if ctx.resp3.get() {
+        Protocol::Resp3
+    } else {
+        Protocol::Resp2
+    };
+    // Safety: set by `run_function` for the duration of the run (see there).
+    let result = unsafe { host.as_mut() }.call(argv.argv(), proto, &mut buf);
+    drop(argv);
+    match result {
+        Ok(wrote) => {
+            if wrote {
+                ctx.running.wrote.store(true, Ordering::Release);
+            }
+            let mut pos = 0;
+            let v = reply_to_lua(lua, &buf, &mut pos)?;
+            let failed = raise && buf.first() == Some(&b'-');
+            Ok((v, failed))
+        }
+        Err(Refusal::Error(text)) => fail(&text),
+        Err(Refusal::Retry) => {
+            ctx.retry.set(true);
+            Ok((
+                error_table(lua, "ERR script is being rerun with every shard locked")?,
+                true,
+            ))
+        }
+    }
+}
+
+fn install_redis_api(lua: &Lua, redis: &Table, ctx: &Rc<RunCtx>) -> mlua::Result<()> {
+    let raise = |msg: &str| -> mlua::Error { mlua::Error::runtime(msg.to_string()) };
+    redis.raw_set(
+        "sha1hex",
+        lua.create_function(move |_, args: MultiValue| {
+            if args.len() != 1 {
+                return Err(raise("-ERR wrong number of arguments"));
+            }
+            let bytes = match &args[0] {
+                Value::String(s) => s.as_bytes().to_vec(),
+                Value::Integer(i) => i.to_string().into_bytes(),
+                Value::Number(n) => crate::cjson::fmt_g14(*n).into_bytes(),
+                _ => Vec::new(),
+            };
+            Ok(crate::cache::sha1hex(&bytes))
+        })?,
+    )?;
+    redis.raw_set(
+        "error_reply",
+        lua.create_function(move |lua, args: MultiValue| {
+            let text = match (args.len(), args.front()) {
+                (1, Some(Value::String(s))) => s.to_string_lossy(),
+                _ => return Err(raise("-ERR wrong number or type of arguments")),
+            };
+            let text = if text.starts_with('-') {
+                text
+            } else {
+                format!("-{text}")
+            };
+            error_table(lua, &text)
+        })?,
+    )?;
+    redis.raw_set(
+        "status_reply",
+        lua.create_function(move |lua, args: MultiValue| {
+            let text = match (args.len(), args.front()) {
+                (1, Some(Value::String(s))) => s.clone(),
+                _ => return Err(raise("-ERR wrong number or type of arguments")),
+            };
+            let t = lua.create_table_with_capacity(0, 1)?;
+            t.raw_set("ok", text)?;
+            Ok(t)
+        })?,
+    )?;
+    {
+        let ctx = ctx.clone();
+        redis.raw_set(
+            "log",
+            lua.create_function(move |_, args: MultiValue| {
+                if args.len() < 2 {
+                    return Err(raise("-ERR redis.log() requires two arguments or more."));
+                }
+                let level = match &args[0] {
+                    Value::Integer(i) => *i,
+                    Value::Number(n) => *n as i64,
+                    _ => return Err(raise("-ERR First argument must be a number (log level).")),
+                };
+                if !(0..=3).contains(&level) {
+                    return Err(raise("-ERR Invalid debug level."));
+                }
+                let mut msg = String::new();
+                for (i, v) in args.iter().skip(1).enumerate() {
+                    if i > 0 {
+                        msg.push(' ');
+                    }
+                    match v {
+                        Value::String(s) => msg.push_str(&s.to_string_lossy()),
+                        Value::Integer(n) => msg.push_str(&n.to_string()),
+                        Value::Number(n) => msg.push_str(&crate::cjson::fmt_g14(*n)),
+                        _ => {}
+                    }
+                }
+                if let Some(mut host) = ctx.host.get() {
+                    // Safety: see `run_function`.
+                    unsafe { host.as_mut() }.log(level as i32, &msg);
+                }
+                Ok(())
+            })?,
+        )?;
+    }
+    {
+        let ctx = ctx.clone();
+        redis.raw_set(
+            "setresp",
+            lua.create_function(move |_, args: MultiValue| {
+                if args.len() != 1 {
+                    return Err(raise("-ERR redis.setresp() requires one argument."));
+                }
+                let v = match &args[0] {
+                    Value::Integer(i) => *i,
+                    Value::Number(n) => *n as i64,
+                    _ => 0,
+                };
+                if v != 2 && v != 3 {
+                    return Err(raise("-ERR RESP version must be 2 or 3."));
+                }
+                ctx.resp3.set(v == 3);
+                Ok(())
+            })?,
+        )?;
+    }
+    redis.raw_set(
+        "set_repl",
+        lua.create_function(move |_, args: MultiValue| {
+            if args.len() != 1 {
+                return Err(raise("-ERR redis.set_repl() requires one argument."));
+            }
+            let v = match &args[0] {
+                Value::Integer(i) => *i,
+                Value::Number(n) => *n as i64,
+                _ => -1,
+            };
+            if !(0..=3).contains(&v) {
+                return Err(raise(
+                    "-ERR Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+                ));
+            }
+            Ok(())
+        })?,
+    )?;
+    redis.raw_set(
+        "replicate_commands",
+        lua.create_function(|_, _: MultiValue| Ok(true))?,
+    )?;
+    redis.raw_set(
+        "breakpoint",
+        lua.create_function(|_, _: MultiValue| Ok(false))?,
+    )?;
+    redis.raw_set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    redis.raw_set(
+        "acl_check_cmd",
+        lua.create_function(|_, _: MultiValue| Ok(true))?,
+    )?;
+    for (name, v) in [
+        ("LOG_DEBUG", 0),
+        ("LOG_VERBOSE", 1),
+        ("LOG_NOTICE", 2),
+        ("LOG_WARNING", 3),
+        ("REPL_NONE", 0),
+        ("REPL_AOF", 1),
+        ("REPL_SLAVE", 2),
+        ("REPL_REPLICA", 2),
+        ("REPL_ALL", 3),
+    ] {
+        redis.raw_set(name, v)?;
+    }
+    redis.raw_set("REDIS_VERSION", crate::REDIS_VERSION)?;
+    redis.raw_set("REDIS_VERSION_NUM", crate::REDIS_VERSION_NUM)?;
+    Ok(())
+}

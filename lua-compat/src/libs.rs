@@ -1,0 +1,207 @@
+//! The libraries Redis adds to Lua 5.1 that usher implements in Rust: `bit` (LuaBitOp 1.0
+//! semantics) and the deterministic `math.random` / `math.randomseed` (Redis's `rand48`).
+//!
+//! `cjson` lives in `cjson.rs`. Each function takes Lua values and raises Lua errors with the
+//! texts the C libraries use.
+
+use mlua::{Lua, MultiValue, Table, Value, Variadic};
+use std::cell::Cell;
+use std::rc::Rc;
+
+/// LuaBitOp's number → int32 conversion: round to nearest, then wrap modulo 2^32 (the
+/// `n + 2^52 + 2^51` trick, done the same way so results agree bit for bit).
+pub fn tobit(v: f64) -> i32 {
+    (v + 6_755_399_441_055_744.0).to_bits() as u32 as i32
+}
+
+fn arg_num(args: &[Value], i: usize, fname: &str) -> mlua::Result<f64> {
+    match args.get(i) {
+        Some(Value::Number(n)) => Ok(*n),
+        Some(Value::Integer(n)) => Ok(*n as f64),
+        Some(Value::String(s)) => s
+            .to_str()
+            .ok()
+            .and_then(|t| t.trim().parse::<f64>().ok())
+            .ok_or_else(|| bad_arg(i, fname, "number expected, got string")),
+        Some(v) => Err(bad_arg(
+            i,
+            fname,
+            &format!("number expected, got {}", v.type_name()),
+        )),
+        None => Err(bad_arg(i, fname, "number expected, got no value")),
+    }
+}
+
+fn bad_arg(i: usize, fname: &str, what: &str) -> mlua::Error {
+    mlua::Error::runtime(format!("bad argument #{} to '{fname}' ({what})", i + 1))
+}
+
+/// Builds the `bit` table.
+pub fn bit_table(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    macro_rules! fold {
+        ($name:literal, $op:expr) => {
+            t.raw_set(
+                $name,
+                lua.create_function(|_, args: Variadic<Value>| {
+                    let mut acc = tobit(arg_num(&args, 0, $name)?);
+                    for i in 1..args.len() {
+                        acc = $op(acc, tobit(arg_num(&args, i, $name)?));
+                    }
+                    Ok(acc as f64)
+                })?,
+            )?;
+        };
+    }
+    fold!("band", |a: i32, b: i32| a & b);
+    fold!("bor", |a: i32, b: i32| a | b);
+    fold!("bxor", |a: i32, b: i32| a ^ b);
+    macro_rules! shift {
+        ($name:literal, $op:expr) => {
+            t.raw_set(
+                $name,
+                lua.create_function(|_, args: Variadic<Value>| {
+                    let a = tobit(arg_num(&args, 0, $name)?);
+                    let n = (tobit(arg_num(&args, 1, $name)?) & 31) as u32;
+                    Ok($op(a, n) as f64)
+                })?,
+            )?;
+        };
+    }
+    shift!("lshift", |a: i32, n: u32| ((a as u32) << n) as i32);
+    shift!("rshift", |a: i32, n: u32| ((a as u32) >> n) as i32);
+    shift!("arshift", |a: i32, n: u32| a >> n);
+    shift!("rol", |a: i32, n: u32| (a as u32).rotate_left(n) as i32);
+    shift!("ror", |a: i32, n: u32| (a as u32).rotate_right(n) as i32);
+    t.raw_set(
+        "tobit",
+        lua.create_function(|_, args: Variadic<Value>| {
+            Ok(tobit(arg_num(&args, 0, "tobit")?) as f64)
+        })?,
+    )?;
+    t.raw_set(
+        "bnot",
+        lua.create_function(|_, args: Variadic<Value>| {
+            Ok(!tobit(arg_num(&args, 0, "bnot")?) as f64)
+        })?,
+    )?;
+    t.raw_set(
+        "bswap",
+        lua.create_function(|_, args: Variadic<Value>| {
+            Ok(tobit(arg_num(&args, 0, "bswap")?).swap_bytes() as f64)
+        })?,
+    )?;
+    t.raw_set(
+        "tohex",
+        lua.create_function(|_, args: Variadic<Value>| {
+            let b = tobit(arg_num(&args, 0, "tohex")?) as u32;
+            let mut n = if args.len() > 1 {
+                tobit(arg_num(&args, 1, "tohex")?)
+            } else {
+                8
+            };
+            let upper = n < 0;
+            if upper {
+                n = -n;
+            }
+            let n = n.min(8) as usize;
+            let digits = if upper {
+                format!("{b:08X}")
+            } else {
+                format!("{b:08x}")
+            };
+            Ok(digits[8 - n..].to_string())
+        })?,
+    )?;
+    Ok(t)
+}
+
+/// Redis's `rand48` (the classic 48-bit linear congruential generator), so `math.random` gives
+/// the numbers Redis's does.
+#[derive(Clone, Copy)]
+pub struct Rand48(u64);
+
+impl Rand48 {
+    const A: u64 = 0x5DEECE66D;
+    const MASK: u64 = (1 << 48) - 1;
+
+    /// The state before any seeding (drand48's default), where Redis 7.0 starts: a fresh
+    /// redis-server's first `math.random(100)` is 40.
+    pub fn initial() -> Rand48 {
+        Rand48(0x1234_ABCD_330E)
+    }
+
+    pub fn seeded(seed: i32) -> Rand48 {
+        Rand48((((seed as u32 as u64) << 16) | 0x330E) & Self::MASK)
+    }
+
+    /// `lrand48`: 31 bits.
+    pub fn draw(&mut self) -> i32 {
+        self.0 = (self.0.wrapping_mul(Self::A).wrapping_add(0xB)) & Self::MASK;
+        (self.0 >> 17) as i32
+    }
+}
+
+/// Installs `math.random` and `math.randomseed` over the generator in `state`, which the
+/// engine reseeds before every script (deterministic per call).
+pub fn install_random(lua: &Lua, math: &Table, state: Rc<Cell<Rand48>>) -> mlua::Result<()> {
+    let st = state.clone();
+    math.raw_set(
+        "random",
+        lua.create_function(move |_, args: MultiValue| {
+            let mut g = st.get();
+            // REDIS_LRAND48_MAX is INT32_MAX.
+            let r = (g.draw() % i32::MAX) as f64 / i32::MAX as f64;
+            st.set(g);
+            let args: Vec<Value> = args.into_iter().collect();
+            match args.len() {
+                0 => Ok(r),
+                1 => {
+                    let u = arg_num(&args, 0, "random")? as i32;
+                    if u < 1 {
+                        return Err(bad_arg(0, "random", "interval is empty"));
+                    }
+                    Ok((r * u as f64).floor() + 1.0)
+                }
+                2 => {
+                    let l = arg_num(&args, 0, "random")? as i32;
+                    let u = arg_num(&args, 1, "random")? as i32;
+                    if l > u {
+                        return Err(bad_arg(1, "random", "interval is empty"));
+                    }
+                    Ok((r * (u as f64 - l as f64 + 1.0)).floor() + l as f64)
+                }
+                _ => Err(mlua::Error::runtime("wrong number of arguments")),
+            }
+        })?,
+    )?;
+    math.raw_set(
+        "randomseed",
+        lua.create_function(move |_, args: Variadic<Value>| {
+            state.set(Rand48::seeded(arg_num(&args, 0, "randomseed")? as i32));
+            Ok(())
+        })?,
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tobit_wraps_like_bitop() {
+        assert_eq!(tobit(0xffff_ffffu32 as f64), -1);
+        assert_eq!(tobit(2147483648.0), i32::MIN);
+        assert_eq!(tobit(-1.0), -1);
+        assert_eq!(tobit(1.5), 2);
+    }
+
+    #[test]
+    fn rand48_seed_zero_matches_redis_first_draw() {
+        // redis-server 7.0.15, fresh: EVAL "return math.random(100)" 0 -> 40.
+        let mut g = Rand48::initial();
+        let r = (g.draw() % i32::MAX) as f64 / i32::MAX as f64;
+        assert_eq!((r * 100.0).floor() + 1.0, 40.0);
+    }
+}

@@ -1,0 +1,817 @@
+//! Scripting end to end: EVAL, EVALSHA, SCRIPT and the Lua API against redis-server 7.0.15,
+//! and the atomicity of scripts across usher's threads and shards.
+//!
+//! - the seed scripts (`tests/scripts/`, copies of `shared/seeds/scripts/`) replayed through
+//!   EVALSHA on random workloads: same replies, same resulting keys (cjson replies compared as
+//!   parsed JSON, since Lua's table order is not defined);
+//! - tables of conversions, error shapes and sandbox probes compared byte for byte;
+//! - 50 clients on 2 threads running a read-modify-write script lose no update;
+//! - scripts that build key names at run time stay atomic on 4 threads and 8 shards;
+//! - EVAL in MULTI, in pipelines, WATCH invalidated by a script's write, BUSY and SCRIPT KILL,
+//!   and the script cache shared by every thread.
+
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+use std::time::{Duration, Instant};
+use usher_tests::{diff, Client, Differ, Reply, Server};
+
+fn script(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/scripts/{name}", env!("CARGO_MANIFEST_DIR")))
+        .expect("seed script")
+}
+
+fn argv(args: &[&str]) -> Vec<Vec<u8>> {
+    args.iter().map(|a| a.as_bytes().to_vec()).collect()
+}
+
+fn s(v: impl ToString) -> String {
+    v.to_string()
+}
+
+/// EVAL probes whose replies must be identical, error texts included.
+const PROBES: &[&[&str]] = &[
+    // Lua → RESP conversions.
+    &["EVAL", "return 1", "0"],
+    &["EVAL", "return 3.99", "0"],
+    &["EVAL", "return -3.99", "0"],
+    &["EVAL", "return 1e300", "0"],
+    &["EVAL", "return 0/0", "0"],
+    &["EVAL", "return 'str'", "0"],
+    &["EVAL", "return true", "0"],
+    &["EVAL", "return false", "0"],
+    &["EVAL", "return nil", "0"],
+    &["EVAL", "return {1,2,3.7,-3.7,'x',true,false,nil,5}", "0"],
+    &["EVAL", "return {1,{2,{3,'x'}},{}}", "0"],
+    &["EVAL", "return {ok='fine'}", "0"],
+    &["EVAL", "return {err='boom'}", "0"],
+    &["EVAL", "return {ok='a\r\nb'}", "0"],
+    &["EVAL", "return redis.status_reply('yo')", "0"],
+    &["EVAL", "return redis.error_reply('My err')", "0"],
+    &["EVAL", "return redis.error_reply('-X y')", "0"],
+    &["EVAL", "return {double=3.5}", "0"],
+    &["EVAL", "redis.setresp(3) return true", "0"],
+    &["EVAL", "redis.setresp(3) return false", "0"],
+    &["EVAL", "redis.setresp(3) return {map={a=1}}", "0"],
+    &["EVAL", "return #KEYS + #ARGV", "3", "a", "b", "c", "d", "e"],
+    &["EVAL", "return {KEYS[1], KEYS[2], ARGV[1], ARGV[2]}", "2", "a", "b", "c", "d"],
+    // RESP → Lua conversions.
+    &["EVAL", "redis.call('set','k',1e20) return redis.call('get','k')", "0"],
+    &["EVAL", "redis.call('set','k',0.1) return redis.call('get','k')", "0"],
+    &["EVAL", "redis.call('set','k',-2.5e-7) return redis.call('get','k')", "0"],
+    &["EVAL", "return redis.call('set','k',42)", "0"],
+    &["EVAL", "return redis.call('get','nokey')", "0"],
+    &["EVAL", "return redis.call('get','nokey') == false", "0"],
+    &["EVAL", "redis.setresp(3) return redis.call('get','nokey') == nil", "0"],
+    &["EVAL", "return redis.call('hgetall','nokey')", "0"],
+    &["EVAL", "return redis.call('zadd','z',1,'a',2,'b')", "0"],
+    &["EVAL", "return redis.call('zrange','z',0,-1,'withscores')", "0"],
+    &["EVAL", "redis.setresp(3) return redis.call('zscore','z','a')", "0"],
+    &["EVAL", "return redis.call('ping')", "0"],
+    &["EVAL", "return redis.call('type','z')", "0"],
+    &["EVAL", "return #redis.call('time')", "0"],
+    &["EVAL", "return redis.pcall('incr','z')", "0"],
+    &["EVAL", "local r = redis.pcall('incr','z') return r['err']", "0"],
+    // Error shapes.
+    &["EVAL", "return foo", "0"],
+    &["EVAL", "foo = 1", "0"],
+    &["EVAL", "return redis.call('nosuch')", "0"],
+    &["EVAL", "return redis.call('get')", "0"],
+    &["EVAL", "return redis.call()", "0"],
+    &["EVAL", "return redis.pcall('get','a','b')", "0"],
+    &["EVAL", "return redis.call('subscribe','x')", "0"],
+    &["EVAL", "return redis.call('eval','return 1','0')", "0"],
+    &["EVAL", "return redis.call('set','k',{})", "0"],
+    &["EVAL", "return redis.call('incr','z')", "0"],
+    &["EVAL", "error('boom')", "0"],
+    &["EVAL", "error({err='X boom'})", "0"],
+    &["EVAL", "\n\nerror('on line three')", "0"],
+    &["EVAL", "return 1 +", "0"],
+    &["EVAL_RO", "return redis.call('set','k','v')", "0"],
+    &["EVAL", "#!lua flags=no-writes\nreturn redis.call('set','a','b')", "0"],
+    &["EVAL", "#!lua flags=bogus\nreturn 1", "0"],
+    &["EVAL", "#!python\nreturn 1", "0"],
+    &["EVAL", "local ok, e = pcall(redis.call, 'incr', 'z') return e", "0"],
+    &["EVAL", "local ok, e = pcall(error, {err='x'}) return e", "0"],
+    &["EVAL", "return redis.sha1hex()", "0"],
+    &["EVAL", "return redis.setresp(4)", "0"],
+    &["EVAL", "return redis.log(1)", "0"],
+    &["EVAL", "return redis.set_repl(9)", "0"],
+    &["EVAL", "return cjson.encode({[1]=1,[2]=2,[20]=3})", "0"],
+    &["EVAL", "return 1", "-1"],
+    &["EVAL", "return 1", "2", "a"],
+    &["EVAL", "return 1", "x"],
+    &["EVALSHA", "ffffffffffffffffffffffffffffffffffffffff", "0"],
+    &["EVALSHA", "short", "0"],
+    // Sandbox.
+    &["EVAL", "os.exit()", "0"],
+    &["EVAL", "return io", "0"],
+    &["EVAL", "return type(print)", "0"],
+    &["EVAL", "return require('x')", "0"],
+    &["EVAL", "return type(loadfile)", "0"],
+    &["EVAL", "return type(dofile)", "0"],
+    &["EVAL", "return type(debug)", "0"],
+    &["EVAL", "setmetatable(_G, nil)", "0"],
+    &["EVAL", "rawset(_G, 'x', 1)", "0"],
+    &["EVAL", "redis.x = 1", "0"],
+    &["EVAL", "string.x = 1", "0"],
+    &["EVAL", "cjson = nil", "0"],
+    &["EVAL", "local t = {} rawset(t, 'x', 1) return t.x", "0"],
+    &["EVAL", "return loadstring('return 1 + 1')()", "0"],
+    &["EVAL", "return table.getn({1,2,3})", "0"],
+    &["EVAL", "return unpack({1,2})", "0"],
+    &["EVAL", "return math.random(100)", "0"],
+    &["EVAL", "return redis.REDIS_VERSION .. ' ' .. redis.REDIS_VERSION_NUM", "0"],
+    &["EVAL", "return {redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING}", "0"],
+    &["EVAL", "return {redis.REPL_NONE, redis.REPL_AOF, redis.REPL_REPLICA, redis.REPL_SLAVE, redis.REPL_ALL}", "0"],
+    &["EVAL", "return redis.set_repl(redis.REPL_ALL)", "0"],
+    &["EVAL", "return redis.replicate_commands()", "0"],
+    &["EVAL", "return redis.log(redis.LOG_WARNING, 'from a script')", "0"],
+    &["EVAL", "return redis.sha1hex('abc')", "0"],
+    // Libraries.
+    &["EVAL", "return cjson.encode({1,2,{a=1.5}})", "0"],
+    &["EVAL", "return cjson.encode({})", "0"],
+    &["EVAL", "return cjson.encode('a/b\"c\\n')", "0"],
+    &["EVAL", "return cjson.encode(0.1)", "0"],
+    &["EVAL", "return cjson.encode(123456789012345)", "0"],
+    &["EVAL", "return cjson.encode({a=function() end})", "0"],
+    &["EVAL", "return cjson.decode('{\"a\":[1,2,3]}').a[2]", "0"],
+    &["EVAL", "return cjson.decode('[1,null]')[2] == cjson.null", "0"],
+    &["EVAL", "return {bit.band(0xff, 0x0f), bit.bor(1, 2), bit.bxor(5, 3), bit.bnot(0)}", "0"],
+    &["EVAL", "return {bit.lshift(1, 31), bit.rshift(-1, 28), bit.arshift(-256, 4), bit.rol(1, 33)}", "0"],
+    &["EVAL", "return {bit.tobit(2^31), bit.tohex(65535), bit.tohex(-1, -4), bit.bswap(1)}", "0"],
+    &["EVAL", "return cmsgpack.pack(1, -1, 127, 128, 255, 256, 65535, 65536, 4294967296, -32, -33, -128, -129, -32768, -32769, -2147483649)", "0"],
+    &["EVAL", "return cmsgpack.pack(1.5, 0.1, 1e300, -2.25, true, false, nil)", "0"],
+    &["EVAL", "return cmsgpack.pack('abc', string.rep('x', 40), string.rep('y', 300), string.rep('z', 70000))", "0"],
+    &["EVAL", "return cmsgpack.pack({1,2,3}, {}, {a=1}, {1,{2,{3}}}, {[1]=1,[3]=3})", "0"],
+    &["EVAL", "local t = {} for i=1,20 do t[i]=i end return cmsgpack.pack(t)", "0"],
+    &["EVAL", "return {cmsgpack.unpack(cmsgpack.pack(1, 'two', {3, 4}, -5))}", "0"],
+    &["EVAL", "return cmsgpack.unpack(cmsgpack.pack({x=1})).x", "0"],
+    &["EVAL", "return cmsgpack.pack()", "0"],
+    &["EVAL", "return struct.pack('>I2', 258)", "0"],
+    &["EVAL", "return struct.pack('bBhHlL', -1, 255, -2, 65535, -3, 7)", "0"],
+    &["EVAL", "return struct.pack('>d', 1.5)", "0"],
+    &["EVAL", "return struct.pack('c3s', 'abcdef', 'zz')", "0"],
+    &["EVAL", "return {struct.unpack('<i4s', struct.pack('<i4s', -7, 'hey'))}", "0"],
+    &["EVAL", "return {struct.unpack('>I2c0', struct.pack('>I2', 3) .. 'abc')}", "0"],
+    &["EVAL", "return {struct.size('>iId'), struct.size('!4bi')}", "0"],
+    &["EVAL", "return struct.pack('!4bi', 1, 2)", "0"],
+    &["EVAL", "return struct.pack('q', 1)", "0"],
+    // The script cache.
+    &["SCRIPT", "LOAD", "return 'loaded'"],
+    &["EVALSHA", "b534286061d4b9e4026607613b95c06c06015ae8", "0"],
+    &["SCRIPT", "EXISTS", "b534286061d4b9e4026607613b95c06c06015ae8", "ffffffffffffffffffffffffffffffffffffffff"],
+    &["SCRIPT", "FLUSH", "BOGUS"],
+    &["SCRIPT", "FLUSH", "ASYNC"],
+    &["EVALSHA", "b534286061d4b9e4026607613b95c06c06015ae8", "0"],
+    &["SCRIPT", "KILL"],
+    &["SCRIPT", "NOSUCH"],
+];
+
+#[test]
+fn conversions_errors_and_sandbox_match_redis() {
+    let usher = Server::usher(&["--threads", "2", "--shards", "4"]);
+    let redis = Server::redis(&[]);
+    let mut d = Differ::new(&usher, &redis);
+    d.check(&argv(&["FLUSHALL"])).expect("flushall");
+    let seq: Vec<Vec<Vec<u8>>> = PROBES.iter().map(|p| argv(p)).collect();
+    d.run_all(&seq, 0);
+}
+
+/// Scripts in the shapes job-queue and rate-limit libraries send: many keys, key names built
+/// at run time, `pcall` error handling, `cmsgpack` payloads, RESP3 replies.
+const LIBRARY_SHAPES: &[&[&str]] = &[
+    // A job queue: push a msgpack'd job, move it between lists, count, read it back.
+    &["EVAL", "local id = redis.call('INCR', KEYS[1]) \
+        local job = cmsgpack.pack({id = id, name = ARGV[1], attempts = 0}) \
+        redis.call('HSET', KEYS[2] .. ':' .. id, 'data', job, 'state', 'wait') \
+        redis.call('RPUSH', KEYS[3], id) \
+        return id", "3", "{q}:id", "{q}:job", "{q}:wait", "send-email"],
+    &["EVAL", "local id = redis.call('LMOVE', KEYS[1], KEYS[2], 'LEFT', 'RIGHT') \
+        if not id then return false end \
+        local key = KEYS[3] .. ':' .. id \
+        redis.call('HSET', key, 'state', 'active') \
+        local job = cmsgpack.unpack(redis.call('HGET', key, 'data')) \
+        return {id, job.name, redis.call('LLEN', KEYS[1]), redis.call('LLEN', KEYS[2])}",
+        "3", "{q}:wait", "{q}:active", "{q}:job"],
+    // A rate limiter: sliding window with pcall around a failing call.
+    &["EVAL", "local ok, err = pcall(redis.call, 'INCR', KEYS[2]) \
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], 0, ARGV[1] - ARGV[2]) \
+        local n = redis.call('ZCARD', KEYS[1]) \
+        if n < tonumber(ARGV[3]) then redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4]) end \
+        return {n, tostring(ok), err}", "2", "rl:{u1}", "rl:{u1}:wrongtype", "1000", "100", "5", "r1"],
+    &["SET", "rl:{u1}:wrongtype:x", "1"],
+    &["EVAL", "local r = redis.pcall('HSET', KEYS[1], 'a') \
+        if type(r) == 'table' and r.err then return 'caught: ' .. r.err end return r", "1", "rl:{u1}"],
+    // Many keys, named by the caller.
+    &["EVAL", "local t = {} for i, k in ipairs(KEYS) do t[i] = redis.call('INCRBY', k, i) end return t",
+        "12", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9", "k10", "k11", "k12"],
+    &["EVAL", "return redis.call('MGET', unpack(KEYS))", "4", "k1", "k5", "nokey", "k12"],
+    // RESP3 inside the script and towards a RESP2 caller.
+    &["EVAL", "redis.setresp(3) redis.call('HSET', KEYS[1], 'f', 'v') \
+        local m = redis.call('HGETALL', KEYS[1]) return {m.map.f, redis.call('ZSCORE', KEYS[2], 'x')}",
+        "2", "h3", "z3"],
+    &["EVAL", "redis.setresp(3) return {map = {a = 1}, set = {}}", "0"],
+    &["EVAL", "redis.setresp(3) return redis.call('SMEMBERS', 'noset')", "0"],
+];
+
+#[test]
+fn library_shaped_scripts_match_redis() {
+    let usher = Server::usher(&["--threads", "2", "--shards", "4"]);
+    let redis = Server::redis(&[]);
+    let mut d = Differ::new(&usher, &redis);
+    d.check(&argv(&["FLUSHALL"])).expect("flushall");
+    let seq: Vec<Vec<Vec<u8>>> = LIBRARY_SHAPES
+        .iter()
+        .chain(LIBRARY_SHAPES)
+        .map(|p| argv(p))
+        .collect();
+    d.run_all(&seq, 0);
+    // Over RESP3, the same scripts reply with RESP3 types.
+    let mut u = usher.client();
+    let mut r = redis.client();
+    for c in [&mut u, &mut r] {
+        c.call(&["HELLO", "3"]);
+    }
+    for probe in [
+        &["EVAL", "redis.setresp(3) return {map = {a = 1}}", "0"][..],
+        &["EVAL", "redis.setresp(3) return {double = 1.5}", "0"],
+        &["EVAL", "redis.setresp(3) return true", "0"],
+        &["EVAL", "return redis.call('GET', 'nokey')", "0"],
+    ] {
+        assert_eq!(u.call(probe), r.call(probe), "{probe:?}");
+    }
+    // And a script may call usher's native commands.
+    let reply = u.call(&[
+        "EVAL",
+        "redis.call('ZADD', KEYS[1], 1, 'alice') return redis.call('ADMIT', KEYS[1], KEYS[2], 1)",
+        "2",
+        "queue:{n}",
+        "active:{n}",
+    ]);
+    assert_eq!(
+        format!("{reply:?}"),
+        format!(
+            "{:?}",
+            Reply::Array(vec![
+                Reply::Int(1),
+                Reply::Array(vec![Reply::bulk("alice")])
+            ])
+        )
+    );
+}
+
+/// One usher and one redis-server, fed the same commands.
+struct Pair {
+    usher: Client,
+    redis: Client,
+    log: Vec<String>,
+    seed: u64,
+}
+
+impl Pair {
+    fn new(usher: &Server, redis: &Server, seed: u64) -> Pair {
+        let mut p = Pair {
+            usher: usher.client(),
+            redis: redis.client(),
+            log: Vec::new(),
+            seed,
+        };
+        p.same(&["FLUSHALL"]);
+        p
+    }
+
+    fn fail(&self, what: String) -> ! {
+        let start = self.log.len().saturating_sub(30);
+        panic!(
+            "{what}\n(seed {}; rerun with USHER_DIFF_SEED={})\nlast commands:\n  {}",
+            self.seed,
+            self.seed,
+            self.log[start..].join("\n  ")
+        );
+    }
+
+    /// Runs `args` on both; replies must be equal (cjson strings as parsed JSON).
+    fn same<A: AsRef<str>>(&mut self, args: &[A]) -> Reply {
+        let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+        self.log.push(args.join(" "));
+        let (u, r) = (self.usher.call(&args), self.redis.call(&args));
+        if as_json(&u) != as_json(&r) {
+            self.fail(format!(
+                "reply differs for {args:?}\n usher: {u:?}\n redis: {r:?}"
+            ));
+        }
+        r
+    }
+
+    fn load(&mut self, name: &str) -> String {
+        let body = script(name);
+        self.same(&["SCRIPT", "LOAD", &body]).text()
+    }
+
+    /// Every key must hold the same value on both servers (hash fields unordered; `heldAt`,
+    /// stamped from each server's clock, within a second).
+    fn same_keys(&mut self, keys: &[String]) {
+        for key in keys {
+            let t = self.same(&["TYPE", key]).text();
+            let read: Vec<&str> = match t.as_str() {
+                "zset" => vec!["ZRANGE", key, "0", "-1", "WITHSCORES"],
+                "hash" => vec!["HGETALL", key],
+                "string" => vec!["GET", key],
+                _ => continue,
+            };
+            let (u, r) = (self.usher.call(&read), self.redis.call(&read));
+            let (u, r) = if t == "hash" {
+                (hash_fields(&u), hash_fields(&r))
+            } else {
+                (vec![format!("{u:?}")], vec![format!("{r:?}")])
+            };
+            if u != r {
+                self.fail(format!("{key} differs\n usher: {u:?}\n redis: {r:?}"));
+            }
+            let (pu, pr) = (
+                self.usher.call(&["PTTL", key]).int(),
+                self.redis.call(&["PTTL", key]).int(),
+            );
+            if ((pu < 0 || pr < 0) && pu != pr) || (pu - pr).abs() > 2000 {
+                self.fail(format!("PTTL {key}: usher {pu}, redis {pr}"));
+            }
+        }
+    }
+}
+
+/// A bulk string holding JSON compares as parsed JSON; anything else as itself.
+fn as_json(r: &Reply) -> String {
+    if let Reply::Bulk(b) = r {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(b) {
+            if v.is_object() || v.is_array() {
+                return format!("json:{v}");
+            }
+        }
+    }
+    format!("{r:?}")
+}
+
+/// HGETALL as sorted `field=value` lines, `heldAt` rounded to 10 s so two clocks agree.
+fn hash_fields(r: &Reply) -> Vec<String> {
+    let mut out: Vec<String> = r
+        .items()
+        .chunks(2)
+        .map(|c| {
+            let (f, v) = (c[0].text(), c[1].text());
+            if f == "heldAt" {
+                let secs: i64 = v.parse().unwrap_or(0);
+                format!("{f}~{}", secs / 10)
+            } else {
+                format!("{f}={v}")
+            }
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Each seed script through EVALSHA on a random workload, on usher (4 shards, 2 threads; keys
+/// with and without a shared hash tag) and redis-server: same replies, same keys.
+#[test]
+fn seed_scripts_match_redis_on_random_workloads() {
+    let usher = Server::usher(&["--threads", "2", "--shards", "4"]);
+    let redis = Server::redis(&[]);
+    let seed = diff::seed();
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut p = Pair::new(&usher, &redis, seed);
+    let admission = p.load("admission_zpopmin.lua");
+    let cleanup = p.load("cleanup_stale.lua");
+    let consume = p.load("consume_token.lua");
+    let enter = p.load("enter_queue.lua");
+    let verify = p.load("payment_verify.lua");
+    let lock = p.load("seat_lock_with_token.lua");
+    let now: i64 = 1_795_000_000_000;
+    for tag in ["evt", "{evt}"] {
+        let queue = format!("queue:{tag}");
+        let active = format!("active:{tag}");
+        let hb = format!("hb:{tag}");
+        let mut keys = vec![queue.clone(), active.clone(), hb.clone()];
+        for i in 0..diff::ops(1500) {
+            let user = format!("user:{}", rng.random_range(0..60));
+            let t = now + i as i64 * rng.random_range(1..500);
+            match rng.random_range(0..9) {
+                0 => {
+                    p.same(&["ZADD", &queue, "NX", &s(t), &user]);
+                    p.same(&["ZADD", &hb, &s(t), &user]);
+                }
+                1 => {
+                    let (count, ttl, cap) = (
+                        rng.random_range(0..8),
+                        rng.random_range(1000..60_000),
+                        rng.random_range(0..30),
+                    );
+                    let args = [
+                        s("EVALSHA"),
+                        admission.clone(),
+                        s(2),
+                        queue.clone(),
+                        active.clone(),
+                        s(count),
+                        s(t),
+                        s(ttl),
+                        s(cap),
+                    ];
+                    p.same(&args);
+                }
+                2 => {
+                    let args = [
+                        s("EVALSHA"),
+                        cleanup.clone(),
+                        s(2),
+                        hb.clone(),
+                        queue.clone(),
+                        s(t - rng.random_range(0..200_000)),
+                        s(rng.random_range(1..10)),
+                    ];
+                    p.same(&args);
+                }
+                3 => {
+                    let token = format!("token:{tag}:{}", rng.random_range(0..10));
+                    if rng.random_range(0..3) == 0 {
+                        p.same(&["HSET", &token, "user", &user, "issuedAt", &s(t)]);
+                    }
+                    p.same(&[s("EVALSHA"), consume.clone(), s(1), token.clone(), s(t)]);
+                    keys.push(token);
+                }
+                4 | 5 => {
+                    let at = format!("activeToken:{tag}:{user}");
+                    if rng.random_range(0..4) == 0 {
+                        let exp = t + rng.random_range(-5000..5000);
+                        p.same(&["HSET", &at, "expiresAt", &s(exp)]);
+                    }
+                    let args = [
+                        s("EVALSHA"),
+                        enter.clone(),
+                        s(2),
+                        at.clone(),
+                        queue.clone(),
+                        user.clone(),
+                        s(t),
+                        s(t),
+                    ];
+                    p.same(&args);
+                    keys.push(at);
+                }
+                _ => {
+                    let seat = format!("seat:{tag}:{}", rng.random_range(0..12));
+                    let ttl = s(rng.random_range(60..600));
+                    let r = p.same(&[
+                        s("EVALSHA"),
+                        lock.clone(),
+                        s(1),
+                        seat.clone(),
+                        user.clone(),
+                        ttl,
+                    ]);
+                    let token = match r.items() {
+                        [Reply::Int(1), Reply::Int(tok)] => *tok,
+                        _ => rng.random_range(0..5),
+                    };
+                    if rng.random_range(0..2) == 0 {
+                        let token = s(token + rng.random_range(0..2));
+                        p.same(&[
+                            s("EVALSHA"),
+                            verify.clone(),
+                            s(1),
+                            seat.clone(),
+                            user.clone(),
+                            token,
+                        ]);
+                    }
+                    keys.push(format!("{seat}:token"));
+                    keys.push(seat);
+                }
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        p.same_keys(&keys);
+    }
+    // EVAL of the body gives what EVALSHA gave, and leaves the same cache.
+    let body = script("payment_verify.lua");
+    p.same(&["EVAL", &body, "1", "seat:evt:0", "user:1", "1"]);
+    p.same(&["SCRIPT", "EXISTS", &verify, &lock]);
+}
+
+/// A read-modify-write script (GET, then SET of the value plus one, on two keys, one named
+/// at run time) by 50 clients over 2 threads: no increment is lost.
+#[test]
+fn fifty_clients_on_two_threads_lose_no_update() {
+    let usher = Server::usher(&["--threads", "2", "--shards", "4"]);
+    let body = "local v = tonumber(redis.call('GET', KEYS[1]) or '0')
+                redis.call('SET', KEYS[1], v + 1)
+                local other = 'shadow:' .. KEYS[1]
+                local w = tonumber(redis.call('GET', other) or '0')
+                redis.call('SET', other, w + 1)
+                return v + 1";
+    let sha = usher.client().call(&["SCRIPT", "LOAD", body]).text();
+    let (clients, rounds) = (50, 200);
+    let threads: Vec<_> = (0..clients)
+        .map(|i| {
+            let port = usher.port;
+            let sha = sha.clone();
+            std::thread::spawn(move || {
+                let mut c = Client::connect(port).expect("connect");
+                for j in 0..rounds {
+                    let key = if (i + j) % 2 == 0 {
+                        "counter:a"
+                    } else {
+                        "counter:b"
+                    };
+                    let r = c.call(&["EVALSHA", &sha, "1", key]);
+                    assert!(matches!(r, Reply::Int(_)), "{r:?}");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("client thread");
+    }
+    let mut c = usher.client();
+    let total: i64 = ["counter:a", "counter:b"]
+        .iter()
+        .map(|k| c.call(&["GET", k]).text().parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(total, clients * rounds);
+    let shadow: i64 = ["shadow:counter:a", "shadow:counter:b"]
+        .iter()
+        .map(|k| c.call(&["GET", k]).text().parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(
+        shadow,
+        clients * rounds,
+        "run-time key names must be atomic too"
+    );
+}
+
+/// Transfers between accounts whose names the script builds at run time (no declared keys)
+/// on 4 threads and 8 shards, while auditors sum every account in a script: the sum never
+/// changes, and every transfer is counted.
+#[test]
+fn scripts_building_key_names_at_run_time_stay_atomic_on_four_threads() {
+    let usher = Server::usher(&["--threads", "4", "--shards", "8"]);
+    let accounts = 16;
+    let mut c = usher.client();
+    for a in 0..accounts {
+        c.call(&["SET", &format!("acct:{a}"), "100"]);
+    }
+    let transfer = c
+        .call(&[
+            "SCRIPT",
+            "LOAD",
+            "local from, to = 'acct:' .. ARGV[1], 'acct:' .. ARGV[2]
+             local a = tonumber(redis.call('GET', from))
+             local b = tonumber(redis.call('GET', to))
+             redis.call('SET', from, a - 1)
+             redis.call('SET', to, b + 1)
+             redis.call('INCR', 'transfers')
+             return 1",
+        ])
+        .text();
+    let audit = c
+        .call(&[
+            "SCRIPT",
+            "LOAD",
+            "local sum = 0
+             for i = 0, tonumber(ARGV[1]) - 1 do
+               sum = sum + tonumber(redis.call('GET', 'acct:' .. i))
+             end
+             return sum",
+        ])
+        .text();
+    let (workers, rounds) = (12, 300);
+    let mut handles = Vec::new();
+    for w in 0..workers {
+        let (port, transfer) = (usher.port, transfer.clone());
+        handles.push(std::thread::spawn(move || {
+            let mut rng = SmallRng::seed_from_u64(w);
+            let mut c = Client::connect(port).expect("connect");
+            for _ in 0..rounds {
+                let from = rng.random_range(0..accounts);
+                let to = (from + rng.random_range(1..accounts)) % accounts;
+                let r = c.call(&["EVALSHA", &transfer, "0", &s(from), &s(to)]);
+                assert_eq!(r, Reply::Int(1));
+            }
+        }));
+    }
+    for _ in 0..4 {
+        let (port, audit) = (usher.port, audit.clone());
+        handles.push(std::thread::spawn(move || {
+            let mut c = Client::connect(port).expect("connect");
+            for _ in 0..200 {
+                let r = c.call(&["EVALSHA", &audit, "0", &s(accounts)]);
+                assert_eq!(
+                    r,
+                    Reply::Int(100 * accounts as i64),
+                    "an audit saw a half transfer"
+                );
+            }
+        }));
+    }
+    for h in handles {
+        h.join().expect("worker");
+    }
+    assert_eq!(
+        c.call(&["GET", "transfers"]).text(),
+        s(workers * rounds),
+        "every transfer counted once"
+    );
+    assert_eq!(
+        c.call(&["EVALSHA", &audit, "0", &s(accounts)]),
+        Reply::Int(100 * accounts as i64)
+    );
+}
+
+/// EVAL inside MULTI, a pipeline of EVALSHAs, and WATCH seeing a script's write.
+#[test]
+fn scripts_in_transactions_and_pipelines() {
+    let usher = Server::usher(&["--threads", "2", "--shards", "4"]);
+    let redis = Server::redis(&[]);
+    let mut d = Differ::new(&usher, &redis);
+    let seq: Vec<Vec<Vec<u8>>> = [
+        &["FLUSHALL"][..],
+        &["MULTI"],
+        &["EVAL", "return redis.call('INCR', KEYS[1])", "1", "m:{x}"],
+        &[
+            "EVAL",
+            "return redis.call('INCRBY', 'm:' .. ARGV[1], 5)",
+            "0",
+            "other",
+        ],
+        &["EVAL", "return redis.call('nosuch')", "0"],
+        &["GET", "m:{x}"],
+        &["EXEC"],
+        &[
+            "SCRIPT",
+            "LOAD",
+            "return redis.call('RPUSH', KEYS[1], ARGV[1])",
+        ],
+    ]
+    .iter()
+    .map(|a| argv(a))
+    .collect();
+    d.run_all(&seq, 0);
+    let sha = "b9705020f551c492b7692cdba607bbdb64837972";
+    let batch: Vec<Vec<Vec<u8>>> = (0..20)
+        .map(|i| argv(&["EVALSHA", sha, "1", "plist", &s(i)]))
+        .collect();
+    d.check_pipelined(&batch)
+        .unwrap_or_else(|m| panic!("{}", d.report(&m, None)));
+    d.run_all(&[argv(&["LRANGE", "plist", "0", "-1"])], 0);
+
+    // WATCH is invalidated by a script's write from another client.
+    let mut a = usher.client();
+    let mut b = usher.client();
+    a.call(&["WATCH", "watched"]);
+    b.call(&[
+        "EVAL",
+        "return redis.call('SET', KEYS[1], 'x')",
+        "1",
+        "watched",
+    ]);
+    a.call(&["MULTI"]);
+    a.call(&["SET", "watched", "y"]);
+    assert_eq!(a.call(&["EXEC"]), Reply::NilArray);
+    assert_eq!(a.call(&["GET", "watched"]), Reply::bulk("x"));
+}
+
+/// A script loaded on one connection runs on every thread; SCRIPT FLUSH forgets it everywhere;
+/// INFO counts cached scripts and Lua memory.
+#[test]
+fn the_script_cache_is_shared_by_every_thread() {
+    let usher = Server::usher(&["--threads", "4"]);
+    let mut clients: Vec<Client> = (0..8).map(|_| usher.client()).collect();
+    let sha = clients[0].call(&["SCRIPT", "LOAD", "return 'hi'"]).text();
+    for c in clients.iter_mut() {
+        assert_eq!(c.call(&["EVALSHA", &sha, "0"]), Reply::bulk("hi"));
+    }
+    let info = clients[1].call(&["INFO", "memory"]).text();
+    assert!(info.contains("number_of_cached_scripts:1\r\n"), "{info}");
+    let lua: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory_lua:"))
+        .and_then(|v| v.parse().ok())
+        .expect("used_memory_lua");
+    assert!(lua > 10_000, "Lua states use memory: {lua}");
+    assert!(info.contains("number_of_functions:0\r\n"), "{info}");
+    assert!(clients[2].call(&["SCRIPT", "FLUSH"]).is_simple("OK"));
+    for c in clients.iter_mut() {
+        assert!(c
+            .call(&["EVALSHA", &sha, "0"])
+            .err()
+            .starts_with("NOSCRIPT"));
+    }
+    assert_eq!(
+        clients[0].call(&["SCRIPT", "EXISTS", &sha]),
+        Reply::Array(vec![Reply::Int(0)])
+    );
+}
+
+/// Past busy-reply-threshold other clients get BUSY; SCRIPT KILL stops a script that has not
+/// written (its caller gets Redis's error), and refuses one that has.
+#[test]
+fn busy_scripts_answer_busy_and_can_be_killed() {
+    let usher = Server::usher(&["--threads", "2", "--busy-reply-threshold", "100"]);
+    let port = usher.port;
+    let runner = std::thread::spawn(move || {
+        let mut c = Client::connect(port).expect("connect");
+        c.call(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"])
+    });
+    // Connections are handed out round robin: this one is on the other thread.
+    let mut other = usher.client();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = other.call(&["PING"]);
+        if r.is_error() {
+            assert_eq!(
+                r.err(),
+                "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "never BUSY");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(other.call(&["SCRIPT", "KILL"]).is_simple("OK"));
+    let killed = runner.join().expect("runner");
+    assert!(
+        killed
+            .err()
+            .starts_with("ERR Script killed by user with SCRIPT KILL... script: "),
+        "{killed:?}"
+    );
+    assert!(other.call(&["PING"]).is_simple("PONG"));
+    assert_eq!(
+        other.call(&["SCRIPT", "KILL"]).err(),
+        "NOTBUSY No scripts in execution right now."
+    );
+}
+
+/// FUNCTION LOAD / FCALL / FCALL_RO / DELETE / FLUSH / STATS answer as Redis's do; functions
+/// run on every thread (each Lua state loads the library on first call).
+#[test]
+fn functions_match_redis() {
+    let usher = Server::usher(&["--threads", "2", "--shards", "4"]);
+    let redis = Server::redis(&[]);
+    let mut d = Differ::new(&usher, &redis);
+    let lib = "#!lua name=mylib\n\
+        redis.register_function('echo_key', function(keys, args) return keys[1] end)\n\
+        redis.register_function{function_name='getter', callback=function(keys, args) \
+            return redis.call('get', keys[1]) end, flags={'no-writes'}, description='d'}\n\
+        redis.register_function('inc', function(keys, args) \
+            return redis.call('incrby', keys[1], args[1]) end)";
+    let seq: Vec<Vec<Vec<u8>>> = [
+        &["FLUSHALL"][..],
+        &["FUNCTION", "FLUSH"],
+        &["FUNCTION", "LOAD", lib],
+        &["FCALL", "echo_key", "1", "a"],
+        &["FCALL", "inc", "1", "cnt", "5"],
+        &["FCALL", "inc", "1", "cnt", "5"],
+        &["FCALL", "getter", "1", "cnt"],
+        &["FCALL_RO", "getter", "1", "cnt"],
+        &["FCALL_RO", "inc", "1", "cnt", "1"],
+        &["FCALL", "nosuch", "0"],
+        &["FCALL", "inc", "2", "cnt"],
+        &["FUNCTION", "LOAD", "return 1"],
+        &["FUNCTION", "LOAD", "#!lua name=mylib\nreturn 1"],
+        &["FUNCTION", "LOAD", "#!lua name=x\nreturn 1"],
+        &["FUNCTION", "LOAD", "#!lua name=y\nredis.register_function('inc', function() end)"],
+        &["FUNCTION", "LOAD", "#!lua name=w\nredis.call('set','a','b')"],
+        &["FUNCTION", "LOAD", "#!lua name=z\nredis.register_function('boom', function() error('oops') end)"],
+        &["FCALL", "boom", "0"],
+        &["FUNCTION", "STATS"],
+        &["FUNCTION", "DELETE", "nosuch"],
+        &["FUNCTION", "DELETE", "z"],
+        &["FCALL", "boom", "0"],
+        &["FUNCTION", "LOAD", "REPLACE", "#!lua name=mylib\nredis.register_function('inc', function(keys, args) return redis.call('decrby', keys[1], args[1]) end)"],
+        &["FCALL", "inc", "1", "cnt", "1"],
+        &["FCALL", "getter", "1", "cnt"],
+        &["FUNCTION", "FLUSH", "ASYNC"],
+        &["FUNCTION", "STATS"],
+        &["FCALL", "inc", "1", "cnt", "1"],
+        &["FUNCTION", "KILL"],
+    ]
+    .iter()
+    .map(|a| argv(a))
+    .collect();
+    d.run_all(&seq, 0);
+    // A library loaded on one connection is callable from the other thread's connections.
+    let mut a = usher.client();
+    let mut b = usher.client();
+    assert_eq!(
+        a.call(&[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=t\nredis.register_function('two', function() return 2 end)"
+        ]),
+        Reply::bulk("t")
+    );
+    assert_eq!(b.call(&["FCALL", "two", "0"]), Reply::Int(2));
+    let info = b.call(&["INFO", "memory"]).text();
+    assert!(info.contains("number_of_functions:1\r\n"), "{info}");
+}
