@@ -88,6 +88,9 @@ pub struct Config {
     pub pidfile: String,
     /// The file the configuration was read from, for `CONFIG REWRITE` and INFO.
     pub config_file: Option<String>,
+    /// `slowlog-log-slower-than` (µs; negative: off) and `slowlog-max-len`.
+    pub slowlog_log_slower_than: i64,
+    pub slowlog_max_len: usize,
     /// `cluster-enabled`: route by hash slot, answer MOVED and CROSSSLOT (start-up only).
     pub cluster_enabled: bool,
     /// `cluster-config-file`: the topology (JSON, see `usher_cluster::topology`); absent file:
@@ -148,6 +151,8 @@ impl Default for Config {
             dbfilename: "dump.rdb".into(),
             appendfilename: "appendonly.aof".into(),
             pidfile: String::new(),
+            slowlog_log_slower_than: 10_000,
+            slowlog_max_len: 128,
             cluster_enabled: false,
             cluster_config_file: "nodes.conf".to_string(),
             cluster_node_id: String::new(),
@@ -683,6 +688,23 @@ pub static DIRECTIVES: &[Directive] = &[
             }
         },
         |_| "no".into(),
+    ),
+    d(
+        "slowlog-log-slower-than",
+        true,
+        |c, a| {
+            set(
+                &mut c.slowlog_log_slower_than,
+                int_in(a, i64::MIN, i64::MAX)?,
+            )
+        },
+        |c| c.slowlog_log_slower_than.to_string(),
+    ),
+    d(
+        "slowlog-max-len",
+        true,
+        |c, a| set(&mut c.slowlog_max_len, int_in(a, 0, i64::MAX)? as usize),
+        |c| c.slowlog_max_len.to_string(),
     ),
     d(
         "cluster-enabled",

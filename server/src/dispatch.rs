@@ -228,7 +228,29 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
             result
         }
     };
-    s.last_command_end = Some(finish(s, cmd, started, result, out));
+    let ended = finish(s, cmd, started, result, out);
+    s.last_command_end = Some(ended);
+    let threshold = s.hot.slowlog_threshold_us;
+    if threshold >= 0 {
+        let took = (ended - started).as_micros() as u64;
+        if took >= threshold as u64 && !cmd.spec.flags().contains(Flags::SKIP_SLOWLOG) {
+            record_slow(s, argv, took);
+        }
+    }
+}
+
+/// Adds a command that ran past `slowlog-log-slower-than` to the slow log (the rare path).
+#[cold]
+fn record_slow(s: &Session, argv: Argv<'_>, took_us: u64) {
+    let name = s.info.name.lock().clone().unwrap_or_default();
+    s.shared.slowlog.record(
+        argv,
+        took_us,
+        s.info.addr.clone(),
+        name,
+        s.hot.slowlog_max_len,
+        s.now_ms / 1000,
+    );
 }
 
 /// Records stats for a finished command and writes its error, if any; returns the time it

@@ -25,6 +25,7 @@ mod registry;
 mod runtime;
 mod session;
 mod shared;
+mod slowlog;
 mod stats;
 mod warm;
 

@@ -31,6 +31,9 @@ pub struct HotConfig {
     pub protected_mode: bool,
     pub latency_tracking: bool,
     pub busy_reply_threshold: u64,
+    /// `slowlog-log-slower-than` (µs; negative: off) and `slowlog-max-len`.
+    pub slowlog_threshold_us: i64,
+    pub slowlog_max_len: usize,
 }
 
 impl HotConfig {
@@ -43,6 +46,8 @@ impl HotConfig {
             output_pubsub: config.output_pubsub,
             protected_mode: config.protected_mode,
             latency_tracking: config.latency_tracking,
+            slowlog_threshold_us: config.slowlog_log_slower_than,
+            slowlog_max_len: config.slowlog_max_len,
             busy_reply_threshold: config.busy_reply_threshold,
         }
     }
@@ -86,6 +91,7 @@ pub struct Shared {
     pub shutdown: Shutdown,
     /// (when, total commands) samples for `instantaneous_ops_per_sec`.
     pub ops_samples: Mutex<VecDeque<(Instant, u64)>>,
+    pub slowlog: crate::slowlog::SlowLog,
     /// Set once at start-up in cluster mode (`cluster-enabled yes`).
     pub cluster: std::sync::OnceLock<crate::cluster::ClusterState>,
     /// The script cache, one for the server (scripts loaded anywhere run everywhere).
@@ -117,6 +123,7 @@ impl Shared {
             run_id: random_hex(40),
             shutdown: Shutdown::default(),
             ops_samples: Mutex::new(VecDeque::new()),
+            slowlog: crate::slowlog::SlowLog::default(),
             cluster: std::sync::OnceLock::new(),
             scripts: usher_lua::ScriptCache::default(),
             functions: usher_lua::functions::Libraries::default(),

@@ -9,6 +9,7 @@ pub mod memory;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
+pub mod slowlog;
 pub mod transaction;
 
 use crate::registry::ServerSpec;
@@ -23,6 +24,7 @@ pub fn families() -> Vec<&'static [ServerSpec]> {
         pubsub::COMMANDS,
         transaction::COMMANDS,
         cluster::COMMANDS,
+        slowlog::COMMANDS,
         scripting::COMMANDS,
         functions::COMMANDS,
     ]
