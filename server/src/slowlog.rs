@@ -41,7 +41,7 @@ fn redacted(argv: Argv<'_>, i: usize) -> bool {
     if is(0, "HELLO") {
         return (2..argv.len()).any(|j| is(j, "AUTH") && (i == j + 1 || i == j + 2));
     }
-    if is(0, "CONFIG") && is(1, "SET") && i >= 3 && (i - 3) % 2 == 0 {
+    if is(0, "CONFIG") && is(1, "SET") && i >= 3 && (i - 3).is_multiple_of(2) {
         let name = argv.arg(i - 1);
         return ["requirepass", "masterauth", "token-secret"]
             .iter()
