@@ -88,6 +88,8 @@ pub struct Config {
     pub pidfile: String,
     /// The file the configuration was read from, for `CONFIG REWRITE` and INFO.
     pub config_file: Option<String>,
+    /// `metrics-port`: the Prometheus endpoint's port (0: off; start-up only).
+    pub metrics_port: u16,
     /// `slowlog-log-slower-than` (µs; negative: off) and `slowlog-max-len`.
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: usize,
@@ -151,6 +153,7 @@ impl Default for Config {
             dbfilename: "dump.rdb".into(),
             appendfilename: "appendonly.aof".into(),
             pidfile: String::new(),
+            metrics_port: 0,
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,
             cluster_enabled: false,
@@ -688,6 +691,12 @@ pub static DIRECTIVES: &[Directive] = &[
             }
         },
         |_| "no".into(),
+    ),
+    d(
+        "metrics-port",
+        false,
+        |c, a| set(&mut c.metrics_port, int_in(a, 0, 65535)? as u16),
+        |c| c.metrics_port.to_string(),
     ),
     d(
         "slowlog-log-slower-than",

@@ -133,19 +133,32 @@ impl Snapshot {
     /// buckets that add no calls. A bucket is labelled with its highest equivalent value in
     /// whole microseconds (1, 2, 4, 8, 16, 33, 66, ...).
     pub fn cumulative_usec(&self) -> Vec<(u64, u64)> {
-        let Some(counts) = &self.counts else {
-            return Vec::new();
+        self.cumulative_usec_with(true)
+    }
+
+    /// [`Snapshot::cumulative_usec`] at every level, also those that add no calls: the fixed
+    /// bucket layout a Prometheus histogram wants (the same `le` set on every scrape).
+    pub fn cumulative_usec_all(&self) -> Vec<(u64, u64)> {
+        self.cumulative_usec_with(false)
+    }
+
+    fn cumulative_usec_with(&self, skip_empty: bool) -> Vec<(u64, u64)> {
+        let empty = vec![0u64; COUNTS];
+        let counts = match &self.counts {
+            Some(c) => c,
+            None if skip_empty => return Vec::new(),
+            None => &empty,
         };
         let total = self.total;
         let mut out = Vec::new();
         let (mut level, mut index, mut seen, mut reported) = (1024u64, 0usize, 0u64, 0u64);
-        while seen < total || index == 0 {
+        while seen < total || index == 0 || !skip_empty {
             let last = index_of(level.min(MAX_NS)).min(COUNTS - 1);
             while index <= last {
                 seen += counts[index];
                 index += 1;
             }
-            if seen > reported {
+            if seen > reported || !skip_empty {
                 out.push((highest_equivalent(level) / 1000, seen));
                 reported = seen;
             }

@@ -20,6 +20,7 @@ mod latency;
 mod lazyfree;
 mod log;
 mod memory;
+mod metrics;
 mod pubsub;
 mod registry;
 mod runtime;
@@ -132,6 +133,13 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
         if let Ok(addr) = l.local_addr() {
             notice!("usher listening on {addr}");
         }
+    }
+    let (metrics_port, binds) = {
+        let c = shared.config.read();
+        (c.metrics_port, c.bind.clone())
+    };
+    if metrics_port > 0 {
+        metrics::http::start(shared, &binds, metrics_port)?;
     }
     notice!("Ready to accept connections tcp");
     let pidfile = shared.config.read().pidfile.clone();

@@ -114,6 +114,77 @@ pub fn adopt_policy_hash(shard: &mut Shard, db: usize, key: &[u8], now_ms: i64) 
     true
 }
 
+/// What the metrics endpoint shows of one waiting-room event (a queue the shard keeps state
+/// for), read under the shard's lock at scrape time.
+pub struct EventGauges {
+    pub db: usize,
+    pub queue: Vec<u8>,
+    pub waiting: u64,
+    /// Live sessions in the policy's active set (`None` without a policy: no known set).
+    pub active: Option<u64>,
+    pub admitted_total: u64,
+    /// Measured admissions per second, once known.
+    pub admit_rate_per_sec: Option<f64>,
+    pub policy_rate_per_sec: Option<f64>,
+    pub max_active: Option<i64>,
+    pub policy_errors: usize,
+}
+
+/// The gauges of every event on `shard`, at most `limit` of them (label sets stay bounded).
+pub fn event_gauges(shard: &mut Shard, now_ms: i64, limit: usize) -> Vec<EventGauges> {
+    let mut out: Vec<EventGauges> = shard
+        .queues
+        .iter()
+        .take(limit)
+        .map(|(db, q, state)| {
+            let policy = state.policy.as_ref();
+            EventGauges {
+                db,
+                queue: q.to_vec(),
+                waiting: 0,
+                active: None,
+                admitted_total: state.stats.admitted_total,
+                admit_rate_per_sec: state.stats.rate_per_ms(now_ms).map(|r| r * 1000.0),
+                policy_rate_per_sec: policy
+                    .and_then(|p| p.policy.as_ref())
+                    .and_then(|p| p.rate_per_min)
+                    .map(|r| r as f64 / 60.0),
+                max_active: policy
+                    .and_then(|p| p.policy.as_ref())
+                    .and_then(|p| p.max_active),
+                policy_errors: policy.map_or(0, |p| p.errors.len()),
+            }
+        })
+        .collect();
+    for g in &mut out {
+        let db = shard.db(g.db);
+        g.waiting = zset(db, &g.queue, now_ms)
+            .ok()
+            .flatten()
+            .map_or(0, |z| z.len() as u64);
+        let active_key = shard
+            .queues
+            .get(g.db, &g.queue)
+            .and_then(|q| q.policy.as_ref())
+            .and_then(|p| p.policy.as_ref())
+            .map(|p| p.active.clone());
+        if let Some(key) = active_key {
+            g.active = Some(
+                zset(shard.db(g.db), &key, now_ms)
+                    .ok()
+                    .flatten()
+                    .map_or(0, |z| {
+                        z.count_in_score_range(
+                            &ScoreBound::Exclusive(now_ms as f64),
+                            &ScoreBound::Inclusive(f64::INFINITY),
+                        ) as u64
+                    }),
+            );
+        }
+    }
+    out
+}
+
 /// ```text
 /// QPOLICY SET queue active [MAXACTIVE n] [RATE per-minute] [TTL ms] [HEARTBEAT ms]
 ///     [OPENAT unix-ms] [CHANNEL channel] [TOKENS ttl-ms]

@@ -58,6 +58,13 @@ impl QueueRegistry {
             .or_default()
     }
 
+    /// Every queue with state on this shard: (db, queue, state).
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &[u8], &QueueState)> {
+        self.queues
+            .iter()
+            .map(|((db, q), state)| (*db as usize, &q[..], state))
+    }
+
     pub fn record_admissions(&mut self, db: usize, queue: &[u8], now_ms: i64, n: u64) {
         self.entry(db, queue).stats.record(now_ms, n);
     }

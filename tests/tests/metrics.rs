@@ -1,0 +1,100 @@
+//! The Prometheus endpoint: its output passes `promtool check metrics` (Debian's prometheus
+//! package, installed by scripts/test), and its numbers move with the commands that run,
+//! the waiting-room gauges included.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use usher_tests::server::free_port;
+use usher_tests::Server;
+
+fn get(port: u16, path: &str) -> (String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("metrics port");
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP reply");
+    (head.to_string(), body.to_string())
+}
+
+/// The value of the sample whose name and labels are exactly `series`.
+fn value(body: &str, series: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map(|v| v.parse().unwrap())
+}
+
+#[test]
+fn the_endpoint_passes_promtool_and_follows_the_sale() {
+    let metrics_port = free_port();
+    let usher = Server::usher(&["--metrics-port", &metrics_port.to_string()]);
+    let mut c = usher.client();
+    let (head, body) = get(metrics_port, "/metrics");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(head.contains("text/plain; version=0.0.4"));
+    let before = value(&body, "usher_commands_total{command=\"set\"}").unwrap_or(0.0);
+    for i in 0..25 {
+        c.call(&["SET", &format!("k{i}"), "v"]);
+    }
+    for i in 0..40 {
+        c.call(&["ENTER", "queue:{show}", "active:{show}", &format!("u{i}")]);
+    }
+    c.call(&[
+        "QPOLICY",
+        "SET",
+        "queue:{show}",
+        "active:{show}",
+        "MAXACTIVE",
+        "100",
+        "RATE",
+        "600",
+    ]);
+    c.call(&["ADMIT", "queue:{show}", "active:{show}", "15"]);
+    let (_, body) = get(metrics_port, "/metrics");
+    assert_eq!(
+        value(&body, "usher_commands_total{command=\"set\"}"),
+        Some(before + 25.0)
+    );
+    assert_eq!(
+        value(&body, "usher_commands_total{command=\"qpolicy|set\"}"),
+        Some(1.0)
+    );
+    let event = "{db=\"0\",queue=\"queue:{show}\"}";
+    let waiting = value(&body, &format!("usher_queue_waiting{event}")).unwrap();
+    let active = value(&body, &format!("usher_queue_active{event}")).unwrap();
+    let admitted = value(&body, &format!("usher_queue_admitted_total{event}")).unwrap();
+    assert_eq!(waiting + active, 40.0, "every user is waiting or active");
+    assert!(admitted >= 15.0 && active >= 15.0, "{admitted} {active}");
+    assert_eq!(
+        value(&body, &format!("usher_queue_policy_max_active{event}")),
+        Some(100.0)
+    );
+    assert_eq!(
+        value(&body, &format!("usher_queue_policy_rate_per_second{event}")),
+        Some(10.0)
+    );
+    assert!(value(&body, "usher_db_keys{db=\"0\"}").unwrap() >= 27.0);
+    assert!(body.contains("usher_command_latency_seconds_bucket{command=\"set\",le=\"+Inf\"}"));
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian's prometheus package; scripts/test installs it)");
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (head, _) = get(metrics_port, "/elsewhere");
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+}
