@@ -747,6 +747,15 @@ pub static DIRECTIVES: &[Directive] = &[
     ),
 ];
 
+/// What CONFIG REWRITE writes for `d`: its shown value, except for a secret CONFIG GET
+/// redacts (`token-secret`), which the file must keep for real.
+pub fn stored_value(d: &Directive, config: &Config) -> String {
+    if d.name == "token-secret" {
+        return String::from_utf8_lossy(&config.engine.token_secret).into_owned();
+    }
+    d.show(config)
+}
+
 /// The directive named `name` (case-insensitive, aliases included).
 pub fn find(name: &str) -> Option<&'static Directive> {
     DIRECTIVES.iter().find(|d| {

@@ -183,14 +183,22 @@ fn config_rewrite(
             Some(d) if written.contains(&d.name) => {}
             Some(d) => {
                 written.push(d.name);
-                lines.push(format!("{} {}", d.name, quote(&d.show(&config))));
+                lines.push(format!(
+                    "{} {}",
+                    d.name,
+                    quote(&config::stored_value(d, &config))
+                ));
             }
             None => lines.push(line.to_string()),
         }
     }
     for d in DIRECTIVES {
         if !written.contains(&d.name) && d.show(&config) != d.show(&defaults) {
-            lines.push(format!("{} {}", d.name, quote(&d.show(&config))));
+            lines.push(format!(
+                "{} {}",
+                d.name,
+                quote(&config::stored_value(d, &config))
+            ));
         }
     }
     let tmp = format!("{path}.usher-tmp");
