@@ -295,6 +295,8 @@ fn positions_and_estimated_waits_follow_admissions() {
             Reply::Int(100),
             Reply::Int(-1),
             Reply::Int(1000),
+            Reply::Nil,
+            Reply::bulk("open"),
             Reply::Nil
         ]
     );

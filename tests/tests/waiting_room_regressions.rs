@@ -620,3 +620,85 @@ fn non_utf8_users_are_refused_where_they_would_be_signed_and_the_secret_stays_se
         vec!["token-secret".to_string(), "(redacted)".to_string()]
     );
 }
+
+/// Issue 12's first controls: an operator pauses admissions, closes the line, bounds it,
+/// talks to everyone waiting, and lets arrivals straight through while nobody waits.
+#[test]
+fn operators_pause_close_bound_and_message_a_line_and_passthrough_skips_it() {
+    let usher = Server::usher(&[]);
+    let mut c = usher.client();
+    let mut sub = usher.client();
+    sub.call(&["SUBSCRIBE", "ev:{op}"]);
+    let (q, a) = ("queue:{op}", "active:{op}");
+    enter_all(&mut c, q, a, (0..3).map(|i| format!("u{i}")));
+    c.call(&[
+        "QPOLICY",
+        "SET",
+        q,
+        a,
+        "CHANNEL",
+        "ev:{op}",
+        "STATE",
+        "paused",
+        "MESSAGE",
+        "back at 8pm",
+        "MAXWAITING",
+        "4",
+    ]);
+    let state = sub.read().unwrap().items()[2].text();
+    assert!(
+        state.contains("\"state\":\"paused\"") && state.contains("back at 8pm"),
+        "{state}"
+    );
+    assert_eq!(
+        c.call(&["ADMIT", q, a, "3"]).items()[0].int(),
+        0,
+        "paused: nobody admitted"
+    );
+    let pos = c.call(&["QPOS", q, a, "u1"]);
+    assert_eq!(
+        (pos.items()[6].text(), pos.items()[7].text()),
+        ("paused".into(), "back at 8pm".into())
+    );
+    assert_eq!(map(c.call(&["QSTATS", q, a]))["state"].text(), "paused");
+    // Paused lines still form, up to MAXWAITING.
+    assert_eq!(c.call(&["ENTER", q, a, "u3"]).items()[0].text(), "NEW");
+    assert_eq!(
+        c.call(&["ENTER", q, a, "u4"]).items(),
+        &[Reply::bulk("FULL"), Reply::Int(0), Reply::Int(4)]
+    );
+    // Closed: nobody new joins, those in line keep their place and are admitted.
+    c.call(&["QPOLICY", "SET", q, a, "STATE", "closed"]);
+    assert_eq!(c.call(&["ENTER", q, a, "u9"]).items()[0].text(), "CLOSED");
+    assert_eq!(c.call(&["ENTER", q, a, "u2"]).items()[0].text(), "WAITING");
+    assert_eq!(c.call(&["ADMIT", q, a, "2"]).items()[0].int(), 2);
+    assert_eq!(c.call(&["ZSCORE", q, "u9"]), Reply::Nil);
+    // Passthrough: while nobody waits and the cap allows, an arrival is active at once.
+    let (p, pa) = ("queue:{pt}", "active:{pt}");
+    c.call(&[
+        "QPOLICY",
+        "SET",
+        p,
+        pa,
+        "METHOD",
+        "passthrough",
+        "MAXACTIVE",
+        "2",
+    ]);
+    for u in ["x", "y"] {
+        assert_eq!(
+            c.call(&["ENTER", p, pa, u]).items()[0].text(),
+            "ACTIVE",
+            "{u}"
+        );
+    }
+    assert_eq!(
+        c.call(&["ENTER", p, pa, "z"]).items()[0].text(),
+        "NEW",
+        "the cap holds"
+    );
+    assert_eq!(c.call(&["ZCARD", pa]).int(), 2);
+    assert_eq!(map(c.call(&["QSTATS", p, pa]))["admitted"].int(), 2);
+    let r = c.call(&["QPOLICY", "SET", p, pa, "METHOD", "random"]);
+    assert!(r.is_error(), "{r:?}");
+}

@@ -245,7 +245,7 @@ impl Workload {
         let ok = match (op, self.mode, self.poll) {
             (Op::Poll, _, PollStyle::Zrank) => check_zrank_poll(nth, reply),
             (Op::Join, Mode::Native, _) => check_native_place(reply, b"NEW", 3),
-            (Op::Poll, Mode::Native, _) => check_native_place(reply, b"WAITING", 6),
+            (Op::Poll, Mode::Native, _) => check_native_place(reply, b"WAITING", 8),
             (Op::Join, Mode::Script, _) => check_script_place(reply, b"NEW"),
             (Op::Poll, Mode::Script, _) => check_script_place(reply, b"WAITING"),
             (Op::Admit, _, _) => check_admit(reply, self.admit_count),
@@ -400,7 +400,9 @@ mod tests {
             w.check(Op::Join, 0, &waiting[0]).is_err(),
             "a new user must be NEW"
         );
-        let poll = parse_all(b"*6\r\n$7\r\nWAITING\r\n:3\r\n:9\r\n:-1\r\n:1000\r\n$-1\r\n");
+        let poll = parse_all(
+            b"*8\r\n$7\r\nWAITING\r\n:3\r\n:9\r\n:-1\r\n:1000\r\n$-1\r\n$4\r\nopen\r\n$-1\r\n",
+        );
         assert_eq!(w.check(Op::Poll, 0, &poll[0]), Ok(Outcome::Ok));
         let admit = parse_all(b"*2\r\n:1\r\n*1\r\n$1\r\na\r\n");
         assert_eq!(w.check(Op::Admit, 0, &admit[0]), Ok(Outcome::Admitted(1)));

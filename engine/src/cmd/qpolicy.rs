@@ -187,23 +187,53 @@ pub fn event_gauges(shard: &mut Shard, now_ms: i64, limit: usize) -> Vec<EventGa
 
 /// ```text
 /// QPOLICY SET queue active [MAXACTIVE n] [RATE per-minute] [TTL ms] [HEARTBEAT ms]
-///     [OPENAT unix-ms] [CHANNEL channel] [TOKENS ttl-ms]
+///     [OPENAT unix-ms] [CHANNEL channel] [TOKENS ttl-ms] [STATE open|paused|closed]
+///     [METHOD fifo|passthrough|reject] [MAXWAITING n] [MESSAGE text]
 /// ```
 /// Sets the queue's admission policy and has the server run it: admissions at RATE per minute
 /// under the MAXACTIVE cap, sessions of TTL ms, heartbeats (a waiter silent for HEARTBEAT ms,
 /// or three of its poll intervals if longer, is dropped), a shuffled pre-queue before OPENAT,
 /// each admission published on CHANNEL as JSON, and one admission token per admission, valid
-/// for TOKENS ms. On an existing policy only the options given change (QPOLICY UNSET clears
-/// one). `active` must share the queue's hash slot. Reply: OK.
+/// for TOKENS ms; STATE pauses admissions (`paused`) or turns new arrivals away (`closed`),
+/// METHOD admits arrivals at once while nobody waits and the cap allows (`passthrough`) or
+/// turns them away (`reject`), MAXWAITING bounds the line (later arrivals get FULL) and
+/// MESSAGE reaches everyone waiting through QPOS; a change of state or message is published
+/// on CHANNEL. On an existing policy only the options given change (QPOLICY UNSET clears one).
+/// `active` must share the queue's hash slot. Reply: OK.
 fn qpolicy_set(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, active) = (argv.arg(2), argv.arg(3));
     check_zset(ctx, queue)?;
     check_zset(ctx, active)?;
     let base = current(ctx, queue)?;
     let policy = Policy::from_args(active, base.as_ref(), argv.iter().skip(4))?;
+    announce_state_change(ctx, queue, base.as_ref(), &policy);
     store(ctx, queue, policy);
     out.ok();
     Ok(())
+}
+
+/// Publishes a change of the event's state or message on the policy's channel, so pages can
+/// show "paused" or the operator's message without waiting for their next poll.
+fn announce_state_change(ctx: &mut ExecCtx, queue: &[u8], before: Option<&Policy>, after: &Policy) {
+    let now = ctx.now_ms;
+    let Some(channel) = &after.channel else {
+        return;
+    };
+    // No policy reads as an open event without a message.
+    let was = before.map_or(("open", None), |b| (b.state_at(now), b.message.as_deref()));
+    let unchanged = was == (after.state_at(now), after.message.as_deref());
+    if unchanged {
+        return;
+    }
+    let message = serde_json::json!({
+        "event": "state",
+        "queue": String::from_utf8_lossy(queue),
+        "state": after.state_at(now),
+        "message": after.message.as_deref().map(String::from_utf8_lossy),
+    });
+    ctx.effects
+        .publish
+        .push((channel.clone(), message.to_string().into_bytes()));
 }
 
 /// ```text
@@ -227,6 +257,8 @@ fn qpolicy_unset(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdR
         }
         policy.unset_field(&name);
     }
+    let before = current(ctx, queue)?;
+    announce_state_change(ctx, queue, before.as_ref(), &policy);
     store(ctx, queue, policy);
     out.ok();
     Ok(())
@@ -308,9 +340,10 @@ fn qpolicy_list(ctx: &mut ExecCtx, _argv: Argv, out: &mut dyn ReplySink) -> CmdR
 const HELP: &[&str] = &[
     "QPOLICY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "SET <queue> <active> [MAXACTIVE n] [RATE per-minute] [TTL ms] [HEARTBEAT ms] [OPENAT unix-ms] [CHANNEL channel] [TOKENS ms]",
+    "    [STATE open|paused|closed] [METHOD fifo|passthrough|reject] [MAXWAITING n] [MESSAGE text]",
     "    Set the queue's admission policy, or change the options given; the server runs it.",
     "UNSET <queue> <field> [<field> ...]",
-    "    Clear policy fields (maxactive, rate, ttl, heartbeat, openat, channel, tokens).",
+    "    Clear policy fields (maxactive, rate, ttl, heartbeat, openat, channel, tokens, state, method, maxwaiting, message).",
     "GET <queue>",
     "    Return the policy in force, and the errors of fields that were refused.",
     "DEL <queue>",
@@ -360,7 +393,10 @@ pub fn run_policy(ctx: &mut ExecCtx, queue: &[u8]) -> bool {
             );
         }
     }
-    let Some(rate) = policy.rate_per_min.filter(|_| !policy.before_open(now)) else {
+    let Some(rate) = policy
+        .rate_per_min
+        .filter(|_| !policy.holds_admissions(now))
+    else {
         return true;
     };
     let db = ctx.db;

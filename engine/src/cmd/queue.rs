@@ -21,7 +21,7 @@ use crate::command::{cmd, CommandSpec, EngineHandler, Flags, Group, WarmHint};
 use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
 use crate::queue::heartbeat::{poll_ms, timeout_ms};
-use crate::queue::policy::{heartbeat_key, Policy};
+use crate::queue::policy::{heartbeat_key, Method, Policy};
 use crate::queue::rate::eta_ms;
 use crate::queue::score::{next_arrival, prequeue_slot, PREQUEUE_SLOTS, SLOTS_PER_MS};
 use crate::queue::MAX_TIME_MS;
@@ -208,7 +208,7 @@ fn admit(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let policy = policy_of(ctx, queue)?;
     check_policy_active(policy.as_ref(), active)?;
     let admitted = match &policy {
-        Some(p) if p.before_open(now) => Vec::new(),
+        Some(p) if p.holds_admissions(now) => Vec::new(),
         _ => {
             let cap = match (opts.max_active, policy.as_ref().and_then(|p| p.max_active)) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -418,9 +418,11 @@ fn arrival_score(ctx: &mut ExecCtx, queue: &[u8], now: i64, last_in_line: Option
 /// ENTER queue active user [NOW ms]
 /// ```
 /// Joins `user` to the line, idempotently. Reply: `[status, position, waiting]` where status is
-/// `ACTIVE` (the user's session in `active` has not expired; position 0), `WAITING` (already in
-/// line: keeps its place), `NEW` (joined at the back) or, before a policy's opening time,
-/// `PREQUEUE` (position 0: places are drawn at the opening). Positions are 1-based. Arrival
+/// `ACTIVE` (the user's session in `active` has not expired, or a passthrough event admitted
+/// them at once; position 0), `WAITING` (already in line: keeps its place), `NEW` (joined at
+/// the back), before a policy's opening time `PREQUEUE` (position 0: places are drawn at the
+/// opening), and on a policy's refusal `CLOSED` (closed or rejecting) or `FULL` (MAXWAITING
+/// reached); nobody joins then. Positions are 1-based. Arrival
 /// scores are the arrival time in ms plus a sub-millisecond slot, strictly increasing per line,
 /// so order is strict FIFO even within a millisecond and every score is exact. A session that
 /// expired is dropped and the user joins anew. Complexity: O(log N).
@@ -480,6 +482,15 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
             None => reply_status(out, "WAITING", position, waiting),
         };
     }
+    if let Some(p) = policy.as_ref() {
+        let waiting = waiting_now(ctx, len);
+        if p.refuses_arrivals() {
+            return reply_status(out, "CLOSED", 0, waiting);
+        }
+        if p.max_waiting.is_some_and(|max| waiting >= max) {
+            return reply_status(out, "FULL", 0, waiting);
+        }
+    }
     let score = match prequeue_open {
         Some(open_at) => prequeue_score(ctx, queue, open_at),
         None => arrival_score(ctx, queue, now, last),
@@ -488,11 +499,30 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     ctx.modified_in_sale(queue);
     ctx.ready(queue);
     touch_heartbeat(ctx, queue, user, policy.as_ref(), now, len + 1);
+    if let Some(p) = policy.as_ref().filter(|p| passes_through(p, len, now)) {
+        // No line: the arrival is the only one waiting, so one admission takes exactly them.
+        let round = Admission {
+            count: 1,
+            max_active: p.max_active,
+            now,
+            ttl: p.ttl_ms,
+        };
+        if !admit_users(ctx, queue, active, round, Some(p)).is_empty() {
+            let waiting = waiting_now(ctx, len);
+            return reply_status(out, "ACTIVE", 0, waiting);
+        }
+    }
     let waiting = waiting_now(ctx, len + 1);
     match prequeue_open {
         Some(_) => reply_status(out, "PREQUEUE", 0, waiting),
         None => reply_status(out, "NEW", len + 1, waiting),
     }
+}
+
+/// Whether an arrival on a passthrough event is admitted at once: the event admits now and
+/// nobody else waits (a line formed while the cap was full is served first, in order).
+fn passes_through(p: &Policy, waiting_before: i64, now: i64) -> bool {
+    p.method == Method::Passthrough && waiting_before == 0 && !p.holds_admissions(now)
 }
 
 /// A free random pre-queue slot before `open_at` (redrawn on the rare collision, then probed).
@@ -532,14 +562,16 @@ fn pace_per_ms(ctx: &mut ExecCtx, queue: &[u8], policy: Option<&Policy>, now: i6
 /// ```text
 /// QPOS queue active user [NOW ms]
 /// ```
-/// A user's place without joining: `[status, position, waiting, eta_ms, poll_ms, token]`.
+/// A user's place without joining:
+/// `[status, position, waiting, eta_ms, poll_ms, token, state, message]`.
 /// Status `ACTIVE` (position 0, eta 0), `WAITING`, `PREQUEUE` (before the opening time;
 /// position 0, eta counts from the opening) or `NONE`. `eta_ms` estimates the wait from the
 /// measured admission pace, or the policy's rate until enough admissions were seen (-1 when
 /// unknown). `poll_ms` is when to ask again (the seeds' adaptive interval for the position;
 /// -1 for ACTIVE and NONE); the heartbeat timeout follows it. `token` is the user's admission
-/// token once active, until consumed (nil otherwise). Polling is a heartbeat on a queue with a
-/// heartbeat policy. Complexity: O(log N).
+/// token once active, until consumed (nil otherwise). `state` is the event's (`open`,
+/// `prequeue`, `paused`, `closed`), `message` the operator's (nil without one). Polling is a
+/// heartbeat on a queue with a heartbeat policy. Complexity: O(log N).
 fn qpos(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, active, user) = (argv.arg(1), argv.arg(2), argv.arg(3));
     let opts = parse_options(argv, 4, ONLY_NOW, "qpos")?;
@@ -581,7 +613,7 @@ fn qpos(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         }
         (false, None, _) => ("NONE", 0, -1, -1),
     };
-    out.array(6);
+    out.array(8);
     out.bulk(status.as_bytes());
     out.int(position);
     out.int(waiting);
@@ -589,6 +621,16 @@ fn qpos(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     out.int(poll);
     match token {
         Some(t) => out.bulk(&t),
+        None => out.null(),
+    }
+    out.bulk(
+        policy
+            .as_ref()
+            .map_or("open", |p| p.state_at(now))
+            .as_bytes(),
+    );
+    match policy.as_ref().and_then(|p| p.message.as_deref()) {
+        Some(m) => out.bulk(m),
         None => out.null(),
     }
     Ok(())
@@ -765,7 +807,7 @@ fn qrevoke(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult 
 /// ```text
 /// QSTATS queue active [NOW ms]
 /// ```
-/// A summary map: `waiting` (not counting waiters whose heartbeat lapsed), `active` (live
+/// A summary map: `state` (the event's: `open`, `prequeue`, `paused`, `closed`), `waiting` (not counting waiters whose heartbeat lapsed), `active` (live
 /// sessions), `admitted` (since the line's statistics started), `admit_rate` (users per minute
 /// measured over the last minute; nil until enough admissions were seen), `oldest_wait_ms`
 /// (how long the head of the line has waited; -1 when empty) and `eta_last_ms` (estimated
@@ -805,7 +847,14 @@ fn qstats(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         Some(p) => eta_ms(waiting as u64, p, now, open_at).unwrap_or(-1),
         None => -1,
     };
-    out.map(6);
+    out.map(7);
+    out.bulk(b"state");
+    out.bulk(
+        policy
+            .as_ref()
+            .map_or("open", |p| p.state_at(now))
+            .as_bytes(),
+    );
     out.bulk(b"waiting");
     out.int(waiting);
     out.bulk(b"active");

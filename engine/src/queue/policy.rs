@@ -14,6 +14,10 @@
 //! openat      Unix ms the sale opens; earlier arrivals form a shuffled pre-queue (absent: open)
 //! channel     pub/sub channel announcing each admission, non-empty (absent: none)
 //! tokens      admission-token lifetime, ms; one token per admission (absent: none)
+//! state       open | paused | closed: the operator's switch (absent: open)
+//! method      fifo | passthrough | reject: how arrivals are handled (absent: fifo)
+//! maxwaiting  the longest the line may grow, ≥ 1; later arrivals get FULL (absent: no limit)
+//! message     a message to everyone waiting, returned by QPOS (absent: none)
 //! ```
 //!
 //! Every read re-parses the hash, so an edit takes effect at once, but an edit can never
@@ -40,6 +44,60 @@ pub struct Policy {
     pub open_at_ms: Option<i64>,
     pub channel: Option<Vec<u8>>,
     pub token_ttl_ms: Option<i64>,
+    pub state: State,
+    pub method: Method,
+    pub max_waiting: Option<i64>,
+    pub message: Option<Vec<u8>>,
+}
+
+/// The operator's switch. `Paused` keeps accepting arrivals and admits nobody; `Closed`
+/// (closed or sold out) accepts nobody new and keeps admitting those already in line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Open,
+    Paused,
+    Closed,
+}
+
+/// How arrivals are handled. `Passthrough`: no line while the cap allows, every arrival is
+/// admitted at once; `Reject`: nobody joins (as `Closed`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Fifo,
+    Passthrough,
+    Reject,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Open => "open",
+            State::Paused => "paused",
+            State::Closed => "closed",
+        }
+    }
+
+    fn parse(v: &[u8]) -> Option<State> {
+        [State::Open, State::Paused, State::Closed]
+            .into_iter()
+            .find(|s| v.eq_ignore_ascii_case(s.name().as_bytes()))
+    }
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Fifo => "fifo",
+            Method::Passthrough => "passthrough",
+            Method::Reject => "reject",
+        }
+    }
+
+    fn parse(v: &[u8]) -> Option<Method> {
+        [Method::Fifo, Method::Passthrough, Method::Reject]
+            .into_iter()
+            .find(|m| v.eq_ignore_ascii_case(m.name().as_bytes()))
+    }
 }
 
 /// The policy hash of `queue`.
@@ -69,6 +127,10 @@ pub const FIELDS: &[&str] = &[
     "openat",
     "channel",
     "tokens",
+    "state",
+    "method",
+    "maxwaiting",
+    "message",
 ];
 
 /// A duration in ms: positive and small enough that any clock plus it stays a valid time.
@@ -87,7 +149,10 @@ fn instant(v: &[u8]) -> Option<i64> {
 /// What one field may hold, for the error that names it.
 fn expectation(field: &str) -> &'static str {
     match field {
-        "maxactive" | "rate" => "an integer of at least 1",
+        "maxactive" | "rate" | "maxwaiting" => "an integer of at least 1",
+        "state" => "open, paused or closed",
+        "method" => "fifo, passthrough or reject",
+        "message" => "a non-empty text",
         "openat" => "a Unix time in ms",
         "channel" => "a non-empty channel name",
         _ => "a duration in ms of at least 1",
@@ -105,6 +170,10 @@ impl Policy {
             open_at_ms: None,
             channel: None,
             token_ttl_ms: None,
+            state: State::Open,
+            method: Method::Fifo,
+            max_waiting: None,
+            message: None,
         }
     }
 
@@ -118,6 +187,10 @@ impl Policy {
             "openat" => instant(value).map(|n| self.open_at_ms = Some(n)),
             "channel" => (!value.is_empty()).then(|| self.channel = Some(value.to_vec())),
             "tokens" => duration(value).map(|n| self.token_ttl_ms = Some(n)),
+            "state" => State::parse(value).map(|v| self.state = v),
+            "method" => Method::parse(value).map(|v| self.method = v),
+            "maxwaiting" => count(value).map(|n| self.max_waiting = Some(n)),
+            "message" => (!value.is_empty()).then(|| self.message = Some(value.to_vec())),
             _ => None,
         }
         .is_some()
@@ -133,6 +206,10 @@ impl Policy {
             "openat" => self.open_at_ms = None,
             "channel" => self.channel = None,
             "tokens" => self.token_ttl_ms = None,
+            "state" => self.state = State::Open,
+            "method" => self.method = Method::Fifo,
+            "maxwaiting" => self.max_waiting = None,
+            "message" => self.message = None,
             _ => return false,
         }
         true
@@ -210,6 +287,16 @@ impl Policy {
             (b"openat", num(self.open_at_ms)),
             (b"channel", self.channel.clone()),
             (b"tokens", num(self.token_ttl_ms)),
+            (b"maxwaiting", num(self.max_waiting)),
+            (b"message", self.message.clone()),
+            (
+                b"state",
+                (self.state != State::Open).then(|| self.state.name().as_bytes().to_vec()),
+            ),
+            (
+                b"method",
+                (self.method != Method::Fifo).then(|| self.method.name().as_bytes().to_vec()),
+            ),
         ] {
             if let Some(v) = value {
                 f.push((name, v));
@@ -236,7 +323,9 @@ impl Policy {
             }
             if !p.set_field(&field, value) {
                 return Err(match field.as_str() {
-                    "maxactive" | "rate" | "openat" if parse_i64(value).is_none() => {
+                    "maxactive" | "rate" | "openat" | "maxwaiting"
+                        if parse_i64(value).is_none() =>
+                    {
                         CmdError::NotInteger
                     }
                     _ => CmdError::Owned(format!(
@@ -248,6 +337,30 @@ impl Policy {
             }
         }
         Ok(p)
+    }
+
+    /// The state every reply shows: `closed` (closed, or rejecting arrivals), `paused`,
+    /// `prequeue` (before the opening time) or `open`.
+    pub fn state_at(&self, now_ms: i64) -> &'static str {
+        if self.state == State::Closed || self.method == Method::Reject {
+            "closed"
+        } else if self.state == State::Paused {
+            "paused"
+        } else if self.before_open(now_ms) {
+            "prequeue"
+        } else {
+            "open"
+        }
+    }
+
+    /// True when new arrivals are turned away (closed, sold out, or rejecting).
+    pub fn refuses_arrivals(&self) -> bool {
+        self.state == State::Closed || self.method == Method::Reject
+    }
+
+    /// True when nobody may be admitted now (paused, or before the opening time).
+    pub fn holds_admissions(&self, now_ms: i64) -> bool {
+        self.state == State::Paused || self.before_open(now_ms)
     }
 
     /// True before the opening time.
