@@ -290,14 +290,26 @@ fn georadius_keys(argv: Argv<'_>) -> Option<KeyPositions> {
     Some(keys)
 }
 
+/// The sorted set under `key`, already looked up (and type-checked) by this command: a second
+/// look counts no keyspace hit or miss, as Redis looks it up once.
+fn zset_again<'c>(ctx: &'c mut ExecCtx, key: &[u8]) -> Option<&'c mut ZSet> {
+    let now = ctx.now_ms;
+    match ctx.db(key).get_again(key, now) {
+        Some(crate::value::Value::ZSet(z)) => Some(z),
+        _ => None,
+    }
+}
+
 /// Redis's `georadiusGeneric`, for every command of the search family.
 fn search(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink, kind: Search) -> CmdResult {
     let src_index = if kind == Search::GeosearchStore { 2 } else { 1 };
     let (src, now) = (argv.arg(src_index), ctx.now_ms);
+    // Redis reads the source with `lookupKeyRead`, the writing variants too: one hit or miss.
+    crate::keyspace_stats::count_as_reads();
     // The source's type is checked first; a missing source is answered only after parsing.
     let exists = get_zset(ctx.db(src), src, now)?.is_some();
     let member_center = |ctx: &mut ExecCtx, member: &[u8]| -> Result<[f64; 2], CmdError> {
-        get_zset(ctx.db(src), src, now)?
+        zset_again(ctx, src)
             .and_then(|z| z.score(member))
             .and_then(geohash::decode_score)
             .ok_or(CmdError::Static(errors::GEO_BAD_MEMBER))
@@ -435,7 +447,7 @@ fn search(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink, kind: Search) 
     };
     let limit = if any { count as usize } else { 0 };
     let mut found = {
-        let z = get_zset(ctx.db(src), src, now)?.expect("checked above");
+        let z = zset_again(ctx, src).expect("checked above");
         collect(z, &shape, limit)
     };
     if found.is_empty() && store.is_none() {

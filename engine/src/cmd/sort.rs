@@ -151,6 +151,8 @@ fn sort_generic(
     out: &mut dyn ReplySink,
     read_only: bool,
 ) -> CmdResult {
+    // The sorted key and every BY/GET lookup are `lookupKeyRead`s in Redis, SORT's included.
+    crate::keyspace_stats::count_as_reads();
     let (mut desc, mut alpha, mut dont_sort) = (false, false, false);
     let (mut limit_start, mut limit_count): (i64, i64) = (0, -1);
     let mut by: Option<&[u8]> = None;
