@@ -10,6 +10,9 @@
 # -r passes redis-benchmark's random keyspace: without it every ZADD writes the same member
 # (`element:000000000000` with score 0); with it members and scores are random, so ZADD grows
 # one sorted set and ZPOPMIN then drains it.
+# Custom commands: --cmd name='SETBIT bm __rand_int__ 1' runs that command as test "name"
+# (redis-benchmark's __rand_int__ needs -r); --preload file pipes a file of commands (RESP or
+# inline, redis-cli --pipe) into each server before its tests, e.g. a geo set to search.
 # Env:   USHER_BIN (default target/release/usher), REDIS_SERVER (default redis-server)
 set -euo pipefail
 
@@ -22,6 +25,8 @@ runs=1
 keyspace=""
 out=""
 extra_usher=()
+declare -A custom
+preload=""
 while [ $# -gt 0 ]; do
   case "$1" in
     -t) tests="$2"; shift 2 ;;
@@ -33,6 +38,8 @@ while [ $# -gt 0 ]; do
     --runs) runs="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --usher-arg) extra_usher+=("$2"); shift 2 ;;
+    --cmd) custom[${2%%=*}]=${2#*=}; tests="${tests:+$tests,}${2%%=*}"; shift 2 ;;
+    --preload) preload="$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -67,10 +74,16 @@ declare -A rps cpu
 for server in redis usher; do
   read -r pid port < <(start_server "$server")
   pids+=("$pid")
+  [ -n "$preload" ] && redis-cli -p "$port" --pipe < "$preload" >/dev/null
   for t in ${tests//,/ }; do
     for r in $(seq "$runs"); do
       before=$(cpu_ticks "$pid")
-      line=$(redis-benchmark -p "$port" -q -t "$t" -P "$pipeline" -n "$requests" -c "$clients" ${keyspace:+-r "$keyspace"} 2>/dev/null | tr '\r' '\n' | grep 'requests per second' | tail -1)
+      if [ -n "${custom[$t]:-}" ]; then
+        # shellcheck disable=SC2086 # the custom command is split into its arguments
+        line=$(redis-benchmark -p "$port" -q -P "$pipeline" -n "$requests" -c "$clients" ${keyspace:+-r "$keyspace"} ${custom[$t]} 2>/dev/null | tr '\r' '\n' | grep 'requests per second' | tail -1)
+      else
+        line=$(redis-benchmark -p "$port" -q -t "$t" -P "$pipeline" -n "$requests" -c "$clients" ${keyspace:+-r "$keyspace"} 2>/dev/null | tr '\r' '\n' | grep 'requests per second' | tail -1)
+      fi
       after=$(cpu_ticks "$pid")
       value=$(echo "$line" | sed -E 's/.*: ([0-9.]+) requests per second.*/\1/')
       secs=$(python3 -c "print(max(($after-$before)/$hz, 1/$hz))")

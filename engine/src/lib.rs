@@ -25,6 +25,7 @@ pub mod glob;
 pub mod keyspace_stats;
 pub mod lazyfree;
 pub mod num;
+pub mod pqsort;
 pub mod prefetch;
 pub mod queue;
 pub mod shard;

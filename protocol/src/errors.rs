@@ -54,6 +54,7 @@ pub const GEO_STORE_WITH: &str =
 pub const GEO_FROM: &str = "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for %s";
 pub const GEO_BY: &str = "ERR exactly one of BYRADIUS and BYBOX can be specified for %s";
 pub const GEO_ANY_NEEDS_COUNT: &str = "ERR the ANY argument requires COUNT argument";
+pub const SORT_NOT_DOUBLE: &str = "ERR One or more scores can't be converted into double";
 pub const OFFSET_OUT_OF_RANGE: &str = "ERR offset is out of range";
 pub const DB_INDEX_OUT_OF_RANGE: &str = "ERR DB index is out of range";
 pub const INVALID_DB_INDEX: &str = "ERR invalid DB index";

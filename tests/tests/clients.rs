@@ -1,6 +1,7 @@
 //! Real clients against usher: the `redis` crate (sync and async on tokio, RESP2 and RESP3,
-//! pipelines, atomic pipelines, pub/sub), `redis-cli` fed commands on stdin (output compared
-//! with the same script against redis-server) and in `--pipe` mode, and `redis-benchmark`.
+//! pipelines, atomic pipelines, pub/sub; typed bitmap, HyperLogLog, geo and SORT calls),
+//! `redis-cli` fed commands on stdin (output compared with the same script against
+//! redis-server) and in `--pipe` mode, and `redis-benchmark`.
 
 use redis::{Commands, Value};
 use std::io::Write;
@@ -366,4 +367,92 @@ fn redis_benchmark_runs_every_test_without_errors() {
             >= 20_000
     );
     assert_eq!(c.call(&["INFO", "errorstats"]).text().lines().count(), 1);
+}
+
+/// The `redis` crate's typed API for bitmaps, HyperLogLog, geo and SORT (the calls its
+/// documentation shows) gets the same values from usher as from redis-server.
+#[test]
+fn the_redis_crate_drives_bitmaps_hyperloglogs_geo_and_sort() {
+    use redis::geo::{Coord, RadiusOptions, RadiusOrder, Unit};
+    /// A search hit: member, distance, (longitude, latitude).
+    type Hit = (String, Option<f64>, Option<(f64, f64)>);
+    #[derive(Debug, PartialEq)]
+    struct Seen {
+        bits: (bool, bool, usize, usize, usize),
+        hll: (bool, usize, usize),
+        dist: (Option<f64>, Option<f64>),
+        hashes: Vec<String>,
+        positions: Vec<Option<Coord<f64>>>,
+        radius: Vec<Hit>,
+        sorted: Vec<String>,
+    }
+    let run = |s: &Server| -> Seen {
+        let mut con = s.redis_conn();
+        let _: () = redis::cmd("FLUSHALL").query(&mut con).unwrap();
+        let old: bool = con.setbit("bits", 7, true).unwrap();
+        let now: bool = con.getbit("bits", 7).unwrap();
+        let _: bool = con.setbit("bits", 100, true).unwrap();
+        let count: usize = con.bitcount("bits").unwrap();
+        let ranged: usize = con.bitcount_range("bits", 0, 0).unwrap();
+        let xor: usize = con.bit_xor("x", &["bits", "none"]).unwrap();
+        let added: bool = con
+            .pfadd("visitors", &["alice", "bob", "carol", "bob"])
+            .unwrap();
+        let _: bool = con.pfadd("other", &["dave", "alice"]).unwrap();
+        let one: usize = con.pfcount("visitors").unwrap();
+        let _: () = con.pfmerge("all", &["visitors", "other"]).unwrap();
+        let union: usize = con.pfcount("all").unwrap();
+        let _: usize = con
+            .geo_add(
+                "sicily",
+                &[
+                    (Coord::lon_lat(13.361389, 38.115556), "Palermo"),
+                    (Coord::lon_lat(15.087269, 37.502669), "Catania"),
+                ],
+            )
+            .unwrap();
+        let km: Option<f64> = con
+            .geo_dist("sicily", "Palermo", "Catania", Unit::Kilometers)
+            .unwrap();
+        let none: Option<f64> = con
+            .geo_dist("sicily", "Palermo", "Atlantis", Unit::Meters)
+            .unwrap();
+        let hashes: Vec<String> = con.geo_hash("sicily", &["Palermo", "Catania"]).unwrap();
+        let positions: Vec<Option<Coord<f64>>> =
+            con.geo_pos("sicily", &["Palermo", "Atlantis"]).unwrap();
+        let opts = RadiusOptions::default()
+            .with_dist()
+            .with_coord()
+            .order(RadiusOrder::Asc);
+        let found: Vec<redis::geo::RadiusSearchResult> = con
+            .geo_radius("sicily", 15.0, 37.0, 200.0, Unit::Kilometers, opts)
+            .unwrap();
+        let radius = found
+            .into_iter()
+            .map(|r| (r.name, r.dist, r.coord.map(|c| (c.longitude, c.latitude))))
+            .collect();
+        let _: usize = con.rpush("scores", &["10", "2", "33", "-1"]).unwrap();
+        let sorted: Vec<String> = redis::cmd("SORT")
+            .arg("scores")
+            .arg("DESC")
+            .query(&mut con)
+            .unwrap();
+        Seen {
+            bits: (old, now, count, ranged, xor),
+            hll: (added, one, union),
+            dist: (km, none),
+            hashes,
+            positions,
+            radius,
+            sorted,
+        }
+    };
+    let usher = Server::usher(&["--shards", "4", "--threads", "2"]);
+    let redis = Server::redis(&[]);
+    let seen = run(&usher);
+    assert_eq!(seen, run(&redis));
+    assert_eq!(seen.hll, (true, 3, 4));
+    assert_eq!(seen.dist.0, Some(166.2742));
+    assert_eq!(seen.hashes, ["sqc8b49rny0", "sqdtr74hyu0"]);
+    assert_eq!(seen.sorted, ["33", "10", "2", "-1"]);
 }

@@ -164,6 +164,29 @@ fn hll_promotion_copies_and_errors_match_redis() {
     assert_eq!(usher.client().call(&["PFSELFTEST"]).text(), "OK");
 }
 
+/// The `hll-sparse-max-bytes` directive: Redis's default, units and errors, and its effect.
+#[test]
+fn hll_sparse_max_bytes_is_configured_like_redis() {
+    let usher = Server::usher(&[]);
+    let redis = Server::redis(&[]);
+    let mut d = Differ::new(&usher, &redis);
+    for c in [
+        args(&["CONFIG", "GET", "hll-sparse-max-bytes"]),
+        args(&["CONFIG", "SET", "hll-sparse-max-bytes", "1kb"]),
+        args(&["CONFIG", "GET", "hll-sparse-max-bytes"]),
+        args(&["CONFIG", "SET", "hll-sparse-max-bytes", "-1"]),
+        args(&["CONFIG", "SET", "hll-sparse-max-bytes", "lots"]),
+        args(&["CONFIG", "SET", "hll-sparse-max-bytes", "40"]),
+        args(&[
+            "PFADD", "h", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j",
+        ]),
+        args(&["PFDEBUG", "ENCODING", "h"]),
+        args(&["GET", "h"]),
+    ] {
+        d.run(&c);
+    }
+}
+
 #[test]
 fn hll_command_table_matches_redis() {
     let usher = Server::usher(&[]);

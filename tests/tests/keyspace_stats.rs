@@ -2,7 +2,9 @@
 //! 7.0.15's do, command by command, over random sequences of every data type's commands
 //! (read-only commands count each key they look up; writes count nothing, except those that
 //! read their keys as Redis's `lookupKeyRead` does, such as GETDEL, SET ... GET and the STORE
-//! forms' sources). Cache dashboards compute hit ratios from these two fields.
+//! forms' sources, and likewise BITOP's and PFMERGE's inputs, a read-only BITFIELD, the
+//! writing geo searches' source and SORT's keys and BY/GET lookups). Cache dashboards compute
+//! hit ratios from these two fields.
 
 use usher_tests::gen::{self, Cmd, Gen};
 use usher_tests::{cmd, diff, Client, Differ, Server};
@@ -179,4 +181,38 @@ fn transactions_count_their_reads() {
         (3, 3),
         "GET, MGET's a and GETDEL hit; b, c and EXISTS miss"
     );
+}
+
+#[test]
+fn bitmaps_and_lcs_count_like_redis() {
+    stats_follow_redis(
+        &["--shards", "4", "--threads", "2"],
+        &[
+            gen::bitmap::bitmap,
+            gen::lcs::lcs,
+            gen::strings,
+            gen::keyspace,
+        ],
+    );
+}
+
+#[test]
+fn hyperloglogs_count_like_redis() {
+    stats_follow_redis(
+        &["--shards", "1", "--threads", "1"],
+        &[gen::hll::hll, gen::strings, gen::keyspace, gen::keyspace],
+    );
+}
+
+#[test]
+fn geo_counts_like_redis() {
+    stats_follow_redis(
+        &["--shards", "4", "--threads", "2"],
+        &[gen::geo::geo, gen::zset::zsets],
+    );
+}
+
+#[test]
+fn sort_counts_like_redis() {
+    stats_follow_redis(&["--shards", "1", "--threads", "1"], &[gen::sort::sort]);
 }

@@ -334,6 +334,8 @@ fn bitop(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     if op == BitOp::Not && argv.len() != 4 {
         return Err(CmdError::Static(errors::BITOP_NOT_ONE_KEY));
     }
+    // Redis reads the sources with `lookupKeyRead`: they count as hits and misses.
+    crate::keyspace_stats::count_as_reads();
     let now = ctx.now_ms;
     let mut sources: Vec<Vec<u8>> = Vec::with_capacity(argv.len() - 3);
     for key in argv.iter().skip(3) {
@@ -564,7 +566,9 @@ fn bitfield_generic(
     let (ops, highest_write) = parse_bitfield(ctx, argv)?;
     let (key, now) = (argv.arg(1), ctx.now_ms);
     let Some(highest) = highest_write else {
-        // Only GETs: a missing key reads as zeros.
+        // Only GETs: a missing key reads as zeros. Redis looks the key up for reading then,
+        // so even BITFIELD counts a hit or a miss.
+        crate::keyspace_stats::count_as_reads();
         let value = get_str(ctx.db(key), key, now)?.map(|s| s.to_vec());
         let p = value.as_deref().unwrap_or(&[]);
         out.array(ops.len());

@@ -15,6 +15,7 @@ use crate::cmd::zset::{add_new, get_zset, limits, store_result, zadd_argv};
 use crate::command::{cmd, CommandSpec, EngineHandler, Flags, Group, KeyPositions};
 use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
+use crate::pqsort::pqsort;
 use crate::types::geohash::{self, Extent, Shape};
 use crate::types::zset::{ScoreBound, ZSet};
 use usher_protocol::argv::OwnedArgv;
@@ -270,134 +271,6 @@ fn dist_cmp(a: &Point, b: &Point) -> i32 {
     }
 }
 
-fn med3<T>(v: &[T], a: usize, b: usize, c: usize, cmp: &impl Fn(&T, &T) -> i32) -> usize {
-    if cmp(&v[a], &v[b]) < 0 {
-        if cmp(&v[b], &v[c]) < 0 {
-            b
-        } else if cmp(&v[a], &v[c]) < 0 {
-            c
-        } else {
-            a
-        }
-    } else if cmp(&v[b], &v[c]) > 0 {
-        b
-    } else if cmp(&v[a], &v[c]) < 0 {
-        a
-    } else {
-        c
-    }
-}
-
-fn insertion_sort<T>(v: &mut [T], a: usize, n: usize, cmp: &impl Fn(&T, &T) -> i32) {
-    for pm in a + 1..a + n {
-        let mut pl = pm;
-        while pl > a && cmp(&v[pl - 1], &v[pl]) > 0 {
-            v.swap(pl, pl - 1);
-            pl -= 1;
-        }
-    }
-}
-
-/// Redis's `pqsort` (Bentley and McIlroy's quicksort that only recurses into partitions
-/// overlapping positions `lrange..=rrange`), ported element for element: when COUNT cuts the
-/// results, members at equal distances come out in exactly Redis's order.
-fn pqsort<T>(v: &mut [T], cmp: &impl Fn(&T, &T) -> i32, lrange: usize, rrange: usize) {
-    let n = v.len();
-    pqsort_range(v, 0, n, cmp, lrange, rrange);
-}
-
-/// [`pqsort`] of `v[a..a + n]`; the ranges are positions in the whole of `v`.
-fn pqsort_range<T>(
-    v: &mut [T],
-    mut a: usize,
-    mut n: usize,
-    cmp: &impl Fn(&T, &T) -> i32,
-    lrange: usize,
-    rrange: usize,
-) {
-    let outside = |s: usize, e: usize| (lrange < s && rrange < s) || (lrange > e && rrange > e);
-    loop {
-        if n < 7 {
-            insertion_sort(v, a, n, cmp);
-            return;
-        }
-        let mut pm = a + n / 2;
-        if n > 7 {
-            let (mut pl, mut pn) = (a, a + n - 1);
-            if n > 40 {
-                let d = n / 8;
-                pl = med3(v, pl, pl + d, pl + 2 * d, cmp);
-                pm = med3(v, pm - d, pm, pm + d, cmp);
-                pn = med3(v, pn - 2 * d, pn - d, pn, cmp);
-            }
-            pm = med3(v, pl, pm, pn, cmp);
-        }
-        v.swap(a, pm);
-        let (mut pa, mut pb) = (a + 1, a + 1);
-        let (mut pc, mut pd) = (a + n - 1, a + n - 1);
-        let mut swapped = false;
-        loop {
-            while pb <= pc {
-                let c = cmp(&v[pb], &v[a]);
-                if c > 0 {
-                    break;
-                }
-                if c == 0 {
-                    swapped = true;
-                    v.swap(pa, pb);
-                    pa += 1;
-                }
-                pb += 1;
-            }
-            while pb <= pc {
-                let c = cmp(&v[pc], &v[a]);
-                if c < 0 {
-                    break;
-                }
-                if c == 0 {
-                    swapped = true;
-                    v.swap(pc, pd);
-                    pd -= 1;
-                }
-                pc -= 1;
-            }
-            if pb > pc {
-                break;
-            }
-            v.swap(pb, pc);
-            swapped = true;
-            pb += 1;
-            pc -= 1;
-        }
-        if !swapped {
-            insertion_sort(v, a, n, cmp);
-            return;
-        }
-        let pn = a + n;
-        let r = (pa - a).min(pb - pa);
-        for i in 0..r {
-            v.swap(a + i, pb - r + i);
-        }
-        let r = (pd - pc).min(pn - pd - 1);
-        for i in 0..r {
-            v.swap(pb + i, pn - r + i);
-        }
-        let r = pb - pa;
-        if r > 1 && !outside(a, a + r - 1) {
-            pqsort_range(v, a, r, cmp, lrange, rrange);
-        }
-        let r = pd - pc;
-        if r > 1 {
-            a = pn - r;
-            n = r;
-            if !outside(a, a + r - 1) {
-                continue;
-            }
-        }
-        return;
-    }
-}
-
 /// Keys of GEORADIUS and GEORADIUSBYMEMBER: the source, and the STORE/STOREDIST target if
 /// any (the last one given wins, as Redis's `georadiusGetKeys`).
 fn georadius_keys(argv: Argv<'_>) -> Option<KeyPositions> {
@@ -417,14 +290,26 @@ fn georadius_keys(argv: Argv<'_>) -> Option<KeyPositions> {
     Some(keys)
 }
 
+/// The sorted set under `key`, already looked up (and type-checked) by this command: a second
+/// look counts no keyspace hit or miss, as Redis looks it up once.
+fn zset_again<'c>(ctx: &'c mut ExecCtx, key: &[u8]) -> Option<&'c mut ZSet> {
+    let now = ctx.now_ms;
+    match ctx.db(key).get_again(key, now) {
+        Some(crate::value::Value::ZSet(z)) => Some(z),
+        _ => None,
+    }
+}
+
 /// Redis's `georadiusGeneric`, for every command of the search family.
 fn search(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink, kind: Search) -> CmdResult {
     let src_index = if kind == Search::GeosearchStore { 2 } else { 1 };
     let (src, now) = (argv.arg(src_index), ctx.now_ms);
+    // Redis reads the source with `lookupKeyRead`, the writing variants too: one hit or miss.
+    crate::keyspace_stats::count_as_reads();
     // The source's type is checked first; a missing source is answered only after parsing.
     let exists = get_zset(ctx.db(src), src, now)?.is_some();
     let member_center = |ctx: &mut ExecCtx, member: &[u8]| -> Result<[f64; 2], CmdError> {
-        get_zset(ctx.db(src), src, now)?
+        zset_again(ctx, src)
             .and_then(|z| z.score(member))
             .and_then(geohash::decode_score)
             .ok_or(CmdError::Static(errors::GEO_BAD_MEMBER))
@@ -562,7 +447,7 @@ fn search(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink, kind: Search) 
     };
     let limit = if any { count as usize } else { 0 };
     let mut found = {
-        let z = get_zset(ctx.db(src), src, now)?.expect("checked above");
+        let z = zset_again(ctx, src).expect("checked above");
         collect(z, &shape, limit)
     };
     if found.is_empty() && store.is_none() {

@@ -131,6 +131,8 @@ fn pfcount(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult 
 /// ```
 /// The destination is one of the inputs, as in Redis.
 fn pfmerge(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    // Redis reads the inputs with `lookupKeyRead`: they count as hits and misses.
+    crate::keyspace_stats::count_as_reads();
     let now = ctx.now_ms;
     let mut max = vec![0u8; hll::REGISTERS];
     let mut use_dense = false;

@@ -19,6 +19,7 @@ pub mod queue;
 pub mod scan;
 pub mod seat;
 pub mod set;
+pub mod sort;
 pub mod strings;
 pub mod token;
 pub mod zset;
@@ -29,6 +30,7 @@ use crate::command::{CommandSpec, EngineHandler};
 pub fn families() -> Vec<&'static [CommandSpec<EngineHandler>]> {
     vec![
         keys::COMMANDS,
+        sort::COMMANDS,
         strings::COMMANDS,
         lcs::COMMANDS,
         bitmap::COMMANDS,

@@ -15,6 +15,7 @@ pub mod hll;
 pub mod lcs;
 pub mod list;
 pub mod set;
+pub mod sort;
 
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
