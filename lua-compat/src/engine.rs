@@ -14,9 +14,9 @@
 //! the script's shard locks and hands back its RESP reply, which `convert` turns into Lua.
 
 use crate::cache::{Script, ScriptFlags};
-use mlua::ffi;
 use crate::functions::{FunctionDef, Library};
 use crate::libs::{self, Rand48};
+use mlua::ffi;
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -73,6 +73,10 @@ pub struct Running {
     /// Bytes this state uses, after its last run.
     pub memory: AtomicU64,
 }
+
+/// Set when the server shuts down: every running script stops at its next hook check, writes
+/// or not (SHUTDOWN NOSAVE must work while a script is busy).
+pub static ABORT_ALL: AtomicBool = AtomicBool::new(false);
 
 /// Scripts running past `busy-reply-threshold`: while non-zero, other clients get `BUSY`.
 pub static BUSY_SCRIPTS: AtomicUsize = AtomicUsize::new(0);
@@ -300,10 +304,7 @@ impl Engine {
             Table,
             Table,
             Function,
-        ) = lua
-            .load(PRELUDE)
-            .set_name("=[usher]")
-            .call(errtext)?;
+        ) = lua.load(PRELUDE).set_name("=[usher]").call(errtext)?;
         // Safety: both are plain Lua C functions (see `redis_call_c`).
         unsafe {
             redis.raw_set("call", lua.create_c_function(redis_call_c)?)?;
@@ -477,9 +478,8 @@ impl Engine {
         let mut failure: Option<String> = None;
         let resp3 = &ctx.resp3;
         let ran = unsafe {
-            self.lua.exec_raw::<()>(
-                (self.handler.clone(), f.clone(), self.base.clone()),
-                |l| {
+            self.lua
+                .exec_raw::<()>((self.handler.clone(), f.clone(), self.base.clone()), |l| {
                     let top = ffi::lua_gettop(l);
                     let (h, func, base) = (top - 2, top - 1, top);
                     ffi::lua_checkstack(l, 8);
@@ -506,10 +506,14 @@ impl Engine {
                         failure = Some(error_text_at(l, result, name));
                     }
                     ffi::lua_settop(l, top);
-                },
-            )
+                })
         };
         self.runs += 1;
+        if self.lua.used_memory() > MEMORY_LIMIT / 4 {
+            // A big script (or one stopped at the bound) leaves garbage that the incremental
+            // collector would free only slowly: reclaim it now, so the next script has room.
+            let _ = self.lua.gc_collect();
+        }
         ctx.running
             .memory
             .store(self.lua.used_memory() as u64, Ordering::Relaxed);
@@ -910,7 +914,11 @@ unsafe fn forward_call_inner(l: *mut ffi::lua_State, raise: bool) -> After {
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             host.as_mut().call(argv.argv(), proto, &mut buf)
         }))
-        .unwrap_or_else(|_| Err(Refusal::Error("ERR internal error running the command".into())))
+        .unwrap_or_else(|_| {
+            Err(Refusal::Error(
+                "ERR internal error running the command".into(),
+            ))
+        })
     };
     match result {
         Ok(wrote) => {
@@ -961,6 +969,11 @@ fn hook(ctx: &RunCtx) -> mlua::Result<VmState> {
     {
         r.busy.store(true, Ordering::Release);
         BUSY_SCRIPTS.fetch_add(1, Ordering::AcqRel);
+    }
+    if ABORT_ALL.load(Ordering::Relaxed) {
+        return Err(mlua::Error::runtime(
+            "-ERR Script stopped: the server is shutting down",
+        ));
     }
     if r.kill.load(Ordering::Acquire) {
         ctx.killed.set(true);
