@@ -246,7 +246,6 @@ pub struct Engine {
     compiled: HashMap<String, Function>,
     epoch: u64,
     ctx: Rc<RunCtx>,
-    runs: u64,
 }
 
 fn root_message(e: &mlua::Error) -> String {
@@ -370,7 +369,6 @@ impl Engine {
             compiled: HashMap::new(),
             epoch: 0,
             ctx,
-            runs: 0,
         })
     }
 
@@ -508,7 +506,6 @@ impl Engine {
                     ffi::lua_settop(l, top);
                 })
         };
-        self.runs += 1;
         if self.lua.used_memory() > MEMORY_LIMIT / 4 {
             // A big script (or one stopped at the bound) leaves garbage that the incremental
             // collector would free only slowly: reclaim it now, so the next script has room.
@@ -638,24 +635,6 @@ impl Engine {
     /// Bytes the state uses.
     pub fn used_memory(&self) -> usize {
         self.lua.used_memory()
-    }
-
-    /// Compiles `code` as a function library's body with `register` reachable as
-    /// `redis.register_function` (see `functions.rs`). Returns the chunk, to be run once.
-    pub fn lua(&self) -> &Lua {
-        &self.lua
-    }
-
-    pub fn base(&self) -> &Table {
-        &self.base
-    }
-
-    pub fn handler(&self) -> &Function {
-        &self.handler
-    }
-
-    pub fn xpcall(&self) -> &Function {
-        &self.xpcall
     }
 }
 
