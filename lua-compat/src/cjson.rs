@@ -64,101 +64,169 @@ fn encode_string(s: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
 }
 
-fn encode_number(v: f64, out: &mut Vec<u8>) -> mlua::Result<()> {
-    if !v.is_finite() {
-        return Err(mlua::Error::runtime(
-            "Cannot serialise number: must not be NaN or Inf",
-        ));
-    }
-    out.extend_from_slice(fmt_g14(v).as_bytes());
-    Ok(())
-}
+/// `cjson.encode`, written against the Lua C API: it is on the hot path of scripts that
+/// answer JSON (enter_queue.lua), where mlua value handles cost more than the encoding.
+mod raw {
+    use super::{encode_string, fmt_g14, MAX_DEPTH, SPARSE_RATIO, SPARSE_SAFE};
+    use mlua::ffi;
+    use std::os::raw::c_int;
 
-/// The array length of `t` if it is an array (all keys positive integers), `None` if an object.
-fn array_len(t: &Table) -> mlua::Result<Option<usize>> {
-    let mut max = 0usize;
-    let mut items = 0usize;
-    for pair in t.pairs::<Value, Value>() {
-        let (k, _) = pair?;
-        let n = match k {
-            Value::Integer(i) => i as f64,
-            Value::Number(n) => n,
-            _ => return Ok(None),
-        };
-        if n < 1.0 || n.floor() != n {
-            return Ok(None);
+    unsafe fn bytes<'a>(l: *mut ffi::lua_State, idx: c_int) -> &'a [u8] {
+        let mut len = 0usize;
+        let p = ffi::lua_tolstring(l, idx, &mut len);
+        std::slice::from_raw_parts(p.cast(), len)
+    }
+
+    fn number(v: f64, out: &mut Vec<u8>) -> Result<(), String> {
+        if !v.is_finite() {
+            return Err("Cannot serialise number: must not be NaN or Inf".into());
         }
-        max = max.max(n as usize);
-        items += 1;
+        if v.fract() == 0.0 && v.abs() < 1e14 && !(v == 0.0 && v.is_sign_negative()) {
+            out.extend_from_slice(itoa::Buffer::new().format(v as i64).as_bytes());
+        } else {
+            out.extend_from_slice(fmt_g14(v).as_bytes());
+        }
+        Ok(())
     }
-    if max > items * SPARSE_RATIO && max > SPARSE_SAFE {
-        return Err(mlua::Error::runtime(
-            "Cannot serialise table: excessively sparse array",
-        ));
-    }
-    Ok(Some(max))
-}
 
-fn encode_value(v: &Value, depth: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
-    match v {
-        Value::Nil => out.extend_from_slice(b"null"),
-        Value::LightUserData(p) if p.0.is_null() => out.extend_from_slice(b"null"),
-        Value::Boolean(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-        Value::Integer(i) => encode_number(*i as f64, out)?,
-        Value::Number(n) => encode_number(*n, out)?,
-        Value::String(s) => encode_string(&s.as_bytes(), out),
-        Value::Table(t) => {
-            let depth = depth + 1;
-            if depth > MAX_DEPTH {
-                return Err(mlua::Error::runtime(format!(
-                    "Cannot serialise, excessive nesting ({depth})"
-                )));
+    /// The array length of the table at `t`, or `None` for an object.
+    unsafe fn array_len(l: *mut ffi::lua_State, t: c_int) -> Result<Option<usize>, String> {
+        let (mut max, mut items) = (0usize, 0usize);
+        ffi::lua_pushnil(l);
+        while ffi::lua_next(l, t) != 0 {
+            ffi::lua_pop(l, 1);
+            if ffi::lua_type(l, -1) != ffi::LUA_TNUMBER {
+                ffi::lua_pop(l, 1);
+                return Ok(None);
             }
-            match array_len(t)? {
-                Some(n) if n > 0 => {
-                    out.push(b'[');
-                    for i in 1..=n {
-                        if i > 1 {
-                            out.push(b',');
-                        }
-                        encode_value(&t.raw_get::<Value>(i)?, depth, out)?;
-                    }
-                    out.push(b']');
+            let n = ffi::lua_tonumber(l, -1);
+            if n < 1.0 || n.floor() != n {
+                ffi::lua_pop(l, 1);
+                return Ok(None);
+            }
+            max = max.max(n as usize);
+            items += 1;
+        }
+        if max > items * SPARSE_RATIO && max > SPARSE_SAFE {
+            return Err("Cannot serialise table: excessively sparse array".into());
+        }
+        Ok(Some(max))
+    }
+
+    pub unsafe fn encode(
+        l: *mut ffi::lua_State,
+        idx: c_int,
+        depth: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<(), String> {
+        match ffi::lua_type(l, idx) {
+            ffi::LUA_TNIL => out.extend_from_slice(b"null"),
+            ffi::LUA_TLIGHTUSERDATA if ffi::lua_touserdata(l, idx).is_null() => {
+                out.extend_from_slice(b"null")
+            }
+            ffi::LUA_TBOOLEAN => out.extend_from_slice(if ffi::lua_toboolean(l, idx) != 0 {
+                b"true"
+            } else {
+                b"false"
+            }),
+            ffi::LUA_TNUMBER => number(ffi::lua_tonumber(l, idx), out)?,
+            ffi::LUA_TSTRING => encode_string(bytes(l, idx), out),
+            ffi::LUA_TTABLE => {
+                let depth = depth + 1;
+                if depth > MAX_DEPTH || ffi::lua_checkstack(l, 6) == 0 {
+                    return Err(format!("Cannot serialise, excessive nesting ({depth})"));
                 }
-                _ => {
-                    out.push(b'{');
-                    let mut first = true;
-                    for pair in t.pairs::<Value, Value>() {
-                        let (k, val) = pair?;
-                        if !first {
-                            out.push(b',');
-                        }
-                        first = false;
-                        match &k {
-                            Value::String(s) => encode_string(&s.as_bytes(), out),
-                            Value::Integer(i) => encode_string(fmt_g14(*i as f64).as_bytes(), out),
-                            Value::Number(n) => encode_string(fmt_g14(*n).as_bytes(), out),
-                            _ => {
-                                return Err(mlua::Error::runtime(
-                                    "Cannot serialise table: table key must be a number or string",
-                                ))
+                match array_len(l, idx)? {
+                    Some(n) if n > 0 => {
+                        out.push(b'[');
+                        for i in 1..=n {
+                            if i > 1 {
+                                out.push(b',');
                             }
+                            ffi::lua_rawgeti(l, idx, i as _);
+                            let r = encode(l, ffi::lua_gettop(l), depth, out);
+                            ffi::lua_pop(l, 1);
+                            r?;
                         }
-                        out.push(b':');
-                        encode_value(&val, depth, out)?;
+                        out.push(b']');
                     }
-                    out.push(b'}');
+                    _ => {
+                        out.push(b'{');
+                        let mut first = true;
+                        ffi::lua_pushnil(l);
+                        while ffi::lua_next(l, idx) != 0 {
+                            if !first {
+                                out.push(b',');
+                            }
+                            first = false;
+                            let (k, v) = (ffi::lua_gettop(l) - 1, ffi::lua_gettop(l));
+                            match ffi::lua_type(l, k) {
+                                ffi::LUA_TSTRING => encode_string(bytes(l, k), out),
+                                ffi::LUA_TNUMBER => {
+                                    let mut key = Vec::new();
+                                    number(ffi::lua_tonumber(l, k), &mut key)?;
+                                    encode_string(&key, out);
+                                }
+                                _ => {
+                                    ffi::lua_pop(l, 2);
+                                    return Err("Cannot serialise table: table key must be a number or string".into());
+                                }
+                            }
+                            out.push(b':');
+                            if let Err(e) = encode(l, v, depth, out) {
+                                ffi::lua_pop(l, 2);
+                                return Err(e);
+                            }
+                            ffi::lua_pop(l, 1);
+                        }
+                        out.push(b'}');
+                    }
                 }
             }
+            t => {
+                let name = std::ffi::CStr::from_ptr(ffi::lua_typename(l, t));
+                return Err(format!(
+                    "Cannot serialise {}: type not supported",
+                    name.to_string_lossy()
+                ));
+            }
         }
-        other => {
-            return Err(mlua::Error::runtime(format!(
-                "Cannot serialise {}: type not supported",
-                other.type_name()
-            )))
-        }
+        Ok(())
     }
-    Ok(())
+
+    /// `cjson.encode(value)`.
+    pub unsafe extern "C-unwind" fn encode_c(l: *mut ffi::lua_State) -> c_int {
+        if ffi::lua_gettop(l) != 1 {
+            ffi::lua_settop(l, 0);
+            ffi::luaL_where(l, 1);
+            ffi::lua_pushstring(
+                l,
+                c"bad argument #1 to 'encode' (expected 1 argument)".as_ptr(),
+            );
+            ffi::lua_concat(l, 2);
+            ffi::lua_error(l);
+        }
+        let failed = {
+            let mut out = Vec::new();
+            match encode(l, 1, 0, &mut out) {
+                Ok(()) => {
+                    ffi::lua_pushlstring(l, out.as_ptr().cast(), out.len());
+                    false
+                }
+                Err(msg) => {
+                    // As luaL_error: where the script called us, then the message.
+                    ffi::luaL_where(l, 1);
+                    ffi::lua_pushlstring(l, msg.as_ptr().cast(), msg.len());
+                    ffi::lua_concat(l, 2);
+                    true
+                }
+            }
+        };
+        if failed {
+            ffi::lua_error(l);
+        }
+        1
+    }
 }
 
 fn decode_value(lua: &Lua, v: serde_json::Value) -> mlua::Result<Value> {
@@ -187,14 +255,8 @@ fn decode_value(lua: &Lua, v: serde_json::Value) -> mlua::Result<Value> {
 /// Builds the `cjson` table.
 pub fn table(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    t.raw_set(
-        "encode",
-        lua.create_function(|lua, v: Value| {
-            let mut out = Vec::new();
-            encode_value(&v, 0, &mut out)?;
-            lua.create_string(&out)
-        })?,
-    )?;
+    // Safety: a plain Lua C function (see `raw::encode_c`).
+    t.raw_set("encode", unsafe { lua.create_c_function(raw::encode_c)? })?;
     t.raw_set(
         "decode",
         lua.create_function(|lua, s: mlua::String| {

@@ -1,98 +1,118 @@
-//! Conversions between RESP and Lua values, exactly as Redis 7.0's `script_lua.c` does them.
+//! Conversions between RESP and Lua values, exactly as Redis 7.0's `script_lua.c` does them,
+//! written against the Lua C API: this is every `redis.call`'s and every script's hot path,
+//! and going through mlua's value handles cost more than the command itself.
 //!
 //! A command called from a script writes its reply as RESP (in the script's protocol, 2 unless
-//! `redis.setresp(3)`), just as Redis runs it on a fake client, and [`reply_to_lua`] reads it
-//! back: integers become numbers, bulk strings strings, nulls `false` (RESP2) or `nil` (RESP3),
-//! status and error replies `{ok=...}` / `{err=...}`, RESP3 maps, sets, doubles, big numbers and
-//! verbatim strings tables tagged `map`, `set`, `double`, `big_number`, `verbatim_string`.
-//! [`lua_to_reply`] is the other way, for what a script returns: numbers are truncated to
-//! integers, `false` is a null, tables are arrays up to their first `nil`.
+//! `redis.setresp(3)`), just as Redis runs it on a fake client, and [`push_reply`] pushes it as
+//! a Lua value: integers become numbers, bulk strings strings, nulls `false` (RESP2) or `nil`
+//! (RESP3), status and error replies `{ok=...}` / `{err=...}`, RESP3 maps, sets, doubles, big
+//! numbers and verbatim strings tables tagged `map`, `set`, `double`, `big_number`,
+//! `verbatim_string`. [`write_reply`] is the other way, for what a script returns: numbers are
+//! truncated to integers, `false` is a null, tables are arrays up to their first `nil`.
+//!
+//! # Safety
+//! Every function here takes a raw `lua_State` with room checked by the caller or by
+//! `lua_checkstack`; they call only API functions that fail on memory exhaustion alone.
 
-use mlua::{Lua, Table, Value};
+use mlua::ffi;
+use std::os::raw::c_int;
 use usher_protocol::ReplySink;
 
-fn line<'b>(buf: &'b [u8], pos: &mut usize) -> mlua::Result<&'b [u8]> {
-    let start = *pos;
+fn line<'b>(buf: &'b [u8], pos: &mut usize) -> &'b [u8] {
+    let start = (*pos).min(buf.len());
     let end = buf[start..]
         .windows(2)
         .position(|w| w == b"\r\n")
-        .map(|i| start + i)
-        .ok_or_else(|| mlua::Error::runtime("truncated reply"))?;
-    *pos = end + 2;
-    Ok(&buf[start..end])
-}
-
-fn int(bytes: &[u8]) -> mlua::Result<i64> {
-    std::str::from_utf8(bytes)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| mlua::Error::runtime("bad integer in reply"))
-}
-
-fn bulk<'b>(buf: &'b [u8], pos: &mut usize, len: i64) -> &'b [u8] {
-    let start = *pos;
-    let end = (start + len as usize).min(buf.len());
+        .map_or(buf.len(), |i| start + i);
     *pos = (end + 2).min(buf.len());
     &buf[start..end]
 }
 
-fn tagged(lua: &Lua, tag: &str, value: impl mlua::IntoLua) -> mlua::Result<Value> {
-    let t = lua.create_table_with_capacity(0, 1)?;
-    t.raw_set(tag, value)?;
-    Ok(Value::Table(t))
+fn int(bytes: &[u8]) -> i64 {
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
-/// Reads one RESP reply at `*pos` into a Lua value.
-pub fn reply_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize) -> mlua::Result<Value> {
-    let kind = *buf
-        .get(*pos)
-        .ok_or_else(|| mlua::Error::runtime("empty reply"))?;
+fn bulk<'b>(buf: &'b [u8], pos: &mut usize, len: i64) -> &'b [u8] {
+    let start = (*pos).min(buf.len());
+    let end = (start + len.max(0) as usize).min(buf.len());
+    *pos = (end + 2).min(buf.len());
+    &buf[start..end]
+}
+
+unsafe fn push_bytes(l: *mut ffi::lua_State, b: &[u8]) {
+    ffi::lua_pushlstring(l, b.as_ptr().cast(), b.len());
+}
+
+/// Sets `t[name] = <top>` on the table just below the top, popping the value.
+unsafe fn set_field(l: *mut ffi::lua_State, name: &[u8]) {
+    push_bytes(l, name);
+    ffi::lua_insert(l, -2);
+    ffi::lua_rawset(l, -3);
+}
+
+/// Pushes the RESP reply at `*pos` as one Lua value.
+///
+/// # Safety
+/// `l` must be a valid state; see the module's safety note.
+pub unsafe fn push_reply(l: *mut ffi::lua_State, buf: &[u8], pos: &mut usize) {
+    ffi::lua_checkstack(l, 4);
+    let Some(&kind) = buf.get(*pos) else {
+        ffi::lua_pushnil(l);
+        return;
+    };
     *pos += 1;
-    let head = line(buf, pos)?;
-    Ok(match kind {
-        b'+' => tagged(lua, "ok", lua.create_string(head)?)?,
-        b'-' => tagged(lua, "err", lua.create_string(head)?)?,
-        b':' => Value::Number(int(head)? as f64),
+    let head = line(buf, pos);
+    match kind {
+        b'+' | b'-' => {
+            ffi::lua_createtable(l, 0, 1);
+            push_bytes(l, head);
+            set_field(l, if kind == b'+' { b"ok" } else { b"err" });
+        }
+        b':' => ffi::lua_pushnumber(l, int(head) as f64),
         b'$' => {
-            let n = int(head)?;
+            let n = int(head);
             if n < 0 {
-                Value::Boolean(false)
+                ffi::lua_pushboolean(l, 0);
             } else {
-                Value::String(lua.create_string(bulk(buf, pos, n))?)
+                push_bytes(l, bulk(buf, pos, n));
             }
         }
         b'*' | b'>' => {
-            let n = int(head)?;
+            let n = int(head);
             if n < 0 {
-                return Ok(Value::Boolean(false));
+                ffi::lua_pushboolean(l, 0);
+                return;
             }
-            let t = lua.create_table_with_capacity(n as usize, 0)?;
+            ffi::lua_createtable(l, n.min(1 << 20) as c_int, 0);
             for i in 1..=n {
-                t.raw_set(i, reply_to_lua(lua, buf, pos)?)?;
+                push_reply(l, buf, pos);
+                ffi::lua_rawseti(l, -2, i as _);
             }
-            Value::Table(t)
         }
-        b'%' => {
-            let n = int(head)?;
-            let m = lua.create_table_with_capacity(0, n as usize)?;
+        b'%' | b'~' => {
+            let n = int(head);
+            ffi::lua_createtable(l, 0, 1);
+            ffi::lua_createtable(l, 0, n.min(1 << 20) as c_int);
             for _ in 0..n {
-                let k = reply_to_lua(lua, buf, pos)?;
-                let v = reply_to_lua(lua, buf, pos)?;
-                m.raw_set(k, v)?;
+                push_reply(l, buf, pos);
+                if kind == b'%' {
+                    push_reply(l, buf, pos);
+                } else {
+                    ffi::lua_pushboolean(l, 1);
+                }
+                if ffi::lua_type(l, -2) == ffi::LUA_TNIL {
+                    ffi::lua_pop(l, 2);
+                } else {
+                    ffi::lua_rawset(l, -3);
+                }
             }
-            tagged(lua, "map", m)?
+            set_field(l, if kind == b'%' { b"map" } else { b"set" });
         }
-        b'~' => {
-            let n = int(head)?;
-            let s = lua.create_table_with_capacity(0, n as usize)?;
-            for _ in 0..n {
-                let k = reply_to_lua(lua, buf, pos)?;
-                s.raw_set(k, true)?;
-            }
-            tagged(lua, "set", s)?
-        }
-        b'_' => Value::Nil,
-        b'#' => Value::Boolean(head == b"t"),
+        b'_' => ffi::lua_pushnil(l),
+        b'#' => ffi::lua_pushboolean(l, (head == b"t") as c_int),
         b',' => {
             let text = String::from_utf8_lossy(head);
             let v = match text.as_ref() {
@@ -101,31 +121,40 @@ pub fn reply_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize) -> mlua::Result<Valu
                 "nan" => f64::NAN,
                 t => t.parse().unwrap_or(0.0),
             };
-            tagged(lua, "double", v)?
+            ffi::lua_createtable(l, 0, 1);
+            ffi::lua_pushnumber(l, v);
+            set_field(l, b"double");
         }
-        b'(' => tagged(lua, "big_number", lua.create_string(head)?)?,
+        b'(' => {
+            ffi::lua_createtable(l, 0, 1);
+            push_bytes(l, head);
+            set_field(l, b"big_number");
+        }
         b'=' => {
-            let body = bulk(buf, pos, int(head)?);
+            let body = bulk(buf, pos, int(head));
             let (format, text) = if body.len() >= 4 {
                 (&body[..3], &body[4..])
             } else {
                 (&b"txt"[..], body)
             };
-            let v = lua.create_table_with_capacity(0, 2)?;
-            v.raw_set("format", lua.create_string(format)?)?;
-            v.raw_set("string", lua.create_string(text)?)?;
-            tagged(lua, "verbatim_string", v)?
+            ffi::lua_createtable(l, 0, 1);
+            ffi::lua_createtable(l, 0, 2);
+            push_bytes(l, format);
+            set_field(l, b"format");
+            push_bytes(l, text);
+            set_field(l, b"string");
+            set_field(l, b"verbatim_string");
         }
         b'|' => {
             // Attributes are dropped, as Redis's script client does; the reply follows.
-            let n = int(head)?;
-            for _ in 0..2 * n {
-                reply_to_lua(lua, buf, pos)?;
+            for _ in 0..2 * int(head) {
+                push_reply(l, buf, pos);
+                ffi::lua_pop(l, 1);
             }
-            reply_to_lua(lua, buf, pos)?
+            push_reply(l, buf, pos);
         }
-        _ => return Err(mlua::Error::runtime("unknown reply type")),
-    })
+        _ => ffi::lua_pushnil(l),
+    }
 }
 
 /// C's `(long long)` of a double on x86-64: truncation, and the "integer indefinite" value for
@@ -138,108 +167,141 @@ pub fn lua_number_to_i64(v: f64) -> i64 {
     }
 }
 
-/// Text of an `{err=...}` or error reply as Redis writes it: one line.
-fn error_text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+unsafe fn to_bytes<'a>(l: *mut ffi::lua_State, idx: c_int) -> &'a [u8] {
+    let mut len = 0usize;
+    let p = ffi::lua_tolstring(l, idx, &mut len);
+    if p.is_null() {
+        return &[];
+    }
+    std::slice::from_raw_parts(p.cast(), len)
 }
 
-/// Writes what a script returned. `script_resp3` is the script's `redis.setresp` version: it
-/// decides how booleans go out, as in Redis.
-pub fn lua_to_reply(
-    value: &Value,
+/// Pushes `t[name]` (raw) for the table at absolute index `t`; returns its type.
+unsafe fn raw_field(l: *mut ffi::lua_State, t: c_int, name: &[u8]) -> c_int {
+    push_bytes(l, name);
+    ffi::lua_rawget(l, t)
+}
+
+/// Writes the Lua value at absolute index `idx` as a reply. `script_resp3` is the script's
+/// `redis.setresp` version: it decides how booleans go out, as in Redis.
+///
+/// # Safety
+/// `l` must be a valid state and `idx` an absolute index; see the module's safety note.
+pub unsafe fn write_reply(
+    l: *mut ffi::lua_State,
+    idx: c_int,
     out: &mut dyn ReplySink,
     script_resp3: bool,
     depth: usize,
-) -> mlua::Result<()> {
-    match value {
-        Value::String(s) => out.bulk(&s.as_bytes()),
-        Value::Boolean(b) => {
+) {
+    match ffi::lua_type(l, idx) {
+        ffi::LUA_TSTRING => out.bulk(to_bytes(l, idx)),
+        ffi::LUA_TBOOLEAN => {
+            let b = ffi::lua_toboolean(l, idx) != 0;
             if script_resp3 {
-                out.boolean(*b);
-            } else if *b {
+                out.boolean(b);
+            } else if b {
                 out.int(1);
             } else {
                 out.null();
             }
         }
-        Value::Integer(i) => out.int(*i),
-        Value::Number(n) => out.int(lua_number_to_i64(*n)),
-        Value::Table(t) => table_to_reply(t, out, script_resp3, depth)?,
+        ffi::LUA_TNUMBER => out.int(lua_number_to_i64(ffi::lua_tonumber(l, idx))),
+        ffi::LUA_TTABLE => write_table(l, idx, out, script_resp3, depth),
         _ => out.null(),
     }
-    Ok(())
 }
 
-fn table_to_reply(
-    t: &Table,
+unsafe fn write_table(
+    l: *mut ffi::lua_State,
+    t: c_int,
     out: &mut dyn ReplySink,
-    script_resp3: bool,
+    resp3: bool,
     depth: usize,
-) -> mlua::Result<()> {
-    if depth > 1000 {
+) {
+    if depth > 1000 || ffi::lua_checkstack(l, 6) == 0 {
         out.error("ERR reached lua stack limit");
-        return Ok(());
+        return;
     }
-    if let Value::String(e) = t.raw_get::<Value>("err")? {
-        let text = error_text(&e.as_bytes());
+    let top = ffi::lua_gettop(l);
+    if raw_field(l, t, b"err") == ffi::LUA_TSTRING {
+        let text = String::from_utf8_lossy(to_bytes(l, -1)).into_owned();
+        ffi::lua_settop(l, top);
         out.error(text.strip_prefix('-').unwrap_or(&text));
-        return Ok(());
+        return;
     }
-    if let Value::String(ok) = t.raw_get::<Value>("ok")? {
-        let text = String::from_utf8_lossy(&ok.as_bytes()).replace(['\r', '\n'], " ");
+    ffi::lua_settop(l, top);
+    if raw_field(l, t, b"ok") == ffi::LUA_TSTRING {
+        let text = String::from_utf8_lossy(to_bytes(l, -1)).replace(['\r', '\n'], " ");
+        ffi::lua_settop(l, top);
         out.simple(&text);
-        return Ok(());
+        return;
     }
-    if let Value::Number(_) | Value::Integer(_) = t.raw_get::<Value>("double")? {
-        let d: f64 = t.raw_get("double")?;
+    ffi::lua_settop(l, top);
+    if raw_field(l, t, b"double") == ffi::LUA_TNUMBER {
+        let d = ffi::lua_tonumber(l, -1);
+        ffi::lua_settop(l, top);
         out.double(d);
-        return Ok(());
+        return;
     }
-    if let Value::String(b) = t.raw_get::<Value>("big_number")? {
+    ffi::lua_settop(l, top);
+    if raw_field(l, t, b"big_number") == ffi::LUA_TSTRING {
         // The writer has no big-number frame: a bulk string, as RESP2 clients get it.
-        out.bulk(&b.as_bytes());
-        return Ok(());
+        out.bulk(to_bytes(l, -1));
+        ffi::lua_settop(l, top);
+        return;
     }
-    if let Value::Table(v) = t.raw_get::<Value>("verbatim_string")? {
-        let format: Option<mlua::String> = v.raw_get("format")?;
-        let text: Option<mlua::String> = v.raw_get("string")?;
-        if let (Some(format), Some(text)) = (format, text) {
-            let f = String::from_utf8_lossy(&format.as_bytes()).into_owned();
-            out.verbatim(&f, &text.as_bytes());
-            return Ok(());
+    ffi::lua_settop(l, top);
+    if raw_field(l, t, b"verbatim_string") == ffi::LUA_TTABLE {
+        let v = ffi::lua_gettop(l);
+        let f = raw_field(l, v, b"format");
+        let s = raw_field(l, v, b"string");
+        if f == ffi::LUA_TSTRING && s == ffi::LUA_TSTRING {
+            let format = String::from_utf8_lossy(to_bytes(l, -2)).into_owned();
+            out.verbatim(&format, to_bytes(l, -1));
+            ffi::lua_settop(l, top);
+            return;
         }
     }
-    if let Value::Table(m) = t.raw_get::<Value>("map")? {
-        let pairs: Vec<(Value, Value)> = m.pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
-        out.map(pairs.len());
-        for (k, v) in &pairs {
-            lua_to_reply(k, out, script_resp3, depth + 1)?;
-            lua_to_reply(v, out, script_resp3, depth + 1)?;
+    ffi::lua_settop(l, top);
+    for (tag, is_map) in [(&b"map"[..], true), (&b"set"[..], false)] {
+        if raw_field(l, t, tag) == ffi::LUA_TTABLE {
+            let m = ffi::lua_gettop(l);
+            let mut n = 0;
+            ffi::lua_pushnil(l);
+            while ffi::lua_next(l, m) != 0 {
+                n += 1;
+                ffi::lua_pop(l, 1);
+            }
+            if is_map {
+                out.map(n);
+            } else {
+                out.set(n);
+            }
+            ffi::lua_pushnil(l);
+            while ffi::lua_next(l, m) != 0 {
+                let value = ffi::lua_gettop(l);
+                write_reply(l, value - 1, out, resp3, depth + 1);
+                if is_map {
+                    write_reply(l, value, out, resp3, depth + 1);
+                }
+                ffi::lua_pop(l, 1);
+            }
+            ffi::lua_settop(l, top);
+            return;
         }
-        return Ok(());
+        ffi::lua_settop(l, top);
     }
-    if let Value::Table(s) = t.raw_get::<Value>("set")? {
-        let keys: Vec<Value> = s
-            .pairs::<Value, Value>()
-            .map(|p| p.map(|(k, _)| k))
-            .collect::<mlua::Result<_>>()?;
-        out.set(keys.len());
-        for k in &keys {
-            lua_to_reply(k, out, script_resp3, depth + 1)?;
-        }
-        return Ok(());
+    let mut n = 0;
+    while ffi::lua_rawgeti(l, t, n + 1) != ffi::LUA_TNIL {
+        n += 1;
+        ffi::lua_pop(l, 1);
     }
-    let mut items = Vec::new();
-    loop {
-        let v: Value = t.raw_get(items.len() + 1)?;
-        if v.is_nil() {
-            break;
-        }
-        items.push(v);
+    ffi::lua_settop(l, top);
+    out.array(n as usize);
+    for i in 1..=n {
+        ffi::lua_rawgeti(l, t, i);
+        write_reply(l, ffi::lua_gettop(l), out, resp3, depth + 1);
+        ffi::lua_settop(l, top);
     }
-    out.array(items.len());
-    for v in &items {
-        lua_to_reply(v, out, script_resp3, depth + 1)?;
-    }
-    Ok(())
 }

@@ -14,9 +14,9 @@
 //! the script's shard locks and hands back its RESP reply, which `convert` turns into Lua.
 
 use crate::cache::{Script, ScriptFlags};
-use crate::convert::{lua_to_reply, reply_to_lua};
 use crate::functions::{FunctionDef, Library};
 use crate::libs::{self, Rand48};
+use mlua::ffi;
 use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -73,6 +73,10 @@ pub struct Running {
     /// Bytes this state uses, after its last run.
     pub memory: AtomicU64,
 }
+
+/// Set when the server shuts down: every running script stops at its next hook check, writes
+/// or not (SHUTDOWN NOSAVE must work while a script is busy).
+pub static ABORT_ALL: AtomicBool = AtomicBool::new(false);
 
 /// Scripts running past `busy-reply-threshold`: while non-zero, other clients get `BUSY`.
 pub static BUSY_SCRIPTS: AtomicUsize = AtomicUsize::new(0);
@@ -135,7 +139,7 @@ struct RunCtx {
 }
 
 const PRELUDE: &str = r#"
-local rcall, errtext = ...
+local errtext = ...
 local dbg = debug
 local getinfo, error, type, tostring = dbg.getinfo, error, type, tostring
 local raw_setmetatable, raw_rawset, raw_getmetatable = setmetatable, rawset, getmetatable
@@ -206,9 +210,6 @@ for _, name in ipairs({'os', 'io', 'debug', 'require', 'loadfile', 'dofile', 'pr
   _G[name] = nil
 end
 
--- FCALL calls function(keys, args); xpcall in Lua 5.1 passes no arguments.
-local function bind(f, a, b) return function() return f(a, b) end end
-
 -- The environment a library's code loads in: `redis` is the loading API
 -- (register_function, log, ...), everything else reads through to the globals.
 local function load_env(base, loading_redis)
@@ -230,7 +231,7 @@ local function load_env(base, loading_redis)
   }), function() state.loading = false end
 end
 
-return handler, protect, redis, protected, bind, load_env
+return handler, protect, redis, protected, load_env
 "#;
 
 /// One worker's Lua state.
@@ -239,14 +240,12 @@ pub struct Engine {
     base: Table,
     handler: Function,
     xpcall: Function,
-    bind: Function,
     load_env: Function,
     /// Function libraries loaded in this state: name → (generation, function name → function).
     libraries: HashMap<String, (u64, HashMap<String, Function>)>,
     compiled: HashMap<String, Function>,
     epoch: u64,
     ctx: Rc<RunCtx>,
-    runs: u64,
 }
 
 fn root_message(e: &mlua::Error) -> String {
@@ -286,10 +285,6 @@ impl Engine {
             running,
         });
         let base = lua.globals();
-        let rcall = {
-            let ctx = ctx.clone();
-            lua.create_function(move |lua, args: MultiValue| call_from_script(lua, &ctx, args))?
-        };
         // (message, raised-as-table): messages starting with `-` are Redis's error tables
         // (`luaPushError`), which carry no position; the rest are `luaL_error`s.
         let errtext = lua.create_function(|lua, v: Value| {
@@ -302,19 +297,13 @@ impl Engine {
                 None => Ok((lua.create_string(&text)?, false)),
             }
         })?;
-        let rcall_fn = rcall.clone();
-        let (handler, protect, redis, _protected, bind, load_env): (
+        let (handler, protect, redis, _protected, load_env): (
             Function,
             Function,
             Table,
             Table,
             Function,
-            Function,
-        ) = lua
-            .load(PRELUDE)
-            .set_name("=[usher]")
-            .call((rcall, errtext))?;
-        lua.set_named_registry_value(RCALL_KEY, rcall_fn)?;
+        ) = lua.load(PRELUDE).set_name("=[usher]").call(errtext)?;
         // Safety: both are plain Lua C functions (see `redis_call_c`).
         unsafe {
             redis.raw_set("call", lua.create_c_function(redis_call_c)?)?;
@@ -375,13 +364,11 @@ impl Engine {
             base,
             handler,
             xpcall,
-            bind,
             load_env,
             libraries: HashMap::new(),
             compiled: HashMap::new(),
             epoch: 0,
             ctx,
-            runs: 0,
         })
     }
 
@@ -452,28 +439,18 @@ impl Engine {
         host: &mut dyn Host,
         out: &mut dyn ReplySink,
     ) -> Result<Outcome, String> {
-        let lua = &self.lua;
-        let to_table = |a: Argv<'_>| -> mlua::Result<Table> {
-            let t = lua.create_table_with_capacity(a.len(), 0)?;
-            for (i, v) in a.iter().enumerate() {
-                t.raw_set(i + 1, lua.create_string(v)?)?;
-            }
-            Ok(t)
-        };
-        let (kt, at) = match (to_table(keys), to_table(args)) {
-            (Ok(k), Ok(a)) => (k, a),
-            _ => return Err("ERR not enough memory to build KEYS/ARGV".into()),
-        };
         let ctx = &*self.ctx;
         // Safety: the pointer is cleared by `_guard` before `host`'s borrow ends, and the
         // callbacks only use it while this call is on the stack.
         let host_ptr: NonNull<dyn Host + '_> = NonNull::from(host);
         let host_ptr: NonNull<dyn Host + 'static> = unsafe { std::mem::transmute(host_ptr) };
         ctx.host.set(Some(host_ptr));
+        CURRENT.with(|c| c.set(Rc::as_ptr(&self.ctx)));
         struct Clear<'a>(&'a RunCtx);
         impl Drop for Clear<'_> {
             fn drop(&mut self) {
                 self.0.host.set(None);
+                CURRENT.with(|c| c.set(std::ptr::null()));
                 let r = &self.0.running;
                 r.active.store(false, Ordering::Release);
                 if r.busy.swap(false, Ordering::AcqRel) {
@@ -494,75 +471,59 @@ impl Engine {
             .is_function
             .store(is_function, Ordering::Relaxed);
         ctx.running.active.store(true, Ordering::Release);
-        let set = if is_function {
-            Ok(())
-        } else {
-            self.base
-                .raw_set("KEYS", kt.clone())
-                .and_then(|_| self.base.raw_set("ARGV", at.clone()))
+        // The run itself goes through the C API: KEYS/ARGV built in place, the function
+        // called under Redis's error handler, its result written straight to `out`.
+        let mut failure: Option<String> = None;
+        let resp3 = &ctx.resp3;
+        let ran = unsafe {
+            self.lua
+                .exec_raw::<()>((self.handler.clone(), f.clone(), self.base.clone()), |l| {
+                    let top = ffi::lua_gettop(l);
+                    let (h, func, base) = (top - 2, top - 1, top);
+                    ffi::lua_checkstack(l, 8);
+                    let nargs = if is_function {
+                        ffi::lua_pushvalue(l, func);
+                        push_argv(l, keys);
+                        push_argv(l, args);
+                        2
+                    } else {
+                        ffi::lua_pushlstring(l, c"KEYS".as_ptr(), 4);
+                        push_argv(l, keys);
+                        ffi::lua_rawset(l, base);
+                        ffi::lua_pushlstring(l, c"ARGV".as_ptr(), 4);
+                        push_argv(l, args);
+                        ffi::lua_rawset(l, base);
+                        ffi::lua_pushvalue(l, func);
+                        0
+                    };
+                    let status = ffi::lua_pcall(l, nargs, 1, h);
+                    let result = ffi::lua_gettop(l);
+                    if status == 0 {
+                        crate::convert::write_reply(l, result, out, resp3.get(), 0);
+                    } else {
+                        failure = Some(error_text_at(l, result, name));
+                    }
+                    ffi::lua_settop(l, top);
+                })
         };
-        if set.is_err() {
-            return Err("ERR not enough memory to build KEYS/ARGV".into());
+        if self.lua.used_memory() > MEMORY_LIMIT / 4 {
+            // A big script (or one stopped at the bound) leaves garbage that the incremental
+            // collector would free only slowly: reclaim it now, so the next script has room.
+            let _ = self.lua.gc_collect();
         }
-        let target = if is_function {
-            match self.bind.call::<Function>((f.clone(), kt, at)) {
-                Ok(b) => b,
-                Err(e) => return Err(format!("ERR {}", root_message(&e))),
-            }
-        } else {
-            f.clone()
-        };
-        let result = self
-            .xpcall
-            .call::<MultiValue>((target, self.handler.clone()));
-        self.runs += 1;
         ctx.running
             .memory
             .store(self.lua.used_memory() as u64, Ordering::Relaxed);
         if ctx.retry.get() {
             return Ok(Outcome::Retry);
         }
-        let values = match result {
-            Ok(v) => v,
-            Err(e) => return Err(format_error_text(&root_message(&e), name, None)),
-        };
-        let mut it = values.into_iter();
-        let ok = matches!(it.next(), Some(Value::Boolean(true)));
-        let value = it.next().unwrap_or(Value::Nil);
-        if ok {
-            lua_to_reply(&value, out, ctx.resp3.get(), 0)
-                .map_err(|e| format!("ERR {}", root_message(&e)))?;
-            return Ok(Outcome::Done);
+        if let Err(e) = ran {
+            return Err(format_error_text(&root_message(&e), name, None));
         }
-        Err(match value {
-            Value::Table(t) => {
-                let msg: Option<mlua::String> = t.raw_get("err").ok().flatten();
-                let source: Option<mlua::String> = t.raw_get("source").ok().flatten();
-                let line: Option<i64> = t.raw_get("line").ok().flatten();
-                let msg = msg
-                    .map(|m| String::from_utf8_lossy(&m.as_bytes()).into_owned())
-                    .unwrap_or_else(|| "ERR unknown error".into());
-                let place = match (source, line) {
-                    (Some(s), Some(l)) => {
-                        Some(format!("{}:{l}", String::from_utf8_lossy(&s.as_bytes())))
-                    }
-                    _ => None,
-                };
-                format_error_text(&msg, name, place.as_deref())
-            }
-            Value::String(s) => {
-                let text = s.to_string_lossy();
-                if text.contains("not enough memory") {
-                    format!(
-                        "ERR Lua state out of memory: the script's state is over its {} MB bound",
-                        MEMORY_LIMIT >> 20
-                    )
-                } else {
-                    format_error_text(&format!("ERR {text}"), name, None)
-                }
-            }
-            other => format_error_text(&format!("ERR {other:?}"), name, None),
-        })
+        match failure {
+            Some(text) => Err(text),
+            None => Ok(Outcome::Done),
+        }
     }
 
     /// Loads a library's code (`#!lua name=lib` ...) in this state: runs it once with
@@ -675,24 +636,6 @@ impl Engine {
     pub fn used_memory(&self) -> usize {
         self.lua.used_memory()
     }
-
-    /// Compiles `code` as a function library's body with `register` reachable as
-    /// `redis.register_function` (see `functions.rs`). Returns the chunk, to be run once.
-    pub fn lua(&self) -> &Lua {
-        &self.lua
-    }
-
-    pub fn base(&self) -> &Table {
-        &self.base
-    }
-
-    pub fn handler(&self) -> &Function {
-        &self.handler
-    }
-
-    pub fn xpcall(&self) -> &Function {
-        &self.xpcall
-    }
 }
 
 /// The `name=` of a library's `#!lua name=<lib>` line, with Redis's errors.
@@ -784,31 +727,201 @@ fn parse_registration(args: MultiValue) -> mlua::Result<(FunctionDef, Function)>
     ))
 }
 
-/// Registry key of the Rust half of `redis.call` / `redis.pcall`.
-const RCALL_KEY: &str = "usher.rcall";
+thread_local! {
+    /// The running script's context, for `redis.call` (a plain C function, so it has no
+    /// upvalue to find it by). Set by `run_function` for the length of a run.
+    static CURRENT: Cell<*const RunCtx> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Pushes an argv as a Lua array of strings.
+unsafe fn push_argv(l: *mut ffi::lua_State, a: Argv<'_>) {
+    ffi::lua_createtable(l, a.len() as std::os::raw::c_int, 0);
+    for (i, v) in a.iter().enumerate() {
+        ffi::lua_pushlstring(l, v.as_ptr().cast(), v.len());
+        ffi::lua_rawseti(l, -2, (i + 1) as _);
+    }
+}
+
+/// Pushes an `{err=...}` table as `luaPushErrorBuff` builds it: `-CODE msg` keeps its code, a
+/// bare message gets `ERR`.
+unsafe fn push_error_table(l: *mut ffi::lua_State, text: &str) {
+    let full = full_error(text);
+    ffi::lua_createtable(l, 0, 1);
+    ffi::lua_pushlstring(l, c"err".as_ptr(), 3);
+    ffi::lua_pushlstring(l, full.as_ptr().cast(), full.len());
+    ffi::lua_rawset(l, -3);
+}
+
+fn full_error(text: &str) -> String {
+    let text = text.trim_end_matches(['\r', '\n']);
+    match text.strip_prefix('-') {
+        Some(rest) => match rest.split_once(' ') {
+            Some((code, msg)) => format!("{code} {msg}"),
+            None => format!("ERR {rest}"),
+        },
+        None => format!("ERR {text}"),
+    }
+}
+
+/// The text of a failed run's error value at `idx`, in Redis 7.0's shape.
+unsafe fn error_text_at(l: *mut ffi::lua_State, idx: std::os::raw::c_int, name: &str) -> String {
+    let field = |k: &std::ffi::CStr| -> Option<Vec<u8>> {
+        ffi::lua_pushstring(l, k.as_ptr());
+        ffi::lua_rawget(l, idx);
+        let mut len = 0usize;
+        let v = match ffi::lua_type(l, -1) {
+            ffi::LUA_TSTRING | ffi::LUA_TNUMBER => {
+                let p = ffi::lua_tolstring(l, -1, &mut len);
+                Some(std::slice::from_raw_parts(p.cast::<u8>(), len).to_vec())
+            }
+            _ => None,
+        };
+        ffi::lua_pop(l, 1);
+        v
+    };
+    match ffi::lua_type(l, idx) {
+        ffi::LUA_TTABLE => {
+            let msg = field(c"err")
+                .map(|m| String::from_utf8_lossy(&m).into_owned())
+                .unwrap_or_else(|| "ERR unknown error".into());
+            let place = match (field(c"source"), field(c"line")) {
+                (Some(s), Some(line)) => Some(format!(
+                    "{}:{}",
+                    String::from_utf8_lossy(&s),
+                    String::from_utf8_lossy(&line)
+                )),
+                _ => None,
+            };
+            format_error_text(&msg, name, place.as_deref())
+        }
+        ffi::LUA_TSTRING => {
+            let mut len = 0usize;
+            let p = ffi::lua_tolstring(l, idx, &mut len);
+            let text = String::from_utf8_lossy(std::slice::from_raw_parts(p.cast::<u8>(), len))
+                .into_owned();
+            if text.contains("not enough memory") {
+                format!(
+                    "ERR Lua state out of memory: the script's state is over its {} MB bound",
+                    MEMORY_LIMIT >> 20
+                )
+            } else {
+                format_error_text(&format!("ERR {text}"), name, None)
+            }
+        }
+        _ => "ERR unknown error".into(),
+    }
+}
+
+enum After {
+    Return,
+    Raise,
+}
 
 /// `redis.call` and `redis.pcall` are C functions, as in Redis: a Lua function there would be
 /// replaced by a `return redis.call(...)` tail call, and an error could no longer say which
-/// line of the script made the call. This forwards to the Rust half (`call_from_script`, which
-/// returns `(value, failed)`) and raises `value` (an `{err=...}` table) when it failed.
+/// line of the script made the call. They read their arguments off the stack, run the command
+/// through the [`Host`], and push its reply; `redis.call` raises an error reply.
 ///
 /// # Safety
-/// Called by Lua only. `lua_error` unwinds past this frame, which holds nothing to drop.
-unsafe fn forward_call(l: *mut mlua::ffi::lua_State, raise: bool) -> std::os::raw::c_int {
-    use mlua::ffi;
-    let n = ffi::lua_gettop(l);
-    ffi::luaL_checkstack(l, 4, c"redis.call".as_ptr());
-    ffi::lua_getfield(l, ffi::LUA_REGISTRYINDEX, c"usher.rcall".as_ptr());
-    ffi::lua_insert(l, 1);
-    ffi::lua_pushboolean(l, raise as std::os::raw::c_int);
-    ffi::lua_insert(l, 2);
-    ffi::lua_call(l, n + 1, 2);
-    if ffi::lua_toboolean(l, -1) != 0 {
-        ffi::lua_pop(l, 1);
+/// Called by Lua only. `lua_error` is called last, once every Rust value here is dropped.
+unsafe fn forward_call(l: *mut ffi::lua_State, raise: bool) -> std::os::raw::c_int {
+    if let After::Raise = forward_call_inner(l, raise) {
         ffi::lua_error(l);
     }
-    ffi::lua_pop(l, 1);
     1
+}
+
+unsafe fn forward_call_inner(l: *mut ffi::lua_State, raise: bool) -> After {
+    let fail = |text: &str| {
+        push_error_table(l, text);
+        if raise {
+            After::Raise
+        } else {
+            After::Return
+        }
+    };
+    let ctx = CURRENT.with(|c| c.get());
+    if ctx.is_null() {
+        return fail("ERR redis.call is only available while a script runs");
+    }
+    let ctx = &*ctx;
+    if ctx.retry.get() {
+        // The run is being abandoned (a pcall may have caught the first unwind): keep
+        // failing until the script ends, so nothing runs or writes.
+        return fail("ERR script is being rerun with every shard locked");
+    }
+    let n = ffi::lua_gettop(l);
+    if n == 0 {
+        return fail("Please specify at least one argument for this redis lib call");
+    }
+    {
+        let mut argv = ctx.argv.borrow_mut();
+        argv.clear();
+        let mut num = Vec::with_capacity(24);
+        for i in 1..=n {
+            match ffi::lua_type(l, i) {
+                ffi::LUA_TSTRING => {
+                    let mut len = 0usize;
+                    let p = ffi::lua_tolstring(l, i, &mut len);
+                    argv.push(std::slice::from_raw_parts(p.cast(), len));
+                }
+                ffi::LUA_TNUMBER => {
+                    num.clear();
+                    usher_protocol::double::write_g17(ffi::lua_tonumber(l, i), &mut num);
+                    argv.push(&num);
+                }
+                _ => {
+                    drop(argv);
+                    return fail("Lua redis lib command arguments must be strings or integers");
+                }
+            }
+        }
+    }
+    let Some(mut host) = ctx.host.get() else {
+        return fail("ERR redis.call is only available while a script runs");
+    };
+    let proto = if ctx.resp3.get() {
+        Protocol::Resp3
+    } else {
+        Protocol::Resp2
+    };
+    let result = {
+        let argv = ctx.argv.borrow();
+        let mut buf = ctx.buf.borrow_mut();
+        buf.clear();
+        // A panic must not unwind through Lua's C frames.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            host.as_mut().call(argv.argv(), proto, &mut buf)
+        }))
+        .unwrap_or_else(|_| {
+            Err(Refusal::Error(
+                "ERR internal error running the command".into(),
+            ))
+        })
+    };
+    match result {
+        Ok(wrote) => {
+            if wrote {
+                ctx.running.wrote.store(true, Ordering::Release);
+            }
+            let buf = std::mem::take(&mut *ctx.buf.borrow_mut());
+            let failed = buf.first() == Some(&b'-');
+            let mut pos = 0;
+            crate::convert::push_reply(l, &buf, &mut pos);
+            *ctx.buf.borrow_mut() = buf;
+            if raise && failed {
+                After::Raise
+            } else {
+                After::Return
+            }
+        }
+        Err(Refusal::Error(text)) => fail(&text),
+        Err(Refusal::Retry) => {
+            ctx.retry.set(true);
+            push_error_table(l, "ERR script is being rerun with every shard locked");
+            After::Raise
+        }
+    }
 }
 
 unsafe extern "C-unwind" fn redis_call_c(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
@@ -836,6 +949,11 @@ fn hook(ctx: &RunCtx) -> mlua::Result<VmState> {
         r.busy.store(true, Ordering::Release);
         BUSY_SCRIPTS.fetch_add(1, Ordering::AcqRel);
     }
+    if ABORT_ALL.load(Ordering::Relaxed) {
+        return Err(mlua::Error::runtime(
+            "-ERR Script stopped: the server is shutting down",
+        ));
+    }
     if r.kill.load(Ordering::Acquire) {
         ctx.killed.set(true);
         let text = if r.is_function.load(Ordering::Relaxed) {
@@ -851,83 +969,9 @@ fn hook(ctx: &RunCtx) -> mlua::Result<VmState> {
 /// An `{err=...}` table as `luaPushErrorBuff` builds it: `-CODE msg` keeps its code, a bare
 /// message gets `ERR`.
 fn error_table(lua: &Lua, text: &str) -> mlua::Result<Value> {
-    let text = text.trim_end_matches(['\r', '\n']);
-    let full = match text.strip_prefix('-') {
-        Some(rest) => match rest.split_once(' ') {
-            Some((code, msg)) => format!("{code} {msg}"),
-            None => format!("ERR {rest}"),
-        },
-        None => format!("ERR {text}"),
-    };
     let t = lua.create_table_with_capacity(0, 1)?;
-    t.raw_set("err", full)?;
+    t.raw_set("err", full_error(text))?;
     Ok(Value::Table(t))
-}
-
-/// `redis.call(raise=true, ...)` / `redis.pcall(raise=false, ...)`: returns (value, failed).
-fn call_from_script(lua: &Lua, ctx: &RunCtx, args: MultiValue) -> mlua::Result<(Value, bool)> {
-    let mut it = args.into_iter();
-    let raise = matches!(it.next(), Some(Value::Boolean(true)));
-    let fail = |text: &str| -> mlua::Result<(Value, bool)> { Ok((error_table(lua, text)?, raise)) };
-    if ctx.retry.get() {
-        // The run is being abandoned (a pcall may have caught the first unwind): keep
-        // failing until the script ends, so nothing runs or writes.
-        return fail("ERR script is being rerun with every shard locked");
-    }
-    let mut argv = ctx.argv.borrow_mut();
-    argv.clear();
-    let mut count = 0;
-    let mut num = Vec::with_capacity(24);
-    for v in it {
-        match v {
-            Value::String(s) => argv.push(&s.as_bytes()),
-            Value::Integer(i) => argv.push(itoa::Buffer::new().format(i).as_bytes()),
-            Value::Number(n) => {
-                num.clear();
-                usher_protocol::double::write_g17(n, &mut num);
-                argv.push(&num);
-            }
-            _ => {
-                return fail("Lua redis lib command arguments must be strings or integers");
-            }
-        }
-        count += 1;
-    }
-    if count == 0 {
-        return fail("Please specify at least one argument for this redis lib call");
-    }
-    let Some(mut host) = ctx.host.get() else {
-        return fail("ERR redis.call is only available while a script runs");
-    };
-    let mut buf = ctx.buf.borrow_mut();
-    buf.clear();
-    let proto = if ctx.resp3.get() {
-        Protocol::Resp3
-    } else {
-        Protocol::Resp2
-    };
-    // Safety: set by `run_function` for the duration of the run (see there).
-    let result = unsafe { host.as_mut() }.call(argv.argv(), proto, &mut buf);
-    drop(argv);
-    match result {
-        Ok(wrote) => {
-            if wrote {
-                ctx.running.wrote.store(true, Ordering::Release);
-            }
-            let mut pos = 0;
-            let v = reply_to_lua(lua, &buf, &mut pos)?;
-            let failed = raise && buf.first() == Some(&b'-');
-            Ok((v, failed))
-        }
-        Err(Refusal::Error(text)) => fail(&text),
-        Err(Refusal::Retry) => {
-            ctx.retry.set(true);
-            Ok((
-                error_table(lua, "ERR script is being rerun with every shard locked")?,
-                true,
-            ))
-        }
-    }
 }
 
 fn install_redis_api(lua: &Lua, redis: &Table, ctx: &Rc<RunCtx>) -> mlua::Result<()> {

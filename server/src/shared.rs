@@ -63,6 +63,8 @@ pub struct Shutdown {
 impl Shutdown {
     pub fn request(&self) {
         self.requested.store(true, Ordering::Release);
+        // A busy script would keep its worker (and so the process) alive: stop every script.
+        usher_lua::engine::ABORT_ALL.store(true, Ordering::Relaxed);
         // A permit, not a broadcast: the acceptor may be between two waits when this runs.
         self.notify.notify_one();
     }

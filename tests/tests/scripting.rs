@@ -134,6 +134,13 @@ const PROBES: &[&[&str]] = &[
     &["EVAL", "return cjson.encode(0.1)", "0"],
     &["EVAL", "return cjson.encode(123456789012345)", "0"],
     &["EVAL", "return cjson.encode({a=function() end})", "0"],
+    &["EVAL", "return cjson.encode({[{}]=1})", "0"],
+    &["EVAL", "return cjson.encode({1,nil,3})", "0"],
+    &["EVAL", "return cjson.encode({[1.5]=1, x={y={z={1,2}}}})", "0"],
+    &["EVAL", "return cjson.encode(-0.0)", "0"],
+    &["EVAL", "return cjson.encode(99999999999999)", "0"],
+    &["EVAL", "return cjson.encode(1/0)", "0"],
+    &["EVAL", "return cjson.encode(true, false)", "0"],
     &["EVAL", "return cjson.decode('{\"a\":[1,2,3]}').a[2]", "0"],
     &["EVAL", "return cjson.decode('[1,null]')[2] == cjson.null", "0"],
     &["EVAL", "return {bit.band(0xff, 0x0f), bit.bor(1, 2), bit.bxor(5, 3), bit.bnot(0)}", "0"],
@@ -814,4 +821,60 @@ fn functions_match_redis() {
     assert_eq!(b.call(&["FCALL", "two", "0"]), Reply::Int(2));
     let info = b.call(&["INFO", "memory"]).text();
     assert!(info.contains("number_of_functions:1\r\n"), "{info}");
+}
+
+/// A script cannot take unbounded memory: past its Lua state's bound it fails with a clear
+/// error, the state's garbage is reclaimed, and the server goes on.
+#[test]
+fn a_script_cannot_take_unbounded_memory() {
+    let usher = Server::usher(&["--threads", "1"]);
+    let mut c = usher.client();
+    for script in [
+        "return #string.rep('x', 300 * 1024 * 1024)",
+        "local t = {} for i = 1, 100000000 do t[i] = i end return #t",
+    ] {
+        let r = c.call(&["EVAL", script, "0"]);
+        assert_eq!(
+            r.err(),
+            "ERR Lua state out of memory: the script's state is over its 256 MB bound"
+        );
+    }
+    assert_eq!(
+        c.call(&["EVAL", "return 'still here'", "0"]),
+        Reply::bulk("still here")
+    );
+    let info = c.call(&["INFO", "memory"]).text();
+    let lua: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory_lua:"))
+        .and_then(|v| v.parse().ok())
+        .expect("used_memory_lua");
+    assert!(
+        lua < 64 << 20,
+        "garbage reclaimed after the failed scripts: {lua}"
+    );
+}
+
+/// SHUTDOWN NOSAVE still works while a script is busy.
+#[test]
+fn shutdown_nosave_stops_a_busy_server() {
+    let mut usher = Server::usher(&["--threads", "2", "--busy-reply-threshold", "100"]);
+    let port = usher.port;
+    std::thread::spawn(move || {
+        let mut c = Client::connect(port).expect("connect");
+        c.set_timeout(Duration::from_secs(30));
+        c.send(&["EVAL", "while true do end", "0"]);
+        let _ = c.read();
+    });
+    let mut other = usher.client();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !other.call(&["PING"]).is_error() {
+        assert!(Instant::now() < deadline, "never BUSY");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    other.send(&["SHUTDOWN", "NOSAVE"]);
+    assert!(
+        usher.wait_exit(Duration::from_secs(10)).is_some(),
+        "server still running"
+    );
 }
