@@ -348,6 +348,7 @@ fn config_get_matches_redis_for_shared_directives() {
         "token-secret",
         "queue-now-max-skew",
         "cluster-node-id",
+        "metrics-port",
     ];
     let unknown: Vec<&String> = um
         .keys()
