@@ -67,6 +67,8 @@ pub struct Session {
     /// When the last command of the current read finished (`None` at the start of a read):
     /// the next command's start, for per-command timing with one clock read.
     pub last_command_end: Option<std::time::Instant>,
+    /// How long the last finished command took (µs), for the slow log.
+    pub last_took_us: u64,
     pub watch: WatchState,
     pub channels: HashSet<Vec<u8>>,
     pub patterns: HashSet<Vec<u8>>,
@@ -101,6 +103,7 @@ impl Session {
             authenticated: hot.requirepass.is_none(),
             multi: None,
             last_command_end: None,
+            last_took_us: 0,
             watch,
             channels: HashSet::new(),
             patterns: HashSet::new(),
