@@ -23,6 +23,51 @@ type Subscribers = Vec<Arc<ClientInfo>>;
 pub struct PubSub {
     channels: [RwLock<HashMap<Vec<u8>, Subscribers>>; CHANNEL_SHARDS],
     patterns: RwLock<Vec<(Vec<u8>, Arc<ClientInfo>)>>,
+    /// Shard channels (SSUBSCRIBE/SPUBLISH): their own namespace, no patterns, as Redis 7.0.
+    shard_channels: [RwLock<HashMap<Vec<u8>, Subscribers>>; CHANNEL_SHARDS],
+}
+
+/// Adds `client` to `channel` in `space`; false if it was already subscribed.
+fn add(
+    space: &[RwLock<HashMap<Vec<u8>, Subscribers>>],
+    channel: &[u8],
+    client: &Arc<ClientInfo>,
+) -> bool {
+    let mut map = space[shard_of(channel)].write();
+    let subs = map.entry(channel.to_vec()).or_default();
+    if subs.iter().any(|c| c.id == client.id) {
+        return false;
+    }
+    subs.push(client.clone());
+    true
+}
+
+/// Removes client `id` from `channel` in `space`; false if it was not subscribed.
+fn remove(space: &[RwLock<HashMap<Vec<u8>, Subscribers>>], channel: &[u8], id: u64) -> bool {
+    let mut map = space[shard_of(channel)].write();
+    let Some(subs) = map.get_mut(channel) else {
+        return false;
+    };
+    let before = subs.len();
+    subs.retain(|c| c.id != id);
+    let removed = subs.len() != before;
+    if subs.is_empty() {
+        map.remove(channel);
+    }
+    removed
+}
+
+/// Channels of `space` matching `pattern` (all when `None`).
+fn list(space: &[RwLock<HashMap<Vec<u8>, Subscribers>>], pattern: Option<&[u8]>) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for shard in space {
+        for ch in shard.read().keys() {
+            if pattern.is_none_or(|p| glob_match(p, ch, false)) {
+                out.push(ch.clone());
+            }
+        }
+    }
+    out
 }
 
 fn shard_of(channel: &[u8]) -> usize {
@@ -36,28 +81,47 @@ fn shard_of(channel: &[u8]) -> usize {
 impl PubSub {
     /// Adds `client` to `channel`; false if it was already subscribed.
     pub fn subscribe(&self, channel: &[u8], client: &Arc<ClientInfo>) -> bool {
-        let mut map = self.channels[shard_of(channel)].write();
-        let subs = map.entry(channel.to_vec()).or_default();
-        if subs.iter().any(|c| c.id == client.id) {
-            return false;
-        }
-        subs.push(client.clone());
-        true
+        add(&self.channels, channel, client)
     }
 
     /// Removes client `id` from `channel`; false if it was not subscribed.
     pub fn unsubscribe(&self, channel: &[u8], id: u64) -> bool {
-        let mut map = self.channels[shard_of(channel)].write();
-        let Some(subs) = map.get_mut(channel) else {
-            return false;
+        remove(&self.channels, channel, id)
+    }
+
+    pub fn ssubscribe(&self, channel: &[u8], client: &Arc<ClientInfo>) -> bool {
+        add(&self.shard_channels, channel, client)
+    }
+
+    pub fn sunsubscribe(&self, channel: &[u8], id: u64) -> bool {
+        remove(&self.shard_channels, channel, id)
+    }
+
+    /// Delivers `message` to the subscribers of shard channel `channel` (`smessage`).
+    pub fn spublish(&self, channel: &[u8], message: &[u8], limit: &OutputLimit) -> usize {
+        let mut encoded = [None, None];
+        let map = self.shard_channels[shard_of(channel)].read();
+        let Some(subs) = map.get(channel) else {
+            return 0;
         };
-        let before = subs.len();
-        subs.retain(|c| c.id != id);
-        let removed = subs.len() != before;
-        if subs.is_empty() {
-            map.remove(channel);
+        for client in subs {
+            let bytes = encoded[client_proto(client) as usize].get_or_insert_with(|| {
+                encode(client_proto(client), &[b"smessage", channel, message])
+            });
+            client.deliver(bytes, limit);
         }
-        removed
+        subs.len()
+    }
+
+    pub fn shard_channels(&self, pattern: Option<&[u8]>) -> Vec<Vec<u8>> {
+        list(&self.shard_channels, pattern)
+    }
+
+    pub fn shard_numsub(&self, channel: &[u8]) -> usize {
+        self.shard_channels[shard_of(channel)]
+            .read()
+            .get(channel)
+            .map_or(0, Vec::len)
     }
 
     pub fn psubscribe(&self, pattern: &[u8], client: &Arc<ClientInfo>) -> bool {
@@ -106,15 +170,7 @@ impl PubSub {
 
     /// Active channels matching `pattern` (all when `None`), for PUBSUB CHANNELS.
     pub fn channels(&self, pattern: Option<&[u8]>) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        for shard in &self.channels {
-            for ch in shard.read().keys() {
-                if pattern.is_none_or(|p| glob_match(p, ch, false)) {
-                    out.push(ch.clone());
-                }
-            }
-        }
-        out
+        list(&self.channels, pattern)
     }
 
     pub fn numsub(&self, channel: &[u8]) -> usize {

@@ -72,6 +72,8 @@ pub struct Session {
     pub watch: WatchState,
     pub channels: HashSet<Vec<u8>>,
     pub patterns: HashSet<Vec<u8>>,
+    /// Shard channels (SSUBSCRIBE), a namespace of their own as in Redis 7.0.
+    pub shard_channels: HashSet<Vec<u8>>,
     pub reply_mode: ReplyMode,
     /// Close once the pending replies are written (QUIT, protocol errors, CLIENT KILL of self).
     pub close_after_reply: bool,
@@ -107,6 +109,7 @@ impl Session {
             watch,
             channels: HashSet::new(),
             patterns: HashSet::new(),
+            shard_channels: HashSet::new(),
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             effects: Effects::default(),
@@ -135,7 +138,10 @@ impl Session {
     /// True in RESP2 subscriber mode, where only (P)SUBSCRIBE, (P)UNSUBSCRIBE, PING, QUIT and
     /// RESET are allowed.
     pub fn in_pubsub_context(&self) -> bool {
-        self.resp == Protocol::Resp2 && (!self.channels.is_empty() || !self.patterns.is_empty())
+        self.resp == Protocol::Resp2
+            && (!self.channels.is_empty()
+                || !self.patterns.is_empty()
+                || !self.shard_channels.is_empty())
     }
 
     pub fn subscription_count(&self) -> usize {
@@ -162,6 +168,9 @@ impl Session {
         }
         for p in self.patterns.drain() {
             self.shared.pubsub.punsubscribe(&p, self.info.id);
+        }
+        for ch in self.shard_channels.drain() {
+            self.shared.pubsub.sunsubscribe(&ch, self.info.id);
         }
         self.info.subscriptions.store(0, Ordering::Relaxed);
         self.info.pattern_subscriptions.store(0, Ordering::Relaxed);

@@ -487,3 +487,47 @@ fn a_subscriber_over_the_soft_limit_for_its_seconds_is_cut_off() {
         assert!(slow.closes());
     }
 }
+
+/// Redis 7.0's sharded pub/sub: its own namespace (a PUBLISH does not reach a shard
+/// subscriber), `smessage` pushes, counts of shard subscriptions only, and PUBSUB
+/// SHARDCHANNELS / SHARDNUMSUB, compared with redis-server on both protocols.
+#[test]
+fn sharded_pubsub_matches_redis() {
+    let (usher, redis) = (Server::usher(&[]), Server::redis(&[]));
+    for proto in ["2", "3"] {
+        let mut got = Vec::new();
+        for server in [&usher, &redis] {
+            let (mut sub, mut publisher) = (server.client(), server.client());
+            let mut seen: Vec<Reply> = Vec::new();
+            sub.call(&["HELLO", proto]);
+            sub.send(&["SUBSCRIBE", "a"]);
+            sub.send(&["SSUBSCRIBE", "b", "c"]);
+            for _ in 0..3 {
+                seen.push(sub.read().unwrap());
+            }
+            seen.push(publisher.call(&["SPUBLISH", "b", "hi"]));
+            seen.push(publisher.call(&["PUBLISH", "b", "not for shard subscribers"]));
+            seen.push(publisher.call(&["SPUBLISH", "nobody", "x"]));
+            seen.push(sub.read().unwrap());
+            let mut all = publisher.call(&["PUBSUB", "SHARDCHANNELS"]).strings();
+            all.sort();
+            seen.push(Reply::Array(all.iter().map(|c| Reply::bulk(c)).collect()));
+            seen.push(publisher.call(&["PUBSUB", "SHARDCHANNELS", "b*"]));
+            seen.push(publisher.call(&["PUBSUB", "SHARDNUMSUB", "b", "c", "z"]));
+            seen.push(publisher.call(&["PUBSUB", "CHANNELS"]));
+            seen.push(publisher.call(&["PUBSUB", "HELP"]));
+            seen.push(publisher.call(&["PUBSUB", "SHARDCHANNELS", "a", "b"]));
+            // One left for the argument-less form: Redis's order over several is its dict's.
+            sub.send(&["SUNSUBSCRIBE", "x", "b"]);
+            sub.send(&["SUNSUBSCRIBE"]);
+            sub.send(&["SUNSUBSCRIBE"]);
+            sub.send(&["UNSUBSCRIBE"]);
+            for _ in 0..5 {
+                seen.push(sub.read().unwrap());
+            }
+            seen.push(sub.call(&["PING"]));
+            got.push(seen);
+        }
+        assert_eq!(got[0], got[1], "RESP{proto}");
+    }
+}

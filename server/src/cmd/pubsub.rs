@@ -1,4 +1,8 @@
-//! The pub/sub family: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH and PUBSUB.
+//! The pub/sub family: SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB, and
+//! Redis 7.0's sharded pub/sub (SSUBSCRIBE, SUNSUBSCRIBE, SPUBLISH, PUBSUB SHARDCHANNELS /
+//! SHARDNUMSUB): shard channels are a namespace of their own and, in cluster mode, are routed
+//! by slot like keys (the gate answers MOVED and CROSSSLOT), so an event's announcements
+//! travel only through the node that owns the event.
 //!
 //! Subscriptions are recorded twice: in the session (what this connection listens to, the
 //! authority for counts and cleanup) and in the shared registry (who to deliver to). Confirmations
@@ -22,7 +26,113 @@ fn sync_counts(s: &Session) {
     s.info
         .pattern_subscriptions
         .store(s.patterns.len(), Ordering::Relaxed);
-    s.info.set_flag(flag::PUBSUB, s.subscription_count() > 0);
+    s.info.set_flag(
+        flag::PUBSUB,
+        s.subscription_count() + s.shard_channels.len() > 0,
+    );
+}
+
+/// ```text
+/// SSUBSCRIBE shardchannel [shardchannel ...]
+/// ```
+/// Confirmations count shard subscriptions only, as Redis 7.0's.
+fn ssubscribe(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    for ch in argv.iter().skip(1) {
+        if s.shard_channels.insert(ch.to_vec()) {
+            s.shared.pubsub.ssubscribe(ch, &s.info);
+        }
+        out.raw(&encode_with_count(
+            s.resp,
+            b"ssubscribe",
+            Some(ch),
+            s.shard_channels.len(),
+        ));
+    }
+    sync_counts(s);
+    Ok(())
+}
+
+/// ```text
+/// SUNSUBSCRIBE [shardchannel [shardchannel ...]]
+/// ```
+fn sunsubscribe(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let named: Vec<Vec<u8>> = argv.iter().skip(1).map(<[u8]>::to_vec).collect();
+    let targets: Vec<Vec<u8>> = if named.is_empty() {
+        s.shard_channels.iter().cloned().collect()
+    } else {
+        named
+    };
+    if targets.is_empty() {
+        out.raw(&encode_with_count(s.resp, b"sunsubscribe", None, 0));
+    }
+    for t in targets {
+        if s.shard_channels.remove(&t) {
+            s.shared.pubsub.sunsubscribe(&t, s.info.id);
+        }
+        out.raw(&encode_with_count(
+            s.resp,
+            b"sunsubscribe",
+            Some(&t),
+            s.shard_channels.len(),
+        ));
+    }
+    sync_counts(s);
+    Ok(())
+}
+
+/// ```text
+/// SPUBLISH shardchannel message
+/// ```
+fn spublish(s: &mut Session, _: &mut LockedShards, argv: Argv, out: &mut RespWriter) -> CmdResult {
+    let n = s
+        .shared
+        .pubsub
+        .spublish(argv.arg(1), argv.arg(2), &s.hot.output_pubsub);
+    out.int(n as i64);
+    Ok(())
+}
+
+fn pubsub_shardchannels(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(usher_engine::error::CmdError::Owned(
+            usher_protocol::errors::subcommand_syntax(argv.arg(1), "pubsub"),
+        ));
+    }
+    let channels = s.shared.pubsub.shard_channels(argv.get(2));
+    out.array(channels.len());
+    for ch in channels {
+        out.bulk(&ch);
+    }
+    Ok(())
+}
+
+fn pubsub_shardnumsub(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    out.array((argv.len() - 2) * 2);
+    for ch in argv.iter().skip(2) {
+        out.bulk(ch);
+        out.int(s.shared.pubsub.shard_numsub(ch) as i64);
+    }
+    Ok(())
 }
 
 /// ```text
@@ -218,6 +328,10 @@ const PUBSUB_HELP: &[&str] = &[
     "NUMSUB [<channel> ...]",
     "    Return the number of subscribers for the specified channels, excluding",
     "    pattern subscriptions(default: no channels).",
+    "SHARDCHANNELS [<pattern>]",
+    "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+    "SHARDNUMSUB [<shardchannel> ...]",
+    "    Return the number of subscribers for the specified shard level channel(s)",
     "HELP",
     "    Prints this help.",
 ];
@@ -243,6 +357,8 @@ const PUBSUB_SUBCOMMANDS: &[ServerSpec] = &[
     cmd("NUMSUB", -2, INTROSPECT, pubsub_numsub as ServerHandler).doc(Group::Pubsub, "2.8.0", "Returns a count of subscribers to channels.", "O(N) for the NUMSUB subcommand, where N is the number of requested channels"),
     cmd("NUMPAT", 2, INTROSPECT, pubsub_numpat as ServerHandler).doc(Group::Pubsub, "2.8.0", "Returns a count of unique pattern subscriptions.", "O(1)"),
     cmd("HELP", 2, Flags::LOADING.union(Flags::STALE), pubsub_help as ServerHandler).doc(Group::Pubsub, "6.2.0", "Returns helpful text about the different subcommands.", "O(1)"),
+    cmd("SHARDCHANNELS", -2, INTROSPECT, pubsub_shardchannels as ServerHandler).doc(Group::Pubsub, "7.0.0", "Returns the active shard channels.", "O(N) where N is the number of active shard channels, and assuming constant time pattern matching (relatively short shard channels)."),
+    cmd("SHARDNUMSUB", -2, INTROSPECT, pubsub_shardnumsub as ServerHandler).doc(Group::Pubsub, "7.0.0", "Returns the count of subscribers of shard channels.", "O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels"),
 ];
 
 pub static COMMANDS: &[ServerSpec] = &[
@@ -251,5 +367,8 @@ pub static COMMANDS: &[ServerSpec] = &[
     cmd("PSUBSCRIBE", -2, SUB, psubscribe as ServerHandler).doc(Group::Pubsub, "2.0.0", "Listens for messages published to channels that match one or more patterns.", "O(N) where N is the number of patterns to subscribe to."),
     cmd("PUNSUBSCRIBE", -1, SUB, punsubscribe as ServerHandler).doc(Group::Pubsub, "2.0.0", "Stops listening to messages published to channels that match one or more patterns.", "O(N) where N is the number of patterns to unsubscribe."),
     cmd("PUBLISH", 3, INTROSPECT.union(Flags::FAST), publish as ServerHandler).doc(Group::Pubsub, "2.0.0", "Posts a message to a channel.", "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client)."),
+    cmd("SSUBSCRIBE", -2, SUB, ssubscribe as ServerHandler).keys(1, -1, 1).doc(Group::Pubsub, "7.0.0", "Listens for messages published to shard channels.", "O(N) where N is the number of shard channels to subscribe to."),
+    cmd("SUNSUBSCRIBE", -1, SUB, sunsubscribe as ServerHandler).keys(1, -1, 1).doc(Group::Pubsub, "7.0.0", "Stops listening to messages posted to shard channels.", "O(N) where N is the number of shard channels to unsubscribe."),
+    cmd("SPUBLISH", 3, INTROSPECT.union(Flags::FAST), spublish as ServerHandler).keys(1, 1, 1).doc(Group::Pubsub, "7.0.0", "Post a message to a shard channel", "O(N) where N is the number of clients subscribed to the receiving shard channel."),
     container("PUBSUB", PUBSUB_SUBCOMMANDS).doc(Group::Pubsub, "2.8.0", "A container for Pub/Sub commands.", "Depends on subcommand."),
 ];
