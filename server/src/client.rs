@@ -30,6 +30,7 @@ pub mod flag {
     pub const DIRTY_CAS: u32 = 1 << 3;
     pub const CLOSE_ASAP: u32 = 1 << 4;
     pub const NO_EVICT: u32 = 1 << 5;
+    pub const MONITOR: u32 = 1 << 6;
 }
 
 /// Messages queued for a client by other threads.
@@ -207,6 +208,7 @@ impl ClientInfo {
         }
         let mut s = String::new();
         for (bit, letter) in [
+            (flag::MONITOR, 'O'),
             (flag::PUBSUB, 'P'),
             (flag::MULTI, 'x'),
             (flag::BLOCKED, 'b'),

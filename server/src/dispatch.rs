@@ -229,6 +229,9 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
         }
     };
     s.last_command_end = Some(finish(s, cmd, started, result, out));
+    if s.shared.monitors.active() {
+        feed_monitors(s, cmd, argv, &s.info.addr);
+    }
     // `finish` measured the command already: one clock subtraction per command, not two.
     let threshold = s.hot.slowlog_threshold_us;
     if threshold >= 0
@@ -236,6 +239,29 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
         && !cmd.spec.flags().contains(Flags::SKIP_SLOWLOG)
     {
         record_slow(s, argv, s.last_took_us);
+    }
+}
+
+/// Shows a finished command to MONITOR clients (not admin commands, as Redis).
+#[cold]
+pub fn feed_monitors(s: &Session, cmd: &Command, argv: Argv<'_>, origin: &str) {
+    let flags = cmd.spec.flags();
+    if flags.contains(Flags::ADMIN) || flags.contains(Flags::SKIP_MONITOR) {
+        return;
+    }
+    s.shared
+        .monitors
+        .feed(s.db, origin, s.info.id, argv, &s.hot.output_pubsub);
+}
+
+/// Shows a script-running command (EVAL, FCALL and friends) to MONITOR clients before it runs,
+/// as Redis does: they carry `skip_monitor` so the normal path after running skips them, and
+/// the commands the script calls follow as `[db lua]` lines.
+pub fn feed_script_call(s: &Session, argv: Argv<'_>) {
+    if s.shared.monitors.active() {
+        s.shared
+            .monitors
+            .feed(s.db, &s.info.addr, s.info.id, argv, &s.hot.output_pubsub);
     }
 }
 

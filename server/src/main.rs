@@ -21,6 +21,7 @@ mod lazyfree;
 mod log;
 mod memory;
 mod metrics;
+mod monitor;
 mod pubsub;
 mod registry;
 mod runtime;

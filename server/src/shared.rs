@@ -94,6 +94,7 @@ pub struct Shared {
     /// (when, total commands) samples for `instantaneous_ops_per_sec`.
     pub ops_samples: Mutex<VecDeque<(Instant, u64)>>,
     pub slowlog: crate::slowlog::SlowLog,
+    pub monitors: crate::monitor::Monitors,
     /// Set once at start-up in cluster mode (`cluster-enabled yes`).
     pub cluster: std::sync::OnceLock<crate::cluster::ClusterState>,
     /// The script cache, one for the server (scripts loaded anywhere run everywhere).
@@ -126,6 +127,7 @@ impl Shared {
             shutdown: Shutdown::default(),
             ops_samples: Mutex::new(VecDeque::new()),
             slowlog: crate::slowlog::SlowLog::default(),
+            monitors: crate::monitor::Monitors::default(),
             cluster: std::sync::OnceLock::new(),
             scripts: usher_lua::ScriptCache::default(),
             functions: usher_lua::functions::Libraries::default(),

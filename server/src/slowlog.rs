@@ -30,7 +30,7 @@ pub struct SlowLog {
 
 /// Argument indexes whose values are secrets (AUTH, HELLO ... AUTH, CONFIG SET of a password
 /// or the token secret): shown as `(redacted)`, as Redis does.
-fn redacted(argv: Argv<'_>, i: usize) -> bool {
+pub fn redacted(argv: Argv<'_>, i: usize) -> bool {
     let is = |j: usize, w: &str| {
         argv.get(j)
             .is_some_and(|a| a.eq_ignore_ascii_case(w.as_bytes()))

@@ -223,6 +223,8 @@ fn reset(
     s.info.multi_len.store(-1, Ordering::Relaxed);
     s.unwatch_all();
     s.unsubscribe_all();
+    s.shared.monitors.remove(s.info.id);
+    s.info.set_flag(crate::client::flag::MONITOR, false);
     s.set_db(0);
     s.set_protocol(Protocol::Resp2);
     out.set_protocol(Protocol::Resp2);

@@ -248,6 +248,7 @@ fn fcall_generic(
     read_only: bool,
 ) -> CmdResult {
     parse_numkeys(argv)?;
+    crate::dispatch::feed_script_call(s, argv);
     let name = String::from_utf8_lossy(argv.arg(1)).into_owned();
     let Some((lib, def)) = s.shared.functions.function(&name) else {
         return Err(CmdError::Static("ERR Function not found"));

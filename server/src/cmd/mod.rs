@@ -6,6 +6,7 @@ pub mod connection;
 pub mod functions;
 pub mod latency;
 pub mod memory;
+pub mod monitor;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
@@ -25,6 +26,7 @@ pub fn families() -> Vec<&'static [ServerSpec]> {
         transaction::COMMANDS,
         cluster::COMMANDS,
         slowlog::COMMANDS,
+        monitor::COMMANDS,
         scripting::COMMANDS,
         functions::COMMANDS,
     ]

@@ -181,6 +181,9 @@ impl Host for ScriptHost<'_, '_> {
             Spec::Server(ss) => ss.handler.expect("resolved")(self.s, self.locked, argv, &mut w),
         };
         finish(self.s, cmd, started, result, &mut w);
+        if self.s.shared.monitors.active() {
+            crate::dispatch::feed_monitors(self.s, cmd, argv, "lua");
+        }
         self.wrote |= writes;
         Ok(writes)
     }
@@ -301,6 +304,7 @@ fn eval_generic(
     read_only: bool,
 ) -> CmdResult {
     parse_numkeys(argv)?;
+    crate::dispatch::feed_script_call(s, argv);
     let script = load_body(s, argv.arg(1), false)?;
     run_script(
         s,
@@ -321,6 +325,7 @@ fn evalsha_generic(
     read_only: bool,
 ) -> CmdResult {
     parse_numkeys(argv)?;
+    crate::dispatch::feed_script_call(s, argv);
     let Some(script) = s.shared.scripts.get(argv.arg(1)) else {
         return Err(CmdError::Static(errors::NOSCRIPT));
     };

@@ -118,6 +118,10 @@ fn exec(
             Spec::Server(spec) => spec.handler.expect("resolved")(s, &mut locked, argv, out),
         };
         started = finish(s, cmd, started, result, out);
+        if shared.monitors.active() {
+            let addr = s.info.addr.clone();
+            crate::dispatch::feed_monitors(s, cmd, argv, &addr);
+        }
     }
     // Clients blocked on keys the transaction filled are served before anyone else runs.
     crate::blocked::serve_ready_keys(s, &mut locked);

@@ -212,6 +212,13 @@ fn server(shared: &Shared, out: &mut String) {
         "Entries in the slow log.",
         shared.slowlog.len(),
     );
+    single(
+        out,
+        "usher_monitor_clients",
+        "gauge",
+        "Clients in MONITOR mode.",
+        shared.monitors.len(),
+    );
 }
 
 fn commands(shared: &Shared, out: &mut String) {
