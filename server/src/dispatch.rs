@@ -256,7 +256,19 @@ pub fn run_engine(
         effects: &mut s.effects,
         may_block,
     };
-    handler(&mut ctx, argv, out)
+    let result = handler(&mut ctx, argv, out);
+    if s.effects.dirty != 0 {
+        crate::stats::bump(&s.stats.dirty, s.effects.dirty);
+        // Redis 7.0's FLUSHALL rewrites the snapshot (empty) when save points are configured.
+        if result.is_ok()
+            && spec.flags.contains(Flags::ALL_SHARDS)
+            && spec.name == "FLUSHALL"
+            && crate::persistence::has_save_points(s.shared)
+        {
+            crate::persistence::save_empty(s.shared);
+        }
+    }
+    result
 }
 
 /// Shard indexes a command's keys live on, ascending and unique; `None` means every shard.

@@ -19,6 +19,7 @@ mod latency;
 mod lazyfree;
 mod log;
 mod memory;
+mod persistence;
 mod pubsub;
 mod registry;
 mod runtime;
@@ -103,12 +104,22 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
         std::fs::write(&config.pidfile, format!("{}\n", std::process::id()))?;
     }
     lazyfree::start();
-    let registry = registry::Registry::new(&usher_engine::cmd::families(), &cmd::families());
+    let mut engine_families = usher_engine::cmd::families();
+    engine_families.push(usher_persist::commands::COMMANDS);
+    let registry = registry::Registry::new(&engine_families, &cmd::families());
     let shared: &'static shared::Shared =
         Box::leak(Box::new(shared::Shared::new(config, registry)));
     shared
         .tcp_port
         .store(port, std::sync::atomic::Ordering::Relaxed);
+    usher_persist::set_compression(shared.config.read().rdbcompression);
+    // The dataset is loaded before the first command is read; clients that connect meanwhile
+    // wait in the listen backlog.
+    if let Err(msg) = persistence::load_at_startup(shared) {
+        warning!("{msg}");
+        std::process::exit(1);
+    }
+    persistence::start_cron(shared);
     for l in &listeners {
         if let Ok(addr) = l.local_addr() {
             notice!("usher listening on {addr}");
@@ -117,6 +128,16 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
     notice!("Ready to accept connections tcp");
     let pidfile = shared.config.read().pidfile.clone();
     runtime::run(shared, listeners)?;
+    // A signal (not SHUTDOWN) ended the run: save like Redis's SIGTERM handling does.
+    if !shared
+        .shutdown
+        .save_settled
+        .load(std::sync::atomic::Ordering::Acquire)
+        && persistence::has_save_points(shared)
+    {
+        notice!("Saving the final RDB snapshot before exiting.");
+        let _ = persistence::save(shared);
+    }
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(pidfile);
     }

@@ -50,6 +50,8 @@ impl HotConfig {
 #[derive(Default)]
 pub struct Shutdown {
     requested: AtomicBool,
+    /// Set by SHUTDOWN, which settles saving itself; a signal leaves it to the exit path.
+    pub save_settled: AtomicBool,
     pub notify: Notify,
 }
 
@@ -84,6 +86,8 @@ pub struct Shared {
     pub shutdown: Shutdown,
     /// (when, total commands) samples for `instantaneous_ops_per_sec`.
     pub ops_samples: Mutex<VecDeque<(Instant, u64)>>,
+    /// Snapshot state (server/src/persistence).
+    pub persist: crate::persistence::Persistence,
 }
 
 impl Shared {
@@ -109,6 +113,7 @@ impl Shared {
             run_id: random_hex(40),
             shutdown: Shutdown::default(),
             ops_samples: Mutex::new(VecDeque::new()),
+            persist: Default::default(),
         }
     }
 
@@ -124,6 +129,7 @@ impl Shared {
         *self.hot.write() = Arc::new(HotConfig::from(&config));
         self.config_epoch.fetch_add(1, Ordering::AcqRel);
         crate::log::set_level(config.loglevel);
+        usher_persist::set_compression(config.rdbcompression);
         result
     }
 

@@ -53,6 +53,11 @@ impl Server {
         if !flags.contains(&"--port") {
             cmd.args(["--port", "0"]);
         }
+        // Like `Server::redis`: no snapshots unless a test asks (Redis 7.0's default save
+        // points would otherwise write dump.rdb into the test's working directory on exit).
+        if !flags.contains(&"--save") {
+            cmd.args(["--save", ""]);
+        }
         cmd.args(flags).stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd
             .spawn()

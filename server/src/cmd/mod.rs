@@ -4,6 +4,7 @@
 pub mod connection;
 pub mod latency;
 pub mod memory;
+pub mod persistence;
 pub mod pubsub;
 pub mod server;
 pub mod transaction;
@@ -16,6 +17,7 @@ pub fn families() -> Vec<&'static [ServerSpec]> {
         connection::COMMANDS,
         server::COMMANDS,
         memory::COMMANDS,
+        persistence::COMMANDS,
         latency::COMMANDS,
         pubsub::COMMANDS,
         transaction::COMMANDS,
