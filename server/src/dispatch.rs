@@ -5,7 +5,8 @@
 //! arity ─ wrong number of arguments ──────────────┤ rejected (and, inside MULTI, the
 //! auth ─ NOAUTH ───────────────────────────────────┤ transaction is marked to abort)
 //! maxmemory ─ OOM (DENYOOM commands) ─────────────┤
-//! RESP2 subscriber mode ─ only (P)SUBSCRIBE ... ──┘
+//! RESP2 subscriber mode ─ only (P)SUBSCRIBE ... ──┤
+//! loading a snapshot ─ LOADING (no `loading` flag) ┘
 //! MULTI ─ queue it, reply QUEUED
 //! execute: lock the shards of its keys (ascending), run the handler, unlock
 //! stats, CLIENT REPLY mode
@@ -109,6 +110,9 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
             out,
             &errors::fill(errors::PUBSUB_CONTEXT, &cmd.full_name),
         );
+    }
+    if !spec.flags().contains(Flags::LOADING) && shared.persist.loading.load(Ordering::Relaxed) {
+        return reject(s, Some(cmd), out, errors::LOADING);
     }
     if s.multi.is_some() && spec.flags().contains(Flags::NO_MULTI) {
         return reject(

@@ -113,19 +113,15 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
         .tcp_port
         .store(port, std::sync::atomic::Ordering::Relaxed);
     usher_persist::set_compression(shared.config.read().rdbcompression);
-    // The dataset is loaded before the first command is read; clients that connect meanwhile
-    // wait in the listen backlog.
-    if let Err(msg) = persistence::load_at_startup(shared) {
-        warning!("{msg}");
-        std::process::exit(1);
-    }
+    // The dataset loads in a thread of its own while the server already answers: commands
+    // without the `loading` flag get -LOADING until it is done (Redis's behaviour).
+    persistence::start_loading(shared);
     persistence::start_cron(shared);
     for l in &listeners {
         if let Ok(addr) = l.local_addr() {
             notice!("usher listening on {addr}");
         }
     }
-    notice!("Ready to accept connections tcp");
     let pidfile = shared.config.read().pidfile.clone();
     runtime::run(shared, listeners)?;
     // A signal (not SHUTDOWN) ended the run: save like Redis's SIGTERM handling does.

@@ -356,3 +356,65 @@ fn a_waiting_room_survives_shutdown_save_and_restart_and_its_policy_ticks_again(
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn commands_answer_loading_while_a_large_snapshot_loads() {
+    let dir = scratch("loading");
+    {
+        let usher = Server::usher(&["--dir", &s(&dir)]);
+        let mut c = usher.client();
+        // A 1,000,000-member line, sent as pipelined 1000-member ZADDs.
+        let mut batch = Vec::new();
+        for chunk in 0..1000 {
+            let mut cmd = vec!["ZADD".to_string(), "line".into()];
+            for i in 0..1000 {
+                let n = chunk * 1000 + i;
+                cmd.push(n.to_string());
+                cmd.push(format!("user:{n}"));
+            }
+            batch.extend(Client::encode(&cmd));
+        }
+        c.send_raw(&batch);
+        for _ in 0..1000 {
+            assert_eq!(c.read().unwrap().int(), 1000);
+        }
+        ok(c.call(&["SAVE"]));
+    }
+    let port = usher_tests::server::free_port();
+    let mut child = std::process::Command::new(usher_tests::server::usher_bin())
+        .args(["--port", &port.to_string(), "--dir", &s(&dir), "--save", ""])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut c = loop {
+        if let Ok(c) = Client::connect(port) {
+            break c;
+        }
+        assert!(Instant::now() < deadline, "usher never listened");
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let first = c.call(&["ZCARD", "line"]);
+    let info = c.call(&["INFO", "persistence"]).text();
+    let mut saw_loading = false;
+    let card = loop {
+        match c.call(&["ZCARD", "line"]) {
+            Reply::Error(e) => {
+                assert_eq!(e, "LOADING Redis is loading the dataset in memory");
+                saw_loading = true;
+            }
+            r => break r.int(),
+        }
+        assert!(Instant::now() < deadline, "loading never finished");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(card, 1_000_000);
+    assert!(
+        saw_loading || first.is_error(),
+        "connected at once but never saw -LOADING (first reply {first:?})"
+    );
+    assert!(info.contains("loading:1"), "INFO during load: {info}");
+}

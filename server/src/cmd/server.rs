@@ -570,7 +570,12 @@ fn shutdown(
         return Err(CmdError::Static("ERR No shutdown in progress."));
     }
     crate::warning!("User requested shutdown...");
-    if save || (!nosave && crate::persistence::has_save_points(s.shared)) {
+    let loading = s
+        .shared
+        .persist
+        .loading
+        .load(std::sync::atomic::Ordering::Acquire);
+    if !loading && (save || (!nosave && crate::persistence::has_save_points(s.shared))) {
         crate::notice!("Saving the final RDB snapshot before exiting.");
         if crate::persistence::save(s.shared).is_err() && !force {
             crate::warning!("Error trying to save the DB, can't exit.");

@@ -9,8 +9,9 @@
 //!   time (see its module docs for the consistency that gives).
 //! - SHUTDOWN (and SIGTERM/SIGINT) save when save points are configured or SAVE is asked, and
 //!   FLUSHALL writes the empty dataset when save points are configured, as Redis 7.0 does.
-//! - Start-up loads `dir/dbfilename` before the server accepts commands, refuses to start on
-//!   a corrupt file (naming the file and byte offset), and re-registers waiting-room policies.
+//! - Start-up loads `dir/dbfilename` in a thread while the server answers `-LOADING` to every
+//!   command without Redis's `loading` flag, refuses to start on a corrupt file (naming the
+//!   file and byte offset), and re-registers waiting-room policies before it opens up.
 //!
 //! The append-only file (AOF) is not implemented yet.
 
@@ -236,7 +237,7 @@ pub fn start_cron(shared: &'static Shared) {
                 return;
             }
             let p = &shared.persist;
-            if p.bgsave_in_progress.load(Ordering::Acquire) {
+            if p.bgsave_in_progress.load(Ordering::Acquire) || p.loading.load(Ordering::Acquire) {
                 continue;
             }
             if p.bgsave_scheduled.swap(false, Ordering::AcqRel) {
@@ -261,9 +262,31 @@ pub fn start_cron(shared: &'static Shared) {
         });
 }
 
-/// Whether `save` lists any save point (what SHUTDOWN and FLUSHALL check).
+/// Whether `save` lists any save point (what SHUTDOWN and FLUSHALL check). Never while
+/// loading: a partial dataset must not overwrite the file it comes from (Redis's
+/// `prepareForShutdown` turns SAVE into NOSAVE then too).
 pub fn has_save_points(shared: &Shared) -> bool {
-    !shared.config.read().save.trim().is_empty()
+    !shared.persist.loading.load(Ordering::Acquire) && !shared.config.read().save.trim().is_empty()
+}
+
+/// Starts loading `dir/dbfilename` in a background thread; `loading` is set before this
+/// returns, so no command slips in ahead of it. A corrupt file ends the process.
+pub fn start_loading(shared: &'static Shared) {
+    shared.persist.loading.store(true, Ordering::Release);
+    let spawned = std::thread::Builder::new()
+        .name("usher-loader".into())
+        .spawn(move || {
+            if let Err(msg) = load_at_startup(shared) {
+                crate::warning!("{msg}");
+                std::process::exit(1);
+            }
+            shared.persist.loading.store(false, Ordering::Release);
+            crate::notice!("Ready to accept connections tcp");
+        });
+    if spawned.is_err() {
+        crate::warning!("Fatal: could not start the loader thread");
+        std::process::exit(1);
+    }
 }
 
 /// Loads `dir/dbfilename` if it exists. `Err` (with the file and byte offset) stops start-up.
@@ -280,7 +303,6 @@ pub fn load_at_startup(shared: &Shared) -> Result<(), String> {
         }
     };
     let p = &shared.persist;
-    p.loading.store(true, Ordering::Release);
     let started = Instant::now();
     let config = shared.config.read().engine.clone();
     let databases = shared.store.databases();
@@ -312,7 +334,6 @@ pub fn load_at_startup(shared: &Shared) -> Result<(), String> {
             )
         },
     );
-    p.loading.store(false, Ordering::Release);
     let stats = result.map_err(|e| {
         format!(
             "Short read or corrupt RDB file {}: {} at offset {}. Refusing to start; check it with redis-check-rdb.",
