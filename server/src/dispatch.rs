@@ -183,7 +183,7 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
             crate::blocked::serve_ready_keys(s, &mut locked);
             crate::blocked::register_if_blocked(s, &mut locked, cmd.id, argv);
             drop(locked);
-            flush_publishes(s);
+            after_unlock(s);
             result
         }
         Spec::Server(spec) => {
@@ -263,13 +263,15 @@ pub fn run_engine(
     let result = handler(&mut ctx, argv, out);
     if s.effects.dirty != 0 {
         crate::stats::bump(&s.stats.dirty, s.effects.dirty);
-        // Redis 7.0's FLUSHALL rewrites the snapshot (empty) when save points are configured.
+        // Redis 7.0's FLUSHALL rewrites the snapshot (empty) when save points are configured;
+        // done by `after_unlock`, since waiting here for a running BGSAVE (which waits for
+        // these shard locks) would deadlock.
         if result.is_ok()
             && spec.flags.contains(Flags::ALL_SHARDS)
             && spec.name == "FLUSHALL"
             && crate::persistence::has_save_points(s.shared)
         {
-            crate::persistence::save_empty(s.shared);
+            s.flushall_save = true;
         }
     }
     result
@@ -347,9 +349,13 @@ pub fn begin_multi(s: &mut Session) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// Publishes what engine commands queued for pub/sub (queue policies' announcements), after
-/// their locks are released: delivery never happens under a shard lock.
-pub fn flush_publishes(s: &mut Session) {
+/// What engine commands leave for after their locks are released: FLUSHALL's empty snapshot
+/// (it may wait for a background save, which takes shard locks), then what they queued for
+/// pub/sub (queue policies' announcements): delivery never happens under a shard lock.
+pub fn after_unlock(s: &mut Session) {
+    if std::mem::take(&mut s.flushall_save) {
+        crate::persistence::save_empty(s.shared);
+    }
     if s.effects.publish.is_empty() {
         return;
     }

@@ -63,6 +63,9 @@ pub struct Session {
     /// When the last command of the current read finished (`None` at the start of a read):
     /// the next command's start, for per-command timing with one clock read.
     pub last_command_end: Option<std::time::Instant>,
+    /// A FLUSHALL ran with save points configured: write the empty snapshot once the
+    /// command's shard locks are released (a background save may be waiting for them).
+    pub flushall_save: bool,
     pub watch: WatchState,
     pub channels: HashSet<Vec<u8>>,
     pub patterns: HashSet<Vec<u8>>,
@@ -97,6 +100,7 @@ impl Session {
             authenticated: hot.requirepass.is_none(),
             multi: None,
             last_command_end: None,
+            flushall_save: false,
             watch,
             channels: HashSet::new(),
             patterns: HashSet::new(),
