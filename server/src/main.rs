@@ -95,6 +95,13 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
             "token-secret is not set: admission tokens are signed with a random per-process secret"
         );
     }
+    if config.appendonly {
+        // Accepted so redis.conf files start, but nothing is logged: say so loudly.
+        warning!(
+            "appendonly yes: the append-only file is not implemented yet; only RDB snapshots \
+             (save, SAVE, BGSAVE, SHUTDOWN) persist data"
+        );
+    }
     let listeners = bind_all(&config)?;
     let port = listeners
         .first()

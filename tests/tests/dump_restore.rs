@@ -47,6 +47,21 @@ fn dumps_are_byte_identical_to_redis_and_restore_both_ways() {
     }
     // Both servers now hold the originals and the copies: equal everywhere.
     assert_eq!(rdb::dataset(&mut u), rdb::dataset(&mut r));
+    // rdbcompression no: long strings go out raw, on both servers alike.
+    let compressed = dump(&mut u, "str:lzf");
+    for c in [&mut u, &mut r] {
+        assert!(c
+            .call(&["CONFIG", "SET", "rdbcompression", "no"])
+            .is_simple("OK"));
+    }
+    let raw = dump(&mut u, "str:lzf");
+    assert_eq!(raw, dump(&mut r, "str:lzf"));
+    assert!(
+        raw.len() > compressed.len() + 60,
+        "{} vs {}",
+        raw.len(),
+        compressed.len()
+    );
 }
 
 fn same(d: &mut Differ, commands: &[&[&[u8]]]) {
