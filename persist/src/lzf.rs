@@ -207,6 +207,27 @@ mod tests {
     }
 
     #[test]
+    fn random_inputs_round_trip_or_do_not_fit_never_panic() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..2000 {
+            let len = (next() % 600) as usize;
+            let alphabet = 1 + next() % 255;
+            let s: Vec<u8> = (0..len).map(|_| (next() % alphabet) as u8).collect();
+            let max_out = (next() % (len as u64 + 40)) as usize;
+            if let Some(c) = compress(&s, max_out) {
+                assert!(c.len() <= max_out);
+                assert_eq!(decompress(&c, s.len()).unwrap(), s);
+            }
+        }
+    }
+
+    #[test]
     fn matches_redis_on_a_known_payload() {
         // DUMP of SET k "aaaa...a" (40 x 'a') on redis-server 7.0.15:
         // 00 c3 09 28 | 01 61 61 e0 1b 00 01 61 61 | 0a 00 | crc
