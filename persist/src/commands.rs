@@ -6,6 +6,10 @@
 //! the body), and parses the whole payload before it touches the keyspace, so a bad payload
 //! changes nothing. `IDLETIME` and `FREQ` are validated like Redis's but only matter under an
 //! LRU/LFU eviction policy, which usher does not have (maxmemory is noeviction only).
+//!
+//! A restored `<queue>:policy` hash written by QPOLICY SET is adopted at once, as the start-up
+//! loader does, so moving a waiting room key by key (DUMP on one server, RESTORE on another)
+//! brings its running policy along.
 
 use crate::rdb::{self, WriteOptions};
 use usher_engine::args::is;
@@ -92,6 +96,10 @@ fn restore(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult 
     }
     ctx.modified(key);
     ctx.ready(key);
+    if key.ends_with(b":policy") {
+        let db = ctx.db;
+        usher_engine::cmd::qpolicy::adopt_policy_hash(ctx.shards.shard(key), db, key, now);
+    }
     out.ok();
     Ok(())
 }

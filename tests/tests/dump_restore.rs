@@ -139,3 +139,34 @@ fn crc64(data: &[u8]) -> u64 {
     }
     crc
 }
+
+#[test]
+fn a_restored_policy_hash_runs_again() {
+    let usher = Server::usher(&[]);
+    let mut c = usher.client();
+    let (q, a) = ("q:{mv}", "a:{mv}");
+    assert!(c
+        .call(&["QPOLICY", "SET", q, a, "RATE", "6000", "MAXACTIVE", "10"])
+        .is_simple("OK"));
+    let payload = dump(&mut c, "q:{mv}:policy");
+    assert_eq!(c.call(&["QPOLICY", "DEL", q]).int(), 1);
+    assert!(matches!(
+        c.call(&["QPOLICY", "GET", q]),
+        Reply::Nil | Reply::NilArray | Reply::Null
+    ));
+    for i in 0..5 {
+        c.call(&["ENTER", q, a, &format!("u{i}")]);
+    }
+    assert!(c
+        .call(&[b"RESTORE".as_slice(), b"q:{mv}:policy", b"0", &payload])
+        .is_simple("OK"));
+    // The policy is in force again: the server admits the line by itself.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while c.call(&["ZCARD", a]).int() < 5 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "restored policy never admitted"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
