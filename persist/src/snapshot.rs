@@ -1,6 +1,8 @@
 //! Snapshots without stopping the world: each shard is serialized under its own lock, one at a
-//! time, into an in-memory image, and the images are written to a temporary file that is
-//! renamed over the target once it is complete and synced (Redis's `rdbSave`).
+//! time, straight into a temporary file (through a 1 MB buffer, so a save costs about 1 MB of
+//! extra memory however large the data), which is renamed over the target once it is complete
+//! and synced (Redis's `rdbSave`). The lock covers serializing and handing the bytes to the
+//! OS; the `fsync` happens after every lock is released.
 //!
 //! Consistency: every shard's image is a point-in-time copy of that shard (nothing runs on it
 //! while it is serialized), but shards are taken one after another, so the file is not one
@@ -8,7 +10,7 @@
 //! if it ran between the two shards' turns. Keys that share a hash tag share a shard, so the
 //! waiting-room family (one slot per command) is always whole. Each shard writes its own
 //! `SELECTDB`/`RESIZEDB` sections (a database may appear once per shard, which Redis's loader
-//! and `redis-check-rdb` accept), so only one shard's image is in memory at a time.
+//! and `redis-check-rdb` accept), so nothing has to be collected across shards first.
 
 use crate::crc64;
 use crate::rdb::{self, Aux, WriteOptions};
@@ -36,7 +38,43 @@ impl ShardImage {
     }
 }
 
-/// Serializes every key of `shard` (expired ones too, as Redis does; the loader drops them).
+/// Bytes gathered before they are handed to the sink.
+const CHUNK: usize = 1 << 20;
+
+/// Serializes every key of `shard` (expired ones too, as Redis does; the loader drops them)
+/// into `sink`, a chunk of about [`CHUNK`] bytes at a time. Returns the number of keys.
+pub fn write_shard(
+    shard: &Shard,
+    o: WriteOptions,
+    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<u64> {
+    let mut out = Vec::with_capacity(CHUNK + 4096);
+    let mut keys = 0;
+    for (i, db) in shard.dbs.iter().enumerate() {
+        if db.is_empty() {
+            continue;
+        }
+        out.extend_from_slice(&rdb::db_header(
+            i,
+            db.len() as u64,
+            db.volatile_len() as u64,
+        ));
+        for (key, entry) in db.iter() {
+            rdb::save_key_value(&mut out, key, &entry.value, entry.expire_at(), o);
+            keys += 1;
+            if out.len() >= CHUNK {
+                sink(&out)?;
+                out.clear();
+            }
+        }
+    }
+    if !out.is_empty() {
+        sink(&out)?;
+    }
+    Ok(keys)
+}
+
+/// Serializes every key of `shard` into memory (an AOF base or a replica's sync can use it).
 pub fn image_of(shard: &Shard, o: WriteOptions) -> ShardImage {
     let mut dbs = Vec::new();
     for (i, db) in shard.dbs.iter().enumerate() {
@@ -82,7 +120,8 @@ pub struct Saved {
 }
 
 /// Writes a snapshot of `store` to `path`: shard by shard, each under its own lock only while
-/// it is serialized; via `temp-<pid>.rdb` in the same directory, synced, then renamed.
+/// it is serialized and written out; via `temp-<pid>.rdb` in the same directory, synced, then
+/// renamed.
 /// `checksum` is `rdbchecksum` (no: eight zero bytes, as Redis).
 pub fn save(
     store: &Store,
@@ -107,15 +146,9 @@ pub fn save(
         f.write(&rdb::file_header(aux))?;
         let mut keys = 0;
         for i in 0..store.shard_count() {
-            let image = {
-                let mut locked = store.lock_one(i);
-                let shard = locked.iter_mut().next().expect("one shard locked");
-                image_of(shard, o)
-            };
-            keys += image.keys();
-            for (_, bytes, _, _) in &image.dbs {
-                f.write(bytes)?;
-            }
+            let mut locked = store.lock_one(i);
+            let shard = locked.iter_mut().next().expect("one shard locked");
+            keys += write_shard(shard, o, &mut |b| f.write(b))?;
         }
         f.write(&[rdb::OP_EOF])?;
         let crc = if checksum { f.crc } else { 0 };
