@@ -83,6 +83,10 @@ pub struct Config {
     pub rdbcompression: bool,
     /// End snapshots with a CRC-64 (no: eight zero bytes, which loaders skip checking).
     pub rdbchecksum: bool,
+    /// `enable-protected-configs no | yes | local`: whether CONFIG SET may change `dir` and
+    /// `dbfilename` (with SAVE they would write a file anywhere the server can; Redis 7.0
+    /// refuses by default for that reason).
+    pub enable_protected_configs: String,
     pub appendonly: bool,
     pub dir: String,
     pub dbfilename: String,
@@ -137,6 +141,7 @@ impl Default for Config {
             save: "3600 1 300 100 60 10000".into(),
             rdbcompression: true,
             rdbchecksum: true,
+            enable_protected_configs: "no".into(),
             appendonly: false,
             dir: ".".into(),
             dbfilename: "dump.rdb".into(),
@@ -636,6 +641,18 @@ pub static DIRECTIVES: &[Directive] = &[
         false,
         |c, a| set(&mut c.rdbchecksum, yes_no(a)?),
         |c| bool_str(c.rdbchecksum),
+    ),
+    d(
+        "enable-protected-configs",
+        false,
+        |c, a| {
+            let v = one(a)?.to_ascii_lowercase();
+            if !["no", "yes", "local"].contains(&v.as_str()) {
+                return Err("argument(s) must be one of the following: no, yes, local".into());
+            }
+            set(&mut c.enable_protected_configs, v)
+        },
+        |c| c.enable_protected_configs.clone(),
     ),
     d(
         "appendonly",

@@ -101,7 +101,19 @@ fn a_usher_rdb_passes_redis_check_rdb_and_loads_into_redis_with_equal_data() {
 #[test]
 fn bgsave_save_points_lastsave_and_info_persistence() {
     let dir = scratch("bgsave");
-    let usher = Server::usher(&["--dir", &s(&dir)]);
+    // As in Redis 7.0, CONFIG SET of dir and dbfilename needs enable-protected-configs
+    // (with SAVE they would write a file anywhere the server can).
+    let locked = Server::usher(&[]);
+    let redis = Server::redis(&[]);
+    for name in ["dir", "dbfilename"] {
+        let want = redis.client().call(&["CONFIG", "SET", name, "x"]);
+        assert_eq!(locked.client().call(&["CONFIG", "SET", name, "x"]), want);
+        assert!(
+            want.err().contains("can't set protected config"),
+            "{want:?}"
+        );
+    }
+    let usher = Server::usher(&["--dir", &s(&dir), "--enable-protected-configs", "local"]);
     let mut c = usher.client();
     let info = |c: &mut Client, field: &str| -> String {
         let text = c.call(&["INFO", "persistence"]).text();

@@ -67,6 +67,20 @@ fn config_get(
     Ok(())
 }
 
+/// Redis's `enable-protected-configs`: `yes`, or `local` for a client on a loopback address.
+fn protected_allowed(s: &Session) -> bool {
+    match s.shared.config.read().enable_protected_configs.as_str() {
+        "yes" => true,
+        "local" => {
+            let ip = s.info.addr.rsplit_once(':').map_or("", |(ip, _)| ip);
+            ip.trim_matches(|c| c == '[' || c == ']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+        }
+        _ => false,
+    }
+}
+
 /// ```text
 /// CONFIG SET parameter value [parameter value ...]
 /// ```
@@ -99,6 +113,12 @@ fn config_set(
             return Err(CmdError::Owned(config::set_error(
                 &name,
                 "can't set immutable config",
+            )));
+        }
+        if ["dir", "dbfilename"].contains(&directive.name) && !protected_allowed(s) {
+            return Err(CmdError::Owned(config::set_error(
+                &name,
+                "can't set protected config",
             )));
         }
         changes.push((
