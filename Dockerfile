@@ -11,6 +11,9 @@ RUN useradd --system --uid 10001 --home-dir /data --create-home usher
 COPY --from=build /src/target/release/usher /usr/local/bin/usher
 USER usher
 WORKDIR /data
+# Snapshots (dump.rdb, Redis 7.0's default save points) go to /data: mount a volume to keep
+# them across containers.
+VOLUME ["/data"]
 EXPOSE 6379
 # In a container the client is never on loopback: listen on all interfaces. Protected mode
 # then refuses clients until a password is set (pass --requirepass), exactly like Redis.

@@ -40,6 +40,7 @@ impl Flags {
     pub const NO_MULTI: Flags = Flags(1 << 14);
     pub const ALLOW_BUSY: Flags = Flags(1 << 15);
     pub const NO_MANDATORY_KEYS: Flags = Flags(1 << 16);
+    pub const NO_ASYNC_LOADING: Flags = Flags(1 << 17);
     /// usher-only: the command reads or writes the whole keyspace, so every shard is locked.
     pub const ALL_SHARDS: Flags = Flags(1 << 24);
     /// usher-only: the command reads the server clock or randomness; its effect is
@@ -67,6 +68,7 @@ impl Flags {
         (Flags::NO_AUTH, "no_auth"),
         (Flags::MAY_REPLICATE, "may_replicate"),
         (Flags::NO_MANDATORY_KEYS, "no_mandatory_keys"),
+        (Flags::NO_ASYNC_LOADING, "no_async_loading"),
         (Flags::NO_MULTI, "no_multi"),
         (Flags::ALLOW_BUSY, "allow_busy"),
     ];

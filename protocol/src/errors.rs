@@ -180,6 +180,15 @@ pub fn fill(template: &str, value: &str) -> String {
     template.replacen("%s", value, 1)
 }
 
+// Persistence (DUMP/RESTORE, SAVE/BGSAVE, loading).
+pub const DUMP_PAYLOAD: &str = "ERR DUMP payload version or checksum are wrong";
+pub const BAD_DATA_FORMAT: &str = "ERR Bad data format";
+pub const INVALID_TTL: &str = "ERR Invalid TTL value, must be >= 0";
+pub const INVALID_IDLETIME: &str = "ERR Invalid IDLETIME value, must be >= 0";
+pub const INVALID_FREQ: &str = "ERR Invalid FREQ value, must be >= 0 and <= 255";
+pub const BGSAVE_IN_PROGRESS: &str = "ERR Background save already in progress";
+pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
+
 #[cfg(test)]
 mod tests {
     use super::*;

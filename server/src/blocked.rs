@@ -179,7 +179,7 @@ fn retry(s: &mut Session, out: &mut RespWriter<'_>) -> bool {
         return false;
     }
     drop(locked);
-    crate::dispatch::flush_publishes(s);
+    crate::dispatch::after_unlock(s);
     finish(s, cmd, started, result, &mut w);
     waiter.complete(reply);
     let reply = waiter.take_reply();

@@ -78,9 +78,17 @@ pub struct Config {
     /// The percentiles INFO latencystats prints.
     pub latency_tracking_info_percentiles: Vec<f64>,
     pub engine: EngineConfig,
-    /// Persistence directives are accepted for compatibility; persistence arrives in a later
-    /// release (see docs/compatibility.md).
+    /// `save <seconds> <changes> ...`: snapshot points (server/src/persistence); "" for none.
+    /// `appendonly` is accepted but the append-only file is not implemented yet.
     pub save: String,
+    /// LZF-compress strings over 20 bytes in snapshots and DUMP payloads.
+    pub rdbcompression: bool,
+    /// End snapshots with a CRC-64 (no: eight zero bytes, which loaders skip checking).
+    pub rdbchecksum: bool,
+    /// `enable-protected-configs no | yes | local`: whether CONFIG SET may change `dir` and
+    /// `dbfilename` (with SAVE they would write a file anywhere the server can; Redis 7.0
+    /// refuses by default for that reason).
+    pub enable_protected_configs: String,
     pub appendonly: bool,
     pub dir: String,
     pub dbfilename: String,
@@ -147,7 +155,11 @@ impl Default for Config {
             busy_reply_threshold: 5000,
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
             engine: EngineConfig::default(),
-            save: String::new(),
+            // Redis 7.0's built-in save points (used when no config file sets `save`).
+            save: "3600 1 300 100 60 10000".into(),
+            rdbcompression: true,
+            rdbchecksum: true,
+            enable_protected_configs: "no".into(),
             appendonly: false,
             dir: ".".into(),
             dbfilename: "dump.rdb".into(),
@@ -647,10 +659,41 @@ pub static DIRECTIVES: &[Directive] = &[
         ..d(
             "save",
             true,
-            |c, a| set(&mut c.save, a.join(" ")),
+            |c, a| {
+                let text = a.join(" ");
+                crate::persistence::parse_save_points(&text)?;
+                set(
+                    &mut c.save,
+                    text.split_whitespace().collect::<Vec<_>>().join(" "),
+                )
+            },
             |c| c.save.clone(),
         )
     },
+    d(
+        "rdbcompression",
+        true,
+        |c, a| set(&mut c.rdbcompression, yes_no(a)?),
+        |c| bool_str(c.rdbcompression),
+    ),
+    d(
+        "rdbchecksum",
+        false,
+        |c, a| set(&mut c.rdbchecksum, yes_no(a)?),
+        |c| bool_str(c.rdbchecksum),
+    ),
+    d(
+        "enable-protected-configs",
+        false,
+        |c, a| {
+            let v = one(a)?.to_ascii_lowercase();
+            if !["no", "yes", "local"].contains(&v.as_str()) {
+                return Err("argument(s) must be one of the following: no, yes, local".into());
+            }
+            set(&mut c.enable_protected_configs, v)
+        },
+        |c| c.enable_protected_configs.clone(),
+    ),
     d(
         "appendonly",
         true,
@@ -660,13 +703,25 @@ pub static DIRECTIVES: &[Directive] = &[
     d(
         "dir",
         true,
-        |c, a| set(&mut c.dir, one(a)?.to_string()),
+        |c, a| {
+            let dir = one(a)?;
+            if !std::path::Path::new(dir).is_dir() {
+                return Err("No such file or directory".into());
+            }
+            set(&mut c.dir, dir.to_string())
+        },
         |c| c.dir.clone(),
     ),
     d(
         "dbfilename",
         true,
-        |c, a| set(&mut c.dbfilename, one(a)?.to_string()),
+        |c, a| {
+            let name = one(a)?;
+            if name.contains('/') {
+                return Err("dbfilename can't be a path, just a filename".into());
+            }
+            set(&mut c.dbfilename, name.to_string())
+        },
         |c| c.dbfilename.clone(),
     ),
     d(

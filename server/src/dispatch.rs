@@ -6,7 +6,8 @@
 //! auth ─ NOAUTH ───────────────────────────────────┤ transaction is marked to abort)
 //! maxmemory ─ OOM (DENYOOM commands) ─────────────┤
 //! RESP2 subscriber mode ─ only (P)SUBSCRIBE ... ──┤
-//! cluster mode ─ MOVED / CROSSSLOT / CLUSTERDOWN ──┘
+//! cluster mode ─ MOVED / CROSSSLOT / CLUSTERDOWN ──┤
+//! loading a snapshot ─ LOADING (no `loading` flag) ┘
 //! MULTI ─ queue it, reply QUEUED
 //! execute: lock the shards of its keys (ascending), run the handler, unlock
 //! stats, CLIENT REPLY mode
@@ -130,6 +131,9 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
             Err(msg) => return reject(s, Some(cmd), out, &msg),
         }
     }
+    if !spec.flags().contains(Flags::LOADING) && shared.persist.loading.load(Ordering::Relaxed) {
+        return reject(s, Some(cmd), out, errors::LOADING);
+    }
     if usher_lua::engine::BUSY_SCRIPTS.load(Ordering::Relaxed) > 0
         && !spec.flags().contains(Flags::ALLOW_BUSY)
         && !(top_name == "SHUTDOWN"
@@ -210,7 +214,7 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
             crate::blocked::serve_ready_keys(s, &mut locked);
             crate::blocked::register_if_blocked(s, &mut locked, cmd.id, argv);
             drop(locked);
-            flush_publishes(s);
+            after_unlock(s);
             result
         }
         Spec::Server(spec) => {
@@ -223,7 +227,7 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
             if !s.effects.publish.is_empty() {
                 // A script's commands may queue announcements: sent once its locks are gone.
                 drop(locked);
-                flush_publishes(s);
+                after_unlock(s);
             }
             result
         }
@@ -343,7 +347,21 @@ pub fn run_engine(
         effects: &mut s.effects,
         may_block,
     };
-    handler(&mut ctx, argv, out)
+    let result = handler(&mut ctx, argv, out);
+    if s.effects.dirty != 0 {
+        crate::stats::bump(&s.stats.dirty, s.effects.dirty);
+        // Redis 7.0's FLUSHALL rewrites the snapshot (empty) when save points are configured;
+        // done by `after_unlock`, since waiting here for a running BGSAVE (which waits for
+        // these shard locks) would deadlock.
+        if result.is_ok()
+            && spec.flags.contains(Flags::ALL_SHARDS)
+            && spec.name == "FLUSHALL"
+            && crate::persistence::has_save_points(s.shared)
+        {
+            s.flushall_save = true;
+        }
+    }
+    result
 }
 
 /// Shard indexes a command's keys live on, ascending and unique; `None` means every shard.
@@ -418,9 +436,13 @@ pub fn begin_multi(s: &mut Session) -> Result<(), CmdError> {
     Ok(())
 }
 
-/// Publishes what engine commands queued for pub/sub (queue policies' announcements), after
-/// their locks are released: delivery never happens under a shard lock.
-pub fn flush_publishes(s: &mut Session) {
+/// What engine commands leave for after their locks are released: FLUSHALL's empty snapshot
+/// (it may wait for a background save, which takes shard locks), then what they queued for
+/// pub/sub (queue policies' announcements): delivery never happens under a shard lock.
+pub fn after_unlock(s: &mut Session) {
+    if std::mem::take(&mut s.flushall_save) {
+        crate::persistence::save_empty(s.shared);
+    }
     if s.effects.publish.is_empty() {
         return;
     }

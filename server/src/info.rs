@@ -318,22 +318,76 @@ fn memory_section(shared: &Shared, locked: &mut LockedShards, out: &mut String) 
 }
 
 fn persistence(shared: &Shared, out: &mut String) {
-    let dirty: u64 = 0;
+    let p = &shared.persist;
+    let ld = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
     out.push_str("# Persistence\r\n");
-    line(out, "loading", 0);
+    line(out, "loading", u8::from(p.loading.load(Ordering::Relaxed)));
     line(out, "async_loading", 0);
     line(out, "current_cow_peak", 0);
-    line(out, "rdb_changes_since_last_save", dirty);
-    line(out, "rdb_bgsave_in_progress", 0);
+    line(out, "current_cow_size", 0);
+    line(out, "current_cow_size_age", 0);
+    line(out, "current_fork_perc", "0.00");
+    line(out, "current_save_keys_processed", 0);
+    line(out, "current_save_keys_total", 0);
+    line(
+        out,
+        "rdb_changes_since_last_save",
+        crate::persistence::changes_since_save(shared),
+    );
+    line(
+        out,
+        "rdb_bgsave_in_progress",
+        u8::from(p.bgsave_in_progress.load(Ordering::Relaxed)),
+    );
     line(
         out,
         "rdb_last_save_time",
-        unix_ms() / 1000 - shared.uptime_secs() as i64,
+        p.lastsave.load(Ordering::Relaxed),
     );
-    line(out, "rdb_last_bgsave_status", "ok");
+    line(
+        out,
+        "rdb_last_bgsave_status",
+        if p.last_bgsave_ok.load(Ordering::Relaxed) {
+            "ok"
+        } else {
+            "err"
+        },
+    );
+    line(
+        out,
+        "rdb_last_bgsave_time_sec",
+        p.last_bgsave_time_sec.load(Ordering::Relaxed),
+    );
+    line(
+        out,
+        "rdb_current_bgsave_time_sec",
+        crate::persistence::current_bgsave_secs(shared),
+    );
+    line(out, "rdb_saves", ld(&p.rdb_saves));
+    line(out, "rdb_last_cow_size", 0);
+    line(
+        out,
+        "rdb_last_load_keys_expired",
+        ld(&p.last_load_keys_expired),
+    );
+    line(
+        out,
+        "rdb_last_load_keys_loaded",
+        ld(&p.last_load_keys_loaded),
+    );
+    // The append-only file is not implemented yet.
     line(out, "aof_enabled", 0);
     line(out, "aof_rewrite_in_progress", 0);
+    line(out, "aof_rewrite_scheduled", 0);
+    line(out, "aof_last_rewrite_time_sec", -1);
+    line(out, "aof_current_rewrite_time_sec", -1);
+    line(out, "aof_last_bgrewrite_status", "ok");
+    line(out, "aof_rewrites", 0);
+    line(out, "aof_rewrites_consecutive_failures", 0);
     line(out, "aof_last_write_status", "ok");
+    line(out, "aof_last_cow_size", 0);
+    line(out, "module_fork_in_progress", 0);
+    line(out, "module_fork_last_cow_size", 0);
 }
 
 fn stats(shared: &Shared, locked: &mut LockedShards, out: &mut String) {

@@ -22,6 +22,7 @@ mod log;
 mod memory;
 mod metrics;
 mod monitor;
+mod persistence;
 mod pubsub;
 mod registry;
 mod runtime;
@@ -98,6 +99,13 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
             "token-secret is not set: admission tokens are signed with a random per-process secret"
         );
     }
+    if config.appendonly {
+        // Accepted so redis.conf files start, but nothing is logged: say so loudly.
+        warning!(
+            "appendonly yes: the append-only file is not implemented yet; only RDB snapshots \
+             (save, SAVE, BGSAVE, SHUTDOWN) persist data"
+        );
+    }
     let listeners = bind_all(&config)?;
     let port = listeners
         .first()
@@ -109,7 +117,9 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
     let cluster = cluster::ClusterState::start(&config, port)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     lazyfree::start();
-    let registry = registry::Registry::new(&usher_engine::cmd::families(), &cmd::families());
+    let mut engine_families = usher_engine::cmd::families();
+    engine_families.push(usher_persist::commands::COMMANDS);
+    let registry = registry::Registry::new(&engine_families, &cmd::families());
     let shared: &'static shared::Shared =
         Box::leak(Box::new(shared::Shared::new(config, registry)));
     if let Some(c) = cluster {
@@ -130,6 +140,11 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
     shared
         .tcp_port
         .store(port, std::sync::atomic::Ordering::Relaxed);
+    usher_persist::set_compression(shared.config.read().rdbcompression);
+    // The dataset loads in a thread of its own while the server already answers: commands
+    // without the `loading` flag get -LOADING until it is done (Redis's behaviour).
+    persistence::start_loading(shared);
+    persistence::start_cron(shared);
     for l in &listeners {
         if let Ok(addr) = l.local_addr() {
             notice!("usher listening on {addr}");
@@ -142,9 +157,18 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
     if metrics_port > 0 {
         metrics::http::start(shared, &binds, metrics_port)?;
     }
-    notice!("Ready to accept connections tcp");
     let pidfile = shared.config.read().pidfile.clone();
     runtime::run(shared, listeners)?;
+    // A signal (not SHUTDOWN) ended the run: save like Redis's SIGTERM handling does.
+    if !shared
+        .shutdown
+        .save_settled
+        .load(std::sync::atomic::Ordering::Acquire)
+        && persistence::has_save_points(shared)
+    {
+        notice!("Saving the final RDB snapshot before exiting.");
+        let _ = persistence::save(shared);
+    }
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(pidfile);
     }

@@ -69,6 +69,9 @@ pub struct Session {
     pub last_command_end: Option<std::time::Instant>,
     /// How long the last finished command took (µs), for the slow log.
     pub last_took_us: u64,
+    /// A FLUSHALL ran with save points configured: write the empty snapshot once the
+    /// command's shard locks are released (a background save may be waiting for them).
+    pub flushall_save: bool,
     pub watch: WatchState,
     pub channels: HashSet<Vec<u8>>,
     pub patterns: HashSet<Vec<u8>>,
@@ -106,6 +109,7 @@ impl Session {
             multi: None,
             last_command_end: None,
             last_took_us: 0,
+            flushall_save: false,
             watch,
             channels: HashSet::new(),
             patterns: HashSet::new(),

@@ -57,6 +57,8 @@ impl HotConfig {
 #[derive(Default)]
 pub struct Shutdown {
     requested: AtomicBool,
+    /// Set by SHUTDOWN, which settles saving itself; a signal leaves it to the exit path.
+    pub save_settled: AtomicBool,
     pub notify: Notify,
 }
 
@@ -101,6 +103,8 @@ pub struct Shared {
     pub scripts: usher_lua::ScriptCache,
     /// FUNCTION libraries, one set for the server.
     pub functions: usher_lua::functions::Libraries,
+    /// Snapshot state (server/src/persistence).
+    pub persist: crate::persistence::Persistence,
 }
 
 impl Shared {
@@ -131,6 +135,7 @@ impl Shared {
             cluster: std::sync::OnceLock::new(),
             scripts: usher_lua::ScriptCache::default(),
             functions: usher_lua::functions::Libraries::default(),
+            persist: Default::default(),
         }
     }
 
@@ -146,6 +151,7 @@ impl Shared {
         *self.hot.write() = Arc::new(HotConfig::from(&config));
         self.config_epoch.fetch_add(1, Ordering::AcqRel);
         crate::log::set_level(config.loglevel);
+        usher_persist::set_compression(config.rdbcompression);
         result
     }
 

@@ -37,6 +37,8 @@ pub struct ThreadStats {
     pub error_replies: AtomicU64,
     pub keyspace_hits: AtomicU64,
     pub keyspace_misses: AtomicU64,
+    /// Changes made by this thread's commands (Redis's `server.dirty`), for save points.
+    pub dirty: AtomicU64,
     /// Error code → count (errorstats); errors are rare, so a lock is fine here.
     pub errors: Mutex<HashMap<String, u64>>,
 }
@@ -52,6 +54,7 @@ impl ThreadStats {
             error_replies: AtomicU64::new(0),
             keyspace_hits: AtomicU64::new(0),
             keyspace_misses: AtomicU64::new(0),
+            dirty: AtomicU64::new(0),
             errors: Mutex::new(HashMap::new()),
         }
     }

@@ -6,9 +6,11 @@
 //!   bulk strings, error texts, doubles as printed), so comparisons are byte-faithful.
 //! - [`diff`] is the differential harness: one command sequence against both servers, replies
 //!   compared after the few normalizations Redis's own contract allows (unordered sets).
+//! - [`dataset`] fills a server with every type and encoding and reads a keyspace back.
 //! - [`gen`] generates random command sequences per data family, shared by every
 //!   differential test.
 
+pub mod dataset;
 pub mod diff;
 pub mod gen;
 pub mod resp;

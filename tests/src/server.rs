@@ -19,6 +19,8 @@ pub struct Server {
     pub port: u16,
     pub kind: Kind,
     log: Arc<Mutex<String>>,
+    /// The scratch `dir` given to a usher whose test named none; removed on drop.
+    scratch: Option<PathBuf>,
 }
 
 /// The usher binary under test: `$USHER_BIN`, else the workspace's release build, else debug.
@@ -52,6 +54,23 @@ impl Server {
         cmd.args(file);
         if !flags.contains(&"--port") {
             cmd.args(["--port", "0"]);
+        }
+        // Like `Server::redis`: no snapshots unless a test asks (Redis 7.0's default save
+        // points would otherwise write dump.rdb into the test's working directory on exit).
+        if !flags.contains(&"--save") {
+            cmd.args(["--save", ""]);
+        }
+        // A `dir` of its own, so a SAVE (the reply-frame sweep runs every command) never
+        // leaves a dump.rdb that the next test's server would load.
+        let scratch = (!flags.contains(&"--dir")).then(|| {
+            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let dir = std::env::temp_dir().join(format!("usher-test-{}-{n}", std::process::id()));
+            let _ = std::fs::create_dir_all(&dir);
+            dir
+        });
+        if let Some(dir) = &scratch {
+            cmd.arg("--dir").arg(dir);
         }
         cmd.args(flags).stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = cmd
@@ -98,6 +117,7 @@ impl Server {
             port,
             kind: Kind::Usher,
             log,
+            scratch,
         };
         server.wait_ready();
         server
@@ -128,6 +148,7 @@ impl Server {
                 port,
                 kind: Kind::Redis,
                 log: Default::default(),
+                scratch: None,
             };
             if server.try_ready(Duration::from_secs(5)) {
                 return server;
@@ -177,7 +198,10 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(mut c) = Client::connect(self.port) {
-                if c.call(&["PING"]).is_simple("PONG") || c.call(&["PING"]).is_error() {
+                // An error answers too (NOAUTH with requirepass), but -LOADING means the
+                // snapshot is still loading: the server is not ready for the test yet.
+                let r = c.call(&["PING"]);
+                if r.is_simple("PONG") || (r.is_error() && !r.err().starts_with("LOADING")) {
                     return;
                 }
             }
@@ -252,6 +276,9 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(dir) = &self.scratch {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

@@ -33,6 +33,7 @@ fn every_module_opens_with_a_doc_paragraph() {
         "engine/src",
         "cluster/src",
         "lua-compat/src",
+        "persist/src",
         "server/src",
         "tests/src",
         "tests/tests",

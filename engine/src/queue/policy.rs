@@ -1,7 +1,7 @@
 //! Admission policies: set once per event with QPOLICY, then run by the server itself.
 //!
 //! A policy is an ordinary HASH at `<queue>:policy` (readable and editable with HGETALL/HSET;
-//! not yet persisted across restarts, like every key until persistence lands), holding
+//! carried by snapshots like every key, and re-registered when a snapshot loads), holding
 //! Cloudflare's two knobs and the rest of an event's waiting-room settings:
 //!
 //! ```text

@@ -7,6 +7,7 @@ pub mod functions;
 pub mod latency;
 pub mod memory;
 pub mod monitor;
+pub mod persistence;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
@@ -21,6 +22,7 @@ pub fn families() -> Vec<&'static [ServerSpec]> {
         connection::COMMANDS,
         server::COMMANDS,
         memory::COMMANDS,
+        persistence::COMMANDS,
         latency::COMMANDS,
         pubsub::COMMANDS,
         transaction::COMMANDS,

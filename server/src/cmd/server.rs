@@ -1,4 +1,4 @@
-//! The server family: INFO, CONFIG, COMMAND, TIME, LASTSAVE and SHUTDOWN.
+//! The server family: INFO, CONFIG, COMMAND, TIME and SHUTDOWN.
 //!
 //! COMMAND answers from the registry (the same rows the dispatch gate checks), in Redis 7.0's
 //! reply shapes: COMMAND INFO's ten-element entries, COMMAND DOCS' maps, COMMAND GETKEYS.
@@ -6,7 +6,6 @@
 use crate::config::{self, DIRECTIVES};
 use crate::registry::{Command, Lookup, ServerHandler, ServerSpec, Spec};
 use crate::session::Session;
-use crate::shared::unix_ms;
 use usher_engine::args::is;
 use usher_engine::cmd::keys::write_help;
 use usher_engine::command::{cmd, container, Flags, Group};
@@ -68,6 +67,20 @@ fn config_get(
     Ok(())
 }
 
+/// Redis's `enable-protected-configs`: `yes`, or `local` for a client on a loopback address.
+fn protected_allowed(s: &Session) -> bool {
+    match s.shared.config.read().enable_protected_configs.as_str() {
+        "yes" => true,
+        "local" => {
+            let ip = s.info.addr.rsplit_once(':').map_or("", |(ip, _)| ip);
+            ip.trim_matches(|c| c == '[' || c == ']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+        }
+        _ => false,
+    }
+}
+
 /// ```text
 /// CONFIG SET parameter value [parameter value ...]
 /// ```
@@ -100,6 +113,12 @@ fn config_set(
             return Err(CmdError::Owned(config::set_error(
                 &name,
                 "can't set immutable config",
+            )));
+        }
+        if ["dir", "dbfilename"].contains(&directive.name) && !protected_allowed(s) {
+            return Err(CmdError::Owned(config::set_error(
+                &name,
+                "can't set protected config",
             )));
         }
         changes.push((
@@ -544,40 +563,33 @@ fn time(
 }
 
 /// ```text
-/// LASTSAVE
-/// ```
-/// Nothing is saved yet (persistence is a later release), so this is the start-up time, as
-/// Redis reports before its first save.
-fn lastsave(
-    s: &mut Session,
-    _locked: &mut LockedShards,
-    _argv: Argv,
-    out: &mut RespWriter,
-) -> CmdResult {
-    out.int(unix_ms() / 1000 - s.shared.uptime_secs() as i64);
-    Ok(())
-}
-
-/// ```text
 /// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
 /// ```
-/// On success the connection closes without a reply, as in Redis.
+/// On success the connection closes without a reply, as in Redis. It saves a snapshot first
+/// when asked (SAVE) or when save points are configured (unless NOSAVE); a failed save keeps
+/// the server running with Redis's error, unless FORCE.
 fn shutdown(
     s: &mut Session,
     _locked: &mut LockedShards,
     argv: Argv,
     _out: &mut RespWriter,
 ) -> CmdResult {
-    let mut abort = false;
+    let (mut abort, mut nosave, mut save, mut force) = (false, false, false, false);
     for opt in argv.iter().skip(1) {
         if is(opt, "ABORT") {
             abort = true;
-        } else if !["NOSAVE", "SAVE", "NOW", "FORCE"]
-            .iter()
-            .any(|k| is(opt, k))
-        {
+        } else if is(opt, "NOSAVE") {
+            nosave = true;
+        } else if is(opt, "SAVE") {
+            save = true;
+        } else if is(opt, "FORCE") {
+            force = true;
+        } else if !is(opt, "NOW") {
             return Err(CmdError::Syntax);
         }
+    }
+    if nosave && save {
+        return Err(CmdError::Syntax);
     }
     if abort {
         if argv.len() > 2 {
@@ -586,6 +598,24 @@ fn shutdown(
         return Err(CmdError::Static("ERR No shutdown in progress."));
     }
     crate::warning!("User requested shutdown...");
+    let loading = s
+        .shared
+        .persist
+        .loading
+        .load(std::sync::atomic::Ordering::Acquire);
+    if !loading && (save || (!nosave && crate::persistence::has_save_points(s.shared))) {
+        crate::notice!("Saving the final RDB snapshot before exiting.");
+        if crate::persistence::save(s.shared).is_err() && !force {
+            crate::warning!("Error trying to save the DB, can't exit.");
+            return Err(CmdError::Static(
+                "ERR Errors trying to SHUTDOWN. Check logs.",
+            ));
+        }
+    }
+    s.shared
+        .shutdown
+        .save_settled
+        .store(true, std::sync::atomic::Ordering::Release);
     s.shared.shutdown.request();
     s.close_after_reply = true;
     Ok(())
@@ -687,7 +717,6 @@ pub static COMMANDS: &[ServerSpec] = &[
     container("CONFIG", CONFIG_SUBCOMMANDS).doc(Group::Server, "2.0.0", "A container for server configuration commands.", "Depends on subcommand."),
     CommandRow::with_handler(container("COMMAND", COMMAND_SUBCOMMANDS).doc(Group::Server, "2.8.13", "Returns detailed information about all commands.", "O(N) where N is the total number of Redis commands"), command as ServerHandler),
     cmd("TIME", 1, Flags::LOADING.union(Flags::STALE).union(Flags::FAST), time as ServerHandler).doc(Group::Server, "2.6.0", "Returns the server time.", "O(1)"),
-    cmd("LASTSAVE", 1, Flags::LOADING.union(Flags::STALE).union(Flags::FAST), lastsave as ServerHandler).doc(Group::Server, "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", "O(1)"),
     cmd("SHUTDOWN", -1, ADMIN.union(Flags::NO_MULTI).union(Flags::ALLOW_BUSY), shutdown as ServerHandler).doc(Group::Server, "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)"),
 ];
 
