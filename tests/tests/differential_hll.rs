@@ -18,6 +18,8 @@ fn random_sequences_match(usher_args: &[&str], sparse_max: &str) {
     let redis = Server::redis(&[]);
     let seed = diff::seed();
     let mut g = gen::Gen::new(seed);
+    // Printed with the failure output (a crash ends the test before `report` can say it).
+    eprintln!("seed {seed} (rerun with USHER_DIFF_SEED={seed})");
     let mut d = Differ::new(&usher, &redis);
     d.run(&args(&[
         "CONFIG",
