@@ -73,6 +73,8 @@ pub struct Config {
     pub hz: u32,
     /// Per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM).
     pub latency_tracking: bool,
+    /// `latency-monitor-threshold` (ms; 0: the latency monitor is off).
+    pub latency_monitor_threshold: u64,
     /// `busy-reply-threshold` (alias `lua-time-limit`), ms: past it other clients get BUSY.
     pub busy_reply_threshold: u64,
     /// The percentiles INFO latencystats prints.
@@ -152,6 +154,7 @@ impl Default for Config {
             maxmemory_policy: "noeviction".into(),
             hz: 10,
             latency_tracking: true,
+            latency_monitor_threshold: 0,
             busy_reply_threshold: 5000,
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
             engine: EngineConfig::default(),
@@ -529,6 +532,17 @@ pub static DIRECTIVES: &[Directive] = &[
             |c| c.busy_reply_threshold.to_string(),
         )
     },
+    d(
+        "latency-monitor-threshold",
+        true,
+        |c, a| {
+            set(
+                &mut c.latency_monitor_threshold,
+                int_in(a, 0, i64::MAX)? as u64,
+            )
+        },
+        |c| c.latency_monitor_threshold.to_string(),
+    ),
     d(
         "latency-tracking",
         true,

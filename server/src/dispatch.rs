@@ -244,6 +244,15 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
     {
         record_slow(s, argv, s.last_took_us);
     }
+    let latency = s.hot.latency_monitor_us;
+    if latency > 0 && s.last_took_us >= latency {
+        let fast = cmd.spec.flags().contains(Flags::FAST);
+        s.shared.latency_monitor.record(
+            if fast { "fast-command" } else { "command" },
+            s.last_took_us / 1000,
+            s.now_ms / 1000,
+        );
+    }
 }
 
 /// Shows a finished command to MONITOR clients (not admin commands, as Redis).

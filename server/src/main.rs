@@ -17,6 +17,7 @@ mod connection;
 mod dispatch;
 mod info;
 mod latency;
+mod latency_monitor;
 mod lazyfree;
 mod log;
 mod memory;

@@ -34,6 +34,8 @@ pub struct HotConfig {
     /// `slowlog-log-slower-than` (µs; negative: off) and `slowlog-max-len`.
     pub slowlog_threshold_us: i64,
     pub slowlog_max_len: usize,
+    /// `latency-monitor-threshold` in µs (0: off).
+    pub latency_monitor_us: u64,
 }
 
 impl HotConfig {
@@ -48,6 +50,7 @@ impl HotConfig {
             latency_tracking: config.latency_tracking,
             slowlog_threshold_us: config.slowlog_log_slower_than,
             slowlog_max_len: config.slowlog_max_len,
+            latency_monitor_us: config.latency_monitor_threshold.saturating_mul(1000),
             busy_reply_threshold: config.busy_reply_threshold,
         }
     }
@@ -97,6 +100,7 @@ pub struct Shared {
     pub ops_samples: Mutex<VecDeque<(Instant, u64)>>,
     pub slowlog: crate::slowlog::SlowLog,
     pub monitors: crate::monitor::Monitors,
+    pub latency_monitor: crate::latency_monitor::LatencyMonitor,
     /// Set once at start-up in cluster mode (`cluster-enabled yes`).
     pub cluster: std::sync::OnceLock<crate::cluster::ClusterState>,
     /// The script cache, one for the server (scripts loaded anywhere run everywhere).
@@ -132,6 +136,7 @@ impl Shared {
             ops_samples: Mutex::new(VecDeque::new()),
             slowlog: crate::slowlog::SlowLog::default(),
             monitors: crate::monitor::Monitors::default(),
+            latency_monitor: crate::latency_monitor::LatencyMonitor::default(),
             cluster: std::sync::OnceLock::new(),
             scripts: usher_lua::ScriptCache::default(),
             functions: usher_lua::functions::Libraries::default(),

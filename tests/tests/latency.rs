@@ -225,3 +225,43 @@ fn latency_histogram_is_shaped_like_redis() {
     u.call(&["HELLO", "3"]);
     assert!(matches!(histogram(&mut u, &["get"]), Reply::Map(_)));
 }
+
+/// The latency monitor against redis-server: a command past `latency-monitor-threshold` shows
+/// in LATEST and HISTORY under `command`, RESET counts the classes it drops, and HELP and an
+/// idle DOCTOR read the same.
+#[test]
+fn the_latency_monitor_records_slow_commands_like_redis() {
+    let (usher, redis) = (Server::usher(&[]), Server::redis(&[]));
+    let mut seen = Vec::new();
+    for server in [&usher, &redis] {
+        let mut c = server.client();
+        let mut r = Vec::new();
+        r.push(c.call(&["LATENCY", "DOCTOR"]));
+        r.push(c.call(&["LATENCY", "HELP"]));
+        c.call(&["CONFIG", "SET", "latency-monitor-threshold", "1"]);
+        c.call(&[
+            "EVAL",
+            "local i = 0 while i < 3000000 do i = i + 1 end return 1",
+            "0",
+        ]);
+        let latest = c.call(&["LATENCY", "LATEST"]);
+        assert_eq!(latest.items().len(), 1, "{latest:?}");
+        let entry = latest.items()[0].items();
+        assert_eq!(entry[0].text(), "command");
+        assert!(
+            entry[2].int() >= 1 && entry[3].int() >= entry[2].int(),
+            "{entry:?}"
+        );
+        let history = c.call(&["LATENCY", "HISTORY", "command"]);
+        assert_eq!(history.items()[0].items().len(), 2);
+        assert_eq!(history.items()[0].items()[0], entry[1]);
+        r.push(c.call(&["LATENCY", "HISTORY", "nope"]));
+        r.push(c.call(&["LATENCY", "RESET", "command", "nope"]));
+        r.push(c.call(&["LATENCY", "RESET"]));
+        r.push(c.call(&["LATENCY", "LATEST"]));
+        r.push(c.call(&["LATENCY", "HISTORY"]));
+        r.push(c.call(&["LATENCY", "DOCTOR"]));
+        seen.push(r);
+    }
+    assert_eq!(seen[0], seen[1]);
+}

@@ -1,8 +1,7 @@
 //! The LATENCY family: HISTOGRAM (per-command latency distributions, Redis 7.0's
-//! `latency-tracking`) and HELP. The histograms live in [`crate::latency`].
-//!
-//! Redis's latency *monitor* (DOCTOR, GRAPH, HISTORY, LATEST, RESET: events over
-//! `latency-monitor-threshold`) is not implemented; those subcommands answer as unknown.
+//! `latency-tracking`, from [`crate::latency`]), the latency monitor's LATEST, HISTORY, RESET
+//! and DOCTOR (events over `latency-monitor-threshold`, from [`crate::latency_monitor`]), and
+//! HELP. GRAPH (an ASCII chart) is not implemented and answers as an unknown subcommand.
 
 use crate::latency::{command_snapshot, Snapshot};
 use crate::registry::{Command, ServerHandler, ServerSpec};
@@ -62,8 +61,90 @@ fn latency_histogram(
     Ok(())
 }
 
+/// ```text
+/// LATENCY LATEST
+/// ```
+/// `[[event, unix-time, latest-ms, max-ms], ...]`.
+fn latency_latest(
+    s: &mut Session,
+    _: &mut LockedShards,
+    _: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let latest = s.shared.latency_monitor.latest();
+    out.array(latest.len());
+    for (name, t, ms, max) in latest {
+        out.array(4);
+        out.bulk(name.as_bytes());
+        out.int(t);
+        out.int(ms as i64);
+        out.int(max as i64);
+    }
+    Ok(())
+}
+
+/// ```text
+/// LATENCY HISTORY event
+/// ```
+/// `[[unix-time, ms], ...]`, oldest first (empty for an unknown event).
+fn latency_history(
+    s: &mut Session,
+    _: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let samples = s.shared.latency_monitor.history(argv.arg(2));
+    out.array(samples.len());
+    for (t, ms) in samples {
+        out.array(2);
+        out.int(t);
+        out.int(ms as i64);
+    }
+    Ok(())
+}
+
+/// ```text
+/// LATENCY RESET [event ...]
+/// ```
+/// The number of event classes reset.
+fn latency_reset(
+    s: &mut Session,
+    _: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let names: Vec<&[u8]> = argv.iter().skip(2).collect();
+    out.int(s.shared.latency_monitor.reset(&names) as i64);
+    Ok(())
+}
+
+/// ```text
+/// LATENCY DOCTOR
+/// ```
+fn latency_doctor(
+    s: &mut Session,
+    _: &mut LockedShards,
+    _: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let threshold = s.shared.config.read().latency_monitor_threshold;
+    out.verbatim("txt", s.shared.latency_monitor.doctor(threshold).as_bytes());
+    Ok(())
+}
+
 const LATENCY_HELP: &[&str] = &[
     "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DOCTOR",
+    "    Return a human readable latency analysis report.",
+    "GRAPH <event>",
+    "    Return an ASCII latency graph for the <event> class.",
+    "HISTORY <event>",
+    "    Return time-latency samples for the <event> class.",
+    "LATEST",
+    "    Return the latest latency samples for all events.",
+    "RESET [<event> ...]",
+    "    Reset latency data of one or more <event> classes.",
+    "    (default: reset all data for all event classes)",
     "HISTOGRAM [COMMAND ...]",
     "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
     "    If no commands are specified then all histograms are replied.",
@@ -81,7 +162,42 @@ fn latency_help(
     Ok(())
 }
 
+const MONITOR_FLAGS: Flags = Flags::ADMIN
+    .union(Flags::NOSCRIPT)
+    .union(Flags::LOADING)
+    .union(Flags::STALE);
+
 const LATENCY_SUBCOMMANDS: &[ServerSpec] = &[
+    cmd("LATEST", 2, MONITOR_FLAGS, latency_latest as ServerHandler).doc(
+        Group::Server,
+        "2.8.13",
+        "Returns the latest latency samples for all events.",
+        "O(1)",
+    ),
+    cmd(
+        "HISTORY",
+        3,
+        MONITOR_FLAGS,
+        latency_history as ServerHandler,
+    )
+    .doc(
+        Group::Server,
+        "2.8.13",
+        "Returns timestamp-latency samples for an event.",
+        "O(1)",
+    ),
+    cmd("RESET", -2, MONITOR_FLAGS, latency_reset as ServerHandler).doc(
+        Group::Server,
+        "2.8.13",
+        "Resets the latency data for one or more events.",
+        "O(1)",
+    ),
+    cmd("DOCTOR", 2, MONITOR_FLAGS, latency_doctor as ServerHandler).doc(
+        Group::Server,
+        "2.8.13",
+        "Returns a human-readable latency analysis report.",
+        "O(1)",
+    ),
     cmd(
         "HISTOGRAM",
         -2,
