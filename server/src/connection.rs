@@ -220,7 +220,25 @@ fn process_input(
                     warmed_until = offset + warmer.warm(s, &rbuf[offset..]);
                 }
                 let argv = parser.argv(&rbuf[offset..]);
-                dispatch(s, argv, &mut writer);
+                // A bug that panics in one command must not take the worker thread (and every
+                // connection and shard cron on it) down: the client gets an error and is
+                // closed, and the log says what happened. Locks are released by unwinding.
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    dispatch(s, argv, &mut writer)
+                }));
+                if ran.is_err() {
+                    let name = String::from_utf8_lossy(argv.arg(0)).into_owned();
+                    crate::warning!(
+                        "BUG: command '{name}' panicked (client id={} addr={}); the client is closed",
+                        s.info.id,
+                        s.info.addr
+                    );
+                    writer.error(&format!(
+                        "ERR internal error running '{name}' (see the server log)"
+                    ));
+                    s.close_after_reply = true;
+                    break;
+                }
                 offset += consumed;
             }
             Ok(Parsed::Skip { consumed }) => offset += consumed,

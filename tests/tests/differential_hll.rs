@@ -199,3 +199,20 @@ fn hll_command_table_matches_redis() {
         &["pfadd", "pfcount", "pfmerge", "pfdebug", "pfselftest"],
     );
 }
+
+/// A damaged sparse sketch whose last opcode is an XZERO cut in half once crashed a worker
+/// thread (a slice past the end). It is refused as a corrupt sketch, and the server goes on.
+#[test]
+fn a_sketch_ending_in_half_an_opcode_is_refused_not_a_crash() {
+    let usher = Server::usher(&[]);
+    let mut c = usher.client();
+    let mut sketch = b"HYLL\x01\x00\x00\x00".to_vec();
+    sketch.extend_from_slice(&[0u8; 8]);
+    sketch.push(0x7f); // the first byte of an XZERO, its second missing
+    c.call(&[b"SET".to_vec(), b"h".to_vec(), sketch]);
+    for element in ["a", "b", "c", "d", "e", "f", "g", "h"] {
+        let r = c.call(&["PFADD", "h", element]);
+        assert!(r.is_error() && r.err().starts_with("INVALIDOBJ"), "{r:?}");
+    }
+    assert!(c.call(&["PING"]).is_simple("PONG"));
+}

@@ -261,6 +261,11 @@ fn sparse_raise(
     let mut prev: Option<usize> = None;
     while p < end {
         let (run, _, len) = opcode(s, p);
+        if p + len > end {
+            // An XZERO cut off by the end of a damaged string: Redis would read its second
+            // byte past the end (and move a negative length); refuse the sketch instead.
+            return Err(Corrupt);
+        }
         span = run;
         if index < first + span {
             break;
