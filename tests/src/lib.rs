@@ -15,6 +15,7 @@ pub mod diff;
 pub mod gen;
 pub mod resp;
 pub mod server;
+pub mod wait;
 
 pub use diff::Differ;
 pub use resp::{Client, Reply};

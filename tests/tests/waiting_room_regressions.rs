@@ -3,38 +3,12 @@
 //! client; timings use the server's own policy tick, so waits are bounded polls, never sleeps
 //! that assume a speed.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use usher_tests::wait::{eventually, map, now_ms};
 use usher_tests::{Client, Reply, Server};
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 fn s(v: impl ToString) -> String {
     v.to_string()
-}
-
-fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    false
-}
-
-fn map(reply: Reply) -> HashMap<String, Reply> {
-    reply
-        .items()
-        .chunks(2)
-        .map(|c| (c[0].text(), c[1].clone()))
-        .collect()
 }
 
 fn is_err(r: &Reply, prefix: &str) -> bool {

@@ -66,27 +66,7 @@ fn sunsubscribe(
     argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
-    let named: Vec<Vec<u8>> = argv.iter().skip(1).map(<[u8]>::to_vec).collect();
-    let targets: Vec<Vec<u8>> = if named.is_empty() {
-        s.shard_channels.iter().cloned().collect()
-    } else {
-        named
-    };
-    if targets.is_empty() {
-        out.raw(&encode_with_count(s.resp, b"sunsubscribe", None, 0));
-    }
-    for t in targets {
-        if s.shard_channels.remove(&t) {
-            s.shared.pubsub.sunsubscribe(&t, s.info.id);
-        }
-        out.raw(&encode_with_count(
-            s.resp,
-            b"sunsubscribe",
-            Some(&t),
-            s.shard_channels.len(),
-        ));
-    }
-    sync_counts(s);
+    unsubscribe_generic(s, argv, out, Space::Shard);
     Ok(())
 }
 
@@ -183,49 +163,52 @@ fn psubscribe(
     Ok(())
 }
 
-/// Shared by UNSUBSCRIBE and PUNSUBSCRIBE: the named ones, or all when none are named.
-fn unsubscribe_generic(s: &mut Session, argv: Argv, out: &mut RespWriter, patterns: bool) {
-    let kind: &[u8] = if patterns {
-        b"punsubscribe"
-    } else {
-        b"unsubscribe"
+/// Which subscriptions an unsubscribe names.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Space {
+    Channels,
+    Patterns,
+    Shard,
+}
+
+/// Shared by UNSUBSCRIBE, PUNSUBSCRIBE and SUNSUBSCRIBE: the named ones, or all when none are
+/// named. Confirmations count channels and patterns together, shard channels apart (Redis 7.0).
+fn unsubscribe_generic(s: &mut Session, argv: Argv, out: &mut RespWriter, space: Space) {
+    let kind: &[u8] = match space {
+        Space::Channels => b"unsubscribe",
+        Space::Patterns => b"punsubscribe",
+        Space::Shard => b"sunsubscribe",
+    };
+    fn held(s: &mut Session, space: Space) -> &mut std::collections::HashSet<Vec<u8>> {
+        match space {
+            Space::Channels => &mut s.channels,
+            Space::Patterns => &mut s.patterns,
+            Space::Shard => &mut s.shard_channels,
+        }
+    }
+    let count = |s: &Session| match space {
+        Space::Shard => s.shard_channels.len(),
+        _ => s.subscription_count(),
     };
     let named: Vec<Vec<u8>> = argv.iter().skip(1).map(<[u8]>::to_vec).collect();
-    let targets: Vec<Vec<u8>> = if !named.is_empty() {
-        named
-    } else if patterns {
-        s.patterns.iter().cloned().collect()
+    let targets: Vec<Vec<u8>> = if named.is_empty() {
+        held(s, space).iter().cloned().collect()
     } else {
-        s.channels.iter().cloned().collect()
+        named
     };
     if targets.is_empty() {
-        out.raw(&encode_with_count(
-            s.resp,
-            kind,
-            None,
-            s.subscription_count(),
-        ));
+        out.raw(&encode_with_count(s.resp, kind, None, count(s)));
     }
     let registry: &PubSub = &s.shared.pubsub;
     for t in targets {
-        let removed = if patterns {
-            s.patterns.remove(&t)
-        } else {
-            s.channels.remove(&t)
-        };
-        if removed {
-            if patterns {
-                registry.punsubscribe(&t, s.info.id);
-            } else {
-                registry.unsubscribe(&t, s.info.id);
-            }
+        if held(s, space).remove(&t) {
+            match space {
+                Space::Channels => registry.unsubscribe(&t, s.info.id),
+                Space::Patterns => registry.punsubscribe(&t, s.info.id),
+                Space::Shard => registry.sunsubscribe(&t, s.info.id),
+            };
         }
-        out.raw(&encode_with_count(
-            s.resp,
-            kind,
-            Some(&t),
-            s.subscription_count(),
-        ));
+        out.raw(&encode_with_count(s.resp, kind, Some(&t), count(s)));
     }
     sync_counts(s);
 }
@@ -239,7 +222,7 @@ fn unsubscribe(
     argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
-    unsubscribe_generic(s, argv, out, false);
+    unsubscribe_generic(s, argv, out, Space::Channels);
     Ok(())
 }
 
@@ -252,7 +235,7 @@ fn punsubscribe(
     argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
-    unsubscribe_generic(s, argv, out, true);
+    unsubscribe_generic(s, argv, out, Space::Patterns);
     Ok(())
 }
 
