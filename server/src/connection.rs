@@ -111,6 +111,10 @@ async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
                 crate::blocked::on_timeout(s, &mut RespWriter::new(&mut out, s.resp));
                 process_input(s, &mut parser, &mut warmer, &mut rbuf, &mut out);
             }
+            _ = pause_ends(s.shared, s.paused_until), if s.paused_until.is_some() => {
+                s.paused_until = None;
+                process_input(s, &mut parser, &mut warmer, &mut rbuf, &mut out);
+            }
             read = stream.read_buf(&mut rbuf) => {
                 let n = read?;
                 if n == 0 {
@@ -193,6 +197,31 @@ async fn flush(
     }
 }
 
+/// Resolves when a pause that holds this connection until `until` ends: at that time, or at
+/// CLIENT UNPAUSE, whichever comes first.
+async fn pause_ends(shared: &'static crate::shared::Shared, until: Option<i64>) {
+    let until = until.unwrap_or(0);
+    let wait = Duration::from_millis((until - unix_ms()).max(0) as u64);
+    tokio::select! {
+        _ = shared.pause.resumed.notified() => {}
+        _ = tokio::time::sleep(wait) => {}
+    }
+}
+
+/// Until when CLIENT PAUSE holds `argv`, if it does (only looked up while a pause is on).
+#[inline]
+fn paused_here(s: &Session, argv: usher_protocol::Argv<'_>) -> Option<i64> {
+    let pause = &s.shared.pause;
+    if !pause.active() {
+        return None;
+    }
+    let flags = match s.shared.registry.lookup(argv) {
+        crate::registry::Lookup::Found(cmd) => cmd.spec.flags(),
+        _ => usher_engine::command::Flags::NONE,
+    };
+    pause.holds(flags, unix_ms())
+}
+
 /// Runs every complete command in `rbuf`, leaving a partial one for the next read.
 fn process_input(
     s: &mut Session,
@@ -216,6 +245,11 @@ fn process_input(
         };
         match parser.parse(&rbuf[offset..], &limits) {
             Ok(Parsed::Command { consumed }) => {
+                if let Some(until) = paused_here(s, parser.argv(&rbuf[offset..])) {
+                    // Leave it (and what follows) in the buffer until the pause ends.
+                    s.paused_until = Some(until);
+                    break;
+                }
                 if offset >= warmed_until && offset + consumed < rbuf.len() {
                     warmed_until = offset + warmer.warm(s, &rbuf[offset..]);
                 }

@@ -23,6 +23,7 @@ mod log;
 mod memory;
 mod metrics;
 mod monitor;
+mod pause;
 mod persistence;
 mod pubsub;
 mod registry;

@@ -69,6 +69,8 @@ pub struct Session {
     pub last_command_end: Option<std::time::Instant>,
     /// How long the last finished command took (µs), for the slow log.
     pub last_took_us: u64,
+    /// CLIENT PAUSE holds this connection's next command until then (Unix ms).
+    pub paused_until: Option<i64>,
     /// A FLUSHALL ran with save points configured: write the empty snapshot once the
     /// command's shard locks are released (a background save may be waiting for them).
     pub flushall_save: bool,
@@ -109,6 +111,7 @@ impl Session {
             multi: None,
             last_command_end: None,
             last_took_us: 0,
+            paused_until: None,
             flushall_save: false,
             watch,
             channels: HashSet::new(),

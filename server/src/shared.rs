@@ -101,6 +101,7 @@ pub struct Shared {
     pub slowlog: crate::slowlog::SlowLog,
     pub monitors: crate::monitor::Monitors,
     pub latency_monitor: crate::latency_monitor::LatencyMonitor,
+    pub pause: crate::pause::Pause,
     /// Set once at start-up in cluster mode (`cluster-enabled yes`).
     pub cluster: std::sync::OnceLock<crate::cluster::ClusterState>,
     /// The script cache, one for the server (scripts loaded anywhere run everywhere).
@@ -137,6 +138,7 @@ impl Shared {
             slowlog: crate::slowlog::SlowLog::default(),
             monitors: crate::monitor::Monitors::default(),
             latency_monitor: crate::latency_monitor::LatencyMonitor::default(),
+            pause: crate::pause::Pause::default(),
             cluster: std::sync::OnceLock::new(),
             scripts: usher_lua::ScriptCache::default(),
             functions: usher_lua::functions::Libraries::default(),

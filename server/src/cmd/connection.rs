@@ -607,6 +607,54 @@ fn client_no_evict(
     Ok(())
 }
 
+/// ```text
+/// CLIENT PAUSE timeout [WRITE | ALL]
+/// ```
+/// Holds every client's commands (ALL, the default) or only those that may write (WRITE) for
+/// `timeout` ms; this client's too, as Redis does.
+fn client_pause(
+    s: &mut Session,
+    _: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let timeout = usher_protocol::parse::parse_i64(argv.arg(2)).ok_or(CmdError::Static(
+        "ERR timeout is not an integer or out of range",
+    ))?;
+    if timeout < 0 {
+        return Err(CmdError::Static("ERR timeout is negative"));
+    }
+    let all = match argv.get(3) {
+        None => true,
+        Some(m) if m.eq_ignore_ascii_case(b"ALL") && argv.len() == 4 => true,
+        Some(m) if m.eq_ignore_ascii_case(b"WRITE") && argv.len() == 4 => false,
+        Some(_) => {
+            return Err(CmdError::Static(
+                "ERR CLIENT PAUSE mode must be WRITE or ALL",
+            ))
+        }
+    };
+    s.shared
+        .pause
+        .pause(crate::shared::unix_ms().saturating_add(timeout), all);
+    out.ok();
+    Ok(())
+}
+
+/// ```text
+/// CLIENT UNPAUSE
+/// ```
+fn client_unpause(
+    s: &mut Session,
+    _: &mut LockedShards,
+    _: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    s.shared.pause.unpause();
+    out.ok();
+    Ok(())
+}
+
 const CLIENT_HELP: &[&str] = &[
     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "GETNAME",
@@ -633,6 +681,10 @@ const CLIENT_HELP: &[&str] = &[
     "    Return information about client connections. Options:",
     "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
     "      Return clients of specified type.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
     "REPLY (ON|OFF|SKIP)",
     "    Control the replies sent to the current connection.",
     "SETNAME <name>",
@@ -721,6 +773,30 @@ const CLIENT_SUBCOMMANDS: &[ServerSpec] = &[
         "3.2.0",
         "Instructs the server whether to reply to commands.",
         "O(1)",
+    ),
+    cmd(
+        "PAUSE",
+        -3,
+        Flags::ADMIN.union(CONN),
+        client_pause as ServerHandler,
+    )
+    .doc(
+        Group::Connection,
+        "2.9.50",
+        "Suspends commands processing.",
+        "O(1)",
+    ),
+    cmd(
+        "UNPAUSE",
+        2,
+        Flags::ADMIN.union(CONN),
+        client_unpause as ServerHandler,
+    )
+    .doc(
+        Group::Connection,
+        "6.2.0",
+        "Resumes processing commands from paused clients.",
+        "O(N) Where N is the number of paused clients",
     ),
     cmd(
         "UNBLOCK",
