@@ -150,6 +150,13 @@ impl Client {
         self.writer.write_all(bytes).expect("write");
     }
 
+    /// Sends one command and reads its reply, or the I/O error (a server still starting, or
+    /// another process on the port, may reset the connection).
+    pub fn try_call<A: AsRef<[u8]>>(&mut self, args: &[A]) -> io::Result<Reply> {
+        self.writer.write_all(&Self::encode(args))?;
+        self.read()
+    }
+
     /// Sends one command and reads its reply.
     pub fn call<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Reply {
         self.send(args);

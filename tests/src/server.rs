@@ -168,7 +168,10 @@ impl Server {
                 // before this one bound it: only our own process counts as ready. With
                 // requirepass PING answers NOAUTH and INFO cannot be read: then our process
                 // must at least still be alive (a failed bind exits at once).
-                let reply = c.call(&["PING"]);
+                let Ok(reply) = c.try_call(&["PING"]) else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
                 if reply.is_simple("PONG") && self.answers_as_our_process(&mut c) {
                     return true;
                 }
@@ -184,8 +187,8 @@ impl Server {
 
     /// True when the server on our port reports our child's pid in INFO.
     fn answers_as_our_process(&self, c: &mut Client) -> bool {
-        match c.call(&["INFO", "server"]) {
-            Reply::Bulk(b) | Reply::Verbatim(_, b) => {
+        match c.try_call(&["INFO", "server"]) {
+            Ok(Reply::Bulk(b)) | Ok(Reply::Verbatim(_, b)) => {
                 let text = String::from_utf8_lossy(&b);
                 text.lines()
                     .any(|l| l.trim() == format!("process_id:{}", self.child.id()))
@@ -200,9 +203,10 @@ impl Server {
             if let Ok(mut c) = Client::connect(self.port) {
                 // An error answers too (NOAUTH with requirepass), but -LOADING means the
                 // snapshot is still loading: the server is not ready for the test yet.
-                let r = c.call(&["PING"]);
-                if r.is_simple("PONG") || (r.is_error() && !r.err().starts_with("LOADING")) {
-                    return;
+                if let Ok(r) = c.try_call(&["PING"]) {
+                    if r.is_simple("PONG") || (r.is_error() && !r.err().starts_with("LOADING")) {
+                        return;
+                    }
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
