@@ -167,6 +167,10 @@ impl Group {
 /// Returns `None` when the arguments are too malformed to say (the command then reports it).
 pub type KeyFinder = fn(Argv<'_>) -> Option<KeyPositions>;
 
+/// A command's keys hash to more than one slot (Redis's CROSSSLOT).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CrossSlot;
+
 /// Argument indexes that are keys.
 pub type KeyPositions = SmallVec<[usize; 4]>;
 
@@ -346,23 +350,31 @@ impl<H> CommandSpec<H> {
         Some(out)
     }
 
-    /// For a [`Flags::SAME_SLOT`] command: true when all its keys, named and derived, hash to
-    /// one slot (always true for other commands). Malformed key arguments pass: the handler
-    /// reports them.
-    pub fn keys_share_slot(&self, argv: Argv<'_>) -> bool {
-        if !self.flags.contains(Flags::SAME_SLOT) {
-            return true;
-        }
+    /// The one hash slot all of the command's keys, named and derived, hash to: `Ok(None)`
+    /// for a keyless command, `Err(CrossSlot)` when they span several. Malformed key arguments
+    /// count as no keys: the handler reports them. The dispatcher's SAME_SLOT check and cluster
+    /// routing both ask this.
+    pub fn keys_slot(&self, argv: Argv<'_>) -> Result<Option<u16>, CrossSlot> {
         let named = self.key_positions(argv).unwrap_or_default();
         let derived = self.derived_keys.map(|d| d(argv)).unwrap_or_default();
         let mut slots = named
             .iter()
             .map(|&i| usher_cluster::key_hash_slot(argv.arg(i)))
             .chain(derived.iter().map(|k| usher_cluster::key_hash_slot(k)));
-        match slots.next() {
-            Some(first) => slots.all(|s| s == first),
-            None => true,
+        let Some(first) = slots.next() else {
+            return Ok(None);
+        };
+        if slots.all(|s| s == first) {
+            Ok(Some(first))
+        } else {
+            Err(CrossSlot)
         }
+    }
+
+    /// For a [`Flags::SAME_SLOT`] command: true when all its keys hash to one slot (always
+    /// true for other commands).
+    pub fn keys_share_slot(&self, argv: Argv<'_>) -> bool {
+        !self.flags.contains(Flags::SAME_SLOT) || self.keys_slot(argv).is_ok()
     }
 
     /// The flags `COMMAND INFO` shows: the declared ones plus `movablekeys`.

@@ -75,6 +75,15 @@ impl Spec {
             Spec::Server(s) => s.key_positions(argv),
         }
     }
+    pub fn keys_slot(
+        self,
+        argv: Argv<'_>,
+    ) -> Result<Option<u16>, usher_engine::command::CrossSlot> {
+        match self {
+            Spec::Engine(s) => s.keys_slot(argv),
+            Spec::Server(s) => s.keys_slot(argv),
+        }
+    }
     pub fn derived_keys(self) -> Option<usher_engine::command::DerivedKeys> {
         match self {
             Spec::Engine(s) => s.derived_keys,

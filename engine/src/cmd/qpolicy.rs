@@ -243,9 +243,10 @@ fn announce_state_change(ctx: &mut ExecCtx, queue: &[u8], before: Option<&Policy
 /// `channel`, `tokens`; `ttl` returns to its default). Reply: OK.
 fn qpolicy_unset(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let queue = argv.arg(2);
-    let Some(mut policy) = current(ctx, queue)? else {
+    let Some(before) = current(ctx, queue)? else {
         return Err(CmdError::Static("ERR the queue has no policy"));
     };
+    let mut policy = before.clone();
     for field in argv.iter().skip(3) {
         let name = String::from_utf8_lossy(field).to_ascii_lowercase();
         if !FIELDS.contains(&name.as_str()) {
@@ -257,8 +258,7 @@ fn qpolicy_unset(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdR
         }
         policy.unset_field(&name);
     }
-    let before = current(ctx, queue)?;
-    announce_state_change(ctx, queue, before.as_ref(), &policy);
+    announce_state_change(ctx, queue, Some(&before), &policy);
     store(ctx, queue, policy);
     out.ok();
     Ok(())

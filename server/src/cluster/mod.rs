@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::registry::Spec;
 use parking_lot::RwLock;
 use std::sync::Arc;
-use usher_cluster::{key_hash_slot, Topology};
+use usher_cluster::Topology;
 use usher_protocol::{errors, Argv};
 
 pub struct ClusterState {
@@ -78,18 +78,12 @@ fn announce_host(config: &Config) -> String {
 /// `CROSSSLOT` for several slots, `MOVED` for a slot another node owns, `CLUSTERDOWN` for one
 /// nobody owns. Keyless commands pass with `None`.
 pub fn route(topology: &Topology, spec: Spec, argv: Argv<'_>) -> Result<Option<u16>, String> {
-    let named = spec.key_positions(argv).unwrap_or_default();
-    let derived = spec.derived_keys().map(|d| d(argv)).unwrap_or_default();
-    let mut slots = named
-        .iter()
-        .map(|&i| key_hash_slot(argv.arg(i)))
-        .chain(derived.iter().map(|k| key_hash_slot(k)));
-    let Some(slot) = slots.next() else {
+    let Some(slot) = spec
+        .keys_slot(argv)
+        .map_err(|_| errors::CROSSSLOT.to_string())?
+    else {
         return Ok(None);
     };
-    if slots.any(|s| s != slot) {
-        return Err(errors::CROSSSLOT.to_string());
-    }
     match topology.owner_of(slot) {
         _ if topology.owns(slot) => Ok(Some(slot)),
         Some(owner) => Err(format!("MOVED {slot} {}:{}", owner.host, owner.port)),

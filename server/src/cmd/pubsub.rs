@@ -12,6 +12,7 @@ use crate::client::flag;
 use crate::pubsub::{encode_with_count, PubSub};
 use crate::registry::{ServerHandler, ServerSpec};
 use crate::session::Session;
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use usher_engine::cmd::keys::write_help;
 use usher_engine::command::{cmd, container, Flags, Group};
@@ -32,110 +33,93 @@ fn sync_counts(s: &Session) {
     );
 }
 
-/// ```text
-/// SSUBSCRIBE shardchannel [shardchannel ...]
-/// ```
-/// Confirmations count shard subscriptions only, as Redis 7.0's.
-fn ssubscribe(
-    s: &mut Session,
-    _locked: &mut LockedShards,
-    argv: Argv,
-    out: &mut RespWriter,
-) -> CmdResult {
-    for ch in argv.iter().skip(1) {
-        if s.shard_channels.insert(ch.to_vec()) {
-            s.shared.pubsub.ssubscribe(ch, &s.info);
+/// Which subscriptions a command is about: channels, patterns, or shard channels.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Space {
+    Channels,
+    Patterns,
+    Shard,
+}
+
+impl Space {
+    /// The session's subscriptions in this space.
+    fn held(self, s: &mut Session) -> &mut HashSet<Vec<u8>> {
+        match self {
+            Space::Channels => &mut s.channels,
+            Space::Patterns => &mut s.patterns,
+            Space::Shard => &mut s.shard_channels,
         }
-        out.raw(&encode_with_count(
-            s.resp,
-            b"ssubscribe",
-            Some(ch),
-            s.shard_channels.len(),
-        ));
+    }
+
+    /// The count confirmations carry: channels and patterns together, shard channels apart
+    /// (Redis 7.0).
+    fn count(self, s: &Session) -> usize {
+        match self {
+            Space::Shard => s.shard_channels.len(),
+            _ => s.subscription_count(),
+        }
+    }
+
+    /// Adds or removes `client` in the shared registry.
+    fn register(self, registry: &PubSub, name: &[u8], s: &Session, add: bool) {
+        match (self, add) {
+            (Space::Channels, true) => registry.subscribe(name, &s.info),
+            (Space::Patterns, true) => registry.psubscribe(name, &s.info),
+            (Space::Shard, true) => registry.ssubscribe(name, &s.info),
+            (Space::Channels, false) => registry.unsubscribe(name, s.info.id),
+            (Space::Patterns, false) => registry.punsubscribe(name, s.info.id),
+            (Space::Shard, false) => registry.sunsubscribe(name, s.info.id),
+        };
+    }
+}
+
+/// Shared by SUBSCRIBE, PSUBSCRIBE and SSUBSCRIBE: one confirmation per name.
+fn subscribe_generic(s: &mut Session, argv: Argv, out: &mut RespWriter, space: Space) {
+    let kind: &[u8] = match space {
+        Space::Channels => b"subscribe",
+        Space::Patterns => b"psubscribe",
+        Space::Shard => b"ssubscribe",
+    };
+    for name in argv.iter().skip(1) {
+        if space.held(s).insert(name.to_vec()) {
+            space.register(&s.shared.pubsub, name, s, true);
+        }
+        out.raw(&encode_with_count(s.resp, kind, Some(name), space.count(s)));
     }
     sync_counts(s);
-    Ok(())
 }
 
-/// ```text
-/// SUNSUBSCRIBE [shardchannel [shardchannel ...]]
-/// ```
-fn sunsubscribe(
-    s: &mut Session,
-    _locked: &mut LockedShards,
-    argv: Argv,
-    out: &mut RespWriter,
-) -> CmdResult {
-    unsubscribe_generic(s, argv, out, Space::Shard);
-    Ok(())
-}
-
-/// ```text
-/// SPUBLISH shardchannel message
-/// ```
-fn spublish(s: &mut Session, _: &mut LockedShards, argv: Argv, out: &mut RespWriter) -> CmdResult {
-    let n = s
-        .shared
-        .pubsub
-        .spublish(argv.arg(1), argv.arg(2), &s.hot.output_pubsub);
-    out.int(n as i64);
-    Ok(())
-}
-
-fn pubsub_shardchannels(
-    s: &mut Session,
-    _locked: &mut LockedShards,
-    argv: Argv,
-    out: &mut RespWriter,
-) -> CmdResult {
-    if argv.len() > 3 {
-        return Err(usher_engine::error::CmdError::Owned(
-            usher_protocol::errors::subcommand_syntax(argv.arg(1), "pubsub"),
-        ));
+/// Shared by UNSUBSCRIBE, PUNSUBSCRIBE and SUNSUBSCRIBE: the named ones, or all when none are
+/// named.
+fn unsubscribe_generic(s: &mut Session, argv: Argv, out: &mut RespWriter, space: Space) {
+    let kind: &[u8] = match space {
+        Space::Channels => b"unsubscribe",
+        Space::Patterns => b"punsubscribe",
+        Space::Shard => b"sunsubscribe",
+    };
+    let named: Vec<Vec<u8>> = argv.iter().skip(1).map(<[u8]>::to_vec).collect();
+    let targets: Vec<Vec<u8>> = if named.is_empty() {
+        space.held(s).iter().cloned().collect()
+    } else {
+        named
+    };
+    if targets.is_empty() {
+        out.raw(&encode_with_count(s.resp, kind, None, space.count(s)));
     }
-    let channels = s.shared.pubsub.shard_channels(argv.get(2));
-    out.array(channels.len());
-    for ch in channels {
-        out.bulk(&ch);
+    for t in targets {
+        if space.held(s).remove(&t) {
+            space.register(&s.shared.pubsub, &t, s, false);
+        }
+        out.raw(&encode_with_count(s.resp, kind, Some(&t), space.count(s)));
     }
-    Ok(())
-}
-
-fn pubsub_shardnumsub(
-    s: &mut Session,
-    _locked: &mut LockedShards,
-    argv: Argv,
-    out: &mut RespWriter,
-) -> CmdResult {
-    out.array((argv.len() - 2) * 2);
-    for ch in argv.iter().skip(2) {
-        out.bulk(ch);
-        out.int(s.shared.pubsub.shard_numsub(ch) as i64);
-    }
-    Ok(())
+    sync_counts(s);
 }
 
 /// ```text
 /// SUBSCRIBE channel [channel ...]
 /// ```
-fn subscribe(
-    s: &mut Session,
-    _locked: &mut LockedShards,
-    argv: Argv,
-    out: &mut RespWriter,
-) -> CmdResult {
-    for ch in argv.iter().skip(1) {
-        if s.channels.insert(ch.to_vec()) {
-            s.shared.pubsub.subscribe(ch, &s.info);
-        }
-        out.raw(&encode_with_count(
-            s.resp,
-            b"subscribe",
-            Some(ch),
-            s.subscription_count(),
-        ));
-    }
-    sync_counts(s);
+fn subscribe(s: &mut Session, _: &mut LockedShards, argv: Argv, out: &mut RespWriter) -> CmdResult {
+    subscribe_generic(s, argv, out, Space::Channels);
     Ok(())
 }
 
@@ -144,73 +128,25 @@ fn subscribe(
 /// ```
 fn psubscribe(
     s: &mut Session,
-    _locked: &mut LockedShards,
+    _: &mut LockedShards,
     argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
-    for p in argv.iter().skip(1) {
-        if s.patterns.insert(p.to_vec()) {
-            s.shared.pubsub.psubscribe(p, &s.info);
-        }
-        out.raw(&encode_with_count(
-            s.resp,
-            b"psubscribe",
-            Some(p),
-            s.subscription_count(),
-        ));
-    }
-    sync_counts(s);
+    subscribe_generic(s, argv, out, Space::Patterns);
     Ok(())
 }
 
-/// Which subscriptions an unsubscribe names.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Space {
-    Channels,
-    Patterns,
-    Shard,
-}
-
-/// Shared by UNSUBSCRIBE, PUNSUBSCRIBE and SUNSUBSCRIBE: the named ones, or all when none are
-/// named. Confirmations count channels and patterns together, shard channels apart (Redis 7.0).
-fn unsubscribe_generic(s: &mut Session, argv: Argv, out: &mut RespWriter, space: Space) {
-    let kind: &[u8] = match space {
-        Space::Channels => b"unsubscribe",
-        Space::Patterns => b"punsubscribe",
-        Space::Shard => b"sunsubscribe",
-    };
-    fn held(s: &mut Session, space: Space) -> &mut std::collections::HashSet<Vec<u8>> {
-        match space {
-            Space::Channels => &mut s.channels,
-            Space::Patterns => &mut s.patterns,
-            Space::Shard => &mut s.shard_channels,
-        }
-    }
-    let count = |s: &Session| match space {
-        Space::Shard => s.shard_channels.len(),
-        _ => s.subscription_count(),
-    };
-    let named: Vec<Vec<u8>> = argv.iter().skip(1).map(<[u8]>::to_vec).collect();
-    let targets: Vec<Vec<u8>> = if named.is_empty() {
-        held(s, space).iter().cloned().collect()
-    } else {
-        named
-    };
-    if targets.is_empty() {
-        out.raw(&encode_with_count(s.resp, kind, None, count(s)));
-    }
-    let registry: &PubSub = &s.shared.pubsub;
-    for t in targets {
-        if held(s, space).remove(&t) {
-            match space {
-                Space::Channels => registry.unsubscribe(&t, s.info.id),
-                Space::Patterns => registry.punsubscribe(&t, s.info.id),
-                Space::Shard => registry.sunsubscribe(&t, s.info.id),
-            };
-        }
-        out.raw(&encode_with_count(s.resp, kind, Some(&t), count(s)));
-    }
-    sync_counts(s);
+/// ```text
+/// SSUBSCRIBE shardchannel [shardchannel ...]
+/// ```
+fn ssubscribe(
+    s: &mut Session,
+    _: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    subscribe_generic(s, argv, out, Space::Shard);
+    Ok(())
 }
 
 /// ```text
@@ -218,7 +154,7 @@ fn unsubscribe_generic(s: &mut Session, argv: Argv, out: &mut RespWriter, space:
 /// ```
 fn unsubscribe(
     s: &mut Session,
-    _locked: &mut LockedShards,
+    _: &mut LockedShards,
     argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
@@ -231,7 +167,7 @@ fn unsubscribe(
 /// ```
 fn punsubscribe(
     s: &mut Session,
-    _locked: &mut LockedShards,
+    _: &mut LockedShards,
     argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
@@ -240,36 +176,56 @@ fn punsubscribe(
 }
 
 /// ```text
-/// PUBLISH channel message
+/// SUNSUBSCRIBE [shardchannel [shardchannel ...]]
 /// ```
-/// Complexity: O(N+M), N subscribers of the channel and M subscribed patterns.
-fn publish(
+fn sunsubscribe(
     s: &mut Session,
-    _locked: &mut LockedShards,
+    _: &mut LockedShards,
     argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
-    let n = s
-        .shared
-        .pubsub
-        .publish(argv.arg(1), argv.arg(2), &s.hot.output_pubsub);
-    out.int(n as i64);
+    unsubscribe_generic(s, argv, out, Space::Shard);
     Ok(())
 }
 
-fn pubsub_channels(
-    s: &mut Session,
-    _locked: &mut LockedShards,
-    argv: Argv,
-    out: &mut RespWriter,
-) -> CmdResult {
-    // The row's arity is -2, as Redis's; like Redis the handler refuses more than a pattern.
+/// ```text
+/// PUBLISH channel message   /   SPUBLISH shardchannel message
+/// ```
+/// Complexity: O(N+M), N subscribers of the channel and M subscribed patterns (none for shard
+/// channels).
+fn publish_generic(s: &mut Session, argv: Argv, out: &mut RespWriter, shard: bool) {
+    let (pubsub, limit) = (&s.shared.pubsub, &s.hot.output_pubsub);
+    let n = if shard {
+        pubsub.spublish(argv.arg(1), argv.arg(2), limit)
+    } else {
+        pubsub.publish(argv.arg(1), argv.arg(2), limit)
+    };
+    out.int(n as i64);
+}
+
+fn publish(s: &mut Session, _: &mut LockedShards, argv: Argv, out: &mut RespWriter) -> CmdResult {
+    publish_generic(s, argv, out, false);
+    Ok(())
+}
+
+fn spublish(s: &mut Session, _: &mut LockedShards, argv: Argv, out: &mut RespWriter) -> CmdResult {
+    publish_generic(s, argv, out, true);
+    Ok(())
+}
+
+/// PUBSUB CHANNELS / SHARDCHANNELS [pattern]. The rows' arity is -2, as Redis's; like Redis
+/// the handler refuses more than a pattern.
+fn channels_generic(s: &mut Session, argv: Argv, out: &mut RespWriter, shard: bool) -> CmdResult {
     if argv.len() > 3 {
         return Err(usher_engine::error::CmdError::Owned(
             usher_protocol::errors::subcommand_syntax(argv.arg(1), "pubsub"),
         ));
     }
-    let channels = s.shared.pubsub.channels(argv.get(2));
+    let channels = if shard {
+        s.shared.pubsub.shard_channels(argv.get(2))
+    } else {
+        s.shared.pubsub.channels(argv.get(2))
+    };
     out.array(channels.len());
     for ch in channels {
         out.bulk(&ch);
@@ -277,18 +233,56 @@ fn pubsub_channels(
     Ok(())
 }
 
-fn pubsub_numsub(
+fn pubsub_channels(
     s: &mut Session,
-    _locked: &mut LockedShards,
+    _: &mut LockedShards,
     argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
-    // A flat array in RESP3 too: Redis 7.0 answers with addReplyArrayLen, not a map.
+    channels_generic(s, argv, out, false)
+}
+
+fn pubsub_shardchannels(
+    s: &mut Session,
+    _: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    channels_generic(s, argv, out, true)
+}
+
+/// PUBSUB NUMSUB / SHARDNUMSUB [channel ...]: a flat array in RESP3 too (Redis 7.0 answers
+/// with addReplyArrayLen, not a map).
+fn numsub_generic(s: &mut Session, argv: Argv, out: &mut RespWriter, shard: bool) {
     out.array((argv.len() - 2) * 2);
     for ch in argv.iter().skip(2) {
         out.bulk(ch);
-        out.int(s.shared.pubsub.numsub(ch) as i64);
+        let n = if shard {
+            s.shared.pubsub.shard_numsub(ch)
+        } else {
+            s.shared.pubsub.numsub(ch)
+        };
+        out.int(n as i64);
     }
+}
+
+fn pubsub_numsub(
+    s: &mut Session,
+    _: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    numsub_generic(s, argv, out, false);
+    Ok(())
+}
+
+fn pubsub_shardnumsub(
+    s: &mut Session,
+    _: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    numsub_generic(s, argv, out, true);
     Ok(())
 }
 

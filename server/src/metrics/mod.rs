@@ -66,9 +66,40 @@ pub fn render(shared: &Shared) -> String {
     let mut out = String::with_capacity(16 * 1024);
     server(shared, &mut out);
     commands(shared, &mut out);
-    keyspace(shared, &mut out);
-    events(shared, &mut out);
+    let shards = read_shards(shared);
+    keyspace(&shards, &mut out);
+    events(shards.events, &mut out);
     out
+}
+
+/// What the endpoint reads under shard locks, gathered in one pass (one lock per shard).
+struct ShardReadings {
+    keys: Vec<usize>,
+    volatile: Vec<usize>,
+    events: Vec<usher_engine::cmd::qpolicy::EventGauges>,
+}
+
+fn read_shards(shared: &Shared) -> ShardReadings {
+    let store = &shared.store;
+    let now = unix_ms();
+    let mut r = ShardReadings {
+        keys: vec![0; store.databases()],
+        volatile: vec![0; store.databases()],
+        events: Vec::new(),
+    };
+    for i in 0..store.shard_count() {
+        let mut locked = store.lock_one(i);
+        for shard in locked.iter_mut() {
+            for (db, d) in shard.dbs.iter().enumerate() {
+                r.keys[db] += d.len();
+                r.volatile[db] += d.volatile_len();
+            }
+            r.events.extend(usher_engine::cmd::qpolicy::event_gauges(
+                shard, now, MAX_EVENTS,
+            ));
+        }
+    }
+    r
 }
 
 fn server(shared: &Shared, out: &mut String) {
@@ -309,19 +340,8 @@ fn commands(shared: &Shared, out: &mut String) {
     }
 }
 
-fn keyspace(shared: &Shared, out: &mut String) {
-    let store = &shared.store;
-    let mut keys = vec![0usize; store.databases()];
-    let mut volatile = vec![0usize; store.databases()];
-    for i in 0..store.shard_count() {
-        let mut locked = store.lock_one(i);
-        for shard in locked.iter_mut() {
-            for (db, d) in shard.dbs.iter().enumerate() {
-                keys[db] += d.len();
-                volatile[db] += d.volatile_len();
-            }
-        }
-    }
+fn keyspace(shards: &ShardReadings, out: &mut String) {
+    let (keys, volatile) = (&shards.keys, &shards.volatile);
     let name = "usher_db_keys";
     let mut f = Family::new(out, name, "gauge", "Keys, by database.");
     for (db, n) in keys.iter().enumerate().filter(|(_, n)| **n > 0) {
@@ -335,18 +355,7 @@ fn keyspace(shared: &Shared, out: &mut String) {
 }
 
 /// The waiting-room gauges, one label set per event (db, queue).
-fn events(shared: &Shared, out: &mut String) {
-    let store = &shared.store;
-    let now = unix_ms();
-    let mut all = Vec::new();
-    for i in 0..store.shard_count() {
-        let mut locked = store.lock_one(i);
-        for shard in locked.iter_mut() {
-            all.extend(usher_engine::cmd::qpolicy::event_gauges(
-                shard, now, MAX_EVENTS,
-            ));
-        }
-    }
+fn events(mut all: Vec<usher_engine::cmd::qpolicy::EventGauges>, out: &mut String) {
     all.sort_by(|a, b| (a.db, &a.queue).cmp(&(b.db, &b.queue)));
     let labels: Vec<String> = all
         .iter()
