@@ -271,7 +271,8 @@ fn positions_and_estimated_waits_follow_admissions() {
             Reply::Int(1000),
             Reply::Nil,
             Reply::bulk("open"),
-            Reply::Nil
+            Reply::Nil,
+            Reply::Int(-1),
         ]
     );
     // 10 users a second for 5 seconds.

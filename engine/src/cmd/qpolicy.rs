@@ -188,14 +188,15 @@ pub fn event_gauges(shard: &mut Shard, now_ms: i64, limit: usize) -> Vec<EventGa
 /// ```text
 /// QPOLICY SET queue active [MAXACTIVE n] [RATE per-minute] [TTL ms] [HEARTBEAT ms]
 ///     [OPENAT unix-ms] [CHANNEL channel] [TOKENS ttl-ms] [STATE open|paused|closed]
-///     [METHOD fifo|passthrough|reject] [MAXWAITING n] [MESSAGE text]
+///     [METHOD fifo|random|auto|passthrough|reject] [MAXWAITING n] [MESSAGE text] [SEED text]
 /// ```
 /// Sets the queue's admission policy and has the server run it: admissions at RATE per minute
 /// under the MAXACTIVE cap, sessions of TTL ms, heartbeats (a waiter silent for HEARTBEAT ms,
 /// or three of its poll intervals if longer, is dropped), a shuffled pre-queue before OPENAT,
 /// each admission published on CHANNEL as JSON, and one admission token per admission, valid
 /// for TOKENS ms; STATE pauses admissions (`paused`) or turns new arrivals away (`closed`),
-/// METHOD admits arrivals at once while nobody waits and the cap allows (`passthrough`) or
+/// METHOD draws admissions at random (`random`), admits arrivals at once while under the cap
+/// and the rate (`auto`) or while nobody waits and the cap allows (`passthrough`) or
 /// turns them away (`reject`), MAXWAITING bounds the line (later arrivals get FULL) and
 /// MESSAGE reaches everyone waiting through QPOS; a change of state or message is published
 /// on CHANNEL. On an existing policy only the options given change (QPOLICY UNSET clears one).
@@ -340,10 +341,11 @@ fn qpolicy_list(ctx: &mut ExecCtx, _argv: Argv, out: &mut dyn ReplySink) -> CmdR
 const HELP: &[&str] = &[
     "QPOLICY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "SET <queue> <active> [MAXACTIVE n] [RATE per-minute] [TTL ms] [HEARTBEAT ms] [OPENAT unix-ms] [CHANNEL channel] [TOKENS ms]",
-    "    [STATE open|paused|closed] [METHOD fifo|passthrough|reject] [MAXWAITING n] [MESSAGE text]",
+    "    [STATE open|paused|closed] [METHOD fifo|random|auto|passthrough|reject]",
+    "    [MAXWAITING n] [MESSAGE text] [SEED text]",
     "    Set the queue's admission policy, or change the options given; the server runs it.",
     "UNSET <queue> <field> [<field> ...]",
-    "    Clear policy fields (maxactive, rate, ttl, heartbeat, openat, channel, tokens, state, method, maxwaiting, message).",
+    "    Clear policy fields (maxactive, rate, ttl, heartbeat, openat, channel, tokens, state, method, maxwaiting, message, seed).",
     "GET <queue>",
     "    Return the policy in force, and the errors of fields that were refused.",
     "DEL <queue>",

@@ -20,14 +20,14 @@ use crate::cmd::zset::{get_zset as zset, limits as zset_limits};
 use crate::command::{cmd, CommandSpec, EngineHandler, Flags, Group, WarmHint};
 use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
+use crate::queue::draw::{draw_rank, prequeue_slot_of};
 use crate::queue::heartbeat::{poll_ms, timeout_ms};
 use crate::queue::policy::{heartbeat_key, Method, Policy};
 use crate::queue::rate::eta_ms;
-use crate::queue::score::{next_arrival, prequeue_slot, PREQUEUE_SLOTS, SLOTS_PER_MS};
+use crate::queue::score::{next_arrival, prequeue_slot, PREQUEUE_SLOTS};
 use crate::queue::MAX_TIME_MS;
 use crate::types::zset::ScoreBound;
 use crate::value::Value;
-use rand::RngExt;
 use usher_protocol::{errors, Argv, ReplySink};
 
 type Spec = CommandSpec<EngineHandler>;
@@ -321,14 +321,26 @@ fn pop_live(
     let heartbeat = policy
         .and_then(|p| p.heartbeat_ms)
         .map(|_| heartbeat_key(queue));
+    let random = policy
+        .filter(|p| p.method == Method::Random)
+        .map(|p| p.seed_or(queue).to_vec());
     let mut admitted = Vec::with_capacity(take.min(4096));
     let mut dropped = Vec::new();
     let max_dropped = take * 4 + 64;
+    let mut draws = 0;
     while admitted.len() < take && dropped.len() < max_dropped {
         let Ok(Some(z)) = zset(ctx.db(queue), queue, clock) else {
             break;
         };
-        let Some((user, _)) = z.pop_min() else { break };
+        let popped = match &random {
+            Some(seed) if !z.is_empty() => {
+                let rank = draw_rank(seed, now, z.len(), draws);
+                draws += 1;
+                z.remove_at_rank(rank).map(|(user, _)| user)
+            }
+            _ => z.pop_min().map(|(user, _)| user),
+        };
+        let Some(user) = popped else { break };
         let stale = match &heartbeat {
             Some(hb) => {
                 matches!(zset(ctx.db(hb), hb, clock), Ok(Some(h)) if h.score(&user).is_some_and(|due| due <= now as f64))
@@ -473,13 +485,21 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         }
         None => {}
     }
+    // A random queue has no order to show: everyone waiting has the same chance.
+    let shown = |position: i64| {
+        if policy.as_ref().is_some_and(|p| p.method == Method::Random) {
+            0
+        } else {
+            position
+        }
+    };
     if let Some(rank) = rank {
         let position = rank as i64 + 1;
         touch_heartbeat(ctx, queue, user, policy.as_ref(), now, position);
         let waiting = waiting_now(ctx, len);
         return match prequeue_open {
             Some(_) => reply_status(out, "PREQUEUE", 0, waiting),
-            None => reply_status(out, "WAITING", position, waiting),
+            None => reply_status(out, "WAITING", shown(position), waiting),
         };
     }
     if let Some(p) = policy.as_ref() {
@@ -491,55 +511,103 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
             return reply_status(out, "FULL", 0, waiting);
         }
     }
-    let score = match prequeue_open {
-        Some(open_at) => prequeue_score(ctx, queue, open_at),
-        None => arrival_score(ctx, queue, now, last),
+    let score = match (prequeue_open, policy.as_ref()) {
+        (Some(open_at), Some(p)) => prequeue_score(p, queue, user, open_at),
+        _ => arrival_score(ctx, queue, now, last),
     };
     zadd(ctx, queue, user, score);
     ctx.modified_in_sale(queue);
     ctx.ready(queue);
     touch_heartbeat(ctx, queue, user, policy.as_ref(), now, len + 1);
-    if let Some(p) = policy.as_ref().filter(|p| passes_through(p, len, now)) {
-        // No line: the arrival is the only one waiting, so one admission takes exactly them.
-        let round = Admission {
-            count: 1,
-            max_active: p.max_active,
-            now,
-            ttl: p.ttl_ms,
-        };
-        if !admit_users(ctx, queue, active, round, Some(p)).is_empty() {
-            let waiting = waiting_now(ctx, len);
-            return reply_status(out, "ACTIVE", 0, waiting);
+    if let Some(p) = policy.as_ref() {
+        if passes_through(ctx, queue, p, len, now) {
+            // No line: the arrival is the only one waiting, so one admission takes exactly
+            // them (unless the cap is reached).
+            let round = Admission {
+                count: 1,
+                max_active: p.max_active,
+                now,
+                ttl: p.ttl_ms,
+            };
+            if !admit_users(ctx, queue, active, round, Some(p)).is_empty() {
+                switch_queueing(ctx, queue, p, false);
+                let waiting = waiting_now(ctx, len);
+                return reply_status(out, "ACTIVE", 0, waiting);
+            }
+        }
+        if p.method == Method::Auto && prequeue_open.is_none() {
+            switch_queueing(ctx, queue, p, true);
         }
     }
     let waiting = waiting_now(ctx, len + 1);
     match prequeue_open {
         Some(_) => reply_status(out, "PREQUEUE", 0, waiting),
-        None => reply_status(out, "NEW", len + 1, waiting),
+        None => reply_status(out, "NEW", shown(len + 1), waiting),
     }
 }
 
-/// Whether an arrival on a passthrough event is admitted at once: the event admits now and
-/// nobody else waits (a line formed while the cap was full is served first, in order).
-fn passes_through(p: &Policy, waiting_before: i64, now: i64) -> bool {
-    p.method == Method::Passthrough && waiting_before == 0 && !p.holds_admissions(now)
-}
-
-/// A free random pre-queue slot before `open_at` (redrawn on the rare collision, then probed).
-fn prequeue_score(ctx: &mut ExecCtx, queue: &[u8], open_at: i64) -> f64 {
-    let clock = ctx.now_ms;
-    let taken = |ctx: &mut ExecCtx, s: f64| matches!(zset(ctx.db(queue), queue, clock), Ok(Some(z)) if z.count_in_score_range(&ScoreBound::Inclusive(s), &ScoreBound::Inclusive(s)) > 0);
-    let mut score = prequeue_slot(open_at, rand::rng().random_range(0..PREQUEUE_SLOTS));
-    for _ in 0..16 {
-        if !taken(ctx, score) {
-            return score;
+/// Whether an arrival is admitted at once: on a passthrough event, or an automatic one still
+/// under its rate (admissions in the last minute), when the event admits now and nobody else
+/// waits (a line formed meanwhile is served first, in order). The cap is checked by the
+/// admission itself.
+fn passes_through(
+    ctx: &mut ExecCtx,
+    queue: &[u8],
+    p: &Policy,
+    waiting_before: i64,
+    now: i64,
+) -> bool {
+    if waiting_before != 0 || p.holds_admissions(now) {
+        return false;
+    }
+    match p.method {
+        Method::Passthrough => true,
+        Method::Auto => {
+            let db = ctx.db;
+            let admitted = ctx
+                .shards
+                .shard(queue)
+                .queues
+                .get(db, queue)
+                .map_or(0, |q| q.stats.admitted_last_minute(now));
+            p.rate_per_min.is_none_or(|rate| admitted < rate as u64)
         }
-        score = prequeue_slot(open_at, rand::rng().random_range(0..PREQUEUE_SLOTS));
+        _ => false,
     }
-    while taken(ctx, score) {
-        score += 1.0 / SLOTS_PER_MS;
+}
+
+/// Automatic queueing switched on (arrivals now queue) or off (they are admitted at once
+/// again): announced once per switch on the policy's channel, and shown by QSTATS.
+fn switch_queueing(ctx: &mut ExecCtx, queue: &[u8], p: &Policy, on: bool) {
+    if p.method != Method::Auto {
+        return;
     }
-    score
+    let db = ctx.db;
+    let state = ctx.shards.shard(queue).queues.entry(db, queue);
+    if state.queueing == on {
+        return;
+    }
+    state.queueing = on;
+    if let Some(channel) = &p.channel {
+        let message = serde_json::json!({
+            "event": "queueing",
+            "queue": String::from_utf8_lossy(queue),
+            "queueing": on,
+        });
+        ctx.effects
+            .publish
+            .push((channel.clone(), message.to_string().into_bytes()));
+    }
+}
+
+/// The pre-queue score of `user`: its slot under the policy's seed (see `queue::draw`), so
+/// the shuffle can be recomputed from the seed. Users on the same slot share the score and
+/// are ordered by id.
+fn prequeue_score(p: &Policy, queue: &[u8], user: &[u8], open_at: i64) -> f64 {
+    prequeue_slot(
+        open_at,
+        prequeue_slot_of(p.seed_or(queue), user, PREQUEUE_SLOTS),
+    )
 }
 
 /// The admission pace for estimates, in users per ms: measured when the window says enough,
@@ -563,7 +631,8 @@ fn pace_per_ms(ctx: &mut ExecCtx, queue: &[u8], policy: Option<&Policy>, now: i6
 /// QPOS queue active user [NOW ms]
 /// ```
 /// A user's place without joining:
-/// `[status, position, waiting, eta_ms, poll_ms, token, state, message]`.
+/// `[status, position, waiting, eta_ms, poll_ms, token, state, message, eta_p90_ms]`
+/// (on a random event position 0, eta_ms the median and eta_p90_ms the 90th percentile).
 /// Status `ACTIVE` (position 0, eta 0), `WAITING`, `PREQUEUE` (before the opening time;
 /// position 0, eta counts from the opening) or `NONE`. `eta_ms` estimates the wait from the
 /// measured admission pace, or the policy's rate until enough admissions were seen (-1 when
@@ -592,28 +661,37 @@ fn qpos(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let waiting = live_waiting(ctx, queue, policy.as_ref(), now);
     let pace = pace_per_ms(ctx, queue, policy.as_ref(), now);
     let mut token = None;
-    let (status, position, eta, poll) = match (is_active, rank, open_at) {
+    let random = policy.as_ref().is_some_and(|p| p.method == Method::Random);
+    let (status, position, eta, eta_p90, poll) = match (is_active, rank, open_at) {
         (true, _, _) => {
             token = crate::cmd::token::admission_token_of(ctx, queue, user);
-            ("ACTIVE", 0, 0, -1)
+            ("ACTIVE", 0, 0, 0, -1)
         }
         (false, Some(_), Some(open)) => {
             let until_open = open - now;
-            (
-                "PREQUEUE",
-                0,
-                until_open,
-                until_open.clamp(1, poll_ms(waiting)),
-            )
+            let poll = until_open.clamp(1, poll_ms(waiting));
+            ("PREQUEUE", 0, until_open, until_open, poll)
+        }
+        (false, Some(_), None) if random => {
+            // Every live waiter is equally likely at each draw: with the line as it stands,
+            // half of it is drawn within 0.5 × waiting admissions, 90% within 0.9 ×.
+            let pct = |share: f64| {
+                let drawn_within = (waiting as f64 * share).ceil().max(1.0) as u64;
+                pace.and_then(|p| eta_ms(drawn_within, p, now, now))
+                    .unwrap_or(-1)
+            };
+            ("WAITING", 0, pct(0.5), pct(0.9), poll_ms(waiting))
         }
         (false, Some(rank), None) => {
             let position = rank as i64 + 1;
-            let eta = pace.and_then(|p| eta_ms(position as u64, p, now, now));
-            ("WAITING", position, eta.unwrap_or(-1), poll_ms(position))
+            let eta = pace
+                .and_then(|p| eta_ms(position as u64, p, now, now))
+                .unwrap_or(-1);
+            ("WAITING", position, eta, eta, poll_ms(position))
         }
-        (false, None, _) => ("NONE", 0, -1, -1),
+        (false, None, _) => ("NONE", 0, -1, -1, -1),
     };
-    out.array(8);
+    out.array(9);
     out.bulk(status.as_bytes());
     out.int(position);
     out.int(waiting);
@@ -633,6 +711,7 @@ fn qpos(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         Some(m) => out.bulk(m),
         None => out.null(),
     }
+    out.int(eta_p90);
     Ok(())
 }
 
@@ -830,13 +909,17 @@ fn qstats(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         ) as i64
     });
     let db = ctx.db;
-    let (admitted, measured) = ctx
+    let stats = ctx
         .shards
         .shard(queue)
         .queues
         .get(db, queue)
-        .map_or((0, None), |q| {
-            (q.stats.admitted_total, q.stats.rate_per_min(now))
+        .map_or((0, None, false), |q| {
+            (
+                q.stats.admitted_total,
+                q.stats.rate_per_min(now),
+                q.queueing,
+            )
         });
     let open_at = policy
         .as_ref()
@@ -847,7 +930,16 @@ fn qstats(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         Some(p) => eta_ms(waiting as u64, p, now, open_at).unwrap_or(-1),
         None => -1,
     };
-    out.map(7);
+    let (admitted, measured, auto_queueing) = stats;
+    let method = policy.as_ref().map_or(Method::Fifo, |p| p.method);
+    // Whether an arrival now would wait in line.
+    let queueing = match method {
+        _ if policy.as_ref().is_some_and(Policy::refuses_arrivals) => false,
+        Method::Auto => auto_queueing,
+        Method::Passthrough => waiting > 0,
+        _ => true,
+    };
+    out.map(9);
     out.bulk(b"state");
     out.bulk(
         policy
@@ -870,6 +962,10 @@ fn qstats(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     out.int(head.map_or(-1, |s| (now as f64 - s).max(0.0) as i64));
     out.bulk(b"eta_last_ms");
     out.int(eta_last);
+    out.bulk(b"method");
+    out.bulk(method.name().as_bytes());
+    out.bulk(b"queueing");
+    out.int(queueing as i64);
     Ok(())
 }
 
@@ -885,7 +981,7 @@ pub static COMMANDS: &[Spec] = &[
         .doc(Group::Queue, "0.1.0", "Joins a user to a waiting line idempotently and returns its status, 1-based position and the line's length.", "O(log(N)) with N the number of users in line."),
     cmd("ADMIT", -4, W.union(Flags::DENYOOM).union(CLOCK), admit as EngineHandler)
         .keys(1, 2, 1)
-        .doc(Group::Queue, "0.1.0", "Admits the earliest arrivals of a waiting line into the active set, dropping expired sessions and respecting a cap.", "O((E+K)*log(N)) with E expired sessions removed and K users admitted."),
+        .doc(Group::Queue, "0.1.0", "Admits the earliest arrivals of a waiting line (random draws on a random event) into the active set, dropping expired sessions and respecting a cap.", "O((E+K)*log(N)) with E expired sessions removed and K users admitted."),
     cmd("QPOS", -4, WF.union(CLOCK), qpos as EngineHandler)
         .keys(1, 2, 1)
         .warms(WarmHint { key: 1, member: 3, rank: true })

@@ -19,6 +19,7 @@
 //! watermark and the heartbeat back-fill cursor, so that ADMIT writes exactly what its seed
 //! script writes.
 
+pub mod draw;
 pub mod heartbeat;
 pub mod policy;
 pub mod rate;

@@ -15,7 +15,10 @@
 //! channel     pub/sub channel announcing each admission, non-empty (absent: none)
 //! tokens      admission-token lifetime, ms; one token per admission (absent: none)
 //! state       open | paused | closed: the operator's switch (absent: open)
-//! method      fifo | passthrough | reject: how arrivals are handled (absent: fifo)
+//! method      fifo | random | auto | passthrough | reject: how arrivals are handled and who
+//!             is admitted next (absent: fifo)
+//! seed        the secret behind the pre-queue shuffle and random draws, so both can be
+//!             audited afterwards (written by QPOLICY SET when OPENAT or METHOD random is set)
 //! maxwaiting  the longest the line may grow, ≥ 1; later arrivals get FULL (absent: no limit)
 //! message     a message to everyone waiting, returned by QPOS (absent: none)
 //! ```
@@ -48,6 +51,7 @@ pub struct Policy {
     pub method: Method,
     pub max_waiting: Option<i64>,
     pub message: Option<Vec<u8>>,
+    pub seed: Option<Vec<u8>>,
 }
 
 /// The operator's switch. `Paused` keeps accepting arrivals and admits nobody; `Closed`
@@ -59,14 +63,27 @@ pub enum State {
     Closed,
 }
 
-/// How arrivals are handled. `Passthrough`: no line while the cap allows, every arrival is
-/// admitted at once; `Reject`: nobody joins (as `Closed`).
+/// How arrivals are handled and who is admitted next. `Fifo`: in arrival order; `Random`:
+/// each admission draws uniformly among the live waiters (from the policy's seed, so the draws
+/// can be replayed); `Auto`: arrivals are admitted at once while the cap and the rate allow
+/// and nobody waits, and queue (FIFO) past either; `Passthrough`: no line while the cap
+/// allows, every arrival is admitted at once; `Reject`: nobody joins (as `Closed`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
     Fifo,
+    Random,
+    Auto,
     Passthrough,
     Reject,
 }
+
+const METHODS: [Method; 5] = [
+    Method::Fifo,
+    Method::Random,
+    Method::Auto,
+    Method::Passthrough,
+    Method::Reject,
+];
 
 impl State {
     pub fn name(self) -> &'static str {
@@ -88,13 +105,15 @@ impl Method {
     pub fn name(self) -> &'static str {
         match self {
             Method::Fifo => "fifo",
+            Method::Random => "random",
+            Method::Auto => "auto",
             Method::Passthrough => "passthrough",
             Method::Reject => "reject",
         }
     }
 
     fn parse(v: &[u8]) -> Option<Method> {
-        [Method::Fifo, Method::Passthrough, Method::Reject]
+        METHODS
             .into_iter()
             .find(|m| v.eq_ignore_ascii_case(m.name().as_bytes()))
     }
@@ -131,6 +150,7 @@ pub const FIELDS: &[&str] = &[
     "method",
     "maxwaiting",
     "message",
+    "seed",
 ];
 
 /// A duration in ms: positive and small enough that any clock plus it stays a valid time.
@@ -151,8 +171,8 @@ fn expectation(field: &str) -> &'static str {
     match field {
         "maxactive" | "rate" | "maxwaiting" => "an integer of at least 1",
         "state" => "open, paused or closed",
-        "method" => "fifo, passthrough or reject",
-        "message" => "a non-empty text",
+        "method" => "fifo, random, auto, passthrough or reject",
+        "message" | "seed" => "a non-empty text",
         "openat" => "a Unix time in ms",
         "channel" => "a non-empty channel name",
         _ => "a duration in ms of at least 1",
@@ -174,6 +194,7 @@ impl Policy {
             method: Method::Fifo,
             max_waiting: None,
             message: None,
+            seed: None,
         }
     }
 
@@ -191,6 +212,7 @@ impl Policy {
             "method" => Method::parse(value).map(|v| self.method = v),
             "maxwaiting" => count(value).map(|n| self.max_waiting = Some(n)),
             "message" => (!value.is_empty()).then(|| self.message = Some(value.to_vec())),
+            "seed" => (!value.is_empty()).then(|| self.seed = Some(value.to_vec())),
             _ => None,
         }
         .is_some()
@@ -210,6 +232,7 @@ impl Policy {
             "method" => self.method = Method::Fifo,
             "maxwaiting" => self.max_waiting = None,
             "message" => self.message = None,
+            "seed" => self.seed = None,
             _ => return false,
         }
         true
@@ -289,6 +312,7 @@ impl Policy {
             (b"tokens", num(self.token_ttl_ms)),
             (b"maxwaiting", num(self.max_waiting)),
             (b"message", self.message.clone()),
+            (b"seed", self.seed.clone()),
             (
                 b"state",
                 (self.state != State::Open).then(|| self.state.name().as_bytes().to_vec()),
@@ -336,7 +360,16 @@ impl Policy {
                 });
             }
         }
+        if p.seed.is_none() && (p.open_at_ms.is_some() || p.method == Method::Random) {
+            p.seed = Some(new_seed());
+        }
         Ok(p)
+    }
+
+    /// The secret behind the pre-queue shuffle and random draws: the policy's `seed`, or the
+    /// queue's name when the field was removed (still reproducible, no longer secret).
+    pub fn seed_or<'a>(&'a self, queue: &'a [u8]) -> &'a [u8] {
+        self.seed.as_deref().unwrap_or(queue)
     }
 
     /// The state every reply shows: `closed` (closed, or rejecting arrivals), `paused`,
@@ -373,6 +406,12 @@ impl Policy {
     pub fn names_users_in_text(&self) -> bool {
         self.channel.is_some() || self.token_ttl_ms.is_some()
     }
+}
+
+/// A fresh shuffle seed: 128 random bits as 32 hex digits.
+fn new_seed() -> Vec<u8> {
+    let bits: u128 = rand::random();
+    format!("{bits:032x}").into_bytes()
 }
 
 /// The token bucket of a policy's automatic admissions.

@@ -82,6 +82,16 @@ impl AdmissionStats {
         Some(after_first as f64 / denominator as f64)
     }
 
+    /// Users admitted in the last minute (Cloudflare's "new users per minute", which
+    /// automatic queueing compares with the policy's rate).
+    pub fn admitted_last_minute(&self, now_ms: i64) -> u64 {
+        self.buckets
+            .iter()
+            .filter(|(t, _)| *t > now_ms - WINDOW_MS)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     /// Users per minute, if known.
     pub fn rate_per_min(&self, now_ms: i64) -> Option<f64> {
         self.rate_per_ms(now_ms).map(|r| r * 60_000.0)

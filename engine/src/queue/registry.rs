@@ -29,6 +29,9 @@ pub struct QueueState {
     /// the line empties and fills again.
     pub last_arrival: Option<f64>,
     pub policy: Option<PolicyState>,
+    /// Automatic queueing: whether arrivals queue now (the cap or the rate was reached and the
+    /// line has not drained since), so that each switch is announced once.
+    pub queueing: bool,
 }
 
 #[derive(Default)]

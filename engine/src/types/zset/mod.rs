@@ -491,7 +491,8 @@ impl ZSet {
         self.remove_at_rank(last)
     }
 
-    fn remove_at_rank(&mut self, rank: usize) -> Option<(SmallBytes, f64)> {
+    /// Removes the member at 0-based `rank` (a random queue's draw); `None` past the end.
+    pub fn remove_at_rank(&mut self, rank: usize) -> Option<(SmallBytes, f64)> {
         let e = match &mut self.repr {
             Repr::Listpack(lp) => (rank < lp.len()).then(|| lp.remove_at(rank))?,
             Repr::Big(big) => big.remove_at(rank)?,

@@ -1,0 +1,239 @@
+//! The waiting room's operator controls (issue 12) on a real server: the random method and
+//! its wait percentiles, the auditable pre-queue shuffle, automatic queueing, held ("infinite
+//! queue") users, per-client caps, event resets, and the completed seat family.
+//!
+//! Audits recompute orders with Python's `hashlib` from the documented formula
+//! (`docs/commands.md`, "Auditing a shuffle or a draw"), never with usher's own code.
+
+use std::process::Command;
+use usher_tests::wait::{map, now_ms};
+use usher_tests::{Client, Reply, Server};
+
+fn s(v: impl ToString) -> String {
+    v.to_string()
+}
+
+fn enter_all(c: &mut Client, q: &str, a: &str, users: &[String], now: i64) -> Vec<String> {
+    users
+        .iter()
+        .map(|u| c.call(&["ENTER", q, a, u, "NOW", &s(now)]).items()[0].text())
+        .collect()
+}
+
+/// Runs a Python program and returns its standard output's lines.
+fn python(program: &str) -> Vec<String> {
+    let out = Command::new("python3")
+        .args(["-c", program])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The next message on a subscribed channel announcing `event` (admissions share the channel).
+fn next_event(sub: &mut Client, event: &str) -> String {
+    let tag = format!("\"event\":\"{event}\"");
+    loop {
+        let msg = sub.read().unwrap().items()[2].text();
+        if msg.contains(&tag) {
+            return msg;
+        }
+    }
+}
+
+const H64: &str = "import hashlib\n\
+def h64(b): return int.from_bytes(hashlib.sha256(b).digest()[:8], 'big')\n";
+
+#[test]
+fn a_random_queue_draws_uniformly_and_anyone_with_the_seed_can_replay_the_draws() {
+    let usher = Server::usher(&["--queue-now-max-skew", "0"]);
+    let mut c = usher.client();
+    let (q, a) = ("q:{rnd}", "a:{rnd}");
+    let t0 = 1_795_000_000_000i64;
+    assert_eq!(
+        c.call(&["QPOLICY", "SET", q, a, "METHOD", "random", "SEED", "audit-me"]),
+        Reply::Simple("OK".into())
+    );
+    let users: Vec<String> = (0..200).map(|i| format!("u{i:03}")).collect();
+    let statuses = enter_all(&mut c, q, a, &users, t0);
+    assert!(statuses.iter().all(|st| st == "NEW"));
+    // A random line shows no position: everyone has the same chance at each draw.
+    assert_eq!(
+        c.call(&["ENTER", q, a, "u005", "NOW", &s(t0)]).items()[1],
+        Reply::Int(0)
+    );
+    let mut admitted = Vec::new();
+    for (step, n) in [(1, 30), (2, 30), (3, 30)] {
+        let r = c.call(&["ADMIT", q, a, &s(n), "NOW", &s(t0 + step * 1000)]);
+        admitted.extend(r.items()[1].items().iter().map(Reply::text));
+    }
+    assert_eq!(admitted.len(), 90);
+    let fifo: Vec<String> = users[..90].to_vec();
+    assert_ne!(
+        admitted, fifo,
+        "a random line does not admit in arrival order"
+    );
+    // The audit: recompute every draw from the seed, the clock and the line's length.
+    let replayed = python(&format!(
+        "{H64}line = ['u%03d' % i for i in range(200)]\n\
+         for step in (1, 2, 3):\n\
+         \x20   now = {t0} + step * 1000\n\
+         \x20   for i in range(30):\n\
+         \x20       r = h64(b'audit-me|draw|%d|%d|%d' % (now, len(line), i)) % len(line)\n\
+         \x20       print(line.pop(r))\n"
+    ));
+    assert_eq!(admitted, replayed);
+    // Late arrivals had the same chance: some of the last 100 were drawn.
+    assert!(admitted.iter().filter(|u| u.as_str() >= "u100").count() >= 20);
+    // A waiter sees wait percentiles instead of a position (median before the 90th).
+    let left = users.iter().find(|u| !admitted.contains(u)).unwrap();
+    let pos = c.call(&["QPOS", q, a, left, "NOW", &s(t0 + 3000)]);
+    let items = pos.items();
+    assert_eq!((items[0].text(), items[1].int()), ("WAITING".into(), 0));
+    let (p50, p90) = (items[3].int(), items[8].int());
+    assert!(0 < p50 && p50 < p90, "p50 {p50} p90 {p90}");
+    let stats = map(c.call(&["QSTATS", q, a, "NOW", &s(t0 + 3000)]));
+    assert_eq!(stats["method"].text(), "random");
+}
+
+#[test]
+fn the_prequeue_shuffle_is_recomputable_from_the_published_seed() {
+    let usher = Server::usher(&["--queue-now-max-skew", "0"]);
+    let mut c = usher.client();
+    let (q, a) = ("q:{pre}", "a:{pre}");
+    let open = 1_795_000_100_000i64;
+    c.call(&["QPOLICY", "SET", q, a, "OPENAT", &s(open)]);
+    // The seed is drawn by the server when the operator gives none: 128 bits in hex.
+    let policy = map(c.call(&["QPOLICY", "GET", q]));
+    let seed = policy["seed"].text();
+    assert_eq!(seed.len(), 32, "{seed}");
+    assert!(seed.bytes().all(|b| b.is_ascii_hexdigit()));
+    let users: Vec<String> = (0..300).map(|i| format!("fan{i}")).collect();
+    let statuses = enter_all(&mut c, q, a, &users, open - 60_000);
+    assert!(statuses.iter().all(|st| st == "PREQUEUE"), "{statuses:?}");
+    let order: Vec<String> = c
+        .call(&["ZRANGE", q, "0", "-1"])
+        .items()
+        .iter()
+        .map(Reply::text)
+        .collect();
+    let recomputed = python(&format!(
+        "{H64}users = ['fan%d' % i for i in range(300)]\n\
+         slot = lambda u: h64(b'{seed}|prequeue|' + u.encode()) % (1 << 24)\n\
+         for u in sorted(users, key=lambda u: (slot(u), u)): print(u)\n"
+    ));
+    assert_eq!(order, recomputed);
+    // Arrival order did not decide anything: the first arrivals are spread over the line.
+    let first_ten_ranks: Vec<usize> = users[..10]
+        .iter()
+        .map(|u| order.iter().position(|o| o == u).unwrap())
+        .collect();
+    assert!(
+        first_ten_ranks.iter().any(|&r| r >= 100),
+        "{first_ten_ranks:?}"
+    );
+    // The same seed given twice shuffles the same way: a restart or a replay agrees.
+    let (q2, a2) = ("q2:{pre}", "a2:{pre}");
+    c.call(&["QPOLICY", "SET", q2, a2, "OPENAT", &s(open), "SEED", &seed]);
+    enter_all(
+        &mut c,
+        q2,
+        a2,
+        &users.iter().rev().cloned().collect::<Vec<_>>(),
+        open - 1,
+    );
+    let order2: Vec<String> = c
+        .call(&["ZRANGE", q2, "0", "-1"])
+        .items()
+        .iter()
+        .map(Reply::text)
+        .collect();
+    assert_eq!(order, order2, "arrival order does not change the shuffle");
+}
+
+#[test]
+fn automatic_queueing_admits_at_once_until_the_rate_or_the_cap_and_announces_each_switch() {
+    let usher = Server::usher(&["--queue-now-max-skew", "0"]);
+    let mut c = usher.client();
+    let mut sub = usher.client();
+    sub.call(&["SUBSCRIBE", "ev:{auto}"]);
+    let (q, a) = ("q:{auto}", "a:{auto}");
+    let t0 = now_ms();
+    c.call(&[
+        "QPOLICY",
+        "SET",
+        q,
+        a,
+        "METHOD",
+        "auto",
+        "RATE",
+        "3",
+        "MAXACTIVE",
+        "10",
+        "CHANNEL",
+        "ev:{auto}",
+        "TTL",
+        "600000",
+    ]);
+    // Under the rate: straight in.
+    for u in ["u1", "u2", "u3"] {
+        let r = c.call(&["ENTER", q, a, u, "NOW", &s(t0)]);
+        assert_eq!(r.items()[0].text(), "ACTIVE", "{u}: {r:?}");
+    }
+    // Three admissions this minute: the fourth arrival queues, and the switch is announced.
+    assert_eq!(
+        c.call(&["ENTER", q, a, "u4", "NOW", &s(t0)]).items()[0].text(),
+        "NEW"
+    );
+    let msg = next_event(&mut sub, "queueing");
+    assert!(msg.contains("\"queueing\":true"), "{msg}");
+    let stats = map(c.call(&["QSTATS", q, a, "NOW", &s(t0)]));
+    assert_eq!(
+        (stats["method"].text(), stats["queueing"].int()),
+        ("auto".into(), 1)
+    );
+    // While someone waits, later arrivals queue behind them, whatever the rate says.
+    assert_eq!(
+        c.call(&["ENTER", q, a, "u5", "NOW", &s(t0 + 61_000)])
+            .items()[0]
+            .text(),
+        "NEW"
+    );
+    // Once the line has drained and the minute has passed, arrivals go straight in again.
+    let r = c.call(&["ADMIT", q, a, "10", "NOW", &s(t0 + 61_000)]);
+    assert_eq!(r.items()[0].int(), 2);
+    assert_eq!(
+        c.call(&["ENTER", q, a, "u6", "NOW", &s(t0 + 122_000)])
+            .items()[0]
+            .text(),
+        "ACTIVE"
+    );
+    let msg = next_event(&mut sub, "queueing");
+    assert!(msg.contains("\"queueing\":false"), "{msg}");
+    // The cap: ten live sessions, the eleventh arrival queues although the rate allows it.
+    c.call(&["QPOLICY", "SET", q, a, "RATE", "1000"]);
+    for i in 7..=10 {
+        let u = format!("u{i}");
+        assert_eq!(
+            c.call(&["ENTER", q, a, &u, "NOW", &s(t0 + 122_000)])
+                .items()[0]
+                .text(),
+            "ACTIVE"
+        );
+    }
+    assert_eq!(c.call(&["ZCARD", a]).int(), 10);
+    assert_eq!(
+        c.call(&["ENTER", q, a, "u11", "NOW", &s(t0 + 122_000)])
+            .items()[0]
+            .text(),
+        "NEW"
+    );
+}
