@@ -9,9 +9,15 @@
 
 /// True when `key` has a hash tag that routing uses (a `{`, then a `}` with bytes between).
 pub fn has_hash_tag(key: &[u8]) -> bool {
-    key.iter().position(|&b| b == b'{').is_some_and(
-        |open| matches!(key[open + 1..].iter().position(|&b| b == b'}'), Some(n) if n > 0),
-    )
+    hash_tag(key).is_some()
+}
+
+/// The hash tag routing uses: the bytes between the first `{` and the first `}` after it,
+/// when there are any.
+pub fn hash_tag(key: &[u8]) -> Option<&[u8]> {
+    let open = key.iter().position(|&b| b == b'{')?;
+    let len = key[open + 1..].iter().position(|&b| b == b'}')?;
+    (len > 0).then(|| &key[open + 1..open + 1 + len])
 }
 
 /// A key named `<base>:<suffix>` that hashes to `base`'s slot whenever that is possible.

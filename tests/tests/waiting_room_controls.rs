@@ -237,3 +237,70 @@ fn automatic_queueing_admits_at_once_until_the_rate_or_the_cap_and_announces_eac
         "NEW"
     );
 }
+
+#[test]
+fn seats_extend_cancel_cap_per_user_and_show_a_section_map() {
+    let usher = Server::usher(&[]);
+    let mut c = usher.client();
+    let seat = |n: u32| format!("seat:{{gig}}:A{n}");
+    let lock = |c: &mut Client, n: u32, user: &str| {
+        c.call(&["SEATLOCK", &seat(n), user, "60", "MAXHELD", "2"])
+    };
+    // Two holds at once per user: the third is refused and nothing changes.
+    assert_eq!(lock(&mut c, 1, "ann").items()[0].int(), 1);
+    let t2 = lock(&mut c, 2, "ann").items()[1].int();
+    let r = lock(&mut c, 3, "ann");
+    assert!(r.is_error() && r.err().starts_with("LIMIT"), "{r:?}");
+    assert_eq!(c.call(&["EXISTS", &seat(3)]).int(), 0);
+    assert_eq!(
+        lock(&mut c, 3, "bob").items()[0].int(),
+        1,
+        "the limit is per user"
+    );
+    // Confirming a seat frees a place under the limit.
+    assert_eq!(c.call(&["SEATCONFIRM", &seat(2), "ann", &s(t2)]).int(), 1);
+    assert_eq!(lock(&mut c, 4, "ann").items()[0].int(), 1);
+    // A section's map, without holders.
+    let map_reply = c.call(&["SEATMAP", &seat(1), &seat(2), &seat(3), &seat(5)]);
+    let statuses: Vec<String> = map_reply.items().iter().map(Reply::text).collect();
+    assert_eq!(statuses, ["HELD", "CONFIRMED", "HELD", "FREE"]);
+    // Extending: only the holder with the current token, never shorter.
+    let t1 = c.call(&["SEATSTATUS", &seat(1)]);
+    let t1 = map(t1)["token"].text();
+    assert_eq!(
+        c.call(&["SEATEXTEND", &seat(1), "bob", &t1, "600"]).int(),
+        0
+    );
+    assert_eq!(
+        c.call(&["SEATEXTEND", &seat(1), "ann", &t1, "600"]).int(),
+        1
+    );
+    let ttl = c.call(&["PTTL", &seat(1)]).int();
+    assert!(ttl > 590_000, "{ttl}");
+    assert_eq!(c.call(&["SEATEXTEND", &seat(1), "ann", &t1, "5"]).int(), 1);
+    assert!(
+        c.call(&["PTTL", &seat(1)]).int() > 590_000,
+        "never shortened"
+    );
+    let r = c.call(&["SEATEXTEND", &seat(1), "ann", &t1, "0"]);
+    assert!(r.is_error(), "{r:?}");
+    // Cancelling a sale (a refund): the seat is free again, and its next token is larger.
+    assert_eq!(c.call(&["SEATCANCEL", &seat(2), "ann", "999"]).int(), 0);
+    assert_eq!(c.call(&["SEATCANCEL", &seat(2), "ann", &s(t2)]).int(), 1);
+    assert_eq!(
+        map(c.call(&["SEATSTATUS", &seat(2)]))["status"].text(),
+        "FREE"
+    );
+    let again = c.call(&["SEATLOCK", &seat(2), "cat", "60"]).items()[1].int();
+    assert!(again > t2);
+    // A stale payment for the cancelled sale is refused.
+    assert_eq!(c.call(&["SEATCONFIRM", &seat(2), "ann", &s(t2)]).int(), 0);
+    // The index follows releases too, and MAXHELD needs a hash tag.
+    let t4 = map(c.call(&["SEATSTATUS", &seat(4)]))["token"].text();
+    assert_eq!(c.call(&["SEATRELEASE", &seat(4), "ann", &t4]).int(), 1);
+    assert_eq!(c.call(&["ZCARD", "{gig}:holds:ann"]).int(), 1);
+    let r = c.call(&["SEATLOCK", "plainseat", "ann", "60", "MAXHELD", "2"]);
+    assert!(r.is_error(), "{r:?}");
+    let r = c.call(&["SEATLOCK", &seat(9), "ann", "60", "MAXHELD", "0"]);
+    assert!(r.is_error(), "{r:?}");
+}

@@ -1,18 +1,27 @@
-//! The seat family: holding seats with fencing tokens (SEATLOCK, SEATLOCKALL), confirming them
-//! (SEATCONFIRM), releasing (SEATRELEASE) and reading (SEATSTATUS).
+//! The seat family: holding seats with fencing tokens (SEATLOCK, SEATLOCKALL), extending a
+//! hold (SEATEXTEND), confirming (SEATCONFIRM), releasing (SEATRELEASE), cancelling a sale
+//! (SEATCANCEL) and reading one seat (SEATSTATUS) or a section's map (SEATMAP).
 //!
 //! A seat is an ordinary HASH (`status` HELD|CONFIRMED, `userId`, `token`, `heldAt`) with a TTL
 //! while held, and `<seat>:token` is its fencing counter, a plain integer string that never
 //! expires, so every hold gets a larger token than any before it. A payment carrying an old
 //! token (its hold expired and someone else got the seat) is refused by SEATCONFIRM. Each
 //! command validates everything first, so bad input never leaves a half-made hold.
+//!
+//! A per-user limit on seats held at once (SEATLOCK ... MAXHELD n) keeps an index of the
+//! user's live holds in the event, `{tag}:holds:<user>` (a ZSET of seat → hold expiry in ms,
+//! named from the seat's hash tag so it shares the seat's slot). Only holds taken with MAXHELD
+//! are indexed, so plain SEATLOCK writes exactly what its seed script writes; confirming,
+//! releasing, cancelling or extending a seat keeps the index true.
 
 use crate::args;
 use crate::cmd::hash::get_hash;
+use crate::cmd::zset::get_zset;
 use crate::command::{cmd, CommandSpec, EngineHandler, Flags, Group};
 use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
 use crate::types::hash::{Hash, ListpackLimits};
+use crate::types::zset::ScoreBound;
 use crate::value::{StrValue, Value};
 use smallvec::SmallVec;
 use usher_protocol::{errors, Argv, ReplySink};
@@ -26,8 +35,96 @@ pub fn token_key(seat: &[u8]) -> Vec<u8> {
     k
 }
 
+/// The index of `user`'s live holds in the event of `seat` (see the module comment); `None`
+/// for a seat key without a hash tag.
+pub fn holds_key(seat: &[u8], user: &[u8]) -> Option<Vec<u8>> {
+    let tag = usher_cluster::naming::hash_tag(seat)?;
+    let mut k = Vec::with_capacity(tag.len() + user.len() + 10);
+    k.push(b'{');
+    k.extend_from_slice(tag);
+    k.extend_from_slice(b"}:holds:");
+    k.extend_from_slice(user);
+    Some(k)
+}
+
+/// SEATLOCK's MAXHELD, if given: `Ok(None)` without it.
+fn max_held(argv: Argv) -> Result<Option<i64>, CmdError> {
+    match argv.len() {
+        4 => Ok(None),
+        6 if args::is(argv.arg(4), "MAXHELD") => {
+            let n = args::int(argv.arg(5))?;
+            if n < 1 {
+                return Err(CmdError::Static("ERR MAXHELD must be at least 1"));
+            }
+            Ok(Some(n))
+        }
+        _ => Err(CmdError::Syntax),
+    }
+}
+
 fn seatlock_derived(argv: Argv) -> SmallVec<[Vec<u8>; 2]> {
-    argv.get(1).map(token_key).into_iter().collect()
+    let mut keys: SmallVec<[Vec<u8>; 2]> = argv.get(1).map(token_key).into_iter().collect();
+    if argv.len() == 6 {
+        keys.extend(holds_key(argv.arg(1), argv.arg(2)));
+    }
+    keys
+}
+
+/// The holds index of a command whose seat is at 1 and user at 2 (kept true by every write).
+fn seat_user_derived(argv: Argv) -> SmallVec<[Vec<u8>; 2]> {
+    match (argv.get(1), argv.get(2)) {
+        (Some(seat), Some(user)) => holds_key(seat, user).into_iter().collect(),
+        _ => SmallVec::new(),
+    }
+}
+
+/// Sets (Some(expiry)) or removes (None) `seat` in `user`'s holds index, if the index exists
+/// (or, when setting, `create`).
+fn index_hold(
+    ctx: &mut ExecCtx,
+    seat: &[u8],
+    user: &[u8],
+    expiry: Option<i64>,
+    create: bool,
+) -> CmdResult {
+    let Some(key) = holds_key(seat, user) else {
+        return Ok(());
+    };
+    let now = ctx.now_ms;
+    let exists = get_zset(ctx.db(&key), &key, now)?.is_some();
+    if !(exists || create && expiry.is_some()) {
+        return Ok(());
+    }
+    match expiry {
+        Some(at) => crate::cmd::queue::zadd(ctx, &key, seat, at as f64),
+        None => {
+            crate::cmd::queue::zrem(ctx, &key, seat);
+            crate::cmd::queue::drop_if_empty(ctx, &key);
+        }
+    }
+    ctx.modified(&key);
+    Ok(())
+}
+
+/// Live holds in `key` (a holds index) after dropping the expired ones.
+fn live_holds(ctx: &mut ExecCtx, key: &[u8]) -> Result<i64, CmdError> {
+    let now = ctx.now_ms;
+    let Some(z) = get_zset(ctx.db(key), key, now)? else {
+        return Ok(0);
+    };
+    let expired = z.last_rank_in_score_range(
+        &ScoreBound::Inclusive(f64::NEG_INFINITY),
+        &ScoreBound::Inclusive(now as f64),
+    );
+    if let Some(last) = expired {
+        z.remove_rank_range(0, last);
+    }
+    let live = z.len() as i64;
+    if expired.is_some() {
+        crate::cmd::queue::drop_if_empty(ctx, key);
+        ctx.modified(key);
+    }
+    Ok(live)
 }
 
 fn seatlockall_derived(argv: Argv) -> SmallVec<[Vec<u8>; 2]> {
@@ -129,12 +226,30 @@ fn hold(ctx: &mut ExecCtx, seat: &[u8], user: &[u8], ttl_s: i64, current: i64) -
 fn seatlock(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (seat, user) = (argv.arg(1), argv.arg(2));
     let ttl = ttl_seconds(ctx, argv.arg(3), "seatlock")?;
+    let max_held = max_held(argv)?;
+    let index = match max_held {
+        Some(_) => Some(holds_key(seat, user).ok_or(CmdError::Static(
+            "ERR MAXHELD needs a seat key with a hash tag (seat:{event}:A1)",
+        ))?),
+        None => None,
+    };
     let Some(current) = check_lockable(ctx, seat)? else {
         out.array(1);
         out.int(0);
         return Ok(());
     };
+    if let (Some(max), Some(key)) = (max_held, &index) {
+        if live_holds(ctx, key)? >= max {
+            return Err(CmdError::Owned(format!(
+                "LIMIT the user already holds {max} seats (MAXHELD)"
+            )));
+        }
+    }
     let token = hold(ctx, seat, user, ttl, current);
+    if max_held.is_some() {
+        let expiry = ctx.now_ms + ttl * 1000;
+        index_hold(ctx, seat, user, Some(expiry), true)?;
+    }
     out.array(2);
     out.int(1);
     out.int(token);
@@ -238,6 +353,7 @@ fn seatconfirm(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRes
         out.int(0);
         return Ok(());
     }
+    index_hold(ctx, seat, user, None, false)?;
     if let Some(h) = get_hash(ctx.db(seat), seat, now)? {
         h.set(b"status", b"CONFIRMED", limits);
     }
@@ -257,19 +373,103 @@ fn seatconfirm(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRes
 fn seatrelease(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (seat, user, token) = (argv.arg(1), argv.arg(2), argv.arg(3));
     let now = ctx.now_ms;
-    let held_by_user = match get_hash(ctx.db(seat), seat, now)? {
-        Some(h) => {
-            h.get(b"status") == Some(b"HELD")
-                && h.get(b"userId") == Some(user)
-                && h.get(b"token").and_then(lua_tonumber) == lua_tonumber(token)
-        }
-        None => false,
-    };
+    let held_by_user = is_theirs(ctx, seat, b"HELD", user, token)?;
     if held_by_user {
+        index_hold(ctx, seat, user, None, false)?;
         ctx.db(seat).delete(seat, now);
         ctx.modified(seat);
     }
     out.int(held_by_user as i64);
+    Ok(())
+}
+
+/// True when `seat` is in `status` for `user` under `token` (compared as SEATCONFIRM does).
+fn is_theirs(
+    ctx: &mut ExecCtx,
+    seat: &[u8],
+    status: &[u8],
+    user: &[u8],
+    token: &[u8],
+) -> Result<bool, CmdError> {
+    let now = ctx.now_ms;
+    Ok(match get_hash(ctx.db(seat), seat, now)? {
+        Some(h) => {
+            h.get(b"status") == Some(status)
+                && h.get(b"userId") == Some(user)
+                && h.get(b"token").and_then(lua_tonumber) == lua_tonumber(token)
+        }
+        None => false,
+    })
+}
+
+/// ```text
+/// SEATEXTEND seat user token ttl-seconds
+/// ```
+/// Extends a hold (a buyer still paying): if the seat is HELD by `user` under `token`, its hold
+/// now lasts at least `ttl-seconds` from now (an extension never shortens a hold) and the
+/// reply is 1; otherwise 0. Complexity: O(1).
+fn seatextend(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    let (seat, user, token) = (argv.arg(1), argv.arg(2), argv.arg(3));
+    let ttl = ttl_seconds(ctx, argv.arg(4), "seatextend")?;
+    if !is_theirs(ctx, seat, b"HELD", user, token)? {
+        out.int(0);
+        return Ok(());
+    }
+    let now = ctx.now_ms;
+    let current = ctx
+        .db(seat)
+        .lookup_no_touch(seat, now)
+        .and_then(|e| e.expire_at());
+    let at = (now + ttl * 1000).max(current.unwrap_or(0));
+    if current != Some(at) {
+        ctx.db(seat).set_expire(seat, at, now);
+        index_hold(ctx, seat, user, Some(at), false)?;
+        ctx.modified(seat);
+    }
+    out.int(1);
+    Ok(())
+}
+
+/// ```text
+/// SEATCANCEL seat user token
+/// ```
+/// Cancels a sale (a refund): if the seat is CONFIRMED for `user` under `token`, deletes the
+/// seat hash so it can be sold again, and replies 1; otherwise 0. The fencing counter stays,
+/// so the next hold's token is larger than the cancelled sale's and a stale payment for it is
+/// refused. Complexity: O(1).
+fn seatcancel(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    let (seat, user, token) = (argv.arg(1), argv.arg(2), argv.arg(3));
+    let theirs = is_theirs(ctx, seat, b"CONFIRMED", user, token)?;
+    if theirs {
+        let now = ctx.now_ms;
+        ctx.db(seat).delete(seat, now);
+        ctx.modified(seat);
+    }
+    out.int(theirs as i64);
+    Ok(())
+}
+
+/// ```text
+/// SEATMAP seat [seat ...]
+/// ```
+/// A section's seat map in one call: each seat's status (`FREE`, `HELD` or `CONFIRMED`), in
+/// the order given. Holders and tokens are left out: a map is shown to every buyer.
+/// Complexity: O(N) seats.
+fn seatmap(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    let now = ctx.now_ms;
+    let mut statuses = Vec::with_capacity(argv.len() - 1);
+    for seat in argv.iter().skip(1) {
+        let status = match get_hash(ctx.db(seat), seat, now)?.and_then(|h| h.get(b"status")) {
+            Some(b"HELD") => "HELD",
+            Some(b"CONFIRMED") => "CONFIRMED",
+            _ => "FREE",
+        };
+        statuses.push(status);
+    }
+    out.array(statuses.len());
+    for status in statuses {
+        out.bulk(status.as_bytes());
+    }
     Ok(())
 }
 
@@ -317,20 +517,32 @@ const W: Flags = Flags::WRITE.union(Flags::DENYOOM).union(Flags::SAME_SLOT);
 const CLOCK: Flags = Flags::NONDETERMINISTIC;
 
 pub static COMMANDS: &[Spec] = &[
-    cmd("SEATLOCK", 4, W.union(Flags::FAST).union(CLOCK), seatlock as EngineHandler)
+    cmd("SEATLOCK", -4, W.union(Flags::FAST).union(CLOCK), seatlock as EngineHandler)
         .keys(1, 1, 1)
         .derived_keys(seatlock_derived)
-        .doc(Group::Queue, "0.1.0", "Holds a free seat for a user with a TTL and returns a fencing token that only grows.", "O(1)"),
+        .doc(Group::Queue, "0.1.0", "Holds a free seat for a user with a TTL and returns a fencing token that only grows; MAXHELD caps the seats a user holds at once.", "O(1)"),
     cmd("SEATLOCKALL", -4, W.union(CLOCK), seatlockall as EngineHandler)
         .keys(3, -1, 1)
         .derived_keys(seatlockall_derived)
         .doc(Group::Queue, "0.1.0", "Holds several seats for a user all or nothing, returning their fencing tokens or the seats that are taken.", "O(N) where N is the number of seats."),
-    cmd("SEATCONFIRM", -4, Flags::WRITE.union(Flags::FAST), seatconfirm as EngineHandler)
+    cmd("SEATCONFIRM", -4, Flags::WRITE.union(Flags::FAST).union(Flags::SAME_SLOT), seatconfirm as EngineHandler)
         .keys(1, 1, 1)
+        .derived_keys(seat_user_derived)
         .doc(Group::Queue, "0.1.0", "Confirms a held seat if the user and fencing token match the current hold; a confirmed seat no longer expires unless KEEPTTL is given.", "O(1)"),
-    cmd("SEATRELEASE", 4, Flags::WRITE.union(Flags::FAST), seatrelease as EngineHandler)
+    cmd("SEATRELEASE", 4, Flags::WRITE.union(Flags::FAST).union(Flags::SAME_SLOT), seatrelease as EngineHandler)
         .keys(1, 1, 1)
+        .derived_keys(seat_user_derived)
         .doc(Group::Queue, "0.1.0", "Releases a seat held by the user under the given token.", "O(1)"),
+    cmd("SEATEXTEND", 5, Flags::WRITE.union(Flags::FAST).union(Flags::SAME_SLOT).union(CLOCK), seatextend as EngineHandler)
+        .keys(1, 1, 1)
+        .derived_keys(seat_user_derived)
+        .doc(Group::Queue, "0.1.0", "Extends a seat held by the user under the given token to at least a TTL from now.", "O(1)"),
+    cmd("SEATCANCEL", 4, Flags::WRITE.union(Flags::FAST).union(Flags::SAME_SLOT), seatcancel as EngineHandler)
+        .keys(1, 1, 1)
+        .doc(Group::Queue, "0.1.0", "Cancels a confirmed sale (a refund) made by the user under the given token; the fencing counter stays.", "O(1)"),
+    cmd("SEATMAP", -2, Flags::READONLY, seatmap as EngineHandler)
+        .keys(1, -1, 1)
+        .doc(Group::Queue, "0.1.0", "Returns the status of each seat given (a section's map), without holders or tokens.", "O(N) where N is the number of seats."),
     cmd("SEATSTATUS", 2, Flags::READONLY.union(Flags::FAST), seatstatus as EngineHandler)
         .keys(1, 1, 1)
         .doc(Group::Queue, "0.1.0", "Returns a seat's status, holder, token, hold time and remaining TTL.", "O(1)"),
