@@ -304,3 +304,91 @@ fn seats_extend_cancel_cap_per_user_and_show_a_section_map() {
     let r = c.call(&["SEATLOCK", &seat(9), "ann", "60", "MAXHELD", "0"]);
     assert!(r.is_error(), "{r:?}");
 }
+
+#[test]
+fn a_held_user_sees_a_moving_position_and_is_never_admitted_and_client_keys_are_capped() {
+    let usher = Server::usher(&["--queue-now-max-skew", "0"]);
+    let mut c = usher.client();
+    let (q, a) = ("q:{inf}", "a:{inf}");
+    let t0 = 1_795_000_000_000i64;
+    let r = c.call(&["QHOLD", q, "bot"]);
+    assert!(r.is_error(), "needs a policy: {r:?}");
+    c.call(&["QPOLICY", "SET", q, a, "MAXPERCLIENT", "2"]);
+    let users: Vec<String> = (0..6).map(|i| format!("u{i}")).collect();
+    enter_all(&mut c, q, a, &users[..3], t0);
+    assert_eq!(
+        c.call(&["ENTER", q, a, "bot", "NOW", &s(t0)]).items()[1].int(),
+        4
+    );
+    enter_all(&mut c, q, a, &users[3..], t0);
+    assert_eq!(c.call(&["QHOLD", q, "bot"]).int(), 1);
+    assert_eq!(c.call(&["QHOLD", q, "bot"]).int(), 0);
+    // The bot still sees its place, fourth, as if nothing happened...
+    let pos = c.call(&["QPOS", q, a, "bot", "NOW", &s(t0)]);
+    assert_eq!(
+        (pos.items()[0].text(), pos.items()[1].int()),
+        ("WAITING".into(), 4)
+    );
+    let again = c.call(&["ENTER", q, a, "bot", "NOW", &s(t0)]);
+    assert_eq!(
+        (again.items()[0].text(), again.items()[1].int()),
+        ("WAITING".into(), 4)
+    );
+    // ... which moves as others are admitted, but admission passes it by.
+    let admitted = c.call(&["ADMIT", q, a, "10", "NOW", &s(t0 + 1000)]);
+    let admitted: Vec<String> = admitted.items()[1]
+        .items()
+        .iter()
+        .map(Reply::text)
+        .collect();
+    assert_eq!(admitted, users);
+    let pos = c.call(&["QPOS", q, a, "bot", "NOW", &s(t0 + 1000)]);
+    assert_eq!(
+        (pos.items()[0].text(), pos.items()[1].int()),
+        ("WAITING".into(), 1)
+    );
+    // A mistaken flag costs nothing: released, the user is back at their arrival.
+    enter_all(&mut c, q, a, &["late".to_string()], t0 + 2000);
+    assert_eq!(c.call(&["QUNHOLD", q, "bot"]).int(), 1);
+    assert_eq!(c.call(&["ZRANGE", q, "0", "-1"]).items()[0].text(), "bot");
+    assert_eq!(c.call(&["QUNHOLD", q, "bot"]).int(), 0);
+    // Per client key: two places per device or IP in this event; retries are free.
+    let enter_from = |c: &mut Client, user: &str, ip: &str| {
+        c.call(&["ENTER", q, a, user, "CLIENT", ip, "NOW", &s(t0 + 3000)])
+            .items()[0]
+            .text()
+    };
+    assert_eq!(enter_from(&mut c, "v1", "10.0.0.1"), "NEW");
+    assert_eq!(enter_from(&mut c, "v1", "10.0.0.1"), "WAITING");
+    assert_eq!(enter_from(&mut c, "v2", "10.0.0.1"), "NEW");
+    assert_eq!(enter_from(&mut c, "v3", "10.0.0.1"), "LIMITED");
+    assert_eq!(c.call(&["ZSCORE", q, "v3"]), Reply::Nil, "nobody joined");
+    assert_eq!(enter_from(&mut c, "v3", "10.0.0.2"), "NEW");
+    assert_eq!(c.call(&["HGET", "q:{inf}:clients", "10.0.0.1"]).text(), "2");
+    // 50 concurrent clients racing from one IP: exactly two places.
+    let port = usher.port;
+    let handles: Vec<_> = (0..50)
+        .map(|i| {
+            std::thread::spawn(move || {
+                let mut c = Client::connect(port).unwrap();
+                c.call(&[
+                    "ENTER",
+                    "q:{inf}",
+                    "a:{inf}",
+                    &format!("w{i}"),
+                    "CLIENT",
+                    "10.9.9.9",
+                ])
+                .items()[0]
+                    .text()
+            })
+        })
+        .collect();
+    let statuses: Vec<String> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| *s == "NEW").count(),
+        2,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses.iter().filter(|s| *s == "LIMITED").count(), 48);
+}

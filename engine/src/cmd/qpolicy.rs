@@ -188,7 +188,8 @@ pub fn event_gauges(shard: &mut Shard, now_ms: i64, limit: usize) -> Vec<EventGa
 /// ```text
 /// QPOLICY SET queue active [MAXACTIVE n] [RATE per-minute] [TTL ms] [HEARTBEAT ms]
 ///     [OPENAT unix-ms] [CHANNEL channel] [TOKENS ttl-ms] [STATE open|paused|closed]
-///     [METHOD fifo|random|auto|passthrough|reject] [MAXWAITING n] [MESSAGE text] [SEED text]
+///     [METHOD fifo|random|auto|passthrough|reject] [MAXWAITING n] [MESSAGE text]
+///     [MAXPERCLIENT n] [SEED text]
 /// ```
 /// Sets the queue's admission policy and has the server run it: admissions at RATE per minute
 /// under the MAXACTIVE cap, sessions of TTL ms, heartbeats (a waiter silent for HEARTBEAT ms,
@@ -342,10 +343,10 @@ const HELP: &[&str] = &[
     "QPOLICY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "SET <queue> <active> [MAXACTIVE n] [RATE per-minute] [TTL ms] [HEARTBEAT ms] [OPENAT unix-ms] [CHANNEL channel] [TOKENS ms]",
     "    [STATE open|paused|closed] [METHOD fifo|random|auto|passthrough|reject]",
-    "    [MAXWAITING n] [MESSAGE text] [SEED text]",
+    "    [MAXWAITING n] [MESSAGE text] [MAXPERCLIENT n] [SEED text]",
     "    Set the queue's admission policy, or change the options given; the server runs it.",
     "UNSET <queue> <field> [<field> ...]",
-    "    Clear policy fields (maxactive, rate, ttl, heartbeat, openat, channel, tokens, state, method, maxwaiting, message, seed).",
+    "    Clear policy fields (maxactive, rate, ttl, heartbeat, openat, channel, tokens, state, method, maxwaiting, message, maxperclient, seed).",
     "GET <queue>",
     "    Return the policy in force, and the errors of fields that were refused.",
     "DEL <queue>",

@@ -22,7 +22,7 @@ use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
 use crate::queue::draw::{draw_rank, prequeue_slot_of};
 use crate::queue::heartbeat::{poll_ms, timeout_ms};
-use crate::queue::policy::{heartbeat_key, Method, Policy};
+use crate::queue::policy::{clients_key, heartbeat_key, held_key, Method, Policy};
 use crate::queue::rate::eta_ms;
 use crate::queue::score::{next_arrival, prequeue_slot, PREQUEUE_SLOTS};
 use crate::queue::MAX_TIME_MS;
@@ -80,13 +80,15 @@ pub(crate) fn drop_if_empty(ctx: &mut ExecCtx, key: &[u8]) {
     }
 }
 
-/// Trailing options shared by the family: `MAXACTIVE n`, `TTL ms`, `LIMIT n`, `NOW ms`.
+/// Trailing options shared by the family: `MAXACTIVE n`, `TTL ms`, `LIMIT n`, `CLIENT key`,
+/// `NOW ms`.
 #[derive(Default)]
-struct Options {
+struct Options<'a> {
     max_active: Option<i64>,
     ttl_ms: Option<i64>,
     now_ms: Option<i64>,
     limit: Option<i64>,
+    client: Option<&'a [u8]>,
 }
 
 #[derive(Clone, Copy)]
@@ -94,12 +96,14 @@ struct Allowed {
     max_active: bool,
     ttl: bool,
     limit: bool,
+    client: bool,
 }
 
 const ONLY_NOW: Allowed = Allowed {
     max_active: false,
     ttl: false,
     limit: false,
+    client: false,
 };
 
 /// A positive duration in ms that keeps `now + ttl` a valid time, else Redis's
@@ -123,12 +127,12 @@ pub(crate) fn count(value: &[u8]) -> Result<i64, CmdError> {
     }
 }
 
-fn parse_options(
-    argv: Argv,
+fn parse_options<'a>(
+    argv: Argv<'a>,
     start: usize,
     allowed: Allowed,
     command: &str,
-) -> Result<Options, CmdError> {
+) -> Result<Options<'a>, CmdError> {
     let mut o = Options::default();
     let mut i = start;
     while i < argv.len() {
@@ -142,6 +146,8 @@ fn parse_options(
             o.ttl_ms = Some(ttl_ms(value, command)?);
         } else if is(opt, "LIMIT") && allowed.limit {
             o.limit = Some(args::int(value)?);
+        } else if is(opt, "CLIENT") && allowed.client {
+            o.client = Some(value);
         } else {
             return Err(CmdError::Syntax);
         }
@@ -199,6 +205,7 @@ fn admit(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
             max_active: true,
             ttl: true,
             limit: false,
+            client: false,
         },
         "admit",
     )?;
@@ -440,7 +447,15 @@ fn arrival_score(ctx: &mut ExecCtx, queue: &[u8], now: i64, last_in_line: Option
 /// expired is dropped and the user joins anew. Complexity: O(log N).
 fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, active, user) = (argv.arg(1), argv.arg(2), argv.arg(3));
-    let opts = parse_options(argv, 4, ONLY_NOW, "enter")?;
+    let opts = parse_options(
+        argv,
+        4,
+        Allowed {
+            client: true,
+            ..ONLY_NOW
+        },
+        "enter",
+    )?;
     let now = resolve_now(ctx, opts.now_ms)?;
     let clock = ctx.now_ms;
     // Read both keys first (each once): both types are checked before anything changes.
@@ -465,9 +480,17 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
             "ERR user ids must be UTF-8 on a queue whose policy announces admissions or issues tokens",
         ));
     }
+    let clients = match (policy.as_ref().and_then(|p| p.max_per_client), opts.client) {
+        (Some(max), Some(client)) => Some((max, client, places_taken(ctx, queue, client)?)),
+        _ => None,
+    };
     let prequeue_open = policy
         .as_ref()
         .and_then(|p| p.open_at_ms.filter(|_| p.before_open(now)));
+    if let Some(position) = held_position(ctx, queue, user, policy.as_ref())? {
+        let waiting = live_waiting(ctx, queue, policy.as_ref(), now);
+        return reply_status(out, "WAITING", position, waiting);
+    }
     let waiting_now = |ctx: &mut ExecCtx, len: i64| {
         if policy.as_ref().is_some_and(|p| p.heartbeat_ms.is_some()) {
             live_waiting(ctx, queue, policy.as_ref(), now)
@@ -509,6 +532,20 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         }
         if p.max_waiting.is_some_and(|max| waiting >= max) {
             return reply_status(out, "FULL", 0, waiting);
+        }
+        if let Some((max, client, taken)) = clients {
+            if taken >= max {
+                return reply_status(out, "LIMITED", 0, waiting);
+            }
+            let key = clients_key(queue);
+            let limits = crate::types::hash::ListpackLimits::from_config(ctx.config);
+            let (value, _) = ctx
+                .db(&key)
+                .get_or_insert_with(&key, clock, || Value::Hash(Box::default()));
+            if let Value::Hash(h) = value {
+                h.set(client, (taken + 1).to_string().as_bytes(), limits);
+            }
+            ctx.modified_in_sale(&key);
         }
     }
     let score = match (prequeue_open, policy.as_ref()) {
@@ -600,6 +637,105 @@ fn switch_queueing(ctx: &mut ExecCtx, queue: &[u8], p: &Policy, on: bool) {
     }
 }
 
+/// Places a client key has taken in the event (checked, like every key, before any change).
+fn places_taken(ctx: &mut ExecCtx, queue: &[u8], client: &[u8]) -> Result<i64, CmdError> {
+    let key = clients_key(queue);
+    let now = ctx.now_ms;
+    Ok(crate::cmd::hash::get_hash(ctx.db(&key), &key, now)?
+        .and_then(|h| h.get(client))
+        .and_then(usher_protocol::parse::parse_i64)
+        .unwrap_or(0))
+}
+
+/// The position a held user is shown: where their arrival would stand in the line now (it
+/// moves as others are admitted, and never reaches admission). `None` for a user not held;
+/// only a queue with a policy holds users.
+fn held_position(
+    ctx: &mut ExecCtx,
+    queue: &[u8],
+    user: &[u8],
+    policy: Option<&Policy>,
+) -> Result<Option<i64>, CmdError> {
+    if policy.is_none() {
+        return Ok(None);
+    }
+    let (key, now) = (held_key(queue), ctx.now_ms);
+    let Some(score) = zset(ctx.db(&key), &key, now)?.and_then(|z| z.score(user)) else {
+        return Ok(None);
+    };
+    let ahead = zset(ctx.db(queue), queue, now)?.map_or(0, |z| {
+        z.count_in_score_range(
+            &ScoreBound::Inclusive(f64::NEG_INFINITY),
+            &ScoreBound::Exclusive(score),
+        )
+    });
+    Ok(Some(ahead as i64 + 1))
+}
+
+/// ```text
+/// QHOLD queue user
+/// ```
+/// Holds a user in an "infinite queue" (a flagged bot or scalper): they leave the line but keep
+/// seeing a normal position, which moves as others are admitted, and are never admitted. A user
+/// not in line is held from their next arrival on. Needs a queue with a policy. Reply: 1 if
+/// the user was not held yet, else 0. Complexity: O(log N).
+fn qhold(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    let (queue, user) = (argv.arg(1), argv.arg(2));
+    let held = held_key(queue);
+    check_zset(ctx, queue)?;
+    check_zset(ctx, &held)?;
+    if policy_of(ctx, queue)?.is_none() {
+        return Err(CmdError::Static(
+            "ERR QHOLD needs a queue with a policy (QPOLICY SET)",
+        ));
+    }
+    let now = ctx.now_ms;
+    if zset(ctx.db(&held), &held, now)?.is_some_and(|z| z.score(user).is_some()) {
+        out.int(0);
+        return Ok(());
+    }
+    let score = match zset(ctx.db(queue), queue, now)?.and_then(|z| z.remove(user)) {
+        Some(score) => {
+            drop_if_empty(ctx, queue);
+            ctx.modified_in_sale(queue);
+            let hb = heartbeat_key(queue);
+            if check_zset(ctx, &hb).is_ok() {
+                zrem(ctx, &hb, user);
+            }
+            score
+        }
+        None => arrival_score(ctx, queue, now, None),
+    };
+    zadd(ctx, &held, user, score);
+    ctx.modified_in_sale(&held);
+    out.int(1);
+    Ok(())
+}
+
+/// ```text
+/// QUNHOLD queue user
+/// ```
+/// Releases a held user back into the line at their original arrival: a mistaken flag costs
+/// them nothing. Reply: 1 if the user was held, else 0. Complexity: O(log N).
+fn qunhold(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    let (queue, user) = (argv.arg(1), argv.arg(2));
+    let held = held_key(queue);
+    check_zset(ctx, queue)?;
+    check_zset(ctx, &held)?;
+    let now = ctx.now_ms;
+    let Some(score) = zset(ctx.db(&held), &held, now)?.and_then(|z| z.remove(user)) else {
+        out.int(0);
+        return Ok(());
+    };
+    drop_if_empty(ctx, &held);
+    ctx.modified_in_sale(&held);
+    zadd(ctx, queue, user, score);
+    ctx.modified_in_sale(queue);
+    ctx.ready(queue);
+    out.int(1);
+    Ok(())
+}
+
 /// The pre-queue score of `user`: its slot under the policy's seed (see `queue::draw`), so
 /// the shuffle can be recomputed from the seed. Users on the same slot share the score and
 /// are ordered by id.
@@ -652,10 +788,13 @@ fn qpos(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let rank = zset(ctx.db(queue), queue, clock)?.and_then(|z| z.rank(user));
     let policy = policy_of(ctx, queue)?;
     check_policy_active(policy.as_ref(), active)?;
+    let held = held_position(ctx, queue, user, policy.as_ref())?;
+    // A held user is shown the place their arrival would have, as if waiting.
+    let rank = rank.or(held.map(|p| p as usize - 1));
     let open_at = policy
         .as_ref()
         .and_then(|p| p.open_at_ms.filter(|_| p.before_open(now)));
-    if let (Some(rank), false) = (rank, is_active) {
+    if let (Some(rank), false, None) = (rank, is_active, held) {
         touch_heartbeat(ctx, queue, user, policy.as_ref(), now, rank as i64 + 1);
     }
     let waiting = live_waiting(ctx, queue, policy.as_ref(), now);
@@ -781,6 +920,7 @@ fn qsweep(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
             max_active: false,
             ttl: false,
             limit: true,
+            client: false,
         },
         "qsweep",
     )?;
@@ -986,6 +1126,12 @@ pub static COMMANDS: &[Spec] = &[
         .keys(1, 2, 1)
         .warms(WarmHint { key: 1, member: 3, rank: true })
         .doc(Group::Queue, "0.1.0", "Returns a user's status, position, the line's length, an estimated wait, when to poll again and, once active, the admission token.", "O(log(N))"),
+    cmd("QHOLD", 3, WF, qhold as EngineHandler)
+        .keys(1, 1, 1)
+        .doc(Group::Queue, "0.1.0", "Holds a user in an infinite queue: they see a normal, moving position and are never admitted.", "O(log(N))"),
+    cmd("QUNHOLD", 3, WF, qunhold as EngineHandler)
+        .keys(1, 1, 1)
+        .doc(Group::Queue, "0.1.0", "Releases a held user back into the line at their original arrival.", "O(log(N))"),
     cmd("QLEAVE", 3, WF, qleave as EngineHandler)
         .keys(1, 1, 1)
         .warms(WarmHint { key: 1, member: 2, rank: true })

@@ -17,6 +17,8 @@
 //! state       open | paused | closed: the operator's switch (absent: open)
 //! method      fifo | random | auto | passthrough | reject: how arrivals are handled and who
 //!             is admitted next (absent: fifo)
+//! maxperclient  places one client key (IP, device) may take in the event, ≥ 1; ENTER ...
+//!             CLIENT key over it gets LIMITED (absent: no limit)
 //! seed        the secret behind the pre-queue shuffle and random draws, so both can be
 //!             audited afterwards (written by QPOLICY SET when OPENAT or METHOD random is set)
 //! maxwaiting  the longest the line may grow, ≥ 1; later arrivals get FULL (absent: no limit)
@@ -51,6 +53,7 @@ pub struct Policy {
     pub method: Method,
     pub max_waiting: Option<i64>,
     pub message: Option<Vec<u8>>,
+    pub max_per_client: Option<i64>,
     pub seed: Option<Vec<u8>>,
 }
 
@@ -130,6 +133,17 @@ pub fn heartbeat_key(queue: &[u8]) -> Vec<u8> {
     companion_key(queue, b"hb")
 }
 
+/// The users an operator holds in an "infinite queue" (member = user, score = their arrival):
+/// they see a normal, moving position and are never admitted.
+pub fn held_key(queue: &[u8]) -> Vec<u8> {
+    companion_key(queue, b"held")
+}
+
+/// Places taken per client key (IP, device) in the event: a hash of client key → count.
+pub fn clients_key(queue: &[u8]) -> Vec<u8> {
+    companion_key(queue, b"clients")
+}
+
 /// The admission-token record issued to `user` for `queue`.
 pub fn token_key(queue: &[u8], user: &[u8]) -> Vec<u8> {
     let mut suffix = b"token:".to_vec();
@@ -150,6 +164,7 @@ pub const FIELDS: &[&str] = &[
     "method",
     "maxwaiting",
     "message",
+    "maxperclient",
     "seed",
 ];
 
@@ -169,7 +184,7 @@ fn instant(v: &[u8]) -> Option<i64> {
 /// What one field may hold, for the error that names it.
 fn expectation(field: &str) -> &'static str {
     match field {
-        "maxactive" | "rate" | "maxwaiting" => "an integer of at least 1",
+        "maxactive" | "rate" | "maxwaiting" | "maxperclient" => "an integer of at least 1",
         "state" => "open, paused or closed",
         "method" => "fifo, random, auto, passthrough or reject",
         "message" | "seed" => "a non-empty text",
@@ -194,6 +209,7 @@ impl Policy {
             method: Method::Fifo,
             max_waiting: None,
             message: None,
+            max_per_client: None,
             seed: None,
         }
     }
@@ -212,6 +228,7 @@ impl Policy {
             "method" => Method::parse(value).map(|v| self.method = v),
             "maxwaiting" => count(value).map(|n| self.max_waiting = Some(n)),
             "message" => (!value.is_empty()).then(|| self.message = Some(value.to_vec())),
+            "maxperclient" => count(value).map(|n| self.max_per_client = Some(n)),
             "seed" => (!value.is_empty()).then(|| self.seed = Some(value.to_vec())),
             _ => None,
         }
@@ -232,6 +249,7 @@ impl Policy {
             "method" => self.method = Method::Fifo,
             "maxwaiting" => self.max_waiting = None,
             "message" => self.message = None,
+            "maxperclient" => self.max_per_client = None,
             "seed" => self.seed = None,
             _ => return false,
         }
@@ -311,6 +329,7 @@ impl Policy {
             (b"channel", self.channel.clone()),
             (b"tokens", num(self.token_ttl_ms)),
             (b"maxwaiting", num(self.max_waiting)),
+            (b"maxperclient", num(self.max_per_client)),
             (b"message", self.message.clone()),
             (b"seed", self.seed.clone()),
             (
@@ -347,7 +366,7 @@ impl Policy {
             }
             if !p.set_field(&field, value) {
                 return Err(match field.as_str() {
-                    "maxactive" | "rate" | "openat" | "maxwaiting"
+                    "maxactive" | "rate" | "openat" | "maxwaiting" | "maxperclient"
                         if parse_i64(value).is_none() =>
                     {
                         CmdError::NotInteger
