@@ -392,3 +392,64 @@ fn a_held_user_sees_a_moving_position_and_is_never_admitted_and_client_keys_are_
     );
     assert_eq!(statuses.iter().filter(|s| *s == "LIMITED").count(), 48);
 }
+
+#[test]
+fn an_event_runs_its_schedule_idle_prequeue_open_closed_and_announces_each_step() {
+    let usher = Server::usher(&[]);
+    let mut c = usher.client();
+    let mut sub = usher.client();
+    sub.call(&["SUBSCRIBE", "ev:{life}"]);
+    let (q, a) = ("q:{life}", "a:{life}");
+    let t = now_ms();
+    let (pre, open, close) = (t + 1500, t + 3000, t + 4500);
+    let r = c.call(&[
+        "QPOLICY",
+        "SET",
+        q,
+        a,
+        "OPENAT",
+        &s(pre),
+        "PREQUEUEAT",
+        &s(open),
+    ]);
+    assert!(r.is_error(), "a schedule out of order is refused: {r:?}");
+    c.call(&[
+        "QPOLICY",
+        "SET",
+        q,
+        a,
+        "PREQUEUEAT",
+        &s(pre),
+        "OPENAT",
+        &s(open),
+        "CLOSEAT",
+        &s(close),
+        "CHANNEL",
+        "ev:{life}",
+    ]);
+    let msg = next_event(&mut sub, "state");
+    assert!(msg.contains("\"state\":\"idle\""), "{msg}");
+    // Idle: nobody joins yet, and every reply says why.
+    assert_eq!(
+        c.call(&["ENTER", q, a, "early"]).items()[0].text(),
+        "CLOSED"
+    );
+    assert_eq!(map(c.call(&["QSTATS", q, a]))["state"].text(), "idle");
+    assert_eq!(c.call(&["QPOS", q, a, "early"]).items()[6].text(), "idle");
+    for (state, user, status) in [
+        ("prequeue", "p1", "PREQUEUE"),
+        ("open", "o1", "NEW"),
+        ("closed", "c1", "CLOSED"),
+    ] {
+        let msg = next_event(&mut sub, "state");
+        assert!(msg.contains(&format!("\"state\":\"{state}\"")), "{msg}");
+        assert_eq!(
+            c.call(&["ENTER", q, a, user]).items()[0].text(),
+            status,
+            "{state}"
+        );
+    }
+    // Closed by schedule: those in line are still admitted (a drain).
+    let r = c.call(&["ADMIT", q, a, "10"]);
+    assert_eq!(r.items()[0].int(), 2, "{r:?}");
+}

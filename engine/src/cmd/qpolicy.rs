@@ -208,23 +208,31 @@ fn qpolicy_set(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRes
     check_zset(ctx, active)?;
     let base = current(ctx, queue)?;
     let policy = Policy::from_args(active, base.as_ref(), argv.iter().skip(4))?;
-    announce_state_change(ctx, queue, base.as_ref(), &policy);
-    store(ctx, queue, policy);
+    store(ctx, queue, policy.clone());
+    announce_state(ctx, queue, &policy);
     out.ok();
     Ok(())
 }
 
 /// Publishes a change of the event's state or message on the policy's channel, so pages can
-/// show "paused" or the operator's message without waiting for their next poll.
-fn announce_state_change(ctx: &mut ExecCtx, queue: &[u8], before: Option<&Policy>, after: &Policy) {
-    let now = ctx.now_ms;
+/// show "paused", "open" or the operator's message without waiting for their next poll: at
+/// once for an operator's change, and from the tick for a scheduled one (the pre-queue
+/// opening, the sale opening or ending). Each change is announced once.
+fn announce_state(ctx: &mut ExecCtx, queue: &[u8], after: &Policy) {
+    let (db, now) = (ctx.db, ctx.now_ms);
+    let current = (after.state_at(now), after.message.clone());
+    let Some(state) = ctx.shards.shard(queue).queues.policy_state(db, queue) else {
+        return;
+    };
+    // A new policy was an open event without a message.
+    let was = state
+        .announced
+        .replace(current.clone())
+        .unwrap_or(("open", None));
     let Some(channel) = &after.channel else {
         return;
     };
-    // No policy reads as an open event without a message.
-    let was = before.map_or(("open", None), |b| (b.state_at(now), b.message.as_deref()));
-    let unchanged = was == (after.state_at(now), after.message.as_deref());
-    if unchanged {
+    if was == current {
         return;
     }
     let message = serde_json::json!({
@@ -260,8 +268,8 @@ fn qpolicy_unset(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdR
         }
         policy.unset_field(&name);
     }
-    announce_state_change(ctx, queue, Some(&before), &policy);
-    store(ctx, queue, policy);
+    store(ctx, queue, policy.clone());
+    announce_state(ctx, queue, &policy);
     out.ok();
     Ok(())
 }
@@ -383,6 +391,7 @@ pub fn run_policy(ctx: &mut ExecCtx, queue: &[u8]) -> bool {
     if !ctx.shards.holds(&policy.active) {
         return true; // never: the active key shares the queue's slot (Policy::from_hash)
     }
+    announce_state(ctx, queue, &policy);
     if let Some(hb_ms) = policy.heartbeat_ms {
         let hb = heartbeat_key(queue);
         if check_zset(ctx, &hb).is_ok() && check_zset(ctx, queue).is_ok() {

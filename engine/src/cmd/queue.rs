@@ -527,7 +527,7 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     }
     if let Some(p) = policy.as_ref() {
         let waiting = waiting_now(ctx, len);
-        if p.refuses_arrivals() {
+        if p.refuses_arrivals(now) {
             return reply_status(out, "CLOSED", 0, waiting);
         }
         if p.max_waiting.is_some_and(|max| waiting >= max) {
@@ -1074,7 +1074,7 @@ fn qstats(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let method = policy.as_ref().map_or(Method::Fifo, |p| p.method);
     // Whether an arrival now would wait in line.
     let queueing = match method {
-        _ if policy.as_ref().is_some_and(Policy::refuses_arrivals) => false,
+        _ if policy.as_ref().is_some_and(|p| p.refuses_arrivals(now)) => false,
         Method::Auto => auto_queueing,
         Method::Passthrough => waiting > 0,
         _ => true,

@@ -11,7 +11,11 @@
 //! rate        new admissions per minute, ≥ 1        (absent: the server admits nobody itself)
 //! ttl         active session length, ms             (default 300000)
 //! heartbeat   base heartbeat timeout, ms            (absent: no heartbeats)
+//! prequeueat  Unix ms the pre-queue opens; before it the event is `idle` and turns arrivals
+//!             away (absent: arrivals are accepted at any time)
 //! openat      Unix ms the sale opens; earlier arrivals form a shuffled pre-queue (absent: open)
+//! closeat     Unix ms the sale ends: later arrivals are turned away, those in line are still
+//!             admitted (absent: no scheduled end)
 //! channel     pub/sub channel announcing each admission, non-empty (absent: none)
 //! tokens      admission-token lifetime, ms; one token per admission (absent: none)
 //! state       open | paused | closed: the operator's switch (absent: open)
@@ -47,6 +51,8 @@ pub struct Policy {
     pub ttl_ms: i64,
     pub heartbeat_ms: Option<i64>,
     pub open_at_ms: Option<i64>,
+    pub prequeue_at_ms: Option<i64>,
+    pub close_at_ms: Option<i64>,
     pub channel: Option<Vec<u8>>,
     pub token_ttl_ms: Option<i64>,
     pub state: State,
@@ -158,6 +164,8 @@ pub const FIELDS: &[&str] = &[
     "ttl",
     "heartbeat",
     "openat",
+    "prequeueat",
+    "closeat",
     "channel",
     "tokens",
     "state",
@@ -188,7 +196,7 @@ fn expectation(field: &str) -> &'static str {
         "state" => "open, paused or closed",
         "method" => "fifo, random, auto, passthrough or reject",
         "message" | "seed" => "a non-empty text",
-        "openat" => "a Unix time in ms",
+        "openat" | "prequeueat" | "closeat" => "a Unix time in ms",
         "channel" => "a non-empty channel name",
         _ => "a duration in ms of at least 1",
     }
@@ -203,6 +211,8 @@ impl Policy {
             ttl_ms: DEFAULT_TTL_MS,
             heartbeat_ms: None,
             open_at_ms: None,
+            prequeue_at_ms: None,
+            close_at_ms: None,
             channel: None,
             token_ttl_ms: None,
             state: State::Open,
@@ -222,6 +232,8 @@ impl Policy {
             "ttl" => duration(value).map(|n| self.ttl_ms = n),
             "heartbeat" => duration(value).map(|n| self.heartbeat_ms = Some(n)),
             "openat" => instant(value).map(|n| self.open_at_ms = Some(n)),
+            "prequeueat" => instant(value).map(|n| self.prequeue_at_ms = Some(n)),
+            "closeat" => instant(value).map(|n| self.close_at_ms = Some(n)),
             "channel" => (!value.is_empty()).then(|| self.channel = Some(value.to_vec())),
             "tokens" => duration(value).map(|n| self.token_ttl_ms = Some(n)),
             "state" => State::parse(value).map(|v| self.state = v),
@@ -243,6 +255,8 @@ impl Policy {
             "ttl" => self.ttl_ms = DEFAULT_TTL_MS,
             "heartbeat" => self.heartbeat_ms = None,
             "openat" => self.open_at_ms = None,
+            "prequeueat" => self.prequeue_at_ms = None,
+            "closeat" => self.close_at_ms = None,
             "channel" => self.channel = None,
             "tokens" => self.token_ttl_ms = None,
             "state" => self.state = State::Open,
@@ -326,6 +340,8 @@ impl Policy {
             (b"rate", num(self.rate_per_min)),
             (b"heartbeat", num(self.heartbeat_ms)),
             (b"openat", num(self.open_at_ms)),
+            (b"prequeueat", num(self.prequeue_at_ms)),
+            (b"closeat", num(self.close_at_ms)),
             (b"channel", self.channel.clone()),
             (b"tokens", num(self.token_ttl_ms)),
             (b"maxwaiting", num(self.max_waiting)),
@@ -366,7 +382,8 @@ impl Policy {
             }
             if !p.set_field(&field, value) {
                 return Err(match field.as_str() {
-                    "maxactive" | "rate" | "openat" | "maxwaiting" | "maxperclient"
+                    "maxactive" | "rate" | "openat" | "prequeueat" | "closeat" | "maxwaiting"
+                    | "maxperclient"
                         if parse_i64(value).is_none() =>
                     {
                         CmdError::NotInteger
@@ -378,6 +395,17 @@ impl Policy {
                     )),
                 });
             }
+        }
+        let schedule = [p.prequeue_at_ms, p.open_at_ms, p.close_at_ms];
+        let ordered = schedule
+            .iter()
+            .flatten()
+            .zip(schedule.iter().flatten().skip(1))
+            .all(|(a, b)| a <= b);
+        if !ordered {
+            return Err(CmdError::Static(
+                "ERR the schedule must run PREQUEUEAT <= OPENAT <= CLOSEAT",
+            ));
         }
         if p.seed.is_none() && (p.open_at_ms.is_some() || p.method == Method::Random) {
             p.seed = Some(new_seed());
@@ -391,13 +419,16 @@ impl Policy {
         self.seed.as_deref().unwrap_or(queue)
     }
 
-    /// The state every reply shows: `closed` (closed, or rejecting arrivals), `paused`,
-    /// `prequeue` (before the opening time) or `open`.
+    /// The state every reply shows: `closed` (closed, rejecting arrivals, or past the end),
+    /// `paused`, `idle` (before the pre-queue opens), `prequeue` (before the opening time) or
+    /// `open`.
     pub fn state_at(&self, now_ms: i64) -> &'static str {
-        if self.state == State::Closed || self.method == Method::Reject {
+        if self.closed_at(now_ms) {
             "closed"
         } else if self.state == State::Paused {
             "paused"
+        } else if self.idle_at(now_ms) {
+            "idle"
         } else if self.before_open(now_ms) {
             "prequeue"
         } else {
@@ -405,9 +436,20 @@ impl Policy {
         }
     }
 
-    /// True when new arrivals are turned away (closed, sold out, or rejecting).
-    pub fn refuses_arrivals(&self) -> bool {
-        self.state == State::Closed || self.method == Method::Reject
+    fn closed_at(&self, now_ms: i64) -> bool {
+        self.state == State::Closed
+            || self.method == Method::Reject
+            || self.close_at_ms.is_some_and(|end| now_ms >= end)
+    }
+
+    fn idle_at(&self, now_ms: i64) -> bool {
+        self.prequeue_at_ms.is_some_and(|start| now_ms < start)
+    }
+
+    /// True when new arrivals are turned away: closed, sold out, rejecting, past the end, or
+    /// before the pre-queue opens.
+    pub fn refuses_arrivals(&self, now_ms: i64) -> bool {
+        self.closed_at(now_ms) || self.idle_at(now_ms)
     }
 
     /// True when nobody may be admitted now (paused, or before the opening time).

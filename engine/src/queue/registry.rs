@@ -20,6 +20,8 @@ pub struct PolicyState {
     /// heartbeat deadline yet (those who joined before the policy had heartbeats). `None`
     /// once every waiter has one.
     pub backfill_after: Option<f64>,
+    /// The (state, message) last announced on the policy's channel.
+    pub announced: Option<(&'static str, Option<Vec<u8>>)>,
 }
 
 #[derive(Default, Debug)]
@@ -93,6 +95,7 @@ impl QueueRegistry {
             errors: Vec::new(),
             bucket: Bucket::default(),
             backfill_after: None,
+            announced: None,
         });
         let had_heartbeat = state
             .policy
