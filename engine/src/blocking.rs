@@ -299,6 +299,53 @@ pub fn block_or_answer(
     });
 }
 
+/// What a blocking pop served later did, as the non-blocking command that replays it (Redis
+/// propagates BLPOP as LPOP, BLMOVE as LMOVE, ...): the one key it popped from is named.
+pub fn nonblocking_form(argv: usher_protocol::Argv<'_>, key: &[u8]) -> Vec<Vec<u8>> {
+    let name = argv.arg(0).to_ascii_uppercase();
+    let v = |b: &[u8]| b.to_vec();
+    let after_keys = || -> (Vec<u8>, Vec<u8>) {
+        // BLMPOP/BZMPOP timeout numkeys key... LEFT|RIGHT|MIN|MAX [COUNT n]
+        let numkeys = std::str::from_utf8(argv.arg(2))
+            .ok()
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(1);
+        let dir = argv
+            .get(3 + numkeys)
+            .unwrap_or(b"LEFT")
+            .to_ascii_uppercase();
+        let count = argv.get(5 + numkeys).map_or(b"1".to_vec(), v);
+        (dir, count)
+    };
+    match name.as_slice() {
+        b"BLPOP" => vec![v(b"LPOP"), v(key)],
+        b"BRPOP" => vec![v(b"RPOP"), v(key)],
+        b"BZPOPMIN" => vec![v(b"ZPOPMIN"), v(key)],
+        b"BZPOPMAX" => vec![v(b"ZPOPMAX"), v(key)],
+        b"BRPOPLPUSH" => vec![v(b"RPOPLPUSH"), v(argv.arg(1)), v(argv.arg(2))],
+        b"BLMOVE" => {
+            let mut out = vec![v(b"LMOVE")];
+            out.extend((1..5).map(|i| v(argv.arg(i))));
+            out
+        }
+        b"BLMPOP" => {
+            let (dir, count) = after_keys();
+            let pop: &[u8] = if dir == b"RIGHT" { b"RPOP" } else { b"LPOP" };
+            vec![v(pop), v(key), count]
+        }
+        b"BZMPOP" => {
+            let (dir, count) = after_keys();
+            let pop: &[u8] = if dir == b"MAX" {
+                b"ZPOPMAX"
+            } else {
+                b"ZPOPMIN"
+            };
+            vec![v(pop), v(key), count]
+        }
+        _ => argv.iter().map(v).collect(),
+    }
+}
+
 /// Serves the waiters of each ready key, in arrival order, while the caller holds the locks.
 /// `ctx` is the writer's context (its locked shards); each waiter runs in its own database.
 pub fn serve_ready(ctx: &mut ExecCtx<'_, '_>, ready: &[(usize, SmallBytes)]) -> CmdResult {
@@ -322,7 +369,10 @@ pub fn serve_ready(ctx: &mut ExecCtx<'_, '_>, ready: &[(usize, SmallBytes)]) -> 
             let outcome = (waiter.serve)(ctx, &waiter.argv, key, &mut out);
             ctx.db = writer_db;
             match outcome {
-                Ok(Serve::Served) => {}
+                Ok(Serve::Served) => {
+                    let pop = nonblocking_form(waiter.argv.argv(), key);
+                    ctx.effects.propagate.push((waiter.db, pop));
+                }
                 Ok(Serve::Retry) => {
                     // It is first in line: nobody behind it is served before its retry, which
                     // re-signals the key for them.

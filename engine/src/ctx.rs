@@ -24,6 +24,13 @@ pub struct Effects {
     /// Messages to publish once the command's locks are released: (channel, message). Queue
     /// policies announce admitted users this way.
     pub publish: Vec<(Vec<u8>, Vec<u8>)>,
+    /// What to log (AOF, later replication) for this command, in order, with each entry's
+    /// database: a handler whose argv would not replay to the same effect says so here
+    /// (`rewritten`), and served blocking pops add their non-blocking form. Empty and not
+    /// rewritten: a command that changed data is logged as its own argv.
+    pub propagate: Vec<(usize, Vec<Vec<u8>>)>,
+    /// The command's argv is replaced by [`Effects::propagate`] (possibly by nothing).
+    pub rewritten: bool,
 }
 
 /// A blocking command's request to wait.
@@ -66,6 +73,8 @@ impl Effects {
         self.ready_keys.clear();
         self.block = None;
         self.publish.clear();
+        self.propagate.clear();
+        self.rewritten = false;
     }
 }
 
@@ -112,6 +121,13 @@ impl<'a, 's> ExecCtx<'a, 's> {
         let db = self.db;
         self.shards.shard(key).touch(db, key);
         self.effects.dirty += 1;
+    }
+
+    /// Logs this command as `argv` (in the selected database) instead of its own argv, for a
+    /// deterministic replay: SPOP's random pick becomes the SREM of what it popped.
+    pub fn log_as(&mut self, argv: Vec<Vec<u8>>) {
+        self.effects.rewritten = true;
+        self.effects.propagate.push((self.db, argv));
     }
 
     /// Records that `key` received elements a blocked client may be waiting for. Costs one

@@ -28,6 +28,10 @@ pub struct Db {
     /// Keys a lookup found expired and deleted (INFO's `expired_keys` counts these with the
     /// ones active expiry removes, as Redis does). Survives [`Db::clear`].
     expired_lazily: u64,
+    /// While the server logs commands (AOF): the keys lookups found expired and deleted since
+    /// it last took them, so they are logged as DEL where they happened (a replay never
+    /// expires anything by itself, as Redis's loading does not).
+    expired_log: Option<Vec<SmallBytes>>,
 }
 
 impl Db {
@@ -87,11 +91,20 @@ impl Db {
             Probe::Removed(_, entry) => {
                 self.expires.remove(&(entry.expire_at_ms, hash_key(key)));
                 self.expired_lazily += 1;
+                if let Some(log) = self.expired_log.as_mut() {
+                    log.push(SmallBytes::new(key));
+                }
                 lazyfree::free(entry.value);
                 None
             }
             Probe::Absent => None,
         }
+    }
+
+    /// The entry under `key` as stored, expired or not, changing and counting nothing: what
+    /// the command log reads back after a command to write down its effect.
+    pub fn peek_entry(&self, key: &[u8]) -> Option<&Entry> {
+        self.keys.get(key)
     }
 
     /// The value under `key` as stored, expired or not, changing nothing (not even the access
@@ -164,6 +177,9 @@ impl Db {
         if !self.expires.is_empty() && self.keys.get(key).is_some_and(|e| e.is_expired(now_ms)) {
             if let Some(entry) = self.remove(key) {
                 self.expired_lazily += 1;
+                if let Some(log) = self.expired_log.as_mut() {
+                    log.push(SmallBytes::new(key));
+                }
                 lazyfree::free(entry.value);
             }
         }
@@ -280,7 +296,22 @@ impl Db {
     pub fn clear(&mut self) {
         let mut old = std::mem::take(self);
         self.expired_lazily = std::mem::take(&mut old.expired_lazily);
+        self.expired_log = old.expired_log.take();
         lazyfree::free_db(old);
+    }
+
+    /// Turns the log of lazily expired keys on or off (see `expired_log`).
+    pub fn log_expired(&mut self, on: bool) {
+        self.expired_log = on.then(Vec::new);
+    }
+
+    /// Takes the keys lookups expired since the last call (empty while logging is off).
+    #[inline]
+    pub fn take_expired(&mut self) -> Option<Vec<SmallBytes>> {
+        match self.expired_log.as_mut() {
+            Some(log) if !log.is_empty() => Some(std::mem::take(log)),
+            _ => None,
+        }
     }
 
     /// Keys lookups found expired and deleted since the last [`Db::reset_stats`].

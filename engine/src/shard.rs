@@ -25,6 +25,9 @@ pub struct Shard {
     pub blocked: BlockQueues,
     /// Waiting-room state kept in memory (admission statistics).
     pub queues: QueueRegistry,
+    /// A point-in-time image of this shard is owed (an AOF rewrite started and has not
+    /// serialized it yet): whoever locks it next serializes it first (see `Store::set_capture`).
+    pub image_pending: bool,
 }
 
 impl Shard {
@@ -34,6 +37,7 @@ impl Shard {
             watched: HashMap::new(),
             blocked: BlockQueues::default(),
             queues: QueueRegistry::default(),
+            image_pending: false,
         }
     }
 

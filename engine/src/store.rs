@@ -18,6 +18,7 @@ use crate::shard::Shard;
 use crossbeam_utils::CachePadded;
 use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
+use std::sync::OnceLock;
 use usher_cluster::{key_hash_slot, SLOT_COUNT};
 
 pub struct Store {
@@ -25,7 +26,13 @@ pub struct Store {
     shards: Box<[CachePadded<Mutex<Shard>>]>,
     slot_shard: Box<[u16]>,
     databases: usize,
+    /// Called with a shard that owes an image ([`Shard::image_pending`]) as soon as anyone
+    /// locks it, before they touch it: a fork-less point-in-time snapshot (AOF rewrite).
+    capture: OnceLock<CaptureFn>,
 }
+
+/// See [`Store::set_capture`].
+pub type CaptureFn = Box<dyn Fn(usize, &mut Shard) + Send + Sync>;
 
 impl Store {
     pub fn new(shard_count: usize, databases: usize) -> Store {
@@ -42,7 +49,27 @@ impl Store {
                 .map(|slot| (slot % shard_count) as u16)
                 .collect(),
             databases,
+            capture: OnceLock::new(),
         }
+    }
+
+    /// Installs the function that serializes a shard owing an image. Every lock taken through
+    /// this store checks the shard's flag right after acquiring it, so no command ever sees a
+    /// pending shard: its image is the shard's state when the flags were set.
+    pub fn set_capture(&self, f: CaptureFn) {
+        let _ = self.capture.set(f);
+    }
+
+    /// A fresh guard, with the shard's owed image taken first.
+    #[inline]
+    fn checked<'s>(&'s self, idx: usize, mut g: MutexGuard<'s, Shard>) -> MutexGuard<'s, Shard> {
+        if g.image_pending {
+            if let Some(f) = self.capture.get() {
+                f(idx, &mut g);
+            }
+            g.image_pending = false;
+        }
+        g
     }
 
     pub fn shard_count(&self) -> usize {
@@ -67,7 +94,7 @@ impl Store {
     #[inline]
     pub fn lock_one(&self, shard: usize) -> LockedShards<'_> {
         let mut guards = SmallVec::new();
-        guards.push((shard as u16, self.shards[shard].lock()));
+        guards.push((shard as u16, self.checked(shard, self.shards[shard].lock())));
         LockedShards {
             store: self,
             guards,
@@ -79,7 +106,7 @@ impl Store {
     /// Locks one shard if no other thread holds it (for optional work that must not wait).
     #[inline]
     pub fn try_lock_one(&self, shard: usize) -> Option<LockedShards<'_>> {
-        let guard = self.shards[shard].try_lock()?;
+        let guard = self.checked(shard, self.shards[shard].try_lock()?);
         let mut guards = SmallVec::new();
         guards.push((shard as u16, guard));
         Some(LockedShards {
@@ -103,7 +130,7 @@ impl Store {
                 self.shards[shard].try_lock_for(std::time::Duration::from_millis(10))
             {
                 let mut guards = SmallVec::new();
-                guards.push((shard as u16, guard));
+                guards.push((shard as u16, self.checked(shard, guard)));
                 return Some(LockedShards {
                     store: self,
                     guards,
@@ -126,7 +153,7 @@ impl Store {
         }
         let guards = shards
             .iter()
-            .map(|&s| (s, self.shards[s as usize].lock()))
+            .map(|&s| (s, self.checked(s as usize, self.shards[s as usize].lock())))
             .collect();
         LockedShards {
             store: self,
@@ -142,7 +169,7 @@ impl Store {
             .shards
             .iter()
             .enumerate()
-            .map(|(i, m)| (i as u16, m.lock()))
+            .map(|(i, m)| (i as u16, self.checked(i, m.lock())))
             .collect();
         LockedShards {
             store: self,
@@ -255,6 +282,7 @@ impl<'s> LockedShards<'s> {
                 None => return false,
             }
         };
+        let guard = self.store.checked(idx as usize, guard);
         let at = self
             .guards
             .iter()

@@ -6,6 +6,7 @@
 //! where the file goes, and loads it at start-up. The append-only file is not implemented yet;
 //! its base file will be an RDB written by [`snapshot`], as Redis 7.0's `aof-base` is.
 
+pub mod aof;
 pub mod commands;
 pub mod crc64;
 pub mod listpack;

@@ -176,3 +176,47 @@ pub fn save(
         }
     }
 }
+
+/// An RDB file written by several threads, one whole shard at a time, in any shard order
+/// (each shard carries its own `SELECTDB` sections): the base of an AOF rewrite, where a
+/// command that reaches a shard before the rewrite's thread does serializes it itself.
+pub struct ImageFile {
+    f: CrcFile,
+    pub keys: u64,
+}
+
+impl ImageFile {
+    /// Creates `path` and writes the RDB header.
+    pub fn create(path: &Path, aux: &Aux) -> std::io::Result<ImageFile> {
+        let file = std::fs::File::create(path)?;
+        let mut f = CrcFile {
+            file: std::io::BufWriter::with_capacity(1 << 20, file),
+            crc: 0,
+            bytes: 0,
+            checksum: true,
+        };
+        f.write(&rdb::file_header(aux))?;
+        Ok(ImageFile { f, keys: 0 })
+    }
+
+    /// Appends every key of `shard`.
+    pub fn write_shard(&mut self, shard: &Shard, o: WriteOptions) -> std::io::Result<()> {
+        let f = &mut self.f;
+        self.keys += write_shard(shard, o, &mut |b| f.write(b))?;
+        Ok(())
+    }
+
+    /// Writes the EOF marker and checksum and syncs the file; returns what was written.
+    pub fn finish(mut self) -> std::io::Result<Saved> {
+        self.f.write(&[rdb::OP_EOF])?;
+        let crc = self.f.crc;
+        self.f.file.write_all(&crc.to_le_bytes())?;
+        self.f.bytes += 8;
+        let file = self.f.file.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        Ok(Saved {
+            keys: self.keys,
+            bytes: self.f.bytes,
+        })
+    }
+}

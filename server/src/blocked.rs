@@ -174,6 +174,7 @@ fn retry(s: &mut Session, out: &mut RespWriter<'_>) -> bool {
         }
     }
     serve_ready_keys(s, &mut locked);
+    crate::propagate::commit(s, &mut locked);
     if s.effects.block.take().is_some() {
         waiter.unclaim();
         return false;

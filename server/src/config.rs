@@ -81,7 +81,6 @@ pub struct Config {
     pub latency_tracking_info_percentiles: Vec<f64>,
     pub engine: EngineConfig,
     /// `save <seconds> <changes> ...`: snapshot points (server/src/persistence); "" for none.
-    /// `appendonly` is accepted but the append-only file is not implemented yet.
     pub save: String,
     /// LZF-compress strings over 20 bytes in snapshots and DUMP payloads.
     pub rdbcompression: bool,
@@ -95,6 +94,18 @@ pub struct Config {
     pub dir: String,
     pub dbfilename: String,
     pub appendfilename: String,
+    /// The folder (inside `dir`) holding the append-only file's parts and manifest.
+    pub appenddirname: String,
+    pub appendfsync: AppendFsync,
+    /// Rewrite the AOF when it grew by this percent over its size after the last rewrite
+    /// (0: never automatically).
+    pub auto_aof_rewrite_percentage: u64,
+    /// ... and is at least this large.
+    pub auto_aof_rewrite_min_size: u64,
+    /// Load an AOF whose last command is cut short (a crash mid-write), dropping it.
+    pub aof_load_truncated: bool,
+    /// Rewrites write the base as an RDB (yes, Redis 7.0's default) or as commands.
+    pub aof_use_rdb_preamble: bool,
     pub pidfile: String,
     /// The file the configuration was read from, for `CONFIG REWRITE` and INFO.
     pub config_file: Option<String>,
@@ -167,6 +178,12 @@ impl Default for Config {
             dir: ".".into(),
             dbfilename: "dump.rdb".into(),
             appendfilename: "appendonly.aof".into(),
+            appenddirname: "appendonlydir".into(),
+            appendfsync: AppendFsync::Everysec,
+            auto_aof_rewrite_percentage: 100,
+            auto_aof_rewrite_min_size: 64 << 20,
+            aof_load_truncated: true,
+            aof_use_rdb_preamble: true,
             pidfile: String::new(),
             metrics_port: 0,
             slowlog_log_slower_than: 10_000,
@@ -193,6 +210,36 @@ impl Config {
 
 type Apply = fn(&mut Config, &[String]) -> Result<(), String>;
 type Show = fn(&Config) -> String;
+
+/// `appendfsync`: when the AOF's writes reach the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppendFsync {
+    /// Before the reply of every write leaves (one fsync serves a whole group of writes).
+    Always,
+    /// Once a second, in the background.
+    Everysec,
+    /// When the OS decides.
+    No,
+}
+
+impl AppendFsync {
+    pub fn name(self) -> &'static str {
+        match self {
+            AppendFsync::Always => "always",
+            AppendFsync::Everysec => "everysec",
+            AppendFsync::No => "no",
+        }
+    }
+}
+
+/// A file name that is not a path (Redis's check for `appendfilename`, `appenddirname`).
+fn file_name(args: &[String], what: &str) -> Result<String, String> {
+    let name = one(args)?;
+    if name.contains('/') || name.is_empty() {
+        return Err(format!("{what} can't be a path, just a filename"));
+    }
+    Ok(name.to_string())
+}
 
 /// One configuration directive.
 pub struct Directive {
@@ -741,8 +788,61 @@ pub static DIRECTIVES: &[Directive] = &[
     d(
         "appendfilename",
         false,
-        |c, a| set(&mut c.appendfilename, one(a)?.to_string()),
+        |c, a| set(&mut c.appendfilename, file_name(a, "appendfilename")?),
         |c| c.appendfilename.clone(),
+    ),
+    d(
+        "appenddirname",
+        false,
+        |c, a| set(&mut c.appenddirname, file_name(a, "appenddirname")?),
+        |c| c.appenddirname.clone(),
+    ),
+    d(
+        "appendfsync",
+        true,
+        |c, a| {
+            let v = match one(a)?.to_ascii_lowercase().as_str() {
+                "always" => AppendFsync::Always,
+                "everysec" => AppendFsync::Everysec,
+                "no" => AppendFsync::No,
+                _ => {
+                    return Err(
+                        "argument(s) must be one of the following: always, everysec, no".into(),
+                    )
+                }
+            };
+            set(&mut c.appendfsync, v)
+        },
+        |c| c.appendfsync.name().into(),
+    ),
+    d(
+        "auto-aof-rewrite-percentage",
+        true,
+        |c, a| {
+            set(
+                &mut c.auto_aof_rewrite_percentage,
+                int_in(a, 0, i32::MAX as i64)? as u64,
+            )
+        },
+        |c| c.auto_aof_rewrite_percentage.to_string(),
+    ),
+    d(
+        "auto-aof-rewrite-min-size",
+        true,
+        |c, a| set(&mut c.auto_aof_rewrite_min_size, memory(a)?),
+        |c| c.auto_aof_rewrite_min_size.to_string(),
+    ),
+    d(
+        "aof-load-truncated",
+        true,
+        |c, a| set(&mut c.aof_load_truncated, yes_no(a)?),
+        |c| bool_str(c.aof_load_truncated),
+    ),
+    d(
+        "aof-use-rdb-preamble",
+        true,
+        |c, a| set(&mut c.aof_use_rdb_preamble, yes_no(a)?),
+        |c| bool_str(c.aof_use_rdb_preamble),
     ),
     d(
         "pidfile",

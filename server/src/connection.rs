@@ -128,6 +128,11 @@ async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
                 }
             }
         }
+        if s.sync_to > 0 {
+            // `appendfsync always`: these replies leave once the AOF has their writes on disk.
+            let to = std::mem::take(&mut s.sync_to);
+            crate::persistence::aof::wait_synced(s.shared, to).await;
+        }
         if !flush(&info, stream, &mut out, &s.stats).await? {
             return Ok(());
         }

@@ -213,6 +213,7 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
             let result = run_engine(s, spec, argv, out, &mut locked, true);
             crate::blocked::serve_ready_keys(s, &mut locked);
             crate::blocked::register_if_blocked(s, &mut locked, cmd.id, argv);
+            crate::propagate::commit(s, &mut locked);
             drop(locked);
             after_unlock(s);
             result
@@ -224,6 +225,11 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
             let shared = s.shared;
             let mut locked = lock_for(&shared.store, cmd.spec, argv);
             let result = handler(s, &mut locked, argv, out);
+            if result.is_ok() && logs_as_itself(spec) && s.shared.stream.on() {
+                s.prop
+                    .push((s.db, argv.iter().map(<[u8]>::to_vec).collect()));
+            }
+            crate::propagate::commit(s, &mut locked);
             if !s.effects.publish.is_empty() {
                 // A script's commands may queue announcements: sent once its locks are gone.
                 drop(locked);
@@ -357,6 +363,12 @@ pub fn run_engine(
         may_block,
     };
     let result = handler(&mut ctx, argv, out);
+    if s.shared.stream.on() {
+        crate::propagate::record(s, spec, argv, locked);
+    } else if s.effects.rewritten {
+        s.effects.rewritten = false;
+        s.effects.propagate.clear();
+    }
     if s.effects.dirty != 0 {
         crate::stats::bump(&s.stats.dirty, s.effects.dirty);
         // Redis 7.0's FLUSHALL rewrites the snapshot (empty) when save points are configured;
@@ -371,6 +383,15 @@ pub fn run_engine(
         }
     }
     result
+}
+
+/// Server-side commands that change state the AOF keeps and replay as they are (Redis
+/// propagates FUNCTION LOAD/DELETE/FLUSH/RESTORE the same way). Scripts and EXEC log the
+/// commands they ran instead.
+fn logs_as_itself(spec: &crate::registry::ServerSpec) -> bool {
+    spec.flags.contains(Flags::WRITE)
+        && spec.group != usher_engine::command::Group::Scripting
+        && spec.group != usher_engine::command::Group::Transactions
 }
 
 /// Shard indexes a command's keys live on, ascending and unique; `None` means every shard.

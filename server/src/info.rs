@@ -375,19 +375,58 @@ fn persistence(shared: &Shared, out: &mut String) {
         "rdb_last_load_keys_loaded",
         ld(&p.last_load_keys_loaded),
     );
-    // The append-only file is not implemented yet.
-    line(out, "aof_enabled", 0);
-    line(out, "aof_rewrite_in_progress", 0);
-    line(out, "aof_rewrite_scheduled", 0);
-    line(out, "aof_last_rewrite_time_sec", -1);
-    line(out, "aof_current_rewrite_time_sec", -1);
-    line(out, "aof_last_bgrewrite_status", "ok");
-    line(out, "aof_rewrites", 0);
-    line(out, "aof_rewrites_consecutive_failures", 0);
-    line(out, "aof_last_write_status", "ok");
+    let a = &shared.aof;
+    let flag = |b: &std::sync::atomic::AtomicBool| u8::from(b.load(Ordering::Relaxed));
+    let status = |b: &std::sync::atomic::AtomicBool| {
+        if b.load(Ordering::Relaxed) {
+            "ok"
+        } else {
+            "err"
+        }
+    };
+    let enabled = a.enabled.load(Ordering::Relaxed);
+    line(out, "aof_enabled", u8::from(enabled));
+    line(out, "aof_rewrite_in_progress", flag(&a.rewrite_in_progress));
+    line(out, "aof_rewrite_scheduled", flag(&a.rewrite_scheduled));
+    line(
+        out,
+        "aof_last_rewrite_time_sec",
+        a.last_rewrite_time_sec.load(Ordering::Relaxed),
+    );
+    line(
+        out,
+        "aof_current_rewrite_time_sec",
+        crate::persistence::aof::current_rewrite_secs(shared),
+    );
+    line(
+        out,
+        "aof_last_bgrewrite_status",
+        status(&a.last_bgrewrite_ok),
+    );
+    line(out, "aof_rewrites", ld(&a.rewrites));
+    line(
+        out,
+        "aof_rewrites_consecutive_failures",
+        ld(&a.consecutive_failures),
+    );
+    line(out, "aof_last_write_status", status(&a.last_write_ok));
     line(out, "aof_last_cow_size", 0);
     line(out, "module_fork_in_progress", 0);
     line(out, "module_fork_last_cow_size", 0);
+    if enabled {
+        let stream = &shared.stream;
+        let end = stream.inner.lock().end;
+        line(out, "aof_current_size", ld(&a.current_size));
+        line(out, "aof_base_size", ld(&a.base_size));
+        line(out, "aof_pending_rewrite", flag(&a.rewrite_scheduled));
+        line(
+            out,
+            "aof_buffer_length",
+            end.saturating_sub(stream.written.load(Ordering::Relaxed)),
+        );
+        line(out, "aof_pending_bio_fsync", 0);
+        line(out, "aof_delayed_fsync", ld(&a.delayed_fsync));
+    }
 }
 
 fn stats(shared: &Shared, locked: &mut LockedShards, out: &mut String) {

@@ -25,6 +25,7 @@ mod metrics;
 mod monitor;
 mod pause;
 mod persistence;
+mod propagate;
 mod pubsub;
 mod registry;
 mod runtime;
@@ -101,13 +102,6 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
             "token-secret is not set: admission tokens are signed with a random per-process secret"
         );
     }
-    if config.appendonly {
-        // Accepted so redis.conf files start, but nothing is logged: say so loudly.
-        warning!(
-            "appendonly yes: the append-only file is not implemented yet; only RDB snapshots \
-             (save, SAVE, BGSAVE, SHUTDOWN) persist data"
-        );
-    }
     let listeners = bind_all(&config)?;
     let port = listeners
         .first()
@@ -145,6 +139,7 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
     usher_persist::set_compression(shared.config.read().rdbcompression);
     // The dataset loads in a thread of its own while the server already answers: commands
     // without the `loading` flag get -LOADING until it is done (Redis's behaviour).
+    persistence::aof::start(shared);
     persistence::start_loading(shared);
     persistence::start_cron(shared);
     for l in &listeners {
@@ -170,6 +165,9 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
     {
         notice!("Saving the final RDB snapshot before exiting.");
         let _ = persistence::save(shared);
+    }
+    if shared.stream.on() {
+        persistence::aof::drain(shared);
     }
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(pidfile);

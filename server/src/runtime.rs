@@ -201,6 +201,14 @@ fn active_expire(index: usize, threads: usize, shared: &Shared, budget: Duration
                 for k in &expired_keys {
                     target.touch(db, k);
                 }
+                if shared.stream.on() && !expired_keys.is_empty() {
+                    // Logged as DEL under the shard's lock, as Redis propagates expiries.
+                    let dels: Vec<crate::propagate::Entry> = expired_keys
+                        .iter()
+                        .map(|k| (db, vec![b"DEL".to_vec(), k.clone()]))
+                        .collect();
+                    shared.stream.append(&dels);
+                }
                 drop(locked);
                 bump(&stats.expired_keys, n as u64);
                 if !more || started.elapsed() >= budget {

@@ -89,6 +89,12 @@ pub struct Session {
     pub now_ms: i64,
     /// Set while a blocking command waits; the connection processes nothing else meanwhile.
     pub blocked: Option<Blocked>,
+    /// What the running command (or EXEC, or script) logs once it is done, still under its
+    /// locks (see `crate::propagate`).
+    pub prop: Vec<crate::propagate::Entry>,
+    /// The stream offset of this connection's last logged write: with `appendfsync always`
+    /// its replies wait until the AOF has synced that far.
+    pub sync_to: u64,
 }
 
 impl Session {
@@ -124,6 +130,8 @@ impl Session {
             hot_epoch,
             now_ms: 0,
             blocked: None,
+            prop: Vec::new(),
+            sync_to: 0,
         }
     }
 

@@ -110,6 +110,10 @@ pub struct Shared {
     pub functions: usher_lua::functions::Libraries,
     /// Snapshot state (server/src/persistence).
     pub persist: crate::persistence::Persistence,
+    /// Every change, as commands, in one ordered stream (server/src/propagate).
+    pub stream: crate::propagate::Stream,
+    /// The append-only file's state (server/src/persistence/aof.rs).
+    pub aof: crate::persistence::aof::Aof,
 }
 
 impl Shared {
@@ -143,6 +147,8 @@ impl Shared {
             scripts: usher_lua::ScriptCache::default(),
             functions: usher_lua::functions::Libraries::default(),
             persist: Default::default(),
+            stream: Default::default(),
+            aof: Default::default(),
         }
     }
 

@@ -64,6 +64,14 @@ fn reply_member(out: &mut dyn ReplySink, m: Member<'_>) {
     }
 }
 
+/// A member as the bytes a command names it by.
+fn member_bytes(m: Member<'_>) -> Vec<u8> {
+    match m {
+        Member::Int(i) => i.to_string().into_bytes(),
+        Member::Bytes(b) => b.to_vec(),
+    }
+}
+
 /// Replies a computed set as a set reply, in its iteration order.
 fn reply_set(out: &mut dyn ReplySink, s: &Set) {
     out.set(s.len());
@@ -199,6 +207,7 @@ fn spop(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         db.delete(key, now);
     }
     out.bulk(&popped);
+    ctx.log_as(vec![b"SREM".to_vec(), key.to_vec(), popped.to_vec()]);
     changed(ctx, key, 1);
     Ok(())
 }
@@ -227,11 +236,16 @@ fn spop_with_count(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> Cm
         crate::keyspace_stats::count_as_reads();
         reply_set(out, &union_of(std::iter::once(&*s), max));
         db.delete(key, now);
+        ctx.log_as(vec![b"DEL".to_vec(), key.to_vec()]);
     } else if (size - count) * SPOP_MOVE_STRATEGY_MUL > count {
         out.set(count as usize);
+        let mut srem = vec![b"SREM".to_vec(), key.to_vec()];
         for _ in 0..count {
-            out.bulk(&s.pop_random(&mut rng).expect("count < size"));
+            let m = s.pop_random(&mut rng).expect("count < size");
+            out.bulk(&m);
+            srem.push(m.to_vec());
         }
+        ctx.log_as(srem);
     } else {
         // Move the few that stay into a new set (created for its first member, so it may be
         // an intset again) and reply what is left of the old one.
@@ -241,8 +255,11 @@ fn spop_with_count(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> Cm
             kept.get_or_insert_with(|| Set::for_first(&m)).add(&m, max);
         }
         reply_set(out, s);
+        let mut srem = vec![b"SREM".to_vec(), key.to_vec()];
+        srem.extend(s.iter().map(|m| member_bytes(m)));
         let old = std::mem::replace(s, kept.expect("at least one member stays"));
         crate::lazyfree::free(Value::Set(Box::new(old)));
+        ctx.log_as(srem);
     }
     changed(ctx, key, count.min(size));
     Ok(())

@@ -1,4 +1,5 @@
-//! The snapshot family: SAVE, BGSAVE and LASTSAVE, driving `server/src/persistence`.
+//! The persistence family: SAVE, BGSAVE, LASTSAVE and BGREWRITEAOF, driving
+//! `server/src/persistence`.
 //! (DUMP and RESTORE are keyspace commands and live in `usher-persist`; SHUTDOWN's saving is in
 //! the server family; FLUSHALL's is in the dispatcher.)
 
@@ -61,6 +62,22 @@ fn bgsave(
 }
 
 /// ```text
+/// BGREWRITEAOF
+/// ```
+/// Rewrites the append-only file in the background without forking (see
+/// `server/src/persistence/aof.rs`); with the AOF off it writes a base only, as Redis 7.0.
+fn bgrewriteaof(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    _argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    crate::persistence::aof::bgrewrite(s.shared, false).map_err(CmdError::Owned)?;
+    out.simple("Background append only file rewriting started");
+    Ok(())
+}
+
+/// ```text
 /// LASTSAVE
 /// ```
 /// Unix time of the last successful save (start-up time before the first, as Redis).
@@ -95,6 +112,12 @@ pub static COMMANDS: &[ServerSpec] = &[
         Group::Server,
         "1.0.0",
         "Asynchronously saves the database(s) to disk.",
+        "O(1)",
+    ),
+    cmd("BGREWRITEAOF", 1, ADMIN, bgrewriteaof as ServerHandler).doc(
+        Group::Server,
+        "1.0.0",
+        "Asynchronously rewrites the append-only file to disk.",
         "O(1)",
     ),
     cmd(

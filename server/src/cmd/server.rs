@@ -146,6 +146,19 @@ fn config_set(
         Ok::<(), CmdError>(())
     })?;
     s.refresh_config();
+    for (d, _) in &changes {
+        match d.name {
+            "appendonly" => {
+                let on = s.shared.config.read().appendonly;
+                crate::persistence::aof::set_enabled(s.shared, on).map_err(CmdError::Owned)?;
+            }
+            "appendfsync" => {
+                let f = s.shared.config.read().appendfsync;
+                crate::persistence::aof::set_fsync(s.shared, f);
+            }
+            _ => {}
+        }
+    }
     out.ok();
     Ok(())
 }

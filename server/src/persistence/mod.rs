@@ -13,7 +13,10 @@
 //!   command without Redis's `loading` flag, refuses to start on a corrupt file (naming the
 //!   file and byte offset), and re-registers waiting-room policies before it opens up.
 //!
-//! The append-only file (AOF) is not implemented yet.
+//! - The append-only file (`aof.rs`): Redis 7.0's multi-part layout, group commit, fork-less
+//!   rewrites. With `appendonly yes` start-up loads the AOF when one exists (else the RDB).
+
+pub mod aof;
 
 use crate::shared::{unix_ms, Shared};
 use parking_lot::Mutex;
@@ -237,7 +240,11 @@ pub fn start_cron(shared: &'static Shared) {
                 return;
             }
             let p = &shared.persist;
-            if p.bgsave_in_progress.load(Ordering::Acquire) || p.loading.load(Ordering::Acquire) {
+            if p.loading.load(Ordering::Acquire) {
+                continue;
+            }
+            aof::auto_rewrite(shared);
+            if p.bgsave_in_progress.load(Ordering::Acquire) {
                 continue;
             }
             if p.bgsave_scheduled.swap(false, Ordering::AcqRel) {
@@ -289,8 +296,49 @@ pub fn start_loading(shared: &'static Shared) {
     }
 }
 
-/// Loads `dir/dbfilename` if it exists. `Err` (with the file and byte offset) stops start-up.
-pub fn load_at_startup(shared: &Shared) -> Result<(), String> {
+/// Loads the data at start-up: the AOF when `appendonly` is on and one exists, else
+/// `dir/dbfilename` if it exists; then opens (or creates) the AOF when it is on. `Err` (with
+/// the file and byte offset) stops start-up.
+pub fn load_at_startup(shared: &'static Shared) -> Result<(), String> {
+    let appendonly = shared.config.read().appendonly;
+    if appendonly && aof::exists(shared) {
+        let started = Instant::now();
+        let loaded = aof::load(shared)?;
+        let adopted = adopt_policies(shared, loaded.policies, unix_ms());
+        crate::notice!(
+            "DB loaded from append only file: {:.3} seconds ({} keys from the base, {} commands, {adopted} queue policies resumed)",
+            started.elapsed().as_secs_f64(),
+            loaded.keys,
+            loaded.commands
+        );
+    } else {
+        load_rdb(shared)?;
+    }
+    if appendonly {
+        aof::open_at_startup(shared)?;
+    }
+    Ok(())
+}
+
+/// A `<queue>:policy` hash a load brought back: (db, key).
+type PolicyKey = (usize, Vec<u8>);
+
+/// Re-registers waiting-room policies whose hashes a load brought back.
+fn adopt_policies(shared: &Shared, policies: Vec<PolicyKey>, now: i64) -> usize {
+    let store = &shared.store;
+    let mut adopted = 0;
+    for (db, key) in policies {
+        let mut locked = store.lock_one(store.shard_of(&key));
+        let shard = locked.shard(&key);
+        if usher_engine::cmd::qpolicy::adopt_policy_hash(shard, db, &key, now) {
+            adopted += 1;
+        }
+    }
+    adopted
+}
+
+/// Loads `dir/dbfilename` if it exists.
+fn load_rdb(shared: &Shared) -> Result<(), String> {
     let path = rdb_path(shared);
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
@@ -302,16 +350,37 @@ pub fn load_at_startup(shared: &Shared) -> Result<(), String> {
             ))
         }
     };
-    let p = &shared.persist;
     let started = Instant::now();
+    let now = unix_ms();
+    let (keys, policies) = load_rdb_bytes(shared, &bytes, &path, now)?;
+    let adopted = adopt_policies(shared, policies, now);
+    let p = &shared.persist;
+    crate::notice!(
+        "DB loaded from disk: {:.3} seconds ({} keys, {} expired keys skipped, {adopted} queue policies resumed)",
+        started.elapsed().as_secs_f64(),
+        keys,
+        p.last_load_keys_expired.load(Ordering::Relaxed)
+    );
+    Ok(())
+}
+
+/// Inserts the keys of an RDB image; keys expired before `now` are skipped (0: none, as for
+/// an AOF base, whose log may still name them). Returns the keys loaded and the `:policy`
+/// hashes to re-register.
+fn load_rdb_bytes(
+    shared: &Shared,
+    bytes: &[u8],
+    path: &std::path::Path,
+    now: i64,
+) -> Result<(u64, Vec<PolicyKey>), String> {
+    let p = &shared.persist;
     let config = shared.config.read().engine.clone();
     let databases = shared.store.databases();
-    let now = unix_ms();
     let total = bytes.len();
     let mut policies = Vec::new();
     let store = &shared.store;
     let result = usher_persist::rdb::load_file(
-        &bytes,
+        bytes,
         &config,
         databases,
         now,
@@ -342,23 +411,9 @@ pub fn load_at_startup(shared: &Shared) -> Result<(), String> {
             e.offset
         )
     })?;
-    let mut adopted = 0;
-    for (db, key) in policies {
-        let mut locked = store.lock_one(store.shard_of(&key));
-        let shard = locked.shard(&key);
-        if usher_engine::cmd::qpolicy::adopt_policy_hash(shard, db, &key, now) {
-            adopted += 1;
-        }
-    }
     p.last_load_keys_loaded
         .store(stats.keys_loaded, Ordering::Relaxed);
     p.last_load_keys_expired
         .store(stats.keys_expired, Ordering::Relaxed);
-    crate::notice!(
-        "DB loaded from disk: {:.3} seconds ({} keys, {} expired keys skipped, {adopted} queue policies resumed)",
-        started.elapsed().as_secs_f64(),
-        stats.keys_loaded,
-        stats.keys_expired
-    );
-    Ok(())
+    Ok((stats.keys_loaded, policies))
 }

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# What the append-only file costs: redis-benchmark SET with 50 clients against usher without
+# persistence, usher with appendfsync everysec and always, and redis-server 7.0 with
+# appendfsync always, each on a fresh server with its AOF in a scratch folder on the same
+# disk. Prints plain ops/s and ops per server-CPU-second (utime+stime of the server process
+# from /proc over the run) for each, and the ratios the project's targets name.
+#
+# Usage: bench/scripts/aof_fsync.sh [--requests 200000] [--clients 50] [--threads 2]
+set -euo pipefail
+requests=200000; clients=50; threads=2
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --requests) requests="$2"; shift 2 ;;
+    --clients) clients="$2"; shift 2 ;;
+    --threads) threads="$2"; shift 2 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+root=$(cd "$(dirname "$0")/../.." && pwd)
+usher=${USHER_BIN:-$root/target/release/usher}
+scratch=$(mktemp -d "${TMPDIR:-/tmp}/aof-bench.XXXXXX")
+trap 'rm -rf "$scratch"' EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+one() { # label, server binary, args...
+  local label=$1 bin=$2; shift 2
+  local port dir; port=$(free_port); dir="$scratch/$label"; mkdir -p "$dir"
+  "$bin" --port "$port" --save "" --dir "$dir" --loglevel warning "$@" >/dev/null 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  local t0 c0 t1 c1
+  c0=$(cpu_ticks "$pid"); t0=$(date +%s.%N)
+  redis-benchmark -p "$port" -c "$clients" -n "$requests" -t set -r 100000 -q >/dev/null
+  t1=$(date +%s.%N); c1=$(cpu_ticks "$pid")
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  python3 - "$label" "$requests" "$t0" "$t1" "$c0" "$c1" "$(getconf CLK_TCK)" <<'PY'
+import sys
+label, n, t0, t1, c0, c1, hz = sys.argv[1], int(sys.argv[2]), *map(float, sys.argv[3:])
+cpu = (c1 - c0) / hz
+print(f"{label},{n / (t1 - t0):.0f},{n / cpu if cpu else float('nan'):.0f}")
+PY
+}
+echo "server,ops_per_s,ops_per_server_cpu_s"
+{
+  one usher-none "$usher" --threads "$threads"
+  one usher-everysec "$usher" --threads "$threads" --appendonly yes --appendfsync everysec
+  one usher-always "$usher" --threads "$threads" --appendonly yes --appendfsync always
+  one redis-always redis-server --appendonly yes --appendfsync always
+} | tee "$scratch/out.csv"
+python3 - "$scratch/out.csv" <<'PY'
+import sys
+rows = {l.split(",")[0]: list(map(float, l.split(",")[1:])) for l in open(sys.argv[1])}
+ev, none = rows["usher-everysec"], rows["usher-none"]
+al, ral = rows["usher-always"], rows["redis-always"]
+print(f"everysec / no persistence: {ev[0]/none[0]:.2f}x ops/s, {ev[1]/none[1]:.2f}x ops/CPU-s")
+print(f"usher always / redis always: {al[0]/ral[0]:.2f}x ops/s, {al[1]/ral[1]:.2f}x ops/CPU-s")
+PY

@@ -1,0 +1,181 @@
+//! The propagation stream: every change to the data, as the commands that replay it, in one
+//! ordered byte stream (RESP, with SELECT where the database changes). The AOF writer
+//! (`crate::persistence::aof`) drains it into files; replication will read the same stream by
+//! byte offset.
+//!
+//! ```text
+//! run_engine(cmd) under its shard locks:
+//!     handler runs; effects say dirty > 0, or a rewritten form, or pops served to waiters
+//!     record(): lazily expired keys as DEL, then the command's effect form   → session.prop
+//! before the command (or EXEC, or script) releases its locks:
+//!     commit(): session.prop → stream (MULTI ... EXEC around more than one)  → offset
+//! ```
+//!
+//! Order: two commands that conflict hold a common shard lock, and each appends while still
+//! holding its locks, so the stream orders them as they ran. Commands that share no shard may
+//! appear in either order; they commute. The stream's own mutex is held only to copy bytes.
+//!
+//! Replay is deterministic because what is logged is an effect, never a choice made at run
+//! time (see `rewrite.rs`): relative TTLs become absolute, random pops become SREM, the
+//! waiting room's clock is written down with `NOW`, scripts become the writes they made, and
+//! expiry deletions are logged as DEL where they happened (a loader never expires anything).
+
+mod rewrite;
+
+use crate::session::Session;
+use parking_lot::{Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use usher_engine::command::{CommandSpec, EngineHandler};
+use usher_engine::store::LockedShards;
+use usher_persist::aof::encode_command;
+use usher_protocol::Argv;
+
+/// One logged command: its database and arguments.
+pub type Entry = (usize, Vec<Vec<u8>>);
+
+/// The ordered stream.
+#[derive(Default)]
+pub struct Stream {
+    /// Whether commands are being logged at all (the AOF is on): one relaxed load per command
+    /// when it is not.
+    on: AtomicBool,
+    pub inner: Mutex<Inner>,
+    /// Signalled when bytes are appended (the AOF writer sleeps on it).
+    pub appended: Condvar,
+    /// Bytes handed to the files and synced to disk, as stream offsets (for `appendfsync
+    /// always`, a connection's replies wait until `synced` covers its last write).
+    pub written: AtomicU64,
+    pub synced: AtomicU64,
+    /// Wakes connections waiting for `synced` to advance.
+    pub synced_notify: tokio::sync::Notify,
+}
+
+/// What the stream's mutex guards.
+#[derive(Default)]
+pub struct Inner {
+    /// Bytes not yet taken by the writer.
+    pub buf: Vec<u8>,
+    /// The stream offset just past `buf`.
+    pub end: u64,
+    /// The database the stream last SELECTed (`None`: the next entry SELECTs).
+    db: Option<usize>,
+}
+
+impl Inner {
+    fn push(&mut self, entries: &[Entry]) {
+        let start = self.buf.len();
+        let wrap = entries.len() > 1;
+        if let Some((db, _)) = entries
+            .first()
+            .filter(|(db, _)| wrap && self.db != Some(*db))
+        {
+            // SELECT before MULTI, where Redis puts it.
+            let mut n = itoa::Buffer::new();
+            encode_command(&mut self.buf, &[&b"SELECT"[..], n.format(*db).as_bytes()]);
+            self.db = Some(*db);
+        }
+        if wrap {
+            encode_command(&mut self.buf, &[b"MULTI"]);
+        }
+        for (db, argv) in entries {
+            if self.db != Some(*db) {
+                let mut n = itoa::Buffer::new();
+                encode_command(&mut self.buf, &[&b"SELECT"[..], n.format(*db).as_bytes()]);
+                self.db = Some(*db);
+            }
+            encode_command(&mut self.buf, argv);
+        }
+        if wrap {
+            encode_command(&mut self.buf, &[b"EXEC"]);
+        }
+        self.end += (self.buf.len() - start) as u64;
+    }
+
+    /// Forgets the selected database: the next entry starts a new file, which must SELECT.
+    pub fn reselect(&mut self) {
+        self.db = None;
+    }
+}
+
+impl Stream {
+    #[inline]
+    pub fn on(&self) -> bool {
+        self.on.load(Ordering::Relaxed)
+    }
+
+    /// Turns logging on or off. Called with every shard locked, so no command is half logged.
+    pub fn set_on(&self, on: bool) {
+        self.on.store(on, Ordering::Release);
+    }
+
+    /// Appends entries (wrapped in MULTI/EXEC when more than one) and returns the stream's
+    /// offset after them. The caller holds the shard locks of what they changed.
+    pub fn append(&self, entries: &[Entry]) -> u64 {
+        let end = {
+            let mut inner = self.inner.lock();
+            inner.push(entries);
+            inner.end
+        };
+        self.appended.notify_one();
+        end
+    }
+}
+
+/// Logs what the engine command that just ran changed, into the session's pending entries
+/// (called under its locks, only while the stream is on).
+pub fn record(
+    s: &mut Session,
+    spec: &CommandSpec<EngineHandler>,
+    argv: Argv<'_>,
+    locked: &mut LockedShards<'_>,
+) {
+    take_expired(locked, &mut s.prop);
+    let effects = &mut s.effects;
+    if effects.rewritten {
+        effects.rewritten = false;
+        s.prop.append(&mut effects.propagate);
+    } else if effects.dirty > 0 {
+        let db = s.db;
+        rewrite::effect_of(spec.name, argv, db, s.now_ms, locked, &mut s.prop);
+    }
+    // Pops served to blocked clients by this command follow it.
+    s.prop.append(&mut s.effects.propagate);
+}
+
+/// Moves what the pending entries of the current command (or EXEC, or script) into the
+/// stream, still under their locks, and notes the offset the connection's replies wait for.
+pub fn commit(s: &mut Session, locked: &mut LockedShards<'_>) {
+    if !s.shared.stream.on() {
+        s.prop.clear();
+        return;
+    }
+    // Pops served to waiters after the last engine command ran (EXEC, retries).
+    s.prop.append(&mut s.effects.propagate);
+    take_expired(locked, &mut s.prop);
+    if s.prop.is_empty() {
+        return;
+    }
+    s.sync_to = s.shared.stream.append(&s.prop);
+    s.prop.clear();
+}
+
+/// Keys lookups expired under these locks, as DEL (Redis propagates them the same way).
+fn take_expired(locked: &mut LockedShards<'_>, into: &mut Vec<Entry>) {
+    for shard in locked.iter_mut() {
+        for (db, d) in shard.dbs.iter_mut().enumerate() {
+            if let Some(keys) = d.take_expired() {
+                into.extend(
+                    keys.into_iter()
+                        .map(|k| (db, vec![b"DEL".to_vec(), k.to_vec()])),
+                );
+            }
+        }
+    }
+}
+
+/// Turns logging of lazily expired keys on or off in every database of the held shards.
+pub fn log_expired(locked: &mut LockedShards<'_>, on: bool) {
+    for shard in locked.iter_mut() {
+        shard.dbs.iter_mut().for_each(|d| d.log_expired(on));
+    }
+}

@@ -1,0 +1,160 @@
+//! How a command that changed data is logged when its argv would not replay to the same
+//! effect, as Redis 7.0 rewrites them (`docs/persistence.md` lists every write command):
+//!
+//! | command | logged as |
+//! | --- | --- |
+//! | EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT | `PEXPIREAT key <abs ms>`, or `DEL key` if it expired it |
+//! | SETEX, PSETEX, SET with EX/PX/EXAT, GETSET-like SETs | `SET key value PXAT <abs ms>` |
+//! | GETEX with an option | `PEXPIREAT key <abs ms>` or `PERSIST key` |
+//! | INCRBYFLOAT | `SET key value KEEPTTL` |
+//! | RESTORE with a relative TTL | `RESTORE ... <abs ms> ... ABSTTL` |
+//! | ENTER, ADMIT, QPOS, QHEARTBEAT, QRENEW, TOKEN* | the command with `NOW <ms>` |
+//! | SEATLOCK, SEATLOCKALL | the command, then `HSET seat heldAt <s>` and `PEXPIREAT seat <ms>` |
+//!
+//! SPOP (engine/src/cmd/set.rs) and served blocking pops (engine/src/blocking.rs) say their
+//! own form through `Effects`. Everything else is logged as its argv. The state is read back
+//! under the command's still-held locks, so it is exactly what the command left.
+
+use super::Entry;
+use usher_engine::store::LockedShards;
+use usher_engine::value::{Entry as KeyEntry, Value};
+use usher_protocol::Argv;
+
+/// Waiting-room commands that take `NOW ms` as their last option and otherwise read the clock.
+const CLOCK_COMMANDS: &[&str] = &[
+    "ENTER",
+    "ADMIT",
+    "QPOS",
+    "QHEARTBEAT",
+    "QRENEW",
+    "TOKENISSUE",
+    "TOKENCONSUME",
+    "TOKENVERIFY",
+];
+
+fn v(b: &[u8]) -> Vec<u8> {
+    b.to_vec()
+}
+
+fn num(n: i64) -> Vec<u8> {
+    n.to_string().into_bytes()
+}
+
+fn argv_of(argv: Argv<'_>) -> Vec<Vec<u8>> {
+    argv.iter().map(v).collect()
+}
+
+/// The entry `key` holds now in `db` (held by the caller), expired or not.
+fn entry<'a>(locked: &'a mut LockedShards<'_>, db: usize, key: &[u8]) -> Option<&'a KeyEntry> {
+    locked.try_shard(key)?.db(db).peek_entry(key)
+}
+
+fn has_option(argv: Argv<'_>, from: usize, names: &[&str]) -> bool {
+    argv.iter()
+        .skip(from)
+        .any(|a| names.iter().any(|n| a.eq_ignore_ascii_case(n.as_bytes())))
+}
+
+/// Pushes the entries that replay `argv`'s effect (it changed data) onto `into`.
+pub fn effect_of(
+    name: &str,
+    argv: Argv<'_>,
+    db: usize,
+    now_ms: i64,
+    locked: &mut LockedShards<'_>,
+    into: &mut Vec<Entry>,
+) {
+    let key = argv.get(1).unwrap_or_default();
+    let out = match name {
+        "EXPIRE" | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT" => {
+            match entry(locked, db, key).and_then(|e| e.expire_at()) {
+                Some(at) => vec![v(b"PEXPIREAT"), v(key), num(at)],
+                None => vec![v(b"DEL"), v(key)],
+            }
+        }
+        "SETEX" | "PSETEX" => string_state(locked, db, key, false),
+        "SET" if has_option(argv, 3, &["EX", "PX", "EXAT"]) => string_state(locked, db, key, false),
+        "INCRBYFLOAT" => string_state(locked, db, key, true),
+        "GETEX" => match entry(locked, db, key).map(|e| e.expire_at()) {
+            Some(Some(at)) => vec![v(b"PEXPIREAT"), v(key), num(at)],
+            Some(None) => vec![v(b"PERSIST"), v(key)],
+            None => vec![v(b"DEL"), v(key)],
+        },
+        "RESTORE" => restore_abs(argv, now_ms),
+        "SEATLOCK" | "SEATLOCKALL" => {
+            into.push((db, argv_of(argv)));
+            let seats = if name == "SEATLOCK" {
+                1..2
+            } else {
+                3..argv.len()
+            };
+            for seat in seats.map(|i| argv.arg(i)) {
+                if let Some(e) = entry(locked, db, seat) {
+                    let held_at = match &e.value {
+                        Value::Hash(h) => h.get(b"heldAt").map(v),
+                        _ => None,
+                    };
+                    let at = e.expire_at();
+                    if let Some(h) = held_at {
+                        into.push((db, vec![v(b"HSET"), v(seat), v(b"heldAt"), h]));
+                    }
+                    if let Some(at) = at {
+                        into.push((db, vec![v(b"PEXPIREAT"), v(seat), num(at)]));
+                    }
+                }
+            }
+            return;
+        }
+        n if CLOCK_COMMANDS.contains(&n) => {
+            let mut out = argv_of(argv);
+            let given = argv.len() >= 3 && argv.arg(argv.len() - 2).eq_ignore_ascii_case(b"NOW");
+            if !given {
+                out.push(v(b"NOW"));
+                out.push(num(now_ms));
+            }
+            out
+        }
+        _ => argv_of(argv),
+    };
+    into.push((db, out));
+}
+
+/// `SET key value PXAT at` (or `KEEPTTL`, INCRBYFLOAT's form) from what `key` holds now.
+fn string_state(
+    locked: &mut LockedShards<'_>,
+    db: usize,
+    key: &[u8],
+    keep_ttl: bool,
+) -> Vec<Vec<u8>> {
+    let Some(e) = entry(locked, db, key) else {
+        return vec![v(b"DEL"), v(key)];
+    };
+    let Value::Str(s) = &e.value else {
+        return vec![v(b"DEL"), v(key)];
+    };
+    let mut out = vec![v(b"SET"), v(key), s.to_vec()];
+    match (keep_ttl, e.expire_at()) {
+        (true, _) => out.push(v(b"KEEPTTL")),
+        (false, Some(at)) => {
+            out.push(v(b"PXAT"));
+            out.push(num(at));
+        }
+        (false, None) => {}
+    }
+    out
+}
+
+/// RESTORE key ttl payload [REPLACE] [ABSTTL] [IDLETIME s] [FREQ f] with a relative TTL made
+/// absolute.
+fn restore_abs(argv: Argv<'_>, now_ms: i64) -> Vec<Vec<u8>> {
+    let mut out = argv_of(argv);
+    let ttl = std::str::from_utf8(argv.arg(2))
+        .ok()
+        .and_then(|t| t.parse::<i64>().ok())
+        .unwrap_or(0);
+    if ttl > 0 && !has_option(argv, 4, &["ABSTTL"]) {
+        out[2] = num(now_ms + ttl);
+        out.push(v(b"ABSTTL"));
+    }
+    out
+}
