@@ -250,6 +250,7 @@ fn run_queue_policies(index: usize, threads: usize, shared: &Shared) {
                 };
                 usher_engine::cmd::qpolicy::run_policy(&mut ctx, &queue);
                 usher_engine::blocking::serve_all_ready(&mut ctx);
+                crate::propagate::commit_job(&shared.stream, &mut locked, &mut effects.propagate);
             }
             for (channel, message) in effects.publish {
                 shared

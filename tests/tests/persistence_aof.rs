@@ -506,3 +506,97 @@ fn config_set_appendonly_yes_creates_the_aof_from_the_data() {
         vec!["1", "2"]
     );
 }
+
+/// What a queue, its active set and its companions hold, for comparing across a restart.
+fn sale_state(c: &mut Client, keys: &[&str]) -> Vec<Reply> {
+    keys.iter()
+        .map(|k| match c.call(&["TYPE", k]).text().as_str() {
+            "zset" => c.call(&["ZRANGE", k, "0", "-1", "WITHSCORES"]),
+            "hash" => c.call(&["HGETALL", k]),
+            other => Reply::Simple(other.to_string()),
+        })
+        .collect()
+}
+
+#[test]
+fn a_policys_own_ticks_and_the_operator_controls_replay_exactly_after_kill_9() {
+    let dir = scratch("ticks");
+    let args = [
+        "--dir",
+        &s(&dir),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--token-secret",
+        "s3cret",
+    ];
+    let mut usher = Server::usher(&args);
+    let mut c = usher.client();
+    let (q, a) = ("q:{tick}", "a:{tick}");
+    ok(c.call(&[
+        "QPOLICY",
+        "SET",
+        q,
+        a,
+        "RATE",
+        "1200",
+        "TOKENS",
+        "600000",
+        "METHOD",
+        "random",
+        "HEARTBEAT",
+        "60000",
+        "MAXPERCLIENT",
+        "50",
+    ]));
+    for i in 0..80 {
+        let r = c.call(&["ENTER", q, a, &format!("u{i:02}"), "CLIENT", "10.0.0.1"]);
+        assert!(!r.is_error(), "{r:?}");
+    }
+    // The server admits by itself, 20 a second, drawing at random.
+    std::thread::sleep(Duration::from_millis(1500));
+    ok(c.call(&["QPOLICY", "SET", q, a, "STATE", "paused"]));
+    let admitted = c.call(&["ZCARD", a]).int();
+    assert!(admitted >= 10, "the policy's ticks admitted {admitted}");
+    let waiting = c.call(&["ZRANGE", q, "0", "0"]).items()[0].text();
+    assert_eq!(c.call(&["QHOLD", q, &waiting]).int(), 1);
+    let seat = "seat:{tick}:A1";
+    let token = c
+        .call(&["SEATLOCK", seat, "u01", "60", "MAXHELD", "1"])
+        .items()[1]
+        .int();
+    assert_eq!(
+        c.call(&["SEATEXTEND", seat, "u01", &token.to_string(), "900"])
+            .int(),
+        1
+    );
+    let active_user = c.call(&["ZRANGE", a, "0", "0"]).items()[0].text();
+    let keys = [
+        q,
+        a,
+        "q:{tick}:hb",
+        "q:{tick}:held",
+        "q:{tick}:clients",
+        "{tick}:holds:u01",
+        seat,
+    ];
+    let before = sale_state(&mut c, &keys);
+    let pos_before = c.call(&["QPOS", q, a, &active_user]);
+    let seat_ttl = c.call(&["PTTL", seat]).int();
+    usher.signal(9);
+    usher.wait_exit(Duration::from_secs(10));
+
+    let usher = Server::usher(&args);
+    let mut c = usher.client();
+    assert_eq!(sale_state(&mut c, &keys), before);
+    // The admission token the user already holds is the one the log re-signs.
+    let pos_after = c.call(&["QPOS", q, a, &active_user]);
+    assert_eq!(pos_after.items()[5], pos_before.items()[5]);
+    assert!(pos_after.items()[5].text().starts_with("ey"));
+    let ttl = c.call(&["PTTL", seat]).int();
+    assert!(ttl > 800_000 && ttl <= seat_ttl, "{ttl} vs {seat_ttl}");
+    // The per-user limit still holds after the restart.
+    let r = c.call(&["SEATLOCK", "seat:{tick}:A2", "u01", "60", "MAXHELD", "1"]);
+    assert!(r.is_error(), "{r:?}");
+}

@@ -208,6 +208,16 @@ fn qpolicy_set(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRes
     check_zset(ctx, active)?;
     let base = current(ctx, queue)?;
     let policy = Policy::from_args(active, base.as_ref(), argv.iter().skip(4))?;
+    if let Some(seed) = policy
+        .seed
+        .as_ref()
+        .filter(|s| base.as_ref().and_then(|b| b.seed.as_ref()) != Some(*s))
+    {
+        // A seed drawn here is written into the log, so a replay shuffles and draws alike.
+        let mut logged: Vec<Vec<u8>> = argv.iter().map(<[u8]>::to_vec).collect();
+        logged.extend([b"SEED".to_vec(), seed.clone()]);
+        ctx.log_as(logged);
+    }
     store(ctx, queue, policy.clone());
     announce_state(ctx, queue, &policy);
     out.ok();
@@ -396,13 +406,25 @@ pub fn run_policy(ctx: &mut ExecCtx, queue: &[u8]) -> bool {
         let hb = heartbeat_key(queue);
         if check_zset(ctx, &hb).is_ok() && check_zset(ctx, queue).is_ok() {
             backfill_heartbeats(ctx, queue, &hb, hb_ms);
-            sweep(
+            let swept = sweep(
                 ctx,
                 &hb,
                 queue,
                 &ScoreBound::Inclusive(now as f64),
                 MAX_BATCH as i64,
             );
+            if !swept.is_empty() {
+                // The same sweep, as the manual command that does exactly it.
+                let argv = vec![
+                    b"QSWEEP".to_vec(),
+                    hb.clone(),
+                    queue.to_vec(),
+                    now.to_string().into_bytes(),
+                    b"LIMIT".to_vec(),
+                    MAX_BATCH.to_string().into_bytes(),
+                ];
+                log_tick(ctx, argv);
+            }
         }
     }
     let Some(rate) = policy
@@ -431,11 +453,34 @@ pub fn run_policy(ctx: &mut ExecCtx, queue: &[u8]) -> bool {
         now,
         ttl: policy.ttl_ms,
     };
+    let dirty = ctx.effects.dirty;
     let admitted = admit_users(ctx, queue, &active, round, Some(&policy));
+    if ctx.effects.dirty != dirty {
+        // An ADMIT of the same count at the same clock does exactly what this round did
+        // (same cap, session length and draws: they are read from the replayed keys).
+        log_tick(
+            ctx,
+            vec![
+                b"ADMIT".to_vec(),
+                queue.to_vec(),
+                active,
+                round.count.to_string().into_bytes(),
+                b"NOW".to_vec(),
+                now.to_string().into_bytes(),
+            ],
+        );
+    }
     if let Some(state) = ctx.shards.shard(queue).queues.policy_state(db, queue) {
         state.bucket.spend(admitted.len());
     }
     true
+}
+
+/// Logs one step of a policy's tick (for the AOF and replicas) as the command that replays
+/// it; the server appends the tick's entries to the stream before releasing the lock.
+fn log_tick(ctx: &mut ExecCtx, argv: Vec<Vec<u8>>) {
+    let db = ctx.db;
+    ctx.effects.propagate.push((db, argv));
 }
 
 /// Gives up to [`MAX_BATCH`] waiters who have no heartbeat deadline (they joined before the
@@ -466,21 +511,18 @@ fn backfill_heartbeats(ctx: &mut ExecCtx, queue: &[u8], hb: &[u8], base_ms: i64)
         }
         _ => Vec::new(),
     };
-    let mut wrote = false;
+    let mut logged = vec![b"ZADD".to_vec(), hb.to_vec()];
     for (user, _, rank) in &batch {
         let has = matches!(zset(ctx.db(hb), hb, now), Ok(Some(h)) if h.score(user).is_some());
         if !has {
-            zadd(
-                ctx,
-                hb,
-                user,
-                (now + timeout_ms(base_ms, *rank as i64 + 1)) as f64,
-            );
-            wrote = true;
+            let due = now + timeout_ms(base_ms, *rank as i64 + 1);
+            zadd(ctx, hb, user, due as f64);
+            logged.extend([due.to_string().into_bytes(), user.to_vec()]);
         }
     }
-    if wrote {
+    if logged.len() > 2 {
         ctx.modified_in_sale(hb);
+        log_tick(ctx, logged);
     }
     if let Some(state) = ctx.shards.shard(queue).queues.policy_state(db, queue) {
         state.backfill_after = match batch.last() {

@@ -673,7 +673,7 @@ fn held_position(
 }
 
 /// ```text
-/// QHOLD queue user
+/// QHOLD queue user [NOW ms]
 /// ```
 /// Holds a user in an "infinite queue" (a flagged bot or scalper): they leave the line but keep
 /// seeing a normal position, which moves as others are admitted, and are never admitted. A user
@@ -681,6 +681,8 @@ fn held_position(
 /// the user was not held yet, else 0. Complexity: O(log N).
 fn qhold(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, user) = (argv.arg(1), argv.arg(2));
+    let opts = parse_options(argv, 3, ONLY_NOW, "qhold")?;
+    let now = resolve_now(ctx, opts.now_ms)?;
     let held = held_key(queue);
     check_zset(ctx, queue)?;
     check_zset(ctx, &held)?;
@@ -689,12 +691,12 @@ fn qhold(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
             "ERR QHOLD needs a queue with a policy (QPOLICY SET)",
         ));
     }
-    let now = ctx.now_ms;
-    if zset(ctx.db(&held), &held, now)?.is_some_and(|z| z.score(user).is_some()) {
+    let clock = ctx.now_ms;
+    if zset(ctx.db(&held), &held, clock)?.is_some_and(|z| z.score(user).is_some()) {
         out.int(0);
         return Ok(());
     }
-    let score = match zset(ctx.db(queue), queue, now)?.and_then(|z| z.remove(user)) {
+    let score = match zset(ctx.db(queue), queue, clock)?.and_then(|z| z.remove(user)) {
         Some(score) => {
             drop_if_empty(ctx, queue);
             ctx.modified_in_sale(queue);
@@ -1126,7 +1128,7 @@ pub static COMMANDS: &[Spec] = &[
         .keys(1, 2, 1)
         .warms(WarmHint { key: 1, member: 3, rank: true })
         .doc(Group::Queue, "0.1.0", "Returns a user's status, position, the line's length, an estimated wait, when to poll again and, once active, the admission token.", "O(log(N))"),
-    cmd("QHOLD", 3, WF, qhold as EngineHandler)
+    cmd("QHOLD", -3, WF.union(CLOCK), qhold as EngineHandler)
         .keys(1, 1, 1)
         .doc(Group::Queue, "0.1.0", "Holds a user in an infinite queue: they see a normal, moving position and are never admitted.", "O(log(N))"),
     cmd("QUNHOLD", 3, WF, qunhold as EngineHandler)

@@ -46,6 +46,26 @@ fn nonce() -> String {
         .collect()
 }
 
+/// The `jti` of an admission token: derived from the secret, the queue, the user and the
+/// admission's clock, so that replaying the admission (from the AOF, on a replica) signs the
+/// very token the user already holds, while nobody without the secret can predict one.
+fn admission_jti(secret: &[u8], queue: &[u8], user: &[u8], now: i64) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("any key length");
+    for part in [
+        &b"adm|"[..],
+        queue,
+        b"|",
+        user,
+        b"|",
+        now.to_string().as_bytes(),
+    ] {
+        mac.update(part);
+    }
+    let digest = mac.finalize().into_bytes();
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Grants what a policy gives each admitted user: one admission token (with TOKENS) and an
 /// announcement on CHANNEL, which names the user but never carries the token. A user id that
 /// is not UTF-8 (only possible for users who joined before the policy) gets no token, and is
@@ -92,7 +112,7 @@ fn issue_admission_token(ctx: &mut ExecCtx, queue: &[u8], user: &[u8], now: i64,
     if !ctx.shards.holds(&key) {
         return false;
     }
-    let jti = nonce();
+    let jti = admission_jti(&ctx.config.token_secret, queue, user, now);
     let claims = Claims {
         sub: String::from_utf8_lossy(user).into_owned(),
         aud: String::from_utf8_lossy(queue).into_owned(),

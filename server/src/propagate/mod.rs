@@ -159,6 +159,22 @@ pub fn commit(s: &mut Session, locked: &mut LockedShards<'_>) {
     s.prop.clear();
 }
 
+/// Logs what a job of the server's own (a queue policy's tick) changed under `locked`, before
+/// the locks are released: keys its look-ups expired, then the entries it recorded in its
+/// `Effects` (MULTI ... EXEC around more than one, so a replay applies a tick whole).
+pub fn commit_job(stream: &Stream, locked: &mut LockedShards<'_>, entries: &mut Vec<Entry>) {
+    if !stream.on() {
+        entries.clear();
+        return;
+    }
+    let mut all = Vec::new();
+    take_expired(locked, &mut all);
+    all.append(entries);
+    if !all.is_empty() {
+        stream.append(&all);
+    }
+}
+
 /// Keys lookups expired under these locks, as DEL (Redis propagates them the same way).
 fn take_expired(locked: &mut LockedShards<'_>, into: &mut Vec<Entry>) {
     for shard in locked.iter_mut() {

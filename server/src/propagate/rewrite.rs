@@ -9,7 +9,11 @@
 //! | INCRBYFLOAT | `SET key value KEEPTTL` |
 //! | RESTORE with a relative TTL | `RESTORE ... <abs ms> ... ABSTTL` |
 //! | ENTER, ADMIT, QPOS, QHEARTBEAT, QRENEW, TOKEN* | the command with `NOW <ms>` |
-//! | SEATLOCK, SEATLOCKALL | the command, then `HSET seat heldAt <s>` and `PEXPIREAT seat <ms>` |
+//! | SEATLOCK, SEATLOCKALL | the command, then `HSET seat heldAt <s>` and `PEXPIREAT seat <ms>`; with MAXHELD, plain SEATLOCK and the holds index's prune and `ZADD` |
+//! | SEATEXTEND | `PEXPIREAT seat <ms>` (and the holds index's `ZADD XX`) |
+//! | TOKENISSUE | the command with `NOW <ms>`, then `PEXPIREAT key <ms>` |
+//! | QHOLD | the command with `NOW <ms>` |
+//! | a queue policy's tick | `QSWEEP`, `ZADD` of back-filled heartbeats, `ADMIT ... NOW <ms>` (in MULTI) |
 //!
 //! SPOP (engine/src/cmd/set.rs) and served blocking pops (engine/src/blocking.rs) say their
 //! own form through `Effects`. Everything else is logged as its argv. The state is read back
@@ -30,6 +34,7 @@ const CLOCK_COMMANDS: &[&str] = &[
     "TOKENISSUE",
     "TOKENCONSUME",
     "TOKENVERIFY",
+    "QHOLD",
 ];
 
 fn v(b: &[u8]) -> Vec<u8> {
@@ -81,6 +86,52 @@ pub fn effect_of(
             None => vec![v(b"DEL"), v(key)],
         },
         "RESTORE" => restore_abs(argv, now_ms),
+        "SEATEXTEND" => {
+            let (seat, user) = (argv.arg(1), argv.get(2).unwrap_or_default());
+            if let Some(at) = entry(locked, db, seat).and_then(|e| e.expire_at()) {
+                into.push((db, vec![v(b"PEXPIREAT"), v(seat), num(at)]));
+                if let Some(index) = usher_engine::cmd::seat::holds_key(seat, user) {
+                    if entry(locked, db, &index).is_some() {
+                        into.push((db, vec![v(b"ZADD"), index, v(b"XX"), num(at), v(seat)]));
+                    }
+                }
+            }
+            return;
+        }
+        "TOKENISSUE" => {
+            let mut out = argv_of(argv);
+            if !(argv.len() >= 3 && argv.arg(argv.len() - 2).eq_ignore_ascii_case(b"NOW")) {
+                out.push(v(b"NOW"));
+                out.push(num(now_ms));
+            }
+            into.push((db, out));
+            if let Some(at) = entry(locked, db, key).and_then(|e| e.expire_at()) {
+                into.push((db, vec![v(b"PEXPIREAT"), v(key), num(at)]));
+            }
+            return;
+        }
+        "SEATLOCK" if argv.len() == 6 => {
+            // MAXHELD: the hold itself, then the index as the command left it (its prune of
+            // expired holds, then this hold), so a replay never refuses what once succeeded.
+            let (seat, user) = (argv.arg(1), argv.arg(2));
+            into.push((db, argv_of(argv)[..4].to_vec()));
+            seat_state(locked, db, seat, into);
+            if let Some(index) = usher_engine::cmd::seat::holds_key(seat, user) {
+                into.push((
+                    db,
+                    vec![
+                        v(b"ZREMRANGEBYSCORE"),
+                        index.clone(),
+                        v(b"-inf"),
+                        num(now_ms),
+                    ],
+                ));
+                if let Some(at) = entry(locked, db, seat).and_then(|e| e.expire_at()) {
+                    into.push((db, vec![v(b"ZADD"), index, num(at), v(seat)]));
+                }
+            }
+            return;
+        }
         "SEATLOCK" | "SEATLOCKALL" => {
             into.push((db, argv_of(argv)));
             let seats = if name == "SEATLOCK" {
@@ -89,19 +140,7 @@ pub fn effect_of(
                 3..argv.len()
             };
             for seat in seats.map(|i| argv.arg(i)) {
-                if let Some(e) = entry(locked, db, seat) {
-                    let held_at = match &e.value {
-                        Value::Hash(h) => h.get(b"heldAt").map(v),
-                        _ => None,
-                    };
-                    let at = e.expire_at();
-                    if let Some(h) = held_at {
-                        into.push((db, vec![v(b"HSET"), v(seat), v(b"heldAt"), h]));
-                    }
-                    if let Some(at) = at {
-                        into.push((db, vec![v(b"PEXPIREAT"), v(seat), num(at)]));
-                    }
-                }
+                seat_state(locked, db, seat, into);
             }
             return;
         }
@@ -117,6 +156,23 @@ pub fn effect_of(
         _ => argv_of(argv),
     };
     into.push((db, out));
+}
+
+/// A hold's clock-dependent fields as the command left them: `heldAt` and the expiry.
+fn seat_state(locked: &mut LockedShards<'_>, db: usize, seat: &[u8], into: &mut Vec<Entry>) {
+    if let Some(e) = entry(locked, db, seat) {
+        let held_at = match &e.value {
+            Value::Hash(h) => h.get(b"heldAt").map(v),
+            _ => None,
+        };
+        let at = e.expire_at();
+        if let Some(h) = held_at {
+            into.push((db, vec![v(b"HSET"), v(seat), v(b"heldAt"), h]));
+        }
+        if let Some(at) = at {
+            into.push((db, vec![v(b"PEXPIREAT"), v(seat), num(at)]));
+        }
+    }
 }
 
 /// `SET key value PXAT at` (or `KEEPTTL`, INCRBYFLOAT's form) from what `key` holds now.
