@@ -16,6 +16,7 @@
 
 use crate::bytes::SmallBytes;
 use crate::dict::{hash_key, Dict, Probe};
+use crate::keyspace_events;
 use crate::keyspace_stats;
 use crate::lazyfree;
 use crate::value::{Entry, Value, NO_EXPIRE};
@@ -28,11 +29,30 @@ pub struct Db {
     /// Keys a lookup found expired and deleted (INFO's `expired_keys` counts these with the
     /// ones active expiry removes, as Redis does). Survives [`Db::clear`].
     expired_lazily: u64,
+    /// This database's number (SELECT index), for the events it logs. Survives
+    /// [`Db::clear`] and [`Db::swap`].
+    index: u32,
 }
 
 impl Db {
     pub fn new() -> Self {
         Db::default()
+    }
+
+    /// Database number `index` of its shard.
+    pub fn with_index(index: usize) -> Self {
+        Db {
+            index: index as u32,
+            ..Db::default()
+        }
+    }
+
+    /// SWAPDB: exchanges the data of databases `a` and `b`; each keeps its number.
+    pub fn swap(dbs: &mut [Db], a: usize, b: usize) {
+        dbs.swap(a, b);
+        let (ia, ib) = (dbs[a].index, dbs[b].index);
+        dbs[a].index = ib;
+        dbs[b].index = ia;
     }
 
     /// Keys stored, including expired ones not yet reclaimed (as Redis's `DBSIZE`).
@@ -87,6 +107,7 @@ impl Db {
             Probe::Removed(_, entry) => {
                 self.expires.remove(&(entry.expire_at_ms, hash_key(key)));
                 self.expired_lazily += 1;
+                keyspace_events::key_expired(self.index, key);
                 lazyfree::free(entry.value);
                 None
             }
@@ -138,6 +159,9 @@ impl Db {
     /// Stores `value` under `key`, dropping any old value and its TTL (Redis's `setKey`).
     pub fn set(&mut self, key: &[u8], value: Value) {
         let old = self.keys.insert(key, Entry::new(value));
+        if old.is_none() {
+            keyspace_events::key_created(self.index, key);
+        }
         if let Some(old) = old {
             if old.expire_at_ms != NO_EXPIRE {
                 self.expires.remove(&(old.expire_at_ms, hash_key(key)));
@@ -164,10 +188,14 @@ impl Db {
         if !self.expires.is_empty() && self.keys.get(key).is_some_and(|e| e.is_expired(now_ms)) {
             if let Some(entry) = self.remove(key) {
                 self.expired_lazily += 1;
+                keyspace_events::key_expired(self.index, key);
                 lazyfree::free(entry.value);
             }
         }
         let (entry, created) = self.keys.get_or_insert_with(key, || Entry::new(make()));
+        if created {
+            keyspace_events::key_created(self.index, key);
+        }
         entry.lru_s = (now_ms / 1000) as u32;
         (&mut entry.value, created)
     }
@@ -280,6 +308,7 @@ impl Db {
     pub fn clear(&mut self) {
         let mut old = std::mem::take(self);
         self.expired_lazily = std::mem::take(&mut old.expired_lazily);
+        self.index = old.index;
         lazyfree::free_db(old);
     }
 

@@ -23,6 +23,7 @@ mod log;
 mod memory;
 mod metrics;
 mod monitor;
+mod notify;
 mod pause;
 mod persistence;
 mod pubsub;
@@ -32,6 +33,7 @@ mod session;
 mod shared;
 mod slowlog;
 mod stats;
+mod tracking;
 mod warm;
 
 use config::Invocation;

@@ -89,6 +89,15 @@ pub struct Session {
     pub now_ms: i64,
     /// Set while a blocking command waits; the connection processes nothing else meanwhile.
     pub blocked: Option<Blocked>,
+    /// CLIENT TRACKING's state while on.
+    pub tracking: Option<TrackingState>,
+}
+
+/// A tracking client's options and its pending CLIENT CACHING choice.
+pub struct TrackingState {
+    pub mode: crate::tracking::Mode,
+    /// CLIENT CACHING yes (OPTIN) or no (OPTOUT) was sent for the next command.
+    pub caching: bool,
 }
 
 impl Session {
@@ -124,6 +133,7 @@ impl Session {
             hot_epoch,
             now_ms: 0,
             blocked: None,
+            tracking: None,
         }
     }
 
@@ -166,6 +176,17 @@ impl Session {
                 .unwatch(db, &key, &self.watch.flag);
         }
         self.watch.flag.store(false, Ordering::Release);
+    }
+
+    /// Turns CLIENT TRACKING off (CLIENT TRACKING off, RESET, disconnect).
+    pub fn stop_tracking(&mut self) {
+        if self.tracking.take().is_some() {
+            self.shared.tracking.disable(self.info.id);
+            crate::notify::refresh_capture(
+                self.hot.engine.notify_classes,
+                self.shared.tracking.active(),
+            );
+        }
     }
 
     /// Leaves every channel and pattern (RESET, disconnect).

@@ -20,6 +20,7 @@ use crate::cmd::zset::{get_zset as zset, limits as zset_limits};
 use crate::command::{cmd, CommandSpec, EngineHandler, Flags, Group, WarmHint};
 use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace_events as ev;
 use crate::queue::heartbeat::{poll_ms, timeout_ms};
 use crate::queue::policy::{heartbeat_key, Method, Policy};
 use crate::queue::rate::eta_ms;
@@ -66,6 +67,7 @@ pub(crate) fn zrem(ctx: &mut ExecCtx, key: &[u8], member: &[u8]) -> bool {
         _ => false,
     };
     if removed {
+        ctx.notify(ev::ZSET, "zrem", key);
         drop_if_empty(ctx, key);
         ctx.modified_in_sale(key);
     }
@@ -77,6 +79,7 @@ pub(crate) fn drop_if_empty(ctx: &mut ExecCtx, key: &[u8]) {
     let now = ctx.now_ms;
     if matches!(zset(ctx.db(key), key, now), Ok(Some(z)) if z.is_empty()) {
         ctx.db(key).delete(key, now);
+        ctx.notify(ev::GENERIC, "del", key);
     }
 }
 
@@ -278,6 +281,7 @@ pub(crate) fn admit_users(
         _ => (0, 0),
     };
     if expired > 0 {
+        ctx.notify(ev::ZSET, "zremrangebyscore", active);
         drop_if_empty(ctx, active);
         ctx.modified_in_sale(active);
     }
@@ -295,6 +299,7 @@ pub(crate) fn admit_users(
         zadd(ctx, active, user, expiry as f64);
     }
     ctx.modified_in_sale(active);
+    ctx.notify(ev::ZSET, "zadd", active);
     ctx.ready(active);
     let db = ctx.db;
     ctx.shards
@@ -344,6 +349,7 @@ fn pop_live(
     if admitted.is_empty() && dropped.is_empty() {
         return admitted;
     }
+    ctx.notify(ev::ZSET, "zpopmin", queue);
     drop_if_empty(ctx, queue);
     ctx.modified_in_sale(queue);
     if let Some(hb) = &heartbeat {
@@ -389,6 +395,7 @@ fn touch_heartbeat(
         let hb = heartbeat_key(queue);
         zadd(ctx, &hb, user, (now + timeout_ms(base, position)) as f64);
         ctx.modified_in_sale(&hb);
+        ctx.notify(ev::ZSET, "zadd", &hb);
     }
 }
 
@@ -497,6 +504,7 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     };
     zadd(ctx, queue, user, score);
     ctx.modified_in_sale(queue);
+    ctx.notify(ev::ZSET, "zadd", queue);
     ctx.ready(queue);
     touch_heartbeat(ctx, queue, user, policy.as_ref(), now, len + 1);
     if let Some(p) = policy.as_ref().filter(|p| passes_through(p, len, now)) {
@@ -748,6 +756,7 @@ pub(crate) fn sweep(
     if stale.is_empty() {
         return stale;
     }
+    ctx.notify(ev::ZSET, "zrem", hb);
     drop_if_empty(ctx, hb);
     ctx.modified_in_sale(hb);
     let mut changed = false;
@@ -757,6 +766,7 @@ pub(crate) fn sweep(
         }
     }
     if changed {
+        ctx.notify(ev::ZSET, "zrem", queue);
         drop_if_empty(ctx, queue);
         ctx.modified_in_sale(queue);
     }
@@ -783,6 +793,7 @@ fn qrenew(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         if renewed > expiry {
             zadd(ctx, active, user, renewed);
             ctx.modified_in_sale(active);
+            ctx.notify(ev::ZSET, "zadd", active);
         }
     }
     out.int(expiry.is_some() as i64);

@@ -12,6 +12,7 @@ use crate::cmd::hash::get_hash;
 use crate::command::{cmd, CommandSpec, EngineHandler, Flags, Group};
 use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace_events as ev;
 use crate::types::hash::{Hash, ListpackLimits};
 use crate::value::{StrValue, Value};
 use smallvec::SmallVec;
@@ -97,6 +98,7 @@ fn hold(ctx: &mut ExecCtx, seat: &[u8], user: &[u8], ttl_s: i64, current: i64) -
     ctx.db(&tkey)
         .set_keep_ttl(&tkey, Value::Str(StrValue::Int(token)), now);
     ctx.modified(&tkey);
+    ctx.notify(ev::STRING, "incrby", &tkey);
     let limits = ListpackLimits::from_config(ctx.config);
     let held_at = (now / 1000).to_string();
     let token_text = token.to_string();
@@ -115,6 +117,8 @@ fn hold(ctx: &mut ExecCtx, seat: &[u8], user: &[u8], ttl_s: i64, current: i64) -
     }
     ctx.db(seat).set_expire(seat, now + ttl_s * 1000, now);
     ctx.modified(seat);
+    ctx.notify(ev::HASH, "hset", seat);
+    ctx.notify(ev::GENERIC, "expire", seat);
     token
 }
 
@@ -245,6 +249,10 @@ fn seatconfirm(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRes
         ctx.db(seat).persist(seat, now);
     }
     ctx.modified(seat);
+    ctx.notify(ev::HASH, "hset", seat);
+    if persist {
+        ctx.notify(ev::GENERIC, "persist", seat);
+    }
     out.int(1);
     Ok(())
 }
@@ -268,6 +276,7 @@ fn seatrelease(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRes
     if held_by_user {
         ctx.db(seat).delete(seat, now);
         ctx.modified(seat);
+        ctx.notify(ev::GENERIC, "del", seat);
     }
     out.int(held_by_user as i64);
     Ok(())
