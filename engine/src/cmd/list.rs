@@ -215,6 +215,7 @@ pub fn lmove(
     let mark = ctx.events_mark();
     let mut popped = pop_elements(ctx, src, end_from, 1)?.expect("checked above");
     let element = popped.pop().expect("one element popped");
+    let split = ctx.events_mark();
     match ctx
         .db(dst)
         .get_or_insert_with(dst, now, || Value::List(Box::default()))
@@ -222,7 +223,6 @@ pub fn lmove(
         (Value::List(l), _) => l.push_owned(end_to, element.clone()),
         _ => unreachable!("dst type checked above"),
     }
-    let split = ctx.events_mark();
     changed(ctx, dst, 0);
     ctx.notify(
         ev::LIST,
