@@ -364,7 +364,9 @@ pub fn client_tracking(
         ));
     }
     if mode.optin && mode.optout {
-        return Err(CmdError::Static("ERR You can't use both OPTIN and OPTOUT"));
+        return Err(CmdError::Static(
+            "ERR You can't specify both OPTIN mode and OPTOUT mode",
+        ));
     }
     if let Some(old) = s.tracking.as_ref().map(|t| &t.mode) {
         if (mode.optin && old.optout) || (mode.optout && old.optin) {

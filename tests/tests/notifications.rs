@@ -39,7 +39,11 @@ fn same_events(usher: &Server, redis: &Server, flags: &str, cmds: &[Cmd], seed: 
     let u = events(usher, flags, cmds);
     let r = events(redis, flags, cmds);
     if u != r {
-        let first = u.iter().zip(&r).position(|(a, b)| a != b).unwrap_or(u.len().min(r.len()));
+        let first = u
+            .iter()
+            .zip(&r)
+            .position(|(a, b)| a != b)
+            .unwrap_or(u.len().min(r.len()));
         panic!(
             "event streams differ at {first} (seed {seed:?}, flags {flags}):\n usher {:?}\n redis {:?}\ncommands: {}",
             &u[first.saturating_sub(2)..u.len().min(first + 4)],
@@ -92,10 +96,17 @@ fn each_class_letter_filters_as_redis_does() {
         &["ZADD", "z", "1", "a"],
         &["DEL", "s", "l"],
         &["SET", "x", "1", "PX", "1"],
-        &["EVAL", "redis.call('set', KEYS[1], 'v'); redis.call('incr', 'n'); return 1", "1", "lua"],
+        &[
+            "EVAL",
+            "redis.call('set', KEYS[1], 'v'); redis.call('incr', 'n'); return 1",
+            "1",
+            "lua",
+        ],
         &["SELECT", "0"],
     ]);
-    for flags in ["KEA", "Kg", "E$", "Kl", "Es", "Kh", "Ez", "KEn", "Kx", "K", "A", "KEA"] {
+    for flags in [
+        "KEA", "Kg", "E$", "Kl", "Es", "Kh", "Ez", "KEn", "Kx", "K", "A", "KEA",
+    ] {
         same_events(&usher, &redis, flags, &script, None);
     }
 }
@@ -124,7 +135,9 @@ fn expiry_lazy_and_active_publish_expired() {
         }
         std::thread::sleep(std::time::Duration::from_millis(60));
         c.call(&["GET", "a"]);
-        let mut got: Vec<String> = (0..2).map(|_| sub.read().unwrap().strings()[2].clone()).collect();
+        let mut got: Vec<String> = (0..2)
+            .map(|_| sub.read().unwrap().strings()[2].clone())
+            .collect();
         got.sort();
         got
     };
@@ -136,7 +149,19 @@ fn expiry_lazy_and_active_publish_expired() {
 fn config_shows_the_flags_in_redis_canonical_order() {
     let (usher, redis) = (Server::usher(&[]), Server::redis(&[]));
     let (mut u, mut r) = (usher.client(), redis.client());
-    for flags in ["KEA", "Ex", "g$lshzxetdn", "AKEmn", "nK", "m", "d", "", "Kq", "A", "$lshzxe"] {
+    for flags in [
+        "KEA",
+        "Ex",
+        "g$lshzxetdn",
+        "AKEmn",
+        "nK",
+        "m",
+        "d",
+        "",
+        "Kq",
+        "A",
+        "$lshzxe",
+    ] {
         let set = ["CONFIG", "SET", "notify-keyspace-events", flags];
         assert_eq!(u.call(&set), r.call(&set), "CONFIG SET {flags:?}");
         let get = ["CONFIG", "GET", "notify-keyspace-events"];
@@ -156,7 +181,16 @@ fn waiting_room_commands_publish_their_plain_equivalents() {
         &cmds(&[
             &["ENTER", "{q}", "{q}act", "u1"],
             &["ENTER", "{q}", "{q}act", "u2"],
-            &["ADMIT", "{q}", "{q}act", "1", "MAXACTIVE", "10", "TTL", "60000"],
+            &[
+                "ADMIT",
+                "{q}",
+                "{q}act",
+                "1",
+                "MAXACTIVE",
+                "10",
+                "TTL",
+                "60000",
+            ],
             &["QLEAVE", "{q}", "u2"],
         ]),
     );
