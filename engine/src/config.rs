@@ -21,6 +21,9 @@ pub struct EngineConfig {
     /// `queue-now-max-skew`: how far (ms) a `NOW` option of the waiting-room family may be
     /// from the server clock; 0 lets any valid time through (replays, tests).
     pub queue_now_max_skew_ms: i64,
+    /// The event classes of `notify-keyspace-events` that are published: its class bits when
+    /// it also names `K` or `E`, else 0 (nothing is published without a channel kind).
+    pub notify_classes: u32,
 }
 
 impl Default for EngineConfig {
@@ -36,6 +39,7 @@ impl Default for EngineConfig {
             list_max_listpack_size: -2,
             token_secret: Vec::new(),
             queue_now_max_skew_ms: 60_000,
+            notify_classes: 0,
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::blocking::ServeFn;
 use crate::bytes::SmallBytes;
 use crate::config::EngineConfig;
 use crate::db::Db;
+use crate::keyspace_events::{self, KeyEvent};
 use crate::store::LockedShards;
 
 /// What a command did that the server must follow up on.
@@ -31,6 +32,9 @@ pub struct Effects {
     pub propagate: Vec<(usize, Vec<Vec<u8>>)>,
     /// The command's argv is replaced by [`Effects::propagate`] (possibly by nothing).
     pub rewritten: bool,
+    /// Keyspace events to publish once the locks are released, in the order they happened.
+    /// Only filled while `notify-keyspace-events` enables their class.
+    pub events: Vec<KeyEvent>,
 }
 
 /// A blocking command's request to wait.
@@ -75,6 +79,14 @@ impl Effects {
         self.publish.clear();
         self.propagate.clear();
         self.rewritten = false;
+        self.events.clear();
+    }
+
+    /// Whether anything waits for delivery after the locks are released: announcements, or
+    /// keyspace events (also those the database logged on this thread).
+    #[inline]
+    pub fn has_deliveries(&self) -> bool {
+        !self.publish.is_empty() || !self.events.is_empty() || keyspace_events::pending()
     }
 }
 
@@ -128,6 +140,55 @@ impl<'a, 's> ExecCtx<'a, 's> {
     pub fn log_as(&mut self, argv: Vec<Vec<u8>>) {
         self.effects.rewritten = true;
         self.effects.propagate.push((self.db, argv));
+    }
+
+    /// Records keyspace event `event` of `class` (a [`keyspace_events`] bit) on `key` of the
+    /// selected database, as Redis's `notifyKeyspaceEvent`. One branch when the class is off.
+    #[inline]
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        if self.config.notify_classes & class != 0 {
+            let db = self.db;
+            self.record_event(class, event, db, key);
+        }
+    }
+
+    /// [`ExecCtx::notify`] for a key of another database (MOVE, COPY ... DB).
+    #[inline]
+    pub fn notify_in(&mut self, db: usize, class: u32, event: &'static str, key: &[u8]) {
+        if self.config.notify_classes & class != 0 {
+            self.record_event(class, event, db, key);
+        }
+    }
+
+    /// Where the next event will go, for [`ExecCtx::events_swap_since`].
+    #[inline]
+    pub fn events_mark(&mut self) -> usize {
+        if self.config.notify_classes != 0 {
+            keyspace_events::take_into(&mut self.effects.events);
+        }
+        self.effects.events.len()
+    }
+
+    /// Puts the events recorded since `split` before those recorded from `mark` to `split`:
+    /// for commands whose steps run in another order than Redis's (LMOVE pops, then pushes;
+    /// Redis pushes, then pops).
+    pub fn events_swap_since(&mut self, mark: usize, split: usize) {
+        if self.config.notify_classes != 0 {
+            keyspace_events::take_into(&mut self.effects.events);
+            self.effects.events[mark..].rotate_left(split - mark);
+        }
+    }
+
+    #[cold]
+    fn record_event(&mut self, class: u32, event: &'static str, db: usize, key: &[u8]) {
+        // What the database logged on the way (`expired`, `new`) happened first.
+        keyspace_events::take_into(&mut self.effects.events);
+        self.effects.events.push(KeyEvent {
+            class,
+            event,
+            db: db as u32,
+            key: SmallBytes::new(key),
+        });
     }
 
     /// Records that `key` received elements a blocked client may be waiting for. Costs one

@@ -16,6 +16,7 @@
 
 use crate::bytes::SmallBytes;
 use crate::dict::{hash_key, Dict, Probe};
+use crate::keyspace_events;
 use crate::keyspace_stats;
 use crate::lazyfree;
 use crate::value::{Entry, Value, NO_EXPIRE};
@@ -32,11 +33,30 @@ pub struct Db {
     /// it last took them, so they are logged as DEL where they happened (a replay never
     /// expires anything by itself, as Redis's loading does not).
     expired_log: Option<Vec<SmallBytes>>,
+    /// This database's number (SELECT index), for the events it logs. Survives
+    /// [`Db::clear`] and [`Db::swap`].
+    index: u32,
 }
 
 impl Db {
     pub fn new() -> Self {
         Db::default()
+    }
+
+    /// Database number `index` of its shard.
+    pub fn with_index(index: usize) -> Self {
+        Db {
+            index: index as u32,
+            ..Db::default()
+        }
+    }
+
+    /// SWAPDB: exchanges the data of databases `a` and `b`; each keeps its number.
+    pub fn swap(dbs: &mut [Db], a: usize, b: usize) {
+        dbs.swap(a, b);
+        let (ia, ib) = (dbs[a].index, dbs[b].index);
+        dbs[a].index = ib;
+        dbs[b].index = ia;
     }
 
     /// Keys stored, including expired ones not yet reclaimed (as Redis's `DBSIZE`).
@@ -94,6 +114,7 @@ impl Db {
                 if let Some(log) = self.expired_log.as_mut() {
                     log.push(SmallBytes::new(key));
                 }
+                keyspace_events::key_expired(self.index, key);
                 lazyfree::free(entry.value);
                 None
             }
@@ -151,6 +172,9 @@ impl Db {
     /// Stores `value` under `key`, dropping any old value and its TTL (Redis's `setKey`).
     pub fn set(&mut self, key: &[u8], value: Value) {
         let old = self.keys.insert(key, Entry::new(value));
+        if old.is_none() {
+            keyspace_events::key_created(self.index, key);
+        }
         if let Some(old) = old {
             if old.expire_at_ms != NO_EXPIRE {
                 self.expires.remove(&(old.expire_at_ms, hash_key(key)));
@@ -180,10 +204,14 @@ impl Db {
                 if let Some(log) = self.expired_log.as_mut() {
                     log.push(SmallBytes::new(key));
                 }
+                keyspace_events::key_expired(self.index, key);
                 lazyfree::free(entry.value);
             }
         }
         let (entry, created) = self.keys.get_or_insert_with(key, || Entry::new(make()));
+        if created {
+            keyspace_events::key_created(self.index, key);
+        }
         entry.lru_s = (now_ms / 1000) as u32;
         (&mut entry.value, created)
     }
@@ -297,6 +325,7 @@ impl Db {
         let mut old = std::mem::take(self);
         self.expired_lazily = std::mem::take(&mut old.expired_lazily);
         self.expired_log = old.expired_log.take();
+        self.index = old.index;
         lazyfree::free_db(old);
     }
 

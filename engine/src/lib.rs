@@ -22,6 +22,7 @@ pub mod db;
 pub mod dict;
 pub mod error;
 pub mod glob;
+pub mod keyspace_events;
 pub mod keyspace_stats;
 pub mod lazyfree;
 pub mod num;

@@ -33,7 +33,7 @@ pub struct Shard {
 impl Shard {
     pub fn new(databases: usize) -> Self {
         Shard {
-            dbs: (0..databases).map(|_| Db::new()).collect(),
+            dbs: (0..databases).map(Db::with_index).collect(),
             watched: HashMap::new(),
             blocked: BlockQueues::default(),
             queues: QueueRegistry::default(),
@@ -68,6 +68,7 @@ impl Shard {
     /// Redis's `touchWatchedKey`: raises the flag of every client watching `key`.
     #[inline]
     pub fn touch(&mut self, db: usize, key: &[u8]) {
+        crate::keyspace_events::key_touched(db as u32, key);
         if self.watched.is_empty() {
             return;
         }
@@ -81,6 +82,9 @@ impl Shard {
     /// Raises the flag of every client watching a key of `db` that exists in it now or that
     /// exists in `other` (FLUSHDB, FLUSHALL, SWAPDB), as Redis's `touchAllWatchedKeysInDb`.
     pub fn touch_all_in_db(&mut self, db: usize, other: Option<usize>, now_ms: i64) {
+        if other.is_none() {
+            crate::keyspace_events::db_flushed(db as u32);
+        }
         if self.watched.is_empty() {
             return;
         }

@@ -16,6 +16,7 @@ use usher_engine::args::is;
 use usher_engine::command::{cmd, CommandSpec, EngineHandler, Flags, Group};
 use usher_engine::ctx::ExecCtx;
 use usher_engine::error::{CmdError, CmdResult};
+use usher_engine::keyspace_events;
 use usher_protocol::parse::parse_i64;
 use usher_protocol::{errors, Argv, ReplySink};
 
@@ -85,6 +86,7 @@ fn restore(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult 
         // Already expired: the key is (still) gone, as Redis's checkAlreadyExpired.
         if deleted {
             ctx.modified(key);
+            ctx.notify(keyspace_events::GENERIC, "del", key);
         }
         out.ok();
         return Ok(());
@@ -95,6 +97,7 @@ fn restore(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult 
         db.set_expire(key, ttl, now);
     }
     ctx.modified(key);
+    ctx.notify(keyspace_events::GENERIC, "restore", key);
     ctx.ready(key);
     if key.ends_with(b":policy") {
         let db = ctx.db;

@@ -278,6 +278,14 @@ impl ClientRegistry {
         self.count.load(Ordering::Acquire)
     }
 
+    /// The client with `id`, if connected.
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.shards[id as usize % REGISTRY_SHARDS]
+            .lock()
+            .get(&id)
+            .cloned()
+    }
+
     /// Every client, ordered by id (as CLIENT LIST prints them).
     pub fn all(&self) -> Vec<Arc<ClientInfo>> {
         let mut all: Vec<_> = self

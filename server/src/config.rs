@@ -80,6 +80,10 @@ pub struct Config {
     /// The percentiles INFO latencystats prints.
     pub latency_tracking_info_percentiles: Vec<f64>,
     pub engine: EngineConfig,
+    /// `notify-keyspace-events` (Redis's bits); `engine.notify_classes` is derived from it.
+    pub notify_keyspace_events: u32,
+    /// `tracking-table-max-keys`: keys remembered for client-side caching (0: no limit).
+    pub tracking_table_max_keys: u64,
     /// `save <seconds> <changes> ...`: snapshot points (server/src/persistence); "" for none.
     pub save: String,
     /// LZF-compress strings over 20 bytes in snapshots and DUMP payloads.
@@ -169,6 +173,8 @@ impl Default for Config {
             busy_reply_threshold: 5000,
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
             engine: EngineConfig::default(),
+            notify_keyspace_events: 0,
+            tracking_table_max_keys: 1_000_000,
             // Redis 7.0's built-in save points (used when no config file sets `save`).
             save: "3600 1 300 100 60 10000".into(),
             rdbcompression: true,
@@ -611,6 +617,28 @@ pub static DIRECTIVES: &[Directive] = &[
             },
         )
     },
+    d(
+        "notify-keyspace-events",
+        true,
+        |c, a| {
+            let flags = crate::notify::parse_flags(one(a)?)?;
+            c.notify_keyspace_events = flags;
+            c.engine.notify_classes = crate::notify::published_classes(flags);
+            Ok(())
+        },
+        |c| crate::notify::format_flags(c.notify_keyspace_events),
+    ),
+    d(
+        "tracking-table-max-keys",
+        true,
+        |c, a| {
+            set(
+                &mut c.tracking_table_max_keys,
+                int_in(a, 0, i64::MAX)? as u64,
+            )
+        },
+        |c| c.tracking_table_max_keys.to_string(),
+    ),
     Directive {
         aliases: &["hash-max-ziplist-entries"],
         ..d(

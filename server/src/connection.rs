@@ -74,6 +74,7 @@ pub async fn serve(shared: &'static Shared, mut stream: TcpStream, thread: usize
     crate::blocked::on_close(&mut session);
     session.unwatch_all();
     session.unsubscribe_all();
+    session.stop_tracking();
     shared.monitors.remove(id);
     shared.clients.unregister(id);
 }

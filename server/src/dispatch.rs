@@ -211,6 +211,10 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
             let shared = s.shared;
             let mut locked = lock_for(&shared.store, cmd.spec, argv);
             let result = run_engine(s, spec, argv, out, &mut locked, true);
+            if s.tracking.is_some() && result.is_ok() {
+                // Under the locks the read took: no write can come between read and record.
+                crate::tracking::after_read(s, cmd.spec, argv);
+            }
             crate::blocked::serve_ready_keys(s, &mut locked);
             crate::blocked::register_if_blocked(s, &mut locked, cmd.id, argv);
             crate::propagate::commit(s, &mut locked);
@@ -230,8 +234,9 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
                     .push((s.db, argv.iter().map(<[u8]>::to_vec).collect()));
             }
             crate::propagate::commit(s, &mut locked);
-            if !s.effects.publish.is_empty() {
-                // A script's commands may queue announcements: sent once its locks are gone.
+            if s.effects.has_deliveries() {
+                // A script's commands may queue announcements and keyspace events: sent once
+                // its locks are gone.
                 drop(locked);
                 after_unlock(s);
             }
@@ -239,6 +244,12 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
         }
     };
     s.last_command_end = Some(finish(s, cmd, started, result, out));
+    if let Some(t) = s.tracking.as_mut() {
+        // CLIENT CACHING's choice covers the next command only (a whole transaction).
+        if s.multi.is_none() && cmd.full_name != "client|caching" {
+            t.caching = false;
+        }
+    }
     if s.shared.monitors.active() {
         feed_monitors(s, cmd, argv, &s.info.addr);
     }
@@ -473,9 +484,10 @@ pub fn after_unlock(s: &mut Session) {
     if std::mem::take(&mut s.flushall_save) {
         crate::persistence::save_empty(s.shared);
     }
-    if s.effects.publish.is_empty() {
+    if !s.effects.has_deliveries() {
         return;
     }
+    crate::notify::deliver(s.shared, &s.hot, &mut s.effects.events, Some(s.info.id));
     for (channel, message) in std::mem::take(&mut s.effects.publish) {
         s.shared
             .pubsub

@@ -191,7 +191,7 @@ fn clients(shared: &Shared, out: &mut String) {
     line(out, "client_recent_max_input_buffer", 0);
     line(out, "client_recent_max_output_buffer", 0);
     line(out, "blocked_clients", blocked);
-    line(out, "tracking_clients", 0);
+    line(out, "tracking_clients", shared.tracking.clients());
     line(out, "pubsub_clients", pubsub);
     line(out, "clients_in_timeout_table", blocked);
 }
@@ -477,6 +477,10 @@ fn stats(shared: &Shared, locked: &mut LockedShards, out: &mut String) {
     line(out, "keyspace_misses", total(t, |s| &s.keyspace_misses));
     line(out, "pubsub_channels", shared.pubsub.channel_count());
     line(out, "pubsub_patterns", shared.pubsub.numpat());
+    let (keys, items, prefixes) = shared.tracking.totals();
+    line(out, "tracking_total_keys", keys);
+    line(out, "tracking_total_items", items);
+    line(out, "tracking_total_prefixes", prefixes);
     line(out, "total_error_replies", total(t, |s| &s.error_replies));
 }
 

@@ -23,6 +23,7 @@ mod log;
 mod memory;
 mod metrics;
 mod monitor;
+mod notify;
 mod pause;
 mod persistence;
 mod propagate;
@@ -33,6 +34,7 @@ mod session;
 mod shared;
 mod slowlog;
 mod stats;
+mod tracking;
 mod warm;
 
 use config::Invocation;

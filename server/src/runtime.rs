@@ -19,6 +19,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use usher_engine::ctx::{Effects, ExecCtx};
+use usher_engine::keyspace_events;
 
 /// Keys expired per lock hold: bounds how long active expiry holds a shard.
 const EXPIRE_BATCH: usize = 64;
@@ -187,6 +188,9 @@ fn no_busy_script() -> bool {
 fn active_expire(index: usize, threads: usize, shared: &Shared, budget: Duration) {
     let started = Instant::now();
     let stats = &shared.thread_stats[index];
+    let hot = shared.hot();
+    let notify_expired = hot.engine.notify_classes & keyspace_events::EXPIRED != 0;
+    let mut events = Vec::new();
     for shard in (index..shared.store.shard_count()).step_by(threads) {
         for db in 0..shared.store.databases() {
             loop {
@@ -200,6 +204,14 @@ fn active_expire(index: usize, threads: usize, shared: &Shared, budget: Duration
                     target.dbs[db].expire_due(now, EXPIRE_BATCH, |k| expired_keys.push(k.to_vec()));
                 for k in &expired_keys {
                     target.touch(db, k);
+                    if notify_expired {
+                        events.push(keyspace_events::KeyEvent {
+                            class: keyspace_events::EXPIRED,
+                            event: "expired",
+                            db: db as u32,
+                            key: k.as_slice().into(),
+                        });
+                    }
                 }
                 if shared.stream.on() && !expired_keys.is_empty() {
                     // Logged as DEL under the shard's lock, as Redis propagates expiries.
@@ -210,6 +222,7 @@ fn active_expire(index: usize, threads: usize, shared: &Shared, budget: Duration
                     shared.stream.append(&dels);
                 }
                 drop(locked);
+                crate::notify::deliver(shared, &hot, &mut events, None);
                 bump(&stats.expired_keys, n as u64);
                 if !more || started.elapsed() >= budget {
                     break;
@@ -252,6 +265,7 @@ fn run_queue_policies(index: usize, threads: usize, shared: &Shared) {
                 usher_engine::blocking::serve_all_ready(&mut ctx);
                 crate::propagate::commit_job(&shared.stream, &mut locked, &mut effects.propagate);
             }
+            crate::notify::deliver(shared, &hot, &mut effects.events, None);
             for (channel, message) in effects.publish {
                 shared
                     .pubsub

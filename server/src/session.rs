@@ -95,6 +95,15 @@ pub struct Session {
     /// The stream offset of this connection's last logged write: with `appendfsync always`
     /// its replies wait until the AOF has synced that far.
     pub sync_to: u64,
+    /// CLIENT TRACKING's state while on.
+    pub tracking: Option<TrackingState>,
+}
+
+/// A tracking client's options and its pending CLIENT CACHING choice.
+pub struct TrackingState {
+    pub mode: crate::tracking::Mode,
+    /// CLIENT CACHING yes (OPTIN) or no (OPTOUT) was sent for the next command.
+    pub caching: bool,
 }
 
 impl Session {
@@ -132,6 +141,7 @@ impl Session {
             blocked: None,
             prop: Vec::new(),
             sync_to: 0,
+            tracking: None,
         }
     }
 
@@ -174,6 +184,17 @@ impl Session {
                 .unwatch(db, &key, &self.watch.flag);
         }
         self.watch.flag.store(false, Ordering::Release);
+    }
+
+    /// Turns CLIENT TRACKING off (CLIENT TRACKING off, RESET, disconnect).
+    pub fn stop_tracking(&mut self) {
+        if self.tracking.take().is_some() {
+            self.shared.tracking.disable(self.info.id);
+            crate::notify::refresh_capture(
+                self.hot.engine.notify_classes,
+                self.shared.tracking.active(),
+            );
+        }
     }
 
     /// Leaves every channel and pattern (RESET, disconnect).

@@ -36,6 +36,10 @@ pub struct HotConfig {
     pub slowlog_max_len: usize,
     /// `latency-monitor-threshold` in µs (0: off).
     pub latency_monitor_us: u64,
+    /// `notify-keyspace-events` as Redis's bits (`K`/`E` included).
+    pub notify_flags: u32,
+    /// `tracking-table-max-keys` (0: no limit).
+    pub tracking_table_max_keys: u64,
 }
 
 impl HotConfig {
@@ -52,6 +56,8 @@ impl HotConfig {
             slowlog_max_len: config.slowlog_max_len,
             latency_monitor_us: config.latency_monitor_threshold.saturating_mul(1000),
             busy_reply_threshold: config.busy_reply_threshold,
+            notify_flags: config.notify_keyspace_events,
+            tracking_table_max_keys: config.tracking_table_max_keys,
         }
     }
 }
@@ -114,6 +120,8 @@ pub struct Shared {
     pub stream: crate::propagate::Stream,
     /// The append-only file's state (server/src/persistence/aof.rs).
     pub aof: crate::persistence::aof::Aof,
+    /// Client-side caching: who tracks which keys (server/src/tracking.rs).
+    pub tracking: crate::tracking::Tracking,
 }
 
 impl Shared {
@@ -123,6 +131,7 @@ impl Shared {
             .map(|_| Arc::new(ThreadStats::new(registry.command_count())))
             .collect();
         let hot = Arc::new(HotConfig::from(&config));
+        crate::notify::refresh_capture(config.engine.notify_classes, false);
         Shared {
             store: Store::new(config.shard_count(), config.databases),
             registry,
@@ -149,6 +158,7 @@ impl Shared {
             persist: Default::default(),
             stream: Default::default(),
             aof: Default::default(),
+            tracking: Default::default(),
         }
     }
 
@@ -164,6 +174,7 @@ impl Shared {
         *self.hot.write() = Arc::new(HotConfig::from(&config));
         self.config_epoch.fetch_add(1, Ordering::AcqRel);
         crate::log::set_level(config.loglevel);
+        crate::notify::refresh_capture(config.engine.notify_classes, self.tracking.active());
         usher_persist::set_compression(config.rdbcompression);
         result
     }

@@ -15,6 +15,7 @@ use crate::command::{cmd, CommandSpec, EngineHandler, Flags, Group};
 use crate::ctx::ExecCtx;
 use crate::db::Db;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace_events as ev;
 use crate::value::{StrValue, Value};
 use usher_protocol::{errors, Argv, ReplySink};
 
@@ -74,6 +75,7 @@ fn setbit(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     if grew || old != on {
         raw[byte] = (raw[byte] & !(1 << shift)) | (on << shift);
         ctx.modified(key);
+        ctx.notify(ev::STRING, "setbit", key);
     }
     out.int(old as i64);
     Ok(())
@@ -364,8 +366,10 @@ fn bitop(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     if max_len > 0 {
         db.set(dest, Value::Str(StrValue::Raw(result)));
         ctx.modified(dest);
+        ctx.notify(ev::STRING, "set", dest);
     } else if db.delete(dest, now) {
         ctx.modified(dest);
+        ctx.notify(ev::GENERIC, "del", dest);
     }
     out.int(max_len as i64);
     Ok(())
@@ -648,6 +652,7 @@ fn bitfield_generic(
     }
     if changes > 0 {
         ctx.modified(key);
+        ctx.notify(ev::STRING, "setbit", key);
         ctx.effects.dirty += changes - 1;
     }
     Ok(())

@@ -15,6 +15,7 @@ use crate::cmd::zset::{add_new, get_zset, limits, store_result, zadd_argv};
 use crate::command::{cmd, CommandSpec, EngineHandler, Flags, Group, KeyPositions};
 use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace_events as ev;
 use crate::pqsort::pqsort;
 use crate::types::geohash::{self, Extent, Shape};
 use crate::types::zset::{ScoreBound, ZSet};
@@ -430,6 +431,7 @@ fn search(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink, kind: Search) 
             Some(dst) => {
                 if ctx.db(dst).delete(dst, now) {
                     ctx.modified(dst);
+                    ctx.notify(ev::GENERIC, "del", dst);
                 }
                 out.int(0);
             }
@@ -505,7 +507,12 @@ fn search(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink, kind: Search) 
                 }
             }
             let n = z.len();
-            store_result(ctx, dst, z, out);
+            let event = if is_search {
+                "geosearchstore"
+            } else {
+                "georadiusstore"
+            };
+            store_result(ctx, dst, z, out, event);
             if n > 1 {
                 // Redis counts one change per stored member.
                 ctx.effects.dirty += n as u64 - 1;

@@ -19,6 +19,7 @@ use crate::command::{cmd, CommandSpec, EngineHandler, Flags, Group};
 use crate::ctx::ExecCtx;
 use crate::db::Db;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace_events as ev;
 use crate::types::hash::{Hash, ListpackLimits};
 use crate::value::Value;
 use rand::seq::SliceRandom;
@@ -103,6 +104,7 @@ fn hset_generic(ctx: &mut ExecCtx, argv: Argv, name: &str) -> Result<usize, CmdE
         Ok(added)
     })?;
     changed(ctx, key, (argv.len() as u64 - 2) / 2);
+    ctx.notify(ev::HASH, "hset", key);
     Ok(added)
 }
 
@@ -122,6 +124,7 @@ fn hsetnx(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     })?;
     if set {
         changed(ctx, key, 1);
+        ctx.notify(ev::HASH, "hset", key);
     }
     out.int(set as i64);
     Ok(())
@@ -176,11 +179,16 @@ fn hdel(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
             }
         }
     }
-    if h.is_empty() {
+    let emptied = h.is_empty();
+    if emptied {
         db.delete(key, now);
     }
     if deleted > 0 {
         changed(ctx, key, deleted);
+        ctx.notify(ev::HASH, "hdel", key);
+    }
+    if emptied {
+        ctx.notify(ev::GENERIC, "del", key);
     }
     out.int(deleted as i64);
     Ok(())
@@ -288,6 +296,7 @@ fn hincrby(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult 
         Ok(new)
     })?;
     changed(ctx, key, 1);
+    ctx.notify(ev::HASH, "hincrby", key);
     out.int(new);
     Ok(())
 }
@@ -306,6 +315,7 @@ fn hincrbyfloat(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRe
         Ok(new)
     })?;
     changed(ctx, key, 1);
+    ctx.notify(ev::HASH, "hincrbyfloat", key);
     out.bulk(&new);
     Ok(())
 }

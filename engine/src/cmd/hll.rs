@@ -16,6 +16,7 @@ use crate::command::{cmd, CommandSpec, EngineHandler, Flags, Group};
 use crate::ctx::ExecCtx;
 use crate::db::Db;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace_events as ev;
 use crate::types::hll::{self, Corrupt};
 use crate::value::{StrValue, Value};
 use usher_protocol::{errors, Argv, ReplySink};
@@ -82,6 +83,7 @@ fn pfadd(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     if updated {
         hll::invalidate_cache(s);
         ctx.modified(key);
+        ctx.notify(ev::STRING, "pfadd", key);
     }
     out.int(updated as i64);
     Ok(())
@@ -157,6 +159,7 @@ fn pfmerge(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult 
     }
     hll::invalidate_cache(s);
     ctx.modified(dest);
+    ctx.notify(ev::STRING, "pfadd", dest);
     out.ok();
     Ok(())
 }

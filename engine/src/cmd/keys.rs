@@ -11,6 +11,7 @@ use crate::args::{self, is};
 use crate::command::{cmd, container, CommandSpec, EngineHandler, Flags, Group};
 use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace_events as ev;
 use crate::value::{StrValue, Value};
 use rand::RngExt;
 use usher_protocol::{errors, Argv, ReplySink};
@@ -27,6 +28,7 @@ fn del(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     for key in argv.iter().skip(1) {
         if ctx.db(key).delete(key, now) {
             ctx.modified(key);
+            ctx.notify(ev::GENERIC, "del", key);
             deleted += 1;
         }
     }
@@ -216,9 +218,13 @@ fn rename_generic(ctx: &mut ExecCtx, argv: Argv, nx: bool) -> Result<bool, CmdEr
         return Ok(false);
     }
     let entry = ctx.db(src).remove(src).expect("checked above");
+    // Redis deletes an existing destination first, so the key is created anew (`new`).
+    ctx.db(dst).delete(dst, now);
     ctx.db(dst).set_entry(dst, entry, now);
     ctx.modified(src);
     ctx.modified(dst);
+    ctx.notify(ev::GENERIC, "rename_from", src);
+    ctx.notify(ev::GENERIC, "rename_to", dst);
     ctx.ready(dst);
     Ok(true)
 }
@@ -303,6 +309,7 @@ fn copy(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         target.set_expire(dst, at, now);
     }
     ctx.shards.shard(dst).touch(dst_db, dst);
+    ctx.notify_in(dst_db, ev::GENERIC, "copy_to", dst);
     ctx.ready_in(dst_db, dst);
     ctx.effects.dirty += 1;
     out.int(1);
@@ -327,6 +334,8 @@ fn move_(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     shard.db(dst_db).set_entry(key, entry, now);
     shard.touch(src_db, key);
     shard.touch(dst_db, key);
+    ctx.notify_in(src_db, ev::GENERIC, "move_from", key);
+    ctx.notify_in(dst_db, ev::GENERIC, "move_to", key);
     ctx.ready_in(dst_db, key);
     ctx.effects.dirty += 1;
     out.int(1);
@@ -405,12 +414,14 @@ fn expire_generic(
         out.int(0);
         return Ok(());
     }
+    let event = if when <= now { "del" } else { "expire" };
     if when <= now {
         db.delete(key, now);
     } else {
         db.set_expire(key, when, now);
     }
     ctx.modified(key);
+    ctx.notify(ev::GENERIC, event, key);
     out.int(1);
     Ok(())
 }
@@ -502,6 +513,7 @@ fn persist(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult 
     let removed = ctx.db(key).persist(key, now);
     if removed {
         ctx.modified(key);
+        ctx.notify(ev::GENERIC, "persist", key);
     }
     out.int(removed as i64);
     Ok(())
@@ -639,7 +651,7 @@ fn swapdb(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         for shard in ctx.shards.iter_mut() {
             shard.touch_all_in_db(a, Some(b), now);
             shard.touch_all_in_db(b, Some(a), now);
-            shard.dbs.swap(a, b);
+            crate::db::Db::swap(&mut shard.dbs, a, b);
             // Clients blocked on a key that now holds data must be served.
             for db in [a, b] {
                 for key in shard.blocked.keys_in_db(db) {

@@ -18,6 +18,7 @@ use crate::command::{
 use crate::ctx::ExecCtx;
 use crate::db::Db;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace_events as ev;
 use crate::types::list::{End, List, PosQuery};
 use crate::value::Value;
 use smallvec::SmallVec;
@@ -68,10 +69,19 @@ fn pop_elements(
         SmallVec::from_vec(list.pop_many(end, count))
     };
     debug_assert!(!popped.is_empty(), "a stored list is never empty");
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if emptied {
         db.remove(key);
     }
     changed(ctx, key, popped.len() as u64);
+    ctx.notify(
+        ev::LIST,
+        if end == End::Head { "lpop" } else { "rpop" },
+        key,
+    );
+    if emptied {
+        ctx.notify(ev::GENERIC, "del", key);
+    }
     Ok(Some(popped))
 }
 
@@ -120,6 +130,11 @@ pub fn push<'e>(
     let len = list.len();
     debug_assert!(len > 0, "a stored list is never empty");
     changed(ctx, key, added as u64);
+    ctx.notify(
+        ev::LIST,
+        if end == End::Head { "lpush" } else { "rpush" },
+        key,
+    );
     if added > 0 {
         ctx.ready(key);
     }
@@ -171,6 +186,24 @@ pub fn lmove(
         let element = list.pop(end_from).expect("a stored list is never empty");
         list.push_owned(end_to, element.clone());
         changed(ctx, src, 1);
+        ctx.notify(
+            ev::LIST,
+            if end_to == End::Head {
+                "lpush"
+            } else {
+                "rpush"
+            },
+            src,
+        );
+        ctx.notify(
+            ev::LIST,
+            if end_from == End::Head {
+                "lpop"
+            } else {
+                "rpop"
+            },
+            src,
+        );
         ctx.ready(src);
         return Ok(Some(element));
     }
@@ -178,8 +211,11 @@ pub fn lmove(
         return Ok(None);
     }
     get_list(ctx.db(dst), dst, now)?;
+    // Redis pushes before it pops: the source's events go after the destination's.
+    let mark = ctx.events_mark();
     let mut popped = pop_elements(ctx, src, end_from, 1)?.expect("checked above");
     let element = popped.pop().expect("one element popped");
+    let split = ctx.events_mark();
     match ctx
         .db(dst)
         .get_or_insert_with(dst, now, || Value::List(Box::default()))
@@ -188,6 +224,16 @@ pub fn lmove(
         _ => unreachable!("dst type checked above"),
     }
     changed(ctx, dst, 0);
+    ctx.notify(
+        ev::LIST,
+        if end_to == End::Head {
+            "lpush"
+        } else {
+            "rpush"
+        },
+        dst,
+    );
+    ctx.events_swap_since(mark, split);
     ctx.ready(dst);
     Ok(Some(element))
 }
@@ -277,6 +323,7 @@ fn linsert(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult 
     }
     let len = list.len();
     changed(ctx, key, 1);
+    ctx.notify(ev::LIST, "linsert", key);
     ctx.ready(key);
     out.int(len as i64);
     Ok(())
@@ -499,6 +546,7 @@ fn lset(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         return Err(CmdError::Static(errors::INDEX_OUT_OF_RANGE));
     }
     changed(ctx, key, 1);
+    ctx.notify(ev::LIST, "lset", key);
     out.ok();
     Ok(())
 }
@@ -515,11 +563,16 @@ fn lrem(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         return Ok(());
     };
     let removed = list.remove(argv.arg(3), count);
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if emptied {
         ctx.db(key).remove(key);
     }
     if removed > 0 {
         changed(ctx, key, removed as u64);
+        ctx.notify(ev::LIST, "lrem", key);
+    }
+    if emptied {
+        ctx.notify(ev::GENERIC, "del", key);
     }
     out.int(removed as i64);
     Ok(())
@@ -539,10 +592,15 @@ fn ltrim(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         return Ok(());
     };
     let removed = list.trim(start, stop);
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if emptied {
         ctx.db(key).remove(key);
     }
     changed(ctx, key, removed as u64);
+    ctx.notify(ev::LIST, "ltrim", key);
+    if emptied {
+        ctx.notify(ev::GENERIC, "del", key);
+    }
     out.ok();
     Ok(())
 }

@@ -16,6 +16,7 @@ use crate::cmd::zset::get_zset as zset;
 use crate::command::{cmd, container, CommandSpec, EngineHandler, Flags, Group};
 use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace_events as ev;
 use crate::queue::heartbeat::timeout_ms;
 use crate::queue::policy::{heartbeat_key, policy_key, Policy, FIELDS};
 use crate::shard::Shard;
@@ -79,6 +80,7 @@ fn store(ctx: &mut ExecCtx, queue: &[u8], policy: Policy) {
     }
     ctx.db(&key).set(&key, Value::Hash(Box::new(hash)));
     ctx.modified(&key);
+    ctx.notify(ev::HASH, "hset", &key);
     let db = ctx.db;
     ctx.shards
         .shard(queue)
@@ -331,6 +333,7 @@ fn qpolicy_del(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRes
     let now = ctx.now_ms;
     if ctx.shards.holds(&key) && ctx.db(&key).delete(&key, now) {
         ctx.modified(&key);
+        ctx.notify(ev::GENERIC, "del", &key);
     }
     out.int(had as i64);
     Ok(())
@@ -523,6 +526,7 @@ fn backfill_heartbeats(ctx: &mut ExecCtx, queue: &[u8], hb: &[u8], base_ms: i64)
     if logged.len() > 2 {
         ctx.modified_in_sale(hb);
         log_tick(ctx, logged);
+        ctx.notify(ev::ZSET, "zadd", hb);
     }
     if let Some(state) = ctx.shards.shard(queue).queues.policy_state(db, queue) {
         state.backfill_after = match batch.last() {

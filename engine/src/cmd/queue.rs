@@ -20,6 +20,7 @@ use crate::cmd::zset::{get_zset as zset, limits as zset_limits};
 use crate::command::{cmd, CommandSpec, EngineHandler, Flags, Group, WarmHint};
 use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace_events as ev;
 use crate::queue::draw::{draw_rank, prequeue_slot_of};
 use crate::queue::heartbeat::{poll_ms, timeout_ms};
 use crate::queue::policy::{clients_key, heartbeat_key, held_key, Method, Policy};
@@ -66,6 +67,7 @@ pub(crate) fn zrem(ctx: &mut ExecCtx, key: &[u8], member: &[u8]) -> bool {
         _ => false,
     };
     if removed {
+        ctx.notify(ev::ZSET, "zrem", key);
         drop_if_empty(ctx, key);
         ctx.modified_in_sale(key);
     }
@@ -77,6 +79,7 @@ pub(crate) fn drop_if_empty(ctx: &mut ExecCtx, key: &[u8]) {
     let now = ctx.now_ms;
     if matches!(zset(ctx.db(key), key, now), Ok(Some(z)) if z.is_empty()) {
         ctx.db(key).delete(key, now);
+        ctx.notify(ev::GENERIC, "del", key);
     }
 }
 
@@ -285,6 +288,7 @@ pub(crate) fn admit_users(
         _ => (0, 0),
     };
     if expired > 0 {
+        ctx.notify(ev::ZSET, "zremrangebyscore", active);
         drop_if_empty(ctx, active);
         ctx.modified_in_sale(active);
     }
@@ -302,6 +306,7 @@ pub(crate) fn admit_users(
         zadd(ctx, active, user, expiry as f64);
     }
     ctx.modified_in_sale(active);
+    ctx.notify(ev::ZSET, "zadd", active);
     ctx.ready(active);
     let db = ctx.db;
     ctx.shards
@@ -363,6 +368,9 @@ fn pop_live(
     if admitted.is_empty() && dropped.is_empty() {
         return admitted;
     }
+    // A random draw removes members by name, as ZREM would.
+    let event = if random.is_some() { "zrem" } else { "zpopmin" };
+    ctx.notify(ev::ZSET, event, queue);
     drop_if_empty(ctx, queue);
     ctx.modified_in_sale(queue);
     if let Some(hb) = &heartbeat {
@@ -408,6 +416,7 @@ fn touch_heartbeat(
         let hb = heartbeat_key(queue);
         zadd(ctx, &hb, user, (now + timeout_ms(base, position)) as f64);
         ctx.modified_in_sale(&hb);
+        ctx.notify(ev::ZSET, "zadd", &hb);
     }
 }
 
@@ -546,6 +555,7 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
                 h.set(client, (taken + 1).to_string().as_bytes(), limits);
             }
             ctx.modified_in_sale(&key);
+            ctx.notify(ev::HASH, "hincrby", &key);
         }
     }
     let score = match (prequeue_open, policy.as_ref()) {
@@ -554,6 +564,7 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     };
     zadd(ctx, queue, user, score);
     ctx.modified_in_sale(queue);
+    ctx.notify(ev::ZSET, "zadd", queue);
     ctx.ready(queue);
     touch_heartbeat(ctx, queue, user, policy.as_ref(), now, len + 1);
     if let Some(p) = policy.as_ref() {
@@ -698,6 +709,7 @@ fn qhold(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     }
     let score = match zset(ctx.db(queue), queue, clock)?.and_then(|z| z.remove(user)) {
         Some(score) => {
+            ctx.notify(ev::ZSET, "zrem", queue);
             drop_if_empty(ctx, queue);
             ctx.modified_in_sale(queue);
             let hb = heartbeat_key(queue);
@@ -710,6 +722,7 @@ fn qhold(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     };
     zadd(ctx, &held, user, score);
     ctx.modified_in_sale(&held);
+    ctx.notify(ev::ZSET, "zadd", &held);
     out.int(1);
     Ok(())
 }
@@ -729,10 +742,12 @@ fn qunhold(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult 
         out.int(0);
         return Ok(());
     };
+    ctx.notify(ev::ZSET, "zrem", &held);
     drop_if_empty(ctx, &held);
     ctx.modified_in_sale(&held);
     zadd(ctx, queue, user, score);
     ctx.modified_in_sale(queue);
+    ctx.notify(ev::ZSET, "zadd", queue);
     ctx.ready(queue);
     out.int(1);
     Ok(())
@@ -969,6 +984,7 @@ pub(crate) fn sweep(
     if stale.is_empty() {
         return stale;
     }
+    ctx.notify(ev::ZSET, "zrem", hb);
     drop_if_empty(ctx, hb);
     ctx.modified_in_sale(hb);
     let mut changed = false;
@@ -978,6 +994,7 @@ pub(crate) fn sweep(
         }
     }
     if changed {
+        ctx.notify(ev::ZSET, "zrem", queue);
         drop_if_empty(ctx, queue);
         ctx.modified_in_sale(queue);
     }
@@ -1004,6 +1021,7 @@ fn qrenew(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         if renewed > expiry {
             zadd(ctx, active, user, renewed);
             ctx.modified_in_sale(active);
+            ctx.notify(ev::ZSET, "zadd", active);
         }
     }
     out.int(expiry.is_some() as i64);

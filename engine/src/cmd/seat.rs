@@ -20,6 +20,7 @@ use crate::cmd::zset::get_zset;
 use crate::command::{cmd, CommandSpec, EngineHandler, Flags, Group};
 use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace_events as ev;
 use crate::types::hash::{Hash, ListpackLimits};
 use crate::types::zset::ScoreBound;
 use crate::value::{StrValue, Value};
@@ -96,7 +97,10 @@ fn index_hold(
         return Ok(());
     }
     match expiry {
-        Some(at) => crate::cmd::queue::zadd(ctx, &key, seat, at as f64),
+        Some(at) => {
+            crate::cmd::queue::zadd(ctx, &key, seat, at as f64);
+            ctx.notify(ev::ZSET, "zadd", &key);
+        }
         None => {
             crate::cmd::queue::zrem(ctx, &key, seat);
             crate::cmd::queue::drop_if_empty(ctx, &key);
@@ -121,6 +125,7 @@ fn live_holds(ctx: &mut ExecCtx, key: &[u8]) -> Result<i64, CmdError> {
     }
     let live = z.len() as i64;
     if expired.is_some() {
+        ctx.notify(ev::ZSET, "zremrangebyscore", key);
         crate::cmd::queue::drop_if_empty(ctx, key);
         ctx.modified(key);
     }
@@ -194,6 +199,7 @@ fn hold(ctx: &mut ExecCtx, seat: &[u8], user: &[u8], ttl_s: i64, current: i64) -
     ctx.db(&tkey)
         .set_keep_ttl(&tkey, Value::Str(StrValue::Int(token)), now);
     ctx.modified(&tkey);
+    ctx.notify(ev::STRING, "incrby", &tkey);
     let limits = ListpackLimits::from_config(ctx.config);
     let held_at = (now / 1000).to_string();
     let token_text = token.to_string();
@@ -212,6 +218,8 @@ fn hold(ctx: &mut ExecCtx, seat: &[u8], user: &[u8], ttl_s: i64, current: i64) -
     }
     ctx.db(seat).set_expire(seat, now + ttl_s * 1000, now);
     ctx.modified(seat);
+    ctx.notify(ev::HASH, "hset", seat);
+    ctx.notify(ev::GENERIC, "expire", seat);
     token
 }
 
@@ -361,6 +369,10 @@ fn seatconfirm(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRes
         ctx.db(seat).persist(seat, now);
     }
     ctx.modified(seat);
+    ctx.notify(ev::HASH, "hset", seat);
+    if persist {
+        ctx.notify(ev::GENERIC, "persist", seat);
+    }
     out.int(1);
     Ok(())
 }
@@ -378,6 +390,7 @@ fn seatrelease(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRes
         index_hold(ctx, seat, user, None, false)?;
         ctx.db(seat).delete(seat, now);
         ctx.modified(seat);
+        ctx.notify(ev::GENERIC, "del", seat);
     }
     out.int(held_by_user as i64);
     Ok(())
@@ -425,6 +438,7 @@ fn seatextend(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResu
         ctx.db(seat).set_expire(seat, at, now);
         index_hold(ctx, seat, user, Some(at), false)?;
         ctx.modified(seat);
+        ctx.notify(ev::GENERIC, "expire", seat);
     }
     out.int(1);
     Ok(())
@@ -444,6 +458,7 @@ fn seatcancel(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResu
         let now = ctx.now_ms;
         ctx.db(seat).delete(seat, now);
         ctx.modified(seat);
+        ctx.notify(ev::GENERIC, "del", seat);
     }
     out.int(theirs as i64);
     Ok(())

@@ -26,6 +26,7 @@ use crate::command::{
 use crate::ctx::ExecCtx;
 use crate::db::Db;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace_events as ev;
 use crate::types::set::{Member, Set};
 use crate::value::Value;
 use rand::seq::SliceRandom;
@@ -98,6 +99,7 @@ fn sadd(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     };
     if added > 0 {
         changed(ctx, key, added as u64);
+        ctx.notify(ev::SET, "sadd", key);
     }
     out.int(added as i64);
     Ok(())
@@ -123,11 +125,16 @@ fn srem(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
             }
         }
     }
-    if s.is_empty() {
+    let emptied = s.is_empty();
+    if emptied {
         db.delete(key, now);
     }
     if removed > 0 {
         changed(ctx, key, removed);
+        ctx.notify(ev::SET, "srem", key);
+    }
+    if emptied {
+        ctx.notify(ev::GENERIC, "del", key);
     }
     out.int(removed as i64);
     Ok(())
@@ -203,12 +210,17 @@ fn spop(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let popped = s
         .pop_random(&mut rand::rng())
         .expect("stored sets are never empty");
-    if s.is_empty() {
+    let emptied = s.is_empty();
+    if emptied {
         db.delete(key, now);
     }
     out.bulk(&popped);
     ctx.log_as(vec![b"SREM".to_vec(), key.to_vec(), popped.to_vec()]);
     changed(ctx, key, 1);
+    ctx.notify(ev::SET, "spop", key);
+    if emptied {
+        ctx.notify(ev::GENERIC, "del", key);
+    }
     Ok(())
 }
 
@@ -262,6 +274,10 @@ fn spop_with_count(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> Cm
         ctx.log_as(srem);
     }
     changed(ctx, key, count.min(size));
+    ctx.notify(ev::SET, "spop", key);
+    if count >= size {
+        ctx.notify(ev::GENERIC, "del", key);
+    }
     Ok(())
 }
 
@@ -360,10 +376,15 @@ fn smove(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         out.int(0);
         return Ok(());
     }
-    if s.is_empty() {
+    let emptied = s.is_empty();
+    if emptied {
         db.delete(src, now);
     }
     changed(ctx, src, 1);
+    ctx.notify(ev::SET, "srem", src);
+    if emptied {
+        ctx.notify(ev::GENERIC, "del", src);
+    }
     let db = ctx.db(dst);
     let added = match get_set(db, dst, now)? {
         Some(d) => d.add(member, max),
@@ -376,6 +397,7 @@ fn smove(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     };
     if added {
         changed(ctx, dst, 1);
+        ctx.notify(ev::SET, "sadd", dst);
     }
     out.int(1);
     Ok(())
@@ -424,7 +446,7 @@ fn sinter_generic(
     let mut sets = lookup_all(ctx, keys)?;
     if sets.iter().any(|(_, len)| len.is_none()) {
         match to {
-            InterOut::Store(dst) => store_result(ctx, dst, None, out),
+            InterOut::Store(dst) => store_result(ctx, dst, None, out, "sinterstore"),
             InterOut::Card(_) => out.int(0),
             InterOut::Reply => out.set(0),
         }
@@ -468,7 +490,7 @@ fn sinter_generic(
             for m in &found {
                 result.add_member(m.as_member(), max);
             }
-            store_result(ctx, dst, Some(result), out);
+            store_result(ctx, dst, Some(result), out, "sinterstore");
         }
     }
     Ok(())
@@ -507,18 +529,26 @@ fn filter_batches(
 
 /// Stores a computed set under `dst` (dropping any old value and TTL) and replies its size; an
 /// empty or missing result deletes `dst` and replies 0.
-fn store_result(ctx: &mut ExecCtx, dst: &[u8], result: Option<Set>, out: &mut dyn ReplySink) {
+fn store_result(
+    ctx: &mut ExecCtx,
+    dst: &[u8],
+    result: Option<Set>,
+    out: &mut dyn ReplySink,
+    event: &'static str,
+) {
     let now = ctx.now_ms;
     match result.filter(|s| !s.is_empty()) {
         Some(s) => {
             let len = s.len();
             ctx.db(dst).set(dst, Value::Set(Box::new(s)));
             changed(ctx, dst, 1);
+            ctx.notify(ev::SET, event, dst);
             out.int(len as i64);
         }
         None => {
             if ctx.db(dst).delete(dst, now) {
                 changed(ctx, dst, 1);
+                ctx.notify(ev::GENERIC, "del", dst);
             }
             out.int(0);
         }
@@ -590,7 +620,14 @@ fn sunion_diff_generic(
     }
     match dst {
         None => reply_set(out, &result),
-        Some(dst) => store_result(ctx, dst, Some(result), out),
+        Some(dst) => {
+            let event = if op == Op::Union {
+                "sunionstore"
+            } else {
+                "sdiffstore"
+            };
+            store_result(ctx, dst, Some(result), out, event)
+        }
     }
     Ok(())
 }

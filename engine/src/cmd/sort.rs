@@ -20,6 +20,7 @@ use crate::args::{self, is};
 use crate::command::{cmd, CommandSpec, EngineHandler, Flags, Group, KeyPositions};
 use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace_events as ev;
 use crate::pqsort::pqsort;
 use crate::types::list::{End, List};
 use crate::value::{StrValue, Value};
@@ -352,10 +353,12 @@ fn sort_generic(
             if output_len > 0 {
                 ctx.db(dst).set(dst, Value::List(Box::new(list)));
                 ctx.modified(dst);
+                ctx.notify(ev::LIST, "sortstore", dst);
                 ctx.effects.dirty += output_len as u64 - 1;
                 ctx.ready(dst);
             } else if ctx.db(dst).delete(dst, now) {
                 ctx.modified(dst);
+                ctx.notify(ev::GENERIC, "del", dst);
             }
             out.int(output_len as i64);
         }

@@ -9,6 +9,7 @@ use crate::command::{cmd, CommandSpec, EngineHandler, Flags, Group};
 use crate::ctx::ExecCtx;
 use crate::db::Db;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace_events as ev;
 use crate::value::{StrValue, Value};
 use usher_protocol::{errors, Argv, ReplySink};
 
@@ -182,6 +183,10 @@ fn set(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         db.set_expire(key, at, now);
     }
     ctx.modified(key);
+    ctx.notify(ev::STRING, "set", key);
+    if expire.is_some() {
+        ctx.notify(ev::GENERIC, "expire", key);
+    }
     if !o.get {
         out.ok();
     }
@@ -216,6 +221,7 @@ fn setnx(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     }
     db.set(key, Value::Str(StrValue::from_bytes(argv.arg(2))));
     ctx.modified(key);
+    ctx.notify(ev::STRING, "set", key);
     out.int(1);
     Ok(())
 }
@@ -233,6 +239,8 @@ fn setex_generic(
     db.set(key, Value::Str(StrValue::from_bytes(argv.arg(3))));
     db.set_expire(key, at, now);
     ctx.modified(key);
+    ctx.notify(ev::STRING, "set", key);
+    ctx.notify(ev::GENERIC, "expire", key);
     out.ok();
     Ok(())
 }
@@ -265,6 +273,7 @@ fn getset(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     }
     db.set(key, Value::Str(StrValue::from_bytes(argv.arg(2))));
     ctx.modified(key);
+    ctx.notify(ev::STRING, "set", key);
     Ok(())
 }
 
@@ -282,6 +291,7 @@ fn getdel(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
             reply_str(out, s);
             db.delete(key, now);
             ctx.modified(key);
+            ctx.notify(ev::GENERIC, "del", key);
         }
     }
     Ok(())
@@ -315,12 +325,17 @@ fn getex(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         Some((ExpireUnit::ExAt | ExpireUnit::PxAt, at)) if at <= now => {
             db.delete(key, now);
             ctx.modified(key);
+            ctx.notify(ev::GENERIC, "del", key);
         }
         Some((_, at)) => {
             db.set_expire(key, at, now);
             ctx.modified(key);
+            ctx.notify(ev::GENERIC, "expire", key);
         }
-        None if o.persist && db.persist(key, now) => ctx.modified(key),
+        None if o.persist && db.persist(key, now) => {
+            ctx.modified(key);
+            ctx.notify(ev::GENERIC, "persist", key);
+        }
         None => {}
     }
     Ok(())
@@ -365,6 +380,7 @@ fn set_pairs(ctx: &mut ExecCtx, argv: Argv) {
         ctx.db(key)
             .set(key, Value::Str(StrValue::from_bytes(argv.arg(i + 1))));
         ctx.modified(key);
+        ctx.notify(ev::STRING, "set", key);
     }
 }
 
@@ -407,6 +423,7 @@ fn append(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
             ctx.db(key)
                 .set(key, Value::Str(StrValue::from_bytes(value)));
             ctx.modified(key);
+            ctx.notify(ev::STRING, "append", key);
             out.int(value.len() as i64);
             return Ok(());
         }
@@ -417,6 +434,7 @@ fn append(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     raw.extend_from_slice(value);
     let len = raw.len();
     ctx.modified(key);
+    ctx.notify(ev::STRING, "append", key);
     out.int(len as i64);
     Ok(())
 }
@@ -444,6 +462,7 @@ fn incr_by(ctx: &mut ExecCtx, key: &[u8], incr: i64, out: &mut dyn ReplySink) ->
     let new = current.checked_add(incr).ok_or(CmdError::Overflow)?;
     db.set_keep_ttl(key, Value::Str(StrValue::Int(new)), now);
     ctx.modified(key);
+    ctx.notify(ev::STRING, "incrby", key);
     out.int(new);
     Ok(())
 }
@@ -492,6 +511,7 @@ fn incrbyfloat(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRes
     let result = crate::num::incr_by_float(current.as_deref().unwrap_or(b"0"), argv.arg(2))?;
     db.set_keep_ttl(key, Value::Str(StrValue::from_bytes_no_int(&result)), now);
     ctx.modified(key);
+    ctx.notify(ev::STRING, "incrbyfloat", key);
     out.bulk(&result);
     Ok(())
 }
@@ -569,6 +589,7 @@ fn setrange(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult
     raw[offset as usize..end].copy_from_slice(value);
     let len = raw.len();
     ctx.modified(key);
+    ctx.notify(ev::STRING, "setrange", key);
     out.int(len as i64);
     Ok(())
 }

@@ -19,6 +19,7 @@ use crate::cmd::queue::{resolve_now, ttl_ms};
 use crate::command::{cmd, CommandSpec, EngineHandler, Flags, Group};
 use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace_events as ev;
 use crate::queue::policy::{token_key, Policy};
 use crate::queue::token::{self, Claims};
 use crate::types::hash::{Hash, ListpackLimits};
@@ -138,6 +139,8 @@ fn issue_admission_token(ctx: &mut ExecCtx, queue: &[u8], user: &[u8], now: i64,
     ctx.db(&key).set(&key, Value::Hash(Box::new(hash)));
     ctx.db(&key).set_expire(&key, now + ttl, clock);
     ctx.modified_in_sale(&key);
+    ctx.notify(ev::HASH, "hset", &key);
+    ctx.notify(ev::GENERIC, "expire", &key);
     true
 }
 
@@ -167,6 +170,7 @@ pub(crate) fn withdraw_admission_tokens(ctx: &mut ExecCtx, active: &[u8], user: 
         let key = token_key(&queue, user);
         if ctx.shards.holds(&key) && ctx.db(&key).delete(&key, now) {
             ctx.modified_in_sale(&key);
+            ctx.notify(ev::GENERIC, "del", &key);
         }
     }
 }
@@ -192,6 +196,8 @@ fn tokenissue(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResu
     ctx.db(key).set(key, Value::Hash(Box::new(hash)));
     ctx.db(key).set_expire(key, clock + ttl, clock);
     ctx.modified(key);
+    ctx.notify(ev::HASH, "hset", key);
+    ctx.notify(ev::GENERIC, "expire", key);
     out.int(1);
     Ok(())
 }
@@ -224,6 +230,7 @@ fn tokenconsume(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRe
     };
     if ok == 1 {
         ctx.modified(key);
+        ctx.notify(ev::HASH, "hset", key);
     }
     out.array(2);
     out.int(ok);
@@ -307,6 +314,7 @@ fn check_admission_record(
     };
     if spent {
         ctx.modified_in_sale(&key);
+        ctx.notify(ev::HASH, "hset", &key);
     }
     Ok(())
 }
@@ -352,6 +360,8 @@ fn tokenverify(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRes
         ctx.db(&key).set(&key, Value::Str(StrValue::Int(now)));
         ctx.db(&key).set_expire(&key, claims.exp * 1000, clock);
         ctx.modified(&key);
+        ctx.notify(ev::STRING, "set", &key);
+        ctx.notify(ev::GENERIC, "expire", &key);
     }
     out.array(4);
     out.int(1);

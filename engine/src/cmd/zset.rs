@@ -35,6 +35,7 @@ use crate::command::{
 use crate::ctx::ExecCtx;
 use crate::db::Db;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace_events as ev;
 use crate::types::zset::{LexBound, ScoreBound, ZSet, ZSetLimits};
 use crate::value::Value;
 use usher_protocol::{errors, Argv, ReplySink};
@@ -161,15 +162,23 @@ fn changed(ctx: &mut ExecCtx, key: &[u8], n: usize) {
 
 /// Replaces `dst` with `z`, or deletes `dst` when `z` is empty, and replies the size: the
 /// ending of every `*STORE` command. The new value has no TTL.
-pub(crate) fn store_result(ctx: &mut ExecCtx, dst: &[u8], z: ZSet, out: &mut dyn ReplySink) {
+pub(crate) fn store_result(
+    ctx: &mut ExecCtx,
+    dst: &[u8],
+    z: ZSet,
+    out: &mut dyn ReplySink,
+    event: &'static str,
+) {
     let (now, n) = (ctx.now_ms, z.len());
     if n == 0 {
         if ctx.db(dst).delete(dst, now) {
             ctx.modified(dst);
+            ctx.notify(ev::GENERIC, "del", dst);
         }
     } else {
         ctx.db(dst).set(dst, Value::ZSet(Box::new(z)));
         ctx.modified(dst);
+        ctx.notify(ev::ZSET, event, dst);
         ctx.ready(dst);
     }
     out.int(n as i64);

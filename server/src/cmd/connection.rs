@@ -223,6 +223,7 @@ fn reset(
     s.info.multi_len.store(-1, Ordering::Relaxed);
     s.unwatch_all();
     s.unsubscribe_all();
+    s.stop_tracking();
     s.shared.monitors.remove(s.info.id);
     s.info.set_flag(crate::client::flag::MONITOR, false);
     s.set_db(0);
@@ -657,6 +658,10 @@ fn client_unpause(
 
 const CLIENT_HELP: &[&str] = &[
     "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CACHING (YES|NO)",
+    "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+    "GETREDIR",
+    "    Return the client ID we are redirecting to when tracking is enabled.",
     "GETNAME",
     "    Return the name of the current connection.",
     "ID",
@@ -691,6 +696,11 @@ const CLIENT_HELP: &[&str] = &[
     "    Assign the name <name> to the current connection.",
     "UNBLOCK <clientid> [TIMEOUT|ERROR]",
     "    Unblock the specified blocked client.",
+    "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+    "         [OPTIN] [OPTOUT] [NOLOOP]",
+    "    Control server assisted client side caching.",
+    "TRACKINGINFO",
+    "    Report tracking status for the current connection.",
     "SETINFO <option> <value>",
     "    Set client meta attr. Options are:",
     "    * LIB-NAME: the client lib name.",
@@ -820,6 +830,54 @@ const CLIENT_SUBCOMMANDS: &[ServerSpec] = &[
         Group::Connection,
         "7.0.0",
         "Sets the client eviction mode of the connection.",
+        "O(1)",
+    ),
+    cmd(
+        "TRACKING",
+        -3,
+        CONN,
+        crate::tracking::client_tracking as ServerHandler,
+    )
+    .doc(
+        Group::Connection,
+        "6.0.0",
+        "Controls server-assisted client-side caching for the connection.",
+        "O(1). Some options may introduce additional complexity.",
+    ),
+    cmd(
+        "TRACKINGINFO",
+        2,
+        CONN,
+        crate::tracking::client_trackinginfo as ServerHandler,
+    )
+    .doc(
+        Group::Connection,
+        "6.2.0",
+        "Returns information about server-assisted client-side caching for the connection.",
+        "O(1)",
+    ),
+    cmd(
+        "GETREDIR",
+        2,
+        CONN,
+        crate::tracking::client_getredir as ServerHandler,
+    )
+    .doc(
+        Group::Connection,
+        "6.0.0",
+        "Returns the client ID to which the connection's tracking notifications are redirected.",
+        "O(1)",
+    ),
+    cmd(
+        "CACHING",
+        3,
+        CONN,
+        crate::tracking::client_caching as ServerHandler,
+    )
+    .doc(
+        Group::Connection,
+        "6.0.0",
+        "Instructs the server whether to track the keys in the next request.",
         "O(1)",
     ),
     cmd(

@@ -25,6 +25,7 @@ use super::{changed, get_zset};
 use crate::args::is;
 use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace_events as ev;
 use usher_protocol::{errors, Argv, ReplySink};
 
 /// Which end of the order a pop takes from.
@@ -100,10 +101,23 @@ pub fn pop_min_max(
         out.bulk(&member);
         out.double(score);
     }
-    if z.is_empty() {
+    let emptied = z.is_empty();
+    if emptied {
         ctx.db(key).delete(key, now);
     }
     changed(ctx, key, n);
+    ctx.notify(
+        ev::ZSET,
+        if end == End::Min {
+            "zpopmin"
+        } else {
+            "zpopmax"
+        },
+        key,
+    );
+    if emptied {
+        ctx.notify(ev::GENERIC, "del", key);
+    }
     Ok(true)
 }
 

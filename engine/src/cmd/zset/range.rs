@@ -225,7 +225,7 @@ fn zrange_generic(
     let (key, now) = (argv.arg(src), ctx.now_ms);
     let Some(z) = get_zset(ctx.db(key), key, now)? else {
         if store {
-            store_result(ctx, argv.arg(1), ZSet::new(), out);
+            store_result(ctx, argv.arg(1), ZSet::new(), out, "zrangestore");
         } else {
             out.array(0);
         }
@@ -254,7 +254,7 @@ fn zrange_generic(
     for (member, score) in &picked {
         add_new(&mut dst, member, *score, &lim);
     }
-    store_result(ctx, argv.arg(1), dst, out);
+    store_result(ctx, argv.arg(1), dst, out, "zrangestore");
     Ok(())
 }
 

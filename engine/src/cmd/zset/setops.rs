@@ -378,7 +378,12 @@ fn setop(
     match dst {
         Some(dst) => {
             let z = build(&result, ctx);
-            store_result(ctx, dst, z, out);
+            let event = match op {
+                Op::Union => "zunionstore",
+                Op::Inter => "zinterstore",
+                Op::Diff => "zdiffstore",
+            };
+            store_result(ctx, dst, z, out, event);
         }
         None => {
             pairs_header(out, result.len(), o.withscores);

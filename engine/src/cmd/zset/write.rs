@@ -16,6 +16,7 @@ use super::{changed, get_zset, lex_range, limits, score_range, storable_score};
 use crate::args::{self, is};
 use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace_events as ev;
 use crate::types::zset::{ZSet, ZSetLimits};
 use crate::value::Value;
 use smallvec::SmallVec;
@@ -179,6 +180,7 @@ fn zadd_generic(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink, incr: bo
     }
     if added + updated > 0 {
         changed(ctx, key, added + updated);
+        ctx.notify(ev::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
     }
     if added > 0 {
         ctx.ready(key);
@@ -234,23 +236,28 @@ pub(super) fn zrem(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> Cm
             }
         }
     }
-    finish_removal(ctx, key, deleted);
+    finish_removal(ctx, key, deleted, "zrem");
     out.int(deleted as i64);
     Ok(())
 }
 
 /// After removing `deleted` members from the set at `key`: deletes the key if it is empty and
 /// records the change.
-fn finish_removal(ctx: &mut ExecCtx, key: &[u8], deleted: usize) {
+fn finish_removal(ctx: &mut ExecCtx, key: &[u8], deleted: usize, event: &'static str) {
     if deleted == 0 {
         return;
     }
     let now = ctx.now_ms;
     let db = ctx.db(key);
-    if matches!(get_zset(db, key, now), Ok(Some(z)) if z.is_empty()) {
+    let emptied = matches!(get_zset(db, key, now), Ok(Some(z)) if z.is_empty());
+    if emptied {
         db.delete(key, now);
     }
     changed(ctx, key, deleted);
+    ctx.notify(ev::ZSET, event, key);
+    if emptied {
+        ctx.notify(ev::GENERIC, "del", key);
+    }
 }
 
 /// Which ZREMRANGEBY* command, with its parsed range.
@@ -295,11 +302,18 @@ fn zremrange_generic(ctx: &mut ExecCtx, key: &[u8], range: Removal) -> Result<us
         return Ok(0);
     };
     let (first, n) = removal_span(z, &range);
+    let event = match range {
+        Removal::Rank(..) => "zremrangebyrank",
+        Removal::Score(..) => "zremrangebyscore",
+        Removal::Lex(..) => "zremrangebylex",
+    };
     if n > 0 && n == z.len() {
         // Everything goes: drop the key whole, so a big set is reclaimed off the shard lock
         // rather than taken apart element by element under it.
         ctx.db(key).delete(key, now);
         changed(ctx, key, n);
+        ctx.notify(ev::ZSET, event, key);
+        ctx.notify(ev::GENERIC, "del", key);
         return Ok(n);
     }
     let removed = if n == 0 {
@@ -308,7 +322,7 @@ fn zremrange_generic(ctx: &mut ExecCtx, key: &[u8], range: Removal) -> Result<us
         z.remove_rank_range(first, first + n - 1)
     };
     debug_assert_eq!(removed, n);
-    finish_removal(ctx, key, removed);
+    finish_removal(ctx, key, removed, event);
     Ok(removed)
 }
 
