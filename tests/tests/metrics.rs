@@ -24,6 +24,30 @@ fn value(body: &str, series: &str) -> Option<f64> {
         .map(|v| v.parse().unwrap())
 }
 
+/// `promtool check metrics` accepts the exposition.
+fn promtool_accepts(body: &str) {
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian's prometheus package; scripts/test installs it)");
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn the_endpoint_passes_promtool_and_follows_the_sale() {
     let metrics_port = free_port();
@@ -75,26 +99,67 @@ fn the_endpoint_passes_promtool_and_follows_the_sale() {
     );
     assert!(value(&body, "usher_db_keys{db=\"0\"}").unwrap() >= 27.0);
     assert!(body.contains("usher_command_latency_seconds_bucket{command=\"set\",le=\"+Inf\"}"));
-    let mut promtool = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool (Debian's prometheus package; scripts/test installs it)");
-    promtool
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body.as_bytes())
-        .unwrap();
-    let out = promtool.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    promtool_accepts(&body);
     let (head, _) = get(metrics_port, "/elsewhere");
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+}
+
+#[test]
+fn seats_tokens_abandoners_and_persistence_are_counted_per_event() {
+    let metrics_port = free_port();
+    let usher = Server::usher(&[
+        "--metrics-port",
+        &metrics_port.to_string(),
+        "--queue-now-max-skew",
+        "0",
+    ]);
+    let mut c = usher.client();
+    let (q, a) = ("q:{m}", "a:{m}");
+    c.call(&[
+        "QPOLICY",
+        "SET",
+        q,
+        a,
+        "TOKENS",
+        "600000",
+        "HEARTBEAT",
+        "1000",
+    ]);
+    let start = usher_tests::wait::now_ms();
+    let t0 = start.to_string();
+    for u in ["u1", "u2", "u3"] {
+        c.call(&["ENTER", q, a, u, "NOW", &t0]);
+    }
+    // Two admitted (two tokens), one of them spent; u3 goes silent and is swept.
+    c.call(&["ADMIT", q, a, "2", "NOW", &t0]);
+    let token = c.call(&["QPOS", q, a, "u1", "NOW", &t0]).items()[5].text();
+    assert_eq!(
+        c.call(&["TOKENVERIFY", &token, "CONSUME", "NOW", &t0])
+            .items()[0]
+            .int(),
+        1
+    );
+    let later = (start + 60_000).to_string();
+    assert_eq!(c.call(&["QSWEEP", "q:{m}:hb", q, &later]).items().len(), 1);
+    // Seats: two holds, one conflict, one sale, one refund.
+    let t1 = c.call(&["SEATLOCK", "seat:{m}:A1", "u1", "60"]).items()[1]
+        .int()
+        .to_string();
+    c.call(&["SEATLOCK", "seat:{m}:A1", "u2", "60"]);
+    c.call(&["SEATLOCK", "seat:{m}:A2", "u2", "60"]);
+    c.call(&["SEATCONFIRM", "seat:{m}:A1", "u1", &t1]);
+    c.call(&["SEATCANCEL", "seat:{m}:A1", "u1", &t1]);
+    let (_, body) = get(metrics_port, "/metrics");
+    promtool_accepts(&body);
+    let ev = |name: &str| value(&body, &format!("{name}{{db=\"0\",event=\"m\"}}"));
+    assert_eq!(ev("usher_event_seat_holds_total"), Some(2.0));
+    assert_eq!(ev("usher_event_seat_conflicts_total"), Some(1.0));
+    assert_eq!(ev("usher_event_seat_confirmations_total"), Some(1.0));
+    assert_eq!(ev("usher_event_seat_cancellations_total"), Some(1.0));
+    let queue = |name: &str| value(&body, &format!("{name}{{db=\"0\",queue=\"q:{{m}}\"}}"));
+    assert_eq!(queue("usher_queue_tokens_issued_total"), Some(2.0));
+    assert_eq!(queue("usher_queue_tokens_consumed_total"), Some(1.0));
+    assert_eq!(queue("usher_queue_dropped_total"), Some(1.0));
+    assert_eq!(value(&body, "usher_aof_enabled"), Some(0.0));
+    assert!(value(&body, "usher_rdb_changes_since_last_save").unwrap() > 0.0);
 }

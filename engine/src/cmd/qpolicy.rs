@@ -130,6 +130,30 @@ pub struct EventGauges {
     pub policy_rate_per_sec: Option<f64>,
     pub max_active: Option<i64>,
     pub policy_errors: usize,
+    pub dropped_total: u64,
+    pub tokens_issued_total: u64,
+    pub tokens_consumed_total: u64,
+}
+
+/// One event's seat counters (by the seat keys' hash tag), for the metrics endpoint.
+pub struct SeatCounters {
+    pub db: usize,
+    pub event: Vec<u8>,
+    pub stats: crate::queue::registry::SeatStats,
+}
+
+/// The seat counters of every event on `shard`, at most `limit` of them.
+pub fn seat_counters(shard: &Shard, limit: usize) -> Vec<SeatCounters> {
+    shard
+        .queues
+        .seat_events()
+        .take(limit)
+        .map(|(db, tag, stats)| SeatCounters {
+            db,
+            event: tag.to_vec(),
+            stats: stats.clone(),
+        })
+        .collect()
 }
 
 /// The gauges of every event on `shard`, at most `limit` of them (label sets stay bounded).
@@ -155,6 +179,9 @@ pub fn event_gauges(shard: &mut Shard, now_ms: i64, limit: usize) -> Vec<EventGa
                     .and_then(|p| p.policy.as_ref())
                     .and_then(|p| p.max_active),
                 policy_errors: policy.map_or(0, |p| p.errors.len()),
+                dropped_total: state.dropped_total,
+                tokens_issued_total: state.tokens_issued_total,
+                tokens_consumed_total: state.tokens_consumed_total,
             }
         })
         .collect();

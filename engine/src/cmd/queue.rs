@@ -368,6 +368,9 @@ fn pop_live(
     if admitted.is_empty() && dropped.is_empty() {
         return admitted;
     }
+    if !dropped.is_empty() {
+        count_dropped(ctx, queue, dropped.len() as u64);
+    }
     // A random draw removes members by name, as ZREM would.
     let event = if random.is_some() { "zrem" } else { "zpopmin" };
     ctx.notify(ev::ZSET, event, queue);
@@ -379,6 +382,16 @@ fn pop_live(
         }
     }
     admitted
+}
+
+/// Counts waiters dropped for a lapsed heartbeat (abandoners), for QSTATS and the metrics.
+fn count_dropped(ctx: &mut ExecCtx, queue: &[u8], n: u64) {
+    let db = ctx.db;
+    ctx.shards
+        .shard(queue)
+        .queues
+        .entry(db, queue)
+        .dropped_total += n;
 }
 
 /// Users waiting, not counting those whose heartbeat deadline passed (with a heartbeat policy).
@@ -987,13 +1000,14 @@ pub(crate) fn sweep(
     ctx.notify(ev::ZSET, "zrem", hb);
     drop_if_empty(ctx, hb);
     ctx.modified_in_sale(hb);
-    let mut changed = false;
+    let mut dropped = 0;
     if let Ok(Some(z)) = zset(ctx.db(queue), queue, now) {
         for user in &stale {
-            changed |= z.remove(user).is_some();
+            dropped += z.remove(user).is_some() as u64;
         }
     }
-    if changed {
+    if dropped > 0 {
+        count_dropped(ctx, queue, dropped);
         ctx.notify(ev::ZSET, "zrem", queue);
         drop_if_empty(ctx, queue);
         ctx.modified_in_sale(queue);
@@ -1074,11 +1088,12 @@ fn qstats(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         .shard(queue)
         .queues
         .get(db, queue)
-        .map_or((0, None, false), |q| {
+        .map_or((0, None, false, 0), |q| {
             (
                 q.stats.admitted_total,
                 q.stats.rate_per_min(now),
                 q.queueing,
+                q.dropped_total,
             )
         });
     let open_at = policy
@@ -1090,7 +1105,7 @@ fn qstats(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         Some(p) => eta_ms(waiting as u64, p, now, open_at).unwrap_or(-1),
         None => -1,
     };
-    let (admitted, measured, auto_queueing) = stats;
+    let (admitted, measured, auto_queueing, dropped) = stats;
     let method = policy.as_ref().map_or(Method::Fifo, |p| p.method);
     // Whether an arrival now would wait in line.
     let queueing = match method {
@@ -1099,7 +1114,7 @@ fn qstats(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         Method::Passthrough => waiting > 0,
         _ => true,
     };
-    out.map(9);
+    out.map(10);
     out.bulk(b"state");
     out.bulk(
         policy
@@ -1126,6 +1141,8 @@ fn qstats(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     out.bulk(method.name().as_bytes());
     out.bulk(b"queueing");
     out.int(queueing as i64);
+    out.bulk(b"dropped");
+    out.int(dropped as i64);
     Ok(())
 }
 

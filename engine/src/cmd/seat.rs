@@ -21,6 +21,7 @@ use crate::command::{cmd, CommandSpec, EngineHandler, Flags, Group};
 use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
 use crate::keyspace_events as ev;
+use crate::queue::registry::SeatStats;
 use crate::types::hash::{Hash, ListpackLimits};
 use crate::types::zset::ScoreBound;
 use crate::value::{StrValue, Value};
@@ -46,6 +47,18 @@ pub fn holds_key(seat: &[u8], user: &[u8]) -> Option<Vec<u8>> {
     k.extend_from_slice(b"}:holds:");
     k.extend_from_slice(user);
     Some(k)
+}
+
+/// Counts what happened to `seat` in its event's statistics (the seat key's hash tag), for
+/// the metrics endpoint; seats without a tag are not counted.
+fn count_seat(ctx: &mut ExecCtx, seat: &[u8], bump: impl FnOnce(&mut SeatStats)) {
+    let Some(tag) = usher_cluster::naming::hash_tag(seat) else {
+        return;
+    };
+    let db = ctx.db;
+    if let Some(stats) = ctx.shards.shard(seat).queues.seat_stats(db, tag) {
+        bump(stats);
+    }
 }
 
 /// SEATLOCK's MAXHELD, if given: `Ok(None)` without it.
@@ -242,6 +255,7 @@ fn seatlock(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult
         None => None,
     };
     let Some(current) = check_lockable(ctx, seat)? else {
+        count_seat(ctx, seat, |s| s.conflicts += 1);
         out.array(1);
         out.int(0);
         return Ok(());
@@ -254,6 +268,7 @@ fn seatlock(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult
         }
     }
     let token = hold(ctx, seat, user, ttl, current);
+    count_seat(ctx, seat, |s| s.holds += 1);
     if max_held.is_some() {
         let expiry = ctx.now_ms + ttl * 1000;
         index_hold(ctx, seat, user, Some(expiry), true)?;
@@ -288,6 +303,9 @@ fn seatlockall(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRes
     }
     out.array(2);
     if !taken.is_empty() {
+        for seat in &taken {
+            count_seat(ctx, seat, |s| s.conflicts += 1);
+        }
         out.int(0);
         out.array(taken.len());
         for seat in taken {
@@ -299,6 +317,7 @@ fn seatlockall(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRes
     out.array(seats.len());
     for (seat, current) in seats.iter().zip(currents) {
         let token = hold(ctx, seat, user, ttl, current);
+        count_seat(ctx, seat, |s| s.holds += 1);
         out.int(token);
     }
     Ok(())
@@ -362,6 +381,7 @@ fn seatconfirm(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRes
         return Ok(());
     }
     index_hold(ctx, seat, user, None, false)?;
+    count_seat(ctx, seat, |s| s.confirmations += 1);
     if let Some(h) = get_hash(ctx.db(seat), seat, now)? {
         h.set(b"status", b"CONFIRMED", limits);
     }
@@ -387,6 +407,7 @@ fn seatrelease(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRes
     let now = ctx.now_ms;
     let held_by_user = is_theirs(ctx, seat, b"HELD", user, token)?;
     if held_by_user {
+        count_seat(ctx, seat, |s| s.releases += 1);
         index_hold(ctx, seat, user, None, false)?;
         ctx.db(seat).delete(seat, now);
         ctx.modified(seat);
@@ -455,6 +476,7 @@ fn seatcancel(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResu
     let (seat, user, token) = (argv.arg(1), argv.arg(2), argv.arg(3));
     let theirs = is_theirs(ctx, seat, b"CONFIRMED", user, token)?;
     if theirs {
+        count_seat(ctx, seat, |s| s.cancellations += 1);
         let now = ctx.now_ms;
         ctx.db(seat).delete(seat, now);
         ctx.modified(seat);

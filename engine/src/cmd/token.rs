@@ -135,7 +135,12 @@ fn issue_admission_token(ctx: &mut ExecCtx, queue: &[u8], user: &[u8], now: i64,
     ] {
         hash.set(f, v, limits);
     }
-    let clock = ctx.now_ms;
+    let (clock, db) = (ctx.now_ms, ctx.db);
+    ctx.shards
+        .shard(queue)
+        .queues
+        .entry(db, queue)
+        .tokens_issued_total += 1;
     ctx.db(&key).set(&key, Value::Hash(Box::new(hash)));
     ctx.db(&key).set_expire(&key, now + ttl, clock);
     ctx.modified_in_sale(&key);
@@ -313,6 +318,12 @@ fn check_admission_record(
         _ => return Err("Token revoked"),
     };
     if spent {
+        let db = ctx.db;
+        ctx.shards
+            .shard(&key)
+            .queues
+            .entry(db, claims.aud.as_bytes())
+            .tokens_consumed_total += 1;
         ctx.modified_in_sale(&key);
         ctx.notify(ev::HASH, "hset", &key);
     }

@@ -31,15 +31,48 @@ pub struct QueueState {
     /// the line empties and fills again.
     pub last_arrival: Option<f64>,
     pub policy: Option<PolicyState>,
+    /// Waiters dropped because their heartbeat lapsed (abandoners), since the statistics
+    /// started.
+    pub dropped_total: u64,
+    /// Admission tokens issued, and spent through TOKENVERIFY ... CONSUME.
+    pub tokens_issued_total: u64,
+    pub tokens_consumed_total: u64,
     /// Automatic queueing: whether arrivals queue now (the cap or the rate was reached and the
     /// line has not drained since), so that each switch is announced once.
     pub queueing: bool,
+}
+
+/// What happened to the seats of one event (the seat keys' hash tag), for the metrics
+/// endpoint: counters since the server started.
+#[derive(Default, Clone, Debug)]
+pub struct SeatStats {
+    pub holds: u64,
+    /// Holds refused because the seat was taken: the contention a sale watches.
+    pub conflicts: u64,
+    pub confirmations: u64,
+    pub releases: u64,
+    pub cancellations: u64,
+}
+
+/// Events with seat statistics kept per shard: beyond it new events are not counted, so a
+/// client inventing hash tags cannot grow the server's memory or the metrics' label sets.
+pub const MAX_SEAT_EVENTS: usize = 10_000;
+
+impl QueueState {
+    /// A new sale's statistics: admissions, drops and tokens count from zero.
+    pub fn fresh_statistics(&mut self) {
+        self.stats = AdmissionStats::default();
+        self.dropped_total = 0;
+        self.tokens_issued_total = 0;
+        self.tokens_consumed_total = 0;
+    }
 }
 
 #[derive(Default)]
 pub struct QueueRegistry {
     queues: HashMap<(u32, SmallBytes), QueueState>,
     policies: usize,
+    seats: HashMap<(u32, SmallBytes), SeatStats>,
 }
 
 impl QueueRegistry {
@@ -72,6 +105,22 @@ impl QueueRegistry {
 
     pub fn record_admissions(&mut self, db: usize, queue: &[u8], now_ms: i64, n: u64) {
         self.entry(db, queue).stats.record(now_ms, n);
+    }
+
+    /// The seat statistics of the event whose hash tag is `tag`, if it is counted.
+    pub fn seat_stats(&mut self, db: usize, tag: &[u8]) -> Option<&mut SeatStats> {
+        let key = (db as u32, SmallBytes::new(tag));
+        if !self.seats.contains_key(&key) && self.seats.len() >= MAX_SEAT_EVENTS {
+            return None;
+        }
+        Some(self.seats.entry(key).or_default())
+    }
+
+    /// Every event's seat statistics on this shard: (db, tag, stats).
+    pub fn seat_events(&self) -> impl Iterator<Item = (usize, &[u8], &SeatStats)> {
+        self.seats
+            .iter()
+            .map(|((db, tag), s)| (*db as usize, &tag[..], s))
     }
 
     /// True when `queue` has a policy; one emptiness check when no queue has one.
@@ -156,7 +205,7 @@ impl QueueRegistry {
     /// new sale under the same name starts with fresh statistics.
     pub fn line_deleted(&mut self, db: usize, queue: &[u8]) {
         if let Some(q) = self.get_mut(db, queue) {
-            q.stats = AdmissionStats::default();
+            q.fresh_statistics();
         }
     }
 
@@ -165,7 +214,7 @@ impl QueueRegistry {
     pub fn flush_db(&mut self, db: usize) {
         for ((d, _), q) in self.queues.iter_mut() {
             if *d as usize == db {
-                q.stats = AdmissionStats::default();
+                q.fresh_statistics();
                 q.last_arrival = None;
             }
         }
@@ -176,7 +225,8 @@ impl QueueRegistry {
     /// CONFIG RESETSTAT.
     pub fn reset_stats(&mut self) {
         for q in self.queues.values_mut() {
-            q.stats = AdmissionStats::default();
+            q.fresh_statistics();
         }
+        self.seats.clear();
     }
 }

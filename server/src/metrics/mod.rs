@@ -68,6 +68,8 @@ pub fn render(shared: &Shared) -> String {
     commands(shared, &mut out);
     let shards = read_shards(shared);
     keyspace(&shards, &mut out);
+    persistence(shared, &mut out);
+    seats(shards.seats, &mut out);
     events(shards.events, &mut out);
     out
 }
@@ -77,6 +79,7 @@ struct ShardReadings {
     keys: Vec<usize>,
     volatile: Vec<usize>,
     events: Vec<usher_engine::cmd::qpolicy::EventGauges>,
+    seats: Vec<usher_engine::cmd::qpolicy::SeatCounters>,
 }
 
 fn read_shards(shared: &Shared) -> ShardReadings {
@@ -86,6 +89,7 @@ fn read_shards(shared: &Shared) -> ShardReadings {
         keys: vec![0; store.databases()],
         volatile: vec![0; store.databases()],
         events: Vec::new(),
+        seats: Vec::new(),
     };
     for i in 0..store.shard_count() {
         let mut locked = store.lock_one(i);
@@ -97,6 +101,8 @@ fn read_shards(shared: &Shared) -> ShardReadings {
             r.events.extend(usher_engine::cmd::qpolicy::event_gauges(
                 shard, now, MAX_EVENTS,
             ));
+            r.seats
+                .extend(usher_engine::cmd::qpolicy::seat_counters(shard, MAX_EVENTS));
         }
     }
     r
@@ -354,6 +360,102 @@ fn keyspace(shards: &ShardReadings, out: &mut String) {
     }
 }
 
+/// Persistence state, as INFO persistence shows it.
+fn persistence(shared: &Shared, out: &mut String) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (p, a) = (&shared.persist, &shared.aof);
+    single(
+        out,
+        "usher_rdb_changes_since_last_save",
+        "gauge",
+        "Changes since the last snapshot.",
+        crate::persistence::changes_since_save(shared),
+    );
+    single(
+        out,
+        "usher_rdb_last_save_timestamp_seconds",
+        "gauge",
+        "Unix time of the last successful snapshot.",
+        p.lastsave.load(Relaxed),
+    );
+    single(
+        out,
+        "usher_rdb_last_bgsave_ok",
+        "gauge",
+        "1 if the last background snapshot succeeded.",
+        u8::from(p.last_bgsave_ok.load(Relaxed)),
+    );
+    let aof_on = a.enabled.load(Relaxed);
+    single(
+        out,
+        "usher_aof_enabled",
+        "gauge",
+        "1 while the append-only file is on.",
+        u8::from(aof_on),
+    );
+    single(
+        out,
+        "usher_aof_last_write_ok",
+        "gauge",
+        "1 if the last write to the append-only file succeeded.",
+        u8::from(a.last_write_ok.load(Relaxed)),
+    );
+    single(
+        out,
+        "usher_aof_rewrite_in_progress",
+        "gauge",
+        "1 while the append-only file is rewritten.",
+        u8::from(a.rewrite_in_progress.load(Relaxed)),
+    );
+    if aof_on {
+        single(
+            out,
+            "usher_aof_current_size_bytes",
+            "gauge",
+            "Size of the append-only file.",
+            a.current_size.load(Relaxed),
+        );
+    }
+}
+
+/// The seat counters, one label set per event (db, the seat keys' hash tag).
+fn seats(mut all: Vec<usher_engine::cmd::qpolicy::SeatCounters>, out: &mut String) {
+    all.sort_by(|a, b| (a.db, &a.event).cmp(&(b.db, &b.event)));
+    type Pick = fn(&usher_engine::queue::registry::SeatStats) -> u64;
+    let families: [(&str, &str, Pick); 5] = [
+        ("usher_event_seat_holds_total", "Seat holds taken.", |s| {
+            s.holds
+        }),
+        (
+            "usher_event_seat_conflicts_total",
+            "Seat holds refused because the seat was taken.",
+            |s| s.conflicts,
+        ),
+        (
+            "usher_event_seat_confirmations_total",
+            "Seats confirmed (sold).",
+            |s| s.confirmations,
+        ),
+        (
+            "usher_event_seat_releases_total",
+            "Holds given back before their TTL.",
+            |s| s.releases,
+        ),
+        (
+            "usher_event_seat_cancellations_total",
+            "Confirmed sales cancelled (refunds).",
+            |s| s.cancellations,
+        ),
+    ];
+    for (name, help, pick) in families {
+        let mut f = Family::new(out, name, "counter", help);
+        for c in &all {
+            let labels = format!("db=\"{}\",event=\"{}\"", c.db, label(&c.event));
+            f.sample(name, &labels, pick(&c.stats));
+        }
+    }
+}
+
 /// The waiting-room gauges, one label set per event (db, queue).
 fn events(mut all: Vec<usher_engine::cmd::qpolicy::EventGauges>, out: &mut String) {
     all.sort_by(|a, b| (a.db, &a.queue).cmp(&(b.db, &b.queue)));
@@ -362,7 +464,7 @@ fn events(mut all: Vec<usher_engine::cmd::qpolicy::EventGauges>, out: &mut Strin
         .map(|g| format!("db=\"{}\",queue=\"{}\"", g.db, label(&g.queue)))
         .collect();
     type Pick = fn(&usher_engine::cmd::qpolicy::EventGauges) -> Option<f64>;
-    let families: [(&str, &str, &str, Pick); 7] = [
+    let families: [(&str, &str, &str, Pick); 10] = [
         (
             "usher_queue_waiting",
             "gauge",
@@ -404,6 +506,24 @@ fn events(mut all: Vec<usher_engine::cmd::qpolicy::EventGauges>, out: &mut Strin
             "gauge",
             "Fields of the policy hash refused at its last read.",
             |g| Some(g.policy_errors as f64),
+        ),
+        (
+            "usher_queue_dropped_total",
+            "counter",
+            "Waiters dropped because their heartbeat lapsed (abandoners).",
+            |g| Some(g.dropped_total as f64),
+        ),
+        (
+            "usher_queue_tokens_issued_total",
+            "counter",
+            "Admission tokens issued.",
+            |g| Some(g.tokens_issued_total as f64),
+        ),
+        (
+            "usher_queue_tokens_consumed_total",
+            "counter",
+            "Admission tokens spent through TOKENVERIFY ... CONSUME.",
+            |g| Some(g.tokens_consumed_total as f64),
         ),
     ];
     for (name, kind, help, pick) in families {
