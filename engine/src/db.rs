@@ -85,8 +85,12 @@ impl Db {
     /// Like [`Db::lookup`] without marking the key accessed (TYPE, TTL, OBJECT, EXISTS).
     #[inline]
     pub fn lookup_no_touch(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
+        let index = self.index;
         let found = self.probe(key, now_ms);
         keyspace_stats::tally(found.is_some());
+        if found.is_none() && keyspace_events::misses_logged() {
+            keyspace_events::key_missed(index, key);
+        }
         found
     }
 

@@ -89,6 +89,30 @@ pub(crate) fn db_flushed(db: u32) {
     }
 }
 
+/// A read lookup found no key (`keymiss`, class `m`). Only read commands publish it (Redis's
+/// `lookupKeyRead`): the server drops the misses of other commands (see [`drop_misses`]).
+#[cold]
+pub(crate) fn key_missed(db: u32, key: &[u8]) {
+    if CAPTURE.load(Ordering::Relaxed) & KEY_MISS != 0 {
+        log(KEY_MISS, "keymiss", db, key);
+    }
+}
+
+/// Whether read lookups log their misses (a cheap check before calling [`key_missed`]).
+#[inline]
+pub(crate) fn misses_logged() -> bool {
+    CAPTURE.load(Ordering::Relaxed) & KEY_MISS != 0
+}
+
+/// Drops the `keymiss` events of a command that is not a read (its lookups are Redis's
+/// `lookupKeyWrite`, which publishes none), from `events` and from this thread's log.
+pub fn drop_misses(events: &mut Vec<KeyEvent>) {
+    events.retain(|e| e.class != KEY_MISS);
+    if pending() {
+        LOG.with(|l| l.borrow_mut().retain(|e| e.class != KEY_MISS));
+    }
+}
+
 /// The database logs a key a lookup found expired and deleted (`expired`).
 #[cold]
 pub(crate) fn key_expired(db: u32, key: &[u8]) {

@@ -38,6 +38,11 @@ pub fn count_as_reads() {
 /// What this thread counted since the last take: hits, misses, and whether the command asked
 /// for them to count ([`count_as_reads`]). Starts a fresh tally.
 #[inline]
+/// Whether the running command asked for its lookups to count as reads (without taking).
+pub fn counted_as_reads() -> bool {
+    TALLY.with(|t| t.get() & COUNTED != 0)
+}
+
 pub fn take() -> Tally {
     let tally = TALLY.with(|t| t.replace(0));
     Tally {

@@ -374,6 +374,13 @@ pub fn run_engine(
         may_block,
     };
     let result = handler(&mut ctx, argv, out);
+    if s.hot.engine.notify_classes & usher_engine::keyspace_events::KEY_MISS != 0
+        && !spec.flags.contains(Flags::READONLY)
+        && !usher_engine::keyspace_stats::counted_as_reads()
+    {
+        // Only reads publish `keymiss` (Redis's lookupKeyRead); writes' look-ups do not.
+        usher_engine::keyspace_events::drop_misses(&mut s.effects.events);
+    }
     if s.shared.stream.on() {
         crate::propagate::record(s, spec, argv, locked);
     } else if s.effects.rewritten {

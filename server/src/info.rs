@@ -1,6 +1,8 @@
 //! INFO: the server's report, in Redis's sections, field names and order, so monitoring that
 //! parses Redis's INFO (redis_exporter, Datadog, redis-cli --stat) works unchanged. usher adds a
-//! few fields of its own (`usher_version`, `threads`, `shards`), never renames Redis's.
+//! few fields of its own (`usher_version`, `threads`, `shards`), never renames Redis's, and one
+//! section of its own, `waitingroom` (in `INFO everything`, where Redis puts its modules'
+//! sections, or asked for by name), listing the events.
 
 use crate::cmd::connection::REDIS_VERSION;
 use crate::memory;
@@ -27,6 +29,9 @@ const DEFAULT_SECTIONS: &[&str] = &[
 ];
 /// Sections added by `INFO all` / `INFO everything`.
 const EXTRA_SECTIONS: &[&str] = &["commandstats", "latencystats"];
+/// usher's own sections: in `INFO everything` (where Redis adds its modules' sections, which
+/// `all` leaves out) or asked for by name.
+const OWN_SECTIONS: &[&str] = &["waitingroom"];
 /// Redis's output order over every section.
 const ORDER: &[&str] = &[
     "server",
@@ -42,6 +47,7 @@ const ORDER: &[&str] = &[
     "latencystats",
     "cluster",
     "keyspace",
+    "waitingroom",
 ];
 
 /// Which sections `INFO args...` asks for, in output order.
@@ -54,14 +60,21 @@ pub fn requested_sections(args: &[&[u8]]) -> Vec<&'static str> {
         let name = String::from_utf8_lossy(arg).to_ascii_lowercase();
         let add: Vec<&'static str> = match name.as_str() {
             "default" => DEFAULT_SECTIONS.to_vec(),
-            "all" | "everything" => DEFAULT_SECTIONS
+            "all" => DEFAULT_SECTIONS
                 .iter()
                 .chain(EXTRA_SECTIONS)
+                .copied()
+                .collect(),
+            "everything" => DEFAULT_SECTIONS
+                .iter()
+                .chain(EXTRA_SECTIONS)
+                .chain(OWN_SECTIONS)
                 .copied()
                 .collect(),
             other => DEFAULT_SECTIONS
                 .iter()
                 .chain(EXTRA_SECTIONS)
+                .chain(OWN_SECTIONS)
                 .copied()
                 .filter(|s| *s == other)
                 .collect(),
@@ -102,6 +115,7 @@ pub fn render(s: &Session, locked: &mut LockedShards, sections: &[&str]) -> Stri
             "keyspace" => keyspace(shared, locked, s.now_ms, &mut out),
             "commandstats" => commandstats(shared, &mut out),
             "latencystats" => latencystats(shared, &mut out),
+            "waitingroom" => waitingroom(locked, s.now_ms, &mut out),
             _ => {}
         }
     }
@@ -531,6 +545,36 @@ fn errorstats(shared: &Shared, out: &mut String) {
     out.push_str("# Errorstats\r\n");
     for (code, n) in all {
         line(out, &format!("errorstat_{code}"), format!("count={n}"));
+    }
+}
+
+/// usher's own section: one line per waiting-room event (at most 1000 per shard), in the
+/// keyspace section's style; the queue's name comes last, as it may hold any byte.
+fn waitingroom(locked: &mut LockedShards, now_ms: i64, out: &mut String) {
+    out.push_str("# Waitingroom\r\n");
+    let mut events: Vec<_> = locked
+        .iter_mut()
+        .flat_map(|shard| usher_engine::cmd::qpolicy::event_gauges(shard, now_ms, 1000))
+        .collect();
+    events.sort_by(|a, b| (a.db, &a.queue).cmp(&(b.db, &b.queue)));
+    line(out, "events", events.len());
+    for (i, e) in events.iter().enumerate() {
+        let active = e.active.map_or(-1, |a| a as i64);
+        let rate = e.admit_rate_per_sec.map_or(-1.0, |r| r * 60.0);
+        line(
+            out,
+            &format!("event{i}"),
+            format!(
+                "db={},waiting={},active={active},admitted={},admit_rate_per_min={rate:.1},dropped={},tokens_issued={},tokens_consumed={},queue={}",
+                e.db,
+                e.waiting,
+                e.admitted_total,
+                e.dropped_total,
+                e.tokens_issued_total,
+                e.tokens_consumed_total,
+                String::from_utf8_lossy(&e.queue)
+            ),
+        );
     }
 }
 

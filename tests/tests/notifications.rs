@@ -86,6 +86,24 @@ fn random_command_sequences_publish_the_same_events_as_redis() {
 }
 
 #[test]
+fn read_misses_publish_keymiss_as_redis_does() {
+    let (usher, redis) = (Server::usher(&["--threads", "2"]), Server::redis(&[]));
+    let families: &[fn(&mut Gen) -> Cmd] = &[
+        gen::strings,
+        gen::keyspace,
+        gen::list::lists,
+        gen::hash::hashes,
+        gen::set::sets,
+        gen::zset::zsets,
+    ];
+    for round in 0..3 {
+        let seed = diff::seed().wrapping_add(100 + round);
+        let seq = Gen::new(seed).sequence(diff::ops(300), families);
+        same_events(&usher, &redis, "Km", &seq, Some(seed));
+    }
+}
+
+#[test]
 fn each_class_letter_filters_as_redis_does() {
     let (usher, redis) = (Server::usher(&[]), Server::redis(&[]));
     let script = cmds(&[

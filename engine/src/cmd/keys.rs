@@ -529,6 +529,8 @@ const SHARED_REFCOUNT: i64 = i32::MAX as i64;
 fn object_sub(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (sub, key, now) = (argv.arg(1), argv.arg(2), ctx.now_ms);
     let Some(entry) = ctx.db(key).lookup_no_touch(key, now) else {
+        // OBJECT looks up with Redis's LOOKUP_NONOTIFY: a miss publishes no `keymiss`.
+        crate::keyspace_events::drop_misses(&mut ctx.effects.events);
         out.null();
         return Ok(());
     };
