@@ -123,6 +123,7 @@ async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
                     return Ok(());
                 }
                 bump(&s.stats.net_input_bytes, n as u64);
+                bump(&s.stats.reads_processed, 1);
                 // A blocked client's further commands wait in the buffer, as in Redis.
                 if s.blocked.is_none() {
                     process_input(s, &mut parser, &mut warmer, &mut rbuf, &mut out);
@@ -196,6 +197,7 @@ async fn flush(
             }
         }
         bump(&stats.net_output_bytes, out.len() as u64);
+        bump(&stats.writes_processed, 1);
         out.clear();
         if out.capacity() > BUFFER_KEEP_MAX {
             *out = Vec::with_capacity(READ_CHUNK);

@@ -308,6 +308,11 @@ fn memory_section(shared: &Shared, locked: &mut LockedShards, out: &mut String) 
         "allocator_frag_bytes",
         active.saturating_sub(allocated),
     );
+    let ratio = |a: u64, b: u64| format!("{:.2}", if b == 0 { 1.0 } else { a as f64 / b as f64 });
+    line(out, "allocator_rss_ratio", ratio(resident, active));
+    line(out, "allocator_rss_bytes", resident as i64 - active as i64);
+    line(out, "rss_overhead_ratio", ratio(rss, resident));
+    line(out, "rss_overhead_bytes", rss as i64 - resident as i64);
     line(
         out,
         "mem_fragmentation_ratio",
@@ -326,9 +331,21 @@ fn memory_section(shared: &Shared, locked: &mut LockedShards, out: &mut String) 
         rss as i64 - allocated as i64,
     );
     line(out, "mem_not_counted_for_evict", 0);
+    line(out, "mem_replication_backlog", 0);
+    line(out, "mem_total_replication_buffers", 0);
+    line(out, "mem_clients_slaves", 0);
     line(out, "mem_clients_normal", 0);
-    line(out, "lazyfree_pending_objects", crate::lazyfree::pending());
+    line(out, "mem_cluster_links", 0);
+    let aof_buffer = {
+        let stream = &shared.stream;
+        let end = stream.inner.lock().end;
+        end.saturating_sub(stream.written.load(Ordering::Relaxed))
+    };
+    line(out, "mem_aof_buffer", aof_buffer);
     line(out, "mem_allocator", "jemalloc-5.3.0");
+    line(out, "active_defrag_running", 0);
+    line(out, "lazyfree_pending_objects", crate::lazyfree::pending());
+    line(out, "lazyfreed_objects", crate::lazyfree::freed());
 }
 
 fn persistence(shared: &Shared, out: &mut String) {
@@ -476,26 +493,91 @@ fn stats(shared: &Shared, locked: &mut LockedShards, out: &mut String) {
         "total_net_output_bytes",
         total(t, |s| &s.net_output_bytes),
     );
+    // usher has no replication, forks, defragmentation, client eviction or I/O threads yet:
+    // their counters are truthfully zero.
+    line(out, "total_net_repl_input_bytes", 0);
+    line(out, "total_net_repl_output_bytes", 0);
+    let [_, input, output] = crate::runtime::instantaneous(shared);
+    line(
+        out,
+        "instantaneous_input_kbps",
+        format!("{:.2}", input / 1024.0),
+    );
+    line(
+        out,
+        "instantaneous_output_kbps",
+        format!("{:.2}", output / 1024.0),
+    );
+    line(out, "instantaneous_input_repl_kbps", "0.00");
+    line(out, "instantaneous_output_repl_kbps", "0.00");
     line(
         out,
         "rejected_connections",
         shared.rejected_connections.load(Ordering::Relaxed),
     );
+    for name in ["sync_full", "sync_partial_ok", "sync_partial_err"] {
+        line(out, name, 0);
+    }
     line(
         out,
         "expired_keys",
         total(t, |s| &s.expired_keys) + expired_lazily,
     );
+    line(out, "expired_stale_perc", "0.00");
+    line(out, "expired_time_cap_reached_count", 0);
+    line(out, "expire_cycle_cpu_milliseconds", 0);
     line(out, "evicted_keys", 0);
+    for name in [
+        "evicted_clients",
+        "total_eviction_exceeded_time",
+        "current_eviction_exceeded_time",
+    ] {
+        line(out, name, 0);
+    }
     line(out, "keyspace_hits", total(t, |s| &s.keyspace_hits));
     line(out, "keyspace_misses", total(t, |s| &s.keyspace_misses));
     line(out, "pubsub_channels", shared.pubsub.channel_count());
     line(out, "pubsub_patterns", shared.pubsub.numpat());
+    line(
+        out,
+        "pubsubshard_channels",
+        shared.pubsub.shard_channels(None).len(),
+    );
+    for name in [
+        "latest_fork_usec",
+        "total_forks",
+        "migrate_cached_sockets",
+        "slave_expires_tracked_keys",
+        "active_defrag_hits",
+        "active_defrag_misses",
+        "active_defrag_key_hits",
+        "active_defrag_key_misses",
+        "total_active_defrag_time",
+        "current_active_defrag_time",
+    ] {
+        line(out, name, 0);
+    }
     let (keys, items, prefixes) = shared.tracking.totals();
     line(out, "tracking_total_keys", keys);
     line(out, "tracking_total_items", items);
     line(out, "tracking_total_prefixes", prefixes);
+    line(out, "unexpected_error_replies", 0);
     line(out, "total_error_replies", total(t, |s| &s.error_replies));
+    line(out, "dump_payload_sanitizations", 0);
+    line(
+        out,
+        "total_reads_processed",
+        total(t, |s| &s.reads_processed),
+    );
+    line(
+        out,
+        "total_writes_processed",
+        total(t, |s| &s.writes_processed),
+    );
+    line(out, "io_threaded_reads_processed", 0);
+    line(out, "io_threaded_writes_processed", 0);
+    line(out, "reply_buffer_shrinks", 0);
+    line(out, "reply_buffer_expands", 0);
 }
 
 fn replication(shared: &Shared, out: &mut String) {
@@ -533,6 +615,9 @@ fn cpu(out: &mut String) {
     line(out, "used_cpu_user", format!("{user:.6}"));
     line(out, "used_cpu_sys_children", "0.000000");
     line(out, "used_cpu_user_children", "0.000000");
+    // usher has no main thread that does the work; the process's times stand for it.
+    line(out, "used_cpu_sys_main_thread", format!("{sys:.6}"));
+    line(out, "used_cpu_user_main_thread", format!("{user:.6}"));
 }
 
 fn errorstats(shared: &Shared, out: &mut String) {

@@ -5,6 +5,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use usher_engine::lazyfree::Garbage;
 
 static PENDING: AtomicUsize = AtomicUsize::new(0);
+static FREED: AtomicUsize = AtomicUsize::new(0);
+
+/// Objects the thread has dropped (INFO's `lazyfreed_objects`).
+pub fn freed() -> usize {
+    FREED.load(Ordering::Relaxed)
+}
 
 /// Objects handed over and not yet dropped (INFO's `lazyfree_pending_objects`).
 pub fn pending() -> usize {
@@ -20,6 +26,7 @@ pub fn start() {
             for garbage in rx {
                 drop(garbage);
                 PENDING.fetch_sub(1, Ordering::Relaxed);
+                FREED.fetch_add(1, Ordering::Relaxed);
             }
         })
         .expect("spawn lazyfree thread");

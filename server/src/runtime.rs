@@ -297,21 +297,32 @@ fn close_idle_clients(shared: &Shared) {
 const OPS_SAMPLES: usize = 16;
 
 fn sample_ops(shared: &Shared) {
-    let total = crate::stats::total(&shared.thread_stats, |t| &t.commands_processed);
+    let t = &shared.thread_stats;
+    let totals = [
+        crate::stats::total(t, |t| &t.commands_processed),
+        crate::stats::total(t, |t| &t.net_input_bytes),
+        crate::stats::total(t, |t| &t.net_output_bytes),
+    ];
     let mut samples = shared.ops_samples.lock();
-    samples.push_back((Instant::now(), total));
+    samples.push_back((Instant::now(), totals));
     while samples.len() > OPS_SAMPLES {
         samples.pop_front();
     }
 }
 
-/// Commands per second over the last ~1.6 s.
-pub fn instantaneous_ops(shared: &Shared) -> u64 {
+/// Commands, input bytes and output bytes per second over the last ~1.6 s.
+pub fn instantaneous(shared: &Shared) -> [f64; 3] {
     let samples = shared.ops_samples.lock();
     match (samples.front(), samples.back()) {
         (Some(&(t0, n0)), Some(&(t1, n1))) if t1 > t0 => {
-            ((n1.saturating_sub(n0)) as f64 / (t1 - t0).as_secs_f64()) as u64
+            let secs = (t1 - t0).as_secs_f64();
+            std::array::from_fn(|i| n1[i].saturating_sub(n0[i]) as f64 / secs)
         }
-        _ => 0,
+        _ => [0.0; 3],
     }
+}
+
+/// Commands per second over the last ~1.6 s.
+pub fn instantaneous_ops(shared: &Shared) -> u64 {
+    instantaneous(shared)[0] as u64
 }

@@ -103,7 +103,9 @@ pub struct Shared {
     pub tcp_port: AtomicU16,
     pub shutdown: Shutdown,
     /// (when, total commands) samples for `instantaneous_ops_per_sec`.
-    pub ops_samples: Mutex<VecDeque<(Instant, u64)>>,
+    /// (when, [commands, input bytes, output bytes]) every 100 ms, for INFO's instantaneous
+    /// rates.
+    pub ops_samples: Mutex<VecDeque<(Instant, [u64; 3])>>,
     pub slowlog: crate::slowlog::SlowLog,
     pub monitors: crate::monitor::Monitors,
     pub latency_monitor: crate::latency_monitor::LatencyMonitor,

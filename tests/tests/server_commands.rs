@@ -818,3 +818,37 @@ fn the_dispatch_gate_rejects_unknown_commands_and_bad_arity_like_redis() {
         ],
     );
 }
+
+/// Every field Redis 7.0 prints in these sections is printed by usher too, in Redis's order
+/// (usher's own fields may sit between them), so tools that parse INFO find what they read.
+#[test]
+fn info_has_every_redis_field_in_redis_order() {
+    let (usher, redis) = (Server::usher(&[]), Server::redis(&[]));
+    let (mut u, mut r) = (usher.client(), redis.client());
+    for section in [
+        "server",
+        "clients",
+        "memory",
+        "persistence",
+        "stats",
+        "replication",
+        "cpu",
+    ] {
+        let names = |c: &mut Client| -> Vec<String> {
+            info(c, &[section])[0]
+                .1
+                .iter()
+                .map(|(k, _)| k.clone())
+                .collect()
+        };
+        let (un, rn) = (names(&mut u), names(&mut r));
+        let missing: Vec<&String> = rn.iter().filter(|f| !un.contains(f)).collect();
+        assert!(missing.is_empty(), "INFO {section} lacks {missing:?}");
+        let in_usher_order: Vec<&String> = un.iter().filter(|f| rn.contains(f)).collect();
+        assert_eq!(
+            in_usher_order,
+            rn.iter().collect::<Vec<_>>(),
+            "INFO {section} order"
+        );
+    }
+}
