@@ -56,6 +56,15 @@ pub struct Config {
     pub shards: usize,
     pub databases: usize,
     pub requirepass: String,
+    /// `aclfile`: where ACL SAVE writes users and ACL LOAD reads them (start-up only).
+    pub aclfile: String,
+    /// `user <name> <rules...>` lines of the config file, in order (not CONFIG GET-able, as
+    /// in Redis).
+    pub acl_users: Vec<Vec<String>>,
+    /// `acllog-max-len`: entries the ACL log keeps.
+    pub acllog_max_len: usize,
+    /// `acl-pubsub-default`: `allchannels` (true) or `resetchannels` (Redis 7.0's default).
+    pub acl_pubsub_default_all: bool,
     pub loglevel: LogLevel,
     pub logfile: String,
     pub maxclients: usize,
@@ -127,6 +136,10 @@ impl Default for Config {
             shards: 0,
             databases: 16,
             requirepass: String::new(),
+            aclfile: String::new(),
+            acl_users: Vec::new(),
+            acllog_max_len: 128,
+            acl_pubsub_default_all: false,
             loglevel: LogLevel::Notice,
             logfile: String::new(),
             maxclients: 10_000,
@@ -394,6 +407,43 @@ pub static DIRECTIVES: &[Directive] = &[
         true,
         |c, a| set(&mut c.requirepass, one(a)?.to_string()),
         |c| c.requirepass.clone(),
+    ),
+    d(
+        "aclfile",
+        false,
+        |c, a| set(&mut c.aclfile, one(a)?.to_string()),
+        |c| c.aclfile.clone(),
+    ),
+    d(
+        "acllog-max-len",
+        true,
+        |c, a| set(&mut c.acllog_max_len, int_in(a, 0, i64::MAX)? as usize),
+        |c| c.acllog_max_len.to_string(),
+    ),
+    d(
+        "acl-pubsub-default",
+        true,
+        |c, a| {
+            let v = one(a)?.to_ascii_lowercase();
+            c.acl_pubsub_default_all = match v.as_str() {
+                "allchannels" => true,
+                "resetchannels" => false,
+                _ => {
+                    return Err(
+                        "argument(s) must be one of the following: allchannels, resetchannels"
+                            .into(),
+                    )
+                }
+            };
+            Ok(())
+        },
+        |c| {
+            if c.acl_pubsub_default_all {
+                "allchannels".into()
+            } else {
+                "resetchannels".into()
+            }
+        },
     ),
     d(
         "loglevel",
@@ -893,6 +943,14 @@ pub fn load_text(config: &mut Config, text: &str) -> Result<(), ConfigError> {
         let Some((name, args)) = words.split_first() else {
             continue;
         };
+        if name.eq_ignore_ascii_case("user") {
+            // ACL users: checked when the ACL is built at start-up (crate::acl).
+            if args.is_empty() {
+                return Err(err("wrong number of arguments".into()));
+            }
+            config.acl_users.push(args.to_vec());
+            continue;
+        }
         apply(config, name, args).map_err(err)?;
     }
     Ok(())

@@ -44,7 +44,7 @@ pub async fn serve(shared: &'static Shared, mut stream: TcpStream, thread: usize
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let hot = shared.hot();
-    if hot.protected_mode && hot.requirepass.is_none() && !peer.ip().is_loopback() {
+    if hot.protected_mode && shared.acl.default_user().nopass && !peer.ip().is_loopback() {
         let _ = stream.write_all(DENIED).await;
         shared.rejected_connections.fetch_add(1, Ordering::Relaxed);
         return;

@@ -8,6 +8,7 @@
 //! thread, build the command registry (engine families + server families), then run the
 //! acceptor on this thread and one worker per core until SIGTERM, SIGINT or SHUTDOWN.
 
+mod acl;
 mod blocked;
 mod client;
 mod cluster;
@@ -124,6 +125,8 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
     let registry = registry::Registry::new(&engine_families, &cmd::families());
     let shared: &'static shared::Shared =
         Box::leak(Box::new(shared::Shared::new(config, registry)));
+    acl::load_at_startup(shared)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     if let Some(c) = cluster {
         let t = c.topology();
         notice!(

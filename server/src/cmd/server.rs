@@ -275,10 +275,10 @@ fn write_command_info(s: &Session, c: &Command, out: &mut RespWriter) {
     out.int(first as i64);
     out.int(last as i64);
     out.int(step as i64);
-    let cats = spec.acl_categories();
+    let cats: Vec<String> = crate::acl::categories::names(c.categories).collect();
     out.set(cats.len());
     for cat in cats {
-        out.simple(cat);
+        out.simple(&cat);
     }
     out.set(0);
     write_key_specs(spec, out);
@@ -454,8 +454,8 @@ fn command_list(
             if is(kind, "MODULE") {
                 Box::new(|_| false)
             } else if is(kind, "ACLCAT") {
-                let cat = format!("@{}", String::from_utf8_lossy(&value).to_ascii_lowercase());
-                Box::new(move |c: &Command| c.spec.acl_categories().contains(&cat.as_str()))
+                let bit = crate::acl::categories::bit(&value).unwrap_or(0);
+                Box::new(move |c: &Command| c.categories & bit != 0)
             } else if is(kind, "PATTERN") {
                 Box::new(move |c: &Command| glob_match(&value, c.full_name.as_bytes(), true))
             } else {
