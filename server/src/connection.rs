@@ -99,6 +99,8 @@ async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
         tokio::select! {
             biased;
             _ = info.wake.notified() => {
+                // ACL SETUSER wakes its user's subscribers to re-read their permissions.
+                s.refresh_config();
                 if info.killed() {
                     return Ok(());
                 }

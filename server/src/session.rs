@@ -152,8 +152,25 @@ impl Session {
             // it had until then.
             if let Some(user) = self.shared.acl.get(self.user.name.as_bytes()) {
                 self.set_user(user);
+                // As Redis: a subscriber whose channels are no longer allowed is disconnected.
+                if !self.subscriptions_permitted() {
+                    self.info.request_kill();
+                }
             }
         }
+    }
+
+    fn subscriptions_permitted(&self) -> bool {
+        use crate::acl::check::channel_permitted;
+        let user = &self.user;
+        self.channels
+            .iter()
+            .chain(&self.shard_channels)
+            .all(|c| channel_permitted(user, c, false))
+            && self
+                .patterns
+                .iter()
+                .all(|p| channel_permitted(user, p, true))
     }
 
     /// Runs this connection as `user` from now on (AUTH, HELLO AUTH, RESET).

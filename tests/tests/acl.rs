@@ -657,3 +657,78 @@ fn waiting_room_roles_are_enforced() {
     assert!(cat("admission").contains(&"admit".to_string()));
     assert!(!cat("waitingroom").contains(&"admit".to_string()));
 }
+
+#[test]
+fn rules_changed_after_queueing_are_checked_again_at_exec() {
+    let (usher, redis) = (Server::usher(&[]), Server::redis(&[]));
+    for server in [&usher, &redis] {
+        server
+            .client()
+            .call(&["ACL", "SETUSER", "bob", "on", ">pw", "+@all", "~*", "&*"]);
+    }
+    let (mut u, mut r) = as_user(&usher, &redis, "bob", "pw");
+    for c in [
+        &["MULTI"][..],
+        &["SET", "k", "1"],
+        &["GET", "k"],
+        &["PUBLISH", "ch", "m"],
+    ] {
+        both_run(&mut u, &mut r, c);
+    }
+    for server in [&usher, &redis] {
+        let mut admin = server.client();
+        admin.call(&["ACL", "SETUSER", "bob", "-set", "resetchannels"]);
+        admin.call(&["ACL", "LOG", "RESET"]);
+    }
+    both_run(&mut u, &mut r, &["EXEC"]);
+    assert_eq!(
+        log_entries(&mut usher.client()),
+        log_entries(&mut redis.client())
+    );
+}
+
+#[test]
+fn subscribers_are_disconnected_when_their_channels_are_revoked() {
+    let usher = Server::usher(&[]);
+    let mut admin = usher.client();
+    admin.call(&[
+        "ACL", "SETUSER", "sub", "on", ">pw", "+@all", "~*", "&news:*", "&alerts",
+    ]);
+    let mut kept = usher.client();
+    let mut cut = usher.client();
+    for c in [&mut kept, &mut cut] {
+        assert_eq!(c.call(&["AUTH", "sub", "pw"]), Reply::Simple("OK".into()));
+    }
+    kept.call(&["SUBSCRIBE", "alerts"]);
+    cut.call(&["SUBSCRIBE", "news:1"]);
+    admin.call(&["ACL", "SETUSER", "sub", "resetchannels", "&alerts"]);
+    assert!(
+        cut.closes(),
+        "a subscriber to a revoked channel stays connected"
+    );
+    assert_eq!(admin.call(&["PUBLISH", "alerts", "m"]), Reply::Int(1));
+}
+
+#[test]
+fn acl_pubsub_default_allchannels_gives_new_users_every_channel() {
+    let (usher, redis) = (
+        Server::usher(&["--acl-pubsub-default", "allchannels"]),
+        Server::redis(&["--acl-pubsub-default", "allchannels"]),
+    );
+    let mut d = Differ::new(&usher, &redis);
+    same(
+        &mut d,
+        &[
+            &["ACL", "SETUSER", "p", "on", "nopass", "+@all"],
+            &["ACL", "GETUSER", "p"],
+            &["ACL", "SETUSER", "p", "reset"],
+            &["ACL", "LIST"],
+            &["CONFIG", "SET", "acl-pubsub-default", "resetchannels"],
+            &["ACL", "SETUSER", "q"],
+            &["ACL", "LIST"],
+            &["CONFIG", "SET", "acl-pubsub-default", "bogus"],
+            &["CONFIG", "GET", "acl-pubsub-default"],
+            &["CONFIG", "GET", "acllog-max-len"],
+        ],
+    );
+}

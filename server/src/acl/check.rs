@@ -48,6 +48,16 @@ impl Denied {
         }
     }
 
+    /// The error a queued command gets at EXEC when the rules changed since it was queued.
+    pub fn exec_error(self) -> String {
+        let reason = match self {
+            Denied::Command => "no permission to execute the command or subcommand",
+            Denied::Key(_) => "no permission to touch the specified keys",
+            Denied::Channel(_) => "no permission to access one of the channels used as arguments",
+        };
+        format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {reason}")
+    }
+
     /// The error `redis.call` raises inside a script.
     pub fn script_error(self) -> &'static str {
         match self {
@@ -206,4 +216,12 @@ fn channel_allowed(sel: &Selector, channel: &[u8], is_pattern: bool) -> bool {
             glob_match(p, channel, false)
         }
     })
+}
+
+/// May `user` stay subscribed to `channel` (a pattern when `is_pattern`)? Redis's
+/// `ACLUserCheckChannelPerm`, used when a user's rules change under its subscribers.
+pub fn channel_permitted(user: &User, channel: &[u8], is_pattern: bool) -> bool {
+    user.selectors
+        .iter()
+        .any(|s| s.all_channels || channel_allowed(s, channel, is_pattern))
 }

@@ -192,6 +192,16 @@ pub fn update_default_password(shared: &Shared, config: &Config) {
     shared.acl.put(default);
 }
 
+/// Wakes the subscribers authenticated as `name` so they re-read the user's rules (and close
+/// if their channels are no longer allowed).
+pub fn wake_subscribers_of(shared: &Shared, name: &str) {
+    for c in shared.clients.all() {
+        if c.has_flag(crate::client::flag::PUBSUB) && *c.authenticated_user.lock() == name {
+            c.wake.notify_one();
+        }
+    }
+}
+
 /// Asks every connection authenticated as one of `names` to close (ACL DELUSER, ACL LOAD).
 pub fn kill_clients_of(shared: &Shared, names: &[String]) {
     for c in shared.clients.all() {

@@ -46,6 +46,7 @@ fn setuser(s: &mut Session, _: &mut LockedShards, argv: Argv, out: &mut RespWrit
         })?;
     }
     shared.acl.put(u);
+    acl::wake_subscribers_of(shared, &name);
     out.ok();
     Ok(())
 }
