@@ -65,6 +65,15 @@ pub struct Config {
     pub acllog_max_len: usize,
     /// `acl-pubsub-default`: `allchannels` (true) or `resetchannels` (Redis 7.0's default).
     pub acl_pubsub_default_all: bool,
+    /// `tls-port` (0: no TLS listener; start-up only) and the files and choices of
+    /// `server/src/tls.rs`. `tls-auth-clients` is `yes`, `no` or `optional`.
+    pub tls_port: u16,
+    pub tls_cert_file: String,
+    pub tls_key_file: String,
+    pub tls_ca_cert_file: String,
+    pub tls_auth_clients: String,
+    pub tls_protocols: String,
+    pub tls_ciphersuites: String,
     pub loglevel: LogLevel,
     pub logfile: String,
     pub maxclients: usize,
@@ -140,6 +149,13 @@ impl Default for Config {
             acl_users: Vec::new(),
             acllog_max_len: 128,
             acl_pubsub_default_all: false,
+            tls_port: 0,
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
+            tls_ca_cert_file: String::new(),
+            tls_auth_clients: "yes".into(),
+            tls_protocols: String::new(),
+            tls_ciphersuites: String::new(),
             loglevel: LogLevel::Notice,
             logfile: String::new(),
             maxclients: 10_000,
@@ -444,6 +460,54 @@ pub static DIRECTIVES: &[Directive] = &[
                 "resetchannels".into()
             }
         },
+    ),
+    d(
+        "tls-port",
+        false,
+        |c, a| set(&mut c.tls_port, int_in(a, 0, 65535)? as u16),
+        |c| c.tls_port.to_string(),
+    ),
+    d(
+        "tls-cert-file",
+        true,
+        |c, a| set(&mut c.tls_cert_file, one(a)?.to_string()),
+        |c| c.tls_cert_file.clone(),
+    ),
+    d(
+        "tls-key-file",
+        true,
+        |c, a| set(&mut c.tls_key_file, one(a)?.to_string()),
+        |c| c.tls_key_file.clone(),
+    ),
+    d(
+        "tls-ca-cert-file",
+        true,
+        |c, a| set(&mut c.tls_ca_cert_file, one(a)?.to_string()),
+        |c| c.tls_ca_cert_file.clone(),
+    ),
+    d(
+        "tls-auth-clients",
+        true,
+        |c, a| {
+            let v = one(a)?.to_ascii_lowercase();
+            if !["yes", "no", "optional"].contains(&v.as_str()) {
+                return Err("argument(s) must be one of the following: no, yes, optional".into());
+            }
+            set(&mut c.tls_auth_clients, v)
+        },
+        |c| c.tls_auth_clients.clone(),
+    ),
+    d(
+        "tls-protocols",
+        true,
+        |c, a| set(&mut c.tls_protocols, one(a)?.to_string()),
+        |c| c.tls_protocols.clone(),
+    ),
+    d(
+        "tls-ciphersuites",
+        true,
+        |c, a| set(&mut c.tls_ciphersuites, one(a)?.to_string()),
+        |c| c.tls_ciphersuites.clone(),
     ),
     d(
         "loglevel",

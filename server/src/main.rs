@@ -33,6 +33,7 @@ mod session;
 mod shared;
 mod slowlog;
 mod stats;
+mod tls;
 mod warm;
 
 use config::Invocation;
@@ -109,7 +110,13 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
              (save, SAVE, BGSAVE, SHUTDOWN) persist data"
         );
     }
-    let listeners = bind_all(&config)?;
+    let listeners = bind_all(&config, config.port)?;
+    // The TLS port listens beside the plain one (Redis's `tls-port`).
+    let tls_listeners = if config.tls_port != 0 {
+        bind_all(&config, config.tls_port)?
+    } else {
+        Vec::new()
+    };
     let port = listeners
         .first()
         .and_then(|l| l.local_addr().ok())
@@ -126,6 +133,11 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
     let shared: &'static shared::Shared =
         Box::leak(Box::new(shared::Shared::new(config, registry)));
     acl::load_at_startup(shared)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let tls_config = shared.config.read().clone();
+    shared
+        .tls
+        .reload(&tls_config)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     if let Some(c) = cluster {
         let t = c.topology();
@@ -155,6 +167,16 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
             notice!("usher listening on {addr}");
         }
     }
+    for l in &tls_listeners {
+        if let Ok(addr) = l.local_addr() {
+            notice!("usher listening on {addr} (TLS)");
+        }
+    }
+    let listeners: Vec<(TcpListener, bool)> = listeners
+        .into_iter()
+        .map(|l| (l, false))
+        .chain(tls_listeners.into_iter().map(|l| (l, true)))
+        .collect();
     let (metrics_port, binds) = {
         let c = shared.config.read();
         (c.metrics_port, c.bind.clone())
@@ -181,9 +203,9 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
 }
 
 /// Binds every `bind` address (a leading `-` marks an optional one, as in redis.conf).
-fn bind_all(config: &config::Config) -> std::io::Result<Vec<TcpListener>> {
+fn bind_all(config: &config::Config, port: u16) -> std::io::Result<Vec<TcpListener>> {
     let mut listeners = Vec::new();
-    let mut port = config.port;
+    let mut port = port;
     for addr in &config.bind {
         let (optional, host) = match addr.strip_prefix('-') {
             Some(h) => (true, h),

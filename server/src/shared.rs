@@ -109,6 +109,8 @@ pub struct Shared {
     pub persist: crate::persistence::Persistence,
     /// ACL users, the ACL log (server/src/acl).
     pub acl: crate::acl::Acl,
+    /// The TLS configuration new connections on `tls-port` get (server/src/tls.rs).
+    pub tls: crate::tls::Tls,
 }
 
 impl Shared {
@@ -121,6 +123,7 @@ impl Shared {
         let acl = crate::acl::Acl::new(&registry, &config);
         Shared {
             acl,
+            tls: crate::tls::Tls::default(),
             store: Store::new(config.shard_count(), config.databases),
             registry,
             tcp_port: AtomicU16::new(config.port),

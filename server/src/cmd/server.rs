@@ -142,6 +142,17 @@ fn config_set(
             config::apply(&mut next, d.name, &words)
                 .map_err(|reason| CmdError::Owned(config::set_error(d.name, &reason)))?;
         }
+        // Any tls-* directive reloads the certificates, as Redis does (a rotated file is
+        // picked up by setting the same path again); a failed load changes nothing.
+        if let Some((d, _)) = changes.iter().find(|(d, _)| d.name.starts_with("tls-")) {
+            if let Err(e) = s.shared.tls.reload(&next) {
+                crate::warning!("Failed applying new TLS configuration: {e}");
+                return Err(CmdError::Owned(config::set_error(
+                    d.name,
+                    "Unable to update TLS configuration. Check server logs.",
+                )));
+            }
+        }
         *c = next;
         Ok::<(), CmdError>(())
     })?;
