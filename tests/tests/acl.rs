@@ -290,6 +290,23 @@ fn setuser_getuser_list_and_their_errors_match_redis() {
 }
 
 #[test]
+fn setuser_rules_are_redacted_from_the_slow_log() {
+    let (usher, redis) = (Server::usher(&[]), Server::redis(&[]));
+    let mut d = Differ::new(&usher, &redis);
+    same(
+        &mut d,
+        &[
+            &["CONFIG", "SET", "slowlog-log-slower-than", "0"],
+            &["SLOWLOG", "RESET"],
+            &["ACL", "SETUSER", "bob", "on", ">secret"],
+        ],
+    );
+    let (u, r) = d.both(&args(&["SLOWLOG", "GET", "1"]));
+    assert_eq!(u.items()[0].items()[3], r.items()[0].items()[3]);
+    assert!(!format!("{u:?}").contains("secret"));
+}
+
+#[test]
 fn commands_keys_and_channels_are_allowed_and_denied_as_in_redis() {
     let (usher, redis) = (Server::usher(&[]), Server::redis(&[]));
     let mut d = Differ::new(&usher, &redis);
@@ -539,6 +556,37 @@ fn aclfile_save_load_and_user_directives() {
     assert!(c.call(&["PING"]).err().starts_with("NOAUTH"));
     assert_eq!(c.call(&["AUTH", "worker", "w"]), Reply::Simple("OK".into()));
     assert!(c.call(&["GET", "line:a"]).err().starts_with("NOPERM"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn config_rewrite_keeps_the_users_in_the_config_file() {
+    let dir = std::env::temp_dir().join(format!("usher-acl-rewrite-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("usher.conf");
+    std::fs::write(&conf, "user old on nopass +@all ~*\n").unwrap();
+    let conf = conf.to_str().unwrap();
+    // The rewrite records `dir`: one that outlives the first server.
+    let data = dir.to_str().unwrap();
+    let usher = Server::usher(&[conf, "--dir", data]);
+    let mut c = usher.client();
+    c.call(&["ACL", "DELUSER", "old"]);
+    c.call(&[
+        "ACL", "SETUSER", "web", "on", ">pw", "-@all", "+enter", "+qpos", "~line:*",
+    ]);
+    assert_eq!(c.call(&["CONFIG", "REWRITE"]), Reply::Simple("OK".into()));
+    let text = std::fs::read_to_string(conf).unwrap();
+    assert!(!text.contains("user old"), "{text}");
+    assert!(
+        text.contains("user default on nopass ~* &* +@all"),
+        "{text}"
+    );
+    drop(usher);
+    let restarted = Server::usher(&[conf, "--dir", data]);
+    let mut c = restarted.client();
+    assert_eq!(c.call(&["ACL", "USERS"]).strings(), ["default", "web"]);
+    assert_eq!(c.call(&["AUTH", "web", "pw"]), Reply::Simple("OK".into()));
+    assert!(c.call(&["GET", "line:x"]).err().starts_with("NOPERM"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

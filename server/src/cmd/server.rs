@@ -209,6 +209,10 @@ fn config_rewrite(
     let mut lines: Vec<String> = Vec::new();
     for line in text.lines() {
         let name = line.split_whitespace().next().unwrap_or("");
+        // ACL users are written from the live users below (Redis's rewriteConfigUserOption).
+        if name.eq_ignore_ascii_case("user") {
+            continue;
+        }
         match config::find(name).filter(|_| !line.trim_start().starts_with('#')) {
             Some(d) if written.contains(&d.name) => {}
             Some(d) => {
@@ -228,6 +232,16 @@ fn config_rewrite(
                 "{} {}",
                 d.name,
                 quote(&config::stored_value(d, &config))
+            ));
+        }
+    }
+    // Without an ACL file the config file keeps the users (with one, ACL SAVE does).
+    if config.aclfile.is_empty() {
+        for u in s.shared.acl.users() {
+            lines.push(format!(
+                "user {} {}",
+                u.name,
+                u.describe(&s.shared.registry)
             ));
         }
     }
