@@ -290,6 +290,33 @@ fn setuser_getuser_list_and_their_errors_match_redis() {
 }
 
 #[test]
+fn acl_log_keeps_acllog_max_len_entries_and_folds_repeats() {
+    let (usher, redis) = (Server::usher(&[]), Server::redis(&[]));
+    for server in [&usher, &redis] {
+        let mut admin = server.client();
+        admin.call(&["ACL", "SETUSER", "bob", "on", ">pw", "-@all", "+get", "~a*"]);
+        admin.call(&["CONFIG", "SET", "acllog-max-len", "2"]);
+    }
+    let (mut u, mut r) = as_user(&usher, &redis, "bob", "pw");
+    for c in [
+        &["SET", "a", "1"][..],
+        &["INCR", "a"],
+        &["GET", "c"],
+        &["GET", "b"],
+        &["GET", "b"],
+    ] {
+        both_run(&mut u, &mut r, c);
+    }
+    let entries = log_entries(&mut usher.client());
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(
+        (entries[0]["object"].as_str(), entries[0]["count"].as_str()),
+        ("b", "2")
+    );
+    assert_eq!(entries, log_entries(&mut redis.client()));
+}
+
+#[test]
 fn setuser_rules_are_redacted_from_the_slow_log() {
     let (usher, redis) = (Server::usher(&[]), Server::redis(&[]));
     let mut d = Differ::new(&usher, &redis);
