@@ -56,6 +56,24 @@ pub struct Config {
     pub shards: usize,
     pub databases: usize,
     pub requirepass: String,
+    /// `aclfile`: where ACL SAVE writes users and ACL LOAD reads them (start-up only).
+    pub aclfile: String,
+    /// `user <name> <rules...>` lines of the config file, in order (not CONFIG GET-able, as
+    /// in Redis).
+    pub acl_users: Vec<Vec<String>>,
+    /// `acllog-max-len`: entries the ACL log keeps.
+    pub acllog_max_len: usize,
+    /// `acl-pubsub-default`: `allchannels` (true) or `resetchannels` (Redis 7.0's default).
+    pub acl_pubsub_default_all: bool,
+    /// `tls-port` (0: no TLS listener; start-up only) and the files and choices of
+    /// `server/src/tls.rs`. `tls-auth-clients` is `yes`, `no` or `optional`.
+    pub tls_port: u16,
+    pub tls_cert_file: String,
+    pub tls_key_file: String,
+    pub tls_ca_cert_file: String,
+    pub tls_auth_clients: String,
+    pub tls_protocols: String,
+    pub tls_ciphersuites: String,
     pub loglevel: LogLevel,
     pub logfile: String,
     pub maxclients: usize,
@@ -142,6 +160,17 @@ impl Default for Config {
             shards: 0,
             databases: 16,
             requirepass: String::new(),
+            aclfile: String::new(),
+            acl_users: Vec::new(),
+            acllog_max_len: 128,
+            acl_pubsub_default_all: false,
+            tls_port: 0,
+            tls_cert_file: String::new(),
+            tls_key_file: String::new(),
+            tls_ca_cert_file: String::new(),
+            tls_auth_clients: "yes".into(),
+            tls_protocols: String::new(),
+            tls_ciphersuites: String::new(),
             loglevel: LogLevel::Notice,
             logfile: String::new(),
             maxclients: 10_000,
@@ -447,6 +476,91 @@ pub static DIRECTIVES: &[Directive] = &[
         true,
         |c, a| set(&mut c.requirepass, one(a)?.to_string()),
         |c| c.requirepass.clone(),
+    ),
+    d(
+        "aclfile",
+        false,
+        |c, a| set(&mut c.aclfile, one(a)?.to_string()),
+        |c| c.aclfile.clone(),
+    ),
+    d(
+        "acllog-max-len",
+        true,
+        |c, a| set(&mut c.acllog_max_len, int_in(a, 0, i64::MAX)? as usize),
+        |c| c.acllog_max_len.to_string(),
+    ),
+    d(
+        "acl-pubsub-default",
+        true,
+        |c, a| {
+            let v = one(a)?.to_ascii_lowercase();
+            c.acl_pubsub_default_all = match v.as_str() {
+                "allchannels" => true,
+                "resetchannels" => false,
+                _ => {
+                    return Err(
+                        "argument(s) must be one of the following: allchannels, resetchannels"
+                            .into(),
+                    )
+                }
+            };
+            Ok(())
+        },
+        |c| {
+            if c.acl_pubsub_default_all {
+                "allchannels".into()
+            } else {
+                "resetchannels".into()
+            }
+        },
+    ),
+    d(
+        "tls-port",
+        false,
+        |c, a| set(&mut c.tls_port, int_in(a, 0, 65535)? as u16),
+        |c| c.tls_port.to_string(),
+    ),
+    d(
+        "tls-cert-file",
+        true,
+        |c, a| set(&mut c.tls_cert_file, one(a)?.to_string()),
+        |c| c.tls_cert_file.clone(),
+    ),
+    d(
+        "tls-key-file",
+        true,
+        |c, a| set(&mut c.tls_key_file, one(a)?.to_string()),
+        |c| c.tls_key_file.clone(),
+    ),
+    d(
+        "tls-ca-cert-file",
+        true,
+        |c, a| set(&mut c.tls_ca_cert_file, one(a)?.to_string()),
+        |c| c.tls_ca_cert_file.clone(),
+    ),
+    d(
+        "tls-auth-clients",
+        true,
+        |c, a| {
+            let v = one(a)?.to_ascii_lowercase();
+            if !["yes", "no", "optional"].contains(&v.as_str()) {
+                return Err("argument(s) must be one of the following: no, yes, optional".into());
+            }
+            set(&mut c.tls_auth_clients, v)
+        },
+        |c| c.tls_auth_clients.clone(),
+    ),
+    d(
+        "tls-protocols",
+        true,
+        |c, a| set(&mut c.tls_protocols, one(a)?.to_string()),
+        |c| c.tls_protocols.clone(),
+    ),
+    d(
+        "tls-ciphersuites",
+        true,
+        |c, a| set(&mut c.tls_ciphersuites, one(a)?.to_string()),
+        |c| c.tls_ciphersuites.clone(),
     ),
     d(
         "loglevel",
@@ -1021,6 +1135,14 @@ pub fn load_text(config: &mut Config, text: &str) -> Result<(), ConfigError> {
         let Some((name, args)) = words.split_first() else {
             continue;
         };
+        if name.eq_ignore_ascii_case("user") {
+            // ACL users: checked when the ACL is built at start-up (crate::acl).
+            if args.is_empty() {
+                return Err(err("wrong number of arguments".into()));
+            }
+            config.acl_users.push(args.to_vec());
+            continue;
+        }
         apply(config, name, args).map_err(err)?;
     }
     Ok(())

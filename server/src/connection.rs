@@ -23,7 +23,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use usher_protocol::{Limits, Parsed, ReplySink, RequestParser, RespWriter};
 
@@ -35,16 +35,59 @@ const BUFFER_KEEP_MAX: usize = 1 << 20;
 /// Redis's protected-mode refusal, sent verbatim before closing.
 const DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
-/// Serves one accepted connection until it closes.
-pub async fn serve(shared: &'static Shared, mut stream: TcpStream, thread: usize) {
+/// A client's byte stream: plain TCP, or TLS over it.
+pub trait Transport: AsyncRead + AsyncWrite + Unpin {
+    /// Writes what the stream takes without waiting (`WouldBlock` when it would wait): TCP's
+    /// fast path. A TLS stream always goes through the waiting path.
+    fn write_now(&mut self, buf: &[u8]) -> std::io::Result<usize>;
+    /// Written bytes may wait in the stream's own buffer until flushed (TLS records).
+    const BUFFERED: bool = false;
+}
+
+impl Transport for TcpStream {
+    #[inline]
+    fn write_now(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.try_write(buf)
+    }
+}
+
+impl Transport for tokio_rustls::server::TlsStream<TcpStream> {
+    const BUFFERED: bool = true;
+    fn write_now(&mut self, _buf: &[u8]) -> std::io::Result<usize> {
+        Err(std::io::ErrorKind::WouldBlock.into())
+    }
+}
+
+/// Serves one accepted connection until it closes; `tls` runs the TLS handshake first.
+pub async fn serve(shared: &'static Shared, stream: TcpStream, thread: usize, tls: bool) {
     let peer = stream
         .peer_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     let local = stream
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    if !tls {
+        return serve_stream(shared, stream, peer, local, thread).await;
+    }
+    let Some(acceptor) = shared.tls.acceptor() else {
+        return;
+    };
+    match tokio::time::timeout(crate::tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => serve_stream(shared, stream, peer, local, thread).await,
+        Ok(Err(e)) => crate::verbose!("Error accepting a client connection: {e} (addr={peer})"),
+        Err(_) => crate::verbose!("TLS handshake timed out (addr={peer})"),
+    }
+}
+
+async fn serve_stream<S: Transport>(
+    shared: &'static Shared,
+    mut stream: S,
+    peer: SocketAddr,
+    local: SocketAddr,
+    thread: usize,
+) {
     let hot = shared.hot();
-    if hot.protected_mode && hot.requirepass.is_none() && !peer.ip().is_loopback() {
+    if hot.protected_mode && shared.acl.default_user().nopass && !peer.ip().is_loopback() {
         let _ = stream.write_all(DENIED).await;
         shared.rejected_connections.fetch_add(1, Ordering::Relaxed);
         return;
@@ -79,7 +122,7 @@ pub async fn serve(shared: &'static Shared, mut stream: TcpStream, thread: usize
     shared.clients.unregister(id);
 }
 
-async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
+async fn run<S: Transport>(s: &mut Session, stream: &mut S) -> std::io::Result<()> {
     let info = s.info.clone();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
@@ -100,6 +143,8 @@ async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
         tokio::select! {
             biased;
             _ = info.wake.notified() => {
+                // ACL SETUSER wakes its user's subscribers to re-read their permissions.
+                s.refresh_config();
                 if info.killed() {
                     return Ok(());
                 }
@@ -159,9 +204,9 @@ async fn run(s: &mut Session, stream: &mut TcpStream) -> std::io::Result<()> {
 /// where `client-output-buffer-limit pubsub` is enforced. The write therefore also waits for a
 /// kill request: a client cut off for its output buffer, by CLIENT KILL or by `timeout` must
 /// close even though its socket will never drain (Redis frees such clients asynchronously).
-async fn flush(
+async fn flush<S: Transport>(
     info: &ClientInfo,
-    stream: &mut TcpStream,
+    stream: &mut S,
     out: &mut Vec<u8>,
     stats: &crate::stats::ThreadStats,
 ) -> std::io::Result<bool> {
@@ -175,7 +220,7 @@ async fn flush(
         let mut written = 0;
         while written < out.len() {
             // The common case, a socket with room, writes without waiting on anything else.
-            match stream.try_write(&out[written..]) {
+            match stream.write_now(&out[written..]) {
                 Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
                 Ok(n) => {
                     written += n;
@@ -184,7 +229,8 @@ async fn flush(
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e),
             }
-            // A full socket: wait for room or for a kill request, whichever comes first.
+            // A full socket (or TLS): write when there is room, or stop at a kill request,
+            // whichever comes first. `write` is cancel-safe: nothing is lost when the kill wins.
             tokio::select! {
                 biased;
                 _ = info.wake.notified() => {
@@ -193,7 +239,23 @@ async fn flush(
                         return Ok(false);
                     }
                 }
-                ready = stream.writable() => ready?,
+                n = stream.write(&out[written..]) => match n? {
+                    0 => return Err(std::io::ErrorKind::WriteZero.into()),
+                    n => written += n,
+                },
+            }
+        }
+        // TLS buffers records: push them out, unless the client is killed meanwhile.
+        if S::BUFFERED {
+            tokio::select! {
+                biased;
+                _ = info.wake.notified() => {
+                    if info.killed() {
+                        return Ok(false);
+                    }
+                    stream.flush().await?;
+                }
+                flushed = stream.flush() => flushed?,
             }
         }
         bump(&stats.net_output_bytes, out.len() as u64);

@@ -4,6 +4,7 @@
 //! lookup ─ unknown command / unknown subcommand ─┐
 //! arity ─ wrong number of arguments ──────────────┤ rejected (and, inside MULTI, the
 //! auth ─ NOAUTH ───────────────────────────────────┤ transaction is marked to abort)
+//! ACL ─ NOPERM (command, key or channel) ──────────┤
 //! maxmemory ─ OOM (DENYOOM commands) ─────────────┤
 //! RESP2 subscriber mode ─ only (P)SUBSCRIBE ... ──┤
 //! cluster mode ─ MOVED / CROSSSLOT / CLUSTERDOWN ──┤
@@ -92,6 +93,13 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
     }
     if s.auth_required() && !spec.flags().contains(Flags::NO_AUTH) {
         return reject(s, Some(cmd), out, errors::NOAUTH);
+    }
+    // The default user's `+@all ~* &*` passes on this one flag; anyone else is checked.
+    if !s.acl_free {
+        if let Err(denied) = crate::acl::check::check(&s.user, cmd, argv) {
+            crate::acl::log_denial(s, cmd, argv, denied, None);
+            return reject(s, Some(cmd), out, &denied.error(&cmd.full_name));
+        }
     }
     let top_name = shared
         .registry

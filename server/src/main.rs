@@ -8,6 +8,7 @@
 //! thread, build the command registry (engine families + server families), then run the
 //! acceptor on this thread and one worker per core until SIGTERM, SIGINT or SHUTDOWN.
 
+mod acl;
 mod blocked;
 mod client;
 mod cluster;
@@ -34,6 +35,7 @@ mod session;
 mod shared;
 mod slowlog;
 mod stats;
+mod tls;
 mod tracking;
 mod warm;
 
@@ -104,7 +106,13 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
             "token-secret is not set: admission tokens are signed with a random per-process secret"
         );
     }
-    let listeners = bind_all(&config)?;
+    let listeners = bind_all(&config, config.port)?;
+    // The TLS port listens beside the plain one (Redis's `tls-port`).
+    let tls_listeners = if config.tls_port != 0 {
+        bind_all(&config, config.tls_port)?
+    } else {
+        Vec::new()
+    };
     let port = listeners
         .first()
         .and_then(|l| l.local_addr().ok())
@@ -120,6 +128,13 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
     let registry = registry::Registry::new(&engine_families, &cmd::families());
     let shared: &'static shared::Shared =
         Box::leak(Box::new(shared::Shared::new(config, registry)));
+    acl::load_at_startup(shared)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    let tls_config = shared.config.read().clone();
+    shared
+        .tls
+        .reload(&tls_config)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     if let Some(c) = cluster {
         let t = c.topology();
         notice!(
@@ -149,6 +164,16 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
             notice!("usher listening on {addr}");
         }
     }
+    for l in &tls_listeners {
+        if let Ok(addr) = l.local_addr() {
+            notice!("usher listening on {addr} (TLS)");
+        }
+    }
+    let listeners: Vec<(TcpListener, bool)> = listeners
+        .into_iter()
+        .map(|l| (l, false))
+        .chain(tls_listeners.into_iter().map(|l| (l, true)))
+        .collect();
     let (metrics_port, binds) = {
         let c = shared.config.read();
         (c.metrics_port, c.bind.clone())
@@ -178,9 +203,9 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
 }
 
 /// Binds every `bind` address (a leading `-` marks an optional one, as in redis.conf).
-fn bind_all(config: &config::Config) -> std::io::Result<Vec<TcpListener>> {
+fn bind_all(config: &config::Config, port: u16) -> std::io::Result<Vec<TcpListener>> {
     let mut listeners = Vec::new();
-    let mut port = config.port;
+    let mut port = port;
     for addr in &config.bind {
         let (optional, host) = match addr.strip_prefix('-') {
             Some(h) => (true, h),

@@ -103,12 +103,6 @@ impl Spec {
             Spec::Server(s) => s.flag_names(),
         }
     }
-    pub fn acl_categories(self) -> Vec<&'static str> {
-        match self {
-            Spec::Engine(s) => s.acl_categories(),
-            Spec::Server(s) => s.acl_categories(),
-        }
-    }
 }
 
 pub struct Command {
@@ -119,6 +113,8 @@ pub struct Command {
     pub parent: Option<u32>,
     /// Ids of subcommands, for containers.
     pub children: Vec<u32>,
+    /// ACL categories, one bit each (`crate::acl::categories`).
+    pub categories: u32,
 }
 
 pub enum Lookup<'r> {
@@ -227,9 +223,14 @@ impl Registry {
                 assert!(previous.is_none(), "duplicate command {full_name}");
             }
         }
+        let categories = match spec {
+            Spec::Engine(s) => crate::acl::categories::of(&full_name, s),
+            Spec::Server(s) => crate::acl::categories::of(&full_name, s),
+        };
         self.commands.push(Command {
             id,
             spec,
+            categories,
             full_name,
             parent,
             children: Vec::new(),

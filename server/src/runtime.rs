@@ -27,13 +27,17 @@ const EXPIRE_BATCH: usize = 64;
 const EXPIRE_TIME_PERCENT: u32 = 25;
 
 /// Runs the server until shutdown: spawns the workers, accepts on `listeners` in this thread.
-pub fn run(shared: &'static Shared, listeners: Vec<std::net::TcpListener>) -> std::io::Result<()> {
+/// Each listener says whether its connections speak TLS (`tls-port`).
+pub fn run(
+    shared: &'static Shared,
+    listeners: Vec<(std::net::TcpListener, bool)>,
+) -> std::io::Result<()> {
     let threads = shared.config.read().threads;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut senders = Vec::with_capacity(threads);
     let mut workers = Vec::with_capacity(threads);
     for index in 0..threads {
-        let (tx, rx) = mpsc::unbounded_channel::<std::net::TcpStream>();
+        let (tx, rx) = mpsc::unbounded_channel::<Accepted>();
         senders.push(tx);
         let (shared, stop) = (shared, stop_rx.clone());
         workers.push(
@@ -53,13 +57,16 @@ pub fn run(shared: &'static Shared, listeners: Vec<std::net::TcpListener>) -> st
     Ok(())
 }
 
+/// An accepted connection on its way to a worker, and whether it came in on the TLS port.
+type Accepted = (std::net::TcpStream, bool);
+
 async fn accept_loop(
     shared: &'static Shared,
-    listeners: Vec<std::net::TcpListener>,
-    senders: Vec<mpsc::UnboundedSender<std::net::TcpStream>>,
+    listeners: Vec<(std::net::TcpListener, bool)>,
+    senders: Vec<mpsc::UnboundedSender<Accepted>>,
 ) -> std::io::Result<()> {
-    let (conn_tx, mut conn_rx) = mpsc::unbounded_channel::<std::net::TcpStream>();
-    for l in listeners {
+    let (conn_tx, mut conn_rx) = mpsc::unbounded_channel::<Accepted>();
+    for (l, tls) in listeners {
         l.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(l)?;
         let tx = conn_tx.clone();
@@ -69,7 +76,7 @@ async fn accept_loop(
                     Ok((stream, _)) => {
                         configure_socket(&stream, shared);
                         if let Ok(std) = stream.into_std() {
-                            let _ = tx.send(std);
+                            let _ = tx.send((std, tls));
                         }
                     }
                     Err(e) => {
@@ -126,7 +133,7 @@ fn configure_socket(stream: &tokio::net::TcpStream, shared: &Shared) {
 fn worker(
     index: usize,
     shared: &'static Shared,
-    mut incoming: mpsc::UnboundedReceiver<std::net::TcpStream>,
+    mut incoming: mpsc::UnboundedReceiver<Accepted>,
     mut stop: watch::Receiver<bool>,
 ) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -139,10 +146,10 @@ fn worker(
         loop {
             tokio::select! {
                 stream = incoming.recv() => {
-                    let Some(std) = stream else { break };
+                    let Some((std, tls)) = stream else { break };
                     match tokio::net::TcpStream::from_std(std) {
                         Ok(stream) => {
-                            tokio::task::spawn_local(connection::serve(shared, stream, index));
+                            tokio::task::spawn_local(connection::serve(shared, stream, index, tls));
                         }
                         Err(e) => crate::warning!("Registering client connection: {e}"),
                     }

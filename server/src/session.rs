@@ -63,6 +63,12 @@ pub struct Session {
     pub db: usize,
     pub resp: Protocol,
     pub authenticated: bool,
+    /// The ACL user this connection runs as (`default` until AUTH says otherwise).
+    pub user: Arc<crate::acl::user::User>,
+    /// The user may run anything (`+@all ~* &*`, no selectors): the gate's one-flag fast path.
+    pub acl_free: bool,
+    /// The ACL epoch `user` was read at.
+    acl_epoch: u64,
     pub multi: Option<MultiState>,
     /// When the last command of the current read finished (`None` at the start of a read):
     /// the next command's start, for per-command timing with one clock read.
@@ -114,15 +120,20 @@ impl Session {
             keys: Vec::new(),
         };
         let hot_epoch = shared.config_epoch.load(Ordering::Acquire);
+        let acl_epoch = shared.acl.epoch();
+        let user = shared.acl.default_user();
         Session {
             shared,
             info,
             stats,
             db: 0,
             resp: Protocol::Resp2,
-            // As Redis: a client that connects while no password is set is authenticated, and
-            // stays so if `requirepass` is set later.
-            authenticated: hot.requirepass.is_none(),
+            // As Redis: a client that connects while the default user needs no password is
+            // authenticated, and stays so if `requirepass` is set later.
+            authenticated: user.enabled && user.nopass,
+            acl_free: user.unrestricted(),
+            user,
+            acl_epoch,
             multi: None,
             last_command_end: None,
             last_took_us: 0,
@@ -152,12 +163,47 @@ impl Session {
             self.hot = self.shared.hot();
             self.hot_epoch = epoch;
         }
+        let acl_epoch = self.shared.acl.epoch();
+        if acl_epoch != self.acl_epoch {
+            self.acl_epoch = acl_epoch;
+            // A deleted user's connection is being closed (ACL DELUSER): it keeps the rules
+            // it had until then.
+            if let Some(user) = self.shared.acl.get(self.user.name.as_bytes()) {
+                self.set_user(user);
+                // As Redis: a subscriber whose channels are no longer allowed is disconnected.
+                if !self.subscriptions_permitted() {
+                    self.info.request_kill();
+                }
+            }
+        }
+    }
+
+    fn subscriptions_permitted(&self) -> bool {
+        use crate::acl::check::channel_permitted;
+        let user = &self.user;
+        self.channels
+            .iter()
+            .chain(&self.shard_channels)
+            .all(|c| channel_permitted(user, c, false))
+            && self
+                .patterns
+                .iter()
+                .all(|p| channel_permitted(user, p, true))
+    }
+
+    /// Runs this connection as `user` from now on (AUTH, HELLO AUTH, RESET).
+    pub fn set_user(&mut self, user: Arc<crate::acl::user::User>) {
+        if *self.info.authenticated_user.lock() != user.name {
+            *self.info.authenticated_user.lock() = user.name.clone();
+        }
+        self.acl_free = user.unrestricted();
+        self.user = user;
     }
 
     /// True when the client must still AUTH before running most commands.
     #[inline]
     pub fn auth_required(&self) -> bool {
-        !self.authenticated && self.hot.requirepass.is_some()
+        !self.authenticated && !self.shared.acl.default_open()
     }
 
     /// True in RESP2 subscriber mode, where only (P)SUBSCRIBE, (P)UNSUBSCRIBE, PING, QUIT and

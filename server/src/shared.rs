@@ -23,8 +23,6 @@ use usher_engine::store::Store;
 #[derive(Clone, Debug)]
 pub struct HotConfig {
     pub engine: EngineConfig,
-    /// `Some` when `requirepass` is set.
-    pub requirepass: Option<String>,
     pub maxmemory: u64,
     pub query_buffer_limit: u64,
     pub output_pubsub: OutputLimit,
@@ -46,7 +44,6 @@ impl HotConfig {
     fn from(config: &Config) -> Self {
         HotConfig {
             engine: config.engine.clone(),
-            requirepass: (!config.requirepass.is_empty()).then(|| config.requirepass.clone()),
             maxmemory: config.maxmemory,
             query_buffer_limit: config.client_query_buffer_limit,
             output_pubsub: config.output_pubsub,
@@ -124,6 +121,10 @@ pub struct Shared {
     pub aof: crate::persistence::aof::Aof,
     /// Client-side caching: who tracks which keys (server/src/tracking.rs).
     pub tracking: crate::tracking::Tracking,
+    /// ACL users, the ACL log (server/src/acl).
+    pub acl: crate::acl::Acl,
+    /// The TLS configuration new connections on `tls-port` get (server/src/tls.rs).
+    pub tls: crate::tls::Tls,
 }
 
 impl Shared {
@@ -134,7 +135,10 @@ impl Shared {
             .collect();
         let hot = Arc::new(HotConfig::from(&config));
         crate::notify::refresh_capture(config.engine.notify_classes, false);
+        let acl = crate::acl::Acl::new(&registry, &config);
         Shared {
+            acl,
+            tls: crate::tls::Tls::default(),
             store: Store::new(config.shard_count(), config.databases),
             registry,
             tcp_port: AtomicU16::new(config.port),
@@ -172,7 +176,12 @@ impl Shared {
     /// Applies `change` to the configuration atomically and publishes a new snapshot.
     pub fn update_config<T>(&self, change: impl FnOnce(&mut Config) -> T) -> T {
         let mut config = self.config.write();
+        let requirepass = config.requirepass.clone();
         let result = change(&mut config);
+        if config.requirepass != requirepass {
+            // Redis 7.0: `requirepass` is the default user's password.
+            crate::acl::update_default_password(self, &config);
+        }
         *self.hot.write() = Arc::new(HotConfig::from(&config));
         self.config_epoch.fetch_add(1, Ordering::AcqRel);
         crate::log::set_level(config.loglevel);

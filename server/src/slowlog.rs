@@ -28,8 +28,8 @@ pub struct SlowLog {
     entries: Mutex<(u64, VecDeque<Entry>)>,
 }
 
-/// Argument indexes whose values are secrets (AUTH, HELLO ... AUTH, CONFIG SET of a password
-/// or the token secret): shown as `(redacted)`, as Redis does.
+/// Argument indexes whose values are secrets (AUTH, HELLO ... AUTH, ACL SETUSER, CONFIG SET of
+/// a password or the token secret): shown as `(redacted)`, as Redis does.
 pub fn redacted(argv: Argv<'_>, i: usize) -> bool {
     let is = |j: usize, w: &str| {
         argv.get(j)
@@ -37,6 +37,10 @@ pub fn redacted(argv: Argv<'_>, i: usize) -> bool {
     };
     if is(0, "AUTH") {
         return i >= 1;
+    }
+    // The user name and every rule (passwords among them).
+    if is(0, "ACL") && is(1, "SETUSER") {
+        return i >= 2;
     }
     if is(0, "HELLO") {
         return (2..argv.len()).any(|j| is(j, "AUTH") && (i == j + 1 || i == j + 2));

@@ -366,7 +366,8 @@ fn redis_benchmark_runs_every_test_without_errors() {
             .unwrap()
             >= 20_000
     );
-    assert_eq!(c.call(&["INFO", "errorstats"]).text().lines().count(), 1);
+    let errors = c.call(&["INFO", "errorstats"]).text();
+    assert_eq!(errors.lines().count(), 1, "{errors}");
 }
 
 /// The `redis` crate's typed API for bitmaps, HyperLogLog, geo and SORT (the calls its

@@ -529,7 +529,7 @@ fn command_info_arity_flags_and_keys_match_redis_for_every_shared_command() {
         }
     }
     if !acl_mismatches.is_empty() {
-        // ACL categories are not enforced (usher has no ACL users yet); listed for the record.
+        // tests/tests/acl.rs requires these to be equal; listed here too for the record.
         eprintln!(
             "{} commands differ in ACL categories:\n{}",
             acl_mismatches.len(),

@@ -61,19 +61,21 @@ fn echo(
     Ok(())
 }
 
-/// Checks `user`/`password` against `requirepass` (the only user is `default`). With no
-/// password configured, `default` accepts any password, as Redis's `nopass` user does.
-fn authenticate(s: &mut Session, user: &[u8], password: &[u8]) -> CmdResult {
-    let ok = user == b"default"
-        && s.hot
-            .requirepass
-            .as_deref()
-            .is_none_or(|p| p.as_bytes() == password);
-    if !ok {
-        return Err(CmdError::Static(errors::WRONGPASS));
+/// Checks `user`/`password` against the ACL users (Redis's `ACLAuthenticateUser`): the user
+/// must exist, be on, and have this password or `nopass`. A failure is logged in the ACL log
+/// under the command's name as typed (`typed`).
+fn authenticate(s: &mut Session, typed: &[u8], user: &[u8], password: &[u8]) -> CmdResult {
+    match s.shared.acl.get(user) {
+        Some(u) if u.enabled && u.password_ok(password) => {
+            s.authenticated = true;
+            s.set_user(u);
+            Ok(())
+        }
+        _ => {
+            crate::acl::log_auth_failure(s, typed, user);
+            Err(CmdError::Static(errors::WRONGPASS))
+        }
     }
-    s.authenticated = true;
-    Ok(())
 }
 
 /// ```text
@@ -89,12 +91,12 @@ fn auth(
         return Err(CmdError::Syntax);
     }
     if argv.len() == 2 {
-        if s.hot.requirepass.is_none() {
+        if s.shared.acl.default_user().nopass {
             return Err(CmdError::Static(errors::AUTH_NO_PASSWORD));
         }
-        authenticate(s, b"default", argv.arg(1))?;
+        authenticate(s, argv.arg(0), b"default", argv.arg(1))?;
     } else {
-        authenticate(s, argv.arg(1), argv.arg(2))?;
+        authenticate(s, argv.arg(0), argv.arg(1), argv.arg(2))?;
     }
     out.ok();
     Ok(())
@@ -140,7 +142,7 @@ fn hello(
         j += 1;
     }
     if let Some((user, password)) = credentials {
-        authenticate(s, user, password)?;
+        authenticate(s, argv.arg(0), user, password)?;
     }
     if s.auth_required() {
         return Err(CmdError::Static(errors::HELLO_NOAUTH));
@@ -234,7 +236,9 @@ fn reset(
     s.info.set_flag(flag::NO_EVICT, false);
     // Back to the default user: authenticated only if it needs no password (Redis's
     // clearClientConnectionState).
-    s.authenticated = s.hot.requirepass.is_none();
+    let default = s.shared.acl.default_user();
+    s.authenticated = default.enabled && default.nopass;
+    s.set_user(default);
     out.simple("RESET");
     Ok(())
 }

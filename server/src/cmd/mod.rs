@@ -1,6 +1,7 @@
 //! The server's command families: those that need the connection (its session) or
 //! server-wide state rather than only the keyspace. Each ends with its `COMMANDS` table.
 
+pub mod acl;
 pub mod cluster;
 pub mod connection;
 pub mod functions;
@@ -31,5 +32,6 @@ pub fn families() -> Vec<&'static [ServerSpec]> {
         monitor::COMMANDS,
         scripting::COMMANDS,
         functions::COMMANDS,
+        acl::COMMANDS,
     ]
 }

@@ -160,6 +160,14 @@ impl Host for ScriptHost<'_, '_> {
         if flags.contains(Flags::NOSCRIPT) {
             return Err(refuse("This Redis command is not allowed from script"));
         }
+        // As Redis: `redis.call` runs with the permissions of the user who called the script.
+        if !self.s.acl_free {
+            if let Err(denied) = crate::acl::check::check(&self.s.user, cmd, argv) {
+                let lua = Some(crate::acl::log::Context::Lua);
+                crate::acl::log_denial(self.s, cmd, argv, denied, lua);
+                return Err(refuse(denied.script_error()));
+            }
+        }
         let writes = flags.contains(Flags::WRITE);
         if writes && self.read_only {
             return Err(refuse(

@@ -142,6 +142,17 @@ fn config_set(
             config::apply(&mut next, d.name, &words)
                 .map_err(|reason| CmdError::Owned(config::set_error(d.name, &reason)))?;
         }
+        // Any tls-* directive reloads the certificates, as Redis does (a rotated file is
+        // picked up by setting the same path again); a failed load changes nothing.
+        if let Some((d, _)) = changes.iter().find(|(d, _)| d.name.starts_with("tls-")) {
+            if let Err(e) = s.shared.tls.reload(&next) {
+                crate::warning!("Failed applying new TLS configuration: {e}");
+                return Err(CmdError::Owned(config::set_error(
+                    d.name,
+                    "Unable to update TLS configuration. Check server logs.",
+                )));
+            }
+        }
         *c = next;
         Ok::<(), CmdError>(())
     })?;
@@ -211,6 +222,10 @@ fn config_rewrite(
     let mut lines: Vec<String> = Vec::new();
     for line in text.lines() {
         let name = line.split_whitespace().next().unwrap_or("");
+        // ACL users are written from the live users below (Redis's rewriteConfigUserOption).
+        if name.eq_ignore_ascii_case("user") {
+            continue;
+        }
         match config::find(name).filter(|_| !line.trim_start().starts_with('#')) {
             Some(d) if written.contains(&d.name) => {}
             Some(d) => {
@@ -230,6 +245,16 @@ fn config_rewrite(
                 "{} {}",
                 d.name,
                 quote(&config::stored_value(d, &config))
+            ));
+        }
+    }
+    // Without an ACL file the config file keeps the users (with one, ACL SAVE does).
+    if config.aclfile.is_empty() {
+        for u in s.shared.acl.users() {
+            lines.push(format!(
+                "user {} {}",
+                u.name,
+                u.describe(&s.shared.registry)
             ));
         }
     }
@@ -288,10 +313,10 @@ fn write_command_info(s: &Session, c: &Command, out: &mut RespWriter) {
     out.int(first as i64);
     out.int(last as i64);
     out.int(step as i64);
-    let cats = spec.acl_categories();
+    let cats: Vec<String> = crate::acl::categories::names(c.categories).collect();
     out.set(cats.len());
     for cat in cats {
-        out.simple(cat);
+        out.simple(&cat);
     }
     out.set(0);
     write_key_specs(spec, out);
@@ -467,8 +492,8 @@ fn command_list(
             if is(kind, "MODULE") {
                 Box::new(|_| false)
             } else if is(kind, "ACLCAT") {
-                let cat = format!("@{}", String::from_utf8_lossy(&value).to_ascii_lowercase());
-                Box::new(move |c: &Command| c.spec.acl_categories().contains(&cat.as_str()))
+                let bit = crate::acl::categories::bit(&value).unwrap_or(0);
+                Box::new(move |c: &Command| c.categories & bit != 0)
             } else if is(kind, "PATTERN") {
                 Box::new(move |c: &Command| glob_match(&value, c.full_name.as_bytes(), true))
             } else {

@@ -113,6 +113,15 @@ fn exec(
     for (id, owned) in &multi.queued {
         let cmd = shared.registry.get(*id);
         let argv = owned.argv();
+        // As Redis 7.0: permissions are checked again, in case ACL rules changed since queueing.
+        if !s.acl_free {
+            if let Err(denied) = crate::acl::check::check(&s.user, cmd, argv) {
+                let multi = Some(crate::acl::log::Context::Multi);
+                crate::acl::log_denial(s, cmd, argv, denied, multi);
+                out.error(&denied.exec_error());
+                continue;
+            }
+        }
         let result = match cmd.spec {
             Spec::Engine(spec) => run_engine(s, spec, argv, out, &mut locked, false),
             Spec::Server(spec) => spec.handler.expect("resolved")(s, &mut locked, argv, out),

@@ -1,0 +1,227 @@
+//! The permission check: may this user run this command with these keys and channels
+//! (Redis 7.0's `ACLCheckAllUserCommandPerm`)?
+//!
+//! A key needs read access when the command's key spec says ACCESS and write access when it
+//! says INSERT, DELETE or UPDATE; those flags come from Redis's own key specs
+//! (`keyspecs.rs`). usher-only commands, which Redis has no specs for, need read access to
+//! their keys, and write access too unless they are read-only.
+
+use super::keyspecs::KEY_SPECS;
+use super::user::{Selector, User, READ, READ_WRITE, WRITE};
+use crate::registry::Command;
+use usher_engine::command::Flags;
+use usher_engine::glob::glob_match;
+use usher_protocol::Argv;
+
+/// Why a command was refused; the argument index names the key or channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Denied {
+    Command,
+    Key(usize),
+    Channel(usize),
+}
+
+impl Denied {
+    /// Redis's ranking when no selector allows a command: a channel beats a key beats the
+    /// command, and among equals the later argument wins.
+    fn rank(self) -> (u8, usize) {
+        match self {
+            Denied::Command => (1, 0),
+            Denied::Key(i) => (2, i),
+            Denied::Channel(i) => (4, i),
+        }
+    }
+
+    /// The `NOPERM` error a refused command gets (Redis 7.0.15's texts).
+    pub fn error(self, full_name: &str) -> String {
+        match self {
+            Denied::Command => {
+                format!("NOPERM this user has no permissions to run the '{full_name}' command")
+            }
+            Denied::Key(_) => {
+                "NOPERM this user has no permissions to access one of the keys used as arguments"
+                    .into()
+            }
+            Denied::Channel(_) => {
+                "NOPERM this user has no permissions to access one of the channels used as arguments".into()
+            }
+        }
+    }
+
+    /// The error a queued command gets at EXEC when the rules changed since it was queued.
+    pub fn exec_error(self) -> String {
+        let reason = match self {
+            Denied::Command => "no permission to execute the command or subcommand",
+            Denied::Key(_) => "no permission to touch the specified keys",
+            Denied::Channel(_) => "no permission to access one of the channels used as arguments",
+        };
+        format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {reason}")
+    }
+
+    /// The error `redis.call` raises inside a script.
+    pub fn script_error(self) -> &'static str {
+        match self {
+            Denied::Command => "The user executing the script can't run this command or subcommand",
+            Denied::Key(_) => "The user executing the script can't access at least one of the keys mentioned in the command arguments",
+            Denied::Channel(_) => "The user executing the script can't publish to the channel mentioned in the command",
+        }
+    }
+}
+
+/// Checks `cmd` with arguments `argv` against every selector of `user`.
+pub fn check(user: &User, cmd: &Command, argv: Argv<'_>) -> Result<(), Denied> {
+    let mut worst: Option<Denied> = None;
+    for selector in &user.selectors {
+        match check_selector(selector, cmd, argv) {
+            Ok(()) => return Ok(()),
+            Err(d) => {
+                if worst.is_none_or(|w| d.rank() > w.rank()) {
+                    worst = Some(d);
+                }
+            }
+        }
+    }
+    Err(worst.unwrap_or(Denied::Command))
+}
+
+fn check_selector(sel: &Selector, cmd: &Command, argv: Argv<'_>) -> Result<(), Denied> {
+    let flags = cmd.spec.flags();
+    if !sel.all_commands && !flags.contains(Flags::NO_AUTH) && !sel.allows_id(cmd.id) {
+        let at = if cmd.parent.is_some() { 2 } else { 1 };
+        let first_arg_ok = argv.get(at).is_some_and(|arg| {
+            sel.first_args
+                .iter()
+                .find(|(id, _)| *id == cmd.id)
+                .is_some_and(|(_, args)| args.iter().any(|a| a.eq_ignore_ascii_case(arg)))
+        });
+        if !first_arg_ok {
+            return Err(Denied::Command);
+        }
+    }
+    if !sel.all_keys {
+        if let Some(positions) = cmd.spec.key_positions(argv) {
+            let specs = key_specs(&cmd.full_name);
+            let n = positions.len();
+            let variable = variable_access(&cmd.full_name, argv);
+            for (i, &pos) in positions.iter().enumerate() {
+                let need = variable.unwrap_or_else(|| access_needed(specs, flags, i, n));
+                // Shard channels sit in key positions but are channels (Redis's NOT_KEY).
+                if need & NOT_A_KEY != 0 {
+                    continue;
+                }
+                if !key_allowed(sel, argv.arg(pos), need) {
+                    return Err(Denied::Key(pos));
+                }
+            }
+        }
+    }
+    if !sel.all_channels {
+        if let Some((first, pattern)) = channel_args(&cmd.full_name) {
+            for pos in first..argv.len() {
+                if !channel_allowed(sel, argv.arg(pos), pattern) {
+                    return Err(Denied::Channel(pos));
+                }
+                if first == 1 && cmd.full_name.ends_with("publish") {
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Key spec bit for arguments Redis marks NOT_KEY (SPUBLISH's and SSUBSCRIBE's channels).
+const NOT_A_KEY: u8 = 4;
+
+fn key_specs(full_name: &str) -> Option<&'static [u8]> {
+    KEY_SPECS
+        .binary_search_by(|(name, _)| name.cmp(&full_name))
+        .ok()
+        .map(|i| KEY_SPECS[i].1)
+}
+
+/// SET and BITFIELD, whose key spec says VARIABLE_FLAGS: the access depends on the
+/// arguments (Redis's `setGetKeys`, `bitfieldGetKeys`). SET reads only with GET; BITFIELD
+/// writes unless it only GETs.
+fn variable_access(full_name: &str, argv: Argv<'_>) -> Option<u8> {
+    let is = |a: &[u8], w: &str| a.eq_ignore_ascii_case(w.as_bytes());
+    match full_name {
+        "set" => Some(if argv.iter().skip(3).any(|a| is(a, "get")) {
+            READ_WRITE
+        } else {
+            WRITE
+        }),
+        "bitfield" => {
+            let mut i = 2;
+            let mut read_only = true;
+            while i < argv.len() {
+                let (arg, rest) = (argv.arg(i), argv.len() - i - 1);
+                if is(arg, "get") && rest >= 2 {
+                    i += 3;
+                } else if is(arg, "overflow") && rest >= 1 {
+                    i += 2;
+                } else {
+                    read_only = false;
+                    break;
+                }
+            }
+            Some(if read_only { READ } else { READ_WRITE })
+        }
+        _ => None,
+    }
+}
+
+/// The access the `i`th of `n` keys needs. Keys map onto Redis's specs in order, the last key
+/// onto the last spec (`SORT key ... STORE dst`, `ZUNIONSTORE dst n src...`).
+fn access_needed(specs: Option<&[u8]>, flags: Flags, i: usize, n: usize) -> u8 {
+    match specs {
+        Some(specs) if !specs.is_empty() => {
+            let last = specs.len() - 1;
+            let spec = if i > 0 && i == n - 1 {
+                last
+            } else {
+                i.min(last)
+            };
+            specs[spec]
+        }
+        _ if flags.contains(Flags::READONLY) => READ,
+        _ => READ_WRITE,
+    }
+}
+
+fn key_allowed(sel: &Selector, key: &[u8], need: u8) -> bool {
+    sel.keys
+        .iter()
+        .any(|p| p.access & need == need && glob_match(&p.pattern, key, false))
+}
+
+/// Where a command's channels are: (first argument, whether they are patterns). PUBLISH and
+/// SPUBLISH name one channel; the subscribe commands name all their arguments. Unsubscribing
+/// is always allowed, as in Redis.
+fn channel_args(full_name: &str) -> Option<(usize, bool)> {
+    match full_name {
+        "publish" | "spublish" | "subscribe" | "ssubscribe" => Some((1, false)),
+        "psubscribe" => Some((1, true)),
+        _ => None,
+    }
+}
+
+/// A channel matches the user's channel patterns; a PSUBSCRIBE pattern must equal one of them
+/// literally (a user allowed `news.*` may not subscribe to `*`).
+fn channel_allowed(sel: &Selector, channel: &[u8], is_pattern: bool) -> bool {
+    sel.channels.iter().any(|p| {
+        if is_pattern {
+            p == channel
+        } else {
+            glob_match(p, channel, false)
+        }
+    })
+}
+
+/// May `user` stay subscribed to `channel` (a pattern when `is_pattern`)? Redis's
+/// `ACLUserCheckChannelPerm`, used when a user's rules change under its subscribers.
+pub fn channel_permitted(user: &User, channel: &[u8], is_pattern: bool) -> bool {
+    user.selectors
+        .iter()
+        .any(|s| s.all_channels || channel_allowed(s, channel, is_pattern))
+}
