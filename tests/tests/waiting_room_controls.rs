@@ -453,3 +453,53 @@ fn an_event_runs_its_schedule_idle_prequeue_open_closed_and_announces_each_step(
     let r = c.call(&["ADMIT", q, a, "10"]);
     assert_eq!(r.items()[0].int(), 2, "{r:?}");
 }
+
+#[test]
+fn admitted_users_who_never_show_up_free_their_place_and_are_counted() {
+    let usher = Server::usher(&[]);
+    let mut c = usher.client();
+    let (q, a) = ("q:{ns}", "a:{ns}");
+    c.call(&[
+        "QPOLICY",
+        "SET",
+        q,
+        a,
+        "NOSHOW",
+        "400",
+        "TOKENS",
+        "60000",
+        "MAXACTIVE",
+        "4",
+    ]);
+    let users: Vec<String> = (1..=4).map(|i| format!("u{i}")).collect();
+    for u in &users {
+        c.call(&["ENTER", q, a, u]);
+    }
+    assert_eq!(c.call(&["ADMIT", q, a, "4"]).items()[0].int(), 4);
+    assert_eq!(c.call(&["ZCARD", "q:{ns}:pending"]).int(), 4);
+    // u1 renews its session at the origin, u2 presents its token: both showed up.
+    assert_eq!(c.call(&["QRENEW", a, "u1", "60000"]).int(), 1);
+    let token = c.call(&["QPOS", q, a, "u2"]).items()[5].text();
+    assert_eq!(c.call(&["TOKENVERIFY", &token]).items()[0].int(), 1);
+    // u3 and u4 never come: the tick ends their sessions, withdraws their tokens, counts them.
+    let swept = usher_tests::wait::eventually(std::time::Duration::from_secs(5), || {
+        c.call(&["ZCARD", a]).int() == 2
+    });
+    assert!(swept, "no-shows still active");
+    let active: Vec<String> = c
+        .call(&["ZRANGE", a, "0", "-1"])
+        .items()
+        .iter()
+        .map(Reply::text)
+        .collect();
+    assert_eq!(active, ["u1", "u2"]);
+    assert_eq!(c.call(&["EXISTS", "q:{ns}:token:u3"]).int(), 0);
+    let stats = map(c.call(&["HGETALL", "q:{ns}:stats"]));
+    assert_eq!(
+        (stats["shows"].text(), stats["noshows"].text()),
+        ("2".into(), "2".into())
+    );
+    // Their places under the cap are free again.
+    c.call(&["ENTER", q, a, "u5"]);
+    assert_eq!(c.call(&["ADMIT", q, a, "4"]).items()[0].int(), 1);
+}

@@ -14,6 +14,7 @@ pub mod hll;
 pub mod keys;
 pub mod lcs;
 pub mod list;
+pub mod noshow;
 pub mod qpolicy;
 pub mod queue;
 pub mod scan;

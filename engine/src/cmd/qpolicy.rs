@@ -218,7 +218,7 @@ pub fn event_gauges(shard: &mut Shard, now_ms: i64, limit: usize) -> Vec<EventGa
 /// QPOLICY SET queue active [MAXACTIVE n] [RATE per-minute] [TTL ms] [HEARTBEAT ms]
 ///     [OPENAT unix-ms] [CHANNEL channel] [TOKENS ttl-ms] [STATE open|paused|closed]
 ///     [METHOD fifo|random|auto|passthrough|reject] [MAXWAITING n] [MESSAGE text]
-///     [MAXPERCLIENT n] [SEED text]
+///     [MAXPERCLIENT n] [NOSHOW ms] [SEED text]
 /// ```
 /// Sets the queue's admission policy and has the server run it: admissions at RATE per minute
 /// under the MAXACTIVE cap, sessions of TTL ms, heartbeats (a waiter silent for HEARTBEAT ms,
@@ -391,10 +391,10 @@ const HELP: &[&str] = &[
     "QPOLICY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "SET <queue> <active> [MAXACTIVE n] [RATE per-minute] [TTL ms] [HEARTBEAT ms] [OPENAT unix-ms] [CHANNEL channel] [TOKENS ms]",
     "    [STATE open|paused|closed] [METHOD fifo|random|auto|passthrough|reject]",
-    "    [MAXWAITING n] [MESSAGE text] [MAXPERCLIENT n] [SEED text]",
+    "    [MAXWAITING n] [MESSAGE text] [MAXPERCLIENT n] [NOSHOW ms] [SEED text]",
     "    Set the queue's admission policy, or change the options given; the server runs it.",
     "UNSET <queue> <field> [<field> ...]",
-    "    Clear policy fields (maxactive, rate, ttl, heartbeat, openat, channel, tokens, state, method, maxwaiting, message, maxperclient, seed).",
+    "    Clear policy fields (maxactive, rate, ttl, heartbeat, openat, channel, tokens, state, method, maxwaiting, message, maxperclient, noshow, seed).",
     "GET <queue>",
     "    Return the policy in force, and the errors of fields that were refused.",
     "DEL <queue>",
@@ -457,12 +457,22 @@ pub fn run_policy(ctx: &mut ExecCtx, queue: &[u8]) -> bool {
             }
         }
     }
-    let Some(rate) = policy
+    if policy.noshow_ms.is_some() {
+        let gone = crate::cmd::noshow::sweep(ctx, queue, &policy, now);
+        if !gone.is_empty() {
+            log_noshows(ctx, queue, &policy, &gone);
+        }
+    }
+    let Some(mut rate) = policy
         .rate_per_min
         .filter(|_| !policy.holds_admissions(now))
     else {
         return true;
     };
+    if policy.noshow_ms.is_some() {
+        let (shows, noshows) = crate::cmd::noshow::counts(ctx, queue);
+        rate = crate::cmd::noshow::compensated_rate(rate, shows, noshows);
+    }
     let db = ctx.db;
     let Some(n) = ctx
         .shards
@@ -504,6 +514,30 @@ pub fn run_policy(ctx: &mut ExecCtx, queue: &[u8]) -> bool {
         state.bucket.spend(admitted.len());
     }
     true
+}
+
+/// Logs a no-show sweep as the writes it made: the users leave the pending set and the active
+/// set, their admission tokens go, and the counter grows.
+fn log_noshows(ctx: &mut ExecCtx, queue: &[u8], p: &Policy, gone: &[Vec<u8>]) {
+    let pending = crate::cmd::noshow::pending_key(queue);
+    let mut zrem_pending = vec![b"ZREM".to_vec(), pending];
+    let mut zrem_active = vec![b"ZREM".to_vec(), p.active.clone()];
+    zrem_pending.extend(gone.iter().cloned());
+    zrem_active.extend(gone.iter().cloned());
+    log_tick(ctx, zrem_pending);
+    log_tick(ctx, zrem_active);
+    let mut del = vec![b"DEL".to_vec()];
+    del.extend(
+        gone.iter()
+            .map(|u| crate::queue::policy::token_key(queue, u)),
+    );
+    log_tick(ctx, del);
+    let stats = crate::cmd::noshow::stats_key(queue);
+    let n = gone.len().to_string().into_bytes();
+    log_tick(
+        ctx,
+        vec![b"HINCRBY".to_vec(), stats, b"noshows".to_vec(), n],
+    );
 }
 
 /// Logs one step of a policy's tick (for the AOF and replicas) as the command that replays

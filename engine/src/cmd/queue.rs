@@ -315,6 +315,7 @@ pub(crate) fn admit_users(
         .record_admissions(db, queue, a.now, admitted.len() as u64);
     if let Some(policy) = policy {
         crate::cmd::token::grant_admissions(ctx, queue, &admitted, policy, a.now, expiry);
+        crate::cmd::noshow::expect(ctx, queue, &admitted, policy, a.now);
     }
     admitted
 }
@@ -1036,6 +1037,16 @@ fn qrenew(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
             zadd(ctx, active, user, renewed);
             ctx.modified_in_sale(active);
             ctx.notify(ev::ZSET, "zadd", active);
+        }
+        // Renewing is activity at the origin: the user showed up.
+        let db = ctx.db;
+        let queues = ctx
+            .shards
+            .try_shard(active)
+            .map(|s| s.queues.queues_admitting_into(db, active))
+            .unwrap_or_default();
+        for queue in queues {
+            crate::cmd::noshow::showed_up(ctx, &queue, user);
         }
     }
     out.int(expiry.is_some() as i64);

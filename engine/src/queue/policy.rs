@@ -21,6 +21,8 @@
 //! state       open | paused | closed: the operator's switch (absent: open)
 //! method      fifo | random | auto | passthrough | reject: how arrivals are handled and who
 //!             is admitted next (absent: fifo)
+//! noshow      ms an admitted user has to show up (QRENEW, TOKENVERIFY) before their session
+//!             ends as a no-show; the release rate compensates (absent: nobody is expected)
 //! maxperclient  places one client key (IP, device) may take in the event, ≥ 1; ENTER ...
 //!             CLIENT key over it gets LIMITED (absent: no limit)
 //! seed        the secret behind the pre-queue shuffle and random draws, so both can be
@@ -60,6 +62,7 @@ pub struct Policy {
     pub max_waiting: Option<i64>,
     pub message: Option<Vec<u8>>,
     pub max_per_client: Option<i64>,
+    pub noshow_ms: Option<i64>,
     pub seed: Option<Vec<u8>>,
 }
 
@@ -173,6 +176,7 @@ pub const FIELDS: &[&str] = &[
     "maxwaiting",
     "message",
     "maxperclient",
+    "noshow",
     "seed",
 ];
 
@@ -220,6 +224,7 @@ impl Policy {
             max_waiting: None,
             message: None,
             max_per_client: None,
+            noshow_ms: None,
             seed: None,
         }
     }
@@ -241,6 +246,7 @@ impl Policy {
             "maxwaiting" => count(value).map(|n| self.max_waiting = Some(n)),
             "message" => (!value.is_empty()).then(|| self.message = Some(value.to_vec())),
             "maxperclient" => count(value).map(|n| self.max_per_client = Some(n)),
+            "noshow" => duration(value).map(|n| self.noshow_ms = Some(n)),
             "seed" => (!value.is_empty()).then(|| self.seed = Some(value.to_vec())),
             _ => None,
         }
@@ -264,6 +270,7 @@ impl Policy {
             "maxwaiting" => self.max_waiting = None,
             "message" => self.message = None,
             "maxperclient" => self.max_per_client = None,
+            "noshow" => self.noshow_ms = None,
             "seed" => self.seed = None,
             _ => return false,
         }
@@ -346,6 +353,7 @@ impl Policy {
             (b"tokens", num(self.token_ttl_ms)),
             (b"maxwaiting", num(self.max_waiting)),
             (b"maxperclient", num(self.max_per_client)),
+            (b"noshow", num(self.noshow_ms)),
             (b"message", self.message.clone()),
             (b"seed", self.seed.clone()),
             (
