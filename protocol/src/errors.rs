@@ -238,6 +238,8 @@ pub const STREAM_XTRIM_NO_STRATEGY: &str =
     "ERR syntax error, XTRIM must be called with a trimming strategy";
 pub const STREAM_INVALID_START: &str = "ERR invalid start ID for the interval";
 pub const STREAM_INVALID_END: &str = "ERR invalid end ID for the interval";
+/// Both XREAD and XREADGROUP say "XREAD" (Redis 7.0).
+pub const STREAM_UNBALANCED: &str = "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.";
 pub const STREAM_GROUP_ONLY_XREADGROUP: &str =
     "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.";
 pub const STREAM_NOACK_ONLY_XREADGROUP: &str =
@@ -257,8 +259,6 @@ pub const STREAM_COUNT_POSITIVE: &str = "ERR COUNT must be > 0";
 pub const STREAM_ENTRIES_ADDED_NEGATIVE: &str = "ERR entries_added must be positive";
 pub const STREAM_XSETID_BELOW_MAXDELETED_ARG: &str =
     "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id";
-pub const STREAM_XSETID_BELOW_MAXDELETED: &str =
-    "ERR The ID specified in XSETID is smaller than current max_deleted_entry_id";
 pub const STREAM_XSETID_BELOW_TOP: &str =
     "ERR The ID specified in XSETID is smaller than the target stream top item";
 pub const STREAM_XSETID_ENTRIES_ADDED: &str =

@@ -499,9 +499,6 @@ fn xsetid(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     }
     let (key, now) = (argv.arg(1), ctx.now_ms);
     let s = get_stream(ctx.db(key), key, now)?.ok_or(CmdError::NoSuchKey)?;
-    if id < s.max_deleted_id {
-        return Err(CmdError::Static(errors::STREAM_XSETID_BELOW_MAXDELETED));
-    }
     if s.len() > 0 {
         let top = s.edge_id(true).unwrap_or(StreamId::MIN);
         if id < top {
@@ -511,6 +508,8 @@ fn xsetid(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
             return Err(CmdError::Static(errors::STREAM_XSETID_ENTRIES_ADDED));
         }
     }
+    // Redis 7.0.15 does not compare `id` with the stream's current max-deleted id (later
+    // versions do): an empty stream takes any last id.
     s.last_id = id;
     if let Some(n) = entries_added {
         s.entries_added = n;
@@ -532,43 +531,43 @@ const ND: Flags = Flags::NONDETERMINISTIC;
 pub static COMMANDS: &[Spec] = &[
     cmd("XADD", -5, RW.union(Flags::DENYOOM).union(FAST).union(ND), xadd as EngineHandler)
         .keys(1, 1, 1)
-        .doc(Group::Stream, "5.0.0", "Appends a new message to a stream. Creates the key if it doesn't exist.", "O(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted."),
+        .doc(Group::Stream, "5.0.0", "Appends a new entry to a stream", "O(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted."),
     cmd("XRANGE", -4, RO, xrange as EngineHandler)
         .keys(1, 1, 1)
-        .doc(Group::Stream, "5.0.0", "Returns the messages from a stream within a range of IDs.", "O(N) with N being the number of elements being returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1)."),
+        .doc(Group::Stream, "5.0.0", "Return a range of elements in a stream, with IDs matching the specified IDs interval", "O(N) with N being the number of elements being returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1)."),
     cmd("XREVRANGE", -4, RO, xrange as EngineHandler)
         .keys(1, 1, 1)
-        .doc(Group::Stream, "5.0.0", "Returns the messages from a stream within a range of IDs in reverse order.", "O(N) with N being the number of elements returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1)."),
+        .doc(Group::Stream, "5.0.0", "Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order (from greater to smaller IDs) compared to XRANGE", "O(N) with N being the number of elements returned. If N is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1)."),
     cmd("XLEN", 2, RO.union(FAST), xlen as EngineHandler)
         .keys(1, 1, 1)
-        .doc(Group::Stream, "5.0.0", "Return the number of messages in a stream.", "O(1)"),
+        .doc(Group::Stream, "5.0.0", "Return the number of entries in a stream", "O(1)"),
     cmd("XDEL", -3, RW.union(FAST), xdel as EngineHandler)
         .keys(1, 1, 1)
-        .doc(Group::Stream, "5.0.0", "Returns the number of messages after removing them from a stream.", "O(1) for each single item to delete in the stream, regardless of the stream size."),
+        .doc(Group::Stream, "5.0.0", "Removes the specified entries from the stream. Returns the number of items actually deleted, that may be different from the number of IDs passed in case certain IDs do not exist.", "O(1) for each single item to delete in the stream, regardless of the stream size."),
     cmd("XTRIM", -4, RW.union(ND), xtrim as EngineHandler)
         .keys(1, 1, 1)
-        .doc(Group::Stream, "5.0.0", "Deletes messages from the beginning of a stream.", "O(N), with N being the number of evicted entries. Constant times are very small however, since entries are organized in macro nodes containing multiple entries that can be released with a single deallocation."),
+        .doc(Group::Stream, "5.0.0", "Trims the stream to (approximately if '~' is passed) a certain size", "O(N), with N being the number of evicted entries. Constant times are very small however, since entries are organized in macro nodes containing multiple entries that can be released with a single deallocation."),
     cmd("XREAD", -4, RO.union(Flags::BLOCKING), read::xread as EngineHandler)
         .movable_keys(read::xread_keys)
-        .doc(Group::Stream, "5.0.0", "Returns messages from multiple streams with IDs greater than the ones requested. Blocks until a message is available otherwise.", "For each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay O(M) time in order to serve the M clients blocked on the stream getting new data."),
+        .doc(Group::Stream, "5.0.0", "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.", "For each stream mentioned: O(N) with N being the number of elements being returned, it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, XADD will pay O(M) time in order to serve the M clients blocked on the stream getting new data."),
     cmd("XREADGROUP", -7, RW.union(Flags::BLOCKING).union(ND), read::xread as EngineHandler)
         .movable_keys(read::xread_keys)
-        .doc(Group::Stream, "5.0.0", "Returns new or historical messages from a stream for a consumer in a group. Blocks until a message is available otherwise.", "For each stream mentioned: O(M) with M being the number of elements returned. If M is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1). On the other side when XREADGROUP blocks, XADD will pay the O(N) time in order to serve the N clients blocked on the stream getting new data."),
+        .doc(Group::Stream, "5.0.0", "Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer. Can block.", "For each stream mentioned: O(M) with M being the number of elements returned. If M is constant (e.g. always asking for the first 10 elements with COUNT), you can consider it O(1). On the other side when XREADGROUP blocks, XADD will pay the O(N) time in order to serve the N clients blocked on the stream getting new data."),
     cmd("XACK", -4, RW.union(FAST), group::xack as EngineHandler)
         .keys(1, 1, 1)
-        .doc(Group::Stream, "5.0.0", "Returns the number of messages that were successfully acknowledged by the consumer group member of a stream.", "O(1) for each message ID processed."),
+        .doc(Group::Stream, "5.0.0", "Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group. Return value of the command is the number of messages successfully acknowledged, that is, the IDs we were actually able to resolve in the PEL.", "O(1) for each message ID processed."),
     cmd("XPENDING", -3, RO.union(ND), group::xpending as EngineHandler)
         .keys(1, 1, 1)
-        .doc(Group::Stream, "5.0.0", "Returns the information and entries from a stream consumer group's pending entries list.", "O(N) with N being the number of elements returned, so asking for a small fixed number of entries per call is O(1). O(M), where M is the total number of entries scanned when used with the IDLE filter. When the command returns just the summary and the list of consumers is small, it runs in O(1) time; otherwise, an additional O(N) time for iterating every consumer."),
+        .doc(Group::Stream, "5.0.0", "Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged.", "O(N) with N being the number of elements returned, so asking for a small fixed number of entries per call is O(1). O(M), where M is the total number of entries scanned when used with the IDLE filter. When the command returns just the summary and the list of consumers is small, it runs in O(1) time; otherwise, an additional O(N) time for iterating every consumer."),
     cmd("XCLAIM", -6, RW.union(FAST).union(ND), group::xclaim as EngineHandler)
         .keys(1, 1, 1)
-        .doc(Group::Stream, "5.0.0", "Changes, or acquires, ownership of a message in a consumer group, as if the message was delivered a consumer group member.", "O(log N) with N being the number of messages in the PEL of the consumer group."),
+        .doc(Group::Stream, "5.0.0", "Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the specified consumer.", "O(log N) with N being the number of messages in the PEL of the consumer group."),
     cmd("XAUTOCLAIM", -6, RW.union(FAST).union(ND), group::xautoclaim as EngineHandler)
         .keys(1, 1, 1)
-        .doc(Group::Stream, "6.2.0", "Changes, or acquires, ownership of messages in a consumer group, as if the messages were delivered to as consumer group member.", "O(1) if COUNT is small."),
+        .doc(Group::Stream, "6.2.0", "Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer.", "O(1) if COUNT is small."),
     cmd("XSETID", -3, RW.union(Flags::DENYOOM).union(FAST), xsetid as EngineHandler)
         .keys(1, 1, 1)
-        .doc(Group::Stream, "5.0.0", "An internal command for replicating stream values.", "O(1)"),
-    container("XGROUP", group::XGROUP_SUBCOMMANDS).doc(Group::Stream, "5.0.0", "A container for consumer groups commands.", "Depends on subcommand."),
-    container("XINFO", info::XINFO_SUBCOMMANDS).doc(Group::Stream, "5.0.0", "A container for stream introspection commands.", "Depends on subcommand."),
+        .doc(Group::Stream, "5.0.0", "An internal command for replicating stream values", "O(1)"),
+    container("XGROUP", group::XGROUP_SUBCOMMANDS).doc(Group::Stream, "5.0.0", "A container for consumer groups commands", "Depends on subcommand."),
+    container("XINFO", info::XINFO_SUBCOMMANDS).doc(Group::Stream, "5.0.0", "A container for stream introspection commands", "Depends on subcommand."),
 ];

@@ -624,16 +624,18 @@ impl Stream {
         None
     }
 
-    /// A group's lag (`streamReplyWithCGLag`), `None` where it cannot be known.
-    pub fn group_lag(&self, g: &Group) -> Option<u64> {
+    /// A group's lag (`streamReplyWithCGLag`), `None` where it cannot be known. Negative
+    /// when a group's read counter was set past the entries added (Redis does not clamp).
+    pub fn group_lag(&self, g: &Group) -> Option<i64> {
         if self.entries_added == 0 {
             return Some(0);
         }
+        let added = self.entries_added as i64;
         if g.entries_read >= 0 && !self.has_tombstones_from(g.last_id) {
-            return Some(self.entries_added.saturating_sub(g.entries_read as u64));
+            return Some(added.wrapping_sub(g.entries_read));
         }
         self.estimate_entries_read(g.last_id)
-            .map(|read| self.entries_added.saturating_sub(read))
+            .map(|read| added.wrapping_sub(read as i64))
     }
 }
 

@@ -524,19 +524,19 @@ const GRP: CmdGroup = CmdGroup::Stream;
 pub(super) static XGROUP_SUBCOMMANDS: &[Spec] = &[
     cmd("CREATE", -5, Flags::WRITE.union(Flags::DENYOOM), xgroup_create as EngineHandler)
         .keys(2, 2, 1)
-        .doc(GRP, "5.0.0", "Creates a consumer group.", "O(1)"),
+        .doc(GRP, "5.0.0", "Create a consumer group.", "O(1)"),
     cmd("SETID", -5, Flags::WRITE, xgroup_setid as EngineHandler)
         .keys(2, 2, 1)
-        .doc(GRP, "5.0.0", "Sets the last-delivered ID of a consumer group.", "O(1)"),
+        .doc(GRP, "5.0.0", "Set a consumer group to an arbitrary last delivered ID value.", "O(1)"),
     cmd("DESTROY", 4, Flags::WRITE, xgroup_destroy as EngineHandler)
         .keys(2, 2, 1)
-        .doc(GRP, "5.0.0", "Destroys a consumer group.", "O(N) where N is the number of entries in the group's pending entries list (PEL)."),
+        .doc(GRP, "5.0.0", "Destroy a consumer group.", "O(N) where N is the number of entries in the group's pending entries list (PEL)."),
     cmd("CREATECONSUMER", 5, Flags::WRITE.union(Flags::DENYOOM), xgroup_createconsumer as EngineHandler)
         .keys(2, 2, 1)
-        .doc(GRP, "6.2.0", "Creates a consumer in a consumer group.", "O(1)"),
+        .doc(GRP, "6.2.0", "Create a consumer in a consumer group.", "O(1)"),
     cmd("DELCONSUMER", 5, Flags::WRITE, xgroup_delconsumer as EngineHandler)
         .keys(2, 2, 1)
-        .doc(GRP, "5.0.0", "Deletes a consumer from a consumer group.", "O(1)"),
+        .doc(GRP, "5.0.0", "Delete a consumer from a consumer group.", "O(1)"),
     cmd("HELP", 2, Flags::LOADING.union(Flags::STALE), xgroup_help as EngineHandler)
-        .doc(GRP, "5.0.0", "Returns helpful text about the different subcommands.", "O(1)"),
+        .doc(GRP, "5.0.0", "Show helpful text about the different subcommands", "O(1)"),
 ];

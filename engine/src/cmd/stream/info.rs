@@ -55,7 +55,7 @@ fn stream_for_xinfo<'c>(ctx: &'c mut ExecCtx, key: &[u8]) -> Result<&'c mut Stre
 /// A group's lag, or null where it cannot be known.
 fn reply_lag(out: &mut dyn ReplySink, s: &Stream, g: &crate::types::stream::group::Group) {
     match s.group_lag(g) {
-        Some(lag) => out.int(lag as i64),
+        Some(lag) => out.int(lag),
         None => out.null(),
     }
 }
@@ -232,15 +232,15 @@ const GRP: CmdGroup = CmdGroup::Stream;
 pub(super) static XINFO_SUBCOMMANDS: &[Spec] = &[
     cmd("CONSUMERS", 4, Flags::READONLY.union(Flags::NONDETERMINISTIC), xinfo_consumers as EngineHandler)
         .keys(2, 2, 1)
-        .doc(GRP, "5.0.0", "Returns a list of the consumers in a consumer group.", "O(1)"),
+        .doc(GRP, "5.0.0", "List the consumers in a consumer group", "O(1)"),
     cmd("GROUPS", 3, Flags::READONLY, xinfo_groups as EngineHandler)
         .keys(2, 2, 1)
-        .doc(GRP, "5.0.0", "Returns a list of the consumer groups of a stream.", "O(1)"),
+        .doc(GRP, "5.0.0", "List the consumer groups of a stream", "O(1)"),
     cmd("STREAM", -3, Flags::READONLY, xinfo_stream as EngineHandler)
         .keys(2, 2, 1)
-        .doc(GRP, "5.0.0", "Returns information about a stream.", "O(1)"),
+        .doc(GRP, "5.0.0", "Get information about a stream", "O(1)"),
     cmd("HELP", 2, Flags::LOADING.union(Flags::STALE), xinfo_help as EngineHandler)
-        .doc(GRP, "5.0.0", "Returns helpful text about the different subcommands.", "O(1)"),
+        .doc(GRP, "5.0.0", "Show helpful text about the different subcommands", "O(1)"),
 ];
 
 #[cfg(test)]

@@ -70,11 +70,7 @@ fn parse_read_args(argv: Argv) -> Result<ReadArgs, CmdError> {
             a.streams_at = i + 1;
             let n = argv.len() - a.streams_at;
             if n % 2 != 0 {
-                let name = if xreadgroup { "XREADGROUP" } else { "XREAD" };
-                return Err(CmdError::Owned(format!(
-                    "ERR Unbalanced '{}' list of streams: for each stream key an ID or '$' must be specified.",
-                    name.to_ascii_lowercase()
-                )));
+                return Err(CmdError::Static(errors::STREAM_UNBALANCED));
             }
             a.n_streams = n / 2;
             break;
@@ -214,8 +210,8 @@ pub(super) fn xread(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> C
 }
 
 /// Whether a read serves `key` now (`blocked`: a waiter being served, which compares with
-/// the stream's last id rather than its last live entry, as Redis does). A group read also
-/// creates its consumer and marks it seen, served or not.
+/// the stream's last id rather than its last live entry, as Redis does). A group read that
+/// serves creates its consumer and marks it seen (one that blocks or finds nothing does not).
 fn prepare(
     ctx: &mut ExecCtx,
     key: &[u8],
@@ -234,11 +230,14 @@ fn prepare(
     };
     if let Some((group, consumer)) = a.group {
         let g = s.groups.get_mut(group).expect("checked by the caller");
-        g.consumer_or_create(consumer, now).0.seen_time = now;
-        return Ok(match from {
+        let serve = match from {
             From::History(_) => true,
             _ => top.is_some_and(|t| t > g.last_id),
-        });
+        };
+        if serve {
+            g.consumer_or_create(consumer, now).0.seen_time = now;
+        }
+        return Ok(serve);
     }
     let From::After(gt) = from else {
         unreachable!("XREAD reads after an id")
