@@ -103,7 +103,10 @@ impl<'a, 's> ExecCtx<'a, 's> {
         // blocked on it in XREADGROUP with an error, as Redis 7.0's
         // `signalDeletedKeyAsReady`; the other waiters find nothing and keep waiting.
         if shard.blocked.has_waiters(db, key)
-            && !matches!(shard.dbs[db].peek(key), Some(crate::value::Value::Stream(_)))
+            && !matches!(
+                shard.dbs[db].peek(key),
+                Some(crate::value::Value::Stream(_))
+            )
         {
             self.effects.ready_keys.push((db, SmallBytes::new(key)));
         }

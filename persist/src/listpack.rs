@@ -8,7 +8,6 @@
 pub use usher_engine::types::listpack::{listpack_decode, Corrupt, Elem, ListpackWriter};
 use usher_engine::types::listpack::{sign_extend, take};
 
-
 /// Decodes every element of a ziplist (Redis before 7.0).
 pub fn ziplist_decode(b: &[u8]) -> Result<Vec<Elem>, Corrupt> {
     if b.len() < 11 {

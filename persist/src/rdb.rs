@@ -723,7 +723,9 @@ pub fn load_value(
         }
         crate::stream::TYPE_STREAM_LISTPACKS | crate::stream::TYPE_STREAM_LISTPACKS_2 => {
             // An empty stream is a value like any other (Redis keeps and loads them).
-            return Ok(Some(Value::Stream(Box::new(crate::stream::load_stream(r, t)?))));
+            return Ok(Some(Value::Stream(Box::new(crate::stream::load_stream(
+                r, t,
+            )?))));
         }
         6 | 7 => return r.err("module values are not supported by usher"),
         t => return r.err(format!("unknown value type {t}")),

@@ -155,7 +155,10 @@ pub fn load_stream(r: &mut Reader, t: u8) -> Result<Stream, LoadError> {
                 return r.err("Duplicate stream consumer detected.");
             }
         }
-        if g.pel.values().any(|n| n.consumer.is_empty() && !g.consumers.contains_key(&n.consumer)) {
+        if g.pel
+            .values()
+            .any(|n| n.consumer.is_empty() && !g.consumers.contains_key(&n.consumer))
+        {
             return Err(LoadError {
                 offset: at,
                 msg: "Stream CG PEL entry without consumer".into(),

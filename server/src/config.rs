@@ -650,7 +650,12 @@ pub static DIRECTIVES: &[Directive] = &[
     d(
         "stream-node-max-entries",
         true,
-        |c, a| set(&mut c.engine.stream_node_max_entries, int_in(a, 0, i64::MAX)?),
+        |c, a| {
+            set(
+                &mut c.engine.stream_node_max_entries,
+                int_in(a, 0, i64::MAX)?,
+            )
+        },
         |c| c.engine.stream_node_max_entries.to_string(),
     ),
     d(

@@ -37,7 +37,10 @@ fn check(d: &mut Differ, c: &Cmd) -> Result<Reply, Box<Mismatch>> {
         return Ok(r);
     }
     Err(Box::new(Mismatch {
-        command: c.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect(),
+        command: c
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect(),
         usher: u,
         redis: r,
     }))
@@ -100,7 +103,11 @@ fn node_boundaries_and_approximate_trimming_follow_redis() {
     let mut script: Vec<Cmd> = Vec::new();
     for i in 1..=30 {
         // Alternating field sets, and one value large enough to close a node by bytes.
-        let v = if i == 13 { "v".repeat(150) } else { i.to_string() };
+        let v = if i == 13 {
+            "v".repeat(150)
+        } else {
+            i.to_string()
+        };
         let f = if i % 3 == 0 { "other" } else { "f" };
         script.push(cmd!("XADD", "s", format!("{i}-1"), f, v, "g", "x"));
     }
@@ -131,7 +138,17 @@ fn consumer_groups_deliver_claim_and_acknowledge_as_redis_does() {
         script.push(cmd!("XADD", "s", format!("{i}-0"), "n", i.to_string()));
     }
     script.extend([
-        cmd!("XREADGROUP", "GROUP", "g", "alice", "COUNT", "2", "STREAMS", "s", ">"),
+        cmd!(
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "alice",
+            "COUNT",
+            "2",
+            "STREAMS",
+            "s",
+            ">"
+        ),
         cmd!("XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", ">"),
         cmd!("XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", ">"),
         cmd!("XINFO", "GROUPS", "s"),
@@ -141,7 +158,18 @@ fn consumer_groups_deliver_claim_and_acknowledge_as_redis_does() {
         cmd!("XPENDING", "s", "g", "-", "+", "10", "bob"),
         cmd!("XCLAIM", "s", "g", "carol", "0", "1-0", "4-0", "5-0", "JUSTID"),
         cmd!("XCLAIM", "s", "g", "carol", "3600000", "2-0"),
-        cmd!("XCLAIM", "s", "g", "dave", "0", "6-0", "RETRYCOUNT", "9", "LASTID", "9-0"),
+        cmd!(
+            "XCLAIM",
+            "s",
+            "g",
+            "dave",
+            "0",
+            "6-0",
+            "RETRYCOUNT",
+            "9",
+            "LASTID",
+            "9-0"
+        ),
         cmd!("XAUTOCLAIM", "s", "g", "erin", "0", "0", "COUNT", "1"),
         cmd!("XAUTOCLAIM", "s", "g", "erin", "0", "(1-0"),
         cmd!("XACK", "s", "g", "1-0", "2-0", "2-0", "77-0"),
@@ -150,9 +178,26 @@ fn consumer_groups_deliver_claim_and_acknowledge_as_redis_does() {
         cmd!("XGROUP", "DELCONSUMER", "s", "g", "dave"),
         cmd!("XGROUP", "SETID", "s", "g", "0", "ENTRIESREAD", "0"),
         cmd!("XINFO", "GROUPS", "s"),
-        cmd!("XREADGROUP", "GROUP", "g", "zed", "NOACK", "STREAMS", "s", ">"),
+        cmd!(
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "zed",
+            "NOACK",
+            "STREAMS",
+            "s",
+            ">"
+        ),
         cmd!("XINFO", "GROUPS", "s"),
-        cmd!("XSETID", "s", "10-0", "ENTRIESADDED", "12", "MAXDELETEDID", "8-0"),
+        cmd!(
+            "XSETID",
+            "s",
+            "10-0",
+            "ENTRIESADDED",
+            "12",
+            "MAXDELETEDID",
+            "8-0"
+        ),
         cmd!("XINFO", "STREAM", "s"),
         cmd!("XGROUP", "DESTROY", "s", "g"),
         cmd!("XREADGROUP", "GROUP", "g", "x", "STREAMS", "s", ">"),
@@ -173,9 +218,15 @@ fn auto_ids_and_keyspace_commands_on_streams() {
     let mut d = Differ::new(&usher, &redis);
     // `*` ids come from each server's clock: compare shapes, then continue on explicit ids
     // above both clocks.
-    for c in [cmd!("XADD", "s", "*", "f", "v"), cmd!("XADD", "s", "MAXLEN", "5", "*", "f", "v")] {
+    for c in [
+        cmd!("XADD", "s", "*", "f", "v"),
+        cmd!("XADD", "s", "MAXLEN", "5", "*", "f", "v"),
+    ] {
         let (u, r) = d.both(&c);
-        assert!(matches!((&u, &r), (Reply::Bulk(_), Reply::Bulk(_))), "{u:?} {r:?}");
+        assert!(
+            matches!((&u, &r), (Reply::Bulk(_), Reply::Bulk(_))),
+            "{u:?} {r:?}"
+        );
     }
     let script = vec![
         cmd!("XADD", "s", "99999999999999-0", "f", "v"),
@@ -212,7 +263,8 @@ fn auto_ids_and_keyspace_commands_on_streams() {
     std::thread::sleep(std::time::Duration::from_millis(120));
     run(&mut d, &[cmd!("EXISTS", "e"), cmd!("XLEN", "e")], 0);
     // MEMORY USAGE: a number on both, of the same order.
-    let (u, r) = d.both(&cmd!("MEMORY", "USAGE", "{s}copy"));
+    let usage: Cmd = cmd!("MEMORY", "USAGE", "{s}copy");
+    let (u, r) = d.both(&usage);
     assert!(u.int() > 0 && r.int() > 0, "{u:?} {r:?}");
 }
 
@@ -222,13 +274,41 @@ fn dump_and_restore_carry_streams_both_ways() {
     let mut d = Differ::new(&usher, &redis);
     let mut script: Vec<Cmd> = vec![cmd!("XGROUP", "CREATE", "s", "g1", "0", "MKSTREAM")];
     for i in 1..=12 {
-        script.push(cmd!("XADD", "s", format!("{i}-{i}"), "f", i.to_string(), "big", "x".repeat(30 * (i % 3))));
+        script.push(cmd!(
+            "XADD",
+            "s",
+            format!("{i}-{i}"),
+            "f",
+            i.to_string(),
+            "big",
+            "x".repeat(30 * (i % 3))
+        ));
     }
     script.extend([
         cmd!("XDEL", "s", "3-3"),
         cmd!("XGROUP", "CREATE", "s", "g2", "5-5"),
-        cmd!("XREADGROUP", "GROUP", "g1", "alice", "COUNT", "4", "STREAMS", "s", ">"),
-        cmd!("XREADGROUP", "GROUP", "g1", "bob", "COUNT", "2", "STREAMS", "s", ">"),
+        cmd!(
+            "XREADGROUP",
+            "GROUP",
+            "g1",
+            "alice",
+            "COUNT",
+            "4",
+            "STREAMS",
+            "s",
+            ">"
+        ),
+        cmd!(
+            "XREADGROUP",
+            "GROUP",
+            "g1",
+            "bob",
+            "COUNT",
+            "2",
+            "STREAMS",
+            "s",
+            ">"
+        ),
         cmd!("XREADGROUP", "GROUP", "g2", "carol", "STREAMS", "s", ">"),
         cmd!("XGROUP", "CREATECONSUMER", "s", "g2", "idle"),
         cmd!("XGROUP", "CREATE", "empty", "g", "$", "MKSTREAM"),
@@ -240,8 +320,12 @@ fn dump_and_restore_carry_streams_both_ways() {
     for key in ["s", "empty"] {
         let from_redis = d.redis.call(&["DUMP", key]);
         let from_usher = d.usher.call(&["DUMP", key]);
-        let Reply::Bulk(rp) = from_redis else { panic!("{from_redis:?}") };
-        let Reply::Bulk(up) = from_usher else { panic!("{from_usher:?}") };
+        let Reply::Bulk(rp) = from_redis else {
+            panic!("{from_redis:?}")
+        };
+        let Reply::Bulk(up) = from_usher else {
+            panic!("{from_usher:?}")
+        };
         // The same layout: usher's nodes are Redis's listpacks byte for byte (the payloads
         // differ only in the delivery and seen times the two clocks stamped).
         assert_eq!(up.len(), rp.len(), "DUMP {key} differs");
@@ -259,7 +343,9 @@ fn dump_and_restore_carry_streams_both_ways() {
         assert_eq!(r, u, "redis-server's RESTORE of usher's DUMP of {key}");
     }
     // A corrupt payload is refused and loses nothing.
-    let Reply::Bulk(mut p) = d.redis.call(&["DUMP", "s"]) else { panic!() };
+    let Reply::Bulk(mut p) = d.redis.call(&["DUMP", "s"]) else {
+        panic!()
+    };
     let n = p.len();
     p[n / 2] ^= 0x55;
     let r = d.usher.call(&[b"RESTORE".as_slice(), b"bad", b"0", &p]);
@@ -270,22 +356,55 @@ fn dump_and_restore_carry_streams_both_ways() {
 fn stream_commands_are_described_as_redis_describes_them() {
     let (usher, redis) = servers(ONE_SHARD, &[]);
     let names = [
-        "xadd", "xrange", "xrevrange", "xlen", "xdel", "xtrim", "xread", "xreadgroup", "xack",
-        "xpending", "xclaim", "xautoclaim", "xsetid", "xgroup|create", "xgroup|setid",
-        "xgroup|destroy", "xgroup|createconsumer", "xgroup|delconsumer", "xgroup|help",
-        "xinfo|stream", "xinfo|groups", "xinfo|consumers", "xinfo|help",
+        "xadd",
+        "xrange",
+        "xrevrange",
+        "xlen",
+        "xdel",
+        "xtrim",
+        "xread",
+        "xreadgroup",
+        "xack",
+        "xpending",
+        "xclaim",
+        "xautoclaim",
+        "xsetid",
+        "xgroup|create",
+        "xgroup|setid",
+        "xgroup|destroy",
+        "xgroup|createconsumer",
+        "xgroup|delconsumer",
+        "xgroup|help",
+        "xinfo|stream",
+        "xinfo|groups",
+        "xinfo|consumers",
+        "xinfo|help",
     ];
     diff::assert_command_table_matches(&mut usher.client(), &mut redis.client(), &names);
     let mut d = Differ::new(&usher, &redis);
     let getkeys = [
         cmd!("COMMAND", "GETKEYS", "XREAD", "COUNT", "2", "STREAMS", "a", "b", "0", "0"),
-        cmd!("COMMAND", "GETKEYS", "XREADGROUP", "GROUP", "g", "c", "STREAMS", "a", ">"),
+        cmd!(
+            "COMMAND",
+            "GETKEYS",
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "STREAMS",
+            "a",
+            ">"
+        ),
         cmd!("CONFIG", "GET", "stream-node-max-*"),
     ];
     for c in getkeys {
         let (u, r) = d.both(&c);
         let sorted = |r: &Reply| {
-            let mut v = r.items().iter().map(|x| format!("{x:?}")).collect::<Vec<_>>();
+            let mut v = r
+                .items()
+                .iter()
+                .map(|x| format!("{x:?}"))
+                .collect::<Vec<_>>();
             v.sort();
             v
         };

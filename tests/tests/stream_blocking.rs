@@ -59,9 +59,29 @@ fn xreadgroup_waiters_are_served_in_arrival_order_one_entry_each() {
         let mut c = s.client();
         c.call(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
         let (mut a, mut b, mut x) = (s.client(), s.client(), s.client());
-        a.send(&["XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS", "s", ">"]);
+        a.send(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "alice",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ]);
         wait_blocked(&mut c, 1);
-        b.send(&["XREADGROUP", "GROUP", "g", "bob", "BLOCK", "0", "STREAMS", "s", ">"]);
+        b.send(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "bob",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ]);
         wait_blocked(&mut c, 2);
         // Plain readers see every entry, whatever the group did.
         x.send(&["XREAD", "BLOCK", "0", "STREAMS", "s", "0"]);
@@ -91,22 +111,61 @@ fn timeouts_block_zero_noack_and_multi() {
         let timed_out = w.call(&["XREAD", "BLOCK", "100", "STREAMS", "s", "$"]);
         let waited = started.elapsed();
         assert!(waited >= Duration::from_millis(90), "{waited:?}");
-        let group_timed_out =
-            w.call(&["XREADGROUP", "GROUP", "g", "c", "BLOCK", "50", "STREAMS", "s", ">"]);
+        let group_timed_out = w.call(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "BLOCK",
+            "50",
+            "STREAMS",
+            "s",
+            ">",
+        ]);
         // A timed-out XREADGROUP created no consumer.
         let consumers = c.call(&["XINFO", "CONSUMERS", "s", "g"]);
-        w.send(&["XREADGROUP", "GROUP", "g", "c", "NOACK", "BLOCK", "0", "STREAMS", "s", ">"]);
+        w.send(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "NOACK",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ]);
         wait_blocked(&mut c, 1);
         c.call(&["XADD", "s", "1-1", "f", "v"]);
         let noack = w.read().unwrap();
         let pel = c.call(&["XPENDING", "s", "g"]);
         c.call(&["MULTI"]);
         c.call(&["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
-        c.call(&["XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">"]);
+        c.call(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ]);
         let exec = c.call(&["EXEC"]);
         let bad = w.call(&["XREAD", "BLOCK", "-1", "STREAMS", "s", "$"]);
         let bad2 = w.call(&["XREAD", "BLOCK", "1.5", "STREAMS", "s", "$"]);
-        vec![timed_out, group_timed_out, consumers, noack, pel, exec, bad, bad2]
+        vec![
+            timed_out,
+            group_timed_out,
+            consumers,
+            noack,
+            pel,
+            exec,
+            bad,
+            bad2,
+        ]
     });
 }
 
@@ -117,9 +176,29 @@ fn deleting_the_stream_or_its_group_answers_blocked_group_readers_with_an_error(
         c.call(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
         c.call(&["XGROUP", "CREATE", "s", "g2", "$"]);
         let (mut a, mut b, mut x) = (s.client(), s.client(), s.client());
-        a.send(&["XREADGROUP", "GROUP", "g", "a", "BLOCK", "0", "STREAMS", "s", ">"]);
+        a.send(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "a",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ]);
         x.send(&["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]);
-        b.send(&["XREADGROUP", "GROUP", "g2", "b", "BLOCK", "0", "STREAMS", "s", ">"]);
+        b.send(&[
+            "XREADGROUP",
+            "GROUP",
+            "g2",
+            "b",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ]);
         wait_blocked(&mut c, 3);
         c.call(&["XGROUP", "DESTROY", "s", "g"]);
         let destroyed = a.read().unwrap();
@@ -132,7 +211,17 @@ fn deleting_the_stream_or_its_group_answers_blocked_group_readers_with_an_error(
         let xread = x.read().unwrap();
         // A key overwritten by another type counts as deleted for group readers.
         c.call(&["XGROUP", "CREATE", "s", "g", "$"]);
-        a.send(&["XREADGROUP", "GROUP", "g", "a", "BLOCK", "0", "STREAMS", "s", ">"]);
+        a.send(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "a",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ]);
         wait_blocked(&mut c, 1);
         c.call(&["SET", "s", "string now"]);
         let overwritten = a.read().unwrap();

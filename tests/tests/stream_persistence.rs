@@ -31,8 +31,28 @@ fn populate(c: &mut Client) {
         c.call(&["XDEL", "big", &format!("{i}-0")]);
     }
     c.call(&["XGROUP", "CREATE", "big", "g", "0"]);
-    c.call(&["XREADGROUP", "GROUP", "g", "alice", "COUNT", "30", "STREAMS", "big", ">"]);
-    c.call(&["XREADGROUP", "GROUP", "g", "bob", "COUNT", "5", "STREAMS", "big", ">"]);
+    c.call(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "alice",
+        "COUNT",
+        "30",
+        "STREAMS",
+        "big",
+        ">",
+    ]);
+    c.call(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "bob",
+        "COUNT",
+        "5",
+        "STREAMS",
+        "big",
+        ">",
+    ]);
     c.call(&["XGROUP", "CREATECONSUMER", "big", "g", "idle"]);
     c.call(&["XGROUP", "CREATE", "big", "late", "$", "ENTRIESREAD", "500"]);
     c.call(&["XADD", "small", "1-1", "k", "v"]);
@@ -61,7 +81,10 @@ fn a_usher_rdb_with_streams_passes_redis_check_rdb_and_loads_into_redis() {
         .output()
         .expect("redis-check-rdb is installed with redis-server");
     let report = String::from_utf8_lossy(&check.stdout).into_owned();
-    assert!(check.status.success() && report.contains("RDB looks OK"), "{report}");
+    assert!(
+        check.status.success() && report.contains("RDB looks OK"),
+        "{report}"
+    );
     assert!(report.contains("3 keys read"), "{report}");
     let redis = Server::redis(&["--dir", &d]);
     assert_eq!(snapshot(&mut redis.client()), want);
@@ -81,10 +104,33 @@ fn a_redis_rdb_with_streams_loads_into_usher() {
     assert_eq!(snapshot(&mut u), want);
     // The loaded streams keep working: new entries, deliveries and acknowledgements.
     let (a, b) = (
-        u.call(&["XREADGROUP", "GROUP", "g", "carol", "COUNT", "2", "STREAMS", "big", ">"]),
-        r.call(&["XREADGROUP", "GROUP", "g", "carol", "COUNT", "2", "STREAMS", "big", ">"]),
+        u.call(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "carol",
+            "COUNT",
+            "2",
+            "STREAMS",
+            "big",
+            ">",
+        ]),
+        r.call(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "carol",
+            "COUNT",
+            "2",
+            "STREAMS",
+            "big",
+            ">",
+        ]),
     );
     assert_eq!(a, b);
     assert_eq!(u.call(&["XACK", "big", "g", "1-0", "2-0"]), Reply::Int(2));
-    assert_eq!(u.call(&["XADD", "big", "501-0", "f", "x"]), Reply::bulk("501-0"));
+    assert_eq!(
+        u.call(&["XADD", "big", "501-0", "f", "x"]),
+        Reply::bulk("501-0")
+    );
 }

@@ -148,7 +148,9 @@ pub(crate) fn parse_range_start(arg: &[u8]) -> Result<StreamId, CmdError> {
 pub(crate) fn parse_range_end(arg: &[u8]) -> Result<StreamId, CmdError> {
     if arg.len() > 1 && arg[0] == b'(' {
         let id = parse_id_full(&arg[1..], u64::MAX, true, false)?.id;
-        return id.decr().ok_or(CmdError::Static(errors::STREAM_INVALID_END));
+        return id
+            .decr()
+            .ok_or(CmdError::Static(errors::STREAM_INVALID_END));
     }
     parse_id(arg, u64::MAX)
 }
@@ -488,9 +490,7 @@ fn xsetid(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         } else if is(argv.arg(i), "MAXDELETEDID") && more > 0 {
             max_deleted = parse_strict_id(argv.arg(i + 1))?;
             if id < max_deleted {
-                return Err(CmdError::Static(
-                    errors::STREAM_XSETID_BELOW_MAXDELETED_ARG,
-                ));
+                return Err(CmdError::Static(errors::STREAM_XSETID_BELOW_MAXDELETED_ARG));
             }
         } else {
             return Err(CmdError::Syntax);
@@ -499,7 +499,7 @@ fn xsetid(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     }
     let (key, now) = (argv.arg(1), ctx.now_ms);
     let s = get_stream(ctx.db(key), key, now)?.ok_or(CmdError::NoSuchKey)?;
-    if s.len() > 0 {
+    if !s.is_empty() {
         let top = s.edge_id(true).unwrap_or(StreamId::MIN);
         if id < top {
             return Err(CmdError::Static(errors::STREAM_XSETID_BELOW_TOP));

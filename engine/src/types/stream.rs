@@ -182,7 +182,10 @@ fn elem(lp: &[u8], p: usize) -> (LpVal<'_>, usize) {
 
 fn int_at(lp: &[u8], p: usize) -> Result<(i64, usize), Corrupt> {
     let (v, next) = read_at(lp, p)?.ok_or(Corrupt("stream node ends early"))?;
-    Ok((v.as_int().ok_or(Corrupt("stream node integer expected"))?, next))
+    Ok((
+        v.as_int().ok_or(Corrupt("stream node integer expected"))?,
+        next,
+    ))
 }
 
 /// One entry of a node, as stored (deleted ones included).
@@ -216,7 +219,9 @@ impl<'a> NodeScan<'a> {
         }
         let master_fields_at = p;
         for _ in 0..n_master {
-            p = read_at(lp, p)?.ok_or(Corrupt("stream master entry ends early"))?.1;
+            p = read_at(lp, p)?
+                .ok_or(Corrupt("stream master entry ends early"))?
+                .1;
         }
         let (zero, p) = int_at(lp, p)?;
         if zero != 0 {
@@ -328,12 +333,7 @@ impl Stream {
 
     /// Appends an entry with id `id` (the caller checked it is above `last_id`). Does not
     /// count it in `entries_added` (XADD does; loading does not).
-    pub fn append<'f>(
-        &mut self,
-        id: StreamId,
-        pairs: &[(&'f [u8], &'f [u8])],
-        limits: NodeLimits,
-    ) {
+    pub fn append<'f>(&mut self, id: StreamId, pairs: &[(&'f [u8], &'f [u8])], limits: NodeLimits) {
         debug_assert!(self.length == 0 && self.nodes.is_empty() || id > self.last_id);
         let payload: usize = pairs.iter().map(|(f, v)| f.len() + v.len()).sum();
         let max_bytes = match limits.max_bytes {
@@ -579,7 +579,11 @@ impl Stream {
             return Err(Corrupt("stream node counters mismatch"));
         }
         let last = last.ok_or(Corrupt("empty stream node"))?;
-        if self.nodes.last_key_value().is_some_and(|(m, _)| *m >= master) {
+        if self
+            .nodes
+            .last_key_value()
+            .is_some_and(|(m, _)| *m >= master)
+        {
             return Err(Corrupt("stream nodes out of order"));
         }
         self.nodes.insert(master, lp);

@@ -69,7 +69,11 @@ fn trim_opts(g: &mut Gen, c: &mut Cmd) {
     if strategy.eq_ignore_ascii_case("MINID") {
         c.push(id(g));
     } else {
-        c.push(g.pick(&["0", "1", "3", "5", "10", "-1", "x"]).as_bytes().to_vec());
+        c.push(
+            g.pick(&["0", "1", "3", "5", "10", "-1", "x"])
+                .as_bytes()
+                .to_vec(),
+        );
     }
     if g.chance(20) {
         c.push(b"LIMIT".to_vec());
@@ -131,9 +135,18 @@ pub fn streams(g: &mut Gen) -> Cmd {
             c
         }
         14 => {
-            let mut c = cmd!("XGROUP", "SETID", k, group(g), *g.pick(&["$", "0", "3-0", "-", "x"]));
+            let mut c = cmd!(
+                "XGROUP",
+                "SETID",
+                k,
+                group(g),
+                *g.pick(&["$", "0", "3-0", "-", "x"])
+            );
             if g.chance(30) {
-                c.extend([b"ENTRIESREAD".to_vec(), g.pick(&["2", "-1", "-3"]).as_bytes().to_vec()]);
+                c.extend([
+                    b"ENTRIESREAD".to_vec(),
+                    g.pick(&["2", "-1", "-3"]).as_bytes().to_vec(),
+                ]);
             }
             c
         }
@@ -156,7 +169,11 @@ pub fn streams(g: &mut Gen) -> Cmd {
             }
             c.push(b"STREAMS".to_vec());
             c.push(k);
-            c.push(g.pick(&[">", ">", ">", "0", "3-0", "$", "x"]).as_bytes().to_vec());
+            c.push(
+                g.pick(&[">", ">", ">", "0", "3-0", "$", "x"])
+                    .as_bytes()
+                    .to_vec(),
+            );
             c
         }
         20 => {
@@ -183,9 +200,16 @@ pub fn streams(g: &mut Gen) -> Cmd {
         23 => {
             let mut c = cmd!("XPENDING", k, group(g));
             if g.chance(25) {
-                c.extend([b"IDLE".to_vec(), g.pick(&["0", "3600000", "x"]).as_bytes().to_vec()]);
+                c.extend([
+                    b"IDLE".to_vec(),
+                    g.pick(&["0", "3600000", "x"]).as_bytes().to_vec(),
+                ]);
             }
-            c.extend([id(g), id(g), g.pick(&["10", "1", "0", "-5"]).as_bytes().to_vec()]);
+            c.extend([
+                id(g),
+                id(g),
+                g.pick(&["10", "1", "0", "-5"]).as_bytes().to_vec(),
+            ]);
             if g.chance(40) {
                 c.push(consumer(g));
             }
@@ -214,7 +238,10 @@ pub fn streams(g: &mut Gen) -> Cmd {
             let min_idle = *g.pick(&["0", "0", "3600000", "x"]);
             let mut c = cmd!("XAUTOCLAIM", k, group(g), consumer(g), min_idle, id(g));
             if g.chance(50) {
-                c.extend([b"COUNT".to_vec(), g.pick(&["1", "2", "100", "0"]).as_bytes().to_vec()]);
+                c.extend([
+                    b"COUNT".to_vec(),
+                    g.pick(&["1", "2", "100", "0"]).as_bytes().to_vec(),
+                ]);
             }
             if g.chance(30) {
                 c.push(b"JUSTID".to_vec());
@@ -225,7 +252,10 @@ pub fn streams(g: &mut Gen) -> Cmd {
         28 => {
             let mut c = cmd!("XINFO", "STREAM", k, "FULL");
             if g.chance(40) {
-                c.extend([b"COUNT".to_vec(), g.pick(&["1", "0", "3"]).as_bytes().to_vec()]);
+                c.extend([
+                    b"COUNT".to_vec(),
+                    g.pick(&["1", "0", "3"]).as_bytes().to_vec(),
+                ]);
             }
             c
         }
@@ -234,7 +264,10 @@ pub fn streams(g: &mut Gen) -> Cmd {
         31 => {
             let mut c = cmd!("XSETID", k, id(g));
             if g.chance(30) {
-                c.extend([b"ENTRIESADDED".to_vec(), g.pick(&["0", "100", "-1"]).as_bytes().to_vec()]);
+                c.extend([
+                    b"ENTRIESADDED".to_vec(),
+                    g.pick(&["0", "100", "-1"]).as_bytes().to_vec(),
+                ]);
             }
             if g.chance(30) {
                 c.extend([b"MAXDELETEDID".to_vec(), id(g)]);
@@ -251,7 +284,10 @@ pub fn streams(g: &mut Gen) -> Cmd {
                 &["XGROUP", "DESTROY", "a"],
                 &["XREAD", "STREAMS"],
             ];
-            g.pick(&forms).iter().map(|s| s.as_bytes().to_vec()).collect()
+            g.pick(&forms)
+                .iter()
+                .map(|s| s.as_bytes().to_vec())
+                .collect()
         }
     }
 }
@@ -259,14 +295,7 @@ pub fn streams(g: &mut Gen) -> Cmd {
 /// The generators the stream test mixes: streams, plus keyspace commands and strings on the
 /// same keys so types collide (and streams are renamed, copied and deleted).
 pub fn stream_mix() -> [fn(&mut Gen) -> Cmd; 6] {
-    [
-        streams,
-        streams,
-        streams,
-        streams,
-        streams,
-        super::keyspace,
-    ]
+    [streams, streams, streams, streams, streams, super::keyspace]
 }
 
 fn zero() -> Reply {
@@ -293,9 +322,9 @@ pub fn normalize_times(cmd: &Cmd, r: Reply) -> Reply {
                 })
                 .collect(),
         ),
-        ("xinfo", "consumers", Reply::Array(cs)) => Reply::Array(
-            cs.into_iter().map(|c| blank_keys(c, &["idle"])).collect(),
-        ),
+        ("xinfo", "consumers", Reply::Array(cs)) => {
+            Reply::Array(cs.into_iter().map(|c| blank_keys(c, &["idle"])).collect())
+        }
         ("xinfo", "stream", r) if cmd.len() > 3 => blank_full(r),
         (_, _, r) => r,
     }

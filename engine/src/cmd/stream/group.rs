@@ -52,10 +52,7 @@ fn entries_read_arg(arg: &[u8]) -> Result<i64, CmdError> {
 }
 
 /// The stream and group a group subcommand works on; the key must exist.
-fn stream_for_xgroup<'c>(
-    ctx: &'c mut ExecCtx,
-    key: &[u8],
-) -> Result<&'c mut Stream, CmdError> {
+fn stream_for_xgroup<'c>(ctx: &'c mut ExecCtx, key: &[u8]) -> Result<&'c mut Stream, CmdError> {
     let now = ctx.now_ms;
     get_stream(ctx.db(key), key, now)?.ok_or(CmdError::Static(errors::STREAM_XGROUP_NEEDS_KEY))
 }
@@ -74,7 +71,10 @@ fn xgroup_create(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdR
             entries_read = entries_read_arg(argv.arg(i + 1))?;
             i += 2;
         } else {
-            return Err(CmdError::Owned(errors::subcommand_syntax(argv.arg(1), "XGROUP")));
+            return Err(CmdError::Owned(errors::subcommand_syntax(
+                argv.arg(1),
+                "XGROUP",
+            )));
         }
     }
     let (key, group, now) = (argv.arg(2), argv.arg(3), ctx.now_ms);
@@ -83,7 +83,10 @@ fn xgroup_create(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdR
         return Err(CmdError::Static(errors::STREAM_XGROUP_NEEDS_KEY));
     }
     if argv.len() > 8 {
-        return Err(CmdError::Owned(errors::subcommand_syntax(argv.arg(1), "XGROUP")));
+        return Err(CmdError::Owned(errors::subcommand_syntax(
+            argv.arg(1),
+            "XGROUP",
+        )));
     }
     let id = if argv.arg(4) == b"$" {
         get_stream(ctx.db(key), key, now)?.map_or(StreamId::MIN, |s| s.last_id)
@@ -98,7 +101,8 @@ fn xgroup_create(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdR
     if s.groups.contains_key(group) {
         return Err(CmdError::Static(errors::STREAM_BUSYGROUP));
     }
-    s.groups.insert(group.to_vec(), Group::new(id, entries_read));
+    s.groups
+        .insert(group.to_vec(), Group::new(id, entries_read));
     // notify: xgroup-create
     ctx.effects.dirty += 1;
     out.ok();
@@ -114,7 +118,10 @@ fn xgroup_setid(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRe
         5 => {}
         7 if is(argv.arg(5), "ENTRIESREAD") => entries_read = entries_read_arg(argv.arg(6))?,
         _ => {
-            return Err(CmdError::Owned(errors::subcommand_syntax(argv.arg(1), "XGROUP")));
+            return Err(CmdError::Owned(errors::subcommand_syntax(
+                argv.arg(1),
+                "XGROUP",
+            )));
         }
     }
     let (key, group) = (argv.arg(2), argv.arg(3));
@@ -160,7 +167,10 @@ fn xgroup_destroy(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> Cmd
 fn xgroup_createconsumer(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (key, group, now) = (argv.arg(2), argv.arg(3), ctx.now_ms);
     let s = stream_for_xgroup(ctx, key)?;
-    let g = s.groups.get_mut(group).ok_or_else(|| no_group(key, group))?;
+    let g = s
+        .groups
+        .get_mut(group)
+        .ok_or_else(|| no_group(key, group))?;
     let created = g.consumer_or_create(argv.arg(4), now).1;
     if created {
         // notify: xgroup-createconsumer
@@ -177,7 +187,10 @@ fn xgroup_createconsumer(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink)
 fn xgroup_delconsumer(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (key, group) = (argv.arg(2), argv.arg(3));
     let s = stream_for_xgroup(ctx, key)?;
-    let g = s.groups.get_mut(group).ok_or_else(|| no_group(key, group))?;
+    let g = s
+        .groups
+        .get_mut(group)
+        .ok_or_else(|| no_group(key, group))?;
     let pending = g.delete_consumer(argv.arg(4));
     if pending.is_some() {
         // notify: xgroup-delconsumer
@@ -281,7 +294,11 @@ pub(super) fn xpending(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -
             (Some((first, _)), Some((last, _))) => {
                 reply_id(out, *first);
                 reply_id(out, *last);
-                let busy: Vec<_> = g.consumers.iter().filter(|(_, c)| !c.pel.is_empty()).collect();
+                let busy: Vec<_> = g
+                    .consumers
+                    .iter()
+                    .filter(|(_, c)| !c.pel.is_empty())
+                    .collect();
                 out.array(busy.len());
                 for (name, c) in busy {
                     out.array(2);
@@ -351,7 +368,8 @@ pub(super) fn xclaim(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> 
     while j < argv.len() {
         let more = argv.len() - 1 - j;
         let opt = argv.arg(j);
-        let int_or = |i: usize, e: &'static str| args::int(argv.arg(i)).map_err(|_| CmdError::Static(e));
+        let int_or =
+            |i: usize, e: &'static str| args::int(argv.arg(i)).map_err(|_| CmdError::Static(e));
         if is(opt, "FORCE") {
             force = true;
         } else if is(opt, "JUSTID") {
@@ -522,21 +540,66 @@ pub(super) fn xautoclaim(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink)
 const GRP: CmdGroup = CmdGroup::Stream;
 
 pub(super) static XGROUP_SUBCOMMANDS: &[Spec] = &[
-    cmd("CREATE", -5, Flags::WRITE.union(Flags::DENYOOM), xgroup_create as EngineHandler)
-        .keys(2, 2, 1)
-        .doc(GRP, "5.0.0", "Create a consumer group.", "O(1)"),
+    cmd(
+        "CREATE",
+        -5,
+        Flags::WRITE.union(Flags::DENYOOM),
+        xgroup_create as EngineHandler,
+    )
+    .keys(2, 2, 1)
+    .doc(GRP, "5.0.0", "Create a consumer group.", "O(1)"),
     cmd("SETID", -5, Flags::WRITE, xgroup_setid as EngineHandler)
         .keys(2, 2, 1)
-        .doc(GRP, "5.0.0", "Set a consumer group to an arbitrary last delivered ID value.", "O(1)"),
+        .doc(
+            GRP,
+            "5.0.0",
+            "Set a consumer group to an arbitrary last delivered ID value.",
+            "O(1)",
+        ),
     cmd("DESTROY", 4, Flags::WRITE, xgroup_destroy as EngineHandler)
         .keys(2, 2, 1)
-        .doc(GRP, "5.0.0", "Destroy a consumer group.", "O(N) where N is the number of entries in the group's pending entries list (PEL)."),
-    cmd("CREATECONSUMER", 5, Flags::WRITE.union(Flags::DENYOOM), xgroup_createconsumer as EngineHandler)
-        .keys(2, 2, 1)
-        .doc(GRP, "6.2.0", "Create a consumer in a consumer group.", "O(1)"),
-    cmd("DELCONSUMER", 5, Flags::WRITE, xgroup_delconsumer as EngineHandler)
-        .keys(2, 2, 1)
-        .doc(GRP, "5.0.0", "Delete a consumer from a consumer group.", "O(1)"),
-    cmd("HELP", 2, Flags::LOADING.union(Flags::STALE), xgroup_help as EngineHandler)
-        .doc(GRP, "5.0.0", "Show helpful text about the different subcommands", "O(1)"),
+        .doc(
+            GRP,
+            "5.0.0",
+            "Destroy a consumer group.",
+            "O(N) where N is the number of entries in the group's pending entries list (PEL).",
+        ),
+    cmd(
+        "CREATECONSUMER",
+        5,
+        Flags::WRITE.union(Flags::DENYOOM),
+        xgroup_createconsumer as EngineHandler,
+    )
+    .keys(2, 2, 1)
+    .doc(
+        GRP,
+        "6.2.0",
+        "Create a consumer in a consumer group.",
+        "O(1)",
+    ),
+    cmd(
+        "DELCONSUMER",
+        5,
+        Flags::WRITE,
+        xgroup_delconsumer as EngineHandler,
+    )
+    .keys(2, 2, 1)
+    .doc(
+        GRP,
+        "5.0.0",
+        "Delete a consumer from a consumer group.",
+        "O(1)",
+    ),
+    cmd(
+        "HELP",
+        2,
+        Flags::LOADING.union(Flags::STALE),
+        xgroup_help as EngineHandler,
+    )
+    .doc(
+        GRP,
+        "5.0.0",
+        "Show helpful text about the different subcommands",
+        "O(1)",
+    ),
 ];

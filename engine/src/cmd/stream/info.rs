@@ -230,17 +230,37 @@ fn xinfo_help(_ctx: &mut ExecCtx, _argv: Argv, out: &mut dyn ReplySink) -> CmdRe
 const GRP: CmdGroup = CmdGroup::Stream;
 
 pub(super) static XINFO_SUBCOMMANDS: &[Spec] = &[
-    cmd("CONSUMERS", 4, Flags::READONLY.union(Flags::NONDETERMINISTIC), xinfo_consumers as EngineHandler)
-        .keys(2, 2, 1)
-        .doc(GRP, "5.0.0", "List the consumers in a consumer group", "O(1)"),
+    cmd(
+        "CONSUMERS",
+        4,
+        Flags::READONLY.union(Flags::NONDETERMINISTIC),
+        xinfo_consumers as EngineHandler,
+    )
+    .keys(2, 2, 1)
+    .doc(
+        GRP,
+        "5.0.0",
+        "List the consumers in a consumer group",
+        "O(1)",
+    ),
     cmd("GROUPS", 3, Flags::READONLY, xinfo_groups as EngineHandler)
         .keys(2, 2, 1)
         .doc(GRP, "5.0.0", "List the consumer groups of a stream", "O(1)"),
     cmd("STREAM", -3, Flags::READONLY, xinfo_stream as EngineHandler)
         .keys(2, 2, 1)
         .doc(GRP, "5.0.0", "Get information about a stream", "O(1)"),
-    cmd("HELP", 2, Flags::LOADING.union(Flags::STALE), xinfo_help as EngineHandler)
-        .doc(GRP, "5.0.0", "Show helpful text about the different subcommands", "O(1)"),
+    cmd(
+        "HELP",
+        2,
+        Flags::LOADING.union(Flags::STALE),
+        xinfo_help as EngineHandler,
+    )
+    .doc(
+        GRP,
+        "5.0.0",
+        "Show helpful text about the different subcommands",
+        "O(1)",
+    ),
 ];
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ struct ReadArgs<'a> {
 pub(super) fn xread_keys(argv: Argv) -> Option<KeyPositions> {
     let at = (1..argv.len()).find(|&i| is(argv.arg(i), "STREAMS"))? + 1;
     let n = argv.len() - at;
-    if n == 0 || n % 2 != 0 {
+    if n == 0 || !n.is_multiple_of(2) {
         return None;
     }
     Some((at..at + n / 2).collect())
@@ -69,7 +69,7 @@ fn parse_read_args(argv: Argv) -> Result<ReadArgs, CmdError> {
         } else if is(o, "STREAMS") && more > 0 {
             a.streams_at = i + 1;
             let n = argv.len() - a.streams_at;
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 return Err(CmdError::Static(errors::STREAM_UNBALANCED));
             }
             a.n_streams = n / 2;
@@ -194,7 +194,15 @@ pub(super) fn xread(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> C
         now.saturating_add(block_ms.min(i64::MAX as u64) as i64)
     };
     let keys = a.streams_at..a.streams_at + a.n_streams;
-    block_or_answer(ctx, argv, keys, deadline, serve_read, TimeoutReply::NullArray, out);
+    block_or_answer(
+        ctx,
+        argv,
+        keys,
+        deadline,
+        serve_read,
+        TimeoutReply::NullArray,
+        out,
+    );
     if let Some(b) = ctx.effects.block.as_mut() {
         // Redis resolves `$` when the client blocks: later entries are what it waits for.
         let resolved = argv.iter().enumerate().map(|(i, arg)| {
@@ -379,10 +387,10 @@ fn serve_read(
         .find(|&k| argv.arg(a.streams_at + k) == key)
         .expect("a waiter is served only from its own keys");
     let now = ctx.now_ms;
-    let is_stream = match ctx.db(key).get(key, now) {
-        Some(crate::value::Value::Stream(_)) => true,
-        _ => false,
-    };
+    let is_stream = matches!(
+        ctx.db(key).get(key, now),
+        Some(crate::value::Value::Stream(_))
+    );
     let from = match a.group {
         Some((group, _)) => {
             if !is_stream {
