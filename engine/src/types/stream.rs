@@ -132,6 +132,9 @@ pub struct Stream {
     pub entries_added: u64,
     /// Consumer groups by name (Redis keeps them in a radix tree: name order).
     pub groups: BTreeMap<Vec<u8>, Group>,
+    /// The last live entry's id (0-0 when empty), kept so reads need not scan the tail node
+    /// backwards (Redis walks its listpack from the end for it).
+    top: StreamId,
 }
 
 /// A live entry found by iteration, read in place inside its node.
@@ -186,6 +189,17 @@ fn int_at(lp: &[u8], p: usize) -> Result<(i64, usize), Corrupt> {
         v.as_int().ok_or(Corrupt("stream node integer expected"))?,
         next,
     ))
+}
+
+fn entry_ref<'a>(lp: &'a [u8], master_fields_at: usize, e: &RawEntry) -> EntryRef<'a> {
+    EntryRef {
+        id: e.id,
+        lp,
+        master_fields_at,
+        n_fields: e.n_fields,
+        same_fields: e.flags & FLAG_SAMEFIELDS != 0,
+        body_at: e.body_at,
+    }
 }
 
 /// One entry of a node, as stored (deleted ones included).
@@ -280,14 +294,7 @@ impl<'a> NodeScan<'a> {
     }
 
     fn entry_ref(&self, e: &RawEntry) -> EntryRef<'a> {
-        EntryRef {
-            id: e.id,
-            lp: self.lp,
-            master_fields_at: self.master_fields_at,
-            n_fields: e.n_fields,
-            same_fields: e.flags & FLAG_SAMEFIELDS != 0,
-            body_at: e.body_at,
-        }
+        entry_ref(self.lp, self.master_fields_at, e)
     }
 
     /// Every entry of a node this module built (which cannot be corrupt).
@@ -400,10 +407,13 @@ impl Stream {
         }
         self.length += 1;
         self.last_id = id;
+        self.top = id;
     }
 
     /// Calls `f` on each live entry with `start <= id <= end`, ascending or (`rev`)
-    /// descending, until it returns false.
+    /// descending, until it returns false. Ascending walks decode only up to the last entry
+    /// used; descending ones decode each node they enter whole (its entries are then taken
+    /// back to front).
     pub fn for_each<'s>(
         &'s self,
         start: StreamId,
@@ -422,29 +432,32 @@ impl Stream {
             .map(|(k, _)| *k)
             .unwrap_or(StreamId::MIN);
         let nodes = self.nodes.range(from..=end);
-        let mut visit = |master: &StreamId, lp: &'s Vec<u8>| -> bool {
-            let (scan, entries) = NodeScan::all(lp, *master);
-            let mut go = |e: &RawEntry| {
-                if e.flags & FLAG_DELETED != 0 || e.id < start || e.id > end {
-                    return true;
-                }
-                f(scan.entry_ref(e))
-            };
-            if rev {
-                entries.iter().rev().all(&mut go)
-            } else {
-                entries.iter().all(&mut go)
-            }
-        };
         if rev {
-            for (m, lp) in nodes.rev() {
-                if !visit(m, lp) {
+            for (master, lp) in nodes.rev() {
+                let (scan, entries) = NodeScan::all(lp, *master);
+                for e in entries.iter().rev() {
+                    if e.flags & FLAG_DELETED == 0
+                        && e.id >= start
+                        && e.id <= end
+                        && !f(scan.entry_ref(e))
+                    {
+                        return;
+                    }
+                }
+            }
+            return;
+        }
+        for (master, lp) in nodes {
+            let mut scan = NodeScan::new(lp, *master).expect("stream nodes are valid listpacks");
+            let (lp, master_fields_at) = (scan.lp, scan.master_fields_at);
+            while let Some(e) = scan.next_entry().expect("stream nodes are valid listpacks") {
+                if e.id > end {
                     return;
                 }
-            }
-        } else {
-            for (m, lp) in nodes {
-                if !visit(m, lp) {
+                if e.flags & FLAG_DELETED != 0 || e.id < start {
+                    continue;
+                }
+                if !f(entry_ref(lp, master_fields_at, &e)) {
                     return;
                 }
             }
@@ -463,12 +476,28 @@ impl Stream {
 
     /// The first (or, `last`, the last) live entry's id.
     pub fn edge_id(&self, last: bool) -> Option<StreamId> {
+        if self.length == 0 {
+            return None;
+        }
+        if last {
+            return Some(self.top);
+        }
         let mut found = None;
-        self.for_each(StreamId::MIN, StreamId::MAX, last, |e| {
+        self.for_each(StreamId::MIN, StreamId::MAX, false, |e| {
             found = Some(e.id);
             false
         });
         found
+    }
+
+    /// Recomputes the cached last live id by scanning from the tail.
+    fn refresh_top(&mut self) {
+        let mut top = StreamId::MIN;
+        self.for_each(StreamId::MIN, StreamId::MAX, true, |e| {
+            top = e.id;
+            false
+        });
+        self.top = top;
     }
 
     /// Marks entry `id` deleted (`streamDeleteItem`); false if there is no such live entry.
@@ -493,6 +522,9 @@ impl Stream {
             set_counters(lp, count - 1, deleted + 1);
         }
         self.length -= 1;
+        if id == self.top {
+            self.refresh_top();
+        }
         true
     }
 
@@ -555,6 +587,10 @@ impl Stream {
             deleted += n as u64;
             break;
         }
+        // Trimming takes from the head: the last entry goes only with all the others.
+        if self.length == 0 {
+            self.top = StreamId::MIN;
+        }
         self.first_id = self.edge_id(false).unwrap_or(StreamId::MIN);
         deleted
     }
@@ -588,6 +624,7 @@ impl Stream {
         }
         self.nodes.insert(master, lp);
         self.length += live as u64;
+        self.refresh_top();
         Ok((live as u64, last))
     }
 

@@ -307,7 +307,6 @@ fn deliver_new(
         ids.push(e.id);
         count == 0 || ids.len() < count
     });
-    out.array(ids.len());
     for &id in &ids {
         // `streamReplyWithRange`'s group bookkeeping, entry by entry.
         let (has_tombstones, estimate, added) = (
@@ -327,8 +326,10 @@ fn deliver_new(
         if !noack {
             g.assign(id, consumer, now, 1);
         }
-        reply_entry(out, &s.get(id).expect("just listed"));
     }
+    // The same entries again, now to reply with (the bookkeeping needed the stream mutable).
+    let last = ids.last().copied().unwrap_or(StreamId::MIN);
+    super::reply_range(out, s, start, last, ids.len(), false);
 }
 
 /// XREADGROUP with an id: the consumer's pending entries from `start`, each delivery counted;

@@ -61,13 +61,17 @@ impl Group {
     /// second place when it was created.
     pub fn consumer_or_create(&mut self, name: &[u8], now_ms: i64) -> (&mut Consumer, bool) {
         let created = !self.consumers.contains_key(name);
-        let c = self
-            .consumers
-            .entry(name.to_vec())
-            .or_insert_with(|| Consumer {
+        if created {
+            let c = Consumer {
                 seen_time: now_ms,
                 pel: BTreeSet::new(),
-            });
+            };
+            self.consumers.insert(name.to_vec(), c);
+        }
+        let c = self
+            .consumers
+            .get_mut(name)
+            .expect("present or just created");
         (c, created)
     }
 
