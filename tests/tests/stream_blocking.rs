@@ -225,7 +225,24 @@ fn deleting_the_stream_or_its_group_answers_blocked_group_readers_with_an_error(
         wait_blocked(&mut c, 1);
         c.call(&["SET", "s", "string now"]);
         let overwritten = a.read().unwrap();
-        vec![destroyed, deleted, xread, overwritten]
+        // FLUSHALL empties the keyspace under blocked group readers too.
+        c.call(&["DEL", "s"]);
+        c.call(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+        a.send(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "a",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ]);
+        wait_blocked(&mut c, 1);
+        c.call(&["FLUSHALL"]);
+        let flushed = a.read().unwrap();
+        vec![destroyed, deleted, xread, overwritten, flushed]
     });
 }
 

@@ -43,6 +43,23 @@ pub(crate) fn get_stream<'d>(
     }
 }
 
+/// Keys of `db` on `shard` that hold a stream some client is blocked on, as (db, key) ready
+/// keys: FLUSHDB and FLUSHALL signal them before emptying the database, so blocked
+/// XREADGROUP clients get Redis 7.0's `UNBLOCKED` error (`scanDatabaseForDeletedStreams`).
+pub(crate) fn waited_streams(
+    shard: &mut crate::shard::Shard,
+    db: usize,
+) -> Vec<(usize, crate::bytes::SmallBytes)> {
+    if shard.blocked.is_empty() {
+        return Vec::new();
+    }
+    let keys = shard.blocked.keys_in_db(db);
+    keys.into_iter()
+        .filter(|k| matches!(shard.dbs[db].peek(k), Some(Value::Stream(_))))
+        .map(|k| (db, k))
+        .collect()
+}
+
 /// Redis's `string2ull`: a strict integer, else what `strtoull` accepts whole (leading
 /// spaces, a sign; a negative value wraps), never a strict negative.
 fn string2ull(s: &[u8]) -> Option<u64> {
