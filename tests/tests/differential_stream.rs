@@ -3,7 +3,8 @@
 //! node boundaries, approximate trimming and `radix-tree-*` counts are exercised), including
 //! errors, consumer groups and their PELs, XINFO, DUMP/RESTORE both ways, and the keyspace
 //! commands on streams. Clock-dependent fields (idle and delivery times) are blanked before
-//! comparing; everything else must match byte for byte.
+//! comparing; everything else must match byte for byte. `USHER_STREAM_PARANOID=1` also
+//! compares `XINFO STREAM FULL` of every key after every command (slow; for bisecting).
 
 use usher_tests::diff::{self, render, Mismatch};
 use usher_tests::gen::{self, stream::normalize_times, Cmd};
