@@ -26,7 +26,8 @@
 //! Serving walks a key's queue front to back, as Redis's `serveClientsBlockedOn*Key` walks its
 //! list of clients: a waiter that cannot pop from the key as it is now (a BLPOP waiter on a key
 //! that became a sorted set) is skipped, not stopped at, so a BZPOPMIN waiter behind it is
-//! served; the walk ends when the key is gone. A waiter found CLAIMED is being served by a
+//! served; the walk goes on to the end of the queue (a deleted stream still answers the
+//! XREADGROUP waiters behind a list waiter). A waiter found CLAIMED is being served by a
 //! writer on another of its keys (or retried by its own connection): it is skipped and left in
 //! place, since that claim may still be released.
 
@@ -296,6 +297,7 @@ pub fn block_or_answer(
         deadline_ms,
         serve,
         on_timeout: TimeoutReply::NullArray,
+        argv: None,
     });
 }
 
@@ -381,17 +383,9 @@ pub fn serve_ready(ctx: &mut ExecCtx<'_, '_>, ready: &[(usize, SmallBytes)]) -> 
                     break;
                 }
                 Ok(Serve::Nothing) => {
+                    // The key holds something this waiter does not take (a list waiter on a
+                    // sorted set, an XREAD on a deleted stream): the waiters behind it may.
                     waiter.unclaim();
-                    let now = ctx.now_ms;
-                    let exists = ctx
-                        .shards
-                        .try_shard(key)
-                        .is_some_and(|shard| shard.db(*db).contains(key, now));
-                    if !exists {
-                        break;
-                    }
-                    // The key holds a type this waiter does not pop (a list waiter on a sorted
-                    // set): the waiters behind it may.
                     idx += 1;
                     continue;
                 }

@@ -16,6 +16,11 @@ pub struct EngineConfig {
     pub hll_sparse_max_bytes: usize,
     /// `list-max-listpack-size` (negative: a byte limit per node, as Redis).
     pub list_max_listpack_size: i64,
+    /// `stream-node-max-bytes`: a stream node (listpack) takes no new entry past this size
+    /// (0: Redis's 1 GiB cap only).
+    pub stream_node_max_bytes: usize,
+    /// `stream-node-max-entries`: entries (live and deleted) per stream node (0: no limit).
+    pub stream_node_max_entries: i64,
     /// `token-secret`: the HMAC key of signed admission tokens (JWT, HS256).
     pub token_secret: Vec<u8>,
     /// `queue-now-max-skew`: how far (ms) a `NOW` option of the waiting-room family may be
@@ -37,6 +42,8 @@ impl Default for EngineConfig {
             zset_max_listpack_value: 64,
             hll_sparse_max_bytes: 3000,
             list_max_listpack_size: -2,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
             token_secret: Vec::new(),
             queue_now_max_skew_ms: 60_000,
             notify_classes: 0,

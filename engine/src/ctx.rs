@@ -47,6 +47,9 @@ pub struct BlockOn {
     pub serve: ServeFn,
     /// What to reply on timeout.
     pub on_timeout: TimeoutReply,
+    /// The command as the waiter keeps it, when it differs from what was sent (XREAD's `$`
+    /// resolved to the stream's last id at blocking time).
+    pub argv: Option<usher_protocol::OwnedArgv>,
 }
 
 impl std::fmt::Debug for BlockOn {
@@ -117,6 +120,17 @@ impl<'a, 's> ExecCtx<'a, 's> {
         let (db, now) = (self.db, self.now_ms);
         let shard = self.shards.shard(key);
         shard.touch(db, key);
+        // A key that stopped holding a stream (deleted, overwritten) answers the clients
+        // blocked on it in XREADGROUP with an error, as Redis 7.0's
+        // `signalDeletedKeyAsReady`; the other waiters find nothing and keep waiting.
+        if shard.blocked.has_waiters(db, key)
+            && !matches!(
+                shard.dbs[db].peek(key),
+                Some(crate::value::Value::Stream(_))
+            )
+        {
+            self.effects.ready_keys.push((db, SmallBytes::new(key)));
+        }
         if !shard.queues.is_empty()
             && shard.queues.get(db, key).is_some()
             && !shard.dbs[db].contains(key, now)

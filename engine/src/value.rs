@@ -2,12 +2,14 @@
 //!
 //! Strings keep Redis's three encodings because `OBJECT ENCODING` and memory both show them:
 //! `int` (an i64, no bytes at all), `embstr` (immutable, up to 44 bytes) and `raw` (a growable
-//! buffer, what APPEND and SETRANGE produce). The collection types live in [`crate::types`].
+//! buffer, what APPEND and SETRANGE produce). The collection types and streams live in
+//! [`crate::types`].
 
 use crate::bytes::SmallBytes;
 use crate::types::hash::Hash;
 use crate::types::list::List;
 use crate::types::set::Set;
+use crate::types::stream::Stream;
 use crate::types::zset::ZSet;
 
 /// Longest string Redis stores as `embstr` (`OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).
@@ -19,6 +21,7 @@ pub enum Value {
     Hash(Box<Hash>),
     Set(Box<Set>),
     ZSet(Box<ZSet>),
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -30,6 +33,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -41,6 +45,7 @@ impl Value {
             Value::Hash(h) => h.encoding_name(),
             Value::Set(s) => s.encoding_name(),
             Value::ZSet(z) => z.encoding_name(),
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -53,6 +58,7 @@ impl Value {
             Value::Hash(h) => h.len(),
             Value::Set(s) => s.len(),
             Value::ZSet(z) => z.len(),
+            Value::Stream(s) => s.len() as usize,
         }
     }
 
@@ -64,6 +70,7 @@ impl Value {
             Value::Hash(h) => h.allocated_bytes(),
             Value::Set(s) => s.allocated_bytes(),
             Value::ZSet(z) => z.allocated_bytes(),
+            Value::Stream(s) => s.allocated_bytes(),
         }
     }
 
@@ -74,6 +81,7 @@ impl Value {
             Value::Hash(h) => Value::Hash(Box::new((**h).clone())),
             Value::Set(s) => Value::Set(Box::new((**s).clone())),
             Value::ZSet(z) => Value::ZSet(Box::new((**z).clone())),
+            Value::Stream(s) => Value::Stream(Box::new((**s).clone())),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod listpack;
 pub mod lzf;
 pub mod rdb;
 pub mod snapshot;
+pub mod stream;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -8,7 +8,7 @@
 //! lists are `QUICKLIST_2` with nodes cut where `list-max-listpack-size` cuts them when the
 //! list is built by RPUSH; listpack hashes and sorted sets are their listpack blob; big sorted
 //! sets are `ZSET_2` written from the highest score down (Redis walks its skiplist backwards);
-//! intsets are their blob.
+//! intsets are their blob; streams are their nodes' listpacks and groups (`stream.rs`).
 //!
 //! Reading accepts every encoding of the types usher serves from any RDB version up to 10
 //! (ziplists, zipmaps, quicklists of ziplists, plain lists and sets, string-encoded scores),
@@ -184,6 +184,7 @@ pub fn value_type(v: &Value) -> u8 {
         Value::Set(_) => TYPE_SET,
         Value::ZSet(z) if z.is_listpack() => TYPE_ZSET_LISTPACK,
         Value::ZSet(_) => TYPE_ZSET_2,
+        Value::Stream(_) => crate::stream::TYPE_STREAM_LISTPACKS_2,
     }
 }
 
@@ -235,6 +236,7 @@ pub fn save_value(out: &mut Vec<u8>, v: &Value, o: WriteOptions) {
                 }
             }
         }
+        Value::Stream(st) => crate::stream::save_stream(out, st, o),
     }
 }
 
@@ -719,7 +721,12 @@ pub fn load_value(
             }
             Value::Hash(Box::new(build_hash(at, pairs, &l)?))
         }
-        15 | 19 => return r.err("streams are not supported by usher"),
+        crate::stream::TYPE_STREAM_LISTPACKS | crate::stream::TYPE_STREAM_LISTPACKS_2 => {
+            // An empty stream is a value like any other (Redis keeps and loads them).
+            return Ok(Some(Value::Stream(Box::new(crate::stream::load_stream(
+                r, t,
+            )?))));
+        }
         6 | 7 => return r.err("module values are not supported by usher"),
         t => return r.err(format!("unknown value type {t}")),
     };

@@ -46,7 +46,7 @@ pub fn register_if_blocked(
     let waiter = Waiter::new(
         s.info.id,
         s.db,
-        argv.to_owned_argv(),
+        block.argv.clone().unwrap_or_else(|| argv.to_owned_argv()),
         s.resp,
         block.keys.clone(),
         block.deadline_ms,

@@ -831,6 +831,23 @@ pub static DIRECTIVES: &[Directive] = &[
         )
     },
     d(
+        "stream-node-max-bytes",
+        true,
+        |c, a| set(&mut c.engine.stream_node_max_bytes, memory(a)? as usize),
+        |c| c.engine.stream_node_max_bytes.to_string(),
+    ),
+    d(
+        "stream-node-max-entries",
+        true,
+        |c, a| {
+            set(
+                &mut c.engine.stream_node_max_entries,
+                int_in(a, 0, i64::MAX)?,
+            )
+        },
+        |c| c.engine.stream_node_max_entries.to_string(),
+    ),
+    d(
         "token-secret",
         true,
         |c, a| {

@@ -607,6 +607,8 @@ fn flushdb(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult 
     for shard in ctx.shards.iter_mut() {
         shard.touch_all_in_db(db, None, now);
         ctx.effects.dirty += shard.db(db).len() as u64;
+        let waited = super::stream::waited_streams(shard, db);
+        ctx.effects.ready_keys.extend(waited);
         shard.db(db).clear();
         shard.queues.flush_db(db);
     }
@@ -624,6 +626,8 @@ fn flushall(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult
         for db in 0..shard.dbs.len() {
             shard.touch_all_in_db(db, None, now);
             ctx.effects.dirty += shard.db(db).len() as u64;
+            let waited = super::stream::waited_streams(shard, db);
+            ctx.effects.ready_keys.extend(waited);
             shard.db(db).clear();
             shard.queues.flush_db(db);
         }

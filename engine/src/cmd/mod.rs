@@ -21,6 +21,7 @@ pub mod scan;
 pub mod seat;
 pub mod set;
 pub mod sort;
+pub mod stream;
 pub mod strings;
 pub mod token;
 pub mod zset;
@@ -43,6 +44,7 @@ pub fn families() -> Vec<&'static [CommandSpec<EngineHandler>]> {
         zset::COMMANDS,
         blocking_zset::COMMANDS,
         geo::COMMANDS,
+        stream::COMMANDS,
         queue::COMMANDS,
         qpolicy::COMMANDS,
         seat::COMMANDS,

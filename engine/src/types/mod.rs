@@ -8,5 +8,7 @@ pub mod geohash;
 pub mod hash;
 pub mod hll;
 pub mod list;
+pub mod listpack;
 pub mod set;
+pub mod stream;
 pub mod zset;

@@ -30,6 +30,7 @@ pub fn key_usage(key: &[u8], entry: &Entry) -> usize {
         Value::Hash(h) => std::mem::size_of_val(&**h),
         Value::Set(s) => std::mem::size_of_val(&**s),
         Value::ZSet(z) => std::mem::size_of_val(&**z),
+        Value::Stream(s) => std::mem::size_of_val(&**s),
     };
     slot + key_heap + boxed + entry.value.allocated_bytes()
 }

@@ -16,6 +16,7 @@ pub mod lcs;
 pub mod list;
 pub mod set;
 pub mod sort;
+pub mod stream;
 
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
