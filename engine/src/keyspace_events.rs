@@ -98,6 +98,15 @@ pub(crate) fn key_missed(db: u32, key: &[u8]) {
     }
 }
 
+/// A consumer created implicitly by XREADGROUP, XCLAIM or XAUTOCLAIM: Redis publishes
+/// `xgroup-createconsumer` at that moment, in the middle of the command's own work.
+#[cold]
+pub(crate) fn consumer_created(db: usize, key: &[u8]) {
+    if CAPTURE.load(Ordering::Relaxed) & STREAM != 0 {
+        log(STREAM, "xgroup-createconsumer", db as u32, key);
+    }
+}
+
 /// Whether read lookups log their misses (a cheap check before calling [`key_missed`]).
 #[inline]
 pub(crate) fn misses_logged() -> bool {

@@ -78,7 +78,7 @@ pub fn published_classes(flags: u32) -> u32 {
 /// Tells the database layer which of its own events to log: `expired` and `new` when they are
 /// published, and expiries also while a client tracks keys (they invalidate its cache).
 pub fn refresh_capture(notify_classes: u32, tracking: bool) {
-    let mut bits = notify_classes & (ev::EXPIRED | ev::NEW | ev::KEY_MISS);
+    let mut bits = notify_classes & (ev::EXPIRED | ev::NEW | ev::KEY_MISS | ev::STREAM);
     if tracking {
         bits |= ev::CAPTURE_FOR_TRACKING;
     }

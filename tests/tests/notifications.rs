@@ -66,7 +66,7 @@ fn cmds(lines: &[&[&str]]) -> Vec<Cmd> {
 #[test]
 fn random_command_sequences_publish_the_same_events_as_redis() {
     let (usher, redis) = (Server::usher(&["--threads", "2"]), Server::redis(&[]));
-    let families: &[fn(&mut Gen) -> Cmd] = &[
+    let mut families: Vec<fn(&mut Gen) -> Cmd> = vec![
         gen::strings,
         gen::keyspace,
         gen::list::lists,
@@ -78,9 +78,11 @@ fn random_command_sequences_publish_the_same_events_as_redis() {
         gen::geo::geo,
         gen::sort::sort,
     ];
+    // Streams with consumer groups: xadd, xtrim, xdel, xsetid, xgroup-* events.
+    families.extend(gen::stream::stream_mix());
     for round in 0..4 {
         let seed = diff::seed().wrapping_add(round);
-        let seq = Gen::new(seed).sequence(diff::ops(300), families);
+        let seq = Gen::new(seed).sequence(diff::ops(300), &families);
         same_events(&usher, &redis, "AKEn", &seq, Some(seed));
     }
 }

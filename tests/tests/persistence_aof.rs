@@ -606,3 +606,66 @@ fn a_policys_own_ticks_and_the_operator_controls_replay_exactly_after_kill_9() {
     let r = c.call(&["SEATLOCK", "seat:{tick}:A2", "u01", "60", "MAXHELD", "1"]);
     assert!(r.is_error(), "{r:?}");
 }
+
+#[test]
+fn streams_replay_with_their_generated_ids_trims_and_consumer_groups() {
+    let dir = scratch("streams");
+    let args = [
+        "--dir",
+        &s(&dir),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ];
+    let mut usher = Server::usher(&args);
+    let mut c = usher.client();
+    for i in 0..50 {
+        let n = i.to_string();
+        assert!(!c
+            .call(&["XADD", "ev", "MAXLEN", "~", "20", "*", "n", &n])
+            .is_error());
+    }
+    c.call(&["XADD", "ev2", "*", "a", "1"]);
+    c.call(&["XTRIM", "ev2", "MAXLEN", "0"]);
+    ok(c.call(&["XGROUP", "CREATE", "ev", "g", "0"]));
+    c.call(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "alice",
+        "COUNT",
+        "5",
+        "STREAMS",
+        "ev",
+        ">",
+    ]);
+    c.call(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "bob",
+        "COUNT",
+        "3",
+        "STREAMS",
+        "ev",
+        ">",
+    ]);
+    c.call(&["XAUTOCLAIM", "ev", "g", "carol", "0", "0-0", "COUNT", "2"]);
+    let first = c.call(&["XRANGE", "ev", "-", "+", "COUNT", "1"]).items()[0].items()[0].text();
+    c.call(&["XCLAIM", "ev", "g", "dave", "0", &first]);
+    let before: Vec<Reply> = ["ev", "ev2"]
+        .iter()
+        .map(|k| c.call(&["XINFO", "STREAM", k, "FULL"]))
+        .collect();
+    usher.signal(9);
+    usher.wait_exit(Duration::from_secs(10));
+
+    let usher = Server::usher(&args);
+    let mut c = usher.client();
+    let after: Vec<Reply> = ["ev", "ev2"]
+        .iter()
+        .map(|k| c.call(&["XINFO", "STREAM", k, "FULL"]))
+        .collect();
+    assert_eq!(after, before);
+}

@@ -23,6 +23,7 @@ use crate::command::{cmd, container, CommandSpec, EngineHandler, Flags, Group};
 use crate::ctx::ExecCtx;
 use crate::db::Db;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace_events as ev;
 use crate::types::listpack::LpVal;
 use crate::types::stream::{EntryRef, NodeLimits, Stream, StreamId, Trim};
 use crate::value::Value;
@@ -366,14 +367,14 @@ fn xadd(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         .collect();
     s.append(id, &pairs, limits);
     s.entries_added += 1;
-    if let Some(trim) = a.trim {
-        s.trim(trim, a.approx, a.limit);
-        // notify: xtrim (when the trim removed entries)
-    }
+    let trimmed = a.trim.map_or(0, |trim| s.trim(trim, a.approx, a.limit));
     if !exists {
         db.set(key, Value::Stream(Box::new(fresh)));
     }
-    // notify: xadd
+    ctx.notify(ev::STREAM, "xadd", key);
+    if trimmed > 0 {
+        ctx.notify(ev::STREAM, "xtrim", key);
+    }
     ctx.modified(key);
     ctx.ready(key);
     reply_id(out, id);
@@ -458,7 +459,7 @@ fn xdel(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         } else if first_deleted {
             s.first_id = s.edge_id(false).unwrap_or(StreamId::MIN);
         }
-        // notify: xdel
+        ctx.notify(ev::STREAM, "xdel", key);
         ctx.modified(key);
         ctx.effects.dirty += deleted - 1;
     }
@@ -479,7 +480,7 @@ fn xtrim(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     };
     let deleted = s.trim(a.trim.expect("XTRIM has a strategy"), a.approx, a.limit);
     if deleted > 0 {
-        // notify: xtrim
+        ctx.notify(ev::STREAM, "xtrim", key);
         ctx.modified(key);
         ctx.effects.dirty += deleted - 1;
     }
@@ -534,7 +535,7 @@ fn xsetid(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     if !max_deleted.is_zero() {
         s.max_deleted_id = max_deleted;
     }
-    // notify: xsetid
+    ctx.notify(ev::STREAM, "xsetid", key);
     ctx.modified(key);
     out.ok();
     Ok(())

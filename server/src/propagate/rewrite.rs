@@ -13,6 +13,9 @@
 //! | SEATEXTEND | `PEXPIREAT seat <ms>` (and the holds index's `ZADD XX`) |
 //! | TOKENISSUE | the command with `NOW <ms>`, then `PEXPIREAT key <ms>` |
 //! | QHOLD | the command with `NOW <ms>` |
+//! | XADD | `XADD key [NOMKSTREAM] <the id it generated> field value ...`, then, if it trimmed, `XTRIM key MINID = <first id left>` |
+//! | XTRIM | `XTRIM key MINID = <first id left>` (`MAXLEN = 0` when it emptied the stream) |
+//! | XREADGROUP, XCLAIM, XAUTOCLAIM | the stream's whole state: `RESTORE key <ms> <payload> REPLACE ABSTTL` |
 //! | a queue policy's tick | `QSWEEP`, `ZADD` of back-filled heartbeats, `ADMIT ... NOW <ms>` (in MULTI) |
 //!
 //! SPOP (engine/src/cmd/set.rs) and served blocking pops (engine/src/blocking.rs) say their
@@ -86,6 +89,34 @@ pub fn effect_of(
             None => vec![v(b"DEL"), v(key)],
         },
         "RESTORE" => restore_abs(argv, now_ms),
+        "XADD" => {
+            xadd_effect(argv, db, locked, into);
+            return;
+        }
+        "XTRIM" => {
+            into.push((db, trim_effect(locked, db, key)));
+            return;
+        }
+        "XREADGROUP" | "XCLAIM" | "XAUTOCLAIM" => {
+            // Delivery times, idle times and the consumers' seen-times were read from the
+            // clock: the stream's resulting state replays exactly (Redis sends XCLAIMs).
+            let keys: Vec<&[u8]> = if name == "XREADGROUP" {
+                let args: Vec<&[u8]> = argv.iter().collect();
+                match args.iter().position(|a| a.eq_ignore_ascii_case(b"STREAMS")) {
+                    Some(at) => {
+                        let rest = &args[at + 1..];
+                        rest[..rest.len() / 2].to_vec()
+                    }
+                    None => Vec::new(),
+                }
+            } else {
+                vec![key]
+            };
+            for k in keys {
+                into.push((db, state_of(locked, db, k)));
+            }
+            return;
+        }
         "SEATEXTEND" => {
             let (seat, user) = (argv.arg(1), argv.get(2).unwrap_or_default());
             if let Some(at) = entry(locked, db, seat).and_then(|e| e.expire_at()) {
@@ -156,6 +187,83 @@ pub fn effect_of(
         _ => argv_of(argv),
     };
     into.push((db, out));
+}
+
+/// XADD with the id it generated (a replay must not generate another) and, if it trimmed,
+/// the exact trim that leaves the same first entry.
+fn xadd_effect(argv: Argv<'_>, db: usize, locked: &mut LockedShards<'_>, into: &mut Vec<Entry>) {
+    let args: Vec<&[u8]> = argv.iter().collect();
+    let key = args.get(1).copied().unwrap_or_default();
+    let mut out = vec![v(b"XADD"), v(key)];
+    let mut i = 2;
+    let mut trimmed = false;
+    while i < args.len() {
+        let a = args[i];
+        if a.eq_ignore_ascii_case(b"NOMKSTREAM") {
+            out.push(v(a));
+            i += 1;
+        } else if a.eq_ignore_ascii_case(b"MAXLEN") || a.eq_ignore_ascii_case(b"MINID") {
+            trimmed = true;
+            i += 1;
+            if args.get(i).is_some_and(|x| *x == b"=" || *x == b"~") {
+                i += 1;
+            }
+            i += 1; // the threshold
+            if args
+                .get(i)
+                .is_some_and(|x| x.eq_ignore_ascii_case(b"LIMIT"))
+            {
+                i += 2;
+            }
+        } else {
+            break; // the id
+        }
+    }
+    let last = match entry(locked, db, key).map(|e| &e.value) {
+        Some(Value::Stream(s)) => s.last_id.to_bytes(),
+        _ => return,
+    };
+    out.push(last);
+    out.extend(args.iter().skip(i + 1).map(|a| v(a)));
+    into.push((db, out));
+    if trimmed {
+        into.push((db, trim_effect(locked, db, key)));
+    }
+}
+
+/// The exact trim that leaves `key` as it is now.
+fn trim_effect(locked: &mut LockedShards<'_>, db: usize, key: &[u8]) -> Vec<Vec<u8>> {
+    match entry(locked, db, key).map(|e| &e.value) {
+        Some(Value::Stream(s)) if !s.is_empty() => {
+            vec![
+                v(b"XTRIM"),
+                v(key),
+                v(b"MINID"),
+                v(b"="),
+                s.first_id.to_bytes(),
+            ]
+        }
+        Some(Value::Stream(_)) => vec![v(b"XTRIM"), v(key), v(b"MAXLEN"), v(b"="), v(b"0")],
+        _ => vec![v(b"DEL"), v(key)],
+    }
+}
+
+/// `key`'s whole state, as a RESTORE that replaces it (with its expiry), or DEL if it is gone.
+fn state_of(locked: &mut LockedShards<'_>, db: usize, key: &[u8]) -> Vec<Vec<u8>> {
+    let Some(e) = entry(locked, db, key) else {
+        return vec![v(b"DEL"), v(key)];
+    };
+    let options = usher_persist::rdb::WriteOptions {
+        compress: false,
+        list_fill: -2,
+    };
+    let payload = usher_persist::rdb::dump_payload(&e.value, options);
+    let at = e.expire_at().unwrap_or(0);
+    let mut out = vec![v(b"RESTORE"), v(key), num(at), payload, v(b"REPLACE")];
+    if at > 0 {
+        out.push(v(b"ABSTTL"));
+    }
+    out
 }
 
 /// A hold's clock-dependent fields as the command left them: `heldAt` and the expiry.

@@ -13,6 +13,7 @@ use crate::cmd::keys::write_help;
 use crate::command::{cmd, CommandSpec, EngineHandler, Flags, Group as CmdGroup};
 use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
+use crate::keyspace_events as ev;
 use crate::types::stream::group::{Group, ENTRIES_READ_INVALID};
 use crate::types::stream::{Stream, StreamId};
 use crate::value::Value;
@@ -103,7 +104,7 @@ fn xgroup_create(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdR
     }
     s.groups
         .insert(group.to_vec(), Group::new(id, entries_read));
-    // notify: xgroup-create
+    ctx.notify(ev::STREAM, "xgroup-create", key);
     ctx.effects.dirty += 1;
     out.ok();
     Ok(())
@@ -137,7 +138,7 @@ fn xgroup_setid(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRe
     let g = s.groups.get_mut(group).expect("checked");
     g.last_id = id;
     g.entries_read = entries_read;
-    // notify: xgroup-setid
+    ctx.notify(ev::STREAM, "xgroup-setid", key);
     ctx.effects.dirty += 1;
     out.ok();
     Ok(())
@@ -154,7 +155,7 @@ fn xgroup_destroy(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> Cmd
         out.int(0);
         return Ok(());
     }
-    // notify: xgroup-destroy
+    ctx.notify(ev::STREAM, "xgroup-destroy", key);
     ctx.effects.dirty += 1;
     ctx.ready(key);
     out.int(1);
@@ -173,7 +174,7 @@ fn xgroup_createconsumer(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink)
         .ok_or_else(|| no_group(key, group))?;
     let created = g.consumer_or_create(argv.arg(4), now).1;
     if created {
-        // notify: xgroup-createconsumer
+        ctx.notify(ev::STREAM, "xgroup-createconsumer", key);
         ctx.effects.dirty += 1;
     }
     out.int(created as i64);
@@ -193,7 +194,7 @@ fn xgroup_delconsumer(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) ->
         .ok_or_else(|| no_group(key, group))?;
     let pending = g.delete_consumer(argv.arg(4));
     if pending.is_some() {
-        // notify: xgroup-delconsumer
+        ctx.notify(ev::STREAM, "xgroup-delconsumer", key);
         ctx.effects.dirty += 1;
     }
     out.int(pending.unwrap_or(0) as i64);
@@ -347,8 +348,18 @@ pub(super) fn xpending(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -
 /// ```
 /// Moves pending entries idle at least `min-idle-time` to `consumer`; replies the claimed
 /// entries (or ids with JUSTID). Complexity: O(log N) per id.
+/// The claiming consumer, created if new (published as Redis does), marked seen.
+fn claim_consumer(g: &mut Group, name: &[u8], now: i64, db: usize, key: &[u8]) {
+    let (c, created) = g.consumer_or_create(name, now);
+    c.seen_time = now;
+    if created {
+        crate::keyspace_events::consumer_created(db, key);
+    }
+}
+
 pub(super) fn xclaim(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (key, group, name, now) = (argv.arg(1), argv.arg(2), argv.arg(3), ctx.now_ms);
+    let ctx_db = ctx.db;
     lookup_group(ctx, key, group)?.ok_or_else(|| no_key_or_group(key, group))?;
     let min_idle = args::int(argv.arg(4))
         .map_err(|_| CmdError::Static(errors::STREAM_XCLAIM_MIN_IDLE))?
@@ -422,7 +433,7 @@ pub(super) fn xclaim(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> 
             if !forced {
                 continue;
             }
-            g.consumer_or_create(name, now).0.seen_time = now;
+            claim_consumer(g, name, now, ctx_db, key);
             // A forced entry starts at one delivery, and the claim counts one more.
             let count = retry_count.map_or(if justid { 1 } else { 2 }, |n| n as u64);
             g.assign(id, name, delivery_time, count);
@@ -438,7 +449,7 @@ pub(super) fn xclaim(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> 
             None if justid => nack.delivery_count,
             None => nack.delivery_count + 1,
         };
-        g.consumer_or_create(name, now).0.seen_time = now;
+        claim_consumer(g, name, now, ctx_db, key);
         g.assign(id, name, delivery_time, count);
         claimed.push(id);
         changes += 1;
@@ -461,6 +472,7 @@ pub(super) fn xclaim(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> 
 /// Claims up to COUNT (100) pending entries idle at least `min-idle-time` from `start`,
 /// scanning at most ten times COUNT. Reply: `[next-start, claimed, deleted-ids]`.
 pub(super) fn xautoclaim(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    let ctx_db = ctx.db;
     let min_idle = args::int(argv.arg(4))
         .map_err(|_| CmdError::Static(errors::STREAM_XAUTOCLAIM_MIN_IDLE))?
         .max(0);
@@ -511,7 +523,7 @@ pub(super) fn xautoclaim(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink)
             continue;
         }
         let deliveries = nack.delivery_count + u64::from(!justid);
-        g.consumer_or_create(name, now).0.seen_time = now;
+        claim_consumer(g, name, now, ctx_db, key);
         g.assign(id, name, now, deliveries);
         claimed.push(id);
         count -= 1;

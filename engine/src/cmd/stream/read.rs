@@ -227,7 +227,7 @@ fn prepare(
     a: &ReadArgs,
     blocked: bool,
 ) -> Result<bool, CmdError> {
-    let now = ctx.now_ms;
+    let (now, db) = (ctx.now_ms, ctx.db);
     let Some(s) = get_stream(ctx.db(key), key, now)? else {
         return Ok(false);
     };
@@ -243,7 +243,11 @@ fn prepare(
             _ => top.is_some_and(|t| t > g.last_id),
         };
         if serve {
-            g.consumer_or_create(consumer, now).0.seen_time = now;
+            let (c, created) = g.consumer_or_create(consumer, now);
+            c.seen_time = now;
+            if created {
+                crate::keyspace_events::consumer_created(db, key);
+            }
         }
         return Ok(serve);
     }
