@@ -176,6 +176,7 @@ impl Shared {
         crate::log::set_level(config.loglevel);
         crate::notify::refresh_capture(config.engine.notify_classes, self.tracking.active());
         usher_persist::set_compression(config.rdbcompression);
+        usher_engine::lfu::configure(&config.engine.lfu);
         result
     }
 

@@ -538,9 +538,15 @@ fn object_sub(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResu
         let shared = matches!(entry.value, Value::Str(StrValue::Int(i)) if (0..SHARED_INTEGERS).contains(&i));
         out.int(if shared { SHARED_REFCOUNT } else { 1 });
     } else if is(sub, "IDLETIME") {
+        if crate::lfu::enabled() {
+            return Err(CmdError::Static("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
+        }
         out.int(entry.idle_seconds(now) as i64);
     } else {
-        return Err(CmdError::Static("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
+        if !crate::lfu::enabled() {
+            return Err(CmdError::Static("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
+        }
+        out.int(entry.lfu_freq(now) as i64);
     }
     Ok(())
 }
