@@ -27,6 +27,8 @@ pub struct EngineConfig {
     /// The LFU counter's settings (`maxmemory-policy *-lfu`, `lfu-log-factor`,
     /// `lfu-decay-time`), installed into [`crate::lfu`] by the server.
     pub lfu: crate::lfu::LfuConfig,
+    /// `cluster-enabled`: one database only (MOVE, COPY ... DB, SWAPDB refuse, as Redis).
+    pub cluster_enabled: bool,
 }
 
 impl Default for EngineConfig {
@@ -44,6 +46,7 @@ impl Default for EngineConfig {
             queue_now_max_skew_ms: 60_000,
             notify_classes: 0,
             lfu: crate::lfu::LfuConfig::default(),
+            cluster_enabled: false,
         }
     }
 }

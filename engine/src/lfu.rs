@@ -8,6 +8,9 @@
 //! `1 / ((counter - 5) * lfu-log-factor + 1)`. Switching policy at run time reinterprets the
 //! field, as in Redis ("LRU and LFU data will take some time to adjust").
 //!
+//! A client in `CLIENT NO-TOUCH ON` mode (Redis 7.2) reads keys without recording the access;
+//! the dispatcher sets that per command on its thread ([`set_no_touch`]).
+//!
 //! The settings live in process-wide atomics, set by the server on every configuration change:
 //! lookups read one relaxed flag, and the database needs no configuration handle.
 
@@ -47,6 +50,22 @@ pub fn configure(c: &LfuConfig) {
     LOG_FACTOR.store(c.log_factor, Ordering::Relaxed);
     DECAY_TIME.store(c.decay_time, Ordering::Relaxed);
     ENABLED.store(c.enabled, Ordering::Relaxed);
+}
+
+thread_local! {
+    /// The command running on this thread comes from a NO-TOUCH client (and is not TOUCH).
+    static NO_TOUCH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Marks the commands this thread runs next as not recording accesses (or as recording).
+pub fn set_no_touch(on: bool) {
+    NO_TOUCH.with(|c| c.set(on));
+}
+
+/// Whether accesses are not recorded now.
+#[inline]
+pub fn no_touch() -> bool {
+    NO_TOUCH.with(|c| c.get())
 }
 
 /// Whether the access field holds LFU data.

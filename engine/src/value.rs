@@ -178,15 +178,15 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(value: Value) -> Self {
-        // Under LFU a new key starts at Redis's LFU_INIT_VAL, stamped now (the clock is read
-        // only then: the LRU field is stamped by the access that follows).
+        // A new key was just accessed (OBJECT IDLETIME 0 after SET, as in Redis); under LFU
+        // it starts at Redis's LFU_INIT_VAL. One vDSO clock read per key written.
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
         let lru_s = if crate::lfu::enabled() {
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
             crate::lfu::initial(now_ms)
         } else {
-            0
+            (now_ms / 1000) as u32
         };
         Entry {
             value,
@@ -199,6 +199,9 @@ impl Entry {
     /// access under an LFU policy.
     #[inline]
     pub(crate) fn touch(&mut self, now_ms: i64) {
+        if crate::lfu::no_touch() {
+            return;
+        }
         self.lru_s = if crate::lfu::enabled() {
             crate::lfu::accessed(self.lru_s, now_ms)
         } else {

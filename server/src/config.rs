@@ -978,7 +978,11 @@ pub static DIRECTIVES: &[Directive] = &[
     d(
         "cluster-enabled",
         false,
-        |c, a| set(&mut c.cluster_enabled, yes_no(a)?),
+        |c, a| {
+            c.cluster_enabled = yes_no(a)?;
+            c.engine.cluster_enabled = c.cluster_enabled;
+            Ok(())
+        },
         |c| bool_str(c.cluster_enabled),
     ),
     d(

@@ -122,6 +122,8 @@ pub struct Shared {
     pub aof: crate::persistence::aof::Aof,
     /// Client-side caching: who tracks which keys (server/src/tracking.rs).
     pub tracking: crate::tracking::Tracking,
+    /// Whether the cron expires keys nobody reads (DEBUG SET-ACTIVE-EXPIRE 0 turns it off).
+    pub active_expire: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -159,6 +161,7 @@ impl Shared {
             stream: Default::default(),
             aof: Default::default(),
             tracking: Default::default(),
+            active_expire: std::sync::atomic::AtomicBool::new(true),
         }
     }
 

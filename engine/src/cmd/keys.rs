@@ -285,6 +285,12 @@ fn copy(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         }
         i += 1;
     }
+    // After the options' syntax, as Redis checks it (the only database in cluster mode is 0).
+    if ctx.config.cluster_enabled && dst_db != 0 {
+        return Err(CmdError::Static(
+            "ERR Copying to another database is not allowed in cluster mode",
+        ));
+    }
     if src == dst && dst_db == ctx.db {
         return Err(CmdError::Static(errors::SAME_OBJECT));
     }
@@ -321,6 +327,9 @@ fn copy(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 /// ```
 fn move_(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (key, now, src_db) = (argv.arg(1), ctx.now_ms, ctx.db);
+    if ctx.config.cluster_enabled {
+        return Err(CmdError::Static("ERR MOVE is not allowed in cluster mode"));
+    }
     let dst_db = db_index(ctx, argv.arg(2))?;
     if dst_db == src_db {
         return Err(CmdError::Static(errors::SAME_OBJECT));
@@ -642,6 +651,11 @@ fn flushall(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult
 /// SWAPDB index1 index2
 /// ```
 fn swapdb(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    if ctx.config.cluster_enabled {
+        return Err(CmdError::Static(
+            "ERR SWAPDB is not allowed in cluster mode",
+        ));
+    }
     let parse = |arg: &[u8], msg: &'static str| match usher_protocol::parse::parse_i64(arg) {
         Some(v) if (i32::MIN as i64..=i32::MAX as i64).contains(&v) => Ok(v),
         _ => Err(CmdError::Static(msg)),

@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod connection;
+pub mod debug;
 pub mod functions;
 pub mod latency;
 pub mod memory;
@@ -21,6 +22,7 @@ pub fn families() -> Vec<&'static [ServerSpec]> {
     vec![
         connection::COMMANDS,
         server::COMMANDS,
+        debug::COMMANDS,
         memory::COMMANDS,
         persistence::COMMANDS,
         latency::COMMANDS,
