@@ -88,9 +88,8 @@ fn debug_object(s: &mut Session, key: &[u8], out: &mut RespWriter) -> CmdResult 
 fn debug_reload(s: &mut Session, argv: Argv, out: &mut RespWriter) -> CmdResult {
     let (mut save, mut flush) = (true, true);
     for opt in argv.iter().skip(2) {
-        if is(opt, "MERGE") {
-            flush = false;
-        } else if is(opt, "NOFLUSH") {
+        // MERGE loads over the existing keys, as NOFLUSH does here (the loader replaces).
+        if is(opt, "MERGE") || is(opt, "NOFLUSH") {
             flush = false;
         } else if is(opt, "NOSAVE") {
             save = false;
