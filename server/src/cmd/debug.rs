@@ -4,8 +4,9 @@
 //! loopback client), and so does usher. Supported: SLEEP, RELOAD (save the snapshot, empty the
 //! keyspace, load it back, with the persistence code SAVE and start-up use), SET-ACTIVE-EXPIRE,
 //! OBJECT, CHANGE-REPL-ID (no replication: a no-op) and HELP; any other subcommand gets
-//! Redis's unknown-subcommand error. DEBUG runs outside MULTI and scripts, so it may take a
-//! shard lock itself (OBJECT) or let the snapshot code take them (RELOAD).
+//! Redis's unknown-subcommand error. OBJECT takes a shard lock itself and RELOAD lets the
+//! snapshot code take them, so both refuse to run while the caller holds locks (inside EXEC);
+//! scripts cannot call DEBUG (`noscript`).
 
 use crate::cmd::connection::REDIS_VERSION;
 use crate::registry::{ServerHandler, ServerSpec};
@@ -111,11 +112,22 @@ fn debug_reload(s: &mut Session, argv: Argv, out: &mut RespWriter) -> CmdResult 
 /// ```text
 /// DEBUG subcommand [argument ...]
 /// ```
-fn debug(s: &mut Session, _: &mut LockedShards, argv: Argv, out: &mut RespWriter) -> CmdResult {
+fn debug(
+    s: &mut Session,
+    locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
     if !debug_allowed(s) {
         return Err(CmdError::Static(DEBUG_NOT_ALLOWED));
     }
     let (sub, argc) = (argv.arg(1), argv.len());
+    // DEBUG has no keys: the gate locks nothing for it, unless EXEC holds its own shards.
+    if (is(sub, "OBJECT") || is(sub, "RELOAD")) && locked.iter_mut().next().is_some() {
+        return Err(CmdError::Static(
+            "ERR DEBUG OBJECT and DEBUG RELOAD cannot run inside MULTI in usher",
+        ));
+    }
     if is(sub, "HELP") && argc == 2 {
         write_help(out, DEBUG_HELP);
     } else if is(sub, "SLEEP") && argc == 3 {
@@ -225,8 +237,7 @@ pub static COMMANDS: &[ServerSpec] = &[
         Flags::ADMIN
             .union(Flags::NOSCRIPT)
             .union(Flags::LOADING)
-            .union(Flags::STALE)
-            .union(Flags::NO_MULTI),
+            .union(Flags::STALE),
         debug as ServerHandler,
     )
     .doc(
