@@ -29,6 +29,11 @@ pub struct EngineConfig {
     /// The event classes of `notify-keyspace-events` that are published: its class bits when
     /// it also names `K` or `E`, else 0 (nothing is published without a channel kind).
     pub notify_classes: u32,
+    /// The LFU counter's settings (`maxmemory-policy *-lfu`, `lfu-log-factor`,
+    /// `lfu-decay-time`), installed into [`crate::lfu`] by the server.
+    pub lfu: crate::lfu::LfuConfig,
+    /// `cluster-enabled`: one database only (MOVE, COPY ... DB, SWAPDB refuse, as Redis).
+    pub cluster_enabled: bool,
 }
 
 impl Default for EngineConfig {
@@ -47,6 +52,8 @@ impl Default for EngineConfig {
             token_secret: Vec::new(),
             queue_now_max_skew_ms: 60_000,
             notify_classes: 0,
+            lfu: crate::lfu::LfuConfig::default(),
+            cluster_enabled: false,
         }
     }
 }

@@ -78,7 +78,7 @@ impl Db {
     #[inline]
     pub fn lookup(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
         let entry = self.lookup_no_touch(key, now_ms)?;
-        entry.lru_s = (now_ms / 1000) as u32;
+        entry.touch(now_ms);
         Some(entry)
     }
 
@@ -99,7 +99,7 @@ impl Db {
     #[inline]
     fn probe_touch(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
         let entry = self.probe(key, now_ms)?;
-        entry.lru_s = (now_ms / 1000) as u32;
+        entry.touch(now_ms);
         Some(entry)
     }
 
@@ -216,7 +216,10 @@ impl Db {
         if created {
             keyspace_events::key_created(self.index, key);
         }
-        entry.lru_s = (now_ms / 1000) as u32;
+        // A key just made keeps its initial LFU counter (Redis's dbAdd touches nothing).
+        if !created || !crate::lfu::enabled() {
+            entry.touch(now_ms);
+        }
         (&mut entry.value, created)
     }
 

@@ -25,6 +25,7 @@ pub mod glob;
 pub mod keyspace_events;
 pub mod keyspace_stats;
 pub mod lazyfree;
+pub mod lfu;
 pub mod num;
 pub mod pqsort;
 pub mod prefetch;

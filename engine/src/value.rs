@@ -179,17 +179,47 @@ pub struct Entry {
     /// Absolute expiry in Unix milliseconds, or [`NO_EXPIRE`]. Kept in step with the database's
     /// expiry index by [`crate::db::Db`]; never written directly.
     pub(crate) expire_at_ms: i64,
-    /// Last access, in seconds of the Unix clock (wrapping), for `OBJECT IDLETIME`.
+    /// Last access, in seconds of the Unix clock (wrapping), for `OBJECT IDLETIME`; under an
+    /// LFU policy, Redis's LFU field instead (see [`crate::lfu`]).
     pub(crate) lru_s: u32,
 }
 
 impl Entry {
     pub fn new(value: Value) -> Self {
+        // A new key was just accessed (OBJECT IDLETIME 0 after SET, as in Redis); under LFU
+        // it starts at Redis's LFU_INIT_VAL. One vDSO clock read per key written.
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let lru_s = if crate::lfu::enabled() {
+            crate::lfu::initial(now_ms)
+        } else {
+            (now_ms / 1000) as u32
+        };
         Entry {
             value,
             expire_at_ms: NO_EXPIRE,
-            lru_s: 0,
+            lru_s,
         }
+    }
+
+    /// Records an access (Redis's `lookupKey` without NOTOUCH): the LRU clock, or one LFU
+    /// access under an LFU policy.
+    #[inline]
+    pub(crate) fn touch(&mut self, now_ms: i64) {
+        if crate::lfu::no_touch() {
+            return;
+        }
+        self.lru_s = if crate::lfu::enabled() {
+            crate::lfu::accessed(self.lru_s, now_ms)
+        } else {
+            (now_ms / 1000) as u32
+        };
+    }
+
+    /// `OBJECT FREQ`'s answer: the decayed LFU counter (meaningful under an LFU policy).
+    pub fn lfu_freq(&self, now_ms: i64) -> u32 {
+        crate::lfu::decayed(self.lru_s, now_ms)
     }
 
     /// Seconds since the last access, given the clock now.

@@ -31,6 +31,8 @@ pub mod flag {
     pub const CLOSE_ASAP: u32 = 1 << 4;
     pub const NO_EVICT: u32 = 1 << 5;
     pub const MONITOR: u32 = 1 << 6;
+    /// CLIENT NO-TOUCH ON (Redis 7.2's `T`).
+    pub const NO_TOUCH: u32 = 1 << 7;
 }
 
 /// Messages queued for a client by other threads.
@@ -215,6 +217,7 @@ impl ClientInfo {
             (flag::DIRTY_CAS, 'd'),
             (flag::CLOSE_ASAP, 'A'),
             (flag::NO_EVICT, 'e'),
+            (flag::NO_TOUCH, 'T'),
         ] {
             if f & bit != 0 {
                 s.push(letter);

@@ -11,6 +11,8 @@
 use std::fmt::Write as _;
 use usher_engine::config::EngineConfig;
 
+mod inert;
+
 /// Output-buffer limit of one client class (`client-output-buffer-limit <class> hard soft secs`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct OutputLimit {
@@ -146,6 +148,12 @@ pub struct Config {
     pub cluster_node_id: String,
     /// `cluster-announce-ip`: the address this node gives clients in the emulated mode.
     pub cluster_announce_ip: String,
+    /// `enable-debug-command no | yes | local`: whether DEBUG runs (Redis 7.0 refuses it by
+    /// default; start-up only).
+    pub enable_debug_command: String,
+    /// Values of the directives usher accepts but does not act on (`inert.rs`), by name;
+    /// absent: Redis's default.
+    pub inert: std::collections::BTreeMap<&'static str, String>,
 }
 
 impl Default for Config {
@@ -227,6 +235,8 @@ impl Default for Config {
             cluster_config_file: "nodes.conf".to_string(),
             cluster_node_id: String::new(),
             cluster_announce_ip: String::new(),
+            enable_debug_command: "no".into(),
+            inert: Default::default(),
             config_file: None,
         }
     }
@@ -425,6 +435,18 @@ fn show_output_limits(c: &Config) -> String {
 fn show_memory_of(v: u64) -> String {
     v.to_string()
 }
+
+/// Redis 7.0's `maxmemory-policy` choices, in its order (its error lists them so).
+const MAXMEMORY_POLICIES: [&str; 8] = [
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+];
 
 /// Every directive, in the order `CONFIG GET *` lists them.
 pub static DIRECTIVES: &[Directive] = &[
@@ -667,15 +689,56 @@ pub static DIRECTIVES: &[Directive] = &[
         "maxmemory-policy",
         true,
         |c, a| {
+            // Every Redis policy is accepted (an LFU one turns on OBJECT FREQ's counters),
+            // but a waiting line is a system of record: usher never evicts, and at the limit
+            // writes fail as under `noeviction` (docs/compatibility.md).
             let v = one(a)?.to_ascii_lowercase();
-            if v != "noeviction" {
-                // A waiting line is a system of record: usher never evicts (docs/compatibility.md).
-                return Err("argument(s) must be one of the following: noeviction".into());
+            if !MAXMEMORY_POLICIES.contains(&v.as_str()) {
+                return Err(format!(
+                    "argument(s) must be one of the following: {}",
+                    MAXMEMORY_POLICIES.join(", ")
+                ));
             }
+            c.engine.lfu.enabled = v.ends_with("-lfu");
             c.maxmemory_policy = v;
             Ok(())
         },
         |c| c.maxmemory_policy.clone(),
+    ),
+    d(
+        "lfu-log-factor",
+        true,
+        |c, a| {
+            set(
+                &mut c.engine.lfu.log_factor,
+                int_in(a, 0, i32::MAX as i64)? as u32,
+            )
+        },
+        |c| c.engine.lfu.log_factor.to_string(),
+    ),
+    d(
+        "lfu-decay-time",
+        true,
+        |c, a| {
+            set(
+                &mut c.engine.lfu.decay_time,
+                int_in(a, 0, i32::MAX as i64)? as u32,
+            )
+        },
+        |c| c.engine.lfu.decay_time.to_string(),
+    ),
+    d(
+        "enable-debug-command",
+        false,
+        |c, a| {
+            let v = one(a)?.to_ascii_lowercase();
+            if !["no", "yes", "local"].contains(&v.as_str()) {
+                return Err("argument(s) must be one of the following: no, yes, local".into());
+            }
+            c.enable_debug_command = v;
+            Ok(())
+        },
+        |c| c.enable_debug_command.clone(),
     ),
     d(
         "hz",
@@ -1046,7 +1109,11 @@ pub static DIRECTIVES: &[Directive] = &[
     d(
         "cluster-enabled",
         false,
-        |c, a| set(&mut c.cluster_enabled, yes_no(a)?),
+        |c, a| {
+            c.cluster_enabled = yes_no(a)?;
+            c.engine.cluster_enabled = c.cluster_enabled;
+            Ok(())
+        },
         |c| bool_str(c.cluster_enabled),
     ),
     d(
@@ -1084,9 +1151,14 @@ pub fn stored_value(d: &Directive, config: &Config) -> String {
     d.show(config)
 }
 
+/// Every directive: usher's own first, then those it accepts without acting on them.
+pub fn all() -> impl Iterator<Item = &'static Directive> {
+    DIRECTIVES.iter().chain(inert::DIRECTIVES)
+}
+
 /// The directive named `name` (case-insensitive, aliases included).
 pub fn find(name: &str) -> Option<&'static Directive> {
-    DIRECTIVES.iter().find(|d| {
+    all().find(|d| {
         d.name.eq_ignore_ascii_case(name) || d.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
     })
 }

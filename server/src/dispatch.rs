@@ -59,7 +59,23 @@ pub fn dispatch(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
     if s.reply_mode == ReplyMode::Skip {
         s.reply_mode = ReplyMode::Skipping;
     }
+    let no_touch = s.info.has_flag(crate::client::flag::NO_TOUCH);
+    if no_touch {
+        // Redis 7.2: a NO-TOUCH client's reads leave keys' access times alone, except TOUCH.
+        usher_engine::lfu::set_no_touch(!argv.arg(0).eq_ignore_ascii_case(b"TOUCH"));
+    }
     dispatch_inner(s, argv, out);
+    if no_touch {
+        usher_engine::lfu::set_no_touch(false);
+    }
+    if std::mem::take(&mut s.pushed_reply) {
+        // Pub/sub confirmations are pushes: REPLY OFF does not hold them back (a SKIP still
+        // ends with this command).
+        if s.reply_mode == ReplyMode::Skipping {
+            s.reply_mode = ReplyMode::On;
+        }
+        return;
+    }
     match s.reply_mode {
         ReplyMode::On => {}
         ReplyMode::Off | ReplyMode::Skip => out.truncate(reply_start),

@@ -154,6 +154,7 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
         .tcp_port
         .store(port, std::sync::atomic::Ordering::Relaxed);
     usher_persist::set_compression(shared.config.read().rdbcompression);
+    usher_engine::lfu::configure(&shared.config.read().engine.lfu);
     // The dataset loads in a thread of its own while the server already answers: commands
     // without the `loading` flag get -LOADING until it is done (Redis's behaviour).
     persistence::aof::start(shared);

@@ -193,6 +193,12 @@ fn no_busy_script() -> bool {
 
 /// Expires due keys of the shards this worker owns, in small locked batches, within `budget`.
 fn active_expire(index: usize, threads: usize, shared: &Shared, budget: Duration) {
+    if !shared
+        .active_expire
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return;
+    }
     let started = Instant::now();
     let stats = &shared.thread_stats[index];
     let hot = shared.hot();

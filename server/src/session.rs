@@ -86,6 +86,9 @@ pub struct Session {
     /// Shard channels (SSUBSCRIBE), a namespace of their own as in Redis 7.0.
     pub shard_channels: HashSet<Vec<u8>>,
     pub reply_mode: ReplyMode,
+    /// The command just run wrote pub/sub confirmations, which Redis sends as pushes even
+    /// under `CLIENT REPLY OFF | SKIP` (its CLIENT_PUSHING): the dispatcher keeps them.
+    pub pushed_reply: bool,
     /// Close once the pending replies are written (QUIT, protocol errors, CLIENT KILL of self).
     pub close_after_reply: bool,
     pub effects: Effects,
@@ -144,6 +147,7 @@ impl Session {
             patterns: HashSet::new(),
             shard_channels: HashSet::new(),
             reply_mode: ReplyMode::On,
+            pushed_reply: false,
             close_after_reply: false,
             effects: Effects::default(),
             hot,

@@ -125,6 +125,8 @@ pub struct Shared {
     pub acl: crate::acl::Acl,
     /// The TLS configuration new connections on `tls-port` get (server/src/tls.rs).
     pub tls: crate::tls::Tls,
+    /// Whether the cron expires keys nobody reads (DEBUG SET-ACTIVE-EXPIRE 0 turns it off).
+    pub active_expire: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -165,6 +167,7 @@ impl Shared {
             stream: Default::default(),
             aof: Default::default(),
             tracking: Default::default(),
+            active_expire: std::sync::atomic::AtomicBool::new(true),
         }
     }
 
@@ -187,6 +190,7 @@ impl Shared {
         crate::log::set_level(config.loglevel);
         crate::notify::refresh_capture(config.engine.notify_classes, self.tracking.active());
         usher_persist::set_compression(config.rdbcompression);
+        usher_engine::lfu::configure(&config.engine.lfu);
         result
     }
 

@@ -285,6 +285,12 @@ fn copy(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         }
         i += 1;
     }
+    // After the options' syntax, as Redis checks it (the only database in cluster mode is 0).
+    if ctx.config.cluster_enabled && dst_db != 0 {
+        return Err(CmdError::Static(
+            "ERR Copying to another database is not allowed in cluster mode",
+        ));
+    }
     if src == dst && dst_db == ctx.db {
         return Err(CmdError::Static(errors::SAME_OBJECT));
     }
@@ -321,6 +327,9 @@ fn copy(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 /// ```
 fn move_(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (key, now, src_db) = (argv.arg(1), ctx.now_ms, ctx.db);
+    if ctx.config.cluster_enabled {
+        return Err(CmdError::Static("ERR MOVE is not allowed in cluster mode"));
+    }
     let dst_db = db_index(ctx, argv.arg(2))?;
     if dst_db == src_db {
         return Err(CmdError::Static(errors::SAME_OBJECT));
@@ -540,9 +549,15 @@ fn object_sub(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResu
         let shared = matches!(entry.value, Value::Str(StrValue::Int(i)) if (0..SHARED_INTEGERS).contains(&i));
         out.int(if shared { SHARED_REFCOUNT } else { 1 });
     } else if is(sub, "IDLETIME") {
+        if crate::lfu::enabled() {
+            return Err(CmdError::Static("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
+        }
         out.int(entry.idle_seconds(now) as i64);
     } else {
-        return Err(CmdError::Static("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
+        if !crate::lfu::enabled() {
+            return Err(CmdError::Static("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
+        }
+        out.int(entry.lfu_freq(now) as i64);
     }
     Ok(())
 }
@@ -642,6 +657,11 @@ fn flushall(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult
 /// SWAPDB index1 index2
 /// ```
 fn swapdb(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    if ctx.config.cluster_enabled {
+        return Err(CmdError::Static(
+            "ERR SWAPDB is not allowed in cluster mode",
+        ));
+    }
     let parse = |arg: &[u8], msg: &'static str| match usher_protocol::parse::parse_i64(arg) {
         Some(v) if (i32::MIN as i64..=i32::MAX as i64).contains(&v) => Ok(v),
         _ => Err(CmdError::Static(msg)),

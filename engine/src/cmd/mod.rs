@@ -14,7 +14,6 @@ pub mod hll;
 pub mod keys;
 pub mod lcs;
 pub mod list;
-pub mod noshow;
 pub mod qpolicy;
 pub mod queue;
 pub mod scan;

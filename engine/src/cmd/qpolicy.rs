@@ -8,6 +8,8 @@
 //! and touches only keys of the queue's slot: the policy's active set must share it (checked
 //! at QPOLICY SET by `Flags::SAME_SLOT`, and at every read of the hash).
 
+pub mod noshow;
+
 use crate::bytes::SmallBytes;
 use crate::cmd::hash::get_hash;
 use crate::cmd::keys::write_help;
@@ -458,7 +460,7 @@ pub fn run_policy(ctx: &mut ExecCtx, queue: &[u8]) -> bool {
         }
     }
     if policy.noshow_ms.is_some() {
-        let gone = crate::cmd::noshow::sweep(ctx, queue, &policy, now);
+        let gone = noshow::sweep(ctx, queue, &policy, now);
         if !gone.is_empty() {
             log_noshows(ctx, queue, &policy, &gone);
         }
@@ -470,8 +472,8 @@ pub fn run_policy(ctx: &mut ExecCtx, queue: &[u8]) -> bool {
         return true;
     };
     if policy.noshow_ms.is_some() {
-        let (shows, noshows) = crate::cmd::noshow::counts(ctx, queue);
-        rate = crate::cmd::noshow::compensated_rate(rate, shows, noshows);
+        let (shows, noshows) = noshow::counts(ctx, queue);
+        rate = noshow::compensated_rate(rate, shows, noshows);
     }
     let db = ctx.db;
     let Some(n) = ctx
@@ -519,7 +521,7 @@ pub fn run_policy(ctx: &mut ExecCtx, queue: &[u8]) -> bool {
 /// Logs a no-show sweep as the writes it made: the users leave the pending set and the active
 /// set, their admission tokens go, and the counter grows.
 fn log_noshows(ctx: &mut ExecCtx, queue: &[u8], p: &Policy, gone: &[Vec<u8>]) {
-    let pending = crate::cmd::noshow::pending_key(queue);
+    let pending = noshow::pending_key(queue);
     let mut zrem_pending = vec![b"ZREM".to_vec(), pending];
     let mut zrem_active = vec![b"ZREM".to_vec(), p.active.clone()];
     zrem_pending.extend(gone.iter().cloned());
@@ -532,7 +534,7 @@ fn log_noshows(ctx: &mut ExecCtx, queue: &[u8], p: &Policy, gone: &[Vec<u8>]) {
             .map(|u| crate::queue::policy::token_key(queue, u)),
     );
     log_tick(ctx, del);
-    let stats = crate::cmd::noshow::stats_key(queue);
+    let stats = noshow::stats_key(queue);
     let n = gone.len().to_string().into_bytes();
     log_tick(
         ctx,

@@ -315,7 +315,7 @@ pub(crate) fn admit_users(
         .record_admissions(db, queue, a.now, admitted.len() as u64);
     if let Some(policy) = policy {
         crate::cmd::token::grant_admissions(ctx, queue, &admitted, policy, a.now, expiry);
-        crate::cmd::noshow::expect(ctx, queue, &admitted, policy, a.now);
+        crate::cmd::qpolicy::noshow::expect(ctx, queue, &admitted, policy, a.now);
     }
     admitted
 }
@@ -1046,7 +1046,7 @@ fn qrenew(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
             .map(|s| s.queues.queues_admitting_into(db, active))
             .unwrap_or_default();
         for queue in queues {
-            crate::cmd::noshow::showed_up(ctx, &queue, user);
+            crate::cmd::qpolicy::noshow::showed_up(ctx, &queue, user);
         }
     }
     out.int(expiry.is_some() as i64);

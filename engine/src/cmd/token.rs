@@ -318,7 +318,7 @@ fn check_admission_record(
         _ => return Err("Token revoked"),
     };
     // Presenting the admission token at the origin is showing up.
-    crate::cmd::noshow::showed_up(ctx, claims.aud.as_bytes(), claims.sub.as_bytes());
+    crate::cmd::qpolicy::noshow::showed_up(ctx, claims.aud.as_bytes(), claims.sub.as_bytes());
     if spent {
         let db = ctx.db;
         ctx.shards

@@ -2,8 +2,8 @@
 //!
 //! These change or report the connection's own state, so they are server commands (they see
 //! the [`Session`]) rather than engine commands. Replies and errors are Redis 7.0's; CLIENT
-//! SETINFO and CLIENT NO-TOUCH-free HELP text follow 7.2 where 7.0 lacked the command
-//! (docs/compatibility.md lists these).
+//! SETINFO and CLIENT NO-TOUCH follow 7.2, where 7.0 lacked the command (docs/compatibility.md
+//! lists these).
 
 use crate::client::{flag, ClientInfo, UNBLOCK_ERROR, UNBLOCK_TIMEOUT};
 use crate::registry::{ServerHandler, ServerSpec};
@@ -187,6 +187,11 @@ fn select(
     out: &mut RespWriter,
 ) -> CmdResult {
     let id = usher_engine::cmd::keys::c_int(argv.arg(1))?;
+    if s.shared.config.read().cluster_enabled && id != 0 {
+        return Err(CmdError::Static(
+            "ERR SELECT is not allowed in cluster mode",
+        ));
+    }
     if id < 0 || id as usize >= s.shared.store.databases() {
         return Err(CmdError::Static(errors::DB_INDEX_OUT_OF_RANGE));
     }
@@ -234,6 +239,7 @@ fn reset(
     *s.info.name.lock() = None;
     s.reply_mode = ReplyMode::On;
     s.info.set_flag(flag::NO_EVICT, false);
+    s.info.set_flag(flag::NO_TOUCH, false);
     // Back to the default user: authenticated only if it needs no password (Redis's
     // clearClientConnectionState).
     let default = s.shared.acl.default_user();
@@ -473,7 +479,16 @@ fn client_kill(
             // Validated while parsing, as Redis does, even if no client is left to match.
             client_type_matches(&s.info, val)?;
             filters.push((opt, val));
-        } else if ["ADDR", "LADDR", "USER"].iter().any(|k| is(opt, k)) {
+        } else if is(opt, "USER") {
+            // Redis names a user that does not exist.
+            if s.shared.acl.get(val).is_none() {
+                return Err(CmdError::Owned(format!(
+                    "ERR No such user '{}'",
+                    String::from_utf8_lossy(val)
+                )));
+            }
+            filters.push((opt, val));
+        } else if is(opt, "ADDR") || is(opt, "LADDR") {
             filters.push((opt, val));
         } else {
             return Err(CmdError::Syntax);
@@ -590,6 +605,17 @@ fn client_unblock(
     Ok(())
 }
 
+/// `ON` or `OFF` (any case), else a syntax error, as Redis's client flag switches.
+fn on_off(arg: &[u8]) -> Result<bool, CmdError> {
+    if is(arg, "ON") {
+        Ok(true)
+    } else if is(arg, "OFF") {
+        Ok(false)
+    } else {
+        Err(CmdError::Syntax)
+    }
+}
+
 /// ```text
 /// CLIENT NO-EVICT ON | OFF
 /// ```
@@ -600,14 +626,23 @@ fn client_no_evict(
     argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
-    let on = if is(argv.arg(2), "ON") {
-        true
-    } else if is(argv.arg(2), "OFF") {
-        false
-    } else {
-        return Err(CmdError::Syntax);
-    };
-    s.info.set_flag(flag::NO_EVICT, on);
+    s.info.set_flag(flag::NO_EVICT, on_off(argv.arg(2))?);
+    out.ok();
+    Ok(())
+}
+
+/// ```text
+/// CLIENT NO-TOUCH ON | OFF
+/// ```
+/// Redis 7.2's: while on, this client's commands leave keys' LRU/LFU data alone, except TOUCH
+/// (the dispatcher applies it; see `usher_engine::lfu`).
+fn client_no_touch(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    s.info.set_flag(flag::NO_TOUCH, on_off(argv.arg(2))?);
     out.ok();
     Ok(())
 }
@@ -711,6 +746,8 @@ const CLIENT_HELP: &[&str] = &[
     "    * LIB-VER: the client lib version.",
     "NO-EVICT (ON|OFF)",
     "    Protect current client connection from eviction.",
+    "NO-TOUCH (ON|OFF)",
+    "    Will not touch LRU/LFU stats when this mode is on.",
     "HELP",
     "    Prints this help.",
 ];
@@ -834,6 +871,12 @@ const CLIENT_SUBCOMMANDS: &[ServerSpec] = &[
         Group::Connection,
         "7.0.0",
         "Sets the client eviction mode of the connection.",
+        "O(1)",
+    ),
+    cmd("NO-TOUCH", 3, CONN, client_no_touch as ServerHandler).doc(
+        Group::Connection,
+        "7.2.0",
+        "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
         "O(1)",
     ),
     cmd(

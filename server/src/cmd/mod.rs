@@ -4,6 +4,7 @@
 pub mod acl;
 pub mod cluster;
 pub mod connection;
+pub mod debug;
 pub mod functions;
 pub mod latency;
 pub mod memory;
@@ -22,6 +23,7 @@ pub fn families() -> Vec<&'static [ServerSpec]> {
     vec![
         connection::COMMANDS,
         server::COMMANDS,
+        debug::COMMANDS,
         memory::COMMANDS,
         persistence::COMMANDS,
         latency::COMMANDS,

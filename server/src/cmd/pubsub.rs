@@ -86,6 +86,7 @@ fn subscribe_generic(s: &mut Session, argv: Argv, out: &mut RespWriter, space: S
         }
         out.raw(&encode_with_count(s.resp, kind, Some(name), space.count(s)));
     }
+    s.pushed_reply = true;
     sync_counts(s);
 }
 
@@ -112,6 +113,7 @@ fn unsubscribe_generic(s: &mut Session, argv: Argv, out: &mut RespWriter, space:
         }
         out.raw(&encode_with_count(s.resp, kind, Some(&t), space.count(s)));
     }
+    s.pushed_reply = true;
     sync_counts(s);
 }
 

@@ -3,7 +3,7 @@
 //! COMMAND answers from the registry (the same rows the dispatch gate checks), in Redis 7.0's
 //! reply shapes: COMMAND INFO's ten-element entries, COMMAND DOCS' maps, COMMAND GETKEYS.
 
-use crate::config::{self, DIRECTIVES};
+use crate::config;
 use crate::registry::{Command, Lookup, ServerHandler, ServerSpec, Spec};
 use crate::session::Session;
 use usher_engine::args::is;
@@ -51,7 +51,7 @@ fn config_get(
             }
             continue;
         }
-        for d in DIRECTIVES {
+        for d in config::all() {
             for name in std::iter::once(&d.name).chain(d.aliases) {
                 if glob_match(pattern, name.as_bytes(), true) {
                     add(name.to_string(), d);
@@ -239,7 +239,7 @@ fn config_rewrite(
             None => lines.push(line.to_string()),
         }
     }
-    for d in DIRECTIVES {
+    for d in config::all() {
         if !written.contains(&d.name) && d.show(&config) != d.show(&defaults) {
             lines.push(format!(
                 "{} {}",

@@ -337,6 +337,21 @@ fn adopt_policies(shared: &Shared, policies: Vec<PolicyKey>, now: i64) -> usize 
     adopted
 }
 
+/// DEBUG RELOAD's second half: empties every database (unless `flush` is false) and loads
+/// `dir/dbfilename` back. Takes every shard lock for the flush, then the loader's own.
+pub fn reload(shared: &Shared, flush: bool) -> Result<(), String> {
+    if flush {
+        let mut locked = shared.store.lock_all();
+        for shard in locked.iter_mut() {
+            for db in 0..shard.dbs.len() {
+                shard.db(db).clear();
+                shard.queues.flush_db(db);
+            }
+        }
+    }
+    load_rdb(shared)
+}
+
 /// Loads `dir/dbfilename` if it exists.
 fn load_rdb(shared: &Shared) -> Result<(), String> {
     let path = rdb_path(shared);
