@@ -3,16 +3,19 @@
 # persistence, usher with appendfsync everysec and always, and redis-server 7.0 with
 # appendfsync always, each on a fresh server with its AOF in a scratch folder on the same
 # disk. Prints plain ops/s and ops per server-CPU-second (utime+stime of the server process
-# from /proc over the run) for each, and the ratios the project's targets name.
+# from /proc over the run) for each, and the ratios the project's targets name. Each
+# configuration runs --runs times, interleaved (so a burst of load elsewhere on a shared machine
+# hits all of them alike); the median of each column is reported.
 #
-# Usage: bench/scripts/aof_fsync.sh [--requests 200000] [--clients 50] [--threads 2]
+# Usage: bench/scripts/aof_fsync.sh [--requests 200000] [--clients 50] [--threads 2] [--runs 3]
 set -euo pipefail
-requests=200000; clients=50; threads=2
+requests=200000; clients=50; threads=2; runs=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --requests) requests="$2"; shift 2 ;;
     --clients) clients="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
+    --runs) runs="$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -41,15 +44,22 @@ print(f"{label},{n / (t1 - t0):.0f},{n / cpu if cpu else float('nan'):.0f}")
 PY
 }
 echo "server,ops_per_s,ops_per_server_cpu_s"
-{
+for _ in $(seq 1 "$runs"); do
   one usher-none "$usher" --threads "$threads"
   one usher-everysec "$usher" --threads "$threads" --appendonly yes --appendfsync everysec
   one usher-always "$usher" --threads "$threads" --appendonly yes --appendfsync always
   one redis-always redis-server --appendonly yes --appendfsync always
-} | tee "$scratch/out.csv"
+done | tee "$scratch/out.csv"
 python3 - "$scratch/out.csv" <<'PY'
-import sys
-rows = {l.split(",")[0]: list(map(float, l.split(",")[1:])) for l in open(sys.argv[1])}
+import statistics, sys
+runs = {}
+for l in open(sys.argv[1]):
+    label, *vals = l.strip().split(",")
+    runs.setdefault(label, []).append(list(map(float, vals)))
+rows = {k: [statistics.median(c) for c in zip(*v)] for k, v in runs.items()}
+print("median:")
+for k, (ops, cpu) in rows.items():
+    print(f"{k},{ops:.0f},{cpu:.0f}")
 ev, none = rows["usher-everysec"], rows["usher-none"]
 al, ral = rows["usher-always"], rows["redis-always"]
 print(f"everysec / no persistence: {ev[0]/none[0]:.2f}x ops/s, {ev[1]/none[1]:.2f}x ops/CPU-s")
