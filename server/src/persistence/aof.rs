@@ -181,9 +181,6 @@ pub fn start(shared: &'static Shared) {
         .spawn(move || writer(shared));
 }
 
-/// How long an `always` fsync may wait for worker turns still appending (`wake::gather`).
-const GATHER_LIMIT: Duration = Duration::from_millis(1);
-
 /// The writer thread: drains the stream into the current file, switching files where a
 /// rewrite asked, and syncs as `appendfsync` says.
 fn writer(shared: &'static Shared) {
@@ -192,20 +189,17 @@ fn writer(shared: &'static Shared) {
     let mut last_sync = Instant::now();
     let mut unsynced = false;
     loop {
-        let mode = aof.fsync.load(Ordering::Relaxed);
         let (bytes, end) = {
             let mut inner = stream.inner.lock();
             if inner.buf.is_empty() {
                 stream
                     .wake
-                    .writer_idle(&mut inner, Duration::from_millis(100));
-            }
-            if mode == 0 && !inner.buf.is_empty() {
-                stream.wake.gather(&mut inner, GATHER_LIMIT);
+                    .writer_wait(&mut inner, Duration::from_millis(100));
             }
             (std::mem::take(&mut inner.buf), inner.end)
         };
         let start = end - bytes.len() as u64;
+        let mode = aof.fsync.load(Ordering::Relaxed);
         let mut target = aof.target.lock();
         let mut rest: &[u8] = &bytes;
         let mut ok = true;

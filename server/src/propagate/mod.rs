@@ -159,7 +159,6 @@ pub fn commit(s: &mut Session, locked: &mut LockedShards<'_>) {
         return;
     }
     s.sync_to = s.shared.stream.push(&s.prop);
-    wake::appending();
     s.prop.clear();
 }
 

@@ -16,14 +16,14 @@
 //! waits for, then re-reads the state it waits on (all `SeqCst`), and the waking side changes
 //! that state, then reads what is waited for.
 
-use super::{Inner, Stream};
+use super::Stream;
 use crate::shared::Shared;
 use parking_lot::{Condvar, Mutex};
 use std::cell::RefCell;
 use std::future::poll_fn;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
 use std::task::{Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The writer's side: its sleep, and the workers it wakes.
 #[derive(Default)]
@@ -41,9 +41,6 @@ struct Hub {
     min_waiting: AtomicU64,
     /// The writer's wake-up for this worker's dispatcher.
     synced: tokio::sync::Notify,
-    /// A connection of this worker appended in the current turn, and the turn has not ended
-    /// (the dispatcher has not kicked the writer yet).
-    appending: AtomicBool,
 }
 
 /// What only the worker thread itself touches.
@@ -62,41 +59,12 @@ thread_local! {
 }
 
 impl Wake {
-    /// The writer waits (up to `timeout`, with the stream's mutex held) while `wait` says so;
-    /// `wait` is checked after the writer declares itself asleep, so a kick made after the
-    /// state it reads changed cannot be missed.
-    fn writer_wait<T>(
-        &self,
-        guard: &mut parking_lot::MutexGuard<'_, T>,
-        timeout: Duration,
-        wait: impl Fn(&T) -> bool,
-    ) {
+    /// The writer waits (up to `timeout`) for bytes; called with the stream's mutex held and
+    /// its buffer empty.
+    pub fn writer_wait<T>(&self, guard: &mut parking_lot::MutexGuard<'_, T>, timeout: Duration) {
         self.writer_sleeping.store(true, SeqCst);
-        if wait(guard) {
-            self.writer.wait_for(guard, timeout);
-        }
+        self.writer.wait_for(guard, timeout);
         self.writer_sleeping.store(false, SeqCst);
-    }
-
-    /// The writer waits (up to `timeout`) until the stream has bytes.
-    pub fn writer_idle(&self, guard: &mut parking_lot::MutexGuard<'_, Inner>, timeout: Duration) {
-        self.writer_wait(guard, timeout, |inner| inner.buf.is_empty());
-    }
-
-    /// Group commit under `appendfsync always`: before an fsync, the writer waits (up to
-    /// `limit`) for the workers that are in the middle of a turn that appended, so one fsync
-    /// covers every turn that ran meanwhile instead of one fsync per turn end. The worst case
-    /// (a worker busy for longer than `limit`) only delays the fsync by `limit`.
-    pub fn gather(&self, guard: &mut parking_lot::MutexGuard<'_, Inner>, limit: Duration) {
-        let deadline = Instant::now() + limit;
-        let appending = || self.hubs.lock().iter().any(|h| h.appending.load(SeqCst));
-        while appending() {
-            let now = Instant::now();
-            if now >= deadline {
-                return;
-            }
-            self.writer_wait(guard, deadline - now, |_| appending());
-        }
     }
 
     /// After the writer published a new synced offset: wakes the workers it covers a waiter of.
@@ -138,7 +106,6 @@ fn with_local<R>(shared: &'static Shared, f: impl FnOnce(&mut Local) -> R) -> R 
             let hub: &'static Hub = Box::leak(Box::new(Hub {
                 min_waiting: AtomicU64::new(u64::MAX),
                 synced: tokio::sync::Notify::new(),
-                appending: AtomicBool::new(false),
             }));
             shared.stream.wake.hubs.lock().push(hub);
             tokio::task::spawn_local(dispatcher(shared, hub));
@@ -151,19 +118,6 @@ fn with_local<R>(shared: &'static Shared, f: impl FnOnce(&mut Local) -> R) -> R 
         });
         f(local)
     })
-}
-
-/// This thread appended to the stream in its current turn: a gathering writer waits for the
-/// turn's end (threads that never waited for the writer are not known to it and not waited
-/// for).
-pub fn appending() {
-    LOCAL.with(|cell| {
-        if let Some(local) = cell.borrow().as_ref() {
-            if !local.hub.appending.load(Relaxed) {
-                local.hub.appending.store(true, SeqCst);
-            }
-        }
-    });
 }
 
 /// Asks for the writer to be kicked at the end of this turn.
@@ -217,8 +171,6 @@ async fn dispatcher(shared: &'static Shared, hub: &'static Hub) {
             std::mem::take(&mut local.kick)
         });
         if kick {
-            // Cleared before the kick: a gathering writer re-reads it when woken.
-            hub.appending.store(false, SeqCst);
             shared.stream.kick();
         }
         let request = poll_fn(|cx| {
