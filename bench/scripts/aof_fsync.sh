@@ -7,15 +7,20 @@
 # configuration runs --runs times, interleaved (so a burst of load elsewhere on a shared machine
 # hits all of them alike); the median of each column is reported.
 #
+# With --baseline BIN (an older usher build), its everysec/always/none runs are interleaved
+# with the others (rows base-*), for before/after numbers taken under the same load.
+#
 # Usage: bench/scripts/aof_fsync.sh [--requests 200000] [--clients 50] [--threads 2] [--runs 3]
+#                                   [--baseline BIN]
 set -euo pipefail
-requests=200000; clients=50; threads=2; runs=3
+requests=200000; clients=50; threads=2; runs=3; baseline=
 while [ $# -gt 0 ]; do
   case "$1" in
     --requests) requests="$2"; shift 2 ;;
     --clients) clients="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
+    --baseline) baseline="$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -49,6 +54,11 @@ for _ in $(seq 1 "$runs"); do
   one usher-everysec "$usher" --threads "$threads" --appendonly yes --appendfsync everysec
   one usher-always "$usher" --threads "$threads" --appendonly yes --appendfsync always
   one redis-always redis-server --appendonly yes --appendfsync always
+  if [ -n "$baseline" ]; then
+    one base-none "$baseline" --threads "$threads"
+    one base-everysec "$baseline" --threads "$threads" --appendonly yes --appendfsync everysec
+    one base-always "$baseline" --threads "$threads" --appendonly yes --appendfsync always
+  fi
 done | tee "$scratch/out.csv"
 python3 - "$scratch/out.csv" <<'PY'
 import statistics, sys
@@ -64,4 +74,8 @@ ev, none = rows["usher-everysec"], rows["usher-none"]
 al, ral = rows["usher-always"], rows["redis-always"]
 print(f"everysec / no persistence: {ev[0]/none[0]:.2f}x ops/s, {ev[1]/none[1]:.2f}x ops/CPU-s")
 print(f"usher always / redis always: {al[0]/ral[0]:.2f}x ops/s, {al[1]/ral[1]:.2f}x ops/CPU-s")
+if "base-none" in rows:
+    bev, bnone, bal = rows["base-everysec"], rows["base-none"], rows["base-always"]
+    print(f"baseline everysec / its no persistence: {bev[0]/bnone[0]:.2f}x ops/s, {bev[1]/bnone[1]:.2f}x ops/CPU-s")
+    print(f"baseline always / redis always: {bal[0]/ral[0]:.2f}x ops/s, {bal[1]/ral[1]:.2f}x ops/CPU-s")
 PY
