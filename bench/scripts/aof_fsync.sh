@@ -35,7 +35,11 @@ one() { # label, server binary, args...
   local port dir; port=$(free_port); dir="$scratch/$label"; mkdir -p "$dir"
   "$bin" --port "$port" --save "" --dir "$dir" --loglevel warning "$@" >/dev/null 2>&1 &
   local pid=$!
-  for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  # Ready means loaded: a server still loading (or creating) its AOF answers PING but refuses
+  # SET with -LOADING, which would stop redis-benchmark.
+  for _ in $(seq 1 300); do
+    redis-cli -p "$port" info persistence 2>/dev/null | grep -q '^loading:0' && break; sleep 0.1
+  done
   local t0 c0 t1 c1
   c0=$(cpu_ticks "$pid"); t0=$(date +%s.%N)
   redis-benchmark -p "$port" -c "$clients" -n "$requests" -t set -r 100000 -q >/dev/null
