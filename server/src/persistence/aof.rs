@@ -238,12 +238,12 @@ fn writer(shared: &'static Shared) {
         }
         if ok {
             aof.last_write_ok.store(true, Ordering::Relaxed);
-            stream.written.store(end, Ordering::Release);
+            stream.written.store(end, Ordering::SeqCst);
             if !unsynced || mode != 0 {
                 // One fsync serves everything appended before the writer took its bytes.
                 stream.synced.store(end, Ordering::SeqCst);
-                stream.wake.synced(end);
             }
+            stream.wake.synced(end);
         } else {
             aof.last_write_ok.store(false, Ordering::Relaxed);
             crate::warning!("Error writing to the AOF file; will retry");
@@ -258,11 +258,17 @@ fn writer(shared: &'static Shared) {
 }
 
 /// Whether a connection whose last write ends at stream offset `to` may send its replies:
-/// under `appendfsync always` once the AOF has `to` on disk, otherwise at once.
+/// under `appendfsync always` once the AOF has `to` on disk, otherwise once it is written to
+/// the file (as Redis writes its AOF buffer before it sends the turn's replies, so a `kill -9`
+/// loses no acknowledged write).
 pub fn sync_covers(shared: &Shared, to: u64) -> bool {
-    shared.aof.fsync.load(Ordering::Relaxed) != 0
-        || shared.stream.synced.load(Ordering::SeqCst) >= to
-        || !shared.stream.on()
+    let stream = &shared.stream;
+    let done = if shared.aof.fsync.load(Ordering::Relaxed) == 0 {
+        &stream.synced
+    } else {
+        &stream.written
+    };
+    done.load(Ordering::SeqCst) >= to || !stream.on()
 }
 
 /// Waits (in a plain thread) until everything appended so far is written and synced.

@@ -7,7 +7,8 @@
 //!   writer; the dispatcher, woken locally, runs after the connections already queued in this
 //!   turn, so one kick serves the whole turn, as Redis writes its AOF buffer once per
 //!   event-loop turn. The kick is a futex wake only when the writer sleeps (`writer_sleeping`).
-//! - **Writer → workers.** A connection under `appendfsync always` parks its replies in its
+//! - **Writer → workers.** A connection parks its replies (until its bytes are written, or
+//!   fsynced under `appendfsync always`, `aof::sync_covers`) in its
 //!   worker's waiter list with the offset they need. After each fsync the writer notifies only
 //!   the workers whose smallest waited-for offset the fsync covers (one cross-thread wake per
 //!   worker), and their dispatcher wakes only the covered connections (local wakes).
