@@ -3,16 +3,24 @@
 # persistence, usher with appendfsync everysec and always, and redis-server 7.0 with
 # appendfsync always, each on a fresh server with its AOF in a scratch folder on the same
 # disk. Prints plain ops/s and ops per server-CPU-second (utime+stime of the server process
-# from /proc over the run) for each, and the ratios the project's targets name.
+# from /proc over the run) for each, and the ratios the project's targets name. Each
+# configuration runs --runs times, interleaved (so a burst of load elsewhere on a shared machine
+# hits all of them alike); the median of each column is reported.
 #
-# Usage: bench/scripts/aof_fsync.sh [--requests 200000] [--clients 50] [--threads 2]
+# With --baseline BIN (an older usher build), its everysec/always/none runs are interleaved
+# with the others (rows base-*), for before/after numbers taken under the same load.
+#
+# Usage: bench/scripts/aof_fsync.sh [--requests 200000] [--clients 50] [--threads 2] [--runs 3]
+#                                   [--baseline BIN]
 set -euo pipefail
-requests=200000; clients=50; threads=2
+requests=200000; clients=50; threads=2; runs=3; baseline=
 while [ $# -gt 0 ]; do
   case "$1" in
     --requests) requests="$2"; shift 2 ;;
     --clients) clients="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
+    --runs) runs="$2"; shift 2 ;;
+    --baseline) baseline="$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -27,7 +35,11 @@ one() { # label, server binary, args...
   local port dir; port=$(free_port); dir="$scratch/$label"; mkdir -p "$dir"
   "$bin" --port "$port" --save "" --dir "$dir" --loglevel warning "$@" >/dev/null 2>&1 &
   local pid=$!
-  for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  # Ready means loaded: a server still loading (or creating) its AOF answers PING but refuses
+  # SET with -LOADING, which would stop redis-benchmark.
+  for _ in $(seq 1 300); do
+    redis-cli -p "$port" info persistence 2>/dev/null | grep -q '^loading:0' && break; sleep 0.1
+  done
   local t0 c0 t1 c1
   c0=$(cpu_ticks "$pid"); t0=$(date +%s.%N)
   redis-benchmark -p "$port" -c "$clients" -n "$requests" -t set -r 100000 -q >/dev/null
@@ -41,17 +53,33 @@ print(f"{label},{n / (t1 - t0):.0f},{n / cpu if cpu else float('nan'):.0f}")
 PY
 }
 echo "server,ops_per_s,ops_per_server_cpu_s"
-{
+for _ in $(seq 1 "$runs"); do
   one usher-none "$usher" --threads "$threads"
   one usher-everysec "$usher" --threads "$threads" --appendonly yes --appendfsync everysec
   one usher-always "$usher" --threads "$threads" --appendonly yes --appendfsync always
   one redis-always redis-server --appendonly yes --appendfsync always
-} | tee "$scratch/out.csv"
+  if [ -n "$baseline" ]; then
+    one base-none "$baseline" --threads "$threads"
+    one base-everysec "$baseline" --threads "$threads" --appendonly yes --appendfsync everysec
+    one base-always "$baseline" --threads "$threads" --appendonly yes --appendfsync always
+  fi
+done | tee "$scratch/out.csv"
 python3 - "$scratch/out.csv" <<'PY'
-import sys
-rows = {l.split(",")[0]: list(map(float, l.split(",")[1:])) for l in open(sys.argv[1])}
+import statistics, sys
+runs = {}
+for l in open(sys.argv[1]):
+    label, *vals = l.strip().split(",")
+    runs.setdefault(label, []).append(list(map(float, vals)))
+rows = {k: [statistics.median(c) for c in zip(*v)] for k, v in runs.items()}
+print("median:")
+for k, (ops, cpu) in rows.items():
+    print(f"{k},{ops:.0f},{cpu:.0f}")
 ev, none = rows["usher-everysec"], rows["usher-none"]
 al, ral = rows["usher-always"], rows["redis-always"]
 print(f"everysec / no persistence: {ev[0]/none[0]:.2f}x ops/s, {ev[1]/none[1]:.2f}x ops/CPU-s")
 print(f"usher always / redis always: {al[0]/ral[0]:.2f}x ops/s, {al[1]/ral[1]:.2f}x ops/CPU-s")
+if "base-none" in rows:
+    bev, bnone, bal = rows["base-everysec"], rows["base-none"], rows["base-always"]
+    print(f"baseline everysec / its no persistence: {bev[0]/bnone[0]:.2f}x ops/s, {bev[1]/bnone[1]:.2f}x ops/CPU-s")
+    print(f"baseline always / redis always: {bal[0]/ral[0]:.2f}x ops/s, {bal[1]/ral[1]:.2f}x ops/CPU-s")
 PY

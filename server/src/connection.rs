@@ -176,9 +176,10 @@ async fn run<S: Transport>(s: &mut Session, stream: &mut S) -> std::io::Result<(
             }
         }
         if s.sync_to > 0 {
-            // `appendfsync always`: these replies leave once the AOF has their writes on disk.
+            // The turn appended to the AOF: the writer is kicked once for the worker's turn,
+            // and under `appendfsync always` these replies leave once their writes are on disk.
             let to = std::mem::take(&mut s.sync_to);
-            crate::persistence::aof::wait_synced(s.shared, to).await;
+            crate::propagate::wake::turn_appended(s.shared, to).await;
         }
         if !flush(&info, stream, &mut out, &s.stats).await? {
             return Ok(());

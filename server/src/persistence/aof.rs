@@ -115,6 +115,8 @@ fn fsync_code(f: AppendFsync) -> u8 {
 /// Follows `CONFIG SET appendfsync`.
 pub fn set_fsync(shared: &Shared, f: AppendFsync) {
     shared.aof.fsync.store(fsync_code(f), Ordering::Relaxed);
+    // Connections waiting under `always` may go now.
+    shared.stream.wake.all();
 }
 
 /// `dir/appenddirname`.
@@ -191,8 +193,8 @@ fn writer(shared: &'static Shared) {
             let mut inner = stream.inner.lock();
             if inner.buf.is_empty() {
                 stream
-                    .appended
-                    .wait_for(&mut inner, Duration::from_millis(100));
+                    .wake
+                    .writer_wait(&mut inner, Duration::from_millis(100));
             }
             (std::mem::take(&mut inner.buf), inner.end)
         };
@@ -236,11 +238,12 @@ fn writer(shared: &'static Shared) {
         }
         if ok {
             aof.last_write_ok.store(true, Ordering::Relaxed);
-            stream.written.store(end, Ordering::Release);
+            stream.written.store(end, Ordering::SeqCst);
             if !unsynced || mode != 0 {
-                stream.synced.store(end, Ordering::Release);
-                stream.synced_notify.notify_waiters();
+                // One fsync serves everything appended before the writer took its bytes.
+                stream.synced.store(end, Ordering::SeqCst);
             }
+            stream.wake.synced(end);
         } else {
             aof.last_write_ok.store(false, Ordering::Relaxed);
             crate::warning!("Error writing to the AOF file; will retry");
@@ -254,24 +257,18 @@ fn writer(shared: &'static Shared) {
     }
 }
 
-/// Under `appendfsync always`, waits until the AOF covers stream offset `to` on disk.
-pub async fn wait_synced(shared: &Shared, to: u64) {
+/// Whether a connection whose last write ends at stream offset `to` may send its replies:
+/// under `appendfsync always` once the AOF has `to` on disk, otherwise once it is written to
+/// the file (as Redis writes its AOF buffer before it sends the turn's replies, so a `kill -9`
+/// loses no acknowledged write).
+pub fn sync_covers(shared: &Shared, to: u64) -> bool {
     let stream = &shared.stream;
-    loop {
-        if shared.aof.fsync.load(Ordering::Relaxed) != 0
-            || stream.synced.load(Ordering::Acquire) >= to
-            || !stream.on()
-        {
-            return;
-        }
-        let notified = stream.synced_notify.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        if stream.synced.load(Ordering::Acquire) >= to {
-            return;
-        }
-        notified.await;
-    }
+    let done = if shared.aof.fsync.load(Ordering::Relaxed) == 0 {
+        &stream.synced
+    } else {
+        &stream.written
+    };
+    done.load(Ordering::SeqCst) >= to || !stream.on()
 }
 
 /// Waits (in a plain thread) until everything appended so far is written and synced.
@@ -281,7 +278,7 @@ pub fn drain(shared: &Shared) {
     while shared.stream.written.load(Ordering::Acquire) < end
         && since.elapsed() < Duration::from_secs(10)
     {
-        shared.stream.appended.notify_one();
+        shared.stream.kick();
         std::thread::sleep(Duration::from_millis(1));
     }
     if let Some(f) = shared.aof.target.lock().file.as_mut() {
@@ -425,7 +422,7 @@ fn start_rewrite(shared: &'static Shared, log: bool) -> std::io::Result<()> {
             shared.stream.set_on(true);
         }
         drop(locked);
-        shared.stream.appended.notify_one();
+        shared.stream.kick();
         Ok(())
     })();
     if result.is_err() {
@@ -542,7 +539,7 @@ pub fn set_enabled(shared: &'static Shared, on: bool) -> Result<(), String> {
     shared.aof.enabled.store(false, Ordering::Release);
     drop(locked);
     drain(shared);
-    shared.stream.synced_notify.notify_waiters();
+    shared.stream.wake.all();
     Ok(())
 }
 

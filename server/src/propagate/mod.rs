@@ -21,9 +21,10 @@
 //! expiry deletions are logged as DEL where they happened (a loader never expires anything).
 
 mod rewrite;
+pub mod wake;
 
 use crate::session::Session;
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use usher_engine::command::{CommandSpec, EngineHandler};
 use usher_engine::store::LockedShards;
@@ -40,14 +41,12 @@ pub struct Stream {
     /// when it is not.
     on: AtomicBool,
     pub inner: Mutex<Inner>,
-    /// Signalled when bytes are appended (the AOF writer sleeps on it).
-    pub appended: Condvar,
+    /// The writer's sleep and the workers' group-commit wake-ups (`wake.rs`).
+    pub wake: wake::Wake,
     /// Bytes handed to the files and synced to disk, as stream offsets (for `appendfsync
     /// always`, a connection's replies wait until `synced` covers its last write).
     pub written: AtomicU64,
     pub synced: AtomicU64,
-    /// Wakes connections waiting for `synced` to advance.
-    pub synced_notify: tokio::sync::Notify,
 }
 
 /// What the stream's mutex guards.
@@ -109,14 +108,18 @@ impl Stream {
     }
 
     /// Appends entries (wrapped in MULTI/EXEC when more than one) and returns the stream's
-    /// offset after them. The caller holds the shard locks of what they changed.
+    /// offset after them. The caller holds the shard locks of what they changed. The writer
+    /// is not woken: a connection's turn does that once (`wake::turn_appended`).
+    fn push(&self, entries: &[Entry]) -> u64 {
+        let mut inner = self.inner.lock();
+        inner.push(entries);
+        inner.end
+    }
+
+    /// Appends a job's entries (outside any connection's turn) and wakes the writer.
     pub fn append(&self, entries: &[Entry]) -> u64 {
-        let end = {
-            let mut inner = self.inner.lock();
-            inner.push(entries);
-            inner.end
-        };
-        self.appended.notify_one();
+        let end = self.push(entries);
+        self.kick();
         end
     }
 }
@@ -155,7 +158,7 @@ pub fn commit(s: &mut Session, locked: &mut LockedShards<'_>) {
     if s.prop.is_empty() {
         return;
     }
-    s.sync_to = s.shared.stream.append(&s.prop);
+    s.sync_to = s.shared.stream.push(&s.prop);
     s.prop.clear();
 }
 
