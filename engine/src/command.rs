@@ -49,7 +49,8 @@ impl Flags {
     /// usher-only: every key the command names or derives must hash to one slot, else the
     /// dispatcher answers `CROSSSLOT` before the handler runs. The waiting-room family carries
     /// it: one slot is one shard (and, in cluster mode, one node), so a queue, its active set
-    /// and its companion keys always change under one lock.
+    /// and its companion keys always change under one lock. The one exception is a split line
+    /// (`queue::split`): its sub-queues are on other shards, which the dispatcher locks too.
     pub const SAME_SLOT: Flags = Flags(1 << 26);
 
     const NAMES: &'static [(Flags, &'static str)] = &[

@@ -293,6 +293,25 @@ impl<'s> LockedShards<'s> {
         true
     }
 
+    /// Adds shards `extra` to the held set, for a command that learns under its first lock that
+    /// it needs more (a split line's sub-queues, see `queue::split`). Each is taken as
+    /// [`LockedShards::extend`] takes it; when a lower one is busy, every guard is released and
+    /// the whole set retaken in ascending order (no deadlock), and this returns false: whatever
+    /// was read under the released guards may have changed, so the caller looks again.
+    pub fn widen(&mut self, extra: &mut SmallVec<[u16; 8]>) -> bool {
+        extra.sort_unstable();
+        for &idx in extra.iter() {
+            if !self.extend(idx) {
+                let mut all: SmallVec<[u16; 8]> = self.guards.iter().map(|(i, _)| *i).collect();
+                all.extend(extra.iter().copied());
+                self.guards.clear();
+                *self = self.store.lock_many(&mut all);
+                return false;
+            }
+        }
+        true
+    }
+
     pub fn holds_all(&self) -> bool {
         self.all
     }
@@ -332,6 +351,30 @@ mod tests {
         assert_eq!(
             locked.guards.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
             vec![0, 1, 3]
+        );
+    }
+
+    #[test]
+    fn widen_retakes_everything_in_order_when_a_lower_shard_is_busy() {
+        let store = Store::new(4, 1);
+        let mut locked = store.lock_one(2);
+        let mut extra: SmallVec<[u16; 8]> = SmallVec::from_slice(&[3]);
+        assert!(locked.widen(&mut extra), "a higher shard is waited for");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                let other = store.lock_one(0);
+                tx.send(()).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                drop(other);
+            });
+            rx.recv().unwrap();
+            let mut extra: SmallVec<[u16; 8]> = SmallVec::from_slice(&[0]);
+            assert!(!locked.widen(&mut extra), "released, then retaken");
+        });
+        assert_eq!(
+            locked.guards.iter().map(|(i, _)| *i).collect::<Vec<_>>(),
+            vec![0, 2, 3]
         );
     }
 

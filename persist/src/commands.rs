@@ -102,6 +102,9 @@ fn restore(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult 
     if key.ends_with(b":policy") {
         let db = ctx.db;
         usher_engine::cmd::qpolicy::adopt_policy_hash(ctx.shards.shard(key), db, key, now);
+    } else if key.ends_with(b":split") {
+        let db = ctx.db;
+        usher_engine::queue::split::adopt_split_hash(ctx.shards.shard(key), db, key, now);
     }
     out.ok();
     Ok(())

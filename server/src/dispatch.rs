@@ -234,6 +234,7 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
         Spec::Engine(spec) => {
             let shared = s.shared;
             let mut locked = lock_for(&shared.store, cmd.spec, argv);
+            lock_split_lines(s.db, spec, argv, &mut locked);
             let result = run_engine(s, spec, argv, out, &mut locked, true);
             if s.tracking.is_some() && result.is_ok() {
                 // Under the locks the read took: no write can come between read and record.
@@ -495,6 +496,26 @@ pub fn lock_for<'s>(store: &'s Store, spec: Spec, argv: Argv<'_>) -> LockedShard
         }
         _ => store.lock_many(&mut shards),
     }
+}
+
+/// A waiting-room command on a split line also locks the line's sub-queues, which live on
+/// other shards: the one exception to `SAME_SLOT`'s single slot, in standalone mode (see
+/// `docs/split-queues.md`). One compare per held shard while none of them has a split line.
+#[inline]
+fn lock_split_lines(
+    db: usize,
+    spec: &CommandSpec<EngineHandler>,
+    argv: Argv<'_>,
+    locked: &mut LockedShards<'_>,
+) {
+    if spec.group != usher_engine::command::Group::Queue
+        || !locked.iter_mut().any(|s| s.queues.has_splits())
+    {
+        return;
+    }
+    let keys = spec.key_positions(argv).unwrap_or_default();
+    let queues: SmallVec<[&[u8]; 4]> = keys.iter().map(|&i| argv.arg(i)).collect();
+    usher_engine::queue::split::lock_sub_queues(locked, db, &queues);
 }
 
 /// Starts a transaction (MULTI).

@@ -91,7 +91,7 @@ fn waiting_room_pipelines_answer_as_single_commands() {
         let want: Vec<Reply> = s.iter().map(|c| single.call(c)).collect();
         deep_waiters += got
             .iter()
-            .filter(|r| matches!(r, Reply::Array(v) if v.len() == 8 && v[0] == Reply::bulk("WAITING") && v[1].int() > 128))
+            .filter(|r| matches!(r, Reply::Array(v) if v.len() == 9 && v[0] == Reply::bulk("WAITING") && v[1].int() > 128))
             .count();
         for (i, (g, w)) in got.iter().zip(&want).enumerate() {
             assert_eq!(

@@ -83,6 +83,7 @@ fn run(o: &Options) -> Result<u64, String> {
     let workload = rt.block_on(async {
         let (mut conn, workload) = rush::run::prepare(o).await?;
         rush::run::prefill(&mut conn, &workload, o).await?;
+        rush::run::split(&mut conn, &workload, o).await?;
         Ok::<_, String>(workload)
     })?;
     let summary = rush::run::measure(o, &workload, config_columns(o))?;

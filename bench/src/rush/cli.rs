@@ -32,6 +32,8 @@ USAGE: ticket_rush --port PORT [options]
   --prefill-pipeline N  joins per batch while pre-filling (default 1000)
   --scripts DIR         where the seed scripts are (default tests/scripts of this repository)
   --seed N              random seed (default 1)
+  --split K             after pre-filling, split the event's line over K sub-queues (QSPLIT;
+                        native mode, default 1: unsplit)
   --label TEXT          free text carried into the CSV (e.g. the server and its threads)
   --csv FILE            append the CSV line to FILE (header first if FILE is new or empty)
   --quiet               no progress lines
@@ -61,6 +63,8 @@ pub struct Options {
     pub prefill_pipeline: usize,
     pub scripts: PathBuf,
     pub seed: u64,
+    /// Sub-queues the line is split over after pre-filling (1: unsplit).
+    pub split: u64,
     pub label: String,
     pub csv: Option<PathBuf>,
     pub quiet: bool,
@@ -94,6 +98,7 @@ impl Default for Options {
             prefill_pipeline: 1000,
             scripts: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/scripts")),
             seed: 1,
+            split: 1,
             label: String::new(),
             csv: None,
             quiet: false,
@@ -166,6 +171,7 @@ fn apply(o: &mut Options, flag: &str, value: &str) -> Result<(), String> {
         "--prefill-pipeline" => o.prefill_pipeline = num(flag, value)?,
         "--scripts" => o.scripts = value.into(),
         "--seed" => o.seed = num(flag, value)?,
+        "--split" => o.split = num(flag, value)?,
         "--label" => o.label = value.into(),
         "--csv" => o.csv = Some(value.into()),
         _ => return Err(format!("unknown option {flag} (see --help)")),

@@ -258,6 +258,22 @@ pub async fn prefill(conn: &mut Conn, w: &Workload, o: &Options) -> Result<(), S
     Ok(())
 }
 
+/// Splits the pre-filled line over `o.split` sub-queues (QSPLIT), when asked.
+pub async fn split(conn: &mut Conn, w: &Workload, o: &Options) -> Result<(), String> {
+    if o.split <= 1 {
+        return Ok(());
+    }
+    let k = o.split.to_string();
+    let reply = conn
+        .call(&[b"QSPLIT", &w.queue, k.as_bytes()], |r| match r {
+            Reply::Simple(_) => Ok(()),
+            other => Err(format!("QSPLIT {k}: {other:?}")),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    reply
+}
+
 /// The line's size: `ZCARD`, or in native mode `QPOS` of the last user (a server that has only
 /// the native family need not have `ZCARD`).
 async fn line_size(conn: &mut Conn, w: &Workload, o: &Options) -> Result<Option<i64>, String> {

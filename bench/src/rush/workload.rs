@@ -245,7 +245,7 @@ impl Workload {
         let ok = match (op, self.mode, self.poll) {
             (Op::Poll, _, PollStyle::Zrank) => check_zrank_poll(nth, reply),
             (Op::Join, Mode::Native, _) => check_native_place(reply, b"NEW", 3),
-            (Op::Poll, Mode::Native, _) => check_native_place(reply, b"WAITING", 8),
+            (Op::Poll, Mode::Native, _) => check_native_place(reply, b"WAITING", 9),
             (Op::Join, Mode::Script, _) => check_script_place(reply, b"NEW"),
             (Op::Poll, Mode::Script, _) => check_script_place(reply, b"WAITING"),
             (Op::Admit, _, _) => check_admit(reply, self.admit_count),

@@ -15,6 +15,7 @@ pub mod keys;
 pub mod lcs;
 pub mod list;
 pub mod qpolicy;
+pub mod qsplit;
 pub mod queue;
 pub mod scan;
 pub mod seat;
@@ -46,6 +47,7 @@ pub fn families() -> Vec<&'static [CommandSpec<EngineHandler>]> {
         stream::COMMANDS,
         queue::COMMANDS,
         qpolicy::COMMANDS,
+        qsplit::COMMANDS,
         seat::COMMANDS,
         token::COMMANDS,
     ]

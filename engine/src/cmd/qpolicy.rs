@@ -10,7 +10,6 @@
 
 pub mod noshow;
 
-use crate::bytes::SmallBytes;
 use crate::cmd::hash::get_hash;
 use crate::cmd::keys::write_help;
 use crate::cmd::queue::{admit_users, check_zset, sweep, zadd, Admission, MAX_BATCH};
@@ -21,6 +20,7 @@ use crate::error::{CmdError, CmdResult};
 use crate::keyspace_events as ev;
 use crate::queue::heartbeat::timeout_ms;
 use crate::queue::policy::{heartbeat_key, policy_key, Policy, FIELDS};
+use crate::queue::split::Line;
 use crate::shard::Shard;
 use crate::types::hash::{Hash, ListpackLimits};
 use crate::types::zset::ScoreBound;
@@ -436,7 +436,8 @@ pub fn run_policy(ctx: &mut ExecCtx, queue: &[u8]) -> bool {
     announce_state(ctx, queue, &policy);
     if let Some(hb_ms) = policy.heartbeat_ms {
         let hb = heartbeat_key(queue);
-        if check_zset(ctx, &hb).is_ok() && check_zset(ctx, queue).is_ok() {
+        let line_ok = Line::of(ctx, queue).is_ok_and(|l| l.check(ctx, queue).is_ok());
+        if check_zset(ctx, &hb).is_ok() && line_ok {
             backfill_heartbeats(ctx, queue, &hb, hb_ms);
             let swept = sweep(
                 ctx,
@@ -485,7 +486,8 @@ pub fn run_policy(ctx: &mut ExecCtx, queue: &[u8]) -> bool {
     else {
         return true;
     };
-    if n == 0 || check_zset(ctx, queue).is_err() || check_zset(ctx, &policy.active).is_err() {
+    let line_ok = Line::of(ctx, queue).is_ok_and(|l| l.check(ctx, queue).is_ok());
+    if n == 0 || !line_ok || check_zset(ctx, &policy.active).is_err() {
         return true;
     }
     let active = policy.active.clone();
@@ -563,20 +565,9 @@ fn backfill_heartbeats(ctx: &mut ExecCtx, queue: &[u8], hb: &[u8], base_ms: i64)
     else {
         return;
     };
-    let batch: Vec<(SmallBytes, f64, usize)> = match zset(ctx.db(queue), queue, now) {
-        Ok(Some(z)) => {
-            let start = z.count_in_score_range(
-                &ScoreBound::Inclusive(f64::NEG_INFINITY),
-                &ScoreBound::Inclusive(after),
-            );
-            z.iter_from_rank(start, false)
-                .take(MAX_BATCH)
-                .enumerate()
-                .map(|(i, (m, s))| (SmallBytes::new(m), s, start + i))
-                .collect()
-        }
-        _ => Vec::new(),
-    };
+    let batch = Line::of(ctx, queue)
+        .and_then(|line| line.after(ctx, queue, after, MAX_BATCH))
+        .unwrap_or_default();
     let mut logged = vec![b"ZADD".to_vec(), hb.to_vec()];
     for (user, _, rank) in &batch {
         let has = matches!(zset(ctx.db(hb), hb, now), Ok(Some(h)) if h.score(user).is_some());

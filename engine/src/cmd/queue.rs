@@ -26,6 +26,7 @@ use crate::queue::heartbeat::{poll_ms, timeout_ms};
 use crate::queue::policy::{clients_key, heartbeat_key, held_key, Method, Policy};
 use crate::queue::rate::eta_ms;
 use crate::queue::score::{next_arrival, prequeue_slot, PREQUEUE_SLOTS};
+use crate::queue::split::Line;
 use crate::queue::MAX_TIME_MS;
 use crate::types::zset::ScoreBound;
 use crate::value::Value;
@@ -213,7 +214,7 @@ fn admit(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         "admit",
     )?;
     let now = resolve_now(ctx, opts.now_ms)?;
-    check_zset(ctx, queue)?;
+    Line::of(ctx, queue)?.check(ctx, queue)?;
     check_zset(ctx, active)?;
     let policy = policy_of(ctx, queue)?;
     check_policy_active(policy.as_ref(), active)?;
@@ -337,21 +338,44 @@ fn pop_live(
     let random = policy
         .filter(|p| p.method == Method::Random)
         .map(|p| p.seed_or(queue).to_vec());
+    let Ok(line) = Line::of(ctx, queue) else {
+        return Vec::new();
+    };
     let mut admitted = Vec::with_capacity(take.min(4096));
     let mut dropped = Vec::new();
     let max_dropped = take * 4 + 64;
     let mut draws = 0;
+    // Sub-queues a split line's admissions took from (bit i: sub-queue i).
+    let mut touched = 0u64;
     while admitted.len() < take && dropped.len() < max_dropped {
-        let Ok(Some(z)) = zset(ctx.db(queue), queue, clock) else {
-            break;
-        };
-        let popped = match &random {
-            Some(seed) if !z.is_empty() => {
-                let rank = draw_rank(seed, now, z.len(), draws);
-                draws += 1;
-                z.remove_at_rank(rank).map(|(user, _)| user)
+        let popped = if line.is_split() {
+            let taken = match &random {
+                Some(seed) => match line.len(ctx, queue) {
+                    Ok(len) if len > 0 => {
+                        let rank = draw_rank(seed, now, len, draws);
+                        draws += 1;
+                        line.remove_at_rank(ctx, queue, rank)
+                    }
+                    _ => None,
+                },
+                None => line.pop_min(ctx, queue),
+            };
+            taken.map(|(user, i)| {
+                touched |= 1 << i;
+                user
+            })
+        } else {
+            let Ok(Some(z)) = zset(ctx.db(queue), queue, clock) else {
+                break;
+            };
+            match &random {
+                Some(seed) if !z.is_empty() => {
+                    let rank = draw_rank(seed, now, z.len(), draws);
+                    draws += 1;
+                    z.remove_at_rank(rank).map(|(user, _)| user)
+                }
+                _ => z.pop_min().map(|(user, _)| user),
             }
-            _ => z.pop_min().map(|(user, _)| user),
         };
         let Some(user) = popped else { break };
         let stale = match &heartbeat {
@@ -374,9 +398,14 @@ fn pop_live(
     }
     // A random draw removes members by name, as ZREM would.
     let event = if random.is_some() { "zrem" } else { "zpopmin" };
-    ctx.notify(ev::ZSET, event, queue);
-    drop_if_empty(ctx, queue);
-    ctx.modified_in_sale(queue);
+    for (i, key) in line.keys(queue).into_iter().enumerate() {
+        if line.is_split() && touched & (1 << i) == 0 {
+            continue;
+        }
+        ctx.notify(ev::ZSET, event, key);
+        drop_if_empty(ctx, key);
+        ctx.modified_in_sale(key);
+    }
     if let Some(hb) = &heartbeat {
         for user in admitted.iter().chain(&dropped) {
             zrem(ctx, hb, user);
@@ -398,10 +427,9 @@ fn count_dropped(ctx: &mut ExecCtx, queue: &[u8], n: u64) {
 /// Users waiting, not counting those whose heartbeat deadline passed (with a heartbeat policy).
 fn live_waiting(ctx: &mut ExecCtx, queue: &[u8], policy: Option<&Policy>, now: i64) -> i64 {
     let clock = ctx.now_ms;
-    let total = zset(ctx.db(queue), queue, clock)
-        .ok()
-        .flatten()
-        .map_or(0, |z| z.len() as i64);
+    let total = Line::of(ctx, queue)
+        .and_then(|line| line.len(ctx, queue))
+        .unwrap_or(0) as i64;
     if policy.is_none_or(|p| p.heartbeat_ms.is_none()) {
         return total;
     }
@@ -483,16 +511,26 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let clock = ctx.now_ms;
     // Read both keys first (each once): both types are checked before anything changes.
     let session = zset(ctx.db(active), active, clock)?.and_then(|z| z.score(user));
-    let (rank, len, last) = match zset(ctx.db(queue), queue, clock)? {
-        Some(z) => (
-            z.rank(user),
-            z.len() as i64,
-            z.len()
-                .checked_sub(1)
-                .and_then(|r| z.get_by_rank(r))
-                .map(|(_, s)| s),
-        ),
-        None => (None, 0, None),
+    let line = Line::of(ctx, queue)?;
+    let (rank, len, last) = if line.is_split() {
+        line.check(ctx, queue)?;
+        (
+            line.rank(ctx, queue, user)?,
+            line.len(ctx, queue)? as i64,
+            line.last_score(ctx, queue)?,
+        )
+    } else {
+        match zset(ctx.db(queue), queue, clock)? {
+            Some(z) => (
+                z.rank(user),
+                z.len() as i64,
+                z.len()
+                    .checked_sub(1)
+                    .and_then(|r| z.get_by_rank(r))
+                    .map(|(_, s)| s),
+            ),
+            None => (None, 0, None),
+        }
     };
     let policy = policy_of(ctx, queue)?;
     check_policy_active(policy.as_ref(), active)?;
@@ -576,10 +614,11 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         (Some(open_at), Some(p)) => prequeue_score(p, queue, user, open_at),
         _ => arrival_score(ctx, queue, now, last),
     };
-    zadd(ctx, queue, user, score);
-    ctx.modified_in_sale(queue);
-    ctx.notify(ev::ZSET, "zadd", queue);
-    ctx.ready(queue);
+    let home = line.home(queue, user);
+    zadd(ctx, home, user, score);
+    ctx.modified_in_sale(home);
+    ctx.notify(ev::ZSET, "zadd", home);
+    ctx.ready(home);
     touch_heartbeat(ctx, queue, user, policy.as_ref(), now, len + 1);
     if let Some(p) = policy.as_ref() {
         if passes_through(ctx, queue, p, len, now) {
@@ -688,12 +727,7 @@ fn held_position(
     let Some(score) = zset(ctx.db(&key), &key, now)?.and_then(|z| z.score(user)) else {
         return Ok(None);
     };
-    let ahead = zset(ctx.db(queue), queue, now)?.map_or(0, |z| {
-        z.count_in_score_range(
-            &ScoreBound::Inclusive(f64::NEG_INFINITY),
-            &ScoreBound::Exclusive(score),
-        )
-    });
+    let ahead = Line::of(ctx, queue)?.count_below(ctx, queue, score)?;
     Ok(Some(ahead as i64 + 1))
 }
 
@@ -709,7 +743,8 @@ fn qhold(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let opts = parse_options(argv, 3, ONLY_NOW, "qhold")?;
     let now = resolve_now(ctx, opts.now_ms)?;
     let held = held_key(queue);
-    check_zset(ctx, queue)?;
+    let line = Line::of(ctx, queue)?;
+    line.check(ctx, queue)?;
     check_zset(ctx, &held)?;
     if policy_of(ctx, queue)?.is_none() {
         return Err(CmdError::Static(
@@ -721,11 +756,12 @@ fn qhold(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         out.int(0);
         return Ok(());
     }
-    let score = match zset(ctx.db(queue), queue, clock)?.and_then(|z| z.remove(user)) {
+    let home = line.home(queue, user);
+    let score = match zset(ctx.db(home), home, clock)?.and_then(|z| z.remove(user)) {
         Some(score) => {
-            ctx.notify(ev::ZSET, "zrem", queue);
-            drop_if_empty(ctx, queue);
-            ctx.modified_in_sale(queue);
+            ctx.notify(ev::ZSET, "zrem", home);
+            drop_if_empty(ctx, home);
+            ctx.modified_in_sale(home);
             let hb = heartbeat_key(queue);
             if check_zset(ctx, &hb).is_ok() {
                 zrem(ctx, &hb, user);
@@ -749,7 +785,8 @@ fn qhold(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 fn qunhold(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, user) = (argv.arg(1), argv.arg(2));
     let held = held_key(queue);
-    check_zset(ctx, queue)?;
+    let line = Line::of(ctx, queue)?;
+    line.check(ctx, queue)?;
     check_zset(ctx, &held)?;
     let now = ctx.now_ms;
     let Some(score) = zset(ctx.db(&held), &held, now)?.and_then(|z| z.remove(user)) else {
@@ -759,10 +796,11 @@ fn qunhold(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult 
     ctx.notify(ev::ZSET, "zrem", &held);
     drop_if_empty(ctx, &held);
     ctx.modified_in_sale(&held);
-    zadd(ctx, queue, user, score);
-    ctx.modified_in_sale(queue);
-    ctx.notify(ev::ZSET, "zadd", queue);
-    ctx.ready(queue);
+    let home = line.home(queue, user);
+    zadd(ctx, home, user, score);
+    ctx.modified_in_sale(home);
+    ctx.notify(ev::ZSET, "zadd", home);
+    ctx.ready(home);
     out.int(1);
     Ok(())
 }
@@ -816,7 +854,7 @@ fn qpos(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let is_active = zset(ctx.db(active), active, clock)?
         .and_then(|z| z.score(user))
         .is_some_and(|e| e > now as f64);
-    let rank = zset(ctx.db(queue), queue, clock)?.and_then(|z| z.rank(user));
+    let rank = Line::of(ctx, queue)?.rank(ctx, queue, user)?;
     let policy = policy_of(ctx, queue)?;
     check_policy_active(policy.as_ref(), active)?;
     let held = held_position(ctx, queue, user, policy.as_ref())?;
@@ -892,8 +930,9 @@ fn qpos(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 /// Complexity: O(log N).
 fn qleave(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, user) = (argv.arg(1), argv.arg(2));
-    check_zset(ctx, queue)?;
-    let removed = zrem(ctx, queue, user);
+    let line = Line::of(ctx, queue)?;
+    line.check(ctx, queue)?;
+    let removed = zrem(ctx, line.home(queue, user), user);
     let hb = heartbeat_key(queue);
     if removed && ctx.shards.holds(&hb) && check_zset(ctx, &hb).is_ok() {
         zrem(ctx, &hb, user);
@@ -914,7 +953,7 @@ fn qheartbeat(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResu
     let (queue, user) = (argv.arg(1), argv.arg(2));
     let opts = parse_options(argv, 3, ONLY_NOW, "qheartbeat")?;
     let now = resolve_now(ctx, opts.now_ms)?;
-    check_zset(ctx, queue)?;
+    Line::of(ctx, queue)?.check(ctx, queue)?;
     let policy = policy_of(ctx, queue)?;
     if policy.as_ref().is_none_or(|p| p.heartbeat_ms.is_none()) {
         return Err(CmdError::Static(
@@ -923,8 +962,7 @@ fn qheartbeat(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResu
     }
     let hb = heartbeat_key(queue);
     check_zset(ctx, &hb)?;
-    let clock = ctx.now_ms;
-    let rank = zset(ctx.db(queue), queue, clock)?.and_then(|z| z.rank(user));
+    let rank = Line::of(ctx, queue)?.rank(ctx, queue, user)?;
     if let Some(rank) = rank {
         touch_heartbeat(ctx, queue, user, policy.as_ref(), now, rank as i64 + 1);
     }
@@ -957,7 +995,7 @@ fn qsweep(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     )?;
     let limit = opts.limit.unwrap_or(MAX_BATCH as i64);
     check_zset(ctx, hb)?;
-    check_zset(ctx, queue)?;
+    Line::of(ctx, queue)?.check(ctx, queue)?;
     let max = if max.exclusive {
         ScoreBound::Exclusive(max.value)
     } else {
@@ -1001,17 +1039,26 @@ pub(crate) fn sweep(
     ctx.notify(ev::ZSET, "zrem", hb);
     drop_if_empty(ctx, hb);
     ctx.modified_in_sale(hb);
+    let Ok(line) = Line::of(ctx, queue) else {
+        return stale;
+    };
     let mut dropped = 0;
-    if let Ok(Some(z)) = zset(ctx.db(queue), queue, now) {
-        for user in &stale {
-            dropped += z.remove(user).is_some() as u64;
+    for key in line.keys(queue) {
+        let mut here = 0;
+        if let Ok(Some(z)) = zset(ctx.db(key), key, now) {
+            for user in stale.iter().filter(|u| line.home(queue, u) == key) {
+                here += z.remove(user).is_some() as u64;
+            }
+        }
+        if here > 0 {
+            dropped += here;
+            ctx.notify(ev::ZSET, "zrem", key);
+            drop_if_empty(ctx, key);
+            ctx.modified_in_sale(key);
         }
     }
     if dropped > 0 {
         count_dropped(ctx, queue, dropped);
-        ctx.notify(ev::ZSET, "zrem", queue);
-        drop_if_empty(ctx, queue);
-        ctx.modified_in_sale(queue);
     }
     stale
 }
@@ -1081,12 +1128,13 @@ fn qstats(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, active) = (argv.arg(1), argv.arg(2));
     let opts = parse_options(argv, 3, ONLY_NOW, "qstats")?;
     let now = resolve_now(ctx, opts.now_ms)?;
-    check_zset(ctx, queue)?;
+    let line = Line::of(ctx, queue)?;
+    line.check(ctx, queue)?;
     check_zset(ctx, active)?;
     let policy = policy_of(ctx, queue)?;
     let clock = ctx.now_ms;
     let waiting = live_waiting(ctx, queue, policy.as_ref(), now);
-    let head = zset(ctx.db(queue), queue, clock)?.and_then(|z| z.get_by_rank(0).map(|(_, s)| s));
+    let head = line.head_score(ctx, queue)?;
     let live = zset(ctx.db(active), active, clock)?.map_or(0, |z| {
         z.count_in_score_range(
             &ScoreBound::Exclusive(now as f64),

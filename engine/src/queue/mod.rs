@@ -18,6 +18,10 @@
 //! memory (`registry`): the measured admission rate, the last valid policy, the arrival
 //! watermark and the heartbeat back-fill cursor, so that ADMIT writes exactly what its seed
 //! script writes.
+//!
+//! A hot event's line can be split over sub-queues on several shards (`split`, QSPLIT): the
+//! family then reads and writes the line through `split::Line`, and the sub-queues are the one
+//! exception to "one slot per command".
 
 pub mod draw;
 pub mod heartbeat;
@@ -25,6 +29,7 @@ pub mod policy;
 pub mod rate;
 pub mod registry;
 pub mod score;
+pub mod split;
 pub mod token;
 
 /// The latest time (Unix ms) the family accepts, for `NOW` and for any clock plus a

@@ -1,12 +1,14 @@
 //! Per-shard, in-memory waiting-room state that is not (and must not be) in keys, by
 //! (database, queue key): the measured admission statistics, the arrival watermark, and for
 //! queues with a policy the server runs, the last valid policy, what the hash holds that was
-//! refused, the admission token bucket and the heartbeat back-fill cursor.
+//! refused, the admission token bucket and the heartbeat back-fill cursor; for a split line,
+//! the names of its sub-queues (the `<queue>:split` hash is the truth, see `split`).
 
 use super::policy::{Bucket, Policy};
 use super::rate::AdmissionStats;
 use crate::bytes::SmallBytes;
 use foldhash::HashMap;
+use std::sync::Arc;
 
 /// What the server keeps for a queue with a policy.
 #[derive(Clone, Debug)]
@@ -40,6 +42,8 @@ pub struct QueueState {
     /// Automatic queueing: whether arrivals queue now (the cap or the rate was reached and the
     /// line has not drained since), so that each switch is announced once.
     pub queueing: bool,
+    /// The sub-queues of a split line (see [`super::split`]), in order; `None` when unsplit.
+    pub split: Option<Arc<[SmallBytes]>>,
 }
 
 /// What happened to the seats of one event (the seat keys' hash tag), for the metrics
@@ -72,6 +76,8 @@ impl QueueState {
 pub struct QueueRegistry {
     queues: HashMap<(u32, SmallBytes), QueueState>,
     policies: usize,
+    /// Split lines on this shard: while 0, asking whether a line is split costs one compare.
+    splits: usize,
     seats: HashMap<(u32, SmallBytes), SeatStats>,
 }
 
@@ -127,6 +133,34 @@ impl QueueRegistry {
     #[inline]
     pub fn has_policy(&self, db: usize, queue: &[u8]) -> bool {
         self.policies > 0 && self.get(db, queue).is_some_and(|q| q.policy.is_some())
+    }
+
+    /// True when a line of this shard is split (one compare on the command path).
+    #[inline]
+    pub fn has_splits(&self) -> bool {
+        self.splits > 0
+    }
+
+    /// The sub-queues of `queue` if it is split; one compare when no line of the shard is.
+    #[inline]
+    pub fn split_of(&self, db: usize, queue: &[u8]) -> Option<&Arc<[SmallBytes]>> {
+        if self.splits == 0 {
+            return None;
+        }
+        self.get(db, queue).and_then(|q| q.split.as_ref())
+    }
+
+    /// Records (`Some`) or forgets (`None`) the split of `queue`.
+    pub fn set_split(&mut self, db: usize, queue: &[u8], subs: Option<Arc<[SmallBytes]>>) {
+        let q = self.entry(db, queue);
+        let was = q.split.is_some();
+        let now = subs.is_some();
+        q.split = subs;
+        match (was, now) {
+            (false, true) => self.splits += 1,
+            (true, false) => self.splits -= 1,
+            _ => {}
+        }
     }
 
     pub fn policy_state(&mut self, db: usize, queue: &[u8]) -> Option<&mut PolicyState> {
@@ -216,6 +250,10 @@ impl QueueRegistry {
             if *d as usize == db {
                 q.fresh_statistics();
                 q.last_arrival = None;
+                // The `:split` hash and the sub-queues are gone with the rest.
+                if q.split.take().is_some() {
+                    self.splits -= 1;
+                }
             }
         }
         self.queues

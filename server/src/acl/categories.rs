@@ -110,6 +110,7 @@ const OVERRIDES: &[(&str, &[&str], &[&str])] = &[
     ("qpolicy", &["admission"], &[]),
     ("qhold", &["admission"], &[]),
     ("qunhold", &["admission"], &[]),
+    ("qsplit", &["admission"], &[]),
     ("seatlock", &["seat"], &[]),
     ("seatlockall", &["seat"], &[]),
     ("seatconfirm", &["seat"], &[]),

@@ -320,17 +320,20 @@ pub fn load_at_startup(shared: &'static Shared) -> Result<(), String> {
     Ok(())
 }
 
-/// A `<queue>:policy` hash a load brought back: (db, key).
+/// A `<queue>:policy` or `<queue>:split` hash a load brought back: (db, key).
 type PolicyKey = (usize, Vec<u8>);
 
-/// Re-registers waiting-room policies whose hashes a load brought back.
+/// Re-registers waiting-room policies and split lines whose hashes a load brought back;
+/// counts the policies.
 fn adopt_policies(shared: &Shared, policies: Vec<PolicyKey>, now: i64) -> usize {
     let store = &shared.store;
     let mut adopted = 0;
     for (db, key) in policies {
         let mut locked = store.lock_one(store.shard_of(&key));
         let shard = locked.shard(&key);
-        if usher_engine::cmd::qpolicy::adopt_policy_hash(shard, db, &key, now) {
+        if key.ends_with(b":split") {
+            usher_engine::queue::split::adopt_split_hash(shard, db, &key, now);
+        } else if usher_engine::cmd::qpolicy::adopt_policy_hash(shard, db, &key, now) {
             adopted += 1;
         }
     }
@@ -400,7 +403,8 @@ fn load_rdb_bytes(
         databases,
         now,
         |k| {
-            if k.key.ends_with(b":policy") && matches!(k.value, usher_engine::value::Value::Hash(_))
+            if (k.key.ends_with(b":policy") || k.key.ends_with(b":split"))
+                && matches!(k.value, usher_engine::value::Value::Hash(_))
             {
                 policies.push((k.db, k.key.clone()));
             }

@@ -1,0 +1,487 @@
+//! Split lines: one event's waiting line spread over K sub-queues on different shards, read
+//! and written as if it were one sorted set (see `docs/split-queues.md`).
+//!
+//! A split line keeps its waiters in K sorted sets named after the queue with a suffix in the
+//! hash tag (`queue:{concert42}` → `queue:{concert42#3}`), the suffixes chosen so the sets land
+//! on K different shards. Everything else of the event (active set, policy, heartbeats, held
+//! users, tokens, the arrival watermark) stays with the queue's own key and slot. A user's
+//! sub-queue is fixed by a hash of the user, so re-entering finds the same place. Arrival
+//! scores come from the one watermark of the queue, so they are unique across the split and
+//! the line's order is the order of `(score, member)` over all sub-queues: a position is the
+//! sum over sub-queues of those ahead, and the head is the least of the sub-queues' heads.
+//!
+//! The split is recorded in the hash `<queue>:split` (`queue`, `k`, `1`..`k` = the sub-queue
+//! names), so snapshots and the append-only file carry it; the shard's [`QueueRegistry`]
+//! caches it, so asking whether a line is split costs one compare while no line of the shard
+//! is. [`Line`] is the view the queue family reads and writes a line through.
+//!
+//! [`QueueRegistry`]: super::registry::QueueRegistry
+
+use crate::bytes::SmallBytes;
+use crate::cmd::zset::get_zset as zset;
+use crate::ctx::ExecCtx;
+use crate::error::CmdError;
+use crate::shard::Shard;
+use crate::store::{LockedShards, Store};
+use crate::types::zset::{ScoreBound, ZSet};
+use smallvec::SmallVec;
+use std::sync::Arc;
+use usher_cluster::companion_key;
+use usher_cluster::naming::hash_tag;
+
+/// How many suffixes are tried to find K sub-queue names on K different shards (and free).
+pub const SUFFIX_SEARCH: u32 = 65_536;
+
+/// The hash that records a split: `queue`, `k`, and fields `1`..`k` naming the sub-queues.
+pub fn split_key(queue: &[u8]) -> Vec<u8> {
+    companion_key(queue, b"split")
+}
+
+/// The `n`th candidate sub-queue name: the queue's hash tag with `#n` appended, or, for a
+/// queue without one, the whole name as the tag (`q` → `{q#n}`).
+pub fn sub_queue_name(queue: &[u8], n: u32) -> Vec<u8> {
+    let suffix = format!("#{n}");
+    let mut out = Vec::with_capacity(queue.len() + suffix.len() + 2);
+    match hash_tag(queue) {
+        Some(tag) => {
+            let end = tag.as_ptr() as usize - queue.as_ptr() as usize + tag.len();
+            out.extend_from_slice(&queue[..end]);
+            out.extend_from_slice(suffix.as_bytes());
+            out.extend_from_slice(&queue[end..]);
+        }
+        None if !queue.contains(&b'}') => {
+            out.push(b'{');
+            out.extend_from_slice(queue);
+            out.extend_from_slice(suffix.as_bytes());
+            out.push(b'}');
+        }
+        // A `}` would end the tag early: tag the suffix alone.
+        None => {
+            out.push(b'{');
+            out.extend_from_slice(suffix.as_bytes());
+            out.push(b'}');
+            out.extend_from_slice(queue);
+        }
+    }
+    out
+}
+
+/// The sub-queue (0-based) of `user` in a line split `k` ways: a hash of the user alone, so
+/// the same user always lands in the same sub-queue.
+#[inline]
+pub fn home_of(user: &[u8], k: usize) -> usize {
+    usher_cluster::crc16(user) as usize % k
+}
+
+/// K sub-queue names on K different shards of `store`, none of them a key that exists in `db`
+/// (unless it is in `reuse`, the current split's); `None` if the search space has none.
+pub fn choose_sub_queues(
+    locked: &mut LockedShards,
+    db: usize,
+    queue: &[u8],
+    k: usize,
+    reuse: &[SmallBytes],
+    now_ms: i64,
+) -> Option<Vec<Vec<u8>>> {
+    let store: &Store = locked.store();
+    let mut used = vec![false; store.shard_count()];
+    let mut names = Vec::with_capacity(k);
+    for n in 0..SUFFIX_SEARCH {
+        if names.len() == k {
+            break;
+        }
+        let name = sub_queue_name(queue, n);
+        let shard = store.shard_of(&name);
+        if used[shard] {
+            continue;
+        }
+        let free = reuse.iter().any(|r| r[..] == name[..])
+            || !locked.db(db, &name).contains(&name, now_ms);
+        if free {
+            used[shard] = true;
+            names.push(name);
+        }
+    }
+    (names.len() == k).then_some(names)
+}
+
+/// The shards holding the sub-queues of any split line among `queues` that `locked` does not
+/// hold yet. One compare per key while no line of their shard is split.
+pub fn missing_shards(
+    locked: &mut LockedShards,
+    db: usize,
+    queues: impl Iterator<Item = impl AsRef<[u8]>>,
+) -> SmallVec<[u16; 8]> {
+    let mut out = SmallVec::new();
+    for queue in queues {
+        let queue = queue.as_ref();
+        let Some(shard) = locked.try_shard(queue) else {
+            continue;
+        };
+        let Some(subs) = shard.queues.split_of(db, queue).cloned() else {
+            continue;
+        };
+        let store = locked.store();
+        for sub in subs.iter() {
+            let idx = store.shard_of(sub) as u16;
+            if !locked.holds_shard(idx) && !out.contains(&idx) {
+                out.push(idx);
+            }
+        }
+    }
+    out
+}
+
+/// Makes `locked` hold the sub-queue shards of every split line among `queues` (the
+/// dispatcher's part: a command on a split event locks its sub-queues too, ascending). Loops
+/// when it had to release everything, since a split may have changed meanwhile.
+pub fn lock_sub_queues<Q: AsRef<[u8]>>(locked: &mut LockedShards, db: usize, queues: &[Q]) {
+    loop {
+        let mut missing = missing_shards(locked, db, queues.iter());
+        if missing.is_empty() || locked.widen(&mut missing) {
+            return;
+        }
+    }
+}
+
+/// Registers the split recorded in the hash at `key` of `db` (a loader brought it back), if it
+/// names its queue and that queue's split key. Returns true if adopted.
+pub fn adopt_split_hash(shard: &mut Shard, db: usize, key: &[u8], now_ms: i64) -> bool {
+    let Ok(Some(h)) = crate::cmd::hash::get_hash(shard.db(db), key, now_ms) else {
+        return false;
+    };
+    let Some(queue) = h.get(b"queue").map(<[u8]>::to_vec) else {
+        return false;
+    };
+    let k = h
+        .get(b"k")
+        .and_then(usher_protocol::parse::parse_i64)
+        .unwrap_or(0);
+    if split_key(&queue) != key || k < 2 {
+        return false;
+    }
+    let subs: Option<Vec<SmallBytes>> = (1..=k)
+        .map(|i| h.get(i.to_string().as_bytes()).map(SmallBytes::new))
+        .collect();
+    let Some(subs) = subs else {
+        return false;
+    };
+    shard.queues.set_split(db, &queue, Some(subs.into()));
+    true
+}
+
+/// How many members of `z` come before `(score, member)` in sorted-set order.
+fn below(z: &ZSet, score: f64, member: &[u8]) -> usize {
+    let lower = z.count_in_score_range(
+        &ScoreBound::Inclusive(f64::NEG_INFINITY),
+        &ScoreBound::Exclusive(score),
+    );
+    // Ties (pre-queue slots, scores written by hand) are ordered by member.
+    let ties = z
+        .iter_from_rank(lower, false)
+        .take_while(|(m, s)| *s == score && *m < member)
+        .count();
+    lower + ties
+}
+
+/// A waiting line as the queue family sees it: the queue's own sorted set, or its sub-queues.
+pub enum Line {
+    Plain,
+    Split(Arc<[SmallBytes]>),
+}
+
+impl Line {
+    /// The line of `queue`. For a split one, makes sure every sub-queue's shard is held: the
+    /// dispatcher locked them already, but a transaction, a script or a policy tick may not
+    /// have, and takes them now (a lower shard only if free: else the command fails, nothing
+    /// changed).
+    #[inline]
+    pub fn of(ctx: &mut ExecCtx, queue: &[u8]) -> Result<Line, CmdError> {
+        let db = ctx.db;
+        let Some(subs) = ctx.shards.shard(queue).queues.split_of(db, queue).cloned() else {
+            return Ok(Line::Plain);
+        };
+        for sub in subs.iter() {
+            let idx = ctx.shards.store().shard_of(sub) as u16;
+            if !ctx.shards.extend(idx) {
+                return Err(CmdError::Static(
+                    "ERR a sub-queue of this split line is busy on another shard: retry the command outside MULTI or the script",
+                ));
+            }
+        }
+        Ok(Line::Split(subs))
+    }
+
+    pub fn is_split(&self) -> bool {
+        matches!(self, Line::Split(_))
+    }
+
+    /// Every key holding the line's waiters.
+    pub fn keys<'a>(&'a self, queue: &'a [u8]) -> SmallVec<[&'a [u8]; 8]> {
+        match self {
+            Line::Plain => SmallVec::from_slice(&[queue]),
+            Line::Split(subs) => subs.iter().map(|s| &s[..]).collect(),
+        }
+    }
+
+    /// The key holding `user` (or where they would join).
+    #[inline]
+    pub fn home<'a>(&'a self, queue: &'a [u8], user: &[u8]) -> &'a [u8] {
+        match self {
+            Line::Plain => queue,
+            Line::Split(subs) => &subs[home_of(user, subs.len())],
+        }
+    }
+
+    /// WRONGTYPE unless every key of the line is absent or a sorted set.
+    pub fn check(&self, ctx: &mut ExecCtx, queue: &[u8]) -> Result<(), CmdError> {
+        let now = ctx.now_ms;
+        for key in self.keys(queue) {
+            zset(ctx.db(key), key, now)?;
+        }
+        Ok(())
+    }
+
+    /// Applies `f` to each key's sorted set (skipping absent keys).
+    fn each(
+        &self,
+        ctx: &mut ExecCtx,
+        queue: &[u8],
+        mut f: impl FnMut(usize, &[u8], &mut ZSet),
+    ) -> Result<(), CmdError> {
+        let now = ctx.now_ms;
+        for (i, key) in self.keys(queue).into_iter().enumerate() {
+            if let Some(z) = zset(ctx.db(key), key, now)? {
+                f(i, key, z);
+            }
+        }
+        Ok(())
+    }
+
+    /// Users waiting.
+    pub fn len(&self, ctx: &mut ExecCtx, queue: &[u8]) -> Result<usize, CmdError> {
+        let mut n = 0;
+        self.each(ctx, queue, |_, _, z| n += z.len())?;
+        Ok(n)
+    }
+
+    /// The arrival score of `user`, if waiting.
+    pub fn score(
+        &self,
+        ctx: &mut ExecCtx,
+        queue: &[u8],
+        user: &[u8],
+    ) -> Result<Option<f64>, CmdError> {
+        let (key, now) = (self.home(queue, user), ctx.now_ms);
+        Ok(zset(ctx.db(key), key, now)?.and_then(|z| z.score(user)))
+    }
+
+    /// `user`'s 0-based place in the whole line: those ahead of them in every sub-queue.
+    pub fn rank(
+        &self,
+        ctx: &mut ExecCtx,
+        queue: &[u8],
+        user: &[u8],
+    ) -> Result<Option<usize>, CmdError> {
+        if let Line::Plain = self {
+            let now = ctx.now_ms;
+            return Ok(zset(ctx.db(queue), queue, now)?.and_then(|z| z.rank(user)));
+        }
+        let Some(score) = self.score(ctx, queue, user)? else {
+            return Ok(None);
+        };
+        Ok(Some(self.ahead_of(ctx, queue, score, user)?))
+    }
+
+    /// How many waiters come before `(score, member)` across the line.
+    pub fn ahead_of(
+        &self,
+        ctx: &mut ExecCtx,
+        queue: &[u8],
+        score: f64,
+        member: &[u8],
+    ) -> Result<usize, CmdError> {
+        let mut n = 0;
+        self.each(ctx, queue, |_, _, z| n += below(z, score, member))?;
+        Ok(n)
+    }
+
+    /// How many waiters have a score below `score`.
+    pub fn count_below(
+        &self,
+        ctx: &mut ExecCtx,
+        queue: &[u8],
+        score: f64,
+    ) -> Result<usize, CmdError> {
+        let mut n = 0;
+        self.each(ctx, queue, |_, _, z| {
+            n += z.count_in_score_range(
+                &ScoreBound::Inclusive(f64::NEG_INFINITY),
+                &ScoreBound::Exclusive(score),
+            )
+        })?;
+        Ok(n)
+    }
+
+    /// The highest score in line.
+    pub fn last_score(&self, ctx: &mut ExecCtx, queue: &[u8]) -> Result<Option<f64>, CmdError> {
+        let mut last: Option<f64> = None;
+        self.each(ctx, queue, |_, _, z| {
+            if let Some((_, s)) = z.len().checked_sub(1).and_then(|r| z.get_by_rank(r)) {
+                last = Some(last.map_or(s, |l| l.max(s)));
+            }
+        })?;
+        Ok(last)
+    }
+
+    /// The head of the line: (key index, member, score), least `(score, member)` of all heads.
+    fn head(
+        &self,
+        ctx: &mut ExecCtx,
+        queue: &[u8],
+    ) -> Result<Option<(usize, SmallBytes, f64)>, CmdError> {
+        let mut best: Option<(usize, SmallBytes, f64)> = None;
+        self.each(ctx, queue, |i, _, z| {
+            if let Some((m, s)) = z.get_by_rank(0) {
+                let better = best
+                    .as_ref()
+                    .is_none_or(|(_, bm, bs)| (s, m) < (*bs, &bm[..]));
+                if better {
+                    best = Some((i, SmallBytes::new(m), s));
+                }
+            }
+        })?;
+        Ok(best)
+    }
+
+    /// The score at the head of the line.
+    pub fn head_score(&self, ctx: &mut ExecCtx, queue: &[u8]) -> Result<Option<f64>, CmdError> {
+        Ok(self.head(ctx, queue)?.map(|(_, _, s)| s))
+    }
+
+    /// Removes the head of the line (the K-way merge of the sub-queues' heads); returns the
+    /// user and the key they left.
+    pub fn pop_min(&self, ctx: &mut ExecCtx, queue: &[u8]) -> Option<(SmallBytes, usize)> {
+        let (i, user, _) = self.head(ctx, queue).ok().flatten()?;
+        let key = self.keys(queue)[i];
+        let now = ctx.now_ms;
+        zset(ctx.db(key), key, now).ok().flatten()?.remove(&user);
+        Some((user, i))
+    }
+
+    /// Removes the waiter at 0-based place `rank` of the whole line.
+    pub fn remove_at_rank(
+        &self,
+        ctx: &mut ExecCtx,
+        queue: &[u8],
+        rank: usize,
+    ) -> Option<(SmallBytes, usize)> {
+        let keys = self.keys(queue);
+        let now = ctx.now_ms;
+        if keys.len() == 1 {
+            let z = zset(ctx.db(keys[0]), keys[0], now).ok().flatten()?;
+            return z.remove_at_rank(rank).map(|(m, _)| (m, 0));
+        }
+        // In sub-queue i, the global place of its jth member grows with j: a binary search per
+        // sub-queue finds the member whose place is `rank`, in exactly one of them.
+        for (i, key) in keys.iter().enumerate() {
+            let len = zset(ctx.db(key), key, now)
+                .ok()
+                .flatten()
+                .map_or(0, |z| z.len());
+            let (mut lo, mut hi) = (0, len);
+            while lo < hi {
+                let mid = (lo + hi) / 2;
+                let (m, s) = {
+                    let z = zset(ctx.db(key), key, now).ok().flatten()?;
+                    let (m, s) = z.get_by_rank(mid)?;
+                    (SmallBytes::new(m), s)
+                };
+                let mut place = mid;
+                for (l, other) in keys.iter().enumerate() {
+                    if l != i {
+                        if let Ok(Some(z)) = zset(ctx.db(other), other, now) {
+                            place += below(z, s, &m);
+                        }
+                    }
+                }
+                match place.cmp(&rank) {
+                    std::cmp::Ordering::Equal => {
+                        let z = zset(ctx.db(key), key, now).ok().flatten()?;
+                        z.remove(&m);
+                        return Some((m, i));
+                    }
+                    std::cmp::Ordering::Less => lo = mid + 1,
+                    std::cmp::Ordering::Greater => hi = mid,
+                }
+            }
+        }
+        None
+    }
+
+    /// Up to `n` waiters after score `after`, in line order, each with its score and 0-based
+    /// place in the whole line.
+    pub fn after(
+        &self,
+        ctx: &mut ExecCtx,
+        queue: &[u8],
+        after: f64,
+        n: usize,
+    ) -> Result<Vec<(SmallBytes, f64, usize)>, CmdError> {
+        let mut start = 0;
+        let mut all: Vec<(f64, SmallBytes)> = Vec::new();
+        self.each(ctx, queue, |_, _, z| {
+            let from = z.count_in_score_range(
+                &ScoreBound::Inclusive(f64::NEG_INFINITY),
+                &ScoreBound::Inclusive(after),
+            );
+            start += from;
+            all.extend(
+                z.iter_from_rank(from, false)
+                    .take(n)
+                    .map(|(m, s)| (s, SmallBytes::new(m))),
+            );
+        })?;
+        all.sort_by(|a, b| a.0.total_cmp(&b.0).then_with(|| a.1[..].cmp(&b.1[..])));
+        Ok(all
+            .into_iter()
+            .take(n)
+            .enumerate()
+            .map(|(i, (s, m))| (m, s, start + i))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sub_queue_names_extend_the_tag() {
+        assert_eq!(
+            sub_queue_name(b"queue:{concert42}", 3),
+            b"queue:{concert42#3}".to_vec()
+        );
+        assert_eq!(sub_queue_name(b"q", 0), b"{q#0}".to_vec());
+        assert_eq!(sub_queue_name(b"a}b", 1), b"{#1}a}b".to_vec());
+    }
+
+    #[test]
+    fn distinct_suffixes_reach_distinct_shards() {
+        let store = Store::new(8, 1);
+        let mut locked = store.lock_all();
+        let names = choose_sub_queues(&mut locked, 0, b"queue:{concert42}", 8, &[], 0).unwrap();
+        let mut shards: Vec<usize> = names.iter().map(|n| store.shard_of(n)).collect();
+        shards.sort();
+        shards.dedup();
+        assert_eq!(shards.len(), 8);
+    }
+
+    #[test]
+    fn a_user_always_has_the_same_home() {
+        for k in 2..9 {
+            assert_eq!(home_of(b"user:17", k), home_of(b"user:17", k));
+            assert!(home_of(b"user:17", k) < k);
+        }
+    }
+}
