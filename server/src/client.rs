@@ -14,7 +14,7 @@ use crate::config::OutputLimit;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{
-    AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+    AtomicBool, AtomicI32, AtomicI64, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
 };
 use std::sync::Arc;
 use std::time::Instant;
@@ -59,6 +59,12 @@ pub struct ClientInfo {
     pub flags: AtomicU32,
     pub subscriptions: AtomicUsize,
     pub pattern_subscriptions: AtomicUsize,
+    pub shard_subscriptions: AtomicUsize,
+    /// The socket's file descriptor (-1 for internal clients: the AOF loader).
+    pub fd: AtomicI32,
+    /// CLIENT TRACKING's REDIRECT target (`redir=`): -1 when not tracking, 0 when tracking
+    /// without redirection.
+    pub tracking_redirect: AtomicI64,
     /// Commands queued in MULTI, or -1 outside MULTI.
     pub multi_len: AtomicI64,
     pub query_buf_bytes: AtomicUsize,
@@ -104,6 +110,9 @@ impl ClientInfo {
             flags: AtomicU32::new(0),
             subscriptions: AtomicUsize::new(0),
             pattern_subscriptions: AtomicUsize::new(0),
+            shard_subscriptions: AtomicUsize::new(0),
+            fd: AtomicI32::new(-1),
+            tracking_redirect: AtomicI64::new(-1),
             multi_len: AtomicI64::new(-1),
             query_buf_bytes: AtomicUsize::new(0),
             kill: AtomicBool::new(false),

@@ -66,14 +66,15 @@ pub async fn serve(shared: &'static Shared, stream: TcpStream, thread: usize, tl
     let local = stream
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&stream);
     if !tls {
-        return serve_stream(shared, stream, peer, local, thread).await;
+        return serve_stream(shared, stream, peer, local, thread, fd).await;
     }
     let Some(acceptor) = shared.tls.acceptor() else {
         return;
     };
     match tokio::time::timeout(crate::tls::HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-        Ok(Ok(stream)) => serve_stream(shared, stream, peer, local, thread).await,
+        Ok(Ok(stream)) => serve_stream(shared, stream, peer, local, thread, fd).await,
         Ok(Err(e)) => crate::verbose!("Error accepting a client connection: {e} (addr={peer})"),
         Err(_) => crate::verbose!("TLS handshake timed out (addr={peer})"),
     }
@@ -85,6 +86,7 @@ async fn serve_stream<S: Transport>(
     peer: SocketAddr,
     local: SocketAddr,
     thread: usize,
+    fd: i32,
 ) {
     let hot = shared.hot();
     if hot.protected_mode && shared.acl.default_user().nopass && !peer.ip().is_loopback() {
@@ -99,6 +101,7 @@ async fn serve_stream<S: Transport>(
         local.to_string(),
         unix_ms(),
     ));
+    info.fd.store(fd, Ordering::Relaxed);
     let maxclients = shared.config.read().maxclients;
     if !shared.clients.try_register(info.clone(), maxclients) {
         let _ = stream

@@ -240,6 +240,7 @@ impl Session {
     pub fn stop_tracking(&mut self) {
         if self.tracking.take().is_some() {
             self.shared.tracking.disable(self.info.id);
+            self.info.tracking_redirect.store(-1, Ordering::Relaxed);
             crate::notify::refresh_capture(
                 self.hot.engine.notify_classes,
                 self.shared.tracking.active(),
@@ -260,6 +261,7 @@ impl Session {
         }
         self.info.subscriptions.store(0, Ordering::Relaxed);
         self.info.pattern_subscriptions.store(0, Ordering::Relaxed);
+        self.info.shard_subscriptions.store(0, Ordering::Relaxed);
         self.info.set_flag(crate::client::flag::PUBSUB, false);
     }
 

@@ -389,6 +389,9 @@ pub fn client_tracking(
     prefixes.sort();
     mode.prefixes = prefixes;
     s.shared.tracking.enable(&s.info, mode.clone());
+    s.info
+        .tracking_redirect
+        .store(mode.redirect as i64, std::sync::atomic::Ordering::Relaxed);
     s.tracking = Some(TrackingState {
         mode,
         caching: false,

@@ -652,3 +652,39 @@ fn client_kill_user_knows_acl_users() {
     let r = admin.call(&["CLIENT", "KILL", "USER", "nosuch"]);
     assert!(r.is_error() && r.err().contains("No such user"), "{r:?}");
 }
+
+/// CLIENT LIST's fields are the client's truth: its socket's fd, its shard-channel
+/// subscriptions, its tracking redirection (as redis-server shows them).
+#[test]
+fn client_list_shows_fd_ssub_and_redir_truthfully() {
+    let usher = Server::usher(&[]);
+    let field = |line: &str, name: &str| -> String {
+        line.split(' ')
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let mut target = usher.client();
+    let target_id = target.call(&["CLIENT", "ID"]).int();
+    let mut c = usher.client();
+    let info = c.call(&["CLIENT", "INFO"]).text();
+    assert!(field(&info, "fd").parse::<i32>().unwrap() > 2, "{info}");
+    assert_eq!(field(&info, "redir"), "-1");
+    assert!(c
+        .call(&[
+            "CLIENT",
+            "TRACKING",
+            "on",
+            "REDIRECT",
+            &target_id.to_string()
+        ])
+        .is_simple("OK"));
+    let info = c.call(&["CLIENT", "INFO"]).text();
+    assert_eq!(field(&info, "redir"), target_id.to_string());
+    c.call(&["CLIENT", "TRACKING", "off"]);
+    assert_eq!(field(&c.call(&["CLIENT", "INFO"]).text(), "redir"), "-1");
+    let mut sub = usher.client();
+    sub.call(&["SSUBSCRIBE", "a", "b"]);
+    let list = c.call(&["CLIENT", "LIST", "TYPE", "pubsub"]).text();
+    assert_eq!(field(list.trim_end(), "ssub"), "2", "{list}");
+}

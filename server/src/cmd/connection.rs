@@ -339,10 +339,11 @@ pub fn client_line(shared: &crate::shared::Shared, c: &ClientInfo, now_ms: i64) 
     };
     let outbox = c.outbox.lock().buf.len();
     format!(
-        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
+        c.fd.load(Ordering::Relaxed),
         c.name(),
         age,
         idle,
@@ -350,12 +351,14 @@ pub fn client_line(shared: &crate::shared::Shared, c: &ClientInfo, now_ms: i64) 
         c.db.load(Ordering::Relaxed),
         c.subscriptions.load(Ordering::Relaxed),
         c.pattern_subscriptions.load(Ordering::Relaxed),
+        c.shard_subscriptions.load(Ordering::Relaxed),
         c.multi_len.load(Ordering::Relaxed),
         c.query_buf_bytes.load(Ordering::Relaxed),
         outbox,
         outbox + 16384,
         cmd,
         c.authenticated_user.lock(),
+        c.tracking_redirect.load(Ordering::Relaxed),
         if c.resp3.load(Ordering::Relaxed) { 3 } else { 2 },
         c.lib_name.lock(),
         c.lib_ver.lock(),

@@ -27,6 +27,9 @@ fn sync_counts(s: &Session) {
     s.info
         .pattern_subscriptions
         .store(s.patterns.len(), Ordering::Relaxed);
+    s.info
+        .shard_subscriptions
+        .store(s.shard_channels.len(), Ordering::Relaxed);
     s.info.set_flag(
         flag::PUBSUB,
         s.subscription_count() + s.shard_channels.len() > 0,
