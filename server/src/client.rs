@@ -68,6 +68,8 @@ pub struct ClientInfo {
     /// Commands queued in MULTI, or -1 outside MULTI.
     pub multi_len: AtomicI64,
     pub query_buf_bytes: AtomicUsize,
+    /// Unused room in the query buffer (`qbuf-free`).
+    pub query_buf_free: AtomicUsize,
     pub kill: AtomicBool,
     /// Wakes the connection task: a kill request or messages in the outbox.
     pub wake: Notify,
@@ -115,6 +117,7 @@ impl ClientInfo {
             tracking_redirect: AtomicI64::new(-1),
             multi_len: AtomicI64::new(-1),
             query_buf_bytes: AtomicUsize::new(0),
+            query_buf_free: AtomicUsize::new(0),
             kill: AtomicBool::new(false),
             wake: Notify::new(),
             outbox: Mutex::new(Outbox::default()),

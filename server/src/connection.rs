@@ -198,6 +198,8 @@ async fn run<S: Transport>(s: &mut Session, stream: &mut S) -> std::io::Result<(
             rbuf = BytesMut::with_capacity(READ_CHUNK);
         }
         info.query_buf_bytes.store(rbuf.len(), Ordering::Relaxed);
+        info.query_buf_free
+            .store(rbuf.capacity() - rbuf.len(), Ordering::Relaxed);
     }
 }
 

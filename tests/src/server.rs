@@ -62,13 +62,7 @@ impl Server {
         }
         // A `dir` of its own, so a SAVE (the reply-frame sweep runs every command) never
         // leaves a dump.rdb that the next test's server would load.
-        let scratch = (!flags.contains(&"--dir")).then(|| {
-            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let dir = std::env::temp_dir().join(format!("usher-test-{}-{n}", std::process::id()));
-            let _ = std::fs::create_dir_all(&dir);
-            dir
-        });
+        let scratch = (!flags.contains(&"--dir")).then(scratch_dir);
         if let Some(dir) = &scratch {
             cmd.arg("--dir").arg(dir);
         }
@@ -123,11 +117,18 @@ impl Server {
         server
     }
 
-    /// Starts Debian's redis-server (no persistence) on a free port.
+    /// Starts Debian's redis-server (no persistence) on a free port, in a scratch `dir` unless
+    /// the test names one: a replica's disk-based sync or DEBUG RELOAD writes a dump.rdb, which
+    /// the next redis-server started in the same directory would load.
     pub fn redis(args: &[&str]) -> Server {
         for _ in 0..20 {
             let port = free_port();
-            let child = Command::new("redis-server")
+            let scratch = (!args.contains(&"--dir")).then(scratch_dir);
+            let mut cmd = Command::new("redis-server");
+            if let Some(dir) = &scratch {
+                cmd.arg("--dir").arg(dir);
+            }
+            let child = cmd
                 .args([
                     "--port",
                     &port.to_string(),
@@ -148,7 +149,7 @@ impl Server {
                 port,
                 kind: Kind::Redis,
                 log: Default::default(),
-                scratch: None,
+                scratch,
             };
             if server.try_ready(Duration::from_secs(5)) {
                 return server;
@@ -318,4 +319,13 @@ pub fn run_usher_to_exit(args: &[&str], timeout: Duration) -> (Option<i32>, Stri
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// A fresh directory for one server's files, removed when the server is dropped.
+fn scratch_dir() -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("usher-test-{}-{n}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    dir
 }

@@ -339,7 +339,7 @@ pub fn client_line(shared: &crate::shared::Shared, c: &ClientInfo, now_ms: i64) 
     };
     let outbox = c.outbox.lock().buf.len();
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -354,6 +354,7 @@ pub fn client_line(shared: &crate::shared::Shared, c: &ClientInfo, now_ms: i64) 
         c.shard_subscriptions.load(Ordering::Relaxed),
         c.multi_len.load(Ordering::Relaxed),
         c.query_buf_bytes.load(Ordering::Relaxed),
+        c.query_buf_free.load(Ordering::Relaxed),
         outbox,
         outbox + 16384,
         cmd,
