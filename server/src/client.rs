@@ -31,6 +31,8 @@ pub mod flag {
     pub const CLOSE_ASAP: u32 = 1 << 4;
     pub const NO_EVICT: u32 = 1 << 5;
     pub const MONITOR: u32 = 1 << 6;
+    /// A replica being fed by this server (CLIENT KILL TYPE replica).
+    pub const REPLICA: u32 = 1 << 7;
 }
 
 /// Messages queued for a client by other threads.
@@ -208,6 +210,7 @@ impl ClientInfo {
         }
         let mut s = String::new();
         for (bit, letter) in [
+            (flag::REPLICA, 'S'),
             (flag::MONITOR, 'O'),
             (flag::PUBSUB, 'P'),
             (flag::MULTI, 'x'),

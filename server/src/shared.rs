@@ -38,6 +38,8 @@ pub struct HotConfig {
     pub notify_flags: u32,
     /// `tracking-table-max-keys` (0: no limit).
     pub tracking_table_max_keys: u64,
+    /// Replication's settings (the gate reads `replica-read-only` and friends).
+    pub repl: crate::config::ReplConfig,
 }
 
 impl HotConfig {
@@ -55,6 +57,7 @@ impl HotConfig {
             busy_reply_threshold: config.busy_reply_threshold,
             notify_flags: config.notify_keyspace_events,
             tracking_table_max_keys: config.tracking_table_max_keys,
+            repl: config.repl.clone(),
         }
     }
 }
@@ -125,6 +128,8 @@ pub struct Shared {
     pub acl: crate::acl::Acl,
     /// The TLS configuration new connections on `tls-port` get (server/src/tls.rs).
     pub tls: crate::tls::Tls,
+    /// Replication's state (server/src/replication).
+    pub replication: crate::replication::Replication,
 }
 
 impl Shared {
@@ -165,6 +170,7 @@ impl Shared {
             stream: Default::default(),
             aof: Default::default(),
             tracking: Default::default(),
+            replication: Default::default(),
         }
     }
 
