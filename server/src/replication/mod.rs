@@ -177,11 +177,13 @@ pub fn set_primary(shared: &'static Shared, target: Option<(String, u16)>) {
         Some((host, port)) => {
             r.is_replica.store(true, Ordering::Release);
             usher_engine::db::REPLICA_READS.store(true, Ordering::Relaxed);
-            r.link_up.store(false, Ordering::Relaxed);
+            let was_up = r.link_up.swap(false, Ordering::AcqRel);
             *r.master.lock() = MasterLink {
                 host: host.clone(),
                 port,
                 state: "connect",
+                // As Redis: a link dropped for a new primary counts as down from now.
+                down_since_ms: if was_up { unix_ms() } else { 0 },
                 ..Default::default()
             };
             shared.update_config(|c| c.repl.replicaof = Some((host.clone(), port)));

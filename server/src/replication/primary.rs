@@ -209,7 +209,17 @@ async fn feed<S: Transport>(
                 if n? == 0 {
                     return Ok(());
                 }
-                while let Ok(Parsed::Command { consumed }) = parser.parse(&rbuf[..], &limits) {
+                loop {
+                    let consumed = match parser.parse(&rbuf[..], &limits) {
+                        Ok(Parsed::Command { consumed }) => consumed,
+                        // The bare newlines a loading replica sends to keep the link alive.
+                        Ok(Parsed::Skip { consumed }) => {
+                            rbuf.advance(consumed);
+                            continue;
+                        }
+                        Ok(Parsed::Incomplete) => break,
+                        Err(_) => return Ok(()),
+                    };
                     let argv = parser.argv(&rbuf[..]);
                     if argv.len() >= 3
                         && argv.arg(0).eq_ignore_ascii_case(b"REPLCONF")
