@@ -11,6 +11,19 @@ use usher_tests::resp::{Client, Reply};
 use usher_tests::server::Server;
 use usher_tests::wait::eventually;
 
+/// A redis-server with a scratch `dir`: a replica's full sync writes its RDB there (Redis's
+/// disk-based load), never into the test's working directory where others would load it.
+fn redis(args: &[&str]) -> Server {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("usher-repl-redis-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir = dir.display().to_string();
+    let mut all = vec!["--dir", dir.as_str()];
+    all.extend_from_slice(args);
+    Server::redis(&all)
+}
+
 fn ok(r: Reply) {
     assert!(r.is_simple("OK"), "expected OK, got {r:?}");
 }
@@ -127,7 +140,7 @@ fn plain_writes(c: &mut Client) {
 fn usher_and_redis_replicas_of_usher_end_equal() {
     let primary = Server::usher(&[]);
     let ushr = Server::usher(&[]);
-    let redis = Server::redis(&["--repl-diskless-load", "disabled"]);
+    let redis = redis(&["--repl-diskless-load", "disabled"]);
     let mut p = primary.client();
     populate(&mut p);
     // The usher replica gets the populated data by full sync, the writes by the stream.
@@ -220,7 +233,7 @@ fn a_killed_link_resumes_partially_and_a_long_gap_resyncs_fully() {
 fn a_promoted_replica_lets_its_sibling_resume() {
     let primary = Server::usher(&[]);
     let a = Server::usher(&[]);
-    let b = Server::redis(&[]);
+    let b = redis(&[]);
     let mut p = primary.client();
     ok(p.call(&["SET", "k", "1"]));
     follow(&a, &primary);
@@ -242,7 +255,7 @@ fn a_promoted_replica_lets_its_sibling_resume() {
 
 #[test]
 fn usher_follows_a_redis_primary() {
-    let primary = Server::redis(&[
+    let primary = redis(&[
         "--repl-diskless-sync-delay",
         "0",
         "--enable-debug-command",
@@ -279,9 +292,9 @@ fn usher_follows_a_redis_primary() {
 #[test]
 fn wait_role_and_the_replica_errors_match_redis() {
     let up = Server::usher(&[]);
-    let rp = Server::redis(&[]);
+    let rp = redis(&[]);
     let ur = Server::usher(&[]);
-    let rr = Server::redis(&[]);
+    let rr = redis(&[]);
     follow(&ur, &up);
     follow(&rr, &rp);
     let (mut u, mut r) = (up.client(), rp.client());

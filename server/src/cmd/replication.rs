@@ -214,19 +214,18 @@ fn wait(
     Ok(())
 }
 
-const ADMIN: Flags = Flags::ADMIN
-    .union(Flags::NOSCRIPT)
-    .union(Flags::STALE)
-    .union(Flags::NO_ASYNC_LOADING);
+const ADMIN: Flags = Flags::ADMIN.union(Flags::NOSCRIPT);
+const OF: Flags = ADMIN.union(Flags::STALE).union(Flags::NO_ASYNC_LOADING);
+const SYNCS: Flags = ADMIN.union(Flags::NO_ASYNC_LOADING).union(Flags::NO_MULTI);
 
 pub static COMMANDS: &[ServerSpec] = &[
-    cmd("REPLICAOF", 3, ADMIN, replicaof as ServerHandler).doc(
+    cmd("REPLICAOF", 3, OF, replicaof as ServerHandler).doc(
         Group::Server,
         "5.0.0",
         "Configures a server as replica of another, or promotes it to a master.",
         "O(1)",
     ),
-    cmd("SLAVEOF", 3, ADMIN, replicaof as ServerHandler).doc(
+    cmd("SLAVEOF", 3, OF, replicaof as ServerHandler).doc(
         Group::Server,
         "1.0.0",
         "Sets a Redis server as a replica of another, or promotes it to being a master.",
@@ -235,7 +234,10 @@ pub static COMMANDS: &[ServerSpec] = &[
     cmd(
         "REPLCONF",
         -1,
-        ADMIN.union(Flags::LOADING).union(Flags::ALLOW_BUSY),
+        ADMIN
+            .union(Flags::LOADING)
+            .union(Flags::STALE)
+            .union(Flags::ALLOW_BUSY),
         replconf as ServerHandler,
     )
     .doc(
@@ -247,7 +249,7 @@ pub static COMMANDS: &[ServerSpec] = &[
     cmd(
         "PSYNC",
         -3,
-        ADMIN.union(Flags::NO_MULTI),
+        SYNCS,
         psync as ServerHandler,
     )
     .doc(
@@ -259,7 +261,7 @@ pub static COMMANDS: &[ServerSpec] = &[
     cmd(
         "SYNC",
         1,
-        ADMIN.union(Flags::NO_MULTI),
+        SYNCS,
         sync as ServerHandler,
     )
     .doc(
