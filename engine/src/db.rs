@@ -21,6 +21,12 @@ use crate::keyspace_stats;
 use crate::lazyfree;
 use crate::value::{Entry, Value, NO_EXPIRE};
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set while this server is a replica: lookups hide expired keys instead of deleting them
+/// (Redis's replicas leave expiry to their primary). The replication stream is applied with
+/// a clock of 0, under which nothing is expired, so it sees every key the primary still has.
+pub static REPLICA_READS: AtomicBool = AtomicBool::new(false);
 
 #[derive(Default)]
 pub struct Db {
@@ -109,6 +115,16 @@ impl Db {
     fn probe(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
         if self.expires.is_empty() {
             return self.keys.get_mut(key);
+        }
+        if REPLICA_READS.load(Ordering::Relaxed) {
+            // A replica's clients see a logically expired key as missing, but only the
+            // primary deletes it (its DEL arrives in the stream), so the two never diverge.
+            let entry = self.keys.get_mut(key)?;
+            return if entry.is_expired(now_ms) {
+                None
+            } else {
+                Some(entry)
+            };
         }
         match self.keys.get_mut_unless(key, |e| e.is_expired(now_ms)) {
             Probe::Live(entry) => Some(entry),

@@ -239,6 +239,13 @@ pub const STREAM_BLOCKED_KEY_DELETED: &str = "UNBLOCKED the stream key no longer
 /// A blocked XREADGROUP whose group was destroyed.
 pub const STREAM_BLOCKED_GROUP_DESTROYED: &str =
     "NOGROUP the consumer group this client was blocked on no longer exists";
+// Replication (server/src/replication): Redis 7.0.15's texts.
+pub const READONLY: &str = "READONLY You can't write against a read only replica.";
+pub const MASTERDOWN: &str =
+    "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
+pub const INVALID_MASTER_PORT: &str = "ERR Invalid master port";
+pub const WAIT_ON_REPLICA: &str = "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.";
 
 #[cfg(test)]
 mod tests {

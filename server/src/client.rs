@@ -33,6 +33,8 @@ pub mod flag {
     pub const MONITOR: u32 = 1 << 6;
     /// CLIENT NO-TOUCH ON (Redis 7.2's `T`).
     pub const NO_TOUCH: u32 = 1 << 7;
+    /// A replica being fed by this server (CLIENT KILL TYPE replica).
+    pub const REPLICA: u32 = 1 << 8;
 }
 
 /// Messages queued for a client by other threads.
@@ -222,6 +224,7 @@ impl ClientInfo {
         }
         let mut s = String::new();
         for (bit, letter) in [
+            (flag::REPLICA, 'S'),
             (flag::MONITOR, 'O'),
             (flag::PUBSUB, 'P'),
             (flag::MULTI, 'x'),

@@ -140,6 +140,8 @@ pub struct Config {
     pub slowlog_max_len: usize,
     /// `cluster-enabled`: route by hash slot, answer MOVED and CROSSSLOT (start-up only).
     pub cluster_enabled: bool,
+    /// Replication's settings (server/src/replication), under Redis's names.
+    pub repl: ReplConfig,
     /// `cluster-config-file`: the topology (JSON, see `usher_cluster::topology`); absent file:
     /// the emulated one-node mode.
     pub cluster_config_file: String,
@@ -232,6 +234,7 @@ impl Default for Config {
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,
             cluster_enabled: false,
+            repl: ReplConfig::default(),
             cluster_config_file: "nodes.conf".to_string(),
             cluster_node_id: String::new(),
             cluster_announce_ip: String::new(),
@@ -249,6 +252,47 @@ impl Config {
             self.threads.max(1)
         } else {
             self.shards
+        }
+    }
+}
+
+/// Replication's directives (`replicaof`, `masterauth`, `repl-backlog-size`, ...).
+#[derive(Clone, Debug)]
+pub struct ReplConfig {
+    /// `replicaof host port` (`None`: a primary).
+    pub replicaof: Option<(String, u16)>,
+    pub masterauth: String,
+    pub masteruser: String,
+    pub replica_read_only: bool,
+    pub replica_serve_stale_data: bool,
+    pub repl_backlog_size: u64,
+    pub min_replicas_to_write: u64,
+    pub min_replicas_max_lag: u64,
+    pub replica_priority: u64,
+    pub replica_announce_ip: String,
+    pub replica_announce_port: u16,
+    pub replica_announced: bool,
+    pub repl_ping_replica_period: u64,
+    pub repl_timeout: u64,
+}
+
+impl Default for ReplConfig {
+    fn default() -> Self {
+        ReplConfig {
+            replicaof: None,
+            masterauth: String::new(),
+            masteruser: String::new(),
+            replica_read_only: true,
+            replica_serve_stale_data: true,
+            repl_backlog_size: 1 << 20,
+            min_replicas_to_write: 0,
+            min_replicas_max_lag: 10,
+            replica_priority: 100,
+            replica_announce_ip: String::new(),
+            replica_announce_port: 0,
+            replica_announced: true,
+            repl_ping_replica_period: 10,
+            repl_timeout: 60,
         }
     }
 }
@@ -1139,6 +1183,166 @@ pub static DIRECTIVES: &[Directive] = &[
         true,
         |c, a| set(&mut c.cluster_announce_ip, one(a)?.to_string()),
         |c| c.cluster_announce_ip.clone(),
+    ),
+    Directive {
+        aliases: &["slaveof"],
+        multi_arg: true,
+        // Start-up only here: at run time REPLICAOF starts and stops the link.
+        ..d(
+            "replicaof",
+            false,
+            |c, a| {
+                let words: Vec<&str> = a.iter().flat_map(|w| w.split_whitespace()).collect();
+                c.repl.replicaof = match words[..] {
+                    [] => None,
+                    [h, p] if h.eq_ignore_ascii_case("no") && p.eq_ignore_ascii_case("one") => None,
+                    [h, p] => Some((
+                        h.to_string(),
+                        p.parse().map_err(|_| "Invalid master port".to_string())?,
+                    )),
+                    _ => return Err("wrong number of arguments".into()),
+                };
+                Ok(())
+            },
+            |c| {
+                c.repl
+                    .replicaof
+                    .as_ref()
+                    .map_or(String::new(), |(h, p)| format!("{h} {p}"))
+            },
+        )
+    },
+    d(
+        "masterauth",
+        true,
+        |c, a| set(&mut c.repl.masterauth, one(a)?.to_string()),
+        |c| c.repl.masterauth.clone(),
+    ),
+    d(
+        "masteruser",
+        true,
+        |c, a| set(&mut c.repl.masteruser, one(a)?.to_string()),
+        |c| c.repl.masteruser.clone(),
+    ),
+    Directive {
+        aliases: &["slave-read-only"],
+        ..d(
+            "replica-read-only",
+            true,
+            |c, a| set(&mut c.repl.replica_read_only, yes_no(a)?),
+            |c| bool_str(c.repl.replica_read_only),
+        )
+    },
+    Directive {
+        aliases: &["slave-serve-stale-data"],
+        ..d(
+            "replica-serve-stale-data",
+            true,
+            |c, a| set(&mut c.repl.replica_serve_stale_data, yes_no(a)?),
+            |c| bool_str(c.repl.replica_serve_stale_data),
+        )
+    },
+    d(
+        "repl-backlog-size",
+        true,
+        |c, a| set(&mut c.repl.repl_backlog_size, memory(a)?.max(16 * 1024)),
+        |c| c.repl.repl_backlog_size.to_string(),
+    ),
+    Directive {
+        aliases: &["min-slaves-to-write"],
+        ..d(
+            "min-replicas-to-write",
+            true,
+            |c, a| {
+                set(
+                    &mut c.repl.min_replicas_to_write,
+                    int_in(a, 0, i32::MAX as i64)? as u64,
+                )
+            },
+            |c| c.repl.min_replicas_to_write.to_string(),
+        )
+    },
+    Directive {
+        aliases: &["min-slaves-max-lag"],
+        ..d(
+            "min-replicas-max-lag",
+            true,
+            |c, a| {
+                set(
+                    &mut c.repl.min_replicas_max_lag,
+                    int_in(a, 0, i32::MAX as i64)? as u64,
+                )
+            },
+            |c| c.repl.min_replicas_max_lag.to_string(),
+        )
+    },
+    Directive {
+        aliases: &["slave-priority"],
+        ..d(
+            "replica-priority",
+            true,
+            |c, a| {
+                set(
+                    &mut c.repl.replica_priority,
+                    int_in(a, 0, i32::MAX as i64)? as u64,
+                )
+            },
+            |c| c.repl.replica_priority.to_string(),
+        )
+    },
+    Directive {
+        aliases: &["slave-announce-ip"],
+        ..d(
+            "replica-announce-ip",
+            true,
+            |c, a| set(&mut c.repl.replica_announce_ip, one(a)?.to_string()),
+            |c| c.repl.replica_announce_ip.clone(),
+        )
+    },
+    Directive {
+        aliases: &["slave-announce-port"],
+        ..d(
+            "replica-announce-port",
+            true,
+            |c, a| {
+                set(
+                    &mut c.repl.replica_announce_port,
+                    int_in(a, 0, 65535)? as u16,
+                )
+            },
+            |c| c.repl.replica_announce_port.to_string(),
+        )
+    },
+    d(
+        "replica-announced",
+        true,
+        |c, a| set(&mut c.repl.replica_announced, yes_no(a)?),
+        |c| bool_str(c.repl.replica_announced),
+    ),
+    Directive {
+        aliases: &["repl-ping-slave-period"],
+        ..d(
+            "repl-ping-replica-period",
+            true,
+            |c, a| {
+                set(
+                    &mut c.repl.repl_ping_replica_period,
+                    int_in(a, 1, i32::MAX as i64)? as u64,
+                )
+            },
+            |c| c.repl.repl_ping_replica_period.to_string(),
+        )
+    },
+    d(
+        "repl-timeout",
+        true,
+        |c, a| {
+            set(
+                &mut c.repl.repl_timeout,
+                int_in(a, 1, i32::MAX as i64)? as u64,
+            )
+        },
+        |c| c.repl.repl_timeout.to_string(),
     ),
 ];
 

@@ -178,6 +178,27 @@ async fn run<S: Transport>(s: &mut Session, stream: &mut S) -> std::io::Result<(
                 }
             }
         }
+        while let Some(pending) = s.repl.take() {
+            if !flush(&info, stream, &mut out, &s.stats).await? {
+                return Ok(());
+            }
+            match pending {
+                crate::replication::Pending::Sync(req) => {
+                    return crate::replication::primary::serve(s, stream, &mut rbuf, req).await;
+                }
+                crate::replication::Pending::Wait {
+                    count,
+                    offset,
+                    deadline_ms,
+                } => {
+                    let n =
+                        crate::replication::wait_acks(s.shared, count, offset, deadline_ms, &info)
+                            .await;
+                    RespWriter::new(&mut out, s.resp).int(n as i64);
+                }
+            }
+            process_input(s, &mut parser, &mut warmer, &mut rbuf, &mut out);
+        }
         if s.sync_to > 0 {
             // The turn appended to the AOF: the writer is kicked once for the worker's turn,
             // and under `appendfsync always` these replies leave once their writes are on disk.
@@ -314,7 +335,7 @@ fn process_input(
     let mut offset = 0;
     // Input up to here has had its member lookups warmed (see `crate::warm`).
     let mut warmed_until = 0;
-    while offset < rbuf.len() && !s.close_after_reply && s.blocked.is_none() {
+    while offset < rbuf.len() && !s.close_after_reply && s.blocked.is_none() && s.repl.is_none() {
         let limits = Limits {
             proto_max_bulk_len: s.hot.engine.proto_max_bulk_len,
             auth_required: s.auth_required(),

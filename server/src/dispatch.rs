@@ -158,6 +158,9 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
     if !spec.flags().contains(Flags::LOADING) && shared.persist.loading.load(Ordering::Relaxed) {
         return reject(s, Some(cmd), out, errors::LOADING);
     }
+    if let Some(msg) = crate::replication::gate(s, spec.flags()) {
+        return reject(s, Some(cmd), out, msg);
+    }
     if usher_lua::engine::BUSY_SCRIPTS.load(Ordering::Relaxed) > 0
         && !spec.flags().contains(Flags::ALLOW_BUSY)
         && !(top_name == "SHUTDOWN"

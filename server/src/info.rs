@@ -515,9 +515,14 @@ fn stats(shared: &Shared, locked: &mut LockedShards, out: &mut String) {
         "rejected_connections",
         shared.rejected_connections.load(Ordering::Relaxed),
     );
-    for name in ["sync_full", "sync_partial_ok", "sync_partial_err"] {
-        line(out, name, 0);
-    }
+    let r = &shared.replication;
+    line(out, "sync_full", r.full_syncs.load(Ordering::Relaxed));
+    line(out, "sync_partial_ok", r.partial_ok.load(Ordering::Relaxed));
+    line(
+        out,
+        "sync_partial_err",
+        r.partial_err.load(Ordering::Relaxed),
+    );
     line(
         out,
         "expired_keys",
@@ -581,22 +586,7 @@ fn stats(shared: &Shared, locked: &mut LockedShards, out: &mut String) {
 }
 
 fn replication(shared: &Shared, out: &mut String) {
-    out.push_str("# Replication\r\n");
-    line(out, "role", "master");
-    line(out, "connected_slaves", 0);
-    line(out, "master_failover_state", "no-failover");
-    line(out, "master_replid", &shared.run_id);
-    line(
-        out,
-        "master_replid2",
-        "0000000000000000000000000000000000000000",
-    );
-    line(out, "master_repl_offset", 0);
-    line(out, "second_repl_offset", -1);
-    line(out, "repl_backlog_active", 0);
-    line(out, "repl_backlog_size", 1_048_576);
-    line(out, "repl_backlog_first_byte_offset", 0);
-    line(out, "repl_backlog_histlen", 0);
+    crate::replication::info(shared, out);
 }
 
 /// CPU seconds used by this process: (system, user).

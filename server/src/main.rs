@@ -30,6 +30,7 @@ mod persistence;
 mod propagate;
 mod pubsub;
 mod registry;
+mod replication;
 mod runtime;
 mod session;
 mod shared;
@@ -160,6 +161,7 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
     persistence::aof::start(shared);
     persistence::start_loading(shared);
     persistence::start_cron(shared);
+    replication::start(shared);
     for l in &listeners {
         if let Ok(addr) = l.local_addr() {
             notice!("usher listening on {addr}");

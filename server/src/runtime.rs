@@ -169,8 +169,11 @@ async fn cron(index: usize, shared: &'static Shared) {
         let period = Duration::from_millis(1000 / hz as u64);
         tokio::time::sleep(period).await;
         let budget = period * EXPIRE_TIME_PERCENT / 100;
-        active_expire(index, threads, shared, budget);
-        run_queue_policies(index, threads, shared);
+        // A replica's keys expire and its lines advance by its primary's stream only.
+        if !crate::replication::is_replica(shared) {
+            active_expire(index, threads, shared, budget);
+            run_queue_policies(index, threads, shared);
+        }
         // The policies' own key lookups are not clients' hits and misses (Redis's cron does
         // not count either): drop them before the next command takes the tally.
         usher_engine::keyspace_stats::take();

@@ -106,6 +106,11 @@ pub struct Session {
     pub sync_to: u64,
     /// CLIENT TRACKING's state while on.
     pub tracking: Option<TrackingState>,
+    /// This session applies the primary's stream (a replica's link): the gate lets it write.
+    pub from_master: bool,
+    /// What the connection does once the current command's reply is out: wait for replica
+    /// ACKs (WAIT) or turn into a replica's feed (PSYNC). See `crate::replication`.
+    pub repl: Option<crate::replication::Pending>,
 }
 
 /// A tracking client's options and its pending CLIENT CACHING choice.
@@ -157,6 +162,8 @@ impl Session {
             prop: Vec::new(),
             sync_to: 0,
             tracking: None,
+            from_master: false,
+            repl: None,
         }
     }
 

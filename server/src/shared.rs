@@ -38,6 +38,8 @@ pub struct HotConfig {
     pub notify_flags: u32,
     /// `tracking-table-max-keys` (0: no limit).
     pub tracking_table_max_keys: u64,
+    /// Replication's settings (the gate reads `replica-read-only` and friends).
+    pub repl: crate::config::ReplConfig,
 }
 
 impl HotConfig {
@@ -55,6 +57,7 @@ impl HotConfig {
             busy_reply_threshold: config.busy_reply_threshold,
             notify_flags: config.notify_keyspace_events,
             tracking_table_max_keys: config.tracking_table_max_keys,
+            repl: config.repl.clone(),
         }
     }
 }
@@ -127,6 +130,8 @@ pub struct Shared {
     pub tls: crate::tls::Tls,
     /// Whether the cron expires keys nobody reads (DEBUG SET-ACTIVE-EXPIRE 0 turns it off).
     pub active_expire: std::sync::atomic::AtomicBool,
+    /// Replication's state (server/src/replication).
+    pub replication: crate::replication::Replication,
 }
 
 impl Shared {
@@ -168,6 +173,7 @@ impl Shared {
             aof: Default::default(),
             tracking: Default::default(),
             active_expire: std::sync::atomic::AtomicBool::new(true),
+            replication: Default::default(),
         }
     }
 

@@ -368,10 +368,12 @@ pub fn client_line(shared: &crate::shared::Shared, c: &ClientInfo, now_ms: i64) 
 
 fn client_type_matches(c: &ClientInfo, ty: &[u8]) -> Result<bool, CmdError> {
     if is(ty, "normal") {
-        Ok(!c.has_flag(flag::PUBSUB))
+        Ok(!c.has_flag(flag::PUBSUB) && !c.has_flag(flag::REPLICA))
     } else if is(ty, "pubsub") {
         Ok(c.has_flag(flag::PUBSUB))
-    } else if is(ty, "master") || is(ty, "replica") || is(ty, "slave") {
+    } else if is(ty, "replica") || is(ty, "slave") {
+        Ok(c.has_flag(flag::REPLICA))
+    } else if is(ty, "master") {
         Ok(false)
     } else {
         Err(CmdError::Owned(format!(

@@ -11,6 +11,7 @@ pub mod memory;
 pub mod monitor;
 pub mod persistence;
 pub mod pubsub;
+pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod slowlog;
@@ -35,5 +36,6 @@ pub fn families() -> Vec<&'static [ServerSpec]> {
         scripting::COMMANDS,
         functions::COMMANDS,
         acl::COMMANDS,
+        replication::COMMANDS,
     ]
 }

@@ -532,8 +532,11 @@ pub fn set_enabled(shared: &'static Shared, on: bool) -> Result<(), String> {
         return bgrewrite(shared, true);
     }
     let mut locked = shared.store.lock_all();
-    shared.stream.set_on(false);
-    crate::propagate::log_expired(&mut locked, false);
+    // Replication's backlog still reads the stream.
+    if !shared.replication.backlog.lock().active {
+        shared.stream.set_on(false);
+        crate::propagate::log_expired(&mut locked, false);
+    }
     let end = shared.stream.inner.lock().end;
     shared.aof.target.lock().switch = Some((end, None));
     shared.aof.enabled.store(false, Ordering::Release);

@@ -321,11 +321,11 @@ pub fn load_at_startup(shared: &'static Shared) -> Result<(), String> {
 }
 
 /// A `<queue>:policy` or `<queue>:split` hash a load brought back: (db, key).
-type PolicyKey = (usize, Vec<u8>);
+pub(crate) type PolicyKey = (usize, Vec<u8>);
 
 /// Re-registers waiting-room policies and split lines whose hashes a load brought back;
 /// counts the policies.
-fn adopt_policies(shared: &Shared, policies: Vec<PolicyKey>, now: i64) -> usize {
+pub(crate) fn adopt_policies(shared: &Shared, policies: Vec<PolicyKey>, now: i64) -> usize {
     let store = &shared.store;
     let mut adopted = 0;
     for (db, key) in policies {
@@ -385,7 +385,7 @@ fn load_rdb(shared: &Shared) -> Result<(), String> {
 /// Inserts the keys of an RDB image; keys expired before `now` are skipped (0: none, as for
 /// an AOF base, whose log may still name them). Returns the keys loaded and the `:policy`
 /// hashes to re-register.
-fn load_rdb_bytes(
+pub(crate) fn load_rdb_bytes(
     shared: &Shared,
     bytes: &[u8],
     path: &std::path::Path,

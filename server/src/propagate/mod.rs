@@ -1,7 +1,7 @@
 //! The propagation stream: every change to the data, as the commands that replay it, in one
 //! ordered byte stream (RESP, with SELECT where the database changes). The AOF writer
-//! (`crate::persistence::aof`) drains it into files; replication will read the same stream by
-//! byte offset.
+//! (`crate::persistence::aof`) drains it into files; replication's backlog
+//! (`crate::replication`) copies the same bytes through [`Stream::tap`].
 //!
 //! ```text
 //! run_engine(cmd) under its shard locks:
@@ -47,7 +47,13 @@ pub struct Stream {
     /// always`, a connection's replies wait until `synced` covers its last write).
     pub written: AtomicU64,
     pub synced: AtomicU64,
+    /// A second consumer (replication's backlog, `crate::replication`): sees each append's
+    /// bytes in stream order, under the stream's mutex.
+    pub tap: std::sync::OnceLock<Tap>,
 }
+
+/// What [`Stream::tap`] calls with the bytes one append added.
+pub type Tap = Box<dyn Fn(&[u8]) + Send + Sync>;
 
 /// What the stream's mutex guards.
 #[derive(Default)]
@@ -112,7 +118,11 @@ impl Stream {
     /// is not woken: a connection's turn does that once (`wake::turn_appended`).
     fn push(&self, entries: &[Entry]) -> u64 {
         let mut inner = self.inner.lock();
+        let start = inner.buf.len();
         inner.push(entries);
+        if let Some(tap) = self.tap.get() {
+            tap(&inner.buf[start..]);
+        }
         inner.end
     }
 

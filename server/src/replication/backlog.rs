@@ -1,0 +1,150 @@
+//! The replication buffer: the last bytes of the replication stream, addressed by offset,
+//! shared by every replica's sender and kept for partial resyncs (Redis 7.0's shared
+//! replication buffer). It keeps at least `repl-backlog-size` bytes, and more while a
+//! connected replica has not been sent them yet, up to the replica output buffer's hard
+//! limit; a replica that falls further behind is dropped and resyncs.
+
+use std::collections::VecDeque;
+
+pub struct Backlog {
+    buf: VecDeque<u8>,
+    /// The offset of `buf[0]` (bytes of the stream before it).
+    start: u64,
+    /// Whether a backlog exists (Redis creates it when the first replica attaches).
+    pub active: bool,
+    /// `repl-backlog-size`.
+    pub size: u64,
+    /// `client-output-buffer-limit replica` hard limit: no replica may hold more unsent.
+    pub hard_limit: u64,
+    /// (replica id, the next offset it is to be sent): bytes from there on are kept.
+    pins: Vec<(u64, u64)>,
+    /// Replicas that fell behind the hard limit: their senders close them.
+    pub dropped: Vec<u64>,
+}
+
+impl Default for Backlog {
+    fn default() -> Self {
+        Backlog {
+            buf: VecDeque::new(),
+            start: 0,
+            active: false,
+            size: 1 << 20,
+            hard_limit: 256 << 20,
+            pins: Vec::new(),
+            dropped: Vec::new(),
+        }
+    }
+}
+
+impl Backlog {
+    /// `master_repl_offset`: the offset just past the last byte.
+    pub fn end(&self) -> u64 {
+        self.start + self.buf.len() as u64
+    }
+
+    /// The offset of the first byte still held (`repl_backlog_first_byte_offset` minus one).
+    pub fn start(&self) -> u64 {
+        self.start
+    }
+
+    pub fn histlen(&self) -> u64 {
+        self.buf.len() as u64
+    }
+
+    /// Starts an empty history at `offset` (a replica's full sync; a fresh primary).
+    pub fn reset(&mut self, offset: u64) {
+        self.buf.clear();
+        self.start = offset;
+        self.active = true;
+    }
+
+    /// Whether `offset` can be served from here (it lies within the history or at its end).
+    pub fn holds(&self, offset: u64) -> bool {
+        self.active && offset >= self.start && offset <= self.end()
+    }
+
+    pub fn append(&mut self, bytes: &[u8]) {
+        if !self.active {
+            return;
+        }
+        self.buf.extend(bytes);
+        self.trim();
+    }
+
+    fn trim(&mut self) {
+        let over = self.buf.len() as u64;
+        if over <= self.size {
+            return;
+        }
+        let end = self.end();
+        // Replicas further behind than the hard limit are given up on.
+        let hard = self.hard_limit.max(self.size);
+        let dropped = &mut self.dropped;
+        self.pins.retain(|&(id, at)| {
+            let keep = hard == 0 || end - at <= hard;
+            if !keep {
+                dropped.push(id);
+            }
+            keep
+        });
+        let pinned = self.pins.iter().map(|&(_, at)| at).min().unwrap_or(end);
+        let floor = (end - self.size).min(pinned);
+        if floor > self.start {
+            self.buf.drain(..(floor - self.start) as usize);
+            self.start = floor;
+        }
+    }
+
+    /// Up to `max` bytes from `offset` on (empty at the end), and pins `offset` for `id`.
+    pub fn read(&mut self, id: u64, offset: u64, max: usize) -> Vec<u8> {
+        self.pin(id, offset);
+        if offset < self.start || offset >= self.end() {
+            return Vec::new();
+        }
+        let from = (offset - self.start) as usize;
+        let to = (from + max).min(self.buf.len());
+        self.buf.range(from..to).copied().collect()
+    }
+
+    pub fn pin(&mut self, id: u64, offset: u64) {
+        match self.pins.iter_mut().find(|(i, _)| *i == id) {
+            Some(p) => p.1 = offset,
+            None => self.pins.push((id, offset)),
+        }
+    }
+
+    pub fn unpin(&mut self, id: u64) {
+        self.pins.retain(|(i, _)| *i != id);
+        self.dropped.retain(|i| *i != id);
+    }
+
+    /// Whether `id` was dropped for falling behind.
+    pub fn is_dropped(&self, id: u64) -> bool {
+        self.dropped.contains(&id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_the_size_and_what_replicas_still_need() {
+        let mut b = Backlog {
+            size: 10,
+            hard_limit: 30,
+            ..Default::default()
+        };
+        b.reset(100);
+        b.append(b"0123456789abcdef");
+        assert_eq!((b.start(), b.end()), (106, 116));
+        assert!(!b.holds(105) && b.holds(106) && b.holds(116));
+        assert_eq!(b.read(1, 110, 3), b"abc");
+        b.append(b"ghijklmnop");
+        // Replica 1 still needs offset 110 onwards.
+        assert_eq!(b.start(), 110);
+        b.append(&[b'x'; 30]);
+        assert!(b.is_dropped(1));
+        assert_eq!(b.histlen(), 10);
+    }
+}
