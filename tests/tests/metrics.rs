@@ -161,5 +161,10 @@ fn seats_tokens_abandoners_and_persistence_are_counted_per_event() {
     assert_eq!(queue("usher_queue_tokens_consumed_total"), Some(1.0));
     assert_eq!(queue("usher_queue_dropped_total"), Some(1.0));
     assert_eq!(value(&body, "usher_aof_enabled"), Some(0.0));
+    assert_eq!(value(&body, "usher_replication_is_replica"), Some(0.0));
+    assert_eq!(
+        value(&body, "usher_replication_connected_replicas"),
+        Some(0.0)
+    );
     assert!(value(&body, "usher_rdb_changes_since_last_save").unwrap() > 0.0);
 }

@@ -84,6 +84,8 @@ const OVERRIDES: &[(&str, &[&str], &[&str])] = &[
     ("restore", &["dangerous"], &[]),
     ("info", &["dangerous"], &[]),
     ("lastsave", &["admin", "dangerous"], &[]),
+    ("role", &["admin", "dangerous"], &[]),
+    ("wait", &["connection"], &[]),
     ("object|help", &["keyspace"], &[]),
     ("pubsub|help", &[], &["pubsub"]),
     (

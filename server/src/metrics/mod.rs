@@ -407,6 +407,7 @@ fn persistence(shared: &Shared, out: &mut String) {
         "1 while the append-only file is rewritten.",
         u8::from(a.rewrite_in_progress.load(Relaxed)),
     );
+    replication(shared, out);
     if aof_on {
         single(
             out,
@@ -416,6 +417,43 @@ fn persistence(shared: &Shared, out: &mut String) {
             a.current_size.load(Relaxed),
         );
     }
+}
+
+/// Replication state, as INFO replication shows it.
+fn replication(shared: &Shared, out: &mut String) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let r = &shared.replication;
+    let replica = r.is_replica.load(Relaxed);
+    single(
+        out,
+        "usher_replication_is_replica",
+        "gauge",
+        "1 when this server follows a primary.",
+        u8::from(replica),
+    );
+    if replica {
+        single(
+            out,
+            "usher_replication_master_link_up",
+            "gauge",
+            "1 while the link to the primary is up.",
+            u8::from(r.link_up.load(Relaxed)),
+        );
+    }
+    single(
+        out,
+        "usher_replication_connected_replicas",
+        "gauge",
+        "Replicas fed by this server.",
+        r.replicas.lock().len(),
+    );
+    single(
+        out,
+        "usher_replication_offset_bytes",
+        "gauge",
+        "The replication stream's offset (master_repl_offset).",
+        r.backlog.lock().end(),
+    );
 }
 
 /// The seat counters, one label set per event (db, the seat keys' hash tag).
