@@ -70,8 +70,13 @@ pub struct ClientInfo {
     /// Commands queued in MULTI, or -1 outside MULTI.
     pub multi_len: AtomicI64,
     pub query_buf_bytes: AtomicUsize,
-    /// Unused room in the query buffer (`qbuf-free`).
+    /// Unused room in the query buffer (`qbuf-free`), the buffer's size (`rbs`) and the most
+    /// it ever held (`rbp`).
     pub query_buf_free: AtomicUsize,
+    pub read_buf_size: AtomicUsize,
+    pub read_buf_peak: AtomicUsize,
+    /// Bytes of the commands queued in MULTI (`multi-mem`).
+    pub multi_mem: AtomicUsize,
     pub kill: AtomicBool,
     /// Wakes the connection task: a kill request or messages in the outbox.
     pub wake: Notify,
@@ -120,6 +125,9 @@ impl ClientInfo {
             multi_len: AtomicI64::new(-1),
             query_buf_bytes: AtomicUsize::new(0),
             query_buf_free: AtomicUsize::new(0),
+            read_buf_size: AtomicUsize::new(0),
+            read_buf_peak: AtomicUsize::new(0),
+            multi_mem: AtomicUsize::new(0),
             kill: AtomicBool::new(false),
             wake: Notify::new(),
             outbox: Mutex::new(Outbox::default()),

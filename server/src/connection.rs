@@ -171,6 +171,11 @@ async fn run<S: Transport>(s: &mut Session, stream: &mut S) -> std::io::Result<(
                     return Ok(());
                 }
                 bump(&s.stats.net_input_bytes, n as u64);
+                info.read_buf_peak.fetch_max(rbuf.len(), Ordering::Relaxed);
+                info.read_buf_size.store(rbuf.capacity(), Ordering::Relaxed);
+                info.query_buf_bytes.store(rbuf.len(), Ordering::Relaxed);
+                info.query_buf_free
+                    .store(rbuf.capacity() - rbuf.len(), Ordering::Relaxed);
                 bump(&s.stats.reads_processed, 1);
                 // A blocked client's further commands wait in the buffer, as in Redis.
                 if s.blocked.is_none() {
@@ -221,6 +226,7 @@ async fn run<S: Transport>(s: &mut Session, stream: &mut S) -> std::io::Result<(
         info.query_buf_bytes.store(rbuf.len(), Ordering::Relaxed);
         info.query_buf_free
             .store(rbuf.capacity() - rbuf.len(), Ordering::Relaxed);
+        info.read_buf_size.store(rbuf.capacity(), Ordering::Relaxed);
     }
 }
 

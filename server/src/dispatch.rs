@@ -185,6 +185,8 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
         s.info
             .multi_len
             .store(multi.queued.len() as i64, Ordering::Relaxed);
+        let bytes: usize = argv.iter().map(<[u8]>::len).sum();
+        s.info.multi_mem.fetch_add(bytes, Ordering::Relaxed);
         out.simple("QUEUED");
         return;
     }
@@ -529,6 +531,7 @@ pub fn begin_multi(s: &mut Session) -> Result<(), CmdError> {
     s.multi = Some(MultiState::default());
     s.info.set_flag(crate::client::flag::MULTI, true);
     s.info.multi_len.store(0, Ordering::Relaxed);
+    s.info.multi_mem.store(0, Ordering::Relaxed);
     Ok(())
 }
 

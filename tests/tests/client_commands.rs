@@ -683,6 +683,17 @@ fn client_list_shows_fd_ssub_and_redir_truthfully() {
     assert_eq!(field(&info, "redir"), target_id.to_string());
     c.call(&["CLIENT", "TRACKING", "off"]);
     assert_eq!(field(&c.call(&["CLIENT", "INFO"]).text(), "redir"), "-1");
+    // The running command's bytes (CLIENT + INFO), and what MULTI has queued.
+    assert_eq!(field(&c.call(&["CLIENT", "INFO"]).text(), "argv-mem"), "10");
+    assert!(c.call(&["MULTI"]).is_simple("OK"));
+    c.call(&["SET", "k", "v"]);
+    let list = target.call(&["CLIENT", "LIST"]).text();
+    let line = list
+        .lines()
+        .find(|l| field(l, "multi") == "1")
+        .expect("c is in MULTI");
+    assert_eq!(field(line, "multi-mem"), "5");
+    c.call(&["DISCARD"]);
     let mut sub = usher.client();
     sub.call(&["SSUBSCRIBE", "a", "b"]);
     let list = c.call(&["CLIENT", "LIST", "TYPE", "pubsub"]).text();

@@ -228,6 +228,7 @@ fn reset(
     s.multi = None;
     s.info.set_flag(flag::MULTI, false);
     s.info.multi_len.store(-1, Ordering::Relaxed);
+    s.info.multi_mem.store(0, Ordering::Relaxed);
     s.unwatch_all();
     s.unsubscribe_all();
     s.stop_tracking();
@@ -329,6 +330,17 @@ fn client_setinfo(
 
 /// One CLIENT LIST line, with Redis's fields in Redis's order.
 pub fn client_line(shared: &crate::shared::Shared, c: &ClientInfo, now_ms: i64) -> String {
+    client_line_with(shared, c, now_ms, 0)
+}
+
+/// [`client_line`] with `argv-mem`: the bytes of the command the client is running (only the
+/// caller of CLIENT LIST / INFO runs one while its line is built).
+fn client_line_with(
+    shared: &crate::shared::Shared,
+    c: &ClientInfo,
+    now_ms: i64,
+    argv_mem: usize,
+) -> String {
     let age = (now_ms - c.created_ms).max(0) / 1000;
     let idle = (now_ms - c.last_active_ms.load(Ordering::Relaxed)).max(0) / 1000;
     let last = c.last_cmd.load(Ordering::Relaxed);
@@ -339,7 +351,7 @@ pub fn client_line(shared: &crate::shared::Shared, c: &ClientInfo, now_ms: i64) 
     };
     let outbox = c.outbox.lock().buf.len();
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -355,6 +367,10 @@ pub fn client_line(shared: &crate::shared::Shared, c: &ClientInfo, now_ms: i64) 
         c.multi_len.load(Ordering::Relaxed),
         c.query_buf_bytes.load(Ordering::Relaxed),
         c.query_buf_free.load(Ordering::Relaxed),
+        argv_mem,
+        c.multi_mem.load(Ordering::Relaxed),
+        c.read_buf_size.load(Ordering::Relaxed),
+        c.read_buf_peak.load(Ordering::Relaxed),
         outbox,
         outbox + 16384,
         cmd,
@@ -364,6 +380,11 @@ pub fn client_line(shared: &crate::shared::Shared, c: &ClientInfo, now_ms: i64) 
         c.lib_name.lock(),
         c.lib_ver.lock(),
     )
+}
+
+/// The bytes of a command's arguments, as Redis's `argv-mem` counts them.
+fn argv_bytes(argv: Argv) -> usize {
+    argv.iter().map(<[u8]>::len).sum()
 }
 
 fn client_type_matches(c: &ClientInfo, ty: &[u8]) -> Result<bool, CmdError> {
@@ -419,7 +440,12 @@ fn client_list(
         if ids.as_ref().is_some_and(|ids| !ids.contains(&c.id)) {
             continue;
         }
-        text.push_str(&client_line(s.shared, &c, now));
+        let argv_mem = if c.id == s.info.id {
+            argv_bytes(argv)
+        } else {
+            0
+        };
+        text.push_str(&client_line_with(s.shared, &c, now, argv_mem));
         text.push('\n');
     }
     out.verbatim("txt", text.as_bytes());
@@ -429,10 +455,10 @@ fn client_list(
 fn client_info(
     s: &mut Session,
     _locked: &mut LockedShards,
-    _argv: Argv,
+    argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
-    let mut line = client_line(s.shared, &s.info, unix_ms());
+    let mut line = client_line_with(s.shared, &s.info, unix_ms(), argv_bytes(argv));
     line.push('\n');
     out.verbatim("txt", line.as_bytes());
     Ok(())

@@ -21,6 +21,7 @@ pub fn end_multi(s: &mut Session) {
     s.multi = None;
     s.info.set_flag(flag::MULTI, false);
     s.info.multi_len.store(-1, Ordering::Relaxed);
+    s.info.multi_mem.store(0, Ordering::Relaxed);
 }
 
 /// ```text
