@@ -33,6 +33,11 @@ pub mod flag {
     pub const MONITOR: u32 = 1 << 6;
     /// CLIENT NO-TOUCH ON (Redis 7.2's `T`).
     pub const NO_TOUCH: u32 = 1 << 7;
+    /// CLIENT TRACKING on (`t`), its redirect target gone (`R`), in BCAST mode (`B`): kept
+    /// by [`crate::tracking::Tracking`] so CLIENT LIST shows what Redis shows.
+    pub const TRACKING: u32 = 1 << 8;
+    pub const TRACKING_BROKEN_REDIR: u32 = 1 << 9;
+    pub const TRACKING_BCAST: u32 = 1 << 10;
 }
 
 /// Messages queued for a client by other threads.
@@ -214,6 +219,9 @@ impl ClientInfo {
             (flag::PUBSUB, 'P'),
             (flag::MULTI, 'x'),
             (flag::BLOCKED, 'b'),
+            (flag::TRACKING, 't'),
+            (flag::TRACKING_BROKEN_REDIR, 'R'),
+            (flag::TRACKING_BCAST, 'B'),
             (flag::DIRTY_CAS, 'd'),
             (flag::CLOSE_ASAP, 'A'),
             (flag::NO_EVICT, 'e'),

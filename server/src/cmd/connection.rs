@@ -339,7 +339,7 @@ pub fn client_line(shared: &crate::shared::Shared, c: &ClientInfo, now_ms: i64) 
     };
     let outbox = c.outbox.lock().buf.len();
     format!(
-        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd=-1 name={} age={} idle={} flags={} db={} sub={} psub={} ssub=0 multi={} qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -356,6 +356,7 @@ pub fn client_line(shared: &crate::shared::Shared, c: &ClientInfo, now_ms: i64) 
         outbox + 16384,
         cmd,
         c.authenticated_user.lock(),
+        shared.tracking.redirect_of(c.id),
         if c.resp3.load(Ordering::Relaxed) { 3 } else { 2 },
         c.lib_name.lock(),
         c.lib_ver.lock(),
