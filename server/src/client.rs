@@ -34,7 +34,12 @@ pub mod flag {
     /// CLIENT NO-TOUCH ON (Redis 7.2's `T`).
     pub const NO_TOUCH: u32 = 1 << 7;
     /// A replica being fed by this server (CLIENT KILL TYPE replica).
-    pub const REPLICA: u32 = 1 << 8;
+    pub const REPLICA: u32 = 1 << 11;
+    /// CLIENT TRACKING on (`t`), its redirect target gone (`R`), in BCAST mode (`B`): kept
+    /// by [`crate::tracking::Tracking`] so CLIENT LIST shows what Redis shows.
+    pub const TRACKING: u32 = 1 << 8;
+    pub const TRACKING_BROKEN_REDIR: u32 = 1 << 9;
+    pub const TRACKING_BCAST: u32 = 1 << 10;
 }
 
 /// Messages queued for a client by other threads.
@@ -64,9 +69,6 @@ pub struct ClientInfo {
     pub shard_subscriptions: AtomicUsize,
     /// The socket's file descriptor (-1 for internal clients: the AOF loader).
     pub fd: AtomicI32,
-    /// CLIENT TRACKING's REDIRECT target (`redir=`): -1 when not tracking, 0 when tracking
-    /// without redirection.
-    pub tracking_redirect: AtomicI64,
     /// Commands queued in MULTI, or -1 outside MULTI.
     pub multi_len: AtomicI64,
     pub query_buf_bytes: AtomicUsize,
@@ -121,7 +123,6 @@ impl ClientInfo {
             pattern_subscriptions: AtomicUsize::new(0),
             shard_subscriptions: AtomicUsize::new(0),
             fd: AtomicI32::new(-1),
-            tracking_redirect: AtomicI64::new(-1),
             multi_len: AtomicI64::new(-1),
             query_buf_bytes: AtomicUsize::new(0),
             query_buf_free: AtomicUsize::new(0),
@@ -237,6 +238,9 @@ impl ClientInfo {
             (flag::PUBSUB, 'P'),
             (flag::MULTI, 'x'),
             (flag::BLOCKED, 'b'),
+            (flag::TRACKING, 't'),
+            (flag::TRACKING_BROKEN_REDIR, 'R'),
+            (flag::TRACKING_BCAST, 'B'),
             (flag::DIRTY_CAS, 'd'),
             (flag::CLOSE_ASAP, 'A'),
             (flag::NO_EVICT, 'e'),

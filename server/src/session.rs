@@ -247,7 +247,6 @@ impl Session {
     pub fn stop_tracking(&mut self) {
         if self.tracking.take().is_some() {
             self.shared.tracking.disable(self.info.id);
-            self.info.tracking_redirect.store(-1, Ordering::Relaxed);
             crate::notify::refresh_capture(
                 self.hot.engine.notify_classes,
                 self.shared.tracking.active(),

@@ -80,6 +80,10 @@ impl Tracking {
 
     /// Turns tracking on (or changes its options) for `info`.
     pub fn enable(&self, info: &Arc<ClientInfo>, mode: Mode) {
+        use crate::client::flag;
+        info.set_flag(flag::TRACKING, true);
+        info.set_flag(flag::TRACKING_BROKEN_REDIR, false);
+        info.set_flag(flag::TRACKING_BCAST, mode.bcast);
         let mut t = self.tables.lock();
         let fresh = !t.clients.contains_key(&info.id);
         t.clients.insert(
@@ -98,9 +102,21 @@ impl Tracking {
     /// Turns tracking off for client `id` (CLIENT TRACKING off, RESET, disconnect). Its
     /// entries in the key table go when those keys next change, as in Redis.
     pub fn disable(&self, id: u64) {
-        if self.tables.lock().clients.remove(&id).is_some() {
+        if let Some(gone) = self.tables.lock().clients.remove(&id) {
+            use crate::client::flag;
+            let f = flag::TRACKING | flag::TRACKING_BROKEN_REDIR | flag::TRACKING_BCAST;
+            gone.info.set_flag(f, false);
             self.count.fetch_sub(1, Ordering::Relaxed);
         }
+    }
+
+    /// CLIENT LIST's `redir`: the redirect target (0 for none) while tracking is on, else -1.
+    pub fn redirect_of(&self, id: u64) -> i64 {
+        self.tables
+            .lock()
+            .clients
+            .get(&id)
+            .map_or(-1, |t| t.mode.redirect as i64)
     }
 
     /// Whether the client's redirect target has gone (CLIENT TRACKINGINFO's flag).
@@ -225,6 +241,9 @@ fn send(shared: &Shared, t: &mut Tables, id: u64, keys: Option<&[&[u8]]>) {
             None => {
                 if !tracker.broken_redirect {
                     tracker.broken_redirect = true;
+                    tracker
+                        .info
+                        .set_flag(crate::client::flag::TRACKING_BROKEN_REDIR, true);
                     if own_proto == Protocol::Resp3 {
                         let mut buf = Vec::new();
                         let mut w = RespWriter::new(&mut buf, Protocol::Resp3);
@@ -389,9 +408,6 @@ pub fn client_tracking(
     prefixes.sort();
     mode.prefixes = prefixes;
     s.shared.tracking.enable(&s.info, mode.clone());
-    s.info
-        .tracking_redirect
-        .store(mode.redirect as i64, std::sync::atomic::Ordering::Relaxed);
     s.tracking = Some(TrackingState {
         mode,
         caching: false,

@@ -6,10 +6,13 @@
 //!   bulk strings, error texts, doubles as printed), so comparisons are byte-faithful.
 //! - [`diff`] is the differential harness: one command sequence against both servers, replies
 //!   compared after the few normalizations Redis's own contract allows (unordered sets).
+//! - [`client_scripts`] runs the redis-py and ioredis scripts that drive a server through
+//!   those libraries' documented APIs, for comparison between usher and redis-server.
 //! - [`dataset`] fills a server with every type and encoding and reads a keyspace back.
 //! - [`gen`] generates random command sequences per data family, shared by every
 //!   differential test.
 
+pub mod client_scripts;
 pub mod dataset;
 pub mod diff;
 pub mod gen;

@@ -375,7 +375,7 @@ fn client_line_with(
         outbox + 16384,
         cmd,
         c.authenticated_user.lock(),
-        c.tracking_redirect.load(Ordering::Relaxed),
+        shared.tracking.redirect_of(c.id),
         if c.resp3.load(Ordering::Relaxed) { 3 } else { 2 },
         c.lib_name.lock(),
         c.lib_ver.lock(),
