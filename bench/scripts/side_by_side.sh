@@ -61,7 +61,8 @@ trap cleanup EXIT
 start_server() { # name -> echoes "pid port"
   local port; port=$(free_port)
   if [ "$1" = usher ]; then
-    "$usher_bin" --port "$port" --threads "$threads" --loglevel warning "${extra_usher[@]}" >/dev/null 2>&1 &
+    # No snapshot at exit: a dump.rdb left behind would be loaded (-LOADING) by the next run.
+    "$usher_bin" --port "$port" --threads "$threads" --save "" --loglevel warning "${extra_usher[@]}" >/dev/null 2>&1 &
   else
     "$redis_bin" --port "$port" --save "" --appendonly no --loglevel warning >/dev/null 2>&1 &
   fi

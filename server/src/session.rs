@@ -121,6 +121,24 @@ pub struct TrackingState {
 }
 
 impl Session {
+    /// A session that applies a stream of logged commands (the AOF loader, a replica's link to
+    /// its primary): an internal client `id` named `name`, with the waiting room's clock-skew
+    /// check off, since every logged command carries its own clock.
+    pub fn for_replay(shared: &'static Shared, id: u64, name: &str) -> Self {
+        let info = Arc::new(ClientInfo::new(
+            id,
+            name.into(),
+            String::new(),
+            crate::shared::unix_ms(),
+        ));
+        let stats = shared.thread_stats[0].clone();
+        let mut s = Session::new(shared, info, stats);
+        let mut hot = (*s.hot).clone();
+        hot.engine.queue_now_max_skew_ms = 0;
+        s.hot = Arc::new(hot);
+        s
+    }
+
     pub fn new(shared: &'static Shared, info: Arc<ClientInfo>, stats: Arc<ThreadStats>) -> Self {
         let hot = shared.hot();
         let watch = WatchState {

@@ -28,7 +28,6 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use usher_persist::aof::{self, AofFile, FileType, Manifest, ReadError};
 use usher_persist::rdb::{Aux, WriteOptions};
@@ -662,17 +661,7 @@ struct Replayer {
 
 impl Replayer {
     fn new(shared: &'static Shared) -> Replayer {
-        let info = Arc::new(crate::client::ClientInfo::new(
-            u64::MAX,
-            "aof".into(),
-            String::new(),
-            unix_ms(),
-        ));
-        let stats = shared.thread_stats[0].clone();
-        let mut s = Session::new(shared, info, stats);
-        let mut hot = (*s.hot).clone();
-        hot.engine.queue_now_max_skew_ms = 0;
-        s.hot = Arc::new(hot);
+        let s = Session::for_replay(shared, u64::MAX, "aof");
         Replayer { s, commands: 0 }
     }
 

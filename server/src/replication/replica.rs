@@ -16,7 +16,6 @@ use crate::shared::{unix_ms, Shared};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use usher_persist::aof::{encode_command, read_command, ReadError};
 use usher_protocol::{Argv, RespWriter};
@@ -358,17 +357,7 @@ struct Applier {
 
 impl Applier {
     fn new(shared: &'static Shared) -> Applier {
-        let info = Arc::new(crate::client::ClientInfo::new(
-            u64::MAX - 1,
-            "master".into(),
-            String::new(),
-            unix_ms(),
-        ));
-        let stats = shared.thread_stats[0].clone();
-        let mut s = Session::new(shared, info, stats);
-        let mut hot = (*s.hot).clone();
-        hot.engine.queue_now_max_skew_ms = 0;
-        s.hot = Arc::new(hot);
+        let mut s = Session::for_replay(shared, u64::MAX - 1, "master");
         s.from_master = true;
         Applier { s }
     }
