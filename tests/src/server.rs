@@ -174,6 +174,12 @@ impl Server {
                     continue;
                 };
                 if reply.is_simple("PONG") && self.answers_as_our_process(&mut c) {
+                    // PING answers while the data set loads (as Redis's does); other commands
+                    // would get -LOADING, so ready means loaded.
+                    if Self::still_loading(&mut c) {
+                        std::thread::sleep(Duration::from_millis(20));
+                        continue;
+                    }
                     return true;
                 }
                 if reply.is_error() {
@@ -184,6 +190,11 @@ impl Server {
             std::thread::sleep(Duration::from_millis(20));
         }
         false
+    }
+
+    /// True while INFO persistence says the data set is still loading.
+    fn still_loading(c: &mut Client) -> bool {
+        matches!(c.try_call(&["INFO", "persistence"]), Ok(r) if !r.is_error() && r.text().contains("loading:1"))
     }
 
     /// True when the server on our port reports our child's pid in INFO.
