@@ -141,8 +141,12 @@ async fn run<S: Transport>(s: &mut Session, stream: &mut S) -> std::io::Result<(
             .as_ref()
             .map(|b| b.waiter.deadline_ms)
             .filter(|&d| d > 0);
-        let wait =
-            Duration::from_millis(deadline.map_or(u64::MAX / 4, |d| (d - unix_ms()).max(0) as u64));
+        // One ms past the deadline, as Redis times a client out once `timeout < now`: the
+        // deadline counts from a clock truncated to the ms, so firing at it could answer up
+        // to a ms sooner than asked.
+        let wait = Duration::from_millis(
+            deadline.map_or(u64::MAX / 4, |d| (d - unix_ms()).max(0) as u64 + 1),
+        );
         tokio::select! {
             biased;
             _ = info.wake.notified() => {
