@@ -482,6 +482,34 @@ fn corrupt(at: usize, e: listpack::Corrupt) -> LoadError {
     }
 }
 
+/// The (field, value) pairs of a hash's or a sorted set's listpack (Redis 7) or ziplist
+/// (older files) blob; `what` names the type in the error for an odd entry count.
+fn encoded_pairs(
+    at: usize,
+    blob: &[u8],
+    is_listpack: bool,
+    what: &str,
+) -> Result<Vec<(listpack::Elem, listpack::Elem)>, LoadError> {
+    let elems = if is_listpack {
+        listpack::listpack_decode(blob)
+    } else {
+        listpack::ziplist_decode(blob)
+    }
+    .map_err(|e| corrupt(at, e))?;
+    if elems.len() % 2 != 0 {
+        return Err(LoadError {
+            offset: at,
+            msg: format!("odd number of {what} listpack entries"),
+        });
+    }
+    let mut pairs = Vec::with_capacity(elems.len() / 2);
+    let mut it = elems.into_iter();
+    while let (Some(a), Some(b)) = (it.next(), it.next()) {
+        pairs.push((a, b));
+    }
+    Ok(pairs)
+}
+
 fn parse_score(e: Elem) -> Option<f64> {
     match e {
         Elem::Int(i) => Some(i as f64),
@@ -662,21 +690,9 @@ pub fn load_value(
         }
         TYPE_ZSET_ZIPLIST | TYPE_ZSET_LISTPACK => {
             let blob = r.string()?;
-            let elems = if t == TYPE_ZSET_LISTPACK {
-                listpack::listpack_decode(&blob)
-            } else {
-                listpack::ziplist_decode(&blob)
-            }
-            .map_err(|e| corrupt(at, e))?;
-            if elems.len() % 2 != 0 {
-                return Err(LoadError {
-                    offset: at,
-                    msg: "odd number of zset listpack entries".into(),
-                });
-            }
-            let mut items = Vec::with_capacity(elems.len() / 2);
-            let mut it = elems.into_iter();
-            while let (Some(m), Some(s)) = (it.next(), it.next()) {
+            let pairs = encoded_pairs(at, &blob, t == TYPE_ZSET_LISTPACK, "zset")?;
+            let mut items = Vec::with_capacity(pairs.len());
+            for (m, s) in pairs {
                 let score = parse_score(s).ok_or(LoadError {
                     offset: at,
                     msg: "bad zset score".into(),
@@ -702,23 +718,10 @@ pub fn load_value(
         }
         TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK => {
             let blob = r.string()?;
-            let elems = if t == TYPE_HASH_LISTPACK {
-                listpack::listpack_decode(&blob)
-            } else {
-                listpack::ziplist_decode(&blob)
-            }
-            .map_err(|e| corrupt(at, e))?;
-            if elems.len() % 2 != 0 {
-                return Err(LoadError {
-                    offset: at,
-                    msg: "odd number of hash listpack entries".into(),
-                });
-            }
-            let mut pairs = Vec::with_capacity(elems.len() / 2);
-            let mut it = elems.into_iter();
-            while let (Some(f), Some(v)) = (it.next(), it.next()) {
-                pairs.push((f.into_bytes(), v.into_bytes()));
-            }
+            let pairs: Vec<_> = encoded_pairs(at, &blob, t == TYPE_HASH_LISTPACK, "hash")?
+                .into_iter()
+                .map(|(f, v)| (f.into_bytes(), v.into_bytes()))
+                .collect();
             Value::Hash(Box::new(build_hash(at, pairs, &l)?))
         }
         crate::stream::TYPE_STREAM_LISTPACKS | crate::stream::TYPE_STREAM_LISTPACKS_2 => {

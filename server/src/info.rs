@@ -291,40 +291,18 @@ fn memory_section(shared: &Shared, locked: &mut LockedShards, out: &mut String) 
     line(out, "maxmemory", maxmemory);
     line(out, "maxmemory_human", memory::human(maxmemory));
     line(out, "maxmemory_policy", "noeviction");
-    line(
-        out,
-        "allocator_frag_ratio",
-        format!(
-            "{:.2}",
-            if allocated == 0 {
-                1.0
-            } else {
-                active as f64 / allocated as f64
-            }
-        ),
-    );
+    let ratio = |a: u64, b: u64| format!("{:.2}", if b == 0 { 1.0 } else { a as f64 / b as f64 });
+    line(out, "allocator_frag_ratio", ratio(active, allocated));
     line(
         out,
         "allocator_frag_bytes",
         active.saturating_sub(allocated),
     );
-    let ratio = |a: u64, b: u64| format!("{:.2}", if b == 0 { 1.0 } else { a as f64 / b as f64 });
     line(out, "allocator_rss_ratio", ratio(resident, active));
     line(out, "allocator_rss_bytes", resident as i64 - active as i64);
     line(out, "rss_overhead_ratio", ratio(rss, resident));
     line(out, "rss_overhead_bytes", rss as i64 - resident as i64);
-    line(
-        out,
-        "mem_fragmentation_ratio",
-        format!(
-            "{:.2}",
-            if allocated == 0 {
-                1.0
-            } else {
-                rss as f64 / allocated as f64
-            }
-        ),
-    );
+    line(out, "mem_fragmentation_ratio", ratio(rss, allocated));
     line(
         out,
         "mem_fragmentation_bytes",
