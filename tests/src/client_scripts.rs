@@ -11,21 +11,26 @@ fn tests_dir() -> PathBuf {
 }
 
 /// Runs `program args... <port>` and returns its stdout; panics with its stderr on failure.
-fn run(mut cmd: Command, what: &str, port: u16) -> String {
+fn run(cmd: Command, what: &str, port: u16) -> String {
+    run_args(cmd, what, &[port.to_string()])
+}
+
+/// Runs `program args... extra...` and returns its stdout; panics with its stderr on failure.
+fn run_args(mut cmd: Command, what: &str, extra: &[String]) -> String {
     let out = cmd
-        .arg(port.to_string())
+        .args(extra)
         .output()
         .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
     assert!(
         out.status.success(),
-        "{what} against port {port} failed:\n{}",
+        "{what} {extra:?} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("script output is UTF-8")
 }
 
-/// `python3 tests/scripts/<script> <port>`, with redis-py installed.
-pub fn redis_py(script: &str, port: u16) -> String {
+/// `python3 tests/scripts/<script>`, checking first that redis-py is installed.
+fn python_script(script: &str) -> Command {
     let probe = Command::new("python3")
         .args(["-c", "import redis"])
         .status();
@@ -35,7 +40,17 @@ pub fn redis_py(script: &str, port: u16) -> String {
     );
     let mut cmd = Command::new("python3");
     cmd.arg(tests_dir().join("scripts").join(script));
-    run(cmd, &format!("python3 {script}"), port)
+    cmd
+}
+
+/// `python3 tests/scripts/<script> <port>`, with redis-py installed.
+pub fn redis_py(script: &str, port: u16) -> String {
+    run(python_script(script), &format!("python3 {script}"), port)
+}
+
+/// `python3 tests/scripts/<script> <args>...`, for scripts that take more than a port.
+pub fn redis_py_args(script: &str, args: &[String]) -> String {
+    run_args(python_script(script), &format!("python3 {script}"), args)
 }
 
 /// `node tests/node/<script> <port>`, installing the package's dependencies (ioredis) with npm
