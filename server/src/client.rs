@@ -79,6 +79,10 @@ pub struct ClientInfo {
     pub read_buf_peak: AtomicUsize,
     /// Bytes of the commands queued in MULTI (`multi-mem`).
     pub multi_mem: AtomicUsize,
+    /// Replies produced and not yet written to the socket (part of `omem`).
+    pub reply_bytes: AtomicUsize,
+    /// What this client last added to [`ClientRegistry::memory`] (`maxmemory-clients`).
+    pub memory_counted: AtomicUsize,
     pub kill: AtomicBool,
     /// Wakes the connection task: a kill request or messages in the outbox.
     pub wake: Notify,
@@ -129,6 +133,8 @@ impl ClientInfo {
             read_buf_size: AtomicUsize::new(0),
             read_buf_peak: AtomicUsize::new(0),
             multi_mem: AtomicUsize::new(0),
+            reply_bytes: AtomicUsize::new(0),
+            memory_counted: AtomicUsize::new(0),
             kill: AtomicBool::new(false),
             wake: Notify::new(),
             outbox: Mutex::new(Outbox::default()),
@@ -173,20 +179,7 @@ impl ClientInfo {
             let mut outbox = self.outbox.lock();
             outbox.buf.extend_from_slice(message);
             let len = outbox.buf.len() as u64;
-            let hard = limit.hard_bytes != 0 && len > limit.hard_bytes;
-            let soft = limit.soft_bytes != 0 && len > limit.soft_bytes;
-            let soft_expired = match (soft, outbox.soft_since) {
-                (true, None) => {
-                    outbox.soft_since = Some(Instant::now());
-                    false
-                }
-                (true, Some(since)) => since.elapsed().as_secs() >= limit.soft_seconds,
-                (false, _) => {
-                    outbox.soft_since = None;
-                    false
-                }
-            };
-            if hard || soft_expired {
+            if limit.exceeded(len, &mut outbox.soft_since) {
                 // Drop what is queued: the client is going away and memory must come back now.
                 outbox.buf = Vec::new();
                 true
@@ -195,17 +188,22 @@ impl ClientInfo {
             }
         };
         if over {
-            crate::notice!(
-                "Client id={} addr={} closed for overcoming of output buffer limits.",
-                self.id,
-                self.addr
-            );
-            self.set_flag(flag::CLOSE_ASAP, true);
-            self.request_kill();
+            self.close_for_output_limit();
             return false;
         }
         self.wake.notify_one();
         true
+    }
+
+    /// Closes the client for overrunning its output buffer limit, as Redis logs it.
+    pub fn close_for_output_limit(&self) {
+        crate::notice!(
+            "Client id={} addr={} closed for overcoming of output buffer limits.",
+            self.id,
+            self.addr
+        );
+        self.set_flag(flag::CLOSE_ASAP, true);
+        self.request_kill();
     }
 
     /// Moves queued messages into `out`.
@@ -223,6 +221,21 @@ impl ClientInfo {
 
     pub fn name(&self) -> String {
         self.name.lock().clone().unwrap_or_default()
+    }
+
+    /// Output waiting for the socket: replies not yet written and queued pub/sub messages
+    /// (CLIENT LIST's `omem`).
+    pub fn output_bytes(&self) -> usize {
+        self.reply_bytes.load(Ordering::Relaxed) + self.outbox.lock().buf.len()
+    }
+
+    /// The memory this client holds, as `maxmemory-clients` and CLIENT LIST's `tot-mem`
+    /// count it: its query buffer, its pending output, its queued MULTI and its own struct.
+    pub fn memory(&self) -> usize {
+        std::mem::size_of::<ClientInfo>()
+            + self.read_buf_size.load(Ordering::Relaxed)
+            + self.output_bytes()
+            + self.multi_mem.load(Ordering::Relaxed)
     }
 
     /// The `flags=` field of CLIENT LIST, letters in Redis's order.
@@ -264,6 +277,8 @@ const REGISTRY_SHARDS: usize = 16;
 pub struct ClientRegistry {
     shards: [Mutex<HashMap<u64, Arc<ClientInfo>>>; REGISTRY_SHARDS],
     count: AtomicUsize,
+    /// The clients' memory as last counted by each (only while `maxmemory-clients` is set).
+    pub memory: AtomicUsize,
     next_id: AtomicU64,
 }
 
@@ -272,6 +287,7 @@ impl Default for ClientRegistry {
         ClientRegistry {
             shards: Default::default(),
             count: AtomicUsize::new(0),
+            memory: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
         }
     }
@@ -295,12 +311,13 @@ impl ClientRegistry {
     }
 
     pub fn unregister(&self, id: u64) {
-        if self.shards[id as usize % REGISTRY_SHARDS]
+        let removed = self.shards[id as usize % REGISTRY_SHARDS]
             .lock()
-            .remove(&id)
-            .is_some()
-        {
+            .remove(&id);
+        if let Some(client) = removed {
             self.count.fetch_sub(1, Ordering::AcqRel);
+            let counted = client.memory_counted.swap(0, Ordering::Relaxed);
+            self.memory.fetch_sub(counted, Ordering::Relaxed);
         }
     }
 

@@ -21,6 +21,40 @@ pub struct OutputLimit {
     pub soft_seconds: u64,
 }
 
+impl OutputLimit {
+    /// Whether `len` bytes of pending output break this limit: over the hard limit, or over
+    /// the soft one continuously for `soft_seconds` (`soft_since` remembers since when; it is
+    /// reset once the output drops back under).
+    pub fn exceeded(&self, len: u64, soft_since: &mut Option<std::time::Instant>) -> bool {
+        if self.hard_bytes != 0 && len > self.hard_bytes {
+            return true;
+        }
+        if self.soft_bytes == 0 || len <= self.soft_bytes {
+            *soft_since = None;
+            return false;
+        }
+        let since = *soft_since.get_or_insert_with(std::time::Instant::now);
+        since.elapsed().as_secs() >= self.soft_seconds
+    }
+}
+
+/// `maxmemory-clients`: bytes, or a percentage of `maxmemory` (as Redis 7.0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientMemoryLimit {
+    Bytes(u64),
+    Percent(u32),
+}
+
+impl ClientMemoryLimit {
+    /// The limit in bytes under `maxmemory` (a percentage of no `maxmemory` is no limit).
+    pub fn bytes(self, maxmemory: u64) -> u64 {
+        match self {
+            ClientMemoryLimit::Bytes(b) => b,
+            ClientMemoryLimit::Percent(p) => maxmemory / 100 * p as u64,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum LogLevel {
     Debug,
@@ -89,6 +123,9 @@ pub struct Config {
     pub output_replica: OutputLimit,
     pub output_pubsub: OutputLimit,
     pub maxmemory: u64,
+    /// `maxmemory-clients`: what all clients together may hold before the biggest are
+    /// evicted (0: no limit).
+    pub maxmemory_clients: ClientMemoryLimit,
     pub maxmemory_policy: String,
     pub hz: u32,
     /// Per-command latency histograms (INFO latencystats, LATENCY HISTOGRAM).
@@ -205,6 +242,7 @@ impl Default for Config {
                 soft_seconds: 60,
             },
             maxmemory: 0,
+            maxmemory_clients: ClientMemoryLimit::Bytes(0),
             maxmemory_policy: "noeviction".into(),
             hz: 10,
             latency_tracking: true,
@@ -723,6 +761,32 @@ pub static DIRECTIVES: &[Directive] = &[
             show_output_limits,
         )
     },
+    d(
+        "maxmemory-clients",
+        true,
+        |c, a| {
+            let v = one(a)?;
+            c.maxmemory_clients = match v.strip_suffix('%') {
+                Some(p) => {
+                    let p = p
+                        .parse::<u32>()
+                        .map_err(|_| "argument must be a memory or percent value")?;
+                    if p > 100 {
+                        return Err("percentage argument must be less or equal to 100".into());
+                    }
+                    ClientMemoryLimit::Percent(p)
+                }
+                None => ClientMemoryLimit::Bytes(
+                    parse_memory(v).ok_or("argument must be a memory or percent value")?,
+                ),
+            };
+            Ok(())
+        },
+        |c| match c.maxmemory_clients {
+            ClientMemoryLimit::Bytes(b) => b.to_string(),
+            ClientMemoryLimit::Percent(p) => format!("{p}%"),
+        },
+    ),
     d(
         "maxmemory",
         true,

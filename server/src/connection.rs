@@ -12,7 +12,8 @@
 //! before the bad bytes still run. A query buffer beyond `client-query-buffer-limit` closes the
 //! connection without a reply, as Redis does.
 
-use crate::client::ClientInfo;
+use crate::client::{flag, ClientInfo};
+use crate::config::OutputLimit;
 use crate::dispatch::dispatch;
 use crate::session::Session;
 use crate::shared::{unix_ms, Shared};
@@ -188,7 +189,17 @@ async fn run<S: Transport>(s: &mut Session, stream: &mut S) -> std::io::Result<(
             }
         }
         while let Some(pending) = s.repl.take() {
-            if !flush(&info, stream, &mut out, &s.stats).await? {
+            let limit = output_limit(s);
+            if !flush(
+                &info,
+                stream,
+                &mut out,
+                &s.stats,
+                limit,
+                &mut s.output_soft_since,
+            )
+            .await?
+            {
                 return Ok(());
             }
             match pending {
@@ -214,8 +225,27 @@ async fn run<S: Transport>(s: &mut Session, stream: &mut S) -> std::io::Result<(
             let to = std::mem::take(&mut s.sync_to);
             crate::propagate::wake::turn_appended(s.shared, to).await;
         }
-        if !flush(&info, stream, &mut out, &s.stats).await? {
+        let clients_limit = s.hot.maxmemory_clients;
+        if clients_limit > 0 {
+            info.reply_bytes.store(out.len(), Ordering::Relaxed);
+            crate::client_eviction::account(s.shared, &info, clients_limit);
+        }
+        let limit = output_limit(s);
+        if !flush(
+            &info,
+            stream,
+            &mut out,
+            &s.stats,
+            limit,
+            &mut s.output_soft_since,
+        )
+        .await?
+        {
             return Ok(());
+        }
+        if clients_limit > 0 {
+            info.reply_bytes.store(0, Ordering::Relaxed);
+            crate::client_eviction::account(s.shared, &info, clients_limit);
         }
         if s.close_after_reply || info.killed() {
             return Ok(());
@@ -241,11 +271,17 @@ async fn run<S: Transport>(s: &mut Session, stream: &mut S) -> std::io::Result<(
 /// where `client-output-buffer-limit pubsub` is enforced. The write therefore also waits for a
 /// kill request: a client cut off for its output buffer, by CLIENT KILL or by `timeout` must
 /// close even though its socket will never drain (Redis frees such clients asynchronously).
+///
+/// Replies the client does not read stay in `out` while the socket is full: the soft limit
+/// of the client's class (`client-output-buffer-limit`) is enforced here, closing a client
+/// that stays over it for its seconds.
 async fn flush<S: Transport>(
     info: &ClientInfo,
     stream: &mut S,
     out: &mut Vec<u8>,
     stats: &crate::stats::ThreadStats,
+    limit: OutputLimit,
+    soft_since: &mut Option<std::time::Instant>,
 ) -> std::io::Result<bool> {
     loop {
         if out.is_empty() {
@@ -266,8 +302,16 @@ async fn flush<S: Transport>(
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e),
             }
-            // A full socket (or TLS): write when there is room, or stop at a kill request,
-            // whichever comes first. `write` is cancel-safe: nothing is lost when the kill wins.
+            // A full socket (or TLS): write when there is room, or stop at a kill request or
+            // at the end of the soft limit's grace, whichever comes first. `write` is
+            // cancel-safe: nothing is lost when another branch wins.
+            let pending = (out.len() - written) as u64;
+            if limit.exceeded(pending, soft_since) {
+                info.close_for_output_limit();
+                return Ok(false);
+            }
+            let grace_ends =
+                soft_since.map(|since| since + Duration::from_secs(limit.soft_seconds));
             tokio::select! {
                 biased;
                 _ = info.wake.notified() => {
@@ -276,6 +320,7 @@ async fn flush<S: Transport>(
                         return Ok(false);
                     }
                 }
+                _ = tokio::time::sleep_until(grace_ends.unwrap_or_else(std::time::Instant::now).into()), if grace_ends.is_some() => {}
                 n = stream.write(&out[written..]) => match n? {
                     0 => return Err(std::io::ErrorKind::WriteZero.into()),
                     n => written += n,
@@ -297,6 +342,7 @@ async fn flush<S: Transport>(
         }
         bump(&stats.net_output_bytes, out.len() as u64);
         bump(&stats.writes_processed, 1);
+        *soft_since = None;
         out.clear();
         if out.capacity() > BUFFER_KEEP_MAX {
             *out = Vec::with_capacity(READ_CHUNK);
@@ -327,6 +373,16 @@ fn paused_here(s: &Session, argv: usher_protocol::Argv<'_>) -> Option<i64> {
         _ => usher_engine::command::Flags::NONE,
     };
     pause.holds(flags, unix_ms())
+}
+
+/// The output limit of the client's class: `pubsub` for a subscriber, else `normal` (a
+/// replica's link is fed elsewhere, under `replica`'s).
+fn output_limit(s: &Session) -> OutputLimit {
+    if s.info.has_flag(flag::PUBSUB) {
+        s.hot.output_pubsub
+    } else {
+        s.hot.output_normal
+    }
 }
 
 /// Runs every complete command in `rbuf`, leaving a partial one for the next read.
@@ -381,6 +437,13 @@ fn process_input(
                     break;
                 }
                 offset += consumed;
+                if output_limit(s).exceeded(writer.len() as u64, &mut s.output_soft_since) {
+                    // Nothing more is produced for a client that does not read: what it was
+                    // owed is dropped and it is closed, as Redis does.
+                    writer.truncate(0);
+                    s.info.close_for_output_limit();
+                    break;
+                }
             }
             Ok(Parsed::Skip { consumed }) => offset += consumed,
             Ok(Parsed::Incomplete) => break,

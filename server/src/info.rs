@@ -312,7 +312,14 @@ fn memory_section(shared: &Shared, locked: &mut LockedShards, out: &mut String) 
     line(out, "mem_replication_backlog", 0);
     line(out, "mem_total_replication_buffers", 0);
     line(out, "mem_clients_slaves", 0);
-    line(out, "mem_clients_normal", 0);
+    let clients_memory: usize = shared
+        .clients
+        .all()
+        .iter()
+        .filter(|c| !c.has_flag(crate::client::flag::REPLICA))
+        .map(|c| c.memory())
+        .sum();
+    line(out, "mem_clients_normal", clients_memory);
     line(out, "mem_cluster_links", 0);
     let aof_buffer = {
         let stream = &shared.stream;
@@ -510,8 +517,12 @@ fn stats(shared: &Shared, locked: &mut LockedShards, out: &mut String) {
     line(out, "expired_time_cap_reached_count", 0);
     line(out, "expire_cycle_cpu_milliseconds", 0);
     line(out, "evicted_keys", 0);
-    for name in [
+    line(
+        out,
         "evicted_clients",
+        shared.evicted_clients.load(Ordering::Relaxed),
+    );
+    for name in [
         "total_eviction_exceeded_time",
         "current_eviction_exceeded_time",
     ] {

@@ -11,6 +11,7 @@
 mod acl;
 mod blocked;
 mod client;
+mod client_eviction;
 mod cluster;
 mod cmd;
 mod config;

@@ -91,6 +91,9 @@ pub struct Session {
     pub pushed_reply: bool,
     /// Close once the pending replies are written (QUIT, protocol errors, CLIENT KILL of self).
     pub close_after_reply: bool,
+    /// Since when the replies waiting for this client have been over the soft output limit
+    /// of its class (`client-output-buffer-limit`).
+    pub output_soft_since: Option<std::time::Instant>,
     pub effects: Effects,
     pub hot: Arc<HotConfig>,
     hot_epoch: u64,
@@ -172,6 +175,7 @@ impl Session {
             reply_mode: ReplyMode::On,
             pushed_reply: false,
             close_after_reply: false,
+            output_soft_since: None,
             effects: Effects::default(),
             hot,
             hot_epoch,

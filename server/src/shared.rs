@@ -25,7 +25,10 @@ pub struct HotConfig {
     pub engine: EngineConfig,
     pub maxmemory: u64,
     pub query_buffer_limit: u64,
+    pub output_normal: OutputLimit,
     pub output_pubsub: OutputLimit,
+    /// `maxmemory-clients` in bytes (0: clients are never evicted).
+    pub maxmemory_clients: u64,
     pub protected_mode: bool,
     pub latency_tracking: bool,
     pub busy_reply_threshold: u64,
@@ -48,7 +51,9 @@ impl HotConfig {
             engine: config.engine.clone(),
             maxmemory: config.maxmemory,
             query_buffer_limit: config.client_query_buffer_limit,
+            output_normal: config.output_normal,
             output_pubsub: config.output_pubsub,
+            maxmemory_clients: config.maxmemory_clients.bytes(config.maxmemory),
             protected_mode: config.protected_mode,
             latency_tracking: config.latency_tracking,
             slowlog_threshold_us: config.slowlog_log_slower_than,
@@ -97,6 +102,8 @@ pub struct Shared {
     pub thread_stats: Vec<Arc<ThreadStats>>,
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
+    /// Clients closed by `maxmemory-clients` (INFO's `evicted_clients`).
+    pub evicted_clients: AtomicU64,
     pub started: Instant,
     pub run_id: String,
     /// The TCP port actually bound (differs from the config when it says 0).
@@ -157,6 +164,7 @@ impl Shared {
             thread_stats,
             connections_received: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
+            evicted_clients: AtomicU64::new(0),
             started: Instant::now(),
             run_id: random_hex(40),
             shutdown: Shutdown::default(),

@@ -349,7 +349,7 @@ fn client_line_with(
     } else {
         shared.registry.get(last).full_name.clone()
     };
-    let outbox = c.outbox.lock().buf.len();
+    let omem = c.output_bytes();
     format!(
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem={} rbs={} rbp={} obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
         c.id,
@@ -371,8 +371,8 @@ fn client_line_with(
         c.multi_mem.load(Ordering::Relaxed),
         c.read_buf_size.load(Ordering::Relaxed),
         c.read_buf_peak.load(Ordering::Relaxed),
-        outbox,
-        outbox + 16384,
+        omem,
+        c.memory() + argv_mem,
         cmd,
         c.authenticated_user.lock(),
         shared.tracking.redirect_of(c.id),

@@ -16,8 +16,6 @@ pub enum Kind {
     Bool,
     Int(i64, i64),
     Mem,
-    /// `maxmemory-clients`: bytes or a percentage of `maxmemory`.
-    MemOrPercent,
     Enum(&'static [&'static str]),
     Str,
     /// `oom-score-adj-values`: three integers.
@@ -30,15 +28,6 @@ fn normalize(kind: &Kind, args: &[String]) -> Result<String, String> {
         Kind::Bool => bool_str(yes_no(args)?),
         Kind::Int(min, max) => int_in(args, *min, *max)?.to_string(),
         Kind::Mem => memory(args)?.to_string(),
-        Kind::MemOrPercent => {
-            let v = one(args)?;
-            match v.strip_suffix('%') {
-                Some(p) if p.parse::<u32>().is_ok() => v.to_string(),
-                _ => super::parse_memory(v)
-                    .ok_or("argument must be a memory or percent value")?
-                    .to_string(),
-            }
-        }
         Kind::Enum(choices) => {
             let v = one(args)?.to_ascii_lowercase();
             if !choices.contains(&v.as_str()) {
@@ -187,7 +176,6 @@ pub static DIRECTIVES: &[Directive] = &[
     inert!("list-compress-depth", true, Int(0, 2147483647), "0"),
     inert!("masterauth", true, Str, ""),
     inert!("masteruser", true, Str, ""),
-    inert!("maxmemory-clients", true, MemOrPercent, "0"),
     inert!("maxmemory-eviction-tenacity", true, Int(0, 100), "10"),
     inert!("maxmemory-samples", true, Int(1, 2147483647), "5"),
     inert!(
