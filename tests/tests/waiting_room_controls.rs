@@ -503,3 +503,83 @@ fn admitted_users_who_never_show_up_free_their_place_and_are_counted() {
     c.call(&["ENTER", q, a, "u5"]);
     assert_eq!(c.call(&["ADMIT", q, a, "4"]).items()[0].int(), 1);
 }
+
+#[test]
+fn the_events_statistics_live_in_its_keys_and_survive_a_reload() {
+    let usher = Server::usher(&["--queue-now-max-skew", "0", "--enable-debug-command", "yes"]);
+    let mut c = usher.client();
+    let (q, a) = ("queue:{stats}", "active:{stats}");
+    // On a minute boundary, so the admissions' minutes are known.
+    let t0 = (now_ms() - 600_000) / 60_000 * 60_000;
+    assert!(c
+        .call(&["QPOLICY", "SET", q, a, "MAXACTIVE", "1000"])
+        .is_simple("OK"));
+    // 100 users a second apart; admitted 20 at a time from t0 + 100 s, 10 s apart.
+    for i in 0..100 {
+        c.call(&["ENTER", q, a, &format!("u{i:03}"), "NOW", &s(t0 + i * 1000)]);
+    }
+    let mut waits = Vec::new();
+    for round in 0..5 {
+        let at = t0 + 100_000 + round * 10_000;
+        let r = c.call(&["ADMIT", q, a, "20", "NOW", &s(at)]);
+        for u in r.items()[1].strings() {
+            let i: i64 = u[1..].parse().unwrap();
+            waits.push(at - (t0 + i * 1000));
+        }
+    }
+    assert_eq!(waits.len(), 100);
+    let at = t0 + 150_000;
+    let stats = map(c.call(&["QSTATS", q, a, "NOW", &s(at)]));
+    assert_eq!(stats["admitted"].int(), 100);
+    // The last complete minute (t0 + 60 s .. t0 + 120 s) saw the rounds at 100 s and 110 s.
+    assert_eq!(stats["admitted_last_minute"].int(), 40);
+    // Every wait is between 20 s and 140 s: the percentiles fall in the 50-100 s and 100-200 s
+    // buckets, ordered.
+    let (p50, p90, p99) = (
+        stats["wait_p50_ms"].int(),
+        stats["wait_p90_ms"].int(),
+        stats["wait_p99_ms"].int(),
+    );
+    assert!(
+        (50_000..=100_000).contains(&p50) && p50 <= p90 && p90 <= p99 && p99 <= 200_000,
+        "{p50} {p90} {p99}"
+    );
+    // The stats hash holds the histogram: its buckets count every admission.
+    let hash = map(c.call(&["HGETALL", "queue:{stats}:stats"]));
+    let bucketed: i64 = hash
+        .iter()
+        .filter(|(f, _)| f.starts_with("wait_le_"))
+        .map(|(_, v)| v.text().parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(bucketed, 100);
+    assert_eq!(
+        hash["wait_sum_ms"].text().parse::<i64>().unwrap(),
+        waits.iter().sum::<i64>()
+    );
+    // A reload (as a restart or a failover to a replica) keeps them all.
+    // (The measured admit_rate is the server's own, from memory: it starts again.)
+    assert!(c.call(&["DEBUG", "RELOAD"]).is_simple("OK"));
+    let mut after = map(c.call(&["QSTATS", q, a, "NOW", &s(at)]));
+    let mut before = stats;
+    after.remove("admit_rate");
+    before.remove("admit_rate");
+    assert_eq!(after, before);
+    // A queue without a policy writes no statistics key (ADMIT stays its seed script).
+    c.call(&[
+        "ENTER",
+        "queue:{plain}",
+        "active:{plain}",
+        "x",
+        "NOW",
+        &s(t0),
+    ]);
+    c.call(&[
+        "ADMIT",
+        "queue:{plain}",
+        "active:{plain}",
+        "1",
+        "NOW",
+        &s(t0 + 1),
+    ]);
+    assert_eq!(c.call(&["EXISTS", "queue:{plain}:stats"]).int(), 0);
+}

@@ -9,6 +9,7 @@
 //! at QPOLICY SET by `Flags::SAME_SLOT`, and at every read of the hash).
 
 pub mod noshow;
+pub mod stats;
 
 use crate::cmd::hash::get_hash;
 use crate::cmd::keys::write_help;
@@ -536,7 +537,7 @@ fn log_noshows(ctx: &mut ExecCtx, queue: &[u8], p: &Policy, gone: &[Vec<u8>]) {
             .map(|u| crate::queue::policy::token_key(queue, u)),
     );
     log_tick(ctx, del);
-    let stats = noshow::stats_key(queue);
+    let stats = stats::stats_key(queue);
     let n = gone.len().to_string().into_bytes();
     log_tick(
         ctx,

@@ -298,7 +298,7 @@ pub(crate) fn admit_users(
         return Vec::new();
     }
     let take = (a.count as i64).min(room) as usize;
-    let admitted = pop_live(ctx, queue, take, policy, a.now);
+    let (admitted, arrivals) = pop_live(ctx, queue, take, policy, a.now);
     if admitted.is_empty() {
         return admitted;
     }
@@ -317,11 +317,12 @@ pub(crate) fn admit_users(
     if let Some(policy) = policy {
         crate::cmd::token::grant_admissions(ctx, queue, &admitted, policy, a.now, expiry);
         crate::cmd::qpolicy::noshow::expect(ctx, queue, &admitted, policy, a.now);
+        crate::cmd::qpolicy::stats::record_admissions(ctx, queue, &arrivals, a.now);
     }
     admitted
 }
 
-/// Pops up to `take` users from the head of the line. With a heartbeat policy, users whose
+/// Pops up to `take` users from the head of the line, with their arrival scores. With a heartbeat policy, users whose
 /// heartbeat deadline passed are dropped on the way (at most 4×take + 64 of them per call, so
 /// the work stays bounded) and admitted users leave the heartbeat set.
 fn pop_live(
@@ -330,7 +331,7 @@ fn pop_live(
     take: usize,
     policy: Option<&Policy>,
     now: i64,
-) -> Vec<SmallBytes> {
+) -> (Vec<SmallBytes>, Vec<f64>) {
     let clock = ctx.now_ms;
     let heartbeat = policy
         .and_then(|p| p.heartbeat_ms)
@@ -339,9 +340,10 @@ fn pop_live(
         .filter(|p| p.method == Method::Random)
         .map(|p| p.seed_or(queue).to_vec());
     let Ok(line) = Line::of(ctx, queue) else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let mut admitted = Vec::with_capacity(take.min(4096));
+    let mut arrivals = Vec::with_capacity(take.min(4096));
     let mut dropped = Vec::new();
     let max_dropped = take * 4 + 64;
     let mut draws = 0;
@@ -360,9 +362,9 @@ fn pop_live(
                 },
                 None => line.pop_min(ctx, queue),
             };
-            taken.map(|(user, i)| {
+            taken.map(|(user, i, score)| {
                 touched |= 1 << i;
-                user
+                (user, score)
             })
         } else {
             let Ok(Some(z)) = zset(ctx.db(queue), queue, clock) else {
@@ -372,12 +374,12 @@ fn pop_live(
                 Some(seed) if !z.is_empty() => {
                     let rank = draw_rank(seed, now, z.len(), draws);
                     draws += 1;
-                    z.remove_at_rank(rank).map(|(user, _)| user)
+                    z.remove_at_rank(rank)
                 }
-                _ => z.pop_min().map(|(user, _)| user),
+                _ => z.pop_min(),
             }
         };
-        let Some(user) = popped else { break };
+        let Some((user, arrival)) = popped else { break };
         let stale = match &heartbeat {
             Some(hb) => {
                 matches!(zset(ctx.db(hb), hb, clock), Ok(Some(h)) if h.score(&user).is_some_and(|due| due <= now as f64))
@@ -388,10 +390,11 @@ fn pop_live(
             dropped.push(user);
         } else {
             admitted.push(user);
+            arrivals.push(arrival);
         }
     }
     if admitted.is_empty() && dropped.is_empty() {
-        return admitted;
+        return (admitted, arrivals);
     }
     if !dropped.is_empty() {
         count_dropped(ctx, queue, dropped.len() as u64);
@@ -411,7 +414,7 @@ fn pop_live(
             zrem(ctx, hb, user);
         }
     }
-    admitted
+    (admitted, arrivals)
 }
 
 /// Counts waiters dropped for a lapsed heartbeat (abandoners), for QSTATS and the metrics.
@@ -1121,8 +1124,10 @@ fn qrevoke(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult 
 /// A summary map: `state` (the event's: `open`, `prequeue`, `paused`, `closed`), `waiting` (not counting waiters whose heartbeat lapsed), `active` (live
 /// sessions), `admitted` (since the line's statistics started), `admit_rate` (users per minute
 /// measured over the last minute; nil until enough admissions were seen), `oldest_wait_ms`
-/// (how long the head of the line has waited; -1 when empty) and `eta_last_ms` (estimated
-/// wait of the last in line, from the measured pace or the policy's rate; -1 when unknown).
+/// (how long the head of the line has waited; -1 when empty), `eta_last_ms` (estimated
+/// wait of the last in line, from the measured pace or the policy's rate; -1 when unknown),
+/// then the method, queueing, dropped, and the durable statistics of a policy's event
+/// (`stats.rs`: last minute's admissions, time-in-line percentiles, shows, no-shows).
 /// Complexity: O(log N).
 fn qstats(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, active) = (argv.arg(1), argv.arg(2));
@@ -1164,7 +1169,16 @@ fn qstats(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         Some(p) => eta_ms(waiting as u64, p, now, open_at).unwrap_or(-1),
         None => -1,
     };
-    let (admitted, measured, auto_queueing, dropped) = stats;
+    let (mut admitted, measured, auto_queueing, dropped) = stats;
+    // With a policy the event's statistics live in its keys: they survive a restart or a
+    // failover, where the in-memory counters start again from zero.
+    let durable = match &policy {
+        Some(_) => crate::cmd::qpolicy::stats::durable(ctx, queue, now),
+        None => Default::default(),
+    };
+    if policy.is_some() {
+        admitted = durable.admitted as u64;
+    }
     let method = policy.as_ref().map_or(Method::Fifo, |p| p.method);
     // Whether an arrival now would wait in line.
     let queueing = match method {
@@ -1173,7 +1187,7 @@ fn qstats(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         Method::Passthrough => waiting > 0,
         _ => true,
     };
-    out.map(10);
+    out.map(16);
     out.bulk(b"state");
     out.bulk(
         policy
@@ -1202,6 +1216,19 @@ fn qstats(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     out.int(queueing as i64);
     out.bulk(b"dropped");
     out.int(dropped as i64);
+    out.bulk(b"admitted_last_minute");
+    out.int(durable.last_minute);
+    for (i, name) in ["wait_p50_ms", "wait_p90_ms", "wait_p99_ms"]
+        .iter()
+        .enumerate()
+    {
+        out.bulk(name.as_bytes());
+        out.int(durable.wait_ms.map_or(-1, |w| w[i]));
+    }
+    out.bulk(b"shows");
+    out.int(durable.shows);
+    out.bulk(b"noshows");
+    out.int(durable.noshows);
     Ok(())
 }
 
@@ -1246,5 +1273,5 @@ pub static COMMANDS: &[Spec] = &[
         .doc(Group::Queue, "0.1.0", "Ends an active session now and withdraws its admission token.", "O(log(N))"),
     cmd("QSTATS", -3, Flags::READONLY.union(Flags::FAST).union(Flags::SAME_SLOT).union(CLOCK), qstats as EngineHandler)
         .keys(1, 2, 1)
-        .doc(Group::Queue, "0.1.0", "Summarizes a waiting line: waiting, active, admitted, admission rate, oldest wait and estimated wait of the last.", "O(log(N))"),
+        .doc(Group::Queue, "0.1.0", "Summarizes a waiting line: waiting, active, admitted, admission rate, oldest wait, estimated wait of the last, and the durable time-in-line percentiles and no-show counts.", "O(log(N))"),
 ];

@@ -361,12 +361,12 @@ impl Line {
 
     /// Removes the head of the line (the K-way merge of the sub-queues' heads); returns the
     /// user and the key they left.
-    pub fn pop_min(&self, ctx: &mut ExecCtx, queue: &[u8]) -> Option<(SmallBytes, usize)> {
-        let (i, user, _) = self.head(ctx, queue).ok().flatten()?;
+    pub fn pop_min(&self, ctx: &mut ExecCtx, queue: &[u8]) -> Option<(SmallBytes, usize, f64)> {
+        let (i, user, score) = self.head(ctx, queue).ok().flatten()?;
         let key = self.keys(queue)[i];
         let now = ctx.now_ms;
         zset(ctx.db(key), key, now).ok().flatten()?.remove(&user);
-        Some((user, i))
+        Some((user, i, score))
     }
 
     /// Removes the waiter at 0-based place `rank` of the whole line.
@@ -375,12 +375,12 @@ impl Line {
         ctx: &mut ExecCtx,
         queue: &[u8],
         rank: usize,
-    ) -> Option<(SmallBytes, usize)> {
+    ) -> Option<(SmallBytes, usize, f64)> {
         let keys = self.keys(queue);
         let now = ctx.now_ms;
         if keys.len() == 1 {
             let z = zset(ctx.db(keys[0]), keys[0], now).ok().flatten()?;
-            return z.remove_at_rank(rank).map(|(m, _)| (m, 0));
+            return z.remove_at_rank(rank).map(|(m, s)| (m, 0, s));
         }
         // In sub-queue i, the global place of its jth member grows with j: a binary search per
         // sub-queue finds the member whose place is `rank`, in exactly one of them.
@@ -409,7 +409,7 @@ impl Line {
                     std::cmp::Ordering::Equal => {
                         let z = zset(ctx.db(key), key, now).ok().flatten()?;
                         z.remove(&m);
-                        return Some((m, i));
+                        return Some((m, i, s));
                     }
                     std::cmp::Ordering::Less => lo = mid + 1,
                     std::cmp::Ordering::Greater => hi = mid,

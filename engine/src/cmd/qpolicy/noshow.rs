@@ -10,18 +10,18 @@
 //!
 //! ```text
 //! <queue>:pending   ZSET  member = admitted user, score = the Unix ms by which they must show
-//! <queue>:stats     HASH  shows, noshows: counted since the policy started expecting
+//! <queue>:stats     HASH  shows, noshows: counted since the policy started expecting (the
+//!                         event's other durable statistics live there too: `stats.rs`)
 //! ```
 
+use super::stats::{bump, stats_key};
 use crate::cmd::hash::get_hash;
 use crate::cmd::queue::{zadd, zrem, MAX_BATCH};
 use crate::cmd::zset::get_zset as zset;
 use crate::ctx::ExecCtx;
 use crate::keyspace_events as ev;
 use crate::queue::policy::Policy;
-use crate::types::hash::ListpackLimits;
 use crate::types::zset::ScoreBound;
-use crate::value::Value;
 use usher_cluster::companion_key;
 
 /// The highest no-show ratio compensated: at most twice the configured rate is released.
@@ -30,11 +30,6 @@ pub const MAX_COMPENSATED_RATIO: f64 = 0.5;
 /// Admitted users who have not shown up yet, by deadline.
 pub fn pending_key(queue: &[u8]) -> Vec<u8> {
     companion_key(queue, b"pending")
-}
-
-/// The event's persistent counters (`shows`, `noshows`).
-pub fn stats_key(queue: &[u8]) -> Vec<u8> {
-    companion_key(queue, b"stats")
 }
 
 /// Expects `users`, just admitted at `now`, to show up within the policy's window.
@@ -68,28 +63,6 @@ pub(crate) fn showed_up(ctx: &mut ExecCtx, queue: &[u8], user: &[u8]) {
     if zrem(ctx, &key, user) {
         bump(ctx, queue, b"shows", 1);
     }
-}
-
-/// Adds `n` to counter `field` of the event's stats hash (as HINCRBY would).
-fn bump(ctx: &mut ExecCtx, queue: &[u8], field: &[u8], n: i64) {
-    let key = stats_key(queue);
-    let now = ctx.now_ms;
-    if !ctx.shards.holds(&key) || get_hash(ctx.db(&key), &key, now).is_err() {
-        return;
-    }
-    let limits = ListpackLimits::from_config(ctx.config);
-    let (value, _) = ctx
-        .db(&key)
-        .get_or_insert_with(&key, now, || Value::Hash(Box::default()));
-    if let Value::Hash(h) = value {
-        let current = h
-            .get(field)
-            .and_then(usher_protocol::parse::parse_i64)
-            .unwrap_or(0);
-        h.set(field, (current + n).to_string().as_bytes(), limits);
-    }
-    ctx.modified_in_sale(&key);
-    ctx.notify(ev::HASH, "hincrby", &key);
 }
 
 /// (shows, noshows) counted for the event.
