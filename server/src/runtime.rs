@@ -181,6 +181,7 @@ async fn cron(index: usize, shared: &'static Shared) {
             sample_ops(shared);
             if last_timeout_check.elapsed() >= Duration::from_secs(1) {
                 close_idle_clients(shared);
+                crate::replication::keepalive::tick(shared);
                 last_timeout_check = Instant::now();
             }
             crate::memory::peak_bytes(crate::memory::used_bytes());

@@ -16,6 +16,7 @@ pub mod client_scripts;
 pub mod dataset;
 pub mod diff;
 pub mod gen;
+pub mod netns;
 pub mod resp;
 pub mod server;
 pub mod wait;

@@ -117,7 +117,11 @@ impl Client {
     }
 
     pub fn connect_addr(addr: &str) -> io::Result<Client> {
-        let stream = TcpStream::connect(addr)?;
+        Self::from_stream(TcpStream::connect(addr)?)
+    }
+
+    /// A client on a stream connected elsewhere (inside a network namespace: `crate::netns`).
+    pub fn from_stream(stream: TcpStream) -> io::Result<Client> {
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         stream.set_nodelay(true)?;
         Ok(Client {

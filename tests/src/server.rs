@@ -21,6 +21,8 @@ pub struct Server {
     log: Arc<Mutex<String>>,
     /// The scratch `dir` given to a usher whose test named none; removed on drop.
     scratch: Option<PathBuf>,
+    /// The network namespace it runs in (`crate::netns`); clients then connect inside it.
+    netns: Option<String>,
 }
 
 /// The usher binary under test: `$USHER_BIN`, else the workspace's release build, else debug.
@@ -45,7 +47,20 @@ impl Server {
     }
 
     pub fn usher_with(bin: &PathBuf, args: &[&str]) -> Server {
-        let mut cmd = Command::new(bin);
+        Self::start_usher(Command::new(bin), None, args)
+    }
+
+    /// Starts usher inside network namespace `netns` (`ip netns exec`), for partition tests
+    /// (`crate::netns`). `args` should name a `--port` (any: the namespace is empty) and a
+    /// `--bind` that includes 127.0.0.1, where the test's clients connect.
+    pub fn usher_in(netns: &str, args: &[&str]) -> Server {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", netns]).arg(usher_bin());
+        Self::start_usher(cmd, Some(netns.to_string()), args)
+    }
+
+    fn start_usher(mut cmd: Command, netns: Option<String>, args: &[&str]) -> Server {
+        let bin = cmd.get_program().to_string_lossy().into_owned();
         // A config file comes first, as for redis-server; flags follow it.
         let (file, flags) = match args.first() {
             Some(a) if !a.starts_with("--") => (Some(*a), &args[1..]),
@@ -67,9 +82,7 @@ impl Server {
             cmd.arg("--dir").arg(dir);
         }
         cmd.args(flags).stdout(Stdio::null()).stderr(Stdio::piped());
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {bin}: {e}"));
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = std::sync::mpsc::channel();
         let stderr = child.stderr.take().expect("piped stderr");
@@ -112,6 +125,7 @@ impl Server {
             kind: Kind::Usher,
             log,
             scratch,
+            netns,
         };
         server.wait_ready();
         server
@@ -150,6 +164,7 @@ impl Server {
                 kind: Kind::Redis,
                 log: Default::default(),
                 scratch,
+                netns: None,
             };
             if server.try_ready(Duration::from_secs(5)) {
                 return server;
@@ -158,13 +173,57 @@ impl Server {
         panic!("could not start redis-server");
     }
 
+    /// Starts redis-server inside network namespace `netns` on `port` (free there: the
+    /// namespace is the test's own), bound to 127.0.0.1 unless `args` name a `--bind`.
+    pub fn redis_in(netns: &str, port: u16, args: &[&str]) -> Server {
+        let scratch = scratch_dir();
+        let child = Command::new("ip")
+            .args(["netns", "exec", netns, "redis-server", "--dir"])
+            .arg(&scratch)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(["--bind", "127.0.0.1"])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server and iproute2's ip must be installed");
+        let mut server = Server {
+            child,
+            port,
+            kind: Kind::Redis,
+            log: Default::default(),
+            scratch: Some(scratch),
+            netns: Some(netns.to_string()),
+        };
+        assert!(
+            server.try_ready(Duration::from_secs(10)),
+            "redis-server in namespace {netns} did not start"
+        );
+        server
+    }
+
+    /// A client connection: on 127.0.0.1, inside the server's namespace if it has one.
+    fn connect(&self) -> std::io::Result<Client> {
+        match &self.netns {
+            Some(ns) => Client::from_stream(crate::netns::connect(ns, self.port)?),
+            None => Client::connect(self.port),
+        }
+    }
+
     fn try_ready(&mut self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return false;
             }
-            if let Ok(mut c) = Client::connect(self.port) {
+            if let Ok(mut c) = self.connect() {
                 // The port was free when chosen, but another test's server may have taken it
                 // before this one bound it: only our own process counts as ready. With
                 // requirepass PING answers NOAUTH and INFO cannot be read: then our process
@@ -212,7 +271,7 @@ impl Server {
     fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if let Ok(mut c) = Client::connect(self.port) {
+            if let Ok(mut c) = self.connect() {
                 // An error answers too (NOAUTH with requirepass), but -LOADING means the
                 // snapshot is still loading: the server is not ready for the test yet.
                 if let Ok(r) = c.try_call(&["PING"]) {
@@ -227,10 +286,10 @@ impl Server {
     }
 
     pub fn client(&self) -> Client {
-        Client::connect(self.port).expect("connect")
+        self.connect().expect("connect")
     }
 
-    /// A `redis` crate client URL for this server.
+    /// A `redis` crate client URL for this server (not for one in a namespace).
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }

@@ -3,7 +3,8 @@
 //! absolute TTLs; the waiting room's effects on the usher replica); a killed replica link
 //! resumes with a partial resync, and one that missed more than the backlog resyncs fully;
 //! a promoted replica lets its sibling resume (replid2); usher follows a redis-server
-//! primary; WAIT, ROLE and the READONLY / MASTERDOWN / NOREPLICAS errors match Redis's.
+//! primary; an idle primary's PINGs keep its links up and a replica silent for `repl-timeout`
+//! is dropped; WAIT, ROLE and the READONLY / MASTERDOWN / NOREPLICAS errors match Redis's.
 
 use std::time::Duration;
 use usher_tests::dataset::{dataset, populate, Dataset};
@@ -227,6 +228,67 @@ fn a_killed_link_resumes_partially_and_a_long_gap_resyncs_fully() {
     assert_eq!(info_field(&mut p, "stats", "sync_full"), "2");
     assert_eq!(r.call(&["DBSIZE"]), p.call(&["DBSIZE"]));
     assert_eq!(r.call(&["GET", "big:63"]).text(), value);
+}
+
+#[test]
+fn an_idle_primary_keeps_its_links_with_pings_and_drops_a_silent_replica() {
+    let fast = ["--repl-timeout", "2", "--repl-ping-replica-period", "1"];
+    let primary = Server::usher(&fast);
+    let replica = Server::usher(&fast);
+    let theirs = redis(&fast);
+    let mut p = primary.client();
+    ok(p.call(&["SET", "k", "1"]));
+    follow(&replica, &primary);
+    follow(&theirs, &primary);
+    settle(&mut p, 2);
+    let offset = |c: &mut Client, field: &str| -> u64 {
+        info_field(c, "replication", field).parse().unwrap()
+    };
+    let start = offset(&mut p, "master_repl_offset");
+    // Nothing written for longer than repl-timeout: the PINGs alone keep both links up, and
+    // each is 14 bytes of stream on every side.
+    std::thread::sleep(Duration::from_millis(3500));
+    let end = offset(&mut p, "master_repl_offset");
+    assert!(
+        end - start >= 28 && (end - start) % 14 == 0,
+        "{start} -> {end}"
+    );
+    for server in [&replica, &theirs] {
+        let mut c = server.client();
+        assert_eq!(
+            info_field(&mut c, "replication", "master_link_status"),
+            "up"
+        );
+        assert!(eventually(Duration::from_secs(3), || offset(
+            &mut c,
+            "slave_repl_offset"
+        ) == offset(
+            &mut p,
+            "master_repl_offset"
+        )));
+    }
+    assert_eq!(info_field(&mut p, "stats", "sync_full"), "2");
+    assert_eq!(info_field(&mut p, "stats", "sync_partial_ok"), "0");
+    // A replica that stops acknowledging (stopped, as a hung host) is dropped after
+    // repl-timeout, as Redis drops it; once it runs again it resumes from its offset.
+    replica.signal(19);
+    assert!(eventually(Duration::from_secs(6), || info_field(
+        &mut p,
+        "replication",
+        "connected_slaves"
+    ) == "1"));
+    assert!(primary.log_shows(
+        &format!(
+            "Disconnecting timedout replica (streaming sync): 127.0.0.1:{}",
+            replica.port
+        ),
+        Duration::from_secs(1)
+    ));
+    ok(p.call(&["SET", "k", "2"]));
+    replica.signal(18);
+    settle(&mut p, 2);
+    assert_eq!(info_field(&mut p, "stats", "sync_partial_ok"), "1");
+    assert_eq!(replica.client().call(&["GET", "k"]).text(), "2");
 }
 
 #[test]

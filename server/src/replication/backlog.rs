@@ -116,6 +116,9 @@ impl Backlog {
     pub fn unpin(&mut self, id: u64) {
         self.pins.retain(|(i, _)| *i != id);
         self.dropped.retain(|i| *i != id);
+        // What only this replica held back goes now, not at the next write: a replica that
+        // returns after a long partition must find the history its size allows, no more.
+        self.trim();
     }
 
     /// Whether `id` was dropped for falling behind.
@@ -146,5 +149,20 @@ mod tests {
         b.append(&[b'x'; 30]);
         assert!(b.is_dropped(1));
         assert_eq!(b.histlen(), 10);
+    }
+
+    #[test]
+    fn a_replica_gone_stops_holding_the_history() {
+        let mut b = Backlog {
+            size: 10,
+            hard_limit: 100,
+            ..Default::default()
+        };
+        b.reset(0);
+        b.pin(1, 0);
+        b.append(&[b'x'; 30]);
+        assert_eq!(b.histlen(), 30);
+        b.unpin(1);
+        assert_eq!((b.start(), b.histlen()), (20, 10));
     }
 }

@@ -4,6 +4,8 @@
 //! - `backlog.rs`: the last stream bytes by offset (the replication buffer).
 //! - `primary.rs`: PSYNC on the primary: a full sync (an RDB of every shard, taken under every
 //!   shard lock at one stream offset) or `+CONTINUE`, then the stream and the replica's ACKs.
+//! - `keepalive.rs`: the primary's PING every `repl-ping-replica-period` and its drop of
+//!   replicas silent for `repl-timeout`.
 //! - `replica.rs`: the link to our primary (a thread of its own): the handshake, loading the
 //!   RDB, applying the stream as the AOF loader does, `REPLCONF ACK` every second.
 //!
@@ -17,6 +19,7 @@
 //! the gate's READONLY, MASTERDOWN and NOREPLICAS checks are [`gate`].
 
 pub mod backlog;
+pub mod keepalive;
 pub mod primary;
 pub mod replica;
 
@@ -50,6 +53,27 @@ pub struct ReplicaLink {
     pub ack_ms: AtomicI64,
     /// 0 wait_bgsave, 1 send_bulk, 2 online.
     pub state: AtomicU8,
+    /// Attached with plain SYNC: it sends no ACKs, so it never times out (Redis's
+    /// `CLIENT_PRE_PSYNC`).
+    pub pre_psync: bool,
+}
+
+impl ReplicaLink {
+    /// How the log names it (Redis's `replicationGetSlaveName`): `ip:listening-port`.
+    pub fn name(&self) -> String {
+        let ip = self.ip.lock();
+        let port = self.port.load(Ordering::Relaxed);
+        let host = if ip.contains(':') {
+            format!("[{ip}]")
+        } else {
+            ip.clone()
+        };
+        if port > 0 {
+            format!("{host}:{port}")
+        } else {
+            format!("{host}:<unknown-replica-port>")
+        }
+    }
 }
 
 /// The replica side's view of its link (`master_link_status` and friends).

@@ -6,6 +6,10 @@
 //! point in time and the stream continues exactly after it; the lock is held while the
 //! shards are serialized into memory (about 0.3 s for a 1,000,000-user line), then the bytes
 //! are sent without any lock.
+//!
+//! No write may hold the connection against a replica that stopped reading (a partition): the
+//! sync's bytes must each make progress within `repl-timeout`, and the stream's writes give
+//! way to the kill `keepalive.rs` sends when ACKs stop.
 
 use super::{ReplicaLink, Replication};
 use crate::connection::Transport;
@@ -134,6 +138,7 @@ pub async fn serve<S: Transport>(
         ack: AtomicU64::new(0),
         ack_ms: AtomicI64::new(unix_ms()),
         state: AtomicU8::new(1),
+        pre_psync: req.legacy,
     });
     r.replicas.lock().push(link.clone());
     let result = feed(s, stream, rbuf, req, &link).await;
@@ -164,16 +169,31 @@ async fn feed<S: Transport>(
             "partial resync"
         }
     );
-    stream.write_all(&pre).await?;
-    stream.flush().await?;
+    let info = s.info.clone();
+    let timeout = Duration::from_secs(shared.config.read().repl.repl_timeout.max(1));
+    // The sync's bytes in pieces, each of which must go out within `repl-timeout`: a replica
+    // cut off in the middle of a full sync is given up on, as Redis gives up on one whose
+    // transfer makes no progress (there is no ACK to time out yet).
+    for piece in pre.chunks(CHUNK) {
+        let sent = tokio::select! {
+            biased;
+            _ = until_killed(&info) => return Ok(()),
+            sent = tokio::time::timeout(timeout, send(stream, piece)) => sent,
+        };
+        match sent {
+            Ok(result) => result?,
+            Err(_) => {
+                crate::warning!(
+                    "Disconnecting timedout replica (full sync): {}",
+                    link.name()
+                );
+                return Ok(());
+            }
+        }
+    }
     link.state.store(2, Ordering::Relaxed);
     link.ack_ms.store(unix_ms(), Ordering::Relaxed);
     let mut parser = RequestParser::new();
-    let limits = Limits {
-        proto_max_bulk_len: 512 << 20,
-        auth_required: false,
-    };
-    let info = s.info.clone();
     loop {
         let fed = r.fed.notified();
         tokio::pin!(fed);
@@ -190,11 +210,26 @@ async fn feed<S: Transport>(
             b.read(id, from, CHUNK)
         };
         if !chunk.is_empty() {
-            stream.write_all(&chunk).await?;
-            if S::BUFFERED {
-                stream.flush().await?;
+            // A replica that stops reading (a partition) must not hold this task: the write
+            // gives way to the kill the keepalive sends once its ACKs are `repl-timeout` old.
+            tokio::select! {
+                biased;
+                _ = until_killed(&info) => return Ok(()),
+                sent = send(stream, &chunk) => sent?,
             }
             from += chunk.len() as u64;
+            // ACKs that arrived meanwhile, read without waiting: a replica kept busy by a
+            // steady stream must still have them counted, or it would look silent.
+            let now = tokio::select! {
+                biased;
+                n = stream.read_buf(rbuf) => Some(n),
+                _ = std::future::ready(()) => None,
+            };
+            if let Some(n) = now {
+                if n? == 0 || !take_acks(&mut parser, rbuf, link, r) {
+                    return Ok(());
+                }
+            }
             continue;
         }
         tokio::select! {
@@ -206,36 +241,76 @@ async fn feed<S: Transport>(
             }
             _ = &mut fed => {}
             n = stream.read_buf(rbuf) => {
-                if n? == 0 {
+                if n? == 0 || !take_acks(&mut parser, rbuf, link, r) {
                     return Ok(());
-                }
-                loop {
-                    let consumed = match parser.parse(&rbuf[..], &limits) {
-                        Ok(Parsed::Command { consumed }) => consumed,
-                        // The bare newlines a loading replica sends to keep the link alive.
-                        Ok(Parsed::Skip { consumed }) => {
-                            rbuf.advance(consumed);
-                            continue;
-                        }
-                        Ok(Parsed::Incomplete) => break,
-                        Err(_) => return Ok(()),
-                    };
-                    let argv = parser.argv(&rbuf[..]);
-                    if argv.len() >= 3
-                        && argv.arg(0).eq_ignore_ascii_case(b"REPLCONF")
-                        && argv.arg(1).eq_ignore_ascii_case(b"ACK")
-                    {
-                        if let Some(off) = std::str::from_utf8(argv.arg(2)).ok().and_then(|t| t.parse::<u64>().ok()) {
-                            link.ack.store(off, Ordering::Relaxed);
-                            link.ack_ms.store(unix_ms(), Ordering::Relaxed);
-                            r.acked.notify_waiters();
-                        }
-                    }
-                    rbuf.advance(consumed);
                 }
             }
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
+    }
+}
+
+/// Writes `bytes` (and flushes a buffering transport).
+async fn send<S: Transport>(stream: &mut S, bytes: &[u8]) -> std::io::Result<()> {
+    stream.write_all(bytes).await?;
+    if S::BUFFERED {
+        stream.flush().await?;
+    }
+    Ok(())
+}
+
+/// Resolves once the client is killed (CLIENT KILL, REPLICAOF, the keepalive's timeout).
+async fn until_killed(info: &crate::client::ClientInfo) {
+    loop {
+        let woken = info.wake.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        if info.killed() {
+            return;
+        }
+        woken.await;
+    }
+}
+
+/// Reads what the replica sent: `REPLCONF ACK <offset>` records its offset; a bare newline
+/// (a loading redis-server replica's keep-alive) only proves it is alive, as in Redis. False
+/// on a protocol error (the link is closed).
+fn take_acks(
+    parser: &mut RequestParser,
+    rbuf: &mut BytesMut,
+    link: &ReplicaLink,
+    r: &Replication,
+) -> bool {
+    let limits = Limits {
+        proto_max_bulk_len: 512 << 20,
+        auth_required: false,
+    };
+    loop {
+        let consumed = match parser.parse(&rbuf[..], &limits) {
+            Ok(Parsed::Command { consumed }) => consumed,
+            Ok(Parsed::Skip { consumed }) => {
+                link.ack_ms.store(unix_ms(), Ordering::Relaxed);
+                rbuf.advance(consumed);
+                continue;
+            }
+            Ok(Parsed::Incomplete) => return true,
+            Err(_) => return false,
+        };
+        let argv = parser.argv(&rbuf[..]);
+        if argv.len() >= 3
+            && argv.arg(0).eq_ignore_ascii_case(b"REPLCONF")
+            && argv.arg(1).eq_ignore_ascii_case(b"ACK")
+        {
+            if let Some(off) = std::str::from_utf8(argv.arg(2))
+                .ok()
+                .and_then(|t| t.parse::<u64>().ok())
+            {
+                link.ack.store(off, Ordering::Relaxed);
+                link.ack_ms.store(unix_ms(), Ordering::Relaxed);
+                r.acked.notify_waiters();
+            }
+        }
+        rbuf.advance(consumed);
     }
 }
 
