@@ -50,6 +50,9 @@ pub trait Host {
         -> Result<bool, Refusal>;
     /// `redis.log`: level 0 debug .. 3 warning.
     fn log(&mut self, level: i32, message: &str);
+    /// `redis.acl_check_cmd`: whether the user who called the script may run `argv` (the
+    /// command, its keys and channels); `None` when there is no such command.
+    fn acl_check(&mut self, argv: Argv<'_>) -> Option<bool>;
 }
 
 /// How a run ended when it did not produce a reply.
@@ -61,7 +64,8 @@ pub enum Outcome {
     Retry,
 }
 
-/// What other threads can see of a running script: `SCRIPT KILL`, and `BUSY` replies.
+/// What other threads can see of a running script: `SCRIPT KILL`, `BUSY` replies, and
+/// `FUNCTION STATS`.
 #[derive(Default)]
 pub struct Running {
     pub active: AtomicBool,
@@ -72,6 +76,28 @@ pub struct Running {
     pub is_function: AtomicBool,
     /// Bytes this state uses, after its last run.
     pub memory: AtomicU64,
+    /// Set while the script is busy: what `FUNCTION STATS` reports as `running_script`.
+    pub call: parking_lot::Mutex<Option<ScriptCall>>,
+}
+
+/// A busy script's function name, the command that called it and when it started.
+#[derive(Clone, Debug)]
+pub struct ScriptCall {
+    pub name: String,
+    pub command: Vec<Vec<u8>>,
+    pub started: Instant,
+}
+
+/// The script past `busy-reply-threshold`, if one is (the first found: Redis runs one at a
+/// time). Redis can answer other clients only then, so `FUNCTION STATS` reports no other.
+pub fn busy_script() -> Option<(ScriptCall, bool)> {
+    let reg = running_registry().lock();
+    reg.iter()
+        .filter(|r| r.active.load(Ordering::Acquire) && r.busy.load(Ordering::Acquire))
+        .find_map(|r| {
+            let call = r.call.lock().clone()?;
+            Some((call, r.is_function.load(Ordering::Relaxed)))
+        })
 }
 
 /// Set when the server shuts down: every running script stops at its next hook check, writes
@@ -136,6 +162,10 @@ struct RunCtx {
     busy_ms: Cell<u64>,
     killed: Cell<bool>,
     running: Arc<Running>,
+    /// The function's name and the command that called it, published to [`Running::call`]
+    /// only once the script turns busy, so a run that ends in time copies nothing. They point
+    /// into `run_function`'s caller and are cleared before it returns (as `host`).
+    caller: Cell<Option<(NonNull<str>, Argv<'static>)>>,
 }
 
 const PRELUDE: &str = r#"
@@ -283,6 +313,7 @@ impl Engine {
             busy_ms: Cell::new(5000),
             killed: Cell::new(false),
             running,
+            caller: Cell::new(None),
         });
         let base = lua.globals();
         // (message, raised-as-table): messages starting with `-` are Redis's error tables
@@ -308,6 +339,10 @@ impl Engine {
         unsafe {
             redis.raw_set("call", lua.create_c_function(redis_call_c)?)?;
             redis.raw_set("pcall", lua.create_c_function(redis_pcall_c)?)?;
+            redis.raw_set(
+                "acl_check_cmd",
+                lua.create_c_function(redis_acl_check_cmd_c)?,
+            )?;
         }
         install_redis_api(&lua, &redis, &ctx)?;
         let math: Table = base.get("math")?;
@@ -410,50 +445,59 @@ impl Engine {
         Ok(f)
     }
 
-    /// Runs `script` with `keys` and `args`, writing its reply (or error) to `out`.
+    /// Runs `script` for `command` (`EVAL* script numkeys key ... arg ...`), writing its reply
+    /// (or error) to `out`.
     #[allow(clippy::too_many_arguments)]
     pub fn run(
         &mut self,
         script: &Script,
         cache_epoch: u64,
-        keys: Argv<'_>,
-        args: Argv<'_>,
+        command: Argv<'_>,
+        numkeys: usize,
         busy_ms: u64,
         host: &mut dyn Host,
         out: &mut dyn ReplySink,
     ) -> Result<Outcome, String> {
         let f = self.compile(&script.sha, &script.body, cache_epoch)?;
-        self.run_function(&f, &script.sha, keys, args, busy_ms, false, host, out)
+        self.run_function(&f, &script.sha, command, numkeys, busy_ms, false, host, out)
     }
 
-    /// Runs a compiled function (a script body, or an FCALL'd function) as a script.
+    /// Runs a compiled function (a script body, or an FCALL'd function) as a script, for
+    /// `command` (`EVAL*` / `FCALL*` `x numkeys key ... arg ...`).
     #[allow(clippy::too_many_arguments)]
     pub fn run_function(
         &mut self,
         f: &Function,
         name: &str,
-        keys: Argv<'_>,
-        args: Argv<'_>,
+        command: Argv<'_>,
+        numkeys: usize,
         busy_ms: u64,
         is_function: bool,
         host: &mut dyn Host,
         out: &mut dyn ReplySink,
     ) -> Result<Outcome, String> {
+        let keys = command.range(3, 3 + numkeys);
+        let args = command.tail(3 + numkeys);
         let ctx = &*self.ctx;
         // Safety: the pointer is cleared by `_guard` before `host`'s borrow ends, and the
         // callbacks only use it while this call is on the stack.
         let host_ptr: NonNull<dyn Host + '_> = NonNull::from(host);
         let host_ptr: NonNull<dyn Host + 'static> = unsafe { std::mem::transmute(host_ptr) };
         ctx.host.set(Some(host_ptr));
+        // Safety: as for `host`: cleared by `_guard` while `name` and `command` still live.
+        let command_static: Argv<'static> = unsafe { std::mem::transmute(command) };
+        ctx.caller.set(Some((NonNull::from(name), command_static)));
         CURRENT.with(|c| c.set(Rc::as_ptr(&self.ctx)));
         struct Clear<'a>(&'a RunCtx);
         impl Drop for Clear<'_> {
             fn drop(&mut self) {
                 self.0.host.set(None);
+                self.0.caller.set(None);
                 CURRENT.with(|c| c.set(std::ptr::null()));
                 let r = &self.0.running;
                 r.active.store(false, Ordering::Release);
                 if r.busy.swap(false, Ordering::AcqRel) {
+                    *r.call.lock() = None;
                     BUSY_SCRIPTS.fetch_sub(1, Ordering::AcqRel);
                 }
             }
@@ -635,6 +679,17 @@ impl Engine {
     /// Bytes the state uses.
     pub fn used_memory(&self) -> usize {
         self.lua.used_memory()
+    }
+}
+
+impl Drop for Engine {
+    /// A state that goes away (a loader thread's, once it has compiled a file's libraries)
+    /// leaves the registry, so its memory stops counting in `used_memory_lua`.
+    fn drop(&mut self) {
+        let running = &self.ctx.running;
+        running_registry()
+            .lock()
+            .retain(|r| !Arc::ptr_eq(r, running));
     }
 }
 
@@ -850,32 +905,8 @@ unsafe fn forward_call_inner(l: *mut ffi::lua_State, raise: bool) -> After {
         // failing until the script ends, so nothing runs or writes.
         return fail("ERR script is being rerun with every shard locked");
     }
-    let n = ffi::lua_gettop(l);
-    if n == 0 {
-        return fail("Please specify at least one argument for this redis lib call");
-    }
-    {
-        let mut argv = ctx.argv.borrow_mut();
-        argv.clear();
-        let mut num = Vec::with_capacity(24);
-        for i in 1..=n {
-            match ffi::lua_type(l, i) {
-                ffi::LUA_TSTRING => {
-                    let mut len = 0usize;
-                    let p = ffi::lua_tolstring(l, i, &mut len);
-                    argv.push(std::slice::from_raw_parts(p.cast(), len));
-                }
-                ffi::LUA_TNUMBER => {
-                    num.clear();
-                    usher_protocol::double::write_g17(ffi::lua_tonumber(l, i), &mut num);
-                    argv.push(&num);
-                }
-                _ => {
-                    drop(argv);
-                    return fail("Lua redis lib command arguments must be strings or integers");
-                }
-            }
-        }
+    if let Err(text) = collect_args(l, ctx) {
+        return fail(text);
     }
     let Some(mut host) = ctx.host.get() else {
         return fail("ERR redis.call is only available while a script runs");
@@ -924,6 +955,82 @@ unsafe fn forward_call_inner(l: *mut ffi::lua_State, raise: bool) -> After {
     }
 }
 
+/// Reads the Lua arguments of a `redis.*` command call into `ctx.argv`, as Redis's
+/// `luaArgsToRedisArgv` does (numbers as `%.17g`), with its errors.
+///
+/// # Safety
+/// Called by Lua's C functions only, with their stack.
+unsafe fn collect_args(l: *mut ffi::lua_State, ctx: &RunCtx) -> Result<(), &'static str> {
+    let n = ffi::lua_gettop(l);
+    if n == 0 {
+        return Err("Please specify at least one argument for this redis lib call");
+    }
+    let mut argv = ctx.argv.borrow_mut();
+    argv.clear();
+    let mut num = Vec::with_capacity(24);
+    for i in 1..=n {
+        match ffi::lua_type(l, i) {
+            ffi::LUA_TSTRING => {
+                let mut len = 0usize;
+                let p = ffi::lua_tolstring(l, i, &mut len);
+                argv.push(std::slice::from_raw_parts(p.cast(), len));
+            }
+            ffi::LUA_TNUMBER => {
+                num.clear();
+                usher_protocol::double::write_g17(ffi::lua_tonumber(l, i), &mut num);
+                argv.push(&num);
+            }
+            _ => return Err("Lua redis lib command arguments must be strings or integers"),
+        }
+    }
+    Ok(())
+}
+
+/// `redis.acl_check_cmd(command, arg ...)`: a boolean, or Redis 7.0's error for a command that
+/// does not exist.
+///
+/// # Safety
+/// Called by Lua only. `lua_error` is called last, once every Rust value here is dropped.
+unsafe extern "C-unwind" fn redis_acl_check_cmd_c(l: *mut ffi::lua_State) -> std::os::raw::c_int {
+    if let After::Raise = acl_check_inner(l) {
+        ffi::lua_error(l);
+    }
+    1
+}
+
+unsafe fn acl_check_inner(l: *mut ffi::lua_State) -> After {
+    let fail = |text: &str| {
+        push_error_table(l, text);
+        After::Raise
+    };
+    let ctx = CURRENT.with(|c| c.get());
+    if ctx.is_null() {
+        return fail("redis.acl_check_cmd can only be called inside a script invocation");
+    }
+    let ctx = &*ctx;
+    if let Err(text) = collect_args(l, ctx) {
+        return fail(text);
+    }
+    let Some(mut host) = ctx.host.get() else {
+        return fail("redis.acl_check_cmd can only be called inside a script invocation");
+    };
+    let allowed = {
+        let argv = ctx.argv.borrow();
+        // A panic must not unwind through Lua's C frames.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            host.as_mut().acl_check(argv.argv())
+        }))
+    };
+    match allowed {
+        Ok(Some(yes)) => {
+            ffi::lua_pushboolean(l, yes as std::os::raw::c_int);
+            After::Return
+        }
+        Ok(None) => fail("Invalid command passed to redis.acl_check_cmd()"),
+        Err(_) => fail("ERR internal error checking the command"),
+    }
+}
+
 unsafe extern "C-unwind" fn redis_call_c(l: *mut mlua::ffi::lua_State) -> std::os::raw::c_int {
     forward_call(l, true)
 }
@@ -946,6 +1053,15 @@ fn hook(ctx: &RunCtx) -> mlua::Result<VmState> {
     if !r.busy.load(Ordering::Relaxed)
         && ctx.started.get().elapsed().as_millis() as u64 >= ctx.busy_ms.get()
     {
+        if let Some((name, command)) = ctx.caller.get() {
+            // Safety: `caller` is set only while `run_function` (and its arguments) is live.
+            let name = unsafe { name.as_ref() }.to_string();
+            *r.call.lock() = Some(ScriptCall {
+                name,
+                command: command.iter().map(<[u8]>::to_vec).collect(),
+                started: ctx.started.get(),
+            });
+        }
         r.busy.store(true, Ordering::Release);
         BUSY_SCRIPTS.fetch_add(1, Ordering::AcqRel);
     }
@@ -956,12 +1072,10 @@ fn hook(ctx: &RunCtx) -> mlua::Result<VmState> {
     }
     if r.kill.load(Ordering::Acquire) {
         ctx.killed.set(true);
-        let text = if r.is_function.load(Ordering::Relaxed) {
-            "-ERR Script killed by user with FUNCTION KILL..."
-        } else {
-            "-ERR Script killed by user with SCRIPT KILL..."
-        };
-        return Err(mlua::Error::runtime(text));
+        // Redis 7.0 says SCRIPT KILL for a function stopped by FUNCTION KILL too.
+        return Err(mlua::Error::runtime(
+            "-ERR Script killed by user with SCRIPT KILL...",
+        ));
     }
     Ok(VmState::Continue)
 }
@@ -1103,10 +1217,6 @@ fn install_redis_api(lua: &Lua, redis: &Table, ctx: &Rc<RunCtx>) -> mlua::Result
         lua.create_function(|_, _: MultiValue| Ok(false))?,
     )?;
     redis.raw_set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
-    redis.raw_set(
-        "acl_check_cmd",
-        lua.create_function(|_, _: MultiValue| Ok(true))?,
-    )?;
     for (name, v) in [
         ("LOG_DEBUG", 0),
         ("LOG_VERBOSE", 1),

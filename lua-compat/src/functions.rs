@@ -1,6 +1,10 @@
 //! Redis 7 function libraries (`FUNCTION LOAD` ... `FCALL`): the server-wide set of libraries
 //! and their functions' metadata. Each worker's Lua state loads a library's code the first time
 //! it calls one of its functions (the [`Library::generation`] tells it when to reload).
+//!
+//! A set of libraries can also be assembled on the side (a `FUNCTION RESTORE` payload's) and
+//! then joined to the server's in one step, with Redis's collision rules ([`Libraries::join`]):
+//! either every library joins or none does.
 
 use crate::cache::ScriptFlags;
 use parking_lot::RwLock;
@@ -35,10 +39,38 @@ pub struct Libraries {
     next_generation: AtomicU64,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Inner {
     libs: BTreeMap<String, Arc<Library>>,
     by_function: BTreeMap<String, String>,
+}
+
+impl Inner {
+    fn link(&mut self, lib: Arc<Library>) {
+        for f in &lib.functions {
+            self.by_function.insert(f.name.clone(), lib.name.clone());
+        }
+        self.libs.insert(lib.name.clone(), lib);
+    }
+
+    fn unlink(&mut self, name: &str) -> Option<Arc<Library>> {
+        let old = self.libs.remove(name)?;
+        for f in &old.functions {
+            self.by_function.remove(&f.name);
+        }
+        Some(old)
+    }
+}
+
+/// What `FUNCTION RESTORE` does with the libraries already loaded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestorePolicy {
+    /// Drop them all first.
+    Flush,
+    /// Keep them; a library of the same name fails the restore.
+    Append,
+    /// Keep them, but a restored library replaces the one of its name.
+    Replace,
 }
 
 impl Libraries {
@@ -59,29 +91,48 @@ impl Libraries {
                 }
             }
         }
-        if let Some(old) = inner.libs.remove(&lib.name) {
-            for f in &old.functions {
-                inner.by_function.remove(&f.name);
-            }
-        }
-        for f in &lib.functions {
-            inner.by_function.insert(f.name.clone(), lib.name.clone());
-        }
-        inner.libs.insert(lib.name.clone(), Arc::new(lib));
+        inner.unlink(&lib.name);
+        inner.link(Arc::new(lib));
         Ok(())
     }
 
-    pub fn delete(&self, name: &str) -> bool {
+    /// Moves every library of `src` into this set, or none (Redis's `libraryJoin`, and the
+    /// swap of `FUNCTION RESTORE ... FLUSH`): under APPEND a library whose name is taken fails
+    /// the join, under REPLACE it replaces the old one; then a function whose name another
+    /// library still uses fails it. Errors are Redis 7.0's texts.
+    pub fn join(&self, src: Libraries, policy: RestorePolicy) -> Result<(), String> {
+        let src = src.inner.into_inner();
         let mut inner = self.inner.write();
-        match inner.libs.remove(name) {
-            Some(old) => {
-                for f in &old.functions {
-                    inner.by_function.remove(&f.name);
-                }
-                true
-            }
-            None => false,
+        if policy == RestorePolicy::Flush {
+            *inner = src;
+            return Ok(());
         }
+        let mut next = inner.clone();
+        for name in src.libs.keys() {
+            if next.unlink(name).is_some() && policy == RestorePolicy::Append {
+                return Err(format!("ERR Library {name} already exists"));
+            }
+        }
+        if let Some(f) = src
+            .by_function
+            .keys()
+            .find(|f| next.by_function.contains_key(*f))
+        {
+            return Err(format!("ERR Function {f} already exists"));
+        }
+        for lib in src.libs.into_values() {
+            next.link(lib);
+        }
+        *inner = next;
+        Ok(())
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.inner.read().libs.contains_key(name)
+    }
+
+    pub fn delete(&self, name: &str) -> bool {
+        self.inner.write().unlink(name).is_some()
     }
 
     pub fn flush(&self) {

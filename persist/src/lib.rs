@@ -9,6 +9,7 @@
 pub mod aof;
 pub mod commands;
 pub mod crc64;
+pub mod functions;
 pub mod listpack;
 pub mod lzf;
 pub mod rdb;

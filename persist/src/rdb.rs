@@ -318,14 +318,20 @@ pub fn db_header(db: usize, keys: u64, expires: u64) -> Vec<u8> {
     out
 }
 
-/// A DUMP payload: the object, the RDB version (2 bytes LE) and the CRC-64 (8 bytes LE).
+/// A DUMP payload: the object, then [`seal_payload`]'s footer.
 pub fn dump_payload(v: &Value, o: WriteOptions) -> Vec<u8> {
     let mut out = Vec::new();
     save_object(&mut out, v, o);
-    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
-    let crc = crc64::crc64(&out);
-    out.extend_from_slice(&crc.to_le_bytes());
+    seal_payload(&mut out);
     out
+}
+
+/// The footer of every DUMP payload (a key's, and `FUNCTION DUMP`'s): the RDB version (2 bytes
+/// LE) and the CRC-64 of everything before it (8 bytes LE). [`verify_dump_payload`] checks it.
+pub fn seal_payload(out: &mut Vec<u8>) {
+    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
+    let crc = crc64::crc64(out);
+    out.extend_from_slice(&crc.to_le_bytes());
 }
 
 // ---------------------------------------------------------------- reading
@@ -780,14 +786,16 @@ pub struct LoadStats {
 }
 
 /// Parses a whole RDB file: checks the magic, version and (unless zero) the CRC-64 first, so
-/// a corrupt or torn file is refused before any key is handed out; then calls `on_key` for
-/// every key that has not expired by `now_ms` (as a master does), and `progress` with the byte
-/// offset every few megabytes.
+/// a corrupt or torn file is refused before any key is handed out; then calls `on_function`
+/// with each function library's code (its error stops the load), `on_key` for every key that
+/// has not expired by `now_ms` (as a master does), and `progress` with the byte offset every
+/// few megabytes.
 pub fn load_file(
     bytes: &[u8],
     config: &EngineConfig,
     databases: usize,
     now_ms: i64,
+    mut on_function: impl FnMut(Vec<u8>) -> Result<(), String>,
     mut on_key: impl FnMut(LoadedKey),
     mut progress: impl FnMut(usize),
 ) -> Result<LoadStats, LoadError> {
@@ -872,11 +880,16 @@ pub fn load_file(
                 ));
             }
             OP_MODULE_AUX => return r.err("module aux data is not supported by usher"),
-            OP_FUNCTION2 => {
-                // A function library (Redis 7.0 FUNCTION LOAD): usher has no functions.
-                return r.err("FUNCTION libraries are not supported by usher");
+            OP_FUNCTION2 | OP_FUNCTION_PRE_GA => {
+                let at = r.pos;
+                let failed = |e: String| LoadError {
+                    offset: at,
+                    msg: format!("Failed loading library, {e}"),
+                };
+                let code =
+                    crate::functions::read_library(&mut r, t).map_err(|e| failed(e.into()))?;
+                on_function(code).map_err(failed)?;
             }
-            OP_FUNCTION_PRE_GA => return r.err("pre-GA function format is not supported"),
             t => {
                 let key = r.string()?;
                 let value = load_value(&mut r, t, config)?;

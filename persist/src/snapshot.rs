@@ -119,14 +119,16 @@ pub struct Saved {
     pub bytes: u64,
 }
 
-/// Writes a snapshot of `store` to `path`: shard by shard, each under its own lock only while
-/// it is serialized and written out; via `temp-<pid>.rdb` in the same directory, synced, then
-/// renamed.
+/// Writes a snapshot of `store` to `path`: the header, the function libraries' `functions`
+/// records (`crate::functions::records`), then shard by shard, each under its own lock only
+/// while it is serialized and written out; via `temp-<pid>.rdb` in the same directory,
+/// synced, then renamed.
 /// `checksum` is `rdbchecksum` (no: eight zero bytes, as Redis).
 pub fn save(
     store: &Store,
     path: &Path,
     aux: &Aux,
+    functions: &[u8],
     o: WriteOptions,
     checksum: bool,
 ) -> std::io::Result<Saved> {
@@ -144,6 +146,7 @@ pub fn save(
             checksum,
         };
         f.write(&rdb::file_header(aux))?;
+        f.write(functions)?;
         let mut keys = 0;
         for i in 0..store.shard_count() {
             let mut locked = store.lock_one(i);
@@ -197,6 +200,12 @@ impl ImageFile {
         };
         f.write(&rdb::file_header(aux))?;
         Ok(ImageFile { f, keys: 0 })
+    }
+
+    /// Appends the function libraries' records (`crate::functions::records`): before any
+    /// shard, as Redis writes them ahead of the keys.
+    pub fn write_functions(&mut self, records: &[u8]) -> std::io::Result<()> {
+        self.f.write(records)
     }
 
     /// Appends every key of `shard`.

@@ -433,13 +433,11 @@ pub fn run_engine(
     result
 }
 
-/// Server-side commands that change state the AOF keeps and replay as they are (Redis
-/// propagates FUNCTION LOAD/DELETE/FLUSH/RESTORE the same way). Scripts and EXEC log the
-/// commands they ran instead.
+/// Server-side commands that change state the AOF keeps and replay as they are: FUNCTION
+/// LOAD/DELETE/FLUSH/RESTORE, as Redis propagates them. Scripts (EVAL, FCALL: not flagged
+/// `write`) and EXEC log the commands they ran instead.
 fn logs_as_itself(spec: &crate::registry::ServerSpec) -> bool {
-    spec.flags.contains(Flags::WRITE)
-        && spec.group != usher_engine::command::Group::Scripting
-        && spec.group != usher_engine::command::Group::Transactions
+    spec.flags.contains(Flags::WRITE) && spec.group != usher_engine::command::Group::Transactions
 }
 
 /// Shard indexes a command's keys live on, ascending and unique; `None` means every shard.

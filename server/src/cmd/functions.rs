@@ -2,16 +2,57 @@
 //! HELP`, `FCALL` and `FCALL_RO`. Libraries live server-wide (`Shared::functions`); each worker's
 //! Lua state loads a library the first time it calls one of its functions. `FCALL` runs like
 //! `EVALSHA` (same locking, see `scripting.rs`), passing `(keys, args)` to the function.
-//! `FUNCTION DUMP` / `RESTORE` are not implemented (docs/compatibility.md).
+//!
+//! `FUNCTION DUMP` writes every library as Redis's RDB does, sealed like a key's DUMP
+//! (`usher_persist::functions`); `FUNCTION RESTORE` compiles a payload's libraries into a set
+//! of their own first and joins it to the server's in one step, so a failing restore changes
+//! nothing. The writing subcommands lock every shard: a snapshot, an AOF rewrite or a
+//! replica's sync (which take them all) then sees the libraries as of its point in the
+//! propagation stream, where these commands are logged as themselves, as Redis logs them.
 
 use crate::cmd::scripting::{kill, parse_numkeys, run_script, with_engine, Body};
 use crate::registry::{ServerHandler, ServerSpec};
 use crate::session::Session;
+use crate::shared::Shared;
 use usher_engine::command::{cmd, container, Flags, Group};
 use usher_engine::error::{CmdError, CmdResult};
 use usher_engine::store::LockedShards;
-use usher_lua::functions::Library;
-use usher_protocol::{Argv, ReplySink, RespWriter};
+use usher_lua::functions::{Libraries, Library, RestorePolicy};
+use usher_persist::functions::PayloadError;
+use usher_protocol::{errors, Argv, ReplySink, RespWriter};
+
+/// Compiles library `code` into `into` (the server's set, or one being assembled from a
+/// payload or a file) with Redis's checks in Redis's order: the `#!` line, a taken name
+/// (unless `replace`), the code itself, then function names taken by another library.
+/// Returns the library's name.
+pub fn stage(
+    shared: &Shared,
+    into: &Libraries,
+    code: &[u8],
+    replace: bool,
+) -> Result<String, String> {
+    let name = usher_lua::engine::library_name(code)?;
+    if !replace && into.contains(&name) {
+        return Err(format!("ERR Library '{name}' already exists"));
+    }
+    let (name, functions) = with_engine(|e| e.load_library(code))?;
+    let lib = Library {
+        name: name.clone(),
+        code: code.to_vec(),
+        functions: functions.into_iter().map(|(d, _)| d).collect(),
+        // From the server's counter even for a set on the side: a Lua state knows a library
+        // by name and generation, so generations must never repeat.
+        generation: shared.functions.next_generation(),
+    };
+    into.insert(lib, replace)?;
+    Ok(name)
+}
+
+/// A change to the libraries counts as a change to the data (Redis's `server.dirty++`), for
+/// save points.
+fn dirtied(s: &Session) {
+    crate::stats::bump(&s.stats.dirty, 1);
+}
 
 /// ```text
 /// FUNCTION LOAD [REPLACE] function-code
@@ -33,24 +74,75 @@ fn function_load(
         }
         _ => return Err(CmdError::Syntax),
     };
-    let name = usher_lua::engine::library_name(code).map_err(CmdError::Owned)?;
-    if !replace && s.shared.functions.all().iter().any(|l| l.name == name) {
-        return Err(CmdError::msg(format!(
-            "ERR Library '{name}' already exists"
+    let name = stage(s.shared, &s.shared.functions, code, replace).map_err(CmdError::Owned)?;
+    dirtied(s);
+    out.bulk(name.as_bytes());
+    Ok(())
+}
+
+/// ```text
+/// FUNCTION DUMP
+/// ```
+fn function_dump(
+    s: &mut Session,
+    _l: &mut LockedShards,
+    _a: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let libs = s.shared.functions.all();
+    let payload = usher_persist::functions::dump_payload(
+        libs.iter().map(|l| &l.code[..]),
+        usher_persist::compression(),
+    );
+    out.bulk(&payload);
+    Ok(())
+}
+
+/// ```text
+/// FUNCTION RESTORE serialized-value [FLUSH|APPEND|REPLACE]
+/// ```
+fn function_restore(
+    s: &mut Session,
+    _l: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    if argv.len() > 4 {
+        return Err(CmdError::Owned(errors::subcommand_syntax(
+            argv.arg(1),
+            "FUNCTION",
         )));
     }
-    let (name, functions) = with_engine(|e| e.load_library(code)).map_err(CmdError::Owned)?;
-    let lib = Library {
-        name: name.clone(),
-        code: code.to_vec(),
-        functions: functions.into_iter().map(|(d, _)| d).collect(),
-        generation: s.shared.functions.next_generation(),
-    };
+    let policy =
+        match argv.get(3) {
+            None => RestorePolicy::Append,
+            Some(p) if p.eq_ignore_ascii_case(b"APPEND") => RestorePolicy::Append,
+            Some(p) if p.eq_ignore_ascii_case(b"REPLACE") => RestorePolicy::Replace,
+            Some(p) if p.eq_ignore_ascii_case(b"FLUSH") => RestorePolicy::Flush,
+            Some(_) => return Err(CmdError::Static(
+                "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+            )),
+        };
+    let staged = Libraries::default();
+    let read = usher_persist::functions::read_payload(argv.arg(2), |code| {
+        stage(s.shared, &staged, &code, false).map(|_| ())
+    });
+    match read {
+        Err(PayloadError::Footer) => {
+            return Err(CmdError::Static(
+                "ERR DUMP payload version or checksum are wrong",
+            ))
+        }
+        Err(PayloadError::Record(msg)) => return Err(CmdError::Owned(format!("ERR {msg}"))),
+        Ok(Err(e)) => return Err(CmdError::Owned(e)),
+        Ok(Ok(())) => {}
+    }
     s.shared
         .functions
-        .insert(lib, replace)
+        .join(staged, policy)
         .map_err(CmdError::Owned)?;
-    out.bulk(name.as_bytes());
+    dirtied(s);
+    out.ok();
     Ok(())
 }
 
@@ -113,7 +205,8 @@ fn function_list(
             let names = f.flags.names();
             out.set(names.len());
             for n in names {
-                out.bulk(n.as_bytes());
+                // Status replies, as Redis's `functionListReplyFlags` writes them.
+                out.simple(n);
             }
         }
         if with_code {
@@ -137,6 +230,7 @@ fn function_delete(
     if !s.shared.functions.delete(&name) {
         return Err(CmdError::Static("ERR Library not found"));
     }
+    dirtied(s);
     out.ok();
     Ok(())
 }
@@ -154,6 +248,12 @@ fn function_flush(
         2 => {}
         3 if argv.arg(2).eq_ignore_ascii_case(b"ASYNC")
             || argv.arg(2).eq_ignore_ascii_case(b"SYNC") => {}
+        4.. => {
+            return Err(CmdError::Owned(errors::subcommand_syntax(
+                argv.arg(1),
+                "FUNCTION",
+            )))
+        }
         _ => {
             return Err(CmdError::Static(
                 "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
@@ -161,6 +261,7 @@ fn function_flush(
         }
     }
     s.shared.functions.flush();
+    dirtied(s);
     out.ok();
     Ok(())
 }
@@ -174,9 +275,29 @@ fn function_stats(
     _a: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
+    // Redis answers other clients only while a script is busy: that is the script reported.
+    let running = usher_lua::engine::busy_script();
+    if let Some((_, false)) = running {
+        // An EVAL script, not a function (Redis's `slowevalerr`).
+        return Err(CmdError::Static(errors::BUSY));
+    }
     out.map(2);
     out.bulk(b"running_script");
-    out.null();
+    match running {
+        None => out.null(),
+        Some((call, _)) => {
+            out.map(3);
+            out.bulk(b"name");
+            out.bulk(call.name.as_bytes());
+            out.bulk(b"command");
+            out.array(call.command.len());
+            for a in &call.command {
+                out.bulk(a);
+            }
+            out.bulk(b"duration_ms");
+            out.int(call.started.elapsed().as_millis() as i64);
+        }
+    }
     out.bulk(b"engines");
     out.map(1);
     out.bulk(b"LUA");
@@ -201,20 +322,6 @@ fn function_kill(
 }
 
 /// ```text
-/// FUNCTION DUMP / FUNCTION RESTORE
-/// ```
-fn function_dump(
-    _s: &mut Session,
-    _l: &mut LockedShards,
-    _a: Argv,
-    _o: &mut RespWriter,
-) -> CmdResult {
-    Err(CmdError::Static(
-        "ERR usher does not implement FUNCTION DUMP/RESTORE yet; use FUNCTION LIST WITHCODE and FUNCTION LOAD",
-    ))
-}
-
-/// ```text
 /// FUNCTION HELP
 /// ```
 fn function_help(
@@ -223,15 +330,48 @@ fn function_help(
     _a: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
+    // Redis 7.0.15's text, line for line.
     let lines = [
         "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "LOAD [REPLACE] <FUNCTION CODE>",
+        "    Create a new library with the given library name and code.",
         "DELETE <LIBRARY NAME>",
+        "    Delete the given library.",
         "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
-        "FLUSH [ASYNC|SYNC]",
+        "    Return general information on all the libraries:",
+        "    * Library name",
+        "    * The engine used to run the Library",
+        "    * Library description",
+        "    * Functions list",
+        "    * Library code (if WITHCODE is given)",
+        "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
         "STATS",
+        "    Return information about the current function running:",
+        "    * Function name",
+        "    * Command used to run the function",
+        "    * Duration in MS that the function is running",
+        "    If no function is running, return nil",
+        "    In addition, returns a list of available engines.",
         "KILL",
+        "    Kill the current running function.",
+        "FLUSH [ASYNC|SYNC]",
+        "    Delete all the libraries.",
+        "    When called without the optional mode argument, the behavior is determined by the",
+        "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+        "    * ASYNC: Asynchronously flush the libraries.",
+        "    * SYNC: Synchronously flush the libraries.",
+        "DUMP",
+        "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+        "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+        "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+        "    control how to handle existing libraries (default APPEND):",
+        "    * FLUSH: delete all existing libraries.",
+        "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+        "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+        "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+        "      in case of functions name collision with another library).",
         "HELP",
+        "    Prints this help.",
     ];
     out.array(lines.len());
     for l in lines {
@@ -293,7 +433,8 @@ fn fcall_ro(
     fcall_generic(s, locked, argv, out, true)
 }
 
-const WRITE_ADMIN: Flags = Flags::WRITE.union(Flags::NOSCRIPT);
+/// The subcommands that change the libraries. `ALL_SHARDS` is usher's: see the module comment.
+const WRITE_ADMIN: Flags = Flags::WRITE.union(Flags::NOSCRIPT).union(Flags::ALL_SHARDS);
 
 static FUNCTION_SUBCOMMANDS: &[ServerSpec] = &[
     cmd("LIST", -2, Flags::NOSCRIPT, function_list as ServerHandler).doc(
@@ -312,7 +453,7 @@ static FUNCTION_SUBCOMMANDS: &[ServerSpec] = &[
         "RESTORE",
         -3,
         WRITE_ADMIN.union(Flags::DENYOOM),
-        function_dump as ServerHandler,
+        function_restore as ServerHandler,
     )
     .doc(
         Group::Scripting,

@@ -206,6 +206,15 @@ impl Host for ScriptHost<'_, '_> {
         };
         crate::log::log(level, format_args!("{message}"));
     }
+
+    fn acl_check(&mut self, argv: Argv<'_>) -> Option<bool> {
+        // Redis's `lookupCommand`: an unknown subcommand is an unknown command; the arity is
+        // not checked.
+        let Lookup::Found(cmd) = self.s.shared.registry.lookup(argv) else {
+            return None;
+        };
+        Some(self.s.acl_free || crate::acl::check::check(&self.s.user, cmd, argv).is_ok())
+    }
 }
 
 /// Replaces the held locks by every shard (only outside EXEC: the handler owns no other lock).
@@ -234,7 +243,6 @@ pub fn run_script(
 ) -> CmdResult {
     let numkeys = parse_numkeys(argv)?;
     let keys = argv.range(3, 3 + numkeys);
-    let args = argv.tail(3 + numkeys);
     let read_only = read_only || script.flags.no_writes;
     let in_exec = locked.holds_all();
     let probing = !script.probed.load(Ordering::Relaxed);
@@ -261,10 +269,10 @@ pub fn run_script(
             undeclared: false,
         };
         let r = with_engine(|e| match body {
-            Body::Script(sc) => e.run(sc, epoch, keys, args, busy_ms, &mut host, out),
+            Body::Script(sc) => e.run(sc, epoch, argv, numkeys, busy_ms, &mut host, out),
             Body::Function(lib, name) => {
                 let f = e.library_function(lib, name)?;
-                e.run_function(&f, name, keys, args, busy_ms, true, &mut host, out)
+                e.run_function(&f, name, argv, numkeys, busy_ms, true, &mut host, out)
             }
         });
         let wants_all = host.wants_all || host.undeclared;

@@ -405,6 +405,12 @@ fn start_rewrite(shared: &'static Shared, log: bool) -> std::io::Result<()> {
         *aof.write_options.lock() = Some(o);
         *aof.rewrite_started.lock() = Some(Instant::now());
         let mut locked = shared.store.lock_all();
+        // The libraries as of the switch: the FUNCTION commands that change them lock every
+        // shard, so none runs between here and the stream's switch point.
+        let functions = super::function_records(shared, o.compress);
+        if let Some(image) = aof.image.lock().as_mut() {
+            image.write_functions(&functions)?;
+        }
         {
             let mut inner = shared.stream.inner.lock();
             let at = inner.end;

@@ -114,6 +114,12 @@ fn options(shared: &Shared) -> (WriteOptions, bool) {
     )
 }
 
+/// The function libraries as a file holds them, between its header and its keys.
+pub fn function_records(shared: &Shared, compress: bool) -> Vec<u8> {
+    let libs = shared.functions.all();
+    usher_persist::functions::records(libs.iter().map(|l| &l.code[..]), compress)
+}
+
 /// Writes a snapshot now, in this thread (SAVE, SHUTDOWN, background saves).
 fn write_snapshot(shared: &Shared) -> std::io::Result<Saved> {
     let _one_at_a_time = shared.persist.save_lock.lock();
@@ -125,7 +131,8 @@ fn write_snapshot(shared: &Shared) -> std::io::Result<Saved> {
         used_mem: crate::memory::used_bytes(),
         aof_base: false,
     };
-    let saved = snapshot::save(&shared.store, &path, &aux, o, checksum)?;
+    let functions = function_records(shared, o.compress);
+    let saved = snapshot::save(&shared.store, &path, &aux, &functions, o, checksum)?;
     let p = &shared.persist;
     p.dirty_at_save.store(dirty_before, Ordering::Relaxed);
     p.lastsave.store(unix_ms() / 1000, Ordering::Relaxed);
@@ -167,7 +174,9 @@ pub fn save_empty(shared: &Shared) {
         used_mem: crate::memory::used_bytes(),
         aof_base: false,
     };
-    match snapshot::save(&empty, &path, &aux, o, checksum) {
+    // FLUSHALL leaves the function libraries (as in Redis, whose file keeps them).
+    let functions = function_records(shared, o.compress);
+    match snapshot::save(&empty, &path, &aux, &functions, o, checksum) {
         Ok(_) => {
             let p = &shared.persist;
             p.dirty_at_save
@@ -382,9 +391,10 @@ fn load_rdb(shared: &Shared) -> Result<(), String> {
     Ok(())
 }
 
-/// Inserts the keys of an RDB image; keys expired before `now` are skipped (0: none, as for
-/// an AOF base, whose log may still name them). Returns the keys loaded and the `:policy`
-/// hashes to re-register.
+/// Inserts the function libraries and keys of an RDB image; keys expired before `now` are
+/// skipped (0: none, as for an AOF base, whose log may still name them). A library whose
+/// name or functions are taken fails the load, as in Redis. Returns the keys loaded and the
+/// `:policy` hashes to re-register.
 pub(crate) fn load_rdb_bytes(
     shared: &Shared,
     bytes: &[u8],
@@ -402,6 +412,11 @@ pub(crate) fn load_rdb_bytes(
         &config,
         databases,
         now,
+        |code| {
+            crate::cmd::functions::stage(shared, &shared.functions, &code, false)
+                .map(|_| ())
+                .map_err(|e| e.strip_prefix("ERR ").map(str::to_string).unwrap_or(e))
+        },
         |k| {
             if (k.key.ends_with(b":policy") || k.key.ends_with(b":split"))
                 && matches!(k.value, usher_engine::value::Value::Hash(_))

@@ -94,6 +94,8 @@ pub fn image(shared: &'static Shared) -> (Vec<u8>, u64) {
         aof_base: false,
     };
     let mut out = rdb::file_header(&aux);
+    // Under every shard lock, so at the image's offset (FUNCTION's writes lock every shard).
+    out.extend_from_slice(&crate::persistence::function_records(shared, o.compress));
     for shard in locked.iter_mut() {
         let _ = usher_persist::snapshot::write_shard(shard, o, &mut |b| {
             out.extend_from_slice(b);

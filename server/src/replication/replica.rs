@@ -307,6 +307,8 @@ fn load(shared: &'static Shared, rdb: &[u8]) -> Result<()> {
             }
         }
     }
+    // The primary's libraries replace ours, as Redis clears its own before loading.
+    shared.functions.flush();
     let result =
         crate::persistence::load_rdb_bytes(shared, rdb, std::path::Path::new("(replication)"), 0);
     if let Ok((_, policies)) = &result {
