@@ -53,28 +53,41 @@ pub fn redis_py_args(script: &str, args: &[String]) -> String {
     run_args(python_script(script), &format!("python3 {script}"), args)
 }
 
-/// `node tests/node/<script> <port>`, installing the package's dependencies (ioredis) with npm
-/// first when `node_modules` is missing.
+/// `node tests/node/<script> <port>`, installing the package's dependencies (ioredis,
+/// playwright-core) with npm first when they are missing.
 pub fn node(script: &str, port: u16) -> String {
+    node_args(script, &[port.to_string()])
+}
+
+/// `node tests/node/<script> <args>...`, for scripts that take more than a port.
+pub fn node_args(script: &str, args: &[String]) -> String {
     let dir = tests_dir().join("node");
     for tool in ["node", "npm"] {
         let found = Command::new(tool).arg("--version").output();
         assert!(
             matches!(found, Ok(o) if o.status.success()),
-            "`{tool}` is required for the ioredis tests: `apt-get install nodejs npm` \
+            "`{tool}` is required for the Node tests: `apt-get install nodejs npm` \
              (scripts/test and .ci/run install it)"
         );
     }
     install_node_modules(&dir);
     let mut cmd = Command::new("node");
     cmd.arg(dir.join(script)).current_dir(&dir);
-    run(cmd, &format!("node {script}"), port)
+    run_args(cmd, &format!("node {script}"), args)
 }
 
-fn install_node_modules(dir: &Path) {
+/// Runs `npm install` in `dir` unless every dependency its package.json names is installed.
+pub fn install_node_modules(dir: &Path) {
     // Two tests may start at once: npm itself is safe to run twice, and the second finds the
     // folder complete or rewrites it identically.
-    if dir.join("node_modules").join("ioredis").exists() {
+    let manifest = std::fs::read_to_string(dir.join("package.json")).expect("package.json");
+    let manifest: serde_json::Value =
+        serde_json::from_str(&manifest).expect("package.json is JSON");
+    let installed = manifest["dependencies"].as_object().is_none_or(|deps| {
+        deps.keys()
+            .all(|d| dir.join("node_modules").join(d).exists())
+    });
+    if installed {
         return;
     }
     let out = Command::new("npm")
