@@ -189,17 +189,7 @@ async fn run<S: Transport>(s: &mut Session, stream: &mut S) -> std::io::Result<(
             }
         }
         while let Some(pending) = s.repl.take() {
-            let limit = output_limit(s);
-            if !flush(
-                &info,
-                stream,
-                &mut out,
-                &s.stats,
-                limit,
-                &mut s.output_soft_since,
-            )
-            .await?
-            {
+            if !flush_replies(s, &info, stream, &mut out).await? {
                 return Ok(());
             }
             match pending {
@@ -230,17 +220,7 @@ async fn run<S: Transport>(s: &mut Session, stream: &mut S) -> std::io::Result<(
             info.reply_bytes.store(out.len(), Ordering::Relaxed);
             crate::client_eviction::account(s.shared, &info, clients_limit);
         }
-        let limit = output_limit(s);
-        if !flush(
-            &info,
-            stream,
-            &mut out,
-            &s.stats,
-            limit,
-            &mut s.output_soft_since,
-        )
-        .await?
-        {
+        if !flush_replies(s, &info, stream, &mut out).await? {
             return Ok(());
         }
         if clients_limit > 0 {
@@ -262,6 +242,17 @@ async fn run<S: Transport>(s: &mut Session, stream: &mut S) -> std::io::Result<(
             .store(rbuf.capacity() - rbuf.len(), Ordering::Relaxed);
         info.read_buf_size.store(rbuf.capacity(), Ordering::Relaxed);
     }
+}
+
+/// [`flush`] under the session's output limit.
+async fn flush_replies<S: Transport>(
+    s: &mut Session,
+    info: &ClientInfo,
+    stream: &mut S,
+    out: &mut Vec<u8>,
+) -> std::io::Result<bool> {
+    let limit = output_limit(s);
+    flush(info, stream, out, &s.stats, limit, &mut s.output_soft_since).await
 }
 
 /// Writes `out`, then whatever pub/sub messages queued up meanwhile, until both are empty.
