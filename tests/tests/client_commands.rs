@@ -186,6 +186,15 @@ fn client_no_touch_leaves_access_data_alone_except_touch() {
 fn client_kill_filters_and_errors_match_redis() {
     let (usher, redis) = (Server::usher(&[]), Server::redis(&[]));
     let (mut u, mut r) = (usher.client(), redis.client());
+    // The harness's readiness probe has closed its connection, but a loaded server may not
+    // have noticed yet: wait until each sees only this test's client, so that the filters
+    // below count the same clients on both.
+    for c in [&mut u, &mut r] {
+        assert!(usher_tests::wait::eventually(
+            Duration::from_secs(10),
+            || c.call(&["CLIENT", "LIST"]).text().lines().count() == 1
+        ));
+    }
     same(
         &mut u,
         &mut r,
