@@ -104,6 +104,9 @@ pub struct Config {
     /// `tls-port` (0: no TLS listener; start-up only) and the files and choices of
     /// `server/src/tls.rs`. `tls-auth-clients` is `yes`, `no` or `optional`.
     pub tls_port: u16,
+    /// `token-signing-key`: a PKCS#8 Ed25519 private key (PEM or DER) that signs EdDSA tokens
+    /// until the first `TOKENKEYS ROTATE` (start-up only; empty: one generated per process).
+    pub token_signing_key: String,
     pub tls_cert_file: String,
     pub tls_key_file: String,
     pub tls_ca_cert_file: String,
@@ -212,6 +215,7 @@ impl Default for Config {
             acllog_max_len: 128,
             acl_pubsub_default_all: false,
             tls_port: 0,
+            token_signing_key: String::new(),
             tls_cert_file: String::new(),
             tls_key_file: String::new(),
             tls_ca_cert_file: String::new(),
@@ -1033,6 +1037,12 @@ pub static DIRECTIVES: &[Directive] = &[
                 "(redacted)".to_string()
             }
         },
+    ),
+    d(
+        "token-signing-key",
+        false,
+        |c, a| set(&mut c.token_signing_key, one(a)?.to_string()),
+        |c| c.token_signing_key.clone(),
     ),
     d(
         "queue-now-max-skew",

@@ -108,6 +108,7 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
             "token-secret is not set: admission tokens are signed with a random per-process secret"
         );
     }
+    install_token_key(&config)?;
     let listeners = bind_all(&config, config.port)?;
     // The TLS port listens beside the plain one (Redis's `tls-port`).
     let tls_listeners = if config.tls_port != 0 {
@@ -263,4 +264,28 @@ fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     socket.bind(&addr.into())?;
     socket.listen(backlog as i32)?;
     Ok(socket.into())
+}
+
+/// Installs the EdDSA key ring start-up begins with: the key of `token-signing-key`, or one
+/// generated for this process (a ring persisted in `usher:tokenkeys` replaces it once the
+/// data is loaded, see `persistence::adopt_token_keys`).
+fn install_token_key(config: &config::Config) -> std::io::Result<()> {
+    use usher_engine::queue::keyring::{self, KeyRing, SigningKey};
+    let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+    let now = shared::unix_ms();
+    let key = if config.token_signing_key.is_empty() {
+        // Like the random token-secret: EdDSA tokens then verify only against this process's
+        // JWK set until TOKENKEYS ROTATE persists a ring.
+        notice!("token-signing-key is not set: EdDSA tokens are signed with a key generated for this process until TOKENKEYS ROTATE");
+        SigningKey::generate(now)
+    } else {
+        let path = &config.token_signing_key;
+        let bytes = std::fs::read(path)
+            .map_err(|e| invalid(format!("Can't read token-signing-key {path}: {e}")))?;
+        keyring::pkcs8_from_file(&bytes)
+            .and_then(|der| SigningKey::from_pkcs8(&der, now))
+            .map_err(|e| invalid(format!("token-signing-key {path}: {e}")))?
+    };
+    keyring::install(KeyRing::with_key(key));
+    Ok(())
 }

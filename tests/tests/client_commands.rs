@@ -42,6 +42,7 @@ fn config_get_star_lists_every_directive_redis_lists() {
         "threads",
         "shards",
         "token-secret",
+        "token-signing-key",
         "queue-now-max-skew",
         "metrics-port",
         "cluster-node-id",

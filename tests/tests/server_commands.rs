@@ -358,6 +358,7 @@ fn config_get_matches_redis_for_shared_directives() {
         "threads",
         "shards",
         "token-secret",
+        "token-signing-key",
         "queue-now-max-skew",
         "cluster-node-id",
         "metrics-port",

@@ -24,6 +24,7 @@ pub mod sort;
 pub mod stream;
 pub mod strings;
 pub mod token;
+pub mod tokenkeys;
 pub mod zset;
 
 use crate::command::{CommandSpec, EngineHandler};
@@ -50,5 +51,6 @@ pub fn families() -> Vec<&'static [CommandSpec<EngineHandler>]> {
         qsplit::COMMANDS,
         seat::COMMANDS,
         token::COMMANDS,
+        tokenkeys::COMMANDS,
     ]
 }

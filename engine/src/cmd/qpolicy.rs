@@ -221,7 +221,7 @@ pub fn event_gauges(shard: &mut Shard, now_ms: i64, limit: usize) -> Vec<EventGa
 /// QPOLICY SET queue active [MAXACTIVE n] [RATE per-minute] [TTL ms] [HEARTBEAT ms]
 ///     [OPENAT unix-ms] [CHANNEL channel] [TOKENS ttl-ms] [STATE open|paused|closed]
 ///     [METHOD fifo|random|auto|passthrough|reject] [MAXWAITING n] [MESSAGE text]
-///     [MAXPERCLIENT n] [NOSHOW ms] [SEED text]
+///     [MAXPERCLIENT n] [NOSHOW ms] [SEED text] [TOKENALG HS256|EdDSA] [INVITEONLY yes|no]
 /// ```
 /// Sets the queue's admission policy and has the server run it: admissions at RATE per minute
 /// under the MAXACTIVE cap, sessions of TTL ms, heartbeats (a waiter silent for HEARTBEAT ms,
@@ -232,7 +232,9 @@ pub fn event_gauges(shard: &mut Shard, now_ms: i64, limit: usize) -> Vec<EventGa
 /// and the rate (`auto`) or while nobody waits and the cap allows (`passthrough`) or
 /// turns them away (`reject`), MAXWAITING bounds the line (later arrivals get FULL) and
 /// MESSAGE reaches everyone waiting through QPOS; a change of state or message is published
-/// on CHANNEL. On an existing policy only the options given change (QPOLICY UNSET clears one).
+/// on CHANNEL; TOKENALG signs admission tokens and invites with the key ring's Ed25519 key
+/// (`EdDSA`) rather than `token-secret` (`HS256`), INVITEONLY has ENTER take only users who
+/// present an unused invite (TOKENINVITE). On an existing policy only the options given change (QPOLICY UNSET clears one).
 /// `active` must share the queue's hash slot. Reply: OK.
 fn qpolicy_set(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, active) = (argv.arg(2), argv.arg(3));
@@ -395,9 +397,10 @@ const HELP: &[&str] = &[
     "SET <queue> <active> [MAXACTIVE n] [RATE per-minute] [TTL ms] [HEARTBEAT ms] [OPENAT unix-ms] [CHANNEL channel] [TOKENS ms]",
     "    [STATE open|paused|closed] [METHOD fifo|random|auto|passthrough|reject]",
     "    [MAXWAITING n] [MESSAGE text] [MAXPERCLIENT n] [NOSHOW ms] [SEED text]",
+    "    [TOKENALG HS256|EdDSA] [INVITEONLY yes|no]",
     "    Set the queue's admission policy, or change the options given; the server runs it.",
     "UNSET <queue> <field> [<field> ...]",
-    "    Clear policy fields (maxactive, rate, ttl, heartbeat, openat, channel, tokens, state, method, maxwaiting, message, maxperclient, noshow, seed).",
+    "    Clear policy fields (maxactive, rate, ttl, heartbeat, openat, channel, tokens, state, method, maxwaiting, message, maxperclient, noshow, seed, tokenalg, inviteonly).",
     "GET <queue>",
     "    Return the policy in force, and the errors of fields that were refused.",
     "DEL <queue>",

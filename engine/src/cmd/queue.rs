@@ -16,6 +16,7 @@
 use crate::args::{self, is};
 use crate::bytes::SmallBytes;
 use crate::cmd::qpolicy::policy_of;
+use crate::cmd::token::{check_invite, spend_invite};
 use crate::cmd::zset::{get_zset as zset, limits as zset_limits};
 use crate::command::{cmd, CommandSpec, EngineHandler, Flags, Group, WarmHint};
 use crate::ctx::ExecCtx;
@@ -93,6 +94,7 @@ struct Options<'a> {
     now_ms: Option<i64>,
     limit: Option<i64>,
     client: Option<&'a [u8]>,
+    invite: Option<&'a [u8]>,
 }
 
 #[derive(Clone, Copy)]
@@ -101,6 +103,7 @@ struct Allowed {
     ttl: bool,
     limit: bool,
     client: bool,
+    invite: bool,
 }
 
 const ONLY_NOW: Allowed = Allowed {
@@ -108,6 +111,7 @@ const ONLY_NOW: Allowed = Allowed {
     ttl: false,
     limit: false,
     client: false,
+    invite: false,
 };
 
 /// A positive duration in ms that keeps `now + ttl` a valid time, else Redis's
@@ -152,6 +156,8 @@ fn parse_options<'a>(
             o.limit = Some(args::int(value)?);
         } else if is(opt, "CLIENT") && allowed.client {
             o.client = Some(value);
+        } else if is(opt, "INVITE") && allowed.invite {
+            o.invite = Some(value);
         } else {
             return Err(CmdError::Syntax);
         }
@@ -210,6 +216,7 @@ fn admit(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
             ttl: true,
             limit: false,
             client: false,
+            invite: false,
         },
         "admit",
     )?;
@@ -488,14 +495,17 @@ fn arrival_score(ctx: &mut ExecCtx, queue: &[u8], now: i64, last_in_line: Option
 }
 
 /// ```text
-/// ENTER queue active user [NOW ms]
+/// ENTER queue active user [CLIENT key] [INVITE token] [NOW ms]
 /// ```
 /// Joins `user` to the line, idempotently. Reply: `[status, position, waiting]` where status is
 /// `ACTIVE` (the user's session in `active` has not expired, or a passthrough event admitted
 /// them at once; position 0), `WAITING` (already in line: keeps its place), `NEW` (joined at
 /// the back), before a policy's opening time `PREQUEUE` (position 0: places are drawn at the
 /// opening), and on a policy's refusal `CLOSED` (closed or rejecting) or `FULL` (MAXWAITING
-/// reached); nobody joins then. Positions are 1-based. Arrival
+/// reached); on an invite-only event (INVITEONLY) a new arrival must present an unused invite
+/// of TOKENINVITE for this queue and user, else `INVITE` (none given), `INVITE_INVALID`
+/// (malformed, tampered, unknown key, another user or event), `INVITE_EXPIRED` or
+/// `INVITE_USED`; nobody joins then. Positions are 1-based. Arrival
 /// scores are the arrival time in ms plus a sub-millisecond slot, strictly increasing per line,
 /// so order is strict FIFO even within a millisecond and every score is exact. A session that
 /// expired is dropped and the user joins anew. Complexity: O(log N).
@@ -506,6 +516,7 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         4,
         Allowed {
             client: true,
+            invite: true,
             ..ONLY_NOW
         },
         "enter",
@@ -597,6 +608,14 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         if p.max_waiting.is_some_and(|max| waiting >= max) {
             return reply_status(out, "FULL", 0, waiting);
         }
+        let invite = if p.invite_only {
+            match check_invite(ctx, queue, user, opts.invite, now) {
+                Ok(claims) => Some(claims),
+                Err(status) => return reply_status(out, status, 0, waiting),
+            }
+        } else {
+            None
+        };
         if let Some((max, client, taken)) = clients {
             if taken >= max {
                 return reply_status(out, "LIMITED", 0, waiting);
@@ -611,6 +630,9 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
             }
             ctx.modified_in_sale(&key);
             ctx.notify(ev::HASH, "hincrby", &key);
+        }
+        if let Some(claims) = invite {
+            spend_invite(ctx, &claims, now);
         }
     }
     let score = match (prequeue_open, policy.as_ref()) {
@@ -993,6 +1015,7 @@ fn qsweep(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
             ttl: false,
             limit: true,
             client: false,
+            invite: false,
         },
         "qsweep",
     )?;

@@ -21,7 +21,7 @@ use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
 use crate::keyspace_events as ev;
 use crate::queue::policy::{token_key, Policy};
-use crate::queue::token::{self, Claims};
+use crate::queue::token::{self, Alg, Claims};
 use crate::types::hash::{Hash, ListpackLimits};
 use crate::value::{StrValue, Value};
 use rand::RngExt;
@@ -83,7 +83,9 @@ pub(crate) fn grant_admissions(
     for user in admitted {
         let text = std::str::from_utf8(user).ok();
         let issued = match (policy.token_ttl_ms, text) {
-            (Some(ttl), Some(_)) => issue_admission_token(ctx, queue, user, now, ttl),
+            (Some(ttl), Some(_)) => {
+                issue_admission_token(ctx, queue, user, now, ttl, policy.token_alg)
+            }
             _ => false,
         };
         if let Some(channel) = &policy.channel {
@@ -108,7 +110,14 @@ pub(crate) fn grant_admissions(
 /// Signs the admission token of `user` and records it in `<queue>:token:<user>` (`userId`,
 /// `issuedAt`, `expiresAt`, `jti`, `token`), expiring with the token. False if the record's
 /// shard is not held (a queue name that cannot carry a hash tag).
-fn issue_admission_token(ctx: &mut ExecCtx, queue: &[u8], user: &[u8], now: i64, ttl: i64) -> bool {
+fn issue_admission_token(
+    ctx: &mut ExecCtx,
+    queue: &[u8],
+    user: &[u8],
+    now: i64,
+    ttl: i64,
+    alg: Alg,
+) -> bool {
     let key = token_key(queue, user);
     if !ctx.shards.holds(&key) {
         return false;
@@ -121,8 +130,9 @@ fn issue_admission_token(ctx: &mut ExecCtx, queue: &[u8], user: &[u8], now: i64,
         exp: (now + ttl + 999) / 1000,
         jti: jti.clone(),
         adm: true,
+        inv: false,
     };
-    let jwt = token::sign(&ctx.config.token_secret, &claims);
+    let jwt = token::sign_with(alg, &ctx.config.token_secret, &claims);
     let limits = ListpackLimits::from_config(ctx.config);
     let mut hash = Hash::new();
     let (issued, expires) = (now.to_string(), (now + ttl).to_string());
@@ -243,30 +253,122 @@ fn tokenconsume(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRe
     Ok(())
 }
 
-/// ```text
-/// TOKENSIGN queue user ttl-ms [NOW ms]
-/// ```
-/// Signs an admission token for `user` in `queue`: a JWT (HS256) with claims `sub` (user),
-/// `aud` (queue), `iat`, `exp` (seconds) and a random `jti`, verifiable by any JWT library with
-/// the server's `token-secret`. Reply: the token. Complexity: O(1).
-fn tokensign(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
-    let (queue, user) = (argv.arg(1), argv.arg(2));
-    let ttl = ttl_ms(argv.arg(3), "tokensign")?;
-    let now = now_option(ctx, argv, 4)?;
+/// `[ALG HS256|EdDSA] [NOW ms]` at `argv[at..]`: the algorithm (`default` when not given)
+/// and the command's clock.
+fn sign_options(
+    ctx: &ExecCtx,
+    argv: Argv,
+    at: usize,
+    default: Alg,
+) -> Result<(Alg, i64), CmdError> {
+    let (mut alg, mut now) = (default, None);
+    let mut i = at;
+    while i < argv.len() {
+        let value = argv.get(i + 1).ok_or(CmdError::Syntax)?;
+        if is(argv.arg(i), "ALG") {
+            alg = Alg::parse(value).ok_or(CmdError::Static("ERR ALG must be HS256 or EdDSA"))?;
+        } else if is(argv.arg(i), "NOW") {
+            now = Some(args::int(value)?);
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    Ok((alg, resolve_now(ctx, now)?))
+}
+
+/// The claims of a fresh token for `user` in `queue`, valid `ttl` ms from `now`.
+fn fresh_claims(queue: &[u8], user: &[u8], now: i64, ttl: i64) -> Result<Claims, CmdError> {
     let text = |b: &[u8]| {
         String::from_utf8(b.to_vec())
             .map_err(|_| CmdError::Static("ERR queue and user must be UTF-8 to be signed"))
     };
-    let claims = Claims {
+    Ok(Claims {
         sub: text(user)?,
         aud: text(queue)?,
         iat: now / 1000,
         exp: (now + ttl + 999) / 1000,
         jti: nonce(),
         adm: false,
-    };
-    out.bulk(token::sign(&ctx.config.token_secret, &claims).as_bytes());
+        inv: false,
+    })
+}
+
+/// ```text
+/// TOKENSIGN queue user ttl-ms [ALG HS256|EdDSA] [NOW ms]
+/// ```
+/// Signs an admission token for `user` in `queue`: a JWT with claims `sub` (user), `aud`
+/// (queue), `iat`, `exp` (seconds) and a random `jti`, verifiable by any JWT library with the
+/// server's `token-secret` (HS256, the default) or the JWK set of `TOKENKEYS JWKS` (EdDSA).
+/// Reply: the token. Complexity: O(1).
+fn tokensign(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    let (queue, user) = (argv.arg(1), argv.arg(2));
+    let ttl = ttl_ms(argv.arg(3), "tokensign")?;
+    let (alg, now) = sign_options(ctx, argv, 4, Alg::Hs256)?;
+    let claims = fresh_claims(queue, user, now, ttl)?;
+    out.bulk(token::sign_with(alg, &ctx.config.token_secret, &claims).as_bytes());
     Ok(())
+}
+
+/// ```text
+/// TOKENINVITE queue user ttl-ms [ALG HS256|EdDSA] [NOW ms]
+/// ```
+/// Signs an invite: the enqueue token `ENTER queue active user INVITE <token>` takes on an
+/// invite-only event (QPOLICY ... INVITEONLY yes), once. A JWT like TOKENSIGN's with the
+/// private claim `"inv": true`, signed as the queue's policy says (TOKENALG) unless ALG is
+/// given. Reply: the token. Complexity: O(1).
+fn tokeninvite(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    let (queue, user) = (argv.arg(1), argv.arg(2));
+    let ttl = ttl_ms(argv.arg(3), "tokeninvite")?;
+    let default = crate::cmd::qpolicy::policy_of(ctx, queue)?.map_or(Alg::Hs256, |p| p.token_alg);
+    let (alg, now) = sign_options(ctx, argv, 4, default)?;
+    let mut claims = fresh_claims(queue, user, now, ttl)?;
+    claims.inv = true;
+    out.bulk(token::sign_with(alg, &ctx.config.token_secret, &claims).as_bytes());
+    Ok(())
+}
+
+/// Why ENTER ... INVITE refuses an invite: the reply's status.
+pub(crate) fn check_invite(
+    ctx: &mut ExecCtx,
+    queue: &[u8],
+    user: &[u8],
+    invite: Option<&[u8]>,
+    now: i64,
+) -> Result<Claims, &'static str> {
+    let invite = invite.ok_or("INVITE")?;
+    let claims = match token::verify(&ctx.config.token_secret, invite, now) {
+        Ok(c) => c,
+        Err(token::VerifyError::Expired) => return Err("INVITE_EXPIRED"),
+        Err(_) => return Err("INVITE_INVALID"),
+    };
+    if !claims.inv || claims.aud.as_bytes() != queue || claims.sub.as_bytes() != user {
+        return Err("INVITE_INVALID");
+    }
+    let key = jti_key(&claims);
+    let clock = ctx.now_ms;
+    if !ctx.shards.holds(&key) {
+        return Err("INVITE_INVALID");
+    }
+    if ctx.db(&key).contains(&key, clock) {
+        return Err("INVITE_USED");
+    }
+    Ok(claims)
+}
+
+/// Records that the invite `claims` was used, until it expires: it opens the line once.
+pub(crate) fn spend_invite(ctx: &mut ExecCtx, claims: &Claims, now: i64) {
+    record_jti(ctx, &jti_key(claims), claims, now);
+}
+
+/// Writes the spent-`jti` record at `key`, expiring with the token.
+fn record_jti(ctx: &mut ExecCtx, key: &[u8], claims: &Claims, now: i64) {
+    let clock = ctx.now_ms;
+    ctx.db(key).set(key, Value::Str(StrValue::Int(now)));
+    ctx.db(key).set_expire(key, claims.exp * 1000, clock);
+    ctx.modified(key);
+    ctx.notify(ev::STRING, "set", key);
+    ctx.notify(ev::GENERIC, "expire", key);
 }
 
 /// The key recording that a signed token's `jti` was consumed: next to the token's queue.
@@ -370,11 +472,7 @@ fn tokenverify(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRes
         if ctx.db(&key).contains(&key, clock) {
             return reply_refused(out, "Already consumed");
         }
-        ctx.db(&key).set(&key, Value::Str(StrValue::Int(now)));
-        ctx.db(&key).set_expire(&key, claims.exp * 1000, clock);
-        ctx.modified(&key);
-        ctx.notify(ev::STRING, "set", &key);
-        ctx.notify(ev::GENERIC, "expire", &key);
+        record_jti(ctx, &key, &claims, now);
     }
     out.array(4);
     out.int(1);
@@ -401,7 +499,10 @@ pub static COMMANDS: &[Spec] = &[
         .keys(1, 1, 1)
         .doc(Group::Queue, "0.1.0", "Consumes a one-time admission token atomically.", "O(1)"),
     cmd("TOKENSIGN", -4, Flags::READONLY.union(Flags::FAST).union(CLOCK), tokensign as EngineHandler)
-        .doc(Group::Queue, "0.1.0", "Signs an admission token (a JWT, HS256) a booking service can verify without asking the server.", "O(1)"),
+        .doc(Group::Queue, "0.1.0", "Signs an admission token (a JWT, HS256 or EdDSA) a booking service can verify without asking the server.", "O(1)"),
+    cmd("TOKENINVITE", -4, Flags::READONLY.union(Flags::FAST).union(CLOCK), tokeninvite as EngineHandler)
+        .keys(1, 1, 1)
+        .doc(Group::Queue, "0.1.0", "Signs an invite: the one-time enqueue token ENTER takes on an invite-only event.", "O(1)"),
     cmd("TOKENVERIFY", -2, Flags::WRITE.union(Flags::FAST).union(CLOCK), tokenverify as EngineHandler)
         .derived_keys(tokenverify_derived)
         .doc(Group::Queue, "0.1.0", "Verifies a signed admission token, optionally consuming it once.", "O(1)"),

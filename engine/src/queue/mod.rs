@@ -10,6 +10,8 @@
 //! <queue>:policy        HASH  admission policy run by the server (QPOLICY)
 //! <queue>:hb            ZSET  member = user, score = Unix ms by which the next heartbeat is due
 //! <queue>:token:<user>  HASH  the one admission token of a user's session (policy TOKENS)
+//! <queue>:invite:<jti>  STRING a spent invite (INVITEONLY), expiring with the invite
+//! usher:tokenkeys       STRING (db 0) the EdDSA key ring, private keys included (TOKENKEYS)
 //! ```
 //!
 //! Every key a command touches shares one hash slot (the family's commands carry
@@ -25,6 +27,7 @@
 
 pub mod draw;
 pub mod heartbeat;
+pub mod keyring;
 pub mod policy;
 pub mod rate;
 pub mod registry;

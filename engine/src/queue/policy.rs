@@ -25,6 +25,9 @@
 //!             ends as a no-show; the release rate compensates (absent: nobody is expected)
 //! maxperclient  places one client key (IP, device) may take in the event, ≥ 1; ENTER ...
 //!             CLIENT key over it gets LIMITED (absent: no limit)
+//! tokenalg    HS256 | EdDSA: how admission tokens and invites are signed (absent: HS256)
+//! inviteonly  yes: ENTER admits into the line only with an unused invite (TOKENINVITE)
+//!             (absent: anyone may enter)
 //! seed        the secret behind the pre-queue shuffle and random draws, so both can be
 //!             audited afterwards (written by QPOLICY SET when OPENAT or METHOD random is set)
 //! maxwaiting  the longest the line may grow, ≥ 1; later arrivals get FULL (absent: no limit)
@@ -36,6 +39,7 @@
 //! shard remembers it in [`super::registry`]) and the refusal is reported by `QPOLICY GET`.
 //! Removing a field (HDEL, `QPOLICY UNSET`) is a deliberate change and takes effect.
 
+use super::token::Alg;
 use super::MAX_TIME_MS;
 use crate::error::CmdError;
 use crate::types::hash::Hash;
@@ -64,6 +68,8 @@ pub struct Policy {
     pub max_per_client: Option<i64>,
     pub noshow_ms: Option<i64>,
     pub seed: Option<Vec<u8>>,
+    pub token_alg: Alg,
+    pub invite_only: bool,
 }
 
 /// The operator's switch. `Paused` keeps accepting arrivals and admits nobody; `Closed`
@@ -178,11 +184,23 @@ pub const FIELDS: &[&str] = &[
     "maxperclient",
     "noshow",
     "seed",
+    "tokenalg",
+    "inviteonly",
 ];
 
 /// A duration in ms: positive and small enough that any clock plus it stays a valid time.
 fn duration(v: &[u8]) -> Option<i64> {
     parse_i64(v).filter(|d| (1..=MAX_TIME_MS).contains(d))
+}
+
+fn yes_no(v: &[u8]) -> Option<bool> {
+    if v.eq_ignore_ascii_case(b"yes") {
+        Some(true)
+    } else if v.eq_ignore_ascii_case(b"no") {
+        Some(false)
+    } else {
+        None
+    }
 }
 
 fn count(v: &[u8]) -> Option<i64> {
@@ -198,6 +216,8 @@ fn expectation(field: &str) -> &'static str {
     match field {
         "maxactive" | "rate" | "maxwaiting" | "maxperclient" => "an integer of at least 1",
         "state" => "open, paused or closed",
+        "tokenalg" => "HS256 or EdDSA",
+        "inviteonly" => "yes or no",
         "method" => "fifo, random, auto, passthrough or reject",
         "message" | "seed" => "a non-empty text",
         "openat" | "prequeueat" | "closeat" => "a Unix time in ms",
@@ -226,6 +246,8 @@ impl Policy {
             max_per_client: None,
             noshow_ms: None,
             seed: None,
+            token_alg: Alg::Hs256,
+            invite_only: false,
         }
     }
 
@@ -248,6 +270,8 @@ impl Policy {
             "maxperclient" => count(value).map(|n| self.max_per_client = Some(n)),
             "noshow" => duration(value).map(|n| self.noshow_ms = Some(n)),
             "seed" => (!value.is_empty()).then(|| self.seed = Some(value.to_vec())),
+            "tokenalg" => Alg::parse(value).map(|a| self.token_alg = a),
+            "inviteonly" => yes_no(value).map(|v| self.invite_only = v),
             _ => None,
         }
         .is_some()
@@ -272,6 +296,8 @@ impl Policy {
             "maxperclient" => self.max_per_client = None,
             "noshow" => self.noshow_ms = None,
             "seed" => self.seed = None,
+            "tokenalg" => self.token_alg = Alg::Hs256,
+            "inviteonly" => self.invite_only = false,
             _ => return false,
         }
         true
@@ -360,6 +386,11 @@ impl Policy {
                 b"state",
                 (self.state != State::Open).then(|| self.state.name().as_bytes().to_vec()),
             ),
+            (
+                b"tokenalg",
+                (self.token_alg != Alg::Hs256).then(|| self.token_alg.name().as_bytes().to_vec()),
+            ),
+            (b"inviteonly", self.invite_only.then(|| b"yes".to_vec())),
             (
                 b"method",
                 (self.method != Method::Fifo).then(|| self.method.name().as_bytes().to_vec()),
@@ -473,7 +504,7 @@ impl Policy {
     /// True when admissions are announced or tokens issued: both name the user in text (JSON,
     /// JWT), so the user id must be UTF-8.
     pub fn names_users_in_text(&self) -> bool {
-        self.channel.is_some() || self.token_ttl_ms.is_some()
+        self.channel.is_some() || self.token_ttl_ms.is_some() || self.invite_only
     }
 }
 

@@ -1,8 +1,10 @@
-//! Signed admission tokens: JSON Web Tokens (HS256) a booking service can verify offline.
+//! Signed admission tokens: JSON Web Tokens a booking service can verify offline.
 //!
 //! When a user is admitted, usher can hand out a token that proves it: a standard JWT signed
-//! with HMAC-SHA256 under the server's `token-secret`. Any JWT library verifies it with the
-//! same secret, so the booking service need not ask usher on every request. Claims:
+//! either with HMAC-SHA256 under the server's `token-secret` (HS256: the verifier needs the
+//! secret) or with the current Ed25519 key of the key ring (EdDSA, RFC 8037, header `kid`:
+//! the verifier needs only the public JWK set, see [`super::keyring`]). Any JWT library
+//! verifies it, so the booking service need not ask usher on every request. Claims:
 //!
 //! ```text
 //! {"sub": "<user>", "aud": "<queue>", "iat": <issued, s>, "exp": <expiry, s>, "jti": "<nonce>"}
@@ -18,8 +20,37 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
+use super::keyring::{self, KeyRing};
+
 /// The constant JWT header: `{"alg":"HS256","typ":"JWT"}`.
 const HEADER_JSON: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+
+/// A signature algorithm.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Alg {
+    Hs256,
+    EdDsa,
+}
+
+impl Alg {
+    /// `HS256` or `EdDSA` (case-insensitive).
+    pub fn parse(v: &[u8]) -> Option<Alg> {
+        if v.eq_ignore_ascii_case(b"HS256") {
+            Some(Alg::Hs256)
+        } else if v.eq_ignore_ascii_case(b"EdDSA") {
+            Some(Alg::EdDsa)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Alg::Hs256 => "HS256",
+            Alg::EdDsa => "EdDSA",
+        }
+    }
+}
 
 /// What a token asserts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +70,10 @@ pub struct Claims {
     /// session (QREVOKE); absent for TOKENSIGN's tokens.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub adm: bool,
+    /// usher's private claim: true for an invite (TOKENINVITE), the enqueue token ENTER ...
+    /// INVITE takes on an invite-only event; absent for every other token.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub inv: bool,
 }
 
 /// Why a token was refused.
@@ -47,6 +82,7 @@ pub enum VerifyError {
     Malformed,
     BadSignature,
     Expired,
+    UnknownKey,
 }
 
 impl VerifyError {
@@ -56,6 +92,7 @@ impl VerifyError {
             VerifyError::Malformed => "Malformed token",
             VerifyError::BadSignature => "Bad signature",
             VerifyError::Expired => "Token expired",
+            VerifyError::UnknownKey => "Unknown key",
         }
     }
 }
@@ -75,7 +112,27 @@ pub fn sign(secret: &[u8], claims: &Claims) -> String {
     format!("{signing_input}.{sig}")
 }
 
-/// Checks a token's signature (constant time), header and expiry.
+/// Signs `claims` with `alg`: HS256 under `secret`, EdDSA with the ring's current key.
+pub fn sign_with(alg: Alg, secret: &[u8], claims: &Claims) -> String {
+    match alg {
+        Alg::Hs256 => sign(secret, claims),
+        Alg::EdDsa => sign_eddsa(&keyring::get(), claims),
+    }
+}
+
+/// Signs `claims` into a compact JWT with the ring's current Ed25519 key, named by `kid`.
+pub fn sign_eddsa(ring: &KeyRing, claims: &Claims) -> String {
+    let key = ring.current();
+    let header = serde_json::json!({"alg": "EdDSA", "typ": "JWT", "kid": key.kid});
+    let header = URL_SAFE_NO_PAD.encode(header.to_string());
+    let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).expect("claims serialize"));
+    let signing_input = format!("{header}.{payload}");
+    let sig = key.sign(signing_input.as_bytes(), claims.exp.saturating_mul(1000));
+    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(sig))
+}
+
+/// Checks a token's signature (HS256 under `secret` in constant time, or EdDSA with a key of
+/// the ring still in its JWK set), header and expiry.
 pub fn verify(secret: &[u8], token: &[u8], now_ms: i64) -> Result<Claims, VerifyError> {
     let text = std::str::from_utf8(token).map_err(|_| VerifyError::Malformed)?;
     let mut parts = text.split('.');
@@ -89,18 +146,31 @@ pub fn verify(secret: &[u8], token: &[u8], now_ms: i64) -> Result<Claims, Verify
         .map_err(|_| VerifyError::Malformed)?;
     let header_value: serde_json::Value =
         serde_json::from_slice(&header_json).map_err(|_| VerifyError::Malformed)?;
-    if header_value.get("alg").and_then(|a| a.as_str()) != Some("HS256") {
-        return Err(VerifyError::Malformed);
-    }
     let sig = URL_SAFE_NO_PAD
         .decode(sig)
         .map_err(|_| VerifyError::Malformed)?;
-    let mut m = mac(secret);
-    m.update(header.as_bytes());
-    m.update(b".");
-    m.update(payload.as_bytes());
-    m.verify_slice(&sig)
-        .map_err(|_| VerifyError::BadSignature)?;
+    match header_value.get("alg").and_then(|a| a.as_str()) {
+        Some("HS256") => {
+            let mut m = mac(secret);
+            m.update(header.as_bytes());
+            m.update(b".");
+            m.update(payload.as_bytes());
+            m.verify_slice(&sig)
+                .map_err(|_| VerifyError::BadSignature)?;
+        }
+        Some("EdDSA") => {
+            let kid = header_value.get("kid").and_then(|k| k.as_str());
+            let ring = keyring::get();
+            let key = kid
+                .and_then(|kid| ring.find(kid, now_ms))
+                .ok_or(VerifyError::UnknownKey)?;
+            let signing_input = &text[..header.len() + 1 + payload.len()];
+            if !key.verify(signing_input.as_bytes(), &sig) {
+                return Err(VerifyError::BadSignature);
+            }
+        }
+        _ => return Err(VerifyError::Malformed),
+    }
     let claims: Claims = serde_json::from_slice(
         &URL_SAFE_NO_PAD
             .decode(payload)
@@ -132,6 +202,7 @@ mod tests {
             exp: 1_795_000_600,
             jti: "a1b2".into(),
             adm: false,
+            inv: false,
         }
     }
 
@@ -168,5 +239,20 @@ mod tests {
             verify(b"secret", b"not.a.jwt.at.all", 0),
             Err(VerifyError::Malformed)
         );
+    }
+
+    #[test]
+    fn eddsa_tokens_name_their_key_and_verify_with_the_ring() {
+        let token = sign_with(Alg::EdDsa, b"unused", &claims());
+        let header = token.split('.').next().unwrap();
+        let header: serde_json::Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+        assert_eq!(header["alg"], "EdDSA");
+        assert_eq!(header["kid"], keyring::get().current().kid.as_str());
+        assert_eq!(verify(b"x", token.as_bytes(), 0), Ok(claims()));
+        let mut forged = token.into_bytes();
+        let last = forged.len() - 2;
+        forged[last] = if forged[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(verify(b"x", &forged, 0), Err(VerifyError::BadSignature));
     }
 }

@@ -125,6 +125,14 @@ const OVERRIDES: &[(&str, &[&str], &[&str])] = &[
     ("tokenconsume", &["token"], &[]),
     ("tokensign", &["token"], &[]),
     ("tokenverify", &["token"], &[]),
+    ("tokeninvite", &["token"], &[]),
+    // The key ring: anyone verifying tokens may read the public keys; changing the ring is
+    // the operator's (the admission role's), and a replacement ring carries private keys.
+    ("tokenkeys|jwks", &["token"], &[]),
+    ("tokenkeys|list", &["token"], &[]),
+    ("tokenkeys|rotate", &["admission", "dangerous"], &[]),
+    ("tokenkeys|retire", &["admission", "dangerous"], &[]),
+    ("tokenkeys|restore", &["admission", "dangerous"], &[]),
 ];
 
 /// The categories of the command `full_name` (`get`, `config|get`) with table row `spec`.

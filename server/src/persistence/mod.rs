@@ -346,7 +346,29 @@ pub(crate) fn adopt_policies(shared: &Shared, policies: Vec<PolicyKey>, now: i64
             adopted += 1;
         }
     }
+    adopt_token_keys(shared);
     adopted
+}
+
+/// Installs the EdDSA key ring a load brought back in `usher:tokenkeys` (database 0), so
+/// tokens signed before a restart, a DEBUG RELOAD or on a replica's primary keep verifying
+/// and new ones are signed with the same current key. Without that key the ring in memory
+/// stays (`token-signing-key`'s, or the process's own).
+pub(crate) fn adopt_token_keys(shared: &Shared) {
+    use usher_engine::queue::keyring::{self, KeyRing, RING_KEY};
+    let store = &shared.store;
+    let mut locked = store.lock_one(store.shard_of(RING_KEY));
+    let json = match locked.db(0, RING_KEY).peek(RING_KEY) {
+        Some(usher_engine::value::Value::Str(s)) => s.to_vec(),
+        _ => return,
+    };
+    drop(locked);
+    match KeyRing::from_json(&json) {
+        Ok(ring) => keyring::install(ring),
+        Err(e) => crate::warning!(
+            "usher:tokenkeys holds no valid key ring ({e}): keeping the key ring in memory"
+        ),
+    }
 }
 
 /// DEBUG RELOAD's second half: empties every database (unless `flush` is false) and loads
