@@ -29,7 +29,8 @@ pub struct SlowLog {
 }
 
 /// Argument indexes whose values are secrets (AUTH, HELLO ... AUTH, ACL SETUSER, CONFIG SET of
-/// a password or the token secret): shown as `(redacted)`, as Redis does.
+/// a password or the token secret, TOKENKEYS RESTORE's key ring): shown as `(redacted)`, as
+/// Redis does.
 pub fn redacted(argv: Argv<'_>, i: usize) -> bool {
     let is = |j: usize, w: &str| {
         argv.get(j)
@@ -40,6 +41,10 @@ pub fn redacted(argv: Argv<'_>, i: usize) -> bool {
     }
     // The user name and every rule (passwords among them).
     if is(0, "ACL") && is(1, "SETUSER") {
+        return i >= 2;
+    }
+    // The token key ring, private keys included.
+    if is(0, "TOKENKEYS") && is(1, "RESTORE") {
         return i >= 2;
     }
     if is(0, "HELLO") {

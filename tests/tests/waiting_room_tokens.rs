@@ -193,6 +193,18 @@ fn the_key_ring_survives_reload_and_restart_and_reaches_a_replica() {
         vec![Ok(next), Ok(kid)]
     );
     assert!(r.call(&["TOKENKEYS", "ROTATE"]).is_error());
+    // Restoring the ring (what the log and the stream carry) shows no private key in the
+    // slow log.
+    let ring = c.call(&["GET", "usher:tokenkeys"]).text();
+    assert!(c
+        .call(&["CONFIG", "SET", "slowlog-log-slower-than", "0"])
+        .is_simple("OK"));
+    assert!(c.call(&["TOKENKEYS", "RESTORE", &ring]).is_simple("OK"));
+    let logged = format!("{:?}", c.call(&["SLOWLOG", "GET", "1"]));
+    assert!(
+        logged.contains("(redacted)") && !logged.contains(&ring[..ring.len().min(40)]),
+        "{logged}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
