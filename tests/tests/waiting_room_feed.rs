@@ -304,3 +304,47 @@ fn a_replica_a_reload_and_an_aof_restart_end_with_the_primary_s_feed() {
     assert_eq!(c.call(&["HGETALL", stats]), want_stats);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_auto_event_writes_each_switch_of_queueing_once() {
+    let usher = Server::usher(&["--queue-now-max-skew", "0"]);
+    let mut c = usher.client();
+    let (q, a, key) = ("q:{auto}", "a:{auto}", "q:{auto}:feed");
+    let t = now_ms();
+    ok(c.call(&[
+        "QPOLICY",
+        "SET",
+        q,
+        a,
+        "METHOD",
+        "auto",
+        "MAXACTIVE",
+        "1",
+        "FEED",
+        "100",
+    ]));
+    assert_eq!(
+        c.call(&["ENTER", q, a, "u1", "NOW", &s(t)]).items()[0].text(),
+        "ACTIVE"
+    );
+    for u in ["u2", "u3"] {
+        assert_eq!(
+            c.call(&["ENTER", q, a, u, "NOW", &s(t)]).items()[0].text(),
+            "NEW"
+        );
+    }
+    let events: Vec<(String, String)> = feed(&mut c, key)
+        .into_iter()
+        .map(|(_, f)| {
+            let detail = f.get("user").or(f.get("queueing")).cloned().unwrap();
+            (f["event"].clone(), detail)
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("admitted".to_string(), "u1".to_string()),
+            ("queueing".to_string(), "1".to_string())
+        ]
+    );
+}
