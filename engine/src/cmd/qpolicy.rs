@@ -8,6 +8,7 @@
 //! and touches only keys of the queue's slot: the policy's active set must share it (checked
 //! at QPOLICY SET by `Flags::SAME_SLOT`, and at every read of the hash).
 
+pub mod feed;
 pub mod noshow;
 pub mod stats;
 
@@ -222,6 +223,7 @@ pub fn event_gauges(shard: &mut Shard, now_ms: i64, limit: usize) -> Vec<EventGa
 ///     [OPENAT unix-ms] [CHANNEL channel] [TOKENS ttl-ms] [STATE open|paused|closed]
 ///     [METHOD fifo|random|auto|passthrough|reject] [MAXWAITING n] [MESSAGE text]
 ///     [MAXPERCLIENT n] [NOSHOW ms] [SEED text] [TOKENALG HS256|EdDSA] [INVITEONLY yes|no]
+///     [FEED maxlen] [SOON n] [EXPIRING ms]
 /// ```
 /// Sets the queue's admission policy and has the server run it: admissions at RATE per minute
 /// under the MAXACTIVE cap, sessions of TTL ms, heartbeats (a waiter silent for HEARTBEAT ms,
@@ -234,7 +236,11 @@ pub fn event_gauges(shard: &mut Shard, now_ms: i64, limit: usize) -> Vec<EventGa
 /// MESSAGE reaches everyone waiting through QPOS; a change of state or message is published
 /// on CHANNEL; TOKENALG signs admission tokens and invites with the key ring's Ed25519 key
 /// (`EdDSA`) rather than `token-secret` (`HS256`), INVITEONLY has ENTER take only users who
-/// present an unused invite (TOKENINVITE). On an existing policy only the options given change (QPOLICY UNSET clears one).
+/// present an unused invite (TOKENINVITE). FEED keeps every announcement, per user and without
+/// tokens, in the stream `<queue>:feed` (trimmed to maxlen entries), with SOON a `soon` entry
+/// for each waiter reaching the first n places and with EXPIRING an `expiring` entry for each
+/// session within that many ms of its end (see [`feed`]). On an existing policy only the
+/// options given change (QPOLICY UNSET clears one).
 /// `active` must share the queue's hash slot. Reply: OK.
 fn qpolicy_set(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, active) = (argv.arg(2), argv.arg(3));
@@ -397,10 +403,10 @@ const HELP: &[&str] = &[
     "SET <queue> <active> [MAXACTIVE n] [RATE per-minute] [TTL ms] [HEARTBEAT ms] [OPENAT unix-ms] [CHANNEL channel] [TOKENS ms]",
     "    [STATE open|paused|closed] [METHOD fifo|random|auto|passthrough|reject]",
     "    [MAXWAITING n] [MESSAGE text] [MAXPERCLIENT n] [NOSHOW ms] [SEED text]",
-    "    [TOKENALG HS256|EdDSA] [INVITEONLY yes|no]",
+    "    [TOKENALG HS256|EdDSA] [INVITEONLY yes|no] [FEED maxlen] [SOON n] [EXPIRING ms]",
     "    Set the queue's admission policy, or change the options given; the server runs it.",
     "UNSET <queue> <field> [<field> ...]",
-    "    Clear policy fields (maxactive, rate, ttl, heartbeat, openat, channel, tokens, state, method, maxwaiting, message, maxperclient, noshow, seed, tokenalg, inviteonly).",
+    "    Clear policy fields (maxactive, rate, ttl, heartbeat, openat, channel, tokens, state, method, maxwaiting, message, maxperclient, noshow, seed, tokenalg, inviteonly, feed, soon, expiring).",
     "GET <queue>",
     "    Return the policy in force, and the errors of fields that were refused.",
     "DEL <queue>",
@@ -468,13 +474,23 @@ pub fn run_policy(ctx: &mut ExecCtx, queue: &[u8]) -> bool {
         let gone = noshow::sweep(ctx, queue, &policy, now);
         if !gone.is_empty() {
             log_noshows(ctx, queue, &policy, &gone);
+            feed::noshows(ctx, queue, &policy, now, &gone);
         }
     }
+    admit_at_rate(ctx, queue, &policy, now);
+    // After the admissions, so `soon` sees the line as this tick left it.
+    feed::tick(ctx, queue, &policy, now);
+    true
+}
+
+/// The tick's admissions: what the policy's rate has earned since the last tick (compensated
+/// for no-shows), under its cap, logged as the ADMIT that does exactly the same.
+fn admit_at_rate(ctx: &mut ExecCtx, queue: &[u8], policy: &Policy, now: i64) {
     let Some(mut rate) = policy
         .rate_per_min
         .filter(|_| !policy.holds_admissions(now))
     else {
-        return true;
+        return;
     };
     if policy.noshow_ms.is_some() {
         let (shows, noshows) = noshow::counts(ctx, queue);
@@ -488,11 +504,11 @@ pub fn run_policy(ctx: &mut ExecCtx, queue: &[u8]) -> bool {
         .policy_state(db, queue)
         .map(|s| s.bucket.earn(now, rate))
     else {
-        return true;
+        return;
     };
     let line_ok = Line::of(ctx, queue).is_ok_and(|l| l.check(ctx, queue).is_ok());
     if n == 0 || !line_ok || check_zset(ctx, &policy.active).is_err() {
-        return true;
+        return;
     }
     let active = policy.active.clone();
     let round = Admission {
@@ -502,7 +518,7 @@ pub fn run_policy(ctx: &mut ExecCtx, queue: &[u8]) -> bool {
         ttl: policy.ttl_ms,
     };
     let dirty = ctx.effects.dirty;
-    let admitted = admit_users(ctx, queue, &active, round, Some(&policy));
+    let admitted = admit_users(ctx, queue, &active, round, Some(policy));
     if ctx.effects.dirty != dirty {
         // An ADMIT of the same count at the same clock does exactly what this round did
         // (same cap, session length and draws: they are read from the replayed keys).
@@ -521,7 +537,6 @@ pub fn run_policy(ctx: &mut ExecCtx, queue: &[u8]) -> bool {
     if let Some(state) = ctx.shards.shard(queue).queues.policy_state(db, queue) {
         state.bucket.spend(admitted.len());
     }
-    true
 }
 
 /// Logs a no-show sweep as the writes it made: the users leave the pending set and the active
@@ -550,7 +565,7 @@ fn log_noshows(ctx: &mut ExecCtx, queue: &[u8], p: &Policy, gone: &[Vec<u8>]) {
 
 /// Logs one step of a policy's tick (for the AOF and replicas) as the command that replays
 /// it; the server appends the tick's entries to the stream before releasing the lock.
-fn log_tick(ctx: &mut ExecCtx, argv: Vec<Vec<u8>>) {
+pub(crate) fn log_tick(ctx: &mut ExecCtx, argv: Vec<Vec<u8>>) {
     let db = ctx.db;
     ctx.effects.propagate.push((db, argv));
 }

@@ -656,13 +656,13 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
                 ttl: p.ttl_ms,
             };
             if !admit_users(ctx, queue, active, round, Some(p)).is_empty() {
-                switch_queueing(ctx, queue, p, false);
+                switch_queueing(ctx, queue, p, now, false);
                 let waiting = waiting_now(ctx, len);
                 return reply_status(out, "ACTIVE", 0, waiting);
             }
         }
         if p.method == Method::Auto && prequeue_open.is_none() {
-            switch_queueing(ctx, queue, p, true);
+            switch_queueing(ctx, queue, p, now, true);
         }
     }
     let waiting = waiting_now(ctx, len + 1);
@@ -703,11 +703,13 @@ fn passes_through(
 }
 
 /// Automatic queueing switched on (arrivals now queue) or off (they are admitted at once
-/// again): announced once per switch on the policy's channel, and shown by QSTATS.
-fn switch_queueing(ctx: &mut ExecCtx, queue: &[u8], p: &Policy, on: bool) {
+/// again): announced once per switch on the policy's channel and in its feed, and shown by
+/// QSTATS. The feed keeps its own durable flag: the one in memory starts over on a restart.
+fn switch_queueing(ctx: &mut ExecCtx, queue: &[u8], p: &Policy, now: i64, on: bool) {
     if p.method != Method::Auto {
         return;
     }
+    crate::cmd::qpolicy::feed::queueing(ctx, queue, p, now, on);
     let db = ctx.db;
     let state = ctx.shards.shard(queue).queues.entry(db, queue);
     if state.queueing == on {
@@ -1127,18 +1129,38 @@ fn qrenew(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
 }
 
 /// ```text
-/// QREVOKE active user
+/// QREVOKE active user [NOW ms]
 /// ```
 /// Ends an active session now, and withdraws the admission token of every queue whose policy
-/// admits into `active`. Reply: 1 if the user had a session entry, else 0.
+/// admits into `active`; a policy with FEED gets a `revoked` entry (at NOW, so the logged
+/// command replays the same entry). Reply: 1 if the user had a session entry, else 0.
 /// Complexity: O(log N).
 fn qrevoke(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (active, user) = (argv.arg(1), argv.arg(2));
+    let opts = parse_options(argv, 3, ONLY_NOW, "qrevoke")?;
+    let now = resolve_now(ctx, opts.now_ms)?;
     check_zset(ctx, active)?;
     let removed = zrem(ctx, active, user);
     crate::cmd::token::withdraw_admission_tokens(ctx, active, user);
+    if removed {
+        revoked_in_feeds(ctx, active, user, now);
+    }
     out.int(removed as i64);
     Ok(())
+}
+
+/// A `revoked` entry in the feed of every queue whose policy admits into `active` and keeps one.
+fn revoked_in_feeds(ctx: &mut ExecCtx, active: &[u8], user: &[u8], now: i64) {
+    let db = ctx.db;
+    let queues = match ctx.shards.try_shard(active) {
+        Some(shard) => shard.queues.queues_admitting_into(db, active),
+        None => return,
+    };
+    for queue in queues {
+        if let Ok(Some(p)) = policy_of(ctx, &queue) {
+            crate::cmd::qpolicy::feed::user_event(ctx, &queue, &p, now, b"revoked", user, &[]);
+        }
+    }
 }
 
 /// ```text
@@ -1291,7 +1313,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd("QRENEW", -4, WFD.union(CLOCK), qrenew as EngineHandler)
         .keys(1, 1, 1)
         .doc(Group::Queue, "0.1.0", "Extends a live active session; never shortens one.", "O(log(N))"),
-    cmd("QREVOKE", 3, WF, qrevoke as EngineHandler)
+    cmd("QREVOKE", -3, WF.union(CLOCK), qrevoke as EngineHandler)
         .keys(1, 1, 1)
         .doc(Group::Queue, "0.1.0", "Ends an active session now and withdraws its admission token.", "O(log(N))"),
     cmd("QSTATS", -3, Flags::READONLY.union(Flags::FAST).union(Flags::SAME_SLOT).union(CLOCK), qstats as EngineHandler)

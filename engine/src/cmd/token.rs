@@ -70,7 +70,8 @@ fn admission_jti(secret: &[u8], queue: &[u8], user: &[u8], now: i64) -> String {
 /// Grants what a policy gives each admitted user: one admission token (with TOKENS) and an
 /// announcement on CHANNEL, which names the user but never carries the token. A user id that
 /// is not UTF-8 (only possible for users who joined before the policy) gets no token, and is
-/// announced base64-encoded in `user_b64` rather than mangled.
+/// announced base64-encoded in `user_b64` rather than mangled. With FEED, the admission is
+/// also an `admitted` entry of the event's feed (binary-safe, so the user id as it is).
 pub(crate) fn grant_admissions(
     ctx: &mut ExecCtx,
     queue: &[u8],
@@ -88,6 +89,20 @@ pub(crate) fn grant_admissions(
             }
             _ => false,
         };
+        let until = active_until.to_string();
+        let issued_flag: &[u8] = if issued { b"1" } else { b"0" };
+        crate::cmd::qpolicy::feed::user_event(
+            ctx,
+            queue,
+            policy,
+            now,
+            b"admitted",
+            user,
+            &[
+                (b"active_until_ms", until.as_bytes()),
+                (b"token_issued", issued_flag),
+            ],
+        );
         if let Some(channel) = &policy.channel {
             let b64 = base64::engine::general_purpose::STANDARD.encode(&user[..]);
             let mut message = serde_json::json!({

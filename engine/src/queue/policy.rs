@@ -32,6 +32,12 @@
 //!             audited afterwards (written by QPOLICY SET when OPENAT or METHOD random is set)
 //! maxwaiting  the longest the line may grow, ≥ 1; later arrivals get FULL (absent: no limit)
 //! message     a message to everyone waiting, returned by QPOS (absent: none)
+//! feed        the length the event's replayable feed `<queue>:feed` (a stream of every
+//!             announcement) is trimmed to (exactly), ≥ 1 (absent: no feed)
+//! soon        with a feed: a `soon` entry for each waiter once they reach the first `soon`
+//!             places of a FIFO line, ≥ 1 (absent: none)
+//! expiring    with a feed: an `expiring` entry for each session within this many ms of its
+//!             expiry (absent: none)
 //! ```
 //!
 //! Every read re-parses the hash, so an edit takes effect at once, but an edit can never
@@ -70,6 +76,9 @@ pub struct Policy {
     pub seed: Option<Vec<u8>>,
     pub token_alg: Alg,
     pub invite_only: bool,
+    pub feed_maxlen: Option<i64>,
+    pub soon: Option<i64>,
+    pub expiring_ms: Option<i64>,
 }
 
 /// The operator's switch. `Paused` keeps accepting arrivals and admits nobody; `Closed`
@@ -186,6 +195,9 @@ pub const FIELDS: &[&str] = &[
     "seed",
     "tokenalg",
     "inviteonly",
+    "feed",
+    "soon",
+    "expiring",
 ];
 
 /// A duration in ms: positive and small enough that any clock plus it stays a valid time.
@@ -214,7 +226,9 @@ fn instant(v: &[u8]) -> Option<i64> {
 /// What one field may hold, for the error that names it.
 fn expectation(field: &str) -> &'static str {
     match field {
-        "maxactive" | "rate" | "maxwaiting" | "maxperclient" => "an integer of at least 1",
+        "maxactive" | "rate" | "maxwaiting" | "maxperclient" | "feed" | "soon" => {
+            "an integer of at least 1"
+        }
         "state" => "open, paused or closed",
         "tokenalg" => "HS256 or EdDSA",
         "inviteonly" => "yes or no",
@@ -248,6 +262,9 @@ impl Policy {
             seed: None,
             token_alg: Alg::Hs256,
             invite_only: false,
+            feed_maxlen: None,
+            soon: None,
+            expiring_ms: None,
         }
     }
 
@@ -272,6 +289,9 @@ impl Policy {
             "seed" => (!value.is_empty()).then(|| self.seed = Some(value.to_vec())),
             "tokenalg" => Alg::parse(value).map(|a| self.token_alg = a),
             "inviteonly" => yes_no(value).map(|v| self.invite_only = v),
+            "feed" => count(value).map(|n| self.feed_maxlen = Some(n)),
+            "soon" => count(value).map(|n| self.soon = Some(n)),
+            "expiring" => duration(value).map(|n| self.expiring_ms = Some(n)),
             _ => None,
         }
         .is_some()
@@ -298,6 +318,9 @@ impl Policy {
             "seed" => self.seed = None,
             "tokenalg" => self.token_alg = Alg::Hs256,
             "inviteonly" => self.invite_only = false,
+            "feed" => self.feed_maxlen = None,
+            "soon" => self.soon = None,
+            "expiring" => self.expiring_ms = None,
             _ => return false,
         }
         true
@@ -382,6 +405,9 @@ impl Policy {
             (b"noshow", num(self.noshow_ms)),
             (b"message", self.message.clone()),
             (b"seed", self.seed.clone()),
+            (b"feed", num(self.feed_maxlen)),
+            (b"soon", num(self.soon)),
+            (b"expiring", num(self.expiring_ms)),
             (
                 b"state",
                 (self.state != State::Open).then(|| self.state.name().as_bytes().to_vec()),
@@ -422,7 +448,7 @@ impl Policy {
             if !p.set_field(&field, value) {
                 return Err(match field.as_str() {
                     "maxactive" | "rate" | "openat" | "prequeueat" | "closeat" | "maxwaiting"
-                    | "maxperclient"
+                    | "maxperclient" | "feed" | "soon"
                         if parse_i64(value).is_none() =>
                     {
                         CmdError::NotInteger

@@ -8,7 +8,7 @@
 //! | GETEX with an option | `PEXPIREAT key <abs ms>` or `PERSIST key` |
 //! | INCRBYFLOAT | `SET key value KEEPTTL` |
 //! | RESTORE with a relative TTL | `RESTORE ... <abs ms> ... ABSTTL` |
-//! | ENTER, ADMIT, QPOS, QHEARTBEAT, QRENEW, TOKEN* | the command with `NOW <ms>` |
+//! | ENTER, ADMIT, QPOS, QHEARTBEAT, QRENEW, QREVOKE, TOKEN* | the command with `NOW <ms>` |
 //! | SEATLOCK, SEATLOCKALL | the command, then `HSET seat heldAt <s>` and `PEXPIREAT seat <ms>`; with MAXHELD, plain SEATLOCK and the holds index's prune and `ZADD` |
 //! | SEATEXTEND | `PEXPIREAT seat <ms>` (and the holds index's `ZADD XX`) |
 //! | TOKENISSUE | the command with `NOW <ms>`, then `PEXPIREAT key <ms>` |
@@ -16,7 +16,7 @@
 //! | XADD | `XADD key [NOMKSTREAM] <the id it generated> field value ...`, then, if it trimmed, `XTRIM key MINID = <first id left>` |
 //! | XTRIM | `XTRIM key MINID = <first id left>` (`MAXLEN = 0` when it emptied the stream) |
 //! | XREADGROUP, XCLAIM, XAUTOCLAIM | the stream's whole state: `RESTORE key <ms> <payload> REPLACE ABSTTL` |
-//! | a queue policy's tick | `QSWEEP`, `ZADD` of back-filled heartbeats, `ADMIT ... NOW <ms>` (in MULTI) |
+//! | a queue policy's tick | `QSWEEP`, `ZADD` of back-filled heartbeats, `ADMIT ... NOW <ms>`, the feed's `XADD key MAXLEN = n <id> ...` and `HSET <queue>:stats` of its markers (in MULTI) |
 //!
 //! SPOP (engine/src/cmd/set.rs) and served blocking pops (engine/src/blocking.rs) say their
 //! own form through `Effects`. Everything else is logged as its argv. The state is read back
@@ -38,6 +38,7 @@ const CLOCK_COMMANDS: &[&str] = &[
     "TOKENCONSUME",
     "TOKENVERIFY",
     "QHOLD",
+    "QREVOKE",
 ];
 
 fn v(b: &[u8]) -> Vec<u8> {
