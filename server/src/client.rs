@@ -18,7 +18,6 @@ use std::sync::atomic::{
 };
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::Notify;
 use usher_engine::blocking::{Waiter, Wake};
 
 /// Client flags shown by CLIENT LIST (`flags=`).
@@ -81,7 +80,7 @@ pub struct ClientInfo {
     pub multi_mem: AtomicUsize,
     pub kill: AtomicBool,
     /// Wakes the connection task: a kill request or messages in the outbox.
-    pub wake: Notify,
+    pub wake: crate::signal::Signal,
     pub outbox: Mutex<Outbox>,
     pub authenticated_user: Mutex<String>,
     /// The waiter while the client is blocked (BLPOP and friends), for CLIENT UNBLOCK.
@@ -130,7 +129,7 @@ impl ClientInfo {
             read_buf_peak: AtomicUsize::new(0),
             multi_mem: AtomicUsize::new(0),
             kill: AtomicBool::new(false),
-            wake: Notify::new(),
+            wake: crate::signal::Signal::new(),
             outbox: Mutex::new(Outbox::default()),
             authenticated_user: Mutex::new("default".into()),
             blocked_waiter: Mutex::new(None),
