@@ -154,6 +154,13 @@ impl ReplySink for RespWriter<'_> {
 
     #[inline]
     fn int(&mut self, v: i64) {
+        if (0..10).contains(&v) {
+            // The common replies (SETBIT's old bit, PFADD's 0 or 1, counts): one copy, as
+            // Redis's shared `:0` / `:1` objects.
+            self.out
+                .extend_from_slice(&[b':', b'0' + v as u8, b'\r', b'\n']);
+            return;
+        }
         self.out.push(b':');
         let mut buf = itoa::Buffer::new();
         self.out.extend_from_slice(buf.format(v).as_bytes());

@@ -18,7 +18,6 @@ use std::sync::atomic::{
 };
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::Notify;
 use usher_engine::blocking::{Waiter, Wake};
 
 /// Client flags shown by CLIENT LIST (`flags=`).
@@ -85,7 +84,7 @@ pub struct ClientInfo {
     pub memory_counted: AtomicUsize,
     pub kill: AtomicBool,
     /// Wakes the connection task: a kill request or messages in the outbox.
-    pub wake: Notify,
+    pub wake: crate::signal::Signal,
     pub outbox: Mutex<Outbox>,
     pub authenticated_user: Mutex<String>,
     /// The waiter while the client is blocked (BLPOP and friends), for CLIENT UNBLOCK.
@@ -136,7 +135,7 @@ impl ClientInfo {
             reply_bytes: AtomicUsize::new(0),
             memory_counted: AtomicUsize::new(0),
             kill: AtomicBool::new(false),
-            wake: Notify::new(),
+            wake: crate::signal::Signal::new(),
             outbox: Mutex::new(Outbox::default()),
             authenticated_user: Mutex::new("default".into()),
             blocked_waiter: Mutex::new(None),

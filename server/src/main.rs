@@ -35,6 +35,7 @@ mod replication;
 mod runtime;
 mod session;
 mod shared;
+mod signal;
 mod slowlog;
 mod stats;
 mod tls;

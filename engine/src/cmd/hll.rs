@@ -40,14 +40,21 @@ fn sketch_of(value: &Value) -> Result<&[u8], CmdError> {
 }
 
 /// The sketch under `key` as a growable buffer (Redis's `dbUnshareStringValue`), creating an
-/// empty sparse one if the key is absent. The caller has validated an existing value.
-fn sketch_for_write<'d>(db: &'d mut Db, key: &[u8], now: i64) -> (&'d mut Vec<u8>, bool) {
+/// empty sparse one if the key is absent, with whether it was created and whether its opcodes
+/// are sound; one lookup (Redis's `lookupKeyWrite`, which touches the key once).
+fn sketch_for_write<'d>(
+    db: &'d mut Db,
+    key: &[u8],
+    now: i64,
+) -> Result<(&'d mut Vec<u8>, bool, bool), CmdError> {
     let (value, created) =
         db.get_or_insert_with(key, now, || Value::Str(StrValue::Raw(hll::new_sparse())));
+    let s = sketch_of(value)?;
+    let sound = created || hll::is_dense(s) || hll::sparse_is_sound(s);
     let Value::Str(s) = value else {
         unreachable!("validated as a string sketch")
     };
-    (s.make_raw(), created)
+    Ok((s.make_raw(), created, sound))
 }
 
 /// ```text
@@ -56,15 +63,7 @@ fn sketch_for_write<'d>(db: &'d mut Db, key: &[u8], now: i64) -> (&'d mut Vec<u8
 fn pfadd(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (key, now) = (argv.arg(1), ctx.now_ms);
     let max_bytes = ctx.config.hll_sparse_max_bytes;
-    let db = ctx.db(key);
-    let sound = match db.get(key, now) {
-        Some(value) => {
-            let s = sketch_of(value)?;
-            hll::is_dense(s) || hll::sparse_is_sound(s)
-        }
-        None => true,
-    };
-    let (s, created) = sketch_for_write(db, key, now);
+    let (s, created, sound) = sketch_for_write(ctx.db(key), key, now)?;
     let mut updated = created;
     if sound {
         for element in argv.iter().skip(2) {
@@ -147,7 +146,8 @@ fn pfmerge(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult 
     }
     let dest = argv.arg(1);
     let max_bytes = ctx.config.hll_sparse_max_bytes;
-    let (s, _) = sketch_for_write(ctx.db(dest), dest, now);
+    // Cannot fail: the destination was read above as a sketch, or is absent.
+    let (s, _, _) = sketch_for_write(ctx.db(dest), dest, now)?;
     if use_dense {
         hll::to_dense(s)?;
     }

@@ -27,6 +27,7 @@ use crate::keyspace_events as ev;
 use crate::types::listpack::LpVal;
 use crate::types::stream::{EntryRef, NodeLimits, Stream, StreamId, Trim};
 use crate::value::Value;
+use smallvec::SmallVec;
 use usher_protocol::{errors, Argv, ReplySink};
 
 type Spec = CommandSpec<EngineHandler>;
@@ -174,7 +175,7 @@ pub(crate) fn parse_range_end(arg: &[u8]) -> Result<StreamId, CmdError> {
 }
 
 pub(crate) fn reply_id(out: &mut dyn ReplySink, id: StreamId) {
-    out.bulk(&id.to_bytes());
+    out.bulk(id.text().as_bytes());
 }
 
 fn reply_lp(out: &mut dyn ReplySink, v: LpVal) {
@@ -328,15 +329,15 @@ fn xadd(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (key, now) = (argv.arg(1), ctx.now_ms);
     let limits = NodeLimits::from_config(ctx.config);
     let db = ctx.db(key);
-    let exists = get_stream(db, key, now)?.is_some();
-    if !exists && a.nomkstream {
-        out.null();
-        return Ok(());
-    }
-    let mut fresh = Stream::new();
+    // One lookup (Redis's `lookupKeyWrite`); a new stream is built aside and stored at the end.
+    let mut fresh: Option<Stream> = None;
     let s = match get_stream(db, key, now)? {
         Some(s) => s,
-        None => &mut fresh,
+        None if a.nomkstream => {
+            out.null();
+            return Ok(());
+        }
+        None => fresh.insert(Stream::new()),
     };
     if s.last_id == StreamId::MAX {
         return Err(CmdError::Static(errors::STREAM_EXHAUSTED));
@@ -361,14 +362,14 @@ fn xadd(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     if id <= s.last_id {
         return Err(CmdError::Static(errors::STREAM_XADD_ID_SMALL));
     }
-    let pairs: Vec<(&[u8], &[u8])> = (a.fields_at..argv.len())
+    let pairs: SmallVec<[(&[u8], &[u8]); 4]> = (a.fields_at..argv.len())
         .step_by(2)
         .map(|i| (argv.arg(i), argv.arg(i + 1)))
         .collect();
     s.append(id, &pairs, limits);
     s.entries_added += 1;
     let trimmed = a.trim.map_or(0, |trim| s.trim(trim, a.approx, a.limit));
-    if !exists {
+    if let Some(fresh) = fresh {
         db.set(key, Value::Stream(Box::new(fresh)));
     }
     ctx.notify(ev::STREAM, "xadd", key);

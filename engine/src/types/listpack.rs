@@ -79,27 +79,9 @@ impl ListpackWriter {
     }
 
     pub fn push_int(&mut self, v: i64) {
-        let start = self.buf.len();
-        if (0..=127).contains(&v) {
-            self.buf.push(v as u8);
-        } else if (-4096..=4095).contains(&v) {
-            let u = if v < 0 { (1i64 << 13) + v } else { v } as u64;
-            self.buf.push(((u >> 8) as u8) | 0xC0);
-            self.buf.push(u as u8);
-        } else if (-32768..=32767).contains(&v) {
-            self.buf.push(0xF1);
-            self.buf.extend_from_slice(&(v as i16).to_le_bytes());
-        } else if (-8_388_608..=8_388_607).contains(&v) {
-            self.buf.push(0xF2);
-            self.buf.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
-        } else if (i32::MIN as i64..=i32::MAX as i64).contains(&v) {
-            self.buf.push(0xF3);
-            self.buf.extend_from_slice(&(v as i32).to_le_bytes());
-        } else {
-            self.buf.push(0xF4);
-            self.buf.extend_from_slice(&v.to_le_bytes());
-        }
-        self.finish_entry(start);
+        let (entry, n) = int_entry(v);
+        self.buf.extend_from_slice(&entry[..n]);
+        self.count += 1;
     }
 
     pub fn push_str(&mut self, s: &[u8]) {
@@ -292,20 +274,55 @@ pub fn listpack_decode(b: &[u8]) -> Result<Vec<Elem>, Corrupt> {
     Ok(out)
 }
 
+/// An integer element as `lpAppend` writes it: the smallest encoding, then its back-length
+/// (one byte, as an integer element is at most 9 bytes). Returns the bytes and how many.
+fn int_entry(v: i64) -> ([u8; 10], usize) {
+    let mut b = [0u8; 10];
+    let n = if (0..=127).contains(&v) {
+        b[0] = v as u8;
+        1
+    } else if (-4096..=4095).contains(&v) {
+        let u = if v < 0 { (1i64 << 13) + v } else { v } as u64;
+        b[0] = ((u >> 8) as u8) | 0xC0;
+        b[1] = u as u8;
+        2
+    } else if (-32768..=32767).contains(&v) {
+        b[0] = 0xF1;
+        b[1..3].copy_from_slice(&(v as i16).to_le_bytes());
+        3
+    } else if (-8_388_608..=8_388_607).contains(&v) {
+        b[0] = 0xF2;
+        b[1..4].copy_from_slice(&(v as i32).to_le_bytes()[..3]);
+        4
+    } else if (i32::MIN as i64..=i32::MAX as i64).contains(&v) {
+        b[0] = 0xF3;
+        b[1..5].copy_from_slice(&(v as i32).to_le_bytes());
+        5
+    } else {
+        b[0] = 0xF4;
+        b[1..9].copy_from_slice(&v.to_le_bytes());
+        9
+    };
+    // lpEncodeBacklen of a size under 128.
+    b[n] = n as u8;
+    (b, n + 1)
+}
+
 /// Replaces the integer element at `p` with `v` in a finished listpack (`lpReplaceInteger`),
-/// keeping the header's byte total right; returns the change in size.
+/// keeping the header's byte total right; returns the change in size. In place when the new
+/// encoding is as long as the old one (a stream node's counters, on every XADD and XDEL).
 pub fn replace_int_at(lp: &mut Vec<u8>, p: usize, v: i64) -> isize {
     let (_, next) = read_at(lp, p)
         .ok()
         .flatten()
         .expect("replacing an element that exists");
-    let mut w = ListpackWriter {
-        buf: Vec::with_capacity(16),
-        count: 0,
-    };
-    w.push_int(v);
-    let delta = w.buf.len() as isize - (next - p) as isize;
-    lp.splice(p..next, w.buf);
+    let (entry, n) = int_entry(v);
+    let delta = n as isize - (next - p) as isize;
+    if delta == 0 {
+        lp[p..next].copy_from_slice(&entry[..n]);
+        return 0;
+    }
+    lp.splice(p..next, entry[..n].iter().copied());
     let total = lp.len() as u32;
     lp[0..4].copy_from_slice(&total.to_le_bytes());
     delta
@@ -333,5 +350,66 @@ fn int_size(v: i64) -> usize {
         -8_388_608..=8_388_607 => 4,
         _ if (i32::MIN as i64..=i32::MAX as i64).contains(&v) => 5,
         _ => 9,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EDGES: [i64; 16] = [
+        0,
+        127,
+        128,
+        -1,
+        -4096,
+        4095,
+        4096,
+        -32768,
+        32767,
+        -8_388_608,
+        8_388_607,
+        8_388_608,
+        i32::MIN as i64,
+        i32::MAX as i64,
+        i64::MIN,
+        i64::MAX,
+    ];
+
+    #[test]
+    fn integers_read_back_in_their_smallest_encoding() {
+        let mut w = ListpackWriter::new();
+        for v in EDGES {
+            w.push_int(v);
+        }
+        let lp = w.finish();
+        let elems = listpack_decode(&lp).unwrap();
+        assert_eq!(elems, EDGES.map(Elem::Int).to_vec());
+        let sizes: usize = EDGES.iter().map(|&v| int_size(v) + 1).sum();
+        assert_eq!(lp.len(), 6 + sizes + 1);
+    }
+
+    #[test]
+    fn replacing_an_integer_keeps_the_listpack_whole() {
+        for old in EDGES {
+            for new in EDGES {
+                let mut w = ListpackWriter::new();
+                w.push(b"field");
+                w.push_int(old);
+                w.push(b"value");
+                let mut lp = w.finish();
+                let at = read_at(&lp, 6).unwrap().unwrap().1;
+                let delta = replace_int_at(&mut lp, at, new);
+                assert_eq!(delta, int_size(new) as isize - int_size(old) as isize);
+                assert_eq!(
+                    listpack_decode(&lp).unwrap(),
+                    vec![
+                        Elem::Bytes(b"field".to_vec()),
+                        Elem::Int(new),
+                        Elem::Bytes(b"value".to_vec())
+                    ]
+                );
+            }
+        }
     }
 }

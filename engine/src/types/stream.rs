@@ -40,6 +40,18 @@ pub struct StreamId {
     pub seq: u64,
 }
 
+/// An id's reply text, [`StreamId::text`]: at most twenty digits, a dash, twenty digits.
+pub struct IdText {
+    buf: [u8; 41],
+    len: usize,
+}
+
+impl IdText {
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
 impl StreamId {
     pub const MIN: StreamId = StreamId { ms: 0, seq: 0 };
     pub const MAX: StreamId = StreamId {
@@ -75,7 +87,27 @@ impl StreamId {
 
     /// `<ms>-<seq>`, as replies spell it.
     pub fn to_bytes(self) -> Vec<u8> {
-        format!("{}-{}", self.ms, self.seq).into_bytes()
+        self.text().as_bytes().to_vec()
+    }
+
+    /// `<ms>-<seq>` on the stack: every reply that carries an id (XADD's, each entry of XRANGE
+    /// and XREADGROUP) writes one, and `format!` cost a growing heap string each time.
+    pub fn text(self) -> IdText {
+        let mut t = IdText {
+            buf: [0; 41],
+            len: 0,
+        };
+        let mut digits = itoa::Buffer::new();
+        for (i, part) in [self.ms, self.seq].into_iter().enumerate() {
+            if i == 1 {
+                t.buf[t.len] = b'-';
+                t.len += 1;
+            }
+            let d = digits.format(part).as_bytes();
+            t.buf[t.len..t.len + d.len()].copy_from_slice(d);
+            t.len += d.len();
+        }
+        t
     }
 
     /// The 16-byte big-endian form: radix-tree keys in RDB files.
@@ -347,15 +379,26 @@ impl Stream {
             0 => NODE_BYTES_MAX,
             n => n.min(NODE_BYTES_MAX),
         };
-        let tail_fits = self.nodes.last_key_value().is_some_and(|(_, lp)| {
-            if lp.len() + payload >= max_bytes {
-                return false;
-            }
-            if limits.max_entries > 0 {
-                let scan = NodeScan::new(lp, StreamId::MIN).expect("valid node");
-                return scan.count + scan.deleted < limits.max_entries;
-            }
-            true
+        // The tail's header, read once: it decides whether the entry fits, and the append
+        // needs its counters and master fields.
+        let tail = |nodes: &BTreeMap<StreamId, Vec<u8>>| {
+            nodes.last_key_value().map(|(master, lp)| {
+                let scan = NodeScan::new(lp, *master).expect("valid node");
+                let (count, deleted) = (scan.count, scan.deleted);
+                (
+                    *master,
+                    count,
+                    deleted,
+                    scan.n_master,
+                    scan.master_fields_at,
+                    lp.len(),
+                )
+            })
+        };
+        let mut header = tail(&self.nodes);
+        let tail_fits = header.is_some_and(|(_, count, deleted, _, _, len)| {
+            len + payload < max_bytes
+                && (limits.max_entries == 0 || count + deleted < limits.max_entries)
         });
         if !tail_fits {
             if let Some(mut tail) = self.nodes.last_entry() {
@@ -370,19 +413,18 @@ impl Stream {
             }
             w.push_int(0);
             self.nodes.insert(id, w.finish());
+            header = tail(&self.nodes);
         }
-        let (master, lp) = self.nodes.last_key_value().expect("a tail node");
-        let master = *master;
-        let scan = NodeScan::new(lp, master).expect("valid node");
-        let same = scan.n_master == pairs.len() && {
-            let mut p = scan.master_fields_at;
+        let (master, count, _, n_master, master_fields_at, _) = header.expect("a tail node");
+        let lp = self.nodes.last_key_value().expect("a tail node").1;
+        let same = n_master == pairs.len() && {
+            let mut p = master_fields_at;
             pairs.iter().all(|(f, _)| {
                 let (mf, next) = elem(lp, p);
                 p = next;
                 mf.with_bytes(|b| b == *f)
             })
         };
-        let count = scan.count;
         let n_elems = lp_len(lp);
         let lp = self.nodes.last_entry().expect("a tail node").into_mut();
         replace_int_at(lp, 6, count + 1);
@@ -728,6 +770,18 @@ mod tests {
             s.append(StreamId::new(i, 0), &[(f, v.as_bytes())], LIMITS);
         }
         s
+    }
+
+    #[test]
+    fn ids_are_spelled_as_redis_replies_them() {
+        for (id, text) in [
+            (StreamId::MIN, "0-0"),
+            (StreamId::new(1_700_000_000_123, 7), "1700000000123-7"),
+            (StreamId::MAX, "18446744073709551615-18446744073709551615"),
+        ] {
+            assert_eq!(id.text().as_bytes(), text.as_bytes());
+            assert_eq!(id.to_bytes(), text.as_bytes());
+        }
     }
 
     #[test]
