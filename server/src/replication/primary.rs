@@ -31,8 +31,9 @@ pub struct SyncRequest {
 /// Bytes sent to a replica per write.
 const CHUNK: usize = 256 * 1024;
 
-/// How the replica will be fed: from `from` on, after `preamble` (and an RDB when full).
-fn negotiate(shared: &'static Shared, req: &SyncRequest) -> (Vec<u8>, u64, bool) {
+/// How the replica will be fed: from `from` on, after the reply line (and the RDB bulk when
+/// full: its `$<len>` header ends the line's bytes, the image is sent as it is, uncopied).
+fn negotiate(shared: &'static Shared, req: &SyncRequest) -> (Vec<u8>, Vec<u8>, u64, bool) {
     let r: &Replication = &shared.replication;
     if !req.legacy && req.offset > 0 {
         let want = req.offset as u64 - 1;
@@ -43,20 +44,19 @@ fn negotiate(shared: &'static Shared, req: &SyncRequest) -> (Vec<u8>, u64, bool)
         if known && b.holds(want) {
             r.partial_ok.fetch_add(1, Ordering::Relaxed);
             let line = format!("+CONTINUE {}\r\n", ids.replid).into_bytes();
-            return (line, want, false);
+            return (line, Vec::new(), want, false);
         }
         r.partial_err.fetch_add(1, Ordering::Relaxed);
     }
     let (image, offset) = image(shared);
     r.full_syncs.fetch_add(1, Ordering::Relaxed);
     let replid = r.ids.lock().replid.clone();
-    let mut pre = Vec::with_capacity(image.len() + 128);
+    let mut pre = Vec::new();
     if !req.legacy {
         pre.extend_from_slice(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes());
     }
     pre.extend_from_slice(format!("${}\r\n", image.len()).as_bytes());
-    pre.extend_from_slice(&image);
-    (pre, offset, true)
+    (pre, image, offset, true)
 }
 
 /// An RDB of every shard at one stream offset, and that offset. Turns the stream (and the
@@ -90,6 +90,9 @@ pub fn image(shared: &'static Shared) -> (Vec<u8>, u64) {
         aof_base: false,
     };
     let mut out = rdb::file_header(&aux);
+    // Room for the image up front (address space only until written): growing it by
+    // doubling would copy it again and again while every shard waits.
+    let _ = out.try_reserve(aux.used_mem as usize / 2);
     for shard in locked.iter_mut() {
         let _ = usher_persist::snapshot::write_shard(shard, o, &mut |b| {
             out.extend_from_slice(b);
@@ -153,7 +156,7 @@ async fn feed<S: Transport>(
     let shared = s.shared;
     let r = &shared.replication;
     let id = s.info.id;
-    let (pre, mut from, full) = negotiate(shared, &req);
+    let (pre, image, mut from, full) = negotiate(shared, &req);
     r.backlog.lock().pin(id, from);
     crate::notice!(
         "Replica {} asks for synchronization: {} from offset {from}",
@@ -165,6 +168,8 @@ async fn feed<S: Transport>(
         }
     );
     stream.write_all(&pre).await?;
+    stream.write_all(&image).await?;
+    drop(image);
     stream.flush().await?;
     link.state.store(2, Ordering::Relaxed);
     link.ack_ms.store(unix_ms(), Ordering::Relaxed);
@@ -178,6 +183,7 @@ async fn feed<S: Transport>(
         let fed = r.fed.notified();
         tokio::pin!(fed);
         fed.as_mut().enable();
+        r.want_fed.store(true, Ordering::Relaxed);
         let chunk = {
             let mut b = r.backlog.lock();
             if b.is_dropped(id) || !b.holds(from) {
