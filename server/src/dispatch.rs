@@ -260,8 +260,7 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
             let mut locked = lock_for(&shared.store, cmd.spec, argv);
             let result = handler(s, &mut locked, argv, out);
             if result.is_ok() && logs_as_itself(spec) && s.shared.stream.on() {
-                s.prop
-                    .push((s.db, argv.iter().map(<[u8]>::to_vec).collect()));
+                s.prop.push_argv(s.db, argv, &[]);
             }
             crate::propagate::commit(s, &mut locked);
             if s.effects.has_deliveries() {

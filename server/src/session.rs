@@ -103,7 +103,7 @@ pub struct Session {
     pub blocked: Option<Blocked>,
     /// What the running command (or EXEC, or script) logs once it is done, still under its
     /// locks (see `crate::propagate`).
-    pub prop: Vec<crate::propagate::Entry>,
+    pub prop: crate::propagate::Pending,
     /// The stream offset of this connection's last logged write: with `appendfsync always`
     /// its replies wait until the AOF has synced that far.
     pub sync_to: u64,
@@ -181,7 +181,7 @@ impl Session {
             hot_epoch,
             now_ms: 0,
             blocked: None,
-            prop: Vec::new(),
+            prop: Default::default(),
             sync_to: 0,
             tracking: None,
             from_master: false,

@@ -411,3 +411,48 @@ fn wait_role_and_the_replica_errors_match_redis() {
     assert_eq!(urc.call(&["SET", "c", "3"]), rrc.call(&["SET", "c", "3"]));
     assert_eq!(urc.call(&["GET", "c"]), rrc.call(&["GET", "c"]));
 }
+
+/// With replication alone reading the stream, a primary's appends skip the AOF writer; turning
+/// the AOF on and off while a replica follows must neither stall replies nor lose a write from
+/// either consumer.
+#[test]
+fn the_aof_turns_on_and_off_while_a_replica_follows() {
+    let dir = std::env::temp_dir().join(format!("usher-repl-aof-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir = dir.display().to_string();
+    let args = ["--dir", dir.as_str(), "--save", ""];
+    let primary = Server::usher(&args);
+    let replica = Server::usher(&[]);
+    let mut p = primary.client();
+    follow(&replica, &primary);
+    let aof_on = |p: &mut Client| {
+        ok(p.call(&["CONFIG", "SET", "appendonly", "yes"]));
+        assert!(eventually(Duration::from_secs(10), || {
+            let text = p.call(&["INFO", "persistence"]).text();
+            text.contains("aof_enabled:1") && text.contains("aof_rewrite_in_progress:0")
+        }));
+    };
+    ok(p.call(&["SET", "a", "1"]));
+    aof_on(&mut p);
+    ok(p.call(&["SET", "b", "2"]));
+    ok(p.call(&["CONFIG", "SET", "appendonly", "no"]));
+    ok(p.call(&["SET", "c", "3"]));
+    aof_on(&mut p);
+    ok(p.call(&["SET", "d", "4"]));
+    assert!(!p.call(&["ENTER", "q:{e}", "a:{e}", "u1"]).is_error());
+    settle(&mut p, 1);
+    let mut r = replica.client();
+    for (k, v) in [("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")] {
+        assert_eq!(r.call(&["GET", k]).text(), v, "{k} on the replica");
+    }
+    // What was acknowledged after the AOF came back on is in the file.
+    primary.signal(9);
+    drop(primary);
+    let back = Server::usher(&["--dir", dir.as_str(), "--save", "", "--appendonly", "yes"]);
+    let mut b = back.client();
+    for (k, v) in [("a", "1"), ("b", "2"), ("c", "3"), ("d", "4")] {
+        assert_eq!(b.call(&["GET", k]).text(), v, "{k} from the AOF");
+    }
+    assert_eq!(b.call(&["ZCARD", "q:{e}"]).int(), 1);
+}

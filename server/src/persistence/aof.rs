@@ -202,6 +202,7 @@ fn writer(shared: &'static Shared) {
         let mut target = aof.target.lock();
         let mut rest: &[u8] = &bytes;
         let mut ok = true;
+        let mut switched = false;
         if let Some((at, _)) = target.switch.as_ref() {
             if *at <= end {
                 let split = at.saturating_sub(start) as usize;
@@ -212,6 +213,7 @@ fn writer(shared: &'static Shared) {
                 let (_, next) = target.switch.take().expect("checked");
                 target.file = next;
                 rest = new;
+                switched = true;
             }
         }
         if let Some(f) = target.file.as_mut() {
@@ -231,6 +233,14 @@ fn writer(shared: &'static Shared) {
             }
         }
         drop(target);
+        if switched {
+            // The stream's mutex comes before the target's (as in `start_rewrite`).
+            let mut inner = stream.inner.lock();
+            let t = aof.target.lock();
+            let takes = t.file.is_some() || t.switch.is_some();
+            drop(t);
+            stream.set_aof_takes(&mut inner, takes);
+        }
         if !bytes.is_empty() {
             aof.current_size
                 .fetch_add(bytes.len() as u64, Ordering::Relaxed);
@@ -267,7 +277,7 @@ pub fn sync_covers(shared: &Shared, to: u64) -> bool {
     } else {
         &stream.written
     };
-    done.load(Ordering::SeqCst) >= to || !stream.on()
+    done.load(Ordering::SeqCst) >= to || !stream.on() || !stream.aof_takes()
 }
 
 /// Waits (in a plain thread) until everything appended so far is written and synced.
@@ -317,6 +327,7 @@ pub fn open_at_startup(shared: &'static Shared) -> Result<(), String> {
     let mut inner = shared.stream.inner.lock();
     inner.reselect();
     shared.aof.target.lock().file = Some(file);
+    shared.stream.set_aof_takes(&mut inner, true);
     shared.stream.written.store(inner.end, Ordering::Release);
     shared.stream.synced.store(inner.end, Ordering::Release);
     drop(inner);
@@ -417,6 +428,7 @@ fn start_rewrite(shared: &'static Shared, log: bool) -> std::io::Result<()> {
             if log {
                 inner.reselect();
                 aof.target.lock().switch = Some((at, file));
+                shared.stream.set_aof_takes(&mut inner, true);
             }
         }
         for shard in locked.iter_mut() {

@@ -20,8 +20,11 @@
 //! waiting room's clock is written down with `NOW`, scripts become the writes they made, and
 //! expiry deletions are logged as DEL where they happened (a loader never expires anything).
 
+mod pending;
 mod rewrite;
 pub mod wake;
+
+pub use pending::Pending;
 
 use crate::session::Session;
 use parking_lot::Mutex;
@@ -50,6 +53,11 @@ pub struct Stream {
     /// A second consumer (replication's backlog, `crate::replication`): sees each append's
     /// bytes in stream order, under the stream's mutex.
     pub tap: std::sync::OnceLock<Tap>,
+    /// Whether the AOF writer takes the bytes (a file is open, or one is to be switched to);
+    /// changed only under `inner`'s mutex. While it is not (replication alone turned the
+    /// stream on), an append only feeds the tap: nothing is kept for the writer, the writer
+    /// is not woken and replies wait for nothing, as Redis's replies never wait for replicas.
+    aof_takes: AtomicBool,
 }
 
 /// What [`Stream::tap`] calls with the bytes one append added.
@@ -67,33 +75,36 @@ pub struct Inner {
 }
 
 impl Inner {
-    fn push(&mut self, entries: &[Entry]) {
+    fn push(&mut self, entries: &Pending) {
         let start = self.buf.len();
-        let wrap = entries.len() > 1;
+        let wrap = entries.iter().len() > 1;
         if let Some((db, _)) = entries
-            .first()
-            .filter(|(db, _)| wrap && self.db != Some(*db))
+            .iter()
+            .next()
+            .filter(|&(db, _)| wrap && self.db != Some(db))
         {
             // SELECT before MULTI, where Redis puts it.
-            let mut n = itoa::Buffer::new();
-            encode_command(&mut self.buf, &[&b"SELECT"[..], n.format(*db).as_bytes()]);
-            self.db = Some(*db);
+            self.select(db);
         }
         if wrap {
             encode_command(&mut self.buf, &[b"MULTI"]);
         }
-        for (db, argv) in entries {
-            if self.db != Some(*db) {
-                let mut n = itoa::Buffer::new();
-                encode_command(&mut self.buf, &[&b"SELECT"[..], n.format(*db).as_bytes()]);
-                self.db = Some(*db);
+        for (db, bytes) in entries.iter() {
+            if self.db != Some(db) {
+                self.select(db);
             }
-            encode_command(&mut self.buf, argv);
+            self.buf.extend_from_slice(bytes);
         }
         if wrap {
             encode_command(&mut self.buf, &[b"EXEC"]);
         }
         self.end += (self.buf.len() - start) as u64;
+    }
+
+    fn select(&mut self, db: usize) {
+        let mut n = itoa::Buffer::new();
+        encode_command(&mut self.buf, &[&b"SELECT"[..], n.format(db).as_bytes()]);
+        self.db = Some(db);
     }
 
     /// Forgets the selected database: the next entry starts a new file, which must SELECT.
@@ -113,22 +124,46 @@ impl Stream {
         self.on.store(on, Ordering::Release);
     }
 
+    /// Whether the AOF writer takes the stream's bytes (see [`Stream::aof_takes`]'s field).
+    #[inline]
+    pub fn aof_takes(&self) -> bool {
+        self.aof_takes.load(Ordering::Acquire)
+    }
+
+    /// Says whether the AOF writer takes the bytes; `held` is the stream's locked `inner`, so
+    /// every append sees the change at one offset.
+    pub fn set_aof_takes(&self, held: &mut Inner, takes: bool) {
+        let _ = held;
+        self.aof_takes.store(takes, Ordering::Release);
+    }
+
     /// Appends entries (wrapped in MULTI/EXEC when more than one) and returns the stream's
     /// offset after them. The caller holds the shard locks of what they changed. The writer
     /// is not woken: a connection's turn does that once (`wake::turn_appended`).
-    fn push(&self, entries: &[Entry]) -> u64 {
+    fn push(&self, entries: &Pending) -> u64 {
         let mut inner = self.inner.lock();
         let start = inner.buf.len();
         inner.push(entries);
         if let Some(tap) = self.tap.get() {
             tap(&inner.buf[start..]);
         }
+        if !self.aof_takes.load(Ordering::Relaxed) {
+            inner.buf.truncate(start);
+        }
         inner.end
     }
 
     /// Appends a job's entries (outside any connection's turn) and wakes the writer.
     pub fn append(&self, entries: &[Entry]) -> u64 {
-        let end = self.push(entries);
+        let mut pending = Pending::default();
+        for (db, argv) in entries {
+            pending.push_args(*db, argv);
+        }
+        self.append_pending(&pending)
+    }
+
+    fn append_pending(&self, pending: &Pending) -> u64 {
+        let end = self.push(pending);
         self.kick();
         end
     }
@@ -180,23 +215,22 @@ pub fn commit_job(stream: &Stream, locked: &mut LockedShards<'_>, entries: &mut 
         entries.clear();
         return;
     }
-    let mut all = Vec::new();
+    let mut all = Pending::default();
     take_expired(locked, &mut all);
     all.append(entries);
     if !all.is_empty() {
-        stream.append(&all);
+        stream.append_pending(&all);
     }
 }
 
 /// Keys lookups expired under these locks, as DEL (Redis propagates them the same way).
-fn take_expired(locked: &mut LockedShards<'_>, into: &mut Vec<Entry>) {
+fn take_expired(locked: &mut LockedShards<'_>, into: &mut Pending) {
     for shard in locked.iter_mut() {
         for (db, d) in shard.dbs.iter_mut().enumerate() {
             if let Some(keys) = d.take_expired() {
-                into.extend(
-                    keys.into_iter()
-                        .map(|k| (db, vec![b"DEL".to_vec(), k.to_vec()])),
-                );
+                for k in keys {
+                    into.push_args(db, &[&b"DEL"[..], &k[..]]);
+                }
             }
         }
     }

@@ -22,7 +22,7 @@
 //! own form through `Effects`. Everything else is logged as its argv. The state is read back
 //! under the command's still-held locks, so it is exactly what the command left.
 
-use super::Entry;
+use super::Pending;
 use usher_engine::store::LockedShards;
 use usher_engine::value::{Entry as KeyEntry, Value};
 use usher_protocol::Argv;
@@ -71,7 +71,7 @@ pub fn effect_of(
     db: usize,
     now_ms: i64,
     locked: &mut LockedShards<'_>,
-    into: &mut Vec<Entry>,
+    into: &mut Pending,
 ) {
     let key = argv.get(1).unwrap_or_default();
     let out = match name {
@@ -177,22 +177,26 @@ pub fn effect_of(
             return;
         }
         n if CLOCK_COMMANDS.contains(&n) => {
-            let mut out = argv_of(argv);
             let given = argv.len() >= 3 && argv.arg(argv.len() - 2).eq_ignore_ascii_case(b"NOW");
-            if !given {
-                out.push(v(b"NOW"));
-                out.push(num(now_ms));
+            if given {
+                into.push_argv(db, argv, &[]);
+            } else {
+                let mut ms = itoa::Buffer::new();
+                into.push_argv(db, argv, &[b"NOW", ms.format(now_ms).as_bytes()]);
             }
-            out
+            return;
         }
-        _ => argv_of(argv),
+        _ => {
+            into.push_argv(db, argv, &[]);
+            return;
+        }
     };
     into.push((db, out));
 }
 
 /// XADD with the id it generated (a replay must not generate another) and, if it trimmed,
 /// the exact trim that leaves the same first entry.
-fn xadd_effect(argv: Argv<'_>, db: usize, locked: &mut LockedShards<'_>, into: &mut Vec<Entry>) {
+fn xadd_effect(argv: Argv<'_>, db: usize, locked: &mut LockedShards<'_>, into: &mut Pending) {
     let args: Vec<&[u8]> = argv.iter().collect();
     let key = args.get(1).copied().unwrap_or_default();
     let mut out = vec![v(b"XADD"), v(key)];
@@ -268,7 +272,7 @@ fn state_of(locked: &mut LockedShards<'_>, db: usize, key: &[u8]) -> Vec<Vec<u8>
 }
 
 /// A hold's clock-dependent fields as the command left them: `heldAt` and the expiry.
-fn seat_state(locked: &mut LockedShards<'_>, db: usize, seat: &[u8], into: &mut Vec<Entry>) {
+fn seat_state(locked: &mut LockedShards<'_>, db: usize, seat: &[u8], into: &mut Pending) {
     if let Some(e) = entry(locked, db, seat) {
         let held_at = match &e.value {
             Value::Hash(h) => h.get(b"heldAt").map(v),

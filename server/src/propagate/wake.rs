@@ -134,6 +134,10 @@ fn request_kick(local: &mut Local) {
 /// A connection's turn appended up to stream offset `to`; under `appendfsync always` its
 /// replies wait until the AOF has that offset on disk.
 pub async fn turn_appended(shared: &'static Shared, to: u64) {
+    if !shared.stream.aof_takes() {
+        // Only replication reads the stream: nothing to write, nothing to wait for.
+        return;
+    }
     let done = crate::persistence::aof::sync_covers;
     if done(shared, to) {
         with_local(shared, request_kick);

@@ -99,6 +99,9 @@ pub struct Replication {
     pub backlog: Mutex<Backlog>,
     /// Signalled when the backlog grows (replica senders wait on it).
     pub fed: tokio::sync::Notify,
+    /// Set by a sender about to look for bytes and then wait on `fed`: the stream's appends
+    /// signal `fed` only then, not once per command (see [`start`]).
+    pub want_fed: AtomicBool,
     /// Signalled when a replica acknowledges (WAIT waits on it).
     pub acked: tokio::sync::Notify,
     pub replicas: Mutex<Vec<Arc<ReplicaLink>>>,
@@ -125,6 +128,7 @@ impl Default for Replication {
             }),
             backlog: Mutex::new(Backlog::default()),
             fed: tokio::sync::Notify::new(),
+            want_fed: AtomicBool::new(false),
             acked: tokio::sync::Notify::new(),
             replicas: Mutex::new(Vec::new()),
             handshakes: Mutex::new(Default::default()),
@@ -150,7 +154,11 @@ pub fn start(shared: &'static Shared) {
         if b.active {
             b.append(bytes);
             drop(b);
-            r.fed.notify_waiters();
+            // A sender sets `want_fed` before it looks at the backlog under its mutex, so
+            // either it saw these bytes or this load sees its flag.
+            if r.want_fed.load(Ordering::Relaxed) && r.want_fed.swap(false, Ordering::Relaxed) {
+                r.fed.notify_waiters();
+            }
         }
     }));
     let target = shared.config.read().repl.replicaof.clone();

@@ -4,8 +4,8 @@
 //!
 //! The full sync's image is taken under every shard lock at one stream offset, so it is one
 //! point in time and the stream continues exactly after it; the lock is held while the
-//! shards are serialized into memory (about 0.3 s for a 1,000,000-user line), then the bytes
-//! are sent without any lock.
+//! shards are serialized into memory (about 35 ms for a 10,000,000-user line, see
+//! docs/benchmarks.md), on a blocking thread, then the bytes are sent without any lock.
 //!
 //! No write may hold the connection against a replica that stopped reading (a partition): the
 //! sync's bytes must each make progress within `repl-timeout`, and the stream's writes give
@@ -35,8 +35,9 @@ pub struct SyncRequest {
 /// Bytes sent to a replica per write.
 const CHUNK: usize = 256 * 1024;
 
-/// How the replica will be fed: from `from` on, after `preamble` (and an RDB when full).
-fn negotiate(shared: &'static Shared, req: &SyncRequest) -> (Vec<u8>, u64, bool) {
+/// How the replica will be fed: from `from` on, after the reply line (and the RDB bulk when
+/// full: its `$<len>` header ends the line's bytes, the image is sent as it is, uncopied).
+fn negotiate(shared: &'static Shared, req: &SyncRequest) -> (Vec<u8>, Vec<u8>, u64, bool) {
     let r: &Replication = &shared.replication;
     if !req.legacy && req.offset > 0 {
         let want = req.offset as u64 - 1;
@@ -47,20 +48,19 @@ fn negotiate(shared: &'static Shared, req: &SyncRequest) -> (Vec<u8>, u64, bool)
         if known && b.holds(want) {
             r.partial_ok.fetch_add(1, Ordering::Relaxed);
             let line = format!("+CONTINUE {}\r\n", ids.replid).into_bytes();
-            return (line, want, false);
+            return (line, Vec::new(), want, false);
         }
         r.partial_err.fetch_add(1, Ordering::Relaxed);
     }
     let (image, offset) = image(shared);
     r.full_syncs.fetch_add(1, Ordering::Relaxed);
     let replid = r.ids.lock().replid.clone();
-    let mut pre = Vec::with_capacity(image.len() + 128);
+    let mut pre = Vec::new();
     if !req.legacy {
         pre.extend_from_slice(format!("+FULLRESYNC {replid} {offset}\r\n").as_bytes());
     }
     pre.extend_from_slice(format!("${}\r\n", image.len()).as_bytes());
-    pre.extend_from_slice(&image);
-    (pre, offset, true)
+    (pre, image, offset, true)
 }
 
 /// An RDB of every shard at one stream offset, and that offset. Turns the stream (and the
@@ -71,6 +71,20 @@ pub fn image(shared: &'static Shared) -> (Vec<u8>, u64) {
         let c = shared.config.read();
         rdb::WriteOptions::new(c.rdbcompression, &c.engine)
     };
+    let aux = Aux {
+        ctime_s: unix_ms() / 1000,
+        used_mem: crate::memory::used_bytes(),
+        aof_base: false,
+    };
+    // Room for the image, touched before the shard locks are taken: growing it by doubling,
+    // or faulting its fresh pages in, while every shard waits made that wait 30 ms to 1.3 s
+    // for a 10,000,000-user line on a busy VM.
+    let mut out = Vec::new();
+    if out.try_reserve(aux.used_mem as usize / 2).is_ok() {
+        out.resize(out.capacity(), 0);
+        out.clear();
+    }
+    out.extend_from_slice(&rdb::file_header(&aux));
     let mut locked = shared.store.lock_all();
     let offset = {
         let mut inner = shared.stream.inner.lock();
@@ -88,12 +102,6 @@ pub fn image(shared: &'static Shared) -> (Vec<u8>, u64) {
         crate::propagate::log_expired(&mut locked, true);
         shared.stream.set_on(true);
     }
-    let aux = Aux {
-        ctime_s: unix_ms() / 1000,
-        used_mem: crate::memory::used_bytes(),
-        aof_base: false,
-    };
-    let mut out = rdb::file_header(&aux);
     // Under every shard lock, so at the image's offset (FUNCTION's writes lock every shard).
     out.extend_from_slice(&crate::persistence::function_records(shared, o.compress));
     for shard in locked.iter_mut() {
@@ -160,7 +168,11 @@ async fn feed<S: Transport>(
     let shared = s.shared;
     let r = &shared.replication;
     let id = s.info.id;
-    let (pre, mut from, full) = negotiate(shared, &req);
+    // Off this worker: while the image is taken and checksummed its other connections keep
+    // being served; only commands needing a shard lock wait, while the shards are serialized.
+    let (pre, image, mut from, full) = tokio::task::spawn_blocking(move || negotiate(shared, &req))
+        .await
+        .map_err(std::io::Error::other)?;
     r.backlog.lock().pin(id, from);
     crate::notice!(
         "Replica {} asks for synchronization: {} from offset {from}",
@@ -176,7 +188,7 @@ async fn feed<S: Transport>(
     // The sync's bytes in pieces, each of which must go out within `repl-timeout`: a replica
     // cut off in the middle of a full sync is given up on, as Redis gives up on one whose
     // transfer makes no progress (there is no ACK to time out yet).
-    for piece in pre.chunks(CHUNK) {
+    for piece in pre.chunks(CHUNK).chain(image.chunks(CHUNK)) {
         let sent = tokio::select! {
             biased;
             _ = until_killed(&info) => return Ok(()),
@@ -193,6 +205,7 @@ async fn feed<S: Transport>(
             }
         }
     }
+    drop(image);
     link.state.store(2, Ordering::Relaxed);
     link.ack_ms.store(unix_ms(), Ordering::Relaxed);
     let mut parser = RequestParser::new();
@@ -200,6 +213,7 @@ async fn feed<S: Transport>(
         let fed = r.fed.notified();
         tokio::pin!(fed);
         fed.as_mut().enable();
+        r.want_fed.store(true, Ordering::Relaxed);
         let chunk = {
             let mut b = r.backlog.lock();
             if b.is_dropped(id) || !b.holds(from) {
@@ -263,14 +277,10 @@ async fn send<S: Transport>(stream: &mut S, bytes: &[u8]) -> std::io::Result<()>
 
 /// Resolves once the client is killed (CLIENT KILL, REPLICAOF, the keepalive's timeout).
 async fn until_killed(info: &crate::client::ClientInfo) {
-    loop {
-        let woken = info.wake.notified();
-        tokio::pin!(woken);
-        woken.as_mut().enable();
-        if info.killed() {
-            return;
-        }
-        woken.await;
+    // A kill raises the signal after setting its flag, and a raise nobody waited for is kept
+    // for the next wait: checking the flag first misses none.
+    while !info.killed() {
+        info.wake.notified().await;
     }
 }
 

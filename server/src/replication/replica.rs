@@ -283,6 +283,8 @@ fn read_payload(shared: &Shared, link: &mut Link, timeout: Duration) -> Result<V
     let len: usize = spec
         .parse()
         .map_err(|_| format!("bad bulk length {spec}"))?;
+    // One allocation of the announced size, not a doubling (and a copy) per power of two.
+    let _ = link.buf.try_reserve(len.saturating_sub(link.buf.len()));
     while link.buf.len() < len {
         if link.fill(shared)? > 0 {
             last_io = Instant::now();
