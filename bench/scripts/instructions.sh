@@ -83,7 +83,6 @@ for bin in "${bins[@]}"; do
     read -r a ac < <(run "$bin" "$t" "$n")
     read -r b bc < <(run "$bin" "$t" $((3 * n)))
     [ -n "${a:-}" ] && [ -n "${b:-}" ] || exit 1
-    [ -n "${DEBUG:-}" ] && echo "a=$a ac=$ac b=$b bc=$bc" >&2
     echo "$bin $t P=$pipeline Ir/request $(( (b - a) / (2 * n) )) ($(( (b - bc - a + ac) / (2 * n) )) without cron)"
   done
 done
