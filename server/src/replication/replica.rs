@@ -409,6 +409,15 @@ impl Applier {
             );
             return;
         };
+        // As Redis's gate does for its primary's commands: a wrong arity is refused (handlers
+        // index their arguments on the gate's word, and this path has no gate).
+        if !cmd.spec.arity_ok(argv.len()) {
+            crate::warning!(
+                "Wrong number of arguments for '{}' from MASTER; skipped",
+                String::from_utf8_lossy(argv.arg(0))
+            );
+            return;
+        }
         s.now_ms = 0;
         s.last_command_end = None;
         let mut reply = Vec::new();
@@ -420,3 +429,4 @@ impl Applier {
         }
     }
 }
+
