@@ -1429,6 +1429,72 @@ pub fn stored_value(d: &Directive, config: &Config) -> String {
     d.show(config)
 }
 
+/// What CONFIG REWRITE writes for a config file's `text`: each directive line of the file
+/// with its current value (repeated directives once, comments and other lines as they are),
+/// then every directive the file lacks whose value differs from its default. `user` lines
+/// are dropped: the caller writes the live ACL users.
+pub fn rewrite_lines(text: &str, config: &Config) -> Vec<String> {
+    let defaults = Config::default();
+    let mut written: Vec<&str> = Vec::new();
+    let mut lines: Vec<String> = Vec::new();
+    for line in text.lines() {
+        // The name as the loader reads it (quotes, escapes), so that a line the loader applies
+        // is never kept verbatim after its rewritten value, undoing it.
+        let words = line_words(line).unwrap_or_default();
+        let name = words.first().map_or("", String::as_str);
+        if name.eq_ignore_ascii_case("user") {
+            continue;
+        }
+        match find(name) {
+            Some(d) if written.contains(&d.name) => {}
+            Some(d) => {
+                written.push(d.name);
+                lines.push(rewrite_line(d, config));
+            }
+            None => lines.push(line.to_string()),
+        }
+    }
+    for d in all() {
+        if !written.contains(&d.name) && d.show(config) != d.show(&defaults) {
+            lines.push(rewrite_line(d, config));
+        }
+    }
+    lines
+}
+
+/// The line CONFIG REWRITE writes for `d`: its name and its stored value, quoted where the
+/// value is empty or has spaces.
+fn rewrite_line(d: &Directive, config: &Config) -> String {
+    format!("{} {}", d.name, quote(&stored_value(d, config)))
+}
+
+/// A value as one config-file word: bare when it is plain, else in double quotes with
+/// Redis's `sdscatrepr` escapes, so that the file's parser reads back exactly `v` (a value
+/// with a quote, a backslash or a newline must not end or break the line).
+fn quote(v: &str) -> String {
+    let plain = |b: u8| b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b'\\');
+    if !v.is_empty() && v.bytes().all(plain) {
+        return v.to_string();
+    }
+    let mut out = String::from("\"");
+    for b in v.bytes() {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x07 => out.push_str("\\a"),
+            0x08 => out.push_str("\\b"),
+            b' ' => out.push(' '),
+            b if b.is_ascii_graphic() => out.push(b as char),
+            b => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// Every directive: usher's own first, then those it accepts without acting on them.
 pub fn all() -> impl Iterator<Item = &'static Directive> {
     DIRECTIVES.iter().chain(inert::DIRECTIVES)
@@ -1482,23 +1548,14 @@ impl std::fmt::Display for ConfigError {
 pub fn load_text(config: &mut Config, text: &str) -> Result<(), ConfigError> {
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
         let err = |reason: String| ConfigError {
             line_no: i + 1,
             line: line.to_string(),
             reason,
         };
-        let mut data = Vec::new();
-        let mut spans = Vec::new();
-        if !usher_protocol::parse::split_args(line.as_bytes(), &mut data, &mut spans) {
+        let Some(words) = line_words(line) else {
             return Err(err("Unbalanced quotes in configuration line".into()));
-        }
-        let words: Vec<String> = spans
-            .iter()
-            .map(|&(s, e)| String::from_utf8_lossy(&data[s..e]).into_owned())
-            .collect();
+        };
         let Some((name, args)) = words.split_first() else {
             continue;
         };
@@ -1513,6 +1570,25 @@ pub fn load_text(config: &mut Config, text: &str) -> Result<(), ConfigError> {
         apply(config, name, args).map_err(err)?;
     }
     Ok(())
+}
+
+/// The words of one config-file line as redis.conf's parser splits them (`sdssplitargs`):
+/// none for a blank line or a comment, `None` for unbalanced quotes.
+fn line_words(line: &str) -> Option<Vec<String>> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return Some(Vec::new());
+    }
+    let (mut data, mut spans) = (Vec::new(), Vec::new());
+    if !usher_protocol::parse::split_args(line.as_bytes(), &mut data, &mut spans) {
+        return None;
+    }
+    Some(
+        spans
+            .iter()
+            .map(|&(s, e)| String::from_utf8_lossy(&data[s..e]).into_owned())
+            .collect(),
+    )
 }
 
 /// What the command line asked for.
@@ -1591,6 +1667,33 @@ pub fn set_error(name: &str, reason: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fuzz finding (config_file): CONFIG REWRITE wrote a value with a quote and a space bare
+    /// (`requirepass a "b`) and one with a newline across two lines; the file then did not load.
+    #[test]
+    fn rewritten_values_load_back_whatever_their_bytes() {
+        let mut c = Config::default();
+        let password = "a \"b\\c\nd\x01\u{e9}'";
+        apply(&mut c, "requirepass", &[password.to_string()]).unwrap();
+        let text = rewrite_lines("requirepass old\n", &c).join("\n");
+        let mut back = Config::default();
+        load_text(&mut back, &text).unwrap();
+        assert_eq!(back.requirepass, password);
+        assert_eq!(rewrite_lines("", &Config::default()), Vec::<String>::new());
+    }
+
+    /// Fuzz finding (config_file): CONFIG REWRITE found directive names by whitespace, the
+    /// loader by redis.conf's quoting rules, so a line the loader applied (`"port" 2`) was kept
+    /// verbatim after the rewritten value and undid it on the next start.
+    #[test]
+    fn rewrite_reads_directive_names_as_the_loader_does() {
+        let file = "port 1\n\"port\" 2\n'maxmemory' 5mb\n";
+        let mut c = Config::default();
+        load_text(&mut c, file).unwrap();
+        apply(&mut c, "port", &["3".into()]).unwrap();
+        let rewritten = rewrite_lines(file, &c);
+        assert_eq!(rewritten, vec!["port 3", "maxmemory 5242880"]);
+    }
 
     fn args(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()

@@ -217,37 +217,7 @@ fn config_rewrite(
     ))?;
     let text = std::fs::read_to_string(&path)
         .map_err(|e| CmdError::Owned(format!("ERR Rewriting config file: {e}")))?;
-    let defaults = config::Config::default();
-    let mut written: Vec<&str> = Vec::new();
-    let mut lines: Vec<String> = Vec::new();
-    for line in text.lines() {
-        let name = line.split_whitespace().next().unwrap_or("");
-        // ACL users are written from the live users below (Redis's rewriteConfigUserOption).
-        if name.eq_ignore_ascii_case("user") {
-            continue;
-        }
-        match config::find(name).filter(|_| !line.trim_start().starts_with('#')) {
-            Some(d) if written.contains(&d.name) => {}
-            Some(d) => {
-                written.push(d.name);
-                lines.push(format!(
-                    "{} {}",
-                    d.name,
-                    quote(&config::stored_value(d, &config))
-                ));
-            }
-            None => lines.push(line.to_string()),
-        }
-    }
-    for d in config::all() {
-        if !written.contains(&d.name) && d.show(&config) != d.show(&defaults) {
-            lines.push(format!(
-                "{} {}",
-                d.name,
-                quote(&config::stored_value(d, &config))
-            ));
-        }
-    }
+    let mut lines = config::rewrite_lines(&text, &config);
     // Without an ACL file the config file keeps the users (with one, ACL SAVE does).
     if config.aclfile.is_empty() {
         for u in s.shared.acl.users() {
@@ -264,14 +234,6 @@ fn config_rewrite(
         .map_err(|e| CmdError::Owned(format!("ERR Rewriting config file: {e}")))?;
     out.ok();
     Ok(())
-}
-
-fn quote(v: &str) -> String {
-    if v.is_empty() || v.contains(char::is_whitespace) && !v.contains('"') {
-        format!("\"{v}\"")
-    } else {
-        v.to_string()
-    }
 }
 
 const CONFIG_HELP: &[&str] = &[

@@ -756,6 +756,15 @@ impl Replayer {
                 })
             }
         };
+        // The gate's arity check does not run here, and handlers index their arguments on its
+        // word: a short command (a corrupt or hand-edited file) must stop the load, not panic
+        // the loader. (Redis runs it anyway, reading past its argv.)
+        if !cmd.spec.arity_ok(argv.len()) {
+            return Err(ReadError::Corrupt {
+                offset: at,
+                msg: "Wrong number of arguments reading the append only file",
+            });
+        }
         // Nothing expires while loading: expiries were logged as DEL where they happened.
         s.now_ms = 0;
         s.last_command_end = None;

@@ -1,7 +1,7 @@
-//! Fuzz target for usher's request parser.
+//! Fuzz target for usher's request parser (RESP multibulk and inline requests).
 //!
 //! ```text
-//! cd protocol && cargo +nightly fuzz run parse_requests -- -max_total_time=120
+//! scripts/fuzz 120 parse_requests
 //! ```
 //!
 //! Arbitrary bytes go through [`RequestParser`] exactly as `server/src/connection.rs` feeds it:
