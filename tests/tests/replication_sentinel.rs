@@ -182,7 +182,7 @@ fn seat(n: usize) -> String {
 /// worker finds the primary again through the Sentinels.
 fn worker(id: usize, sentinels: Vec<u16>, stop: Arc<AtomicBool>) -> Seen {
     let mut seen = Seen::default();
-    let mut rng = id as u64 * 0x9E37_79B9_7F4A_7C15 + 1;
+    let mut rng = (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut next = move || {
         rng ^= rng << 13;
         rng ^= rng >> 7;

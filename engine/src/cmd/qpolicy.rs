@@ -9,7 +9,9 @@
 //! at QPOLICY SET by `Flags::SAME_SLOT`, and at every read of the hash).
 
 pub mod feed;
+pub mod lanes;
 pub mod noshow;
+mod reset;
 pub mod stats;
 
 use crate::cmd::hash::get_hash;
@@ -400,17 +402,21 @@ fn qpolicy_list(ctx: &mut ExecCtx, _argv: Argv, out: &mut dyn ReplySink) -> CmdR
 
 const HELP: &[&str] = &[
     "QPOLICY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "SET <queue> <active> [MAXACTIVE n] [RATE per-minute] [TTL ms] [HEARTBEAT ms] [OPENAT unix-ms] [CHANNEL channel] [TOKENS ms]",
+    "SET <queue> <active> [MAXACTIVE n] [RATE per-minute] [TTL ms] [HEARTBEAT ms] [TOKENS ms]",
+    "    [PREQUEUEAT unix-ms] [OPENAT unix-ms] [CLOSEAT unix-ms] [CHANNEL channel]",
     "    [STATE open|paused|closed] [METHOD fifo|random|auto|passthrough|reject]",
     "    [MAXWAITING n] [MESSAGE text] [MAXPERCLIENT n] [NOSHOW ms] [SEED text]",
     "    [TOKENALG HS256|EdDSA] [INVITEONLY yes|no] [FEED maxlen] [SOON n] [EXPIRING ms]",
+    "    [LANES name:percent,...]",
     "    Set the queue's admission policy, or change the options given; the server runs it.",
     "UNSET <queue> <field> [<field> ...]",
-    "    Clear policy fields (maxactive, rate, ttl, heartbeat, openat, channel, tokens, state, method, maxwaiting, message, maxperclient, noshow, seed, tokenalg, inviteonly, feed, soon, expiring).",
+    "    Clear policy fields (maxactive, rate, ttl, heartbeat, prequeueat, openat, closeat, channel, tokens, state, method, maxwaiting, message, maxperclient, noshow, seed, tokenalg, inviteonly, feed, soon, expiring, lanes).",
     "GET <queue>",
     "    Return the policy in force, and the errors of fields that were refused.",
     "DEL <queue>",
     "    Stop running the queue's policy and delete it.",
+    "RESET <queue> [KEEPACTIVE] [NOW unix-ms]",
+    "    Start the event over: empty its line and lanes, clear its statistics, end its sessions (unless KEEPACTIVE).",
     "LIST",
     "    Return the queues of this database that have a policy.",
     "HELP",
@@ -679,6 +685,22 @@ const QPOLICY_SUBCOMMANDS: &[Spec] = &[
         "0.1.0",
         "Removes a queue's admission policy.",
         "O(1)",
+    ),
+    cmd(
+        "RESET",
+        -3,
+        Flags::WRITE
+            .union(SLOT)
+            .union(Flags::NONDETERMINISTIC),
+        reset::qpolicy_reset as EngineHandler,
+    )
+    .keys(2, 2, 1)
+    .derived_keys(policy_companions)
+    .doc(
+        Group::Queue,
+        "0.1.0",
+        "Starts an event over: empties its line and lanes, clears its statistics and ends its sessions, keeping the policy and the feed.",
+        "O(N) where N is the number of users waiting and active.",
     ),
     cmd(
         "LIST",

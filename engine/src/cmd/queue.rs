@@ -15,7 +15,7 @@
 
 use crate::args::{self, is};
 use crate::bytes::SmallBytes;
-use crate::cmd::qpolicy::policy_of;
+use crate::cmd::qpolicy::{lanes, policy_of};
 use crate::cmd::token::{check_invite, spend_invite};
 use crate::cmd::zset::{get_zset as zset, limits as zset_limits};
 use crate::command::{cmd, CommandSpec, EngineHandler, Flags, Group, WarmHint};
@@ -24,7 +24,7 @@ use crate::error::{CmdError, CmdResult};
 use crate::keyspace_events as ev;
 use crate::queue::draw::{draw_rank, prequeue_slot_of};
 use crate::queue::heartbeat::{poll_ms, timeout_ms};
-use crate::queue::policy::{clients_key, heartbeat_key, held_key, Method, Policy};
+use crate::queue::policy::{clients_key, heartbeat_key, held_key, lane_key, Method, Policy};
 use crate::queue::rate::eta_ms;
 use crate::queue::score::{next_arrival, prequeue_slot, PREQUEUE_SLOTS};
 use crate::queue::split::Line;
@@ -86,7 +86,7 @@ pub(crate) fn drop_if_empty(ctx: &mut ExecCtx, key: &[u8]) {
 }
 
 /// Trailing options shared by the family: `MAXACTIVE n`, `TTL ms`, `LIMIT n`, `CLIENT key`,
-/// `NOW ms`.
+/// `INVITE token`, `LANE name`, `NOW ms`.
 #[derive(Default)]
 struct Options<'a> {
     max_active: Option<i64>,
@@ -95,6 +95,7 @@ struct Options<'a> {
     limit: Option<i64>,
     client: Option<&'a [u8]>,
     invite: Option<&'a [u8]>,
+    lane: Option<&'a [u8]>,
 }
 
 #[derive(Clone, Copy)]
@@ -104,6 +105,7 @@ struct Allowed {
     limit: bool,
     client: bool,
     invite: bool,
+    lane: bool,
 }
 
 const ONLY_NOW: Allowed = Allowed {
@@ -112,6 +114,7 @@ const ONLY_NOW: Allowed = Allowed {
     limit: false,
     client: false,
     invite: false,
+    lane: false,
 };
 
 /// A positive duration in ms that keeps `now + ttl` a valid time, else Redis's
@@ -158,6 +161,8 @@ fn parse_options<'a>(
             o.client = Some(value);
         } else if is(opt, "INVITE") && allowed.invite {
             o.invite = Some(value);
+        } else if is(opt, "LANE") && allowed.lane {
+            o.lane = Some(value);
         } else {
             return Err(CmdError::Syntax);
         }
@@ -217,6 +222,7 @@ fn admit(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
             limit: false,
             client: false,
             invite: false,
+            lane: false,
         },
         "admit",
     )?;
@@ -354,10 +360,41 @@ fn pop_live(
     let mut dropped = Vec::new();
     let max_dropped = take * 4 + 64;
     let mut draws = 0;
-    // Sub-queues a split line's admissions took from (bit i: sub-queue i).
+    // Sub-queues a split line's admissions took from (bit i: sub-queue i), and lanes.
     let mut touched = 0u64;
+    let mut lanes_touched = 0u64;
+    let mut main_touched = false;
+    // With priority lanes, each pick's source (0: the main line, i + 1: lane i) is chosen by
+    // the lanes' weights (see `qpolicy::lanes`).
+    let mut picker = match policy.filter(|p| !p.lanes.is_empty()) {
+        Some(p) => {
+            let main_len = line.len(ctx, queue).unwrap_or(0);
+            Some(lanes::Picker::load(ctx, queue, p, main_len))
+        }
+        None => None,
+    };
     while admitted.len() < take && dropped.len() < max_dropped {
-        let popped = if line.is_split() {
+        let (source, weights) = match &picker {
+            Some(pk) => match pk.choose() {
+                Some(choice) => choice,
+                None => break,
+            },
+            None => (0, Vec::new()),
+        };
+        let popped = if let (true, Some(p)) = (source > 0, policy) {
+            let key = lane_key(queue, &p.lanes[source - 1].name);
+            match zset(ctx.db(&key), &key, clock) {
+                Ok(Some(z)) => match &random {
+                    Some(seed) if !z.is_empty() => {
+                        let rank = draw_rank(seed, now, z.len(), draws);
+                        draws += 1;
+                        z.remove_at_rank(rank)
+                    }
+                    _ => z.pop_min(),
+                },
+                _ => None,
+            }
+        } else if line.is_split() {
             let taken = match &random {
                 Some(seed) => match line.len(ctx, queue) {
                     Ok(len) if len > 0 => {
@@ -374,25 +411,41 @@ fn pop_live(
                 (user, score)
             })
         } else {
-            let Ok(Some(z)) = zset(ctx.db(queue), queue, clock) else {
-                break;
-            };
-            match &random {
-                Some(seed) if !z.is_empty() => {
-                    let rank = draw_rank(seed, now, z.len(), draws);
-                    draws += 1;
-                    z.remove_at_rank(rank)
-                }
-                _ => z.pop_min(),
+            match zset(ctx.db(queue), queue, clock) {
+                Ok(Some(z)) => match &random {
+                    Some(seed) if !z.is_empty() => {
+                        let rank = draw_rank(seed, now, z.len(), draws);
+                        draws += 1;
+                        z.remove_at_rank(rank)
+                    }
+                    _ => z.pop_min(),
+                },
+                _ => None,
             }
         };
-        let Some((user, arrival)) = popped else { break };
+        let Some((user, arrival)) = popped else {
+            match picker.as_mut() {
+                Some(pk) => {
+                    pk.exhausted(source);
+                    continue;
+                }
+                None => break,
+            }
+        };
+        if source > 0 {
+            lanes_touched |= 1 << (source - 1);
+        } else {
+            main_touched = true;
+        }
         let stale = match &heartbeat {
             Some(hb) => {
                 matches!(zset(ctx.db(hb), hb, clock), Ok(Some(h)) if h.score(&user).is_some_and(|due| due <= now as f64))
             }
             None => false,
         };
+        if let Some(pk) = picker.as_mut() {
+            pk.took(source, weights, !stale);
+        }
         if stale {
             dropped.push(user);
         } else {
@@ -403,18 +456,26 @@ fn pop_live(
     if admitted.is_empty() && dropped.is_empty() {
         return (admitted, arrivals);
     }
+    if let (Some(pk), Some(p)) = (&picker, policy) {
+        pk.save(ctx, queue, p);
+    }
     if !dropped.is_empty() {
         count_dropped(ctx, queue, dropped.len() as u64);
     }
     // A random draw removes members by name, as ZREM would.
     let event = if random.is_some() { "zrem" } else { "zpopmin" };
     for (i, key) in line.keys(queue).into_iter().enumerate() {
-        if line.is_split() && touched & (1 << i) == 0 {
+        if !main_touched || (line.is_split() && touched & (1 << i) == 0) {
             continue;
         }
         ctx.notify(ev::ZSET, event, key);
         drop_if_empty(ctx, key);
         ctx.modified_in_sale(key);
+    }
+    if let Some(p) = policy {
+        for i in (0..p.lanes.len()).filter(|i| lanes_touched & (1 << i) != 0) {
+            lanes::touched(ctx, queue, p, i, event);
+        }
     }
     if let Some(hb) = &heartbeat {
         for user in admitted.iter().chain(&dropped) {
@@ -439,7 +500,9 @@ fn live_waiting(ctx: &mut ExecCtx, queue: &[u8], policy: Option<&Policy>, now: i
     let clock = ctx.now_ms;
     let total = Line::of(ctx, queue)
         .and_then(|line| line.len(ctx, queue))
-        .unwrap_or(0) as i64;
+        .unwrap_or(0)
+        + lanes::waiting(ctx, queue, policy);
+    let total = total as i64;
     if policy.is_none_or(|p| p.heartbeat_ms.is_none()) {
         return total;
     }
@@ -517,6 +580,7 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         Allowed {
             client: true,
             invite: true,
+            lane: true,
             ..ONLY_NOW
         },
         "enter",
@@ -546,8 +610,30 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
             None => (None, 0, None),
         }
     };
+    let main_len = len;
     let policy = policy_of(ctx, queue)?;
     check_policy_active(policy.as_ref(), active)?;
+    lanes::check(ctx, queue, policy.as_ref())?;
+    let lane = match opts.lane {
+        None => None,
+        Some(name) => match policy.as_ref().and_then(|p| p.lane_index(name)) {
+            Some(i) => Some(i),
+            None => {
+                return Err(CmdError::Owned(format!(
+                    "ERR no lane '{}' in the queue's policy (QPOLICY SET queue active LANES name:percent,...)",
+                    String::from_utf8_lossy(name)
+                )))
+            }
+        },
+    };
+    // With lanes, a user waits in the main line or in one lane, and everyone waiting counts.
+    let lane_lens = lanes::lengths(ctx, queue, policy.as_ref());
+    let lane_place = match rank {
+        None if !lane_lens.is_empty() => lanes::locate(ctx, queue, policy.as_ref(), user)?,
+        _ => None,
+    };
+    let in_line = rank.or(lane_place.map(|l| l.rank));
+    let len = len + lane_lens.iter().sum::<usize>() as i64;
     if policy.as_ref().is_some_and(Policy::names_users_in_text)
         && std::str::from_utf8(user).is_err()
     {
@@ -591,7 +677,7 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
             position
         }
     };
-    if let Some(rank) = rank {
+    if let Some(rank) = in_line {
         let position = rank as i64 + 1;
         touch_heartbeat(ctx, queue, user, policy.as_ref(), now, position);
         let waiting = waiting_now(ctx, len);
@@ -639,12 +725,21 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         (Some(open_at), Some(p)) => prequeue_score(p, queue, user, open_at),
         _ => arrival_score(ctx, queue, now, last),
     };
-    let home = line.home(queue, user);
+    let (lane_home, position) = match (lane, policy.as_ref()) {
+        (Some(i), Some(p)) => (
+            Some(lane_key(queue, &p.lanes[i].name)),
+            lane_lens[i] as i64 + 1,
+        ),
+        _ => (None, main_len + 1),
+    };
+    let home = lane_home
+        .as_deref()
+        .unwrap_or_else(|| line.home(queue, user));
     zadd(ctx, home, user, score);
     ctx.modified_in_sale(home);
     ctx.notify(ev::ZSET, "zadd", home);
     ctx.ready(home);
-    touch_heartbeat(ctx, queue, user, policy.as_ref(), now, len + 1);
+    touch_heartbeat(ctx, queue, user, policy.as_ref(), now, position);
     if let Some(p) = policy.as_ref() {
         if passes_through(ctx, queue, p, len, now) {
             // No line: the arrival is the only one waiting, so one admission takes exactly
@@ -668,7 +763,7 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let waiting = waiting_now(ctx, len + 1);
     match prequeue_open {
         Some(_) => reply_status(out, "PREQUEUE", 0, waiting),
-        None => reply_status(out, "NEW", shown(len + 1), waiting),
+        None => reply_status(out, "NEW", shown(position), waiting),
     }
 }
 
@@ -773,22 +868,28 @@ fn qhold(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let line = Line::of(ctx, queue)?;
     line.check(ctx, queue)?;
     check_zset(ctx, &held)?;
-    if policy_of(ctx, queue)?.is_none() {
+    let Some(policy) = policy_of(ctx, queue)? else {
         return Err(CmdError::Static(
             "ERR QHOLD needs a queue with a policy (QPOLICY SET)",
         ));
-    }
+    };
+    lanes::check(ctx, queue, Some(&policy))?;
     let clock = ctx.now_ms;
     if zset(ctx.db(&held), &held, clock)?.is_some_and(|z| z.score(user).is_some()) {
         out.int(0);
         return Ok(());
     }
     let home = line.home(queue, user);
-    let score = match zset(ctx.db(home), home, clock)?.and_then(|z| z.remove(user)) {
+    let from_main = zset(ctx.db(home), home, clock)?.and_then(|z| z.remove(user));
+    if from_main.is_some() {
+        ctx.notify(ev::ZSET, "zrem", home);
+        drop_if_empty(ctx, home);
+        ctx.modified_in_sale(home);
+    }
+    // A user held from a lane is released (QUNHOLD) into the main line.
+    let waited = from_main.or_else(|| lanes::remove(ctx, queue, Some(&policy), user));
+    let score = match waited {
         Some(score) => {
-            ctx.notify(ev::ZSET, "zrem", home);
-            drop_if_empty(ctx, home);
-            ctx.modified_in_sale(home);
             let hb = heartbeat_key(queue);
             if check_zset(ctx, &hb).is_ok() {
                 zrem(ctx, &hb, user);
@@ -884,6 +985,11 @@ fn qpos(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let rank = Line::of(ctx, queue)?.rank(ctx, queue, user)?;
     let policy = policy_of(ctx, queue)?;
     check_policy_active(policy.as_ref(), active)?;
+    let lane_place = match (rank, policy.as_ref()) {
+        (None, Some(p)) if !p.lanes.is_empty() => lanes::locate(ctx, queue, Some(p), user)?,
+        _ => None,
+    };
+    let rank = rank.or(lane_place.map(|l| l.rank));
     let held = held_position(ctx, queue, user, policy.as_ref())?;
     // A held user is shown the place their arrival would have, as if waiting.
     let rank = rank.or(held.map(|p| p as usize - 1));
@@ -894,7 +1000,14 @@ fn qpos(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         touch_heartbeat(ctx, queue, user, policy.as_ref(), now, rank as i64 + 1);
     }
     let waiting = live_waiting(ctx, queue, policy.as_ref(), now);
-    let pace = pace_per_ms(ctx, queue, policy.as_ref(), now);
+    let mut pace = pace_per_ms(ctx, queue, policy.as_ref(), now);
+    if let (Some(place), Some(p)) = (lane_place, policy.as_ref()) {
+        // A lane moves at its share of the admissions.
+        let main_len = Line::of(ctx, queue)?.len(ctx, queue)?;
+        let lens = lanes::lengths(ctx, queue, Some(p));
+        let share = lanes::effective_share(p, place.lane, main_len, &lens);
+        pace = pace.map(|per_ms| per_ms * share);
+    }
     let mut token = None;
     let random = policy.as_ref().is_some_and(|p| p.method == Method::Random);
     let (status, position, eta, eta_p90, poll) = match (is_active, rank, open_at) {
@@ -959,7 +1072,14 @@ fn qleave(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, user) = (argv.arg(1), argv.arg(2));
     let line = Line::of(ctx, queue)?;
     line.check(ctx, queue)?;
-    let removed = zrem(ctx, line.home(queue, user), user);
+    let mut removed = zrem(ctx, line.home(queue, user), user);
+    if !removed {
+        let policy = policy_of(ctx, queue)?;
+        if policy.as_ref().is_some_and(|p| !p.lanes.is_empty()) {
+            lanes::check(ctx, queue, policy.as_ref())?;
+            removed = lanes::remove(ctx, queue, policy.as_ref(), user).is_some();
+        }
+    }
     let hb = heartbeat_key(queue);
     if removed && ctx.shards.holds(&hb) && check_zset(ctx, &hb).is_ok() {
         zrem(ctx, &hb, user);
@@ -989,7 +1109,10 @@ fn qheartbeat(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResu
     }
     let hb = heartbeat_key(queue);
     check_zset(ctx, &hb)?;
-    let rank = Line::of(ctx, queue)?.rank(ctx, queue, user)?;
+    let rank = match Line::of(ctx, queue)?.rank(ctx, queue, user)? {
+        Some(rank) => Some(rank),
+        None => lanes::locate(ctx, queue, policy.as_ref(), user)?.map(|l| l.rank),
+    };
     if let Some(rank) = rank {
         touch_heartbeat(ctx, queue, user, policy.as_ref(), now, rank as i64 + 1);
     }
@@ -1018,6 +1141,7 @@ fn qsweep(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
             limit: true,
             client: false,
             invite: false,
+            lane: false,
         },
         "qsweep",
     )?;
@@ -1071,11 +1195,14 @@ pub(crate) fn sweep(
         return stale;
     };
     let mut dropped = 0;
+    let mut left: Vec<&SmallBytes> = Vec::new();
     for key in line.keys(queue) {
         let mut here = 0;
-        if let Ok(Some(z)) = zset(ctx.db(key), key, now) {
-            for user in stale.iter().filter(|u| line.home(queue, u) == key) {
-                here += z.remove(user).is_some() as u64;
+        let mut z = zset(ctx.db(key), key, now).ok().flatten();
+        for user in stale.iter().filter(|u| line.home(queue, u) == key) {
+            match z.as_mut().and_then(|z| z.remove(user)) {
+                Some(_) => here += 1,
+                None => left.push(user),
             }
         }
         if here > 0 {
@@ -1083,6 +1210,16 @@ pub(crate) fn sweep(
             ctx.notify(ev::ZSET, "zrem", key);
             drop_if_empty(ctx, key);
             ctx.modified_in_sale(key);
+        }
+    }
+    // Those not in the main line may wait in a lane.
+    if !left.is_empty() {
+        if let Ok(Some(p)) = policy_of(ctx, queue) {
+            if !p.lanes.is_empty() {
+                for user in left {
+                    dropped += lanes::remove(ctx, queue, Some(&p), user).is_some() as u64;
+                }
+            }
         }
     }
     if dropped > 0 {
@@ -1107,19 +1244,26 @@ fn qrenew(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         .and_then(|z| z.score(user))
         .filter(|e| *e > now as f64);
     if let Some(expiry) = expiry {
-        let renewed = (now + ttl) as f64;
-        if renewed > expiry {
-            zadd(ctx, active, user, renewed);
-            ctx.modified_in_sale(active);
-            ctx.notify(ev::ZSET, "zadd", active);
-        }
-        // Renewing is activity at the origin: the user showed up.
         let db = ctx.db;
         let queues = ctx
             .shards
             .try_shard(active)
             .map(|s| s.queues.queues_admitting_into(db, active))
             .unwrap_or_default();
+        // A policy with RENEW no keeps sessions at the length they were admitted with.
+        let mut renewable = true;
+        for queue in &queues {
+            if let Ok(Some(p)) = policy_of(ctx, queue) {
+                renewable &= p.renew;
+            }
+        }
+        let renewed = (now + ttl) as f64;
+        if renewable && renewed > expiry {
+            zadd(ctx, active, user, renewed);
+            ctx.modified_in_sale(active);
+            ctx.notify(ev::ZSET, "zadd", active);
+        }
+        // Renewing is activity at the origin: the user showed up.
         for queue in queues {
             crate::cmd::qpolicy::noshow::showed_up(ctx, &queue, user);
         }
@@ -1146,6 +1290,49 @@ fn qrevoke(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult 
         revoked_in_feeds(ctx, active, user, now);
     }
     out.int(removed as i64);
+    Ok(())
+}
+
+/// ```text
+/// QEND queue user COMPLETED|ABANDONED [NOW ms]
+/// ```
+/// The buyer ends their own session: the purchase is done, or they gave up. The session
+/// leaves the policy's active set at once (its place under MAXACTIVE goes to the next in
+/// line), the admission token is withdrawn, the user counts as having shown up, and the
+/// outcome is counted in `<queue>:stats` (`completed`, `abandoned`; QSTATS) and written to
+/// the feed. Reply: 1 if the user had a live session, else 0 (nothing changes).
+/// Complexity: O(log N).
+fn qend(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
+    let (queue, user) = (argv.arg(1), argv.arg(2));
+    let outcome: &'static [u8] = if is(argv.arg(3), "COMPLETED") {
+        b"completed"
+    } else if is(argv.arg(3), "ABANDONED") {
+        b"abandoned"
+    } else {
+        return Err(CmdError::Syntax);
+    };
+    let opts = parse_options(argv, 4, ONLY_NOW, "qend")?;
+    let now = resolve_now(ctx, opts.now_ms)?;
+    let Some(p) = policy_of(ctx, queue)? else {
+        return Err(CmdError::Static(
+            "ERR QEND needs a queue with a policy (QPOLICY SET)",
+        ));
+    };
+    check_zset(ctx, &p.active)?;
+    let clock = ctx.now_ms;
+    let live = zset(ctx.db(&p.active), &p.active, clock)?
+        .and_then(|z| z.score(user))
+        .is_some_and(|expiry| expiry > now as f64);
+    if !live {
+        out.int(0);
+        return Ok(());
+    }
+    zrem(ctx, &p.active, user);
+    crate::cmd::token::withdraw_admission_tokens(ctx, &p.active, user);
+    crate::cmd::qpolicy::noshow::showed_up(ctx, queue, user);
+    crate::cmd::qpolicy::stats::bump(ctx, queue, outcome, 1);
+    crate::cmd::qpolicy::feed::user_event(ctx, queue, &p, now, outcome, user, &[]);
+    out.int(1);
     Ok(())
 }
 
@@ -1232,7 +1419,17 @@ fn qstats(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         Method::Passthrough => waiting > 0,
         _ => true,
     };
-    out.map(16);
+    let lanes_waiting = match policy.as_ref().filter(|p| !p.lanes.is_empty()) {
+        Some(p) => {
+            let lens = lanes::lengths(ctx, queue, Some(p));
+            let main = line.len(ctx, queue)?;
+            let mut rows = vec![(b"main".to_vec(), main)];
+            rows.extend(p.lanes.iter().map(|l| l.name.clone()).zip(lens));
+            Some(rows)
+        }
+        None => None,
+    };
+    out.map(18 + lanes_waiting.is_some() as usize);
     out.bulk(b"state");
     out.bulk(
         policy
@@ -1274,6 +1471,19 @@ fn qstats(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     out.int(durable.shows);
     out.bulk(b"noshows");
     out.int(durable.noshows);
+    out.bulk(b"completed");
+    out.int(durable.completed);
+    out.bulk(b"abandoned");
+    out.int(durable.abandoned);
+    if let Some(rows) = lanes_waiting {
+        // How many wait in the main line and in each lane (all counted in `waiting`).
+        out.bulk(b"lanes");
+        out.map(rows.len());
+        for (name, n) in rows {
+            out.bulk(&name);
+            out.int(n as i64);
+        }
+    }
     Ok(())
 }
 
@@ -1303,7 +1513,7 @@ pub static COMMANDS: &[Spec] = &[
     cmd("QLEAVE", 3, WF, qleave as EngineHandler)
         .keys(1, 1, 1)
         .warms(WarmHint { key: 1, member: 2, rank: true })
-        .doc(Group::Queue, "0.1.0", "Removes a user from a waiting line and its heartbeat set.", "O(log(N))"),
+        .doc(Group::Queue, "0.1.0", "Removes a user from a waiting line (or its lane) and its heartbeat set.", "O(log(N))"),
     cmd("QHEARTBEAT", -3, WFD.union(CLOCK), qheartbeat as EngineHandler)
         .keys(1, 1, 1)
         .doc(Group::Queue, "0.1.0", "Records that a waiting user is still present.", "O(log(N))"),
@@ -1316,6 +1526,9 @@ pub static COMMANDS: &[Spec] = &[
     cmd("QREVOKE", -3, WF.union(CLOCK), qrevoke as EngineHandler)
         .keys(1, 1, 1)
         .doc(Group::Queue, "0.1.0", "Ends an active session now and withdraws its admission token.", "O(log(N))"),
+    cmd("QEND", -4, WF.union(CLOCK), qend as EngineHandler)
+        .keys(1, 1, 1)
+        .doc(Group::Queue, "0.1.0", "Ends a buyer's own session as completed or abandoned, freeing its place for the next in line.", "O(log(N))"),
     cmd("QSTATS", -3, Flags::READONLY.union(Flags::FAST).union(Flags::SAME_SLOT).union(CLOCK), qstats as EngineHandler)
         .keys(1, 2, 1)
         .doc(Group::Queue, "0.1.0", "Summarizes a waiting line: waiting, active, admitted, admission rate, oldest wait, estimated wait of the last, and the durable time-in-line percentiles and no-show counts.", "O(log(N))"),

@@ -38,6 +38,11 @@
 //!             places of a FIFO line, ≥ 1 (absent: none)
 //! expiring    with a feed: an `expiring` entry for each session within this many ms of its
 //!             expiry (absent: none)
+//! renew       no: sessions keep the length they were admitted with; QRENEW does not extend
+//!             them (absent: yes, activity renews)
+//! lanes       priority lanes and their share of every admission batch, in percent:
+//!             `presale:30,vip:10` (shares 1-100, at most 100 together; the main line gets
+//!             the rest, and whatever a lane with nobody waiting leaves) (absent: one line)
 //! ```
 //!
 //! Every read re-parses the hash, so an edit takes effect at once, but an edit can never
@@ -79,6 +84,57 @@ pub struct Policy {
     pub feed_maxlen: Option<i64>,
     pub soon: Option<i64>,
     pub expiring_ms: Option<i64>,
+    pub lanes: Vec<Lane>,
+    pub renew: bool,
+}
+
+/// A priority lane (presale, VIP): a line of its own, `<queue>:lane:<name>`, that receives
+/// `share` percent of every admission batch while anyone waits in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lane {
+    pub name: Vec<u8>,
+    pub share: i64,
+}
+
+/// The most lanes one event may have.
+pub const MAX_LANES: usize = 8;
+
+/// Parses `name:share,name:share`: names of letters, digits, `_` and `-` (not `main`, the
+/// main line's name in replies), shares of 1-100 percent adding up to at most 100.
+fn parse_lanes(v: &[u8]) -> Option<Vec<Lane>> {
+    let text = std::str::from_utf8(v).ok()?;
+    let mut lanes: Vec<Lane> = Vec::new();
+    for item in text.split(',') {
+        let (name, share) = item.trim().split_once(':')?;
+        let share: i64 = share.trim().parse().ok()?;
+        let name = name.trim();
+        let valid_name = !name.is_empty()
+            && name.len() <= 64
+            && !name.eq_ignore_ascii_case("main")
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !valid_name
+            || !(1..=100).contains(&share)
+            || lanes.iter().any(|l| l.name == name.as_bytes())
+        {
+            return None;
+        }
+        lanes.push(Lane {
+            name: name.as_bytes().to_vec(),
+            share,
+        });
+    }
+    let total: i64 = lanes.iter().map(|l| l.share).sum();
+    (lanes.len() <= MAX_LANES && total <= 100).then_some(lanes)
+}
+
+fn lanes_text(lanes: &[Lane]) -> Vec<u8> {
+    let items: Vec<String> = lanes
+        .iter()
+        .map(|l| format!("{}:{}", String::from_utf8_lossy(&l.name), l.share))
+        .collect();
+    items.join(",").into_bytes()
 }
 
 /// The operator's switch. `Paused` keeps accepting arrivals and admits nobody; `Closed`
@@ -175,6 +231,20 @@ pub fn token_key(queue: &[u8], user: &[u8]) -> Vec<u8> {
     companion_key(queue, &suffix)
 }
 
+/// The waiters of priority lane `lane` of `queue` (member = user, score = arrival, as the
+/// line's).
+pub fn lane_key(queue: &[u8], lane: &[u8]) -> Vec<u8> {
+    let mut suffix = b"lane:".to_vec();
+    suffix.extend_from_slice(lane);
+    companion_key(queue, &suffix)
+}
+
+/// The lanes' admission weights (smooth weighted round robin, one field per lane and `main`),
+/// kept in a key so that a replayed ADMIT picks the same users.
+pub fn lane_weights_key(queue: &[u8]) -> Vec<u8> {
+    companion_key(queue, b"lanes")
+}
+
 /// The optional fields, as stored in the hash and named by `QPOLICY SET` / `UNSET`.
 pub const FIELDS: &[&str] = &[
     "maxactive",
@@ -198,6 +268,8 @@ pub const FIELDS: &[&str] = &[
     "feed",
     "soon",
     "expiring",
+    "lanes",
+    "renew",
 ];
 
 /// A duration in ms: positive and small enough that any clock plus it stays a valid time.
@@ -231,11 +303,12 @@ fn expectation(field: &str) -> &'static str {
         }
         "state" => "open, paused or closed",
         "tokenalg" => "HS256 or EdDSA",
-        "inviteonly" => "yes or no",
+        "inviteonly" | "renew" => "yes or no",
         "method" => "fifo, random, auto, passthrough or reject",
         "message" | "seed" => "a non-empty text",
         "openat" | "prequeueat" | "closeat" => "a Unix time in ms",
         "channel" => "a non-empty channel name",
+        "lanes" => "name:percent pairs separated by commas (at most 8 lanes, 100% together)",
         _ => "a duration in ms of at least 1",
     }
 }
@@ -265,6 +338,8 @@ impl Policy {
             feed_maxlen: None,
             soon: None,
             expiring_ms: None,
+            lanes: Vec::new(),
+            renew: true,
         }
     }
 
@@ -292,6 +367,8 @@ impl Policy {
             "feed" => count(value).map(|n| self.feed_maxlen = Some(n)),
             "soon" => count(value).map(|n| self.soon = Some(n)),
             "expiring" => duration(value).map(|n| self.expiring_ms = Some(n)),
+            "lanes" => parse_lanes(value).map(|l| self.lanes = l),
+            "renew" => yes_no(value).map(|v| self.renew = v),
             _ => None,
         }
         .is_some()
@@ -321,6 +398,8 @@ impl Policy {
             "feed" => self.feed_maxlen = None,
             "soon" => self.soon = None,
             "expiring" => self.expiring_ms = None,
+            "lanes" => self.lanes = Vec::new(),
+            "renew" => self.renew = true,
             _ => return false,
         }
         true
@@ -409,6 +488,10 @@ impl Policy {
             (b"soon", num(self.soon)),
             (b"expiring", num(self.expiring_ms)),
             (
+                b"lanes",
+                (!self.lanes.is_empty()).then(|| lanes_text(&self.lanes)),
+            ),
+            (
                 b"state",
                 (self.state != State::Open).then(|| self.state.name().as_bytes().to_vec()),
             ),
@@ -417,6 +500,7 @@ impl Policy {
                 (self.token_alg != Alg::Hs256).then(|| self.token_alg.name().as_bytes().to_vec()),
             ),
             (b"inviteonly", self.invite_only.then(|| b"yes".to_vec())),
+            (b"renew", (!self.renew).then(|| b"no".to_vec())),
             (
                 b"method",
                 (self.method != Method::Fifo).then(|| self.method.name().as_bytes().to_vec()),
@@ -476,6 +560,19 @@ impl Policy {
             p.seed = Some(new_seed());
         }
         Ok(p)
+    }
+
+    /// The share (percent) of each admission batch the main line gets while every lane has
+    /// someone waiting.
+    pub fn main_share(&self) -> i64 {
+        100 - self.lanes.iter().map(|l| l.share).sum::<i64>()
+    }
+
+    /// The lane named `name`, by index.
+    pub fn lane_index(&self, name: &[u8]) -> Option<usize> {
+        self.lanes
+            .iter()
+            .position(|l| l.name.eq_ignore_ascii_case(name))
     }
 
     /// The secret behind the pre-queue shuffle and random draws: the policy's `seed`, or the
@@ -568,6 +665,39 @@ impl Bucket {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lanes_parse_with_their_shares_and_round_trip() {
+        let lanes = parse_lanes(b"presale:30, vip:10").unwrap();
+        assert_eq!(lanes.len(), 2);
+        assert_eq!(
+            (lanes[0].name.as_slice(), lanes[0].share),
+            (&b"presale"[..], 30)
+        );
+        assert_eq!(lanes_text(&lanes), b"presale:30,vip:10");
+        for bad in [
+            &b"presale"[..],
+            b"presale:0",
+            b"presale:101",
+            b"a:60,b:41",
+            b"a:10,a:10",
+            b"main:10",
+            b"sp ace:10",
+            b":10",
+            b"",
+        ] {
+            assert!(
+                parse_lanes(bad).is_none(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let nine = (0..9)
+            .map(|i| format!("l{i}:1"))
+            .collect::<Vec<_>>()
+            .join(",");
+        assert!(parse_lanes(nine.as_bytes()).is_none());
+    }
 
     #[test]
     fn policies_round_trip_through_their_hash_fields() {

@@ -8,7 +8,7 @@
 //! | GETEX with an option | `PEXPIREAT key <abs ms>` or `PERSIST key` |
 //! | INCRBYFLOAT | `SET key value KEEPTTL` |
 //! | RESTORE with a relative TTL | `RESTORE ... <abs ms> ... ABSTTL` |
-//! | ENTER, ADMIT, QPOS, QHEARTBEAT, QRENEW, QREVOKE, TOKEN* | the command with `NOW <ms>` |
+//! | ENTER, ADMIT, QPOS, QHEARTBEAT, QRENEW, QREVOKE, QEND, TOKEN* | the command with `NOW <ms>` |
 //! | SEATLOCK, SEATLOCKALL | the command, then `HSET seat heldAt <s>` and `PEXPIREAT seat <ms>`; with MAXHELD, plain SEATLOCK and the holds index's prune and `ZADD` |
 //! | SEATEXTEND | `PEXPIREAT seat <ms>` (and the holds index's `ZADD XX`) |
 //! | TOKENISSUE | the command with `NOW <ms>`, then `PEXPIREAT key <ms>` |
@@ -39,6 +39,7 @@ const CLOCK_COMMANDS: &[&str] = &[
     "TOKENVERIFY",
     "QHOLD",
     "QREVOKE",
+    "QEND",
 ];
 
 fn v(b: &[u8]) -> Vec<u8> {

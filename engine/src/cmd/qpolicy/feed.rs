@@ -9,6 +9,8 @@
 //! event=soon     user position                         (tick: within the first SOON places)
 //! event=expiring user active_until_ms                  (tick: within EXPIRING ms of expiry)
 //! event=revoked  user                                  (QREVOKE)
+//! event=completed, event=abandoned  user               (QEND)
+//! event=reset    waiting_removed sessions_ended        (QPOLICY RESET)
 //! event=noshow   user                                  (tick: the no-show sweep)
 //! event=state    state [message]                       (tick: the state or message changed)
 //! event=queueing queueing (1|0)                        (ENTER on an `auto` event)

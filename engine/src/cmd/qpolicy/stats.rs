@@ -11,6 +11,7 @@
 //!                                            admissions in the current and the previous Unix
 //!                                            minute: the rate the origin saw
 //!                       shows, noshows       kept by the no-show policy (`noshow.rs`)
+//!                       completed, abandoned sessions their buyers ended (QEND)
 //! ```
 //!
 //! Written by every admission of a queue with a policy, at the admission's clock (`NOW` when
@@ -140,6 +141,9 @@ pub struct Durable {
     pub wait_ms: Option<[i64; 3]>,
     pub shows: i64,
     pub noshows: i64,
+    /// Sessions their buyers ended with QEND: purchases completed, and given up.
+    pub completed: i64,
+    pub abandoned: i64,
 }
 
 /// The durable statistics of `queue` as of `now`.
@@ -167,6 +171,8 @@ pub fn durable(ctx: &mut ExecCtx, queue: &[u8], now: i64) -> Durable {
         wait_ms: percentiles(&buckets, [0.5, 0.9, 0.99]),
         shows: get(b"shows"),
         noshows: get(b"noshows"),
+        completed: get(b"completed"),
+        abandoned: get(b"abandoned"),
     }
 }
 
