@@ -4,7 +4,8 @@
 # requests) are subtracted, which removes start-up and shutdown.
 #
 # Usage: bench/scripts/instructions.sh [-t get,set] [--cmd name='SETBIT bits:__rand_int__ 4095 1']
-#            [-r 100000] [-P 16] [-c 10] [-n 20000] [--threads 2] [--keep DIR] [--redis] [BIN ...]
+#            [-r 100000] [-P 16] [-c 10] [-n 20000] [--threads 2] [--keep DIR] [--redis]
+#            [--preload FILE.resp] [BIN ...]
 # Prints one line per binary and test: "<bin> <test> P=<p> Ir/request <n> (<m> without cron)".
 #
 # The second figure leaves out the periodic task (usher's per-worker cron, Redis's serverCron:
@@ -18,13 +19,16 @@
 # -r seed-free random keys, same N). --cmd runs a custom command as test "name", as
 # side_by_side.sh does (__rand_int__ needs -r). --keep DIR keeps the callgrind files of both
 # runs (<name>.<test>.P<p>.<n>.out) for callgrind_annotate; subtracting the two runs' profiles
-# function by function gives the per-request profile.
+# function by function gives the per-request profile. --preload pipes a file of RESP commands
+# (bench/scripts/line_gen.py's waiting line, say) into each server before its requests: both
+# runs load it, so its cost cancels out, and the requests meet a full keyspace (QPOS on users
+# who wait, not on an empty line).
 #
 # At -P 1 the per-request wake-ups depend on how many connections are ready at once, which
 # under callgrind (the server runs ~50x slower) is all of them: -c 1 makes every request its
 # own read, command and write, the most pessimistic and the most repeatable figure.
 set -euo pipefail
-tests=""; pipeline=16; n=20000; threads=2; clients=10; keyspace=10000; keep=""; bins=()
+tests=""; pipeline=16; n=20000; threads=2; clients=10; keyspace=10000; keep=""; preload=""; bins=()
 declare -A custom
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -37,6 +41,7 @@ while [ $# -gt 0 ]; do
     --threads) threads="$2"; shift 2 ;;
     --keep) keep="$2"; mkdir -p "$keep"; shift 2 ;;
     --redis) bins+=("$(command -v redis-server)"); shift ;;
+    --preload) preload=$(realpath "$2"); shift 2 ;;
     *) bins+=("$(realpath "$1")"); shift ;;
   esac
 done
@@ -48,7 +53,7 @@ cron_ir() { # callgrind file -> inclusive Ir of the cron (every file:function en
   # From / : run where the sources are, callgrind_annotate lists a function under its
   # relative and its absolute file name both, each with the whole inclusive cost.
   (cd / && callgrind_annotate --inclusive=yes --auto=no --threshold=100 "$1" 2>/dev/null |
-    awk '/:usher::runtime::cron::\{\{closure\}\}( |$)|:serverCron( |$)/ {gsub(",", "", $1); s += $1}
+    awk '/:usher(_server)?::runtime::cron::\{\{closure\}\}( |$)|:serverCron( |$)/ {gsub(",", "", $1); s += $1}
          END {print s + 0}')
 }
 run() { # bin test requests -> "total-Ir cron-Ir"
@@ -63,6 +68,7 @@ run() { # bin test requests -> "total-Ir cron-Ir"
   pid=$!
   for _ in $(seq 1 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.3; done
   redis-cli -p "$port" ping >/dev/null 2>&1 || { echo "$1 did not start" >&2; kill "$pid" 2>/dev/null; exit 1; }
+  [ -n "$preload" ] && redis-cli -p "$port" --pipe <"$preload" >/dev/null
   if [ -n "${custom[$2]:-}" ]; then
     # The custom command is split into its arguments, without globbing (XADD's `*`).
     set -f

@@ -99,7 +99,8 @@ impl Store {
             store: self,
             guards,
             all: false,
-            routed: (0, 0),
+            routed: [(0, 0); 2],
+            keys_one_slot: false,
         }
     }
 
@@ -113,7 +114,8 @@ impl Store {
             store: self,
             guards,
             all: false,
-            routed: (0, 0),
+            routed: [(0, 0); 2],
+            keys_one_slot: false,
         })
     }
 
@@ -135,7 +137,8 @@ impl Store {
                     store: self,
                     guards,
                     all: false,
-                    routed: (0, 0),
+                    routed: [(0, 0); 2],
+                    keys_one_slot: false,
                 });
             }
             if !keep_waiting() {
@@ -159,7 +162,8 @@ impl Store {
             store: self,
             guards,
             all: false,
-            routed: (0, 0),
+            routed: [(0, 0); 2],
+            keys_one_slot: false,
         }
     }
 
@@ -175,7 +179,8 @@ impl Store {
             store: self,
             guards,
             all: true,
-            routed: (0, 0),
+            routed: [(0, 0); 2],
+            keys_one_slot: false,
         }
     }
 
@@ -185,7 +190,8 @@ impl Store {
             store: self,
             guards: SmallVec::new(),
             all: false,
-            routed: (0, 0),
+            routed: [(0, 0); 2],
+            keys_one_slot: false,
         }
     }
 }
@@ -195,11 +201,15 @@ pub struct LockedShards<'s> {
     store: &'s Store,
     guards: SmallVec<[(u16, MutexGuard<'s, Shard>); 2]>,
     all: bool,
-    /// Address and length of a key the dispatcher already routed to the one held shard (an
-    /// argument of the command being run, alive for as long as these guards). Lets
-    /// [`LockedShards::try_shard`] skip the CRC16 for the command's own key and still route
-    /// every other key.
-    routed: (usize, usize),
+    /// Address and length of up to two keys the dispatcher already routed to the one held
+    /// shard (arguments of the command being run, alive for as long as these guards: a queue
+    /// and its active set, say). Lets [`LockedShards::try_shard`] skip the CRC16 for the
+    /// command's own keys and still route every other key.
+    routed: [(usize, usize); 2],
+    /// Set by the dispatcher for the one command these guards were taken for when routing
+    /// saw all its keys in one slot; the command's `SAME_SLOT` check takes it (and clears it,
+    /// so no later command under the same guards inherits it).
+    keys_one_slot: bool,
 }
 
 impl<'s> LockedShards<'s> {
@@ -212,7 +222,18 @@ impl<'s> LockedShards<'s> {
     #[inline]
     pub fn set_routed(&mut self, key: &[u8]) {
         debug_assert!(self.guards.len() == 1 && self.holds(key));
-        self.routed = (key.as_ptr() as usize, key.len());
+        self.routed[1] = self.routed[0];
+        self.routed[0] = (key.as_ptr() as usize, key.len());
+    }
+
+    /// Records that the command about to run under these guards has all its keys in one slot.
+    pub fn set_keys_one_slot(&mut self) {
+        self.keys_one_slot = true;
+    }
+
+    /// Whether [`LockedShards::set_keys_one_slot`] was said for this command; clears it.
+    pub fn take_keys_one_slot(&mut self) -> bool {
+        std::mem::take(&mut self.keys_one_slot)
     }
 
     /// The locked shard that owns `key`, or `None` if that shard is not held.
@@ -226,7 +247,7 @@ impl<'s> LockedShards<'s> {
         if self.guards.len() == 1 {
             // `all` with one guard: a one-shard store, where every key lives.
             let here = self.all
-                || self.routed == (key.as_ptr() as usize, key.len())
+                || self.routed.contains(&(key.as_ptr() as usize, key.len()))
                 || self.store.shard_of(key) == self.guards[0].0 as usize;
             return here.then(|| &mut *self.guards[0].1);
         }

@@ -23,6 +23,7 @@ use crate::stats::bump;
 use smallvec::SmallVec;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
+use usher_cluster::key_hash_slot;
 use usher_engine::command::{CommandSpec, EngineHandler, Flags};
 use usher_engine::ctx::ExecCtx;
 use usher_engine::error::{CmdError, CmdResult};
@@ -238,7 +239,11 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
     let result = match cmd.spec {
         Spec::Engine(spec) => {
             let shared = s.shared;
-            let mut locked = lock_for(&shared.store, cmd.spec, argv);
+            let (mut locked, one_slot) = lock_routed(&shared.store, cmd.spec, argv);
+            if one_slot {
+                // Routing saw every key in one slot: run_engine need not hash them again.
+                locked.set_keys_one_slot();
+            }
             lock_split_lines(s.db, spec, argv, &mut locked);
             let result = run_engine(s, spec, argv, out, &mut locked, true);
             if s.tracking.is_some() && result.is_ok() {
@@ -387,7 +392,7 @@ pub fn run_engine(
     let handler = spec
         .handler
         .expect("containers are resolved to subcommands");
-    if !spec.keys_share_slot(argv) {
+    if !locked.take_keys_one_slot() && !spec.keys_share_slot(argv) {
         return Err(CmdError::Static(errors::CROSSSLOT));
     }
     // Ready keys and publishes accumulate until the caller handles them (after a command, or
@@ -446,6 +451,42 @@ pub fn shards_needed(
     argv: Argv<'_>,
     into: &mut SmallVec<[u16; 8]>,
 ) -> bool {
+    route(store, spec, argv, into, &mut OneSlot::default())
+}
+
+/// Whether every key routed hashed to one slot: the `SAME_SLOT` check, from the CRC16s the
+/// routing computed anyway (a queue command's two keys cost two CRC16s, not four).
+#[derive(Default)]
+struct OneSlot {
+    first: Option<u16>,
+    split: bool,
+}
+
+impl OneSlot {
+    #[inline]
+    fn see(&mut self, slot: u16) -> u16 {
+        match self.first {
+            None => self.first = Some(slot),
+            Some(first) if first != slot => self.split = true,
+            Some(_) => {}
+        }
+        slot
+    }
+
+    fn holds(&self) -> bool {
+        self.first.is_some() && !self.split
+    }
+}
+
+/// [`shards_needed`], noting in `one` the slots of the keys routed.
+fn route(
+    store: &Store,
+    spec: Spec,
+    argv: Argv<'_>,
+    into: &mut SmallVec<[u16; 8]>,
+    one: &mut OneSlot,
+) -> bool {
+    let mut shard_of = |key: &[u8]| store.shard_of_slot(one.see(key_hash_slot(key))) as u16;
     if spec.flags().contains(Flags::ALL_SHARDS) {
         return false;
     }
@@ -457,22 +498,18 @@ pub fn shards_needed(
         return keyless;
     }
     if let Some(derive) = spec.derived_keys() {
-        into.extend(derive(argv).iter().map(|k| store.shard_of(k) as u16));
+        into.extend(derive(argv).iter().map(|k| shard_of(k)));
     }
     let (first, last, _) = spec.key_triple();
     if first == 1 && last == 1 && !spec.has_movable_keys() {
         if argv.len() > 1 {
-            into.push(store.shard_of(argv.arg(1)) as u16);
+            into.push(shard_of(argv.arg(1)));
         }
         return true;
     }
     match spec.key_positions(argv) {
         Some(positions) => {
-            into.extend(
-                positions
-                    .iter()
-                    .map(|&i| store.shard_of(argv.arg(i)) as u16),
-            );
+            into.extend(positions.iter().map(|&i| shard_of(argv.arg(i))));
             true
         }
         // Malformed key arguments: the handler will reject them; lock everything to be safe.
@@ -482,16 +519,41 @@ pub fn shards_needed(
 
 /// Locks what one command needs.
 pub fn lock_for<'s>(store: &'s Store, spec: Spec, argv: Argv<'_>) -> LockedShards<'s> {
+    lock_routed(store, spec, argv).0
+}
+
+/// [`lock_for`], and whether every key of the command (named and derived) hashed to one slot.
+fn lock_routed<'s>(store: &'s Store, spec: Spec, argv: Argv<'_>) -> (LockedShards<'s>, bool) {
     let mut shards: SmallVec<[u16; 8]> = SmallVec::new();
-    if !shards_needed(store, spec, argv, &mut shards) {
-        return store.lock_all();
+    let mut one = OneSlot::default();
+    if !route(store, spec, argv, &mut shards, &mut one) {
+        return (store.lock_all(), false);
+    }
+    let one_slot = one.holds();
+    (lock_shards(store, spec, argv, shards), one_slot)
+}
+
+fn lock_shards<'s>(
+    store: &'s Store,
+    spec: Spec,
+    argv: Argv<'_>,
+    mut shards: SmallVec<[u16; 8]>,
+) -> LockedShards<'s> {
+    // A queue and its active set (one slot): one shard, locked as one.
+    if shards.len() == 2 && shards[0] == shards[1] {
+        shards.pop();
     }
     match shards.len() {
         0 => store.lock_none(),
         1 => {
             let mut locked = store.lock_one(shards[0] as usize);
-            // The key at 1 was routed above (first key 1): its look-ups need no second CRC16.
-            if spec.key_triple().0 == 1 && argv.len() > 1 {
+            // The keys at 1 and 2 were routed above (first key 1): their look-ups need no
+            // second CRC16.
+            let (first, last, step) = spec.key_triple();
+            if first == 1 && argv.len() > 1 {
+                if last == 2 && step == 1 && argv.len() > 2 && spec.derived_keys().is_none() {
+                    locked.set_routed(argv.arg(2));
+                }
                 locked.set_routed(argv.arg(1));
             }
             locked
