@@ -55,10 +55,11 @@ for server in $servers; do
   child_peak=0
   while :; do
     now=$(rss_kb "$pid")
-    [ "$now" -gt "$peak" ] && peak=$now
+    [ "${now:-0}" -gt "$peak" ] && peak=$now
     if [ "$server" = redis ]; then
       for child in $(pgrep -P "$pid" 2>/dev/null); do
         c=$(rss_kb "$child")
+        c=${c:-0} # the child may be gone between pgrep and the read
         [ "$c" -gt "$child_peak" ] && child_peak=$c
       done
     fi

@@ -447,3 +447,123 @@ fn sessions_renew_on_activity_unless_renewal_is_off() {
         "{r:?}"
     );
 }
+
+/// Many clients on several threads joining the main line and two lanes while the policy's
+/// tick and a manual admitter admit: the cap holds at every sample, nobody is admitted twice,
+/// each client's users in one line are admitted in the order they joined (a prefix), and
+/// every admitted user has left the line.
+#[test]
+fn lanes_under_concurrent_clients_keep_the_cap_fifo_and_nobody_twice() {
+    let usher = Server::usher(&["--threads", "2"]);
+    let port = usher.port;
+    let (q, a) = ("q:{crowd}", "a:{crowd}");
+    const CAP: i64 = 400;
+    let mut c = usher.client();
+    ok(c.call(&[
+        "QPOLICY",
+        "SET",
+        q,
+        a,
+        "MAXACTIVE",
+        &s(CAP),
+        "RATE",
+        "30000",
+        "TTL",
+        "600000",
+        "LANES",
+        "presale:30,vip:10",
+    ]));
+    let lane_of = |i: usize| match i % 3 {
+        0 => None,
+        1 => Some("presale"),
+        _ => Some("vip"),
+    };
+    let joiners: Vec<_> = (0..6)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut c = Client::connect(port).unwrap();
+                for i in 0..150 {
+                    let user = format!("t{t}:u{i:03}");
+                    let mut args = vec!["ENTER", q, a, &user];
+                    if let Some(lane) = lane_of(i) {
+                        args.extend(["LANE", lane]);
+                    }
+                    let r = c.call(&args);
+                    let status = r.items()[0].text();
+                    assert!(status == "NEW" || status == "ACTIVE", "{user}: {r:?}");
+                }
+            })
+        })
+        .collect();
+    let admitter = std::thread::spawn(move || {
+        let mut c = Client::connect(port).unwrap();
+        for _ in 0..200 {
+            let r = c.call(&["ADMIT", q, a, "3"]);
+            assert!(!r.is_error(), "{r:?}");
+        }
+    });
+    let mut samples = 0;
+    while !joiners.iter().all(|j| j.is_finished()) || !admitter.is_finished() {
+        let live = c.call(&["ZCARD", a]).int();
+        assert!(live <= CAP, "{live} sessions under a cap of {CAP}");
+        samples += 1;
+    }
+    for j in joiners {
+        j.join().unwrap();
+    }
+    admitter.join().unwrap();
+    // Let the tick admit up to the cap.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while c.call(&["ZCARD", a]).int() < CAP && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(samples > 0);
+    let active: Vec<String> = c
+        .call(&["ZRANGE", a, "0", "-1"])
+        .items()
+        .iter()
+        .map(Reply::text)
+        .collect();
+    assert_eq!(active.len() as i64, CAP);
+    let stats = map(c.call(&["QSTATS", q, a]));
+    // Every admission counted once: nobody was admitted twice.
+    assert_eq!(stats["admitted"], Reply::Int(CAP));
+    assert_eq!(stats["waiting"], Reply::Int(900 - CAP));
+    let admitted: std::collections::HashSet<&str> = active.iter().map(String::as_str).collect();
+    for t in 0..6 {
+        for line in [None, Some("presale"), Some("vip")] {
+            let users: Vec<String> = (0..150)
+                .filter(|&i| lane_of(i) == line)
+                .map(|i| format!("t{t}:u{i:03}"))
+                .collect();
+            let taken = users
+                .iter()
+                .take_while(|u| admitted.contains(u.as_str()))
+                .count();
+            assert!(
+                users[taken..]
+                    .iter()
+                    .all(|u| !admitted.contains(u.as_str())),
+                "t{t} {line:?}: admitted out of order"
+            );
+        }
+    }
+    for user in &active {
+        let key_of = |lane: &str| format!("q:{{crowd}}:lane:{lane}");
+        for key in [q.to_string(), key_of("presale"), key_of("vip")] {
+            assert_eq!(
+                c.call(&["ZSCORE", &key, user]),
+                Reply::Nil,
+                "{user} in {key}"
+            );
+        }
+    }
+    // No line starved (the exact shares are checked without concurrency above).
+    for lane in ["presale", "vip"] {
+        let n = active
+            .iter()
+            .filter(|u| lane_of(u[u.len() - 3..].parse::<usize>().unwrap()) == Some(lane))
+            .count();
+        assert!(n > 0, "nobody admitted from {lane}");
+    }
+}
