@@ -37,6 +37,7 @@ mod pubsub;
 mod registry;
 mod replication;
 mod runtime;
+mod script_workers;
 mod session;
 mod shared;
 mod signal;

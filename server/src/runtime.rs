@@ -33,6 +33,7 @@ pub fn run(
     listeners: Vec<(std::net::TcpListener, bool)>,
 ) -> std::io::Result<()> {
     let threads = shared.config.read().threads;
+    crate::script_workers::init(threads);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut senders = Vec::with_capacity(threads);
     let mut workers = Vec::with_capacity(threads);
@@ -97,8 +98,10 @@ async fn accept_loop(
     loop {
         tokio::select! {
             Some(stream) = conn_rx.recv() => {
-                let _ = senders[next].send(stream);
-                next = (next + 1) % senders.len();
+                // Not to a worker stuck in a script: its new client would wait for it.
+                let target = crate::script_workers::pick(next, senders.len(), unix_ms() as u64);
+                let _ = senders[target].send(stream);
+                next = (target + 1) % senders.len();
             }
             _ = sigint.recv() => {
                 crate::warning!("Received SIGINT scheduling shutdown...");
@@ -136,6 +139,7 @@ fn worker(
     mut incoming: mpsc::UnboundedReceiver<Accepted>,
     mut stop: watch::Receiver<bool>,
 ) {
+    crate::script_workers::set_worker(index);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

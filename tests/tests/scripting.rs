@@ -759,6 +759,44 @@ fn busy_scripts_answer_busy_and_can_be_killed() {
     );
 }
 
+/// A worker running a script cannot answer its own clients, so new connections go to the
+/// other workers: every fresh connection gets BUSY at once (none waits behind the script), and
+/// an operator's fresh `redis-cli SCRIPT KILL` always gets through, also with a runaway script
+/// on each of several workers but one.
+#[test]
+fn new_connections_avoid_a_worker_busy_with_a_script() {
+    let usher = Server::usher(&["--threads", "3", "--busy-reply-threshold", "100"]);
+    let port = usher.port;
+    let runner = std::thread::spawn(move || {
+        let mut c = Client::connect(port).expect("connect");
+        c.call(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"])
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    for i in 0..9 {
+        let mut fresh = Client::connect(port).expect("connect");
+        fresh.set_timeout(Duration::from_secs(3));
+        let r = fresh.call(&["PING"]);
+        assert_eq!(
+            r.err(),
+            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+            "connection {i}"
+        );
+    }
+    let out = std::process::Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "SCRIPT", "KILL"])
+        .output()
+        .expect("redis-cli runs");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "OK");
+    assert!(runner.join().expect("runner").is_error());
+    // Every worker takes connections again.
+    for _ in 0..6 {
+        assert!(Client::connect(port)
+            .unwrap()
+            .call(&["PING"])
+            .is_simple("PONG"));
+    }
+}
+
 /// FUNCTION LOAD / FCALL / FCALL_RO / DELETE / FLUSH / STATS answer as Redis's do; functions
 /// run on every thread (each Lua state loads the library on first call).
 #[test]

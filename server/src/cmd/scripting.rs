@@ -256,6 +256,8 @@ pub fn run_script(
     let db = s.db;
     let epoch = s.shared.scripts.epoch();
     let busy_ms = s.hot.busy_reply_threshold;
+    // While it runs, the acceptor sends new connections to other workers.
+    let _running = crate::script_workers::Running::start(crate::shared::unix_ms() as u64);
     let result = loop {
         let can_retry = !locked.holds_all();
         let mut host = ScriptHost {
