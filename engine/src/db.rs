@@ -21,12 +21,24 @@ use crate::keyspace_stats;
 use crate::lazyfree;
 use crate::value::{Entry, Value, NO_EXPIRE};
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Set while this server is a replica: lookups hide expired keys instead of deleting them
 /// (Redis's replicas leave expiry to their primary). The replication stream is applied with
 /// a clock of 0, under which nothing is expired, so it sees every key the primary still has.
 pub static REPLICA_READS: AtomicBool = AtomicBool::new(false);
+
+/// Lazily expired keys logged and not taken yet, over every database of the process. Each
+/// logged command asks whether its shards logged any: while this is 0 (nearly always) the
+/// answer needs no walk over the shards' databases. Changed under the logging shard's lock,
+/// so whoever takes that lock next sees the count.
+static EXPIRED_PENDING: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether any database holds logged expired keys not taken yet (see [`Db::take_expired`]).
+#[inline]
+pub fn expired_pending() -> bool {
+    EXPIRED_PENDING.load(Ordering::Relaxed) != 0
+}
 
 #[derive(Default)]
 pub struct Db {
@@ -133,6 +145,7 @@ impl Db {
                 self.expired_lazily += 1;
                 if let Some(log) = self.expired_log.as_mut() {
                     log.push(SmallBytes::new(key));
+                    EXPIRED_PENDING.fetch_add(1, Ordering::Relaxed);
                 }
                 keyspace_events::key_expired(self.index, key);
                 lazyfree::free(entry.value);
@@ -223,6 +236,7 @@ impl Db {
                 self.expired_lazily += 1;
                 if let Some(log) = self.expired_log.as_mut() {
                     log.push(SmallBytes::new(key));
+                    EXPIRED_PENDING.fetch_add(1, Ordering::Relaxed);
                 }
                 keyspace_events::key_expired(self.index, key);
                 lazyfree::free(entry.value);
@@ -354,6 +368,9 @@ impl Db {
 
     /// Turns the log of lazily expired keys on or off (see `expired_log`).
     pub fn log_expired(&mut self, on: bool) {
+        if let Some(dropped) = self.expired_log.as_ref().map(Vec::len).filter(|n| *n > 0) {
+            EXPIRED_PENDING.fetch_sub(dropped, Ordering::Relaxed);
+        }
         self.expired_log = on.then(Vec::new);
     }
 
@@ -361,7 +378,10 @@ impl Db {
     #[inline]
     pub fn take_expired(&mut self) -> Option<Vec<SmallBytes>> {
         match self.expired_log.as_mut() {
-            Some(log) if !log.is_empty() => Some(std::mem::take(log)),
+            Some(log) if !log.is_empty() => {
+                EXPIRED_PENDING.fetch_sub(log.len(), Ordering::Relaxed);
+                Some(std::mem::take(log))
+            }
             _ => None,
         }
     }

@@ -225,6 +225,9 @@ pub fn commit_job(stream: &Stream, locked: &mut LockedShards<'_>, entries: &mut 
 
 /// Keys lookups expired under these locks, as DEL (Redis propagates them the same way).
 fn take_expired(locked: &mut LockedShards<'_>, into: &mut Pending) {
+    if !usher_engine::db::expired_pending() {
+        return; // nothing logged anywhere: no walk over every database of the held shards
+    }
     for shard in locked.iter_mut() {
         for (db, d) in shard.dbs.iter_mut().enumerate() {
             if let Some(keys) = d.take_expired() {

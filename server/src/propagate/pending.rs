@@ -55,6 +55,9 @@ impl Pending {
 
     /// Moves `entries` in, in order.
     pub fn append(&mut self, entries: &mut Vec<Entry>) {
+        if entries.is_empty() {
+            return; // the common case, up to three times per command: no drain to set up
+        }
         for e in entries.drain(..) {
             self.push(e);
         }
