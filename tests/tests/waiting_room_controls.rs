@@ -504,6 +504,43 @@ fn admitted_users_who_never_show_up_free_their_place_and_are_counted() {
     assert_eq!(c.call(&["ADMIT", q, a, "4"]).items()[0].int(), 1);
 }
 
+/// The release rate compensates for no-shows: with half of the admitted users never showing
+/// up (the counts live in the event's keys, seeded here as a sale's first minute left them),
+/// the server releases about twice RATE, so the origin sees the rate the operator set; without
+/// no-shows it releases RATE. Measured on the server's own tick over two seconds of a
+/// 600-a-minute event (10 a second, at most one second's worth at once).
+#[test]
+fn the_release_rate_compensates_for_no_shows() {
+    let usher = Server::usher(&[]);
+    let mut c = usher.client();
+    let released = |c: &mut Client, q: &str, a: &str, shows: &str, noshows: &str| -> i64 {
+        for i in 0..500 {
+            c.call(&["ENTER", q, a, &format!("u{i}")]);
+        }
+        let stats = format!("{q}:stats");
+        c.call(&["HSET", &stats, "shows", shows, "noshows", noshows]);
+        c.call(&[
+            "QPOLICY", "SET", q, a, "RATE", "600", "NOSHOW", "600000", "TTL", "600000",
+        ]);
+        // From the first admission on, two seconds of the tick's releases.
+        assert!(usher_tests::wait::eventually(
+            std::time::Duration::from_secs(5),
+            || c.call(&["ZCARD", a]).int() > 0
+        ));
+        let first = c.call(&["ZCARD", a]).int();
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        c.call(&["ZCARD", a]).int() - first
+    };
+    let plain = released(&mut c, "q:{cp0}", "a:{cp0}", "100", "0");
+    let compensated = released(&mut c, "q:{cp1}", "a:{cp1}", "50", "50");
+    // 10 a second for two seconds, and twice that with half of them no-shows.
+    assert!((14..=26).contains(&plain), "plain: {plain}");
+    assert!(
+        (32..=48).contains(&compensated),
+        "compensated: {compensated}"
+    );
+}
+
 #[test]
 fn the_events_statistics_live_in_its_keys_and_survive_a_reload() {
     let usher = Server::usher(&["--queue-now-max-skew", "0", "--enable-debug-command", "yes"]);
