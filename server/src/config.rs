@@ -1476,22 +1476,8 @@ fn quote(v: &str) -> String {
     if !v.is_empty() && v.bytes().all(plain) {
         return v.to_string();
     }
-    let mut out = String::from("\"");
-    for b in v.bytes() {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x07 => out.push_str("\\a"),
-            0x08 => out.push_str("\\b"),
-            b' ' => out.push(' '),
-            b if b.is_ascii_graphic() => out.push(b as char),
-            b => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push('"');
+    let mut out = String::with_capacity(v.len() + 2);
+    crate::repr::repr(&mut out, v.as_bytes());
     out
 }
 

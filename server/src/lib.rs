@@ -36,6 +36,7 @@ mod propagate;
 mod pubsub;
 mod registry;
 mod replication;
+mod repr;
 mod runtime;
 mod script_workers;
 mod session;

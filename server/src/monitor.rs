@@ -8,8 +8,8 @@
 
 use crate::client::ClientInfo;
 use crate::config::OutputLimit;
+use crate::repr::repr;
 use parking_lot::RwLock;
-use std::fmt::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use usher_protocol::Argv;
@@ -52,28 +52,6 @@ impl Monitors {
             c.deliver(line.as_bytes(), limit);
         }
     }
-}
-
-/// Redis's `sdscatrepr`: a quoted string with `\\`, `\"`, `\n`, `\r`, `\t`, `\a`, `\b` escaped
-/// and other unprintable bytes as `\xhh`.
-fn repr(out: &mut String, arg: &[u8]) {
-    out.push('"');
-    for &b in arg {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x07 => out.push_str("\\a"),
-            0x08 => out.push_str("\\b"),
-            0x20..=0x7e => out.push(b as char),
-            _ => {
-                let _ = write!(out, "\\x{b:02x}");
-            }
-        }
-    }
-    out.push('"');
 }
 
 fn format_line(db: usize, origin: &str, argv: Argv<'_>) -> String {

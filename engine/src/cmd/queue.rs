@@ -29,7 +29,7 @@ use crate::queue::rate::eta_ms;
 use crate::queue::score::{next_arrival, prequeue_slot, PREQUEUE_SLOTS};
 use crate::queue::split::Line;
 use crate::queue::MAX_TIME_MS;
-use crate::types::zset::ScoreBound;
+use crate::types::zset::{ScoreBound, ZSet};
 use crate::value::Value;
 use usher_protocol::{errors, Argv, ReplySink};
 
@@ -384,14 +384,7 @@ fn pop_live(
         let popped = if let (true, Some(p)) = (source > 0, policy) {
             let key = lane_key(queue, &p.lanes[source - 1].name);
             match zset(ctx.db(&key), &key, clock) {
-                Ok(Some(z)) => match &random {
-                    Some(seed) if !z.is_empty() => {
-                        let rank = draw_rank(seed, now, z.len(), draws);
-                        draws += 1;
-                        z.remove_at_rank(rank)
-                    }
-                    _ => z.pop_min(),
-                },
+                Ok(Some(z)) => take_next(z, random.as_deref(), now, &mut draws),
                 _ => None,
             }
         } else if line.is_split() {
@@ -412,14 +405,7 @@ fn pop_live(
             })
         } else {
             match zset(ctx.db(queue), queue, clock) {
-                Ok(Some(z)) => match &random {
-                    Some(seed) if !z.is_empty() => {
-                        let rank = draw_rank(seed, now, z.len(), draws);
-                        draws += 1;
-                        z.remove_at_rank(rank)
-                    }
-                    _ => z.pop_min(),
-                },
+                Ok(Some(z)) => take_next(z, random.as_deref(), now, &mut draws),
                 _ => None,
             }
         };
@@ -483,6 +469,24 @@ fn pop_live(
         }
     }
     (admitted, arrivals)
+}
+
+/// The next user one sorted set gives an admission: its head, or on a random event the
+/// `draws`-th draw of this call (see `queue::draw`).
+fn take_next(
+    z: &mut ZSet,
+    random: Option<&[u8]>,
+    now: i64,
+    draws: &mut usize,
+) -> Option<(SmallBytes, f64)> {
+    match random {
+        Some(seed) if !z.is_empty() => {
+            let rank = draw_rank(seed, now, z.len(), *draws);
+            *draws += 1;
+            z.remove_at_rank(rank)
+        }
+        _ => z.pop_min(),
+    }
 }
 
 /// Counts waiters dropped for a lapsed heartbeat (abandoners), for QSTATS and the metrics.
