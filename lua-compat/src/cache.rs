@@ -8,7 +8,7 @@
 
 use parking_lot::RwLock;
 use sha1::{Digest, Sha1};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -107,7 +107,7 @@ impl Script {
 /// The cache itself.
 #[derive(Default)]
 pub struct ScriptCache {
-    map: RwLock<HashMap<String, Arc<Script>>>,
+    map: RwLock<foldhash::HashMap<String, Arc<Script>>>,
     /// Scripts added by EVAL only, oldest first (eviction order).
     eval_order: parking_lot::Mutex<VecDeque<String>>,
     /// Bumped by SCRIPT FLUSH: Lua states drop their compiled functions when it moves.

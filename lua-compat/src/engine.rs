@@ -273,7 +273,7 @@ pub struct Engine {
     load_env: Function,
     /// Function libraries loaded in this state: name → (generation, function name → function).
     libraries: HashMap<String, (u64, HashMap<String, Function>)>,
-    compiled: HashMap<String, Function>,
+    compiled: foldhash::HashMap<String, Function>,
     epoch: u64,
     ctx: Rc<RunCtx>,
 }
@@ -401,7 +401,7 @@ impl Engine {
             xpcall,
             load_env,
             libraries: HashMap::new(),
-            compiled: HashMap::new(),
+            compiled: foldhash::HashMap::default(),
             epoch: 0,
             ctx,
         })
