@@ -28,8 +28,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 usher=${USHER_BIN:-$root/target/release/usher}
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/aof-bench.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+. "$root/bench/scripts/lib.sh"
 one() { # label, server binary, args...
   local label=$1 bin=$2; shift 2
   local port dir; port=$(free_port); dir="$scratch/$label"; mkdir -p "$dir"

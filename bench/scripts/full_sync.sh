@@ -37,7 +37,7 @@ redis_bin=${REDIS_SERVER:-redis-server}
 [ -x "$usher_bin" ] || { echo "build usher first: cargo build --release" >&2; exit 1; }
 key='queue:{concert}'
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+. "$root/bench/scripts/lib.sh"
 now() { date +%s.%N; }
 secs() { python3 -c "print(f'{$2 - $1:.2f}')"; }
 field() { # port section field (empty while the server does not answer yet)

@@ -48,7 +48,7 @@ done
 [ -z "$tests" ] && tests="get,set"
 [ ${#bins[@]} -eq 0 ] && bins=("$(cd "$(dirname "$0")/../.." && pwd)/target/release/usher")
 command -v valgrind >/dev/null || { echo "valgrind not found (apt-get install valgrind)" >&2; exit 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+. "$(dirname "$0")/lib.sh"
 cron_ir() { # callgrind file -> inclusive Ir of the cron (every file:function entry of it)
   # From / : run where the sources are, callgrind_annotate lists a function under its
   # relative and its absolute file name both, each with the whole inclusive cost.

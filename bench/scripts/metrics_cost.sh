@@ -20,7 +20,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 usher=${USHER_BIN:-$root/target/release/usher}
 rush="$root/target/release/ticket_rush"
 [ -x "$rush" ] || cargo build --release -p usher-bench --bin ticket_rush >/dev/null
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+. "$root/bench/scripts/lib.sh"
 csv=$(mktemp)
 one() { # label, extra usher args...
   local label=$1; shift

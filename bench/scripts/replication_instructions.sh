@@ -11,7 +11,8 @@
 # KEEP=DIR keeps the callgrind file (r<replica>.<n>.out) for callgrind_annotate.
 set -euo pipefail
 bin=$1; n=$2; withrepl=$3
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+. "$(dirname "$0")/lib.sh"
+port=$(free_port)
 rport=$((port+1))
 out=$(mktemp); dir=$(mktemp -d); rdir=$(mktemp -d)
 (cd $dir && exec valgrind --tool=callgrind --callgrind-out-file=$out $bin --port $port --threads 2 --save "" --loglevel warning >/dev/null 2>&1) &

@@ -50,8 +50,7 @@ redis_bin=${REDIS_SERVER:-redis-server}
 [ -x "$usher_bin" ] || { echo "build usher first: cargo build --release" >&2; exit 1; }
 command -v redis-benchmark >/dev/null || { echo "redis-benchmark not found (apt-get install redis-tools)" >&2; exit 1; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+. "$root/bench/scripts/lib.sh"
 hz=$(getconf CLK_TCK)
 
 pids=()

@@ -25,8 +25,7 @@ usher_bin=${USHER_BIN:-$root/target/release/usher}
 redis_bin=${REDIS_SERVER:-redis-server}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+. "$root/bench/scripts/lib.sh"
 info() { redis-cli -p "$1" info "$2" | tr -d '\r' | awk -F: -v f="$3" '$1 == f {print $2}'; }
 
 echo "==> generating a line of $users users"

@@ -34,8 +34,7 @@ usher_bin=${USHER_BIN:-$root/target/release/usher}
 redis_bin=${REDIS_SERVER:-redis-server}
 [ -x "$usher_bin" ] || { echo "build usher first: cargo build --release" >&2; exit 1; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-cpu_ticks() { awk '{print $14+$15}' "/proc/$1/stat"; }
+. "$root/bench/scripts/lib.sh"
 rss_bytes() { awk '/VmRSS/ {print $2 * 1024}' "/proc/$1/status"; }
 info_field() { redis-cli -p "$1" INFO memory | tr -d '\r' | awk -F: -v f="$2" '$1 == f {print $2}'; }
 hz=$(getconf CLK_TCK)

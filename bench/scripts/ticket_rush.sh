@@ -60,7 +60,7 @@ command -v "$redis_bin" >/dev/null || { echo "redis-server not found" >&2; exit 
 command -v redis-cli >/dev/null || { echo "redis-cli not found" >&2; exit 1; }
 mkdir -p "$results"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+. "$root/bench/scripts/lib.sh"
 
 server_pid=""
 cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true; }

@@ -33,8 +33,7 @@ trap 'rm -rf "$dir"' EXIT
   openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out server.crt \
     -days 2 -extfile san.ext 2>/dev/null
 )
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+. "$root/bench/scripts/lib.sh"
 tick_us=$((1000000 / $(getconf CLK_TCK)))
 
 one() { # mode -> prints "mode test us_per_request" lines

@@ -100,7 +100,6 @@ impl Store {
             guards,
             all: false,
             routed: [(0, 0); 2],
-            keys_one_slot: false,
         }
     }
 
@@ -115,7 +114,6 @@ impl Store {
             guards,
             all: false,
             routed: [(0, 0); 2],
-            keys_one_slot: false,
         })
     }
 
@@ -138,7 +136,6 @@ impl Store {
                     guards,
                     all: false,
                     routed: [(0, 0); 2],
-                    keys_one_slot: false,
                 });
             }
             if !keep_waiting() {
@@ -163,7 +160,6 @@ impl Store {
             guards,
             all: false,
             routed: [(0, 0); 2],
-            keys_one_slot: false,
         }
     }
 
@@ -180,7 +176,6 @@ impl Store {
             guards,
             all: true,
             routed: [(0, 0); 2],
-            keys_one_slot: false,
         }
     }
 
@@ -191,7 +186,6 @@ impl Store {
             guards: SmallVec::new(),
             all: false,
             routed: [(0, 0); 2],
-            keys_one_slot: false,
         }
     }
 }
@@ -206,10 +200,6 @@ pub struct LockedShards<'s> {
     /// and its active set, say). Lets [`LockedShards::try_shard`] skip the CRC16 for the
     /// command's own keys and still route every other key.
     routed: [(usize, usize); 2],
-    /// Set by the dispatcher for the one command these guards were taken for when routing
-    /// saw all its keys in one slot; the command's `SAME_SLOT` check takes it (and clears it,
-    /// so no later command under the same guards inherits it).
-    keys_one_slot: bool,
 }
 
 impl<'s> LockedShards<'s> {
@@ -224,16 +214,6 @@ impl<'s> LockedShards<'s> {
         debug_assert!(self.guards.len() == 1 && self.holds(key));
         self.routed[1] = self.routed[0];
         self.routed[0] = (key.as_ptr() as usize, key.len());
-    }
-
-    /// Records that the command about to run under these guards has all its keys in one slot.
-    pub fn set_keys_one_slot(&mut self) {
-        self.keys_one_slot = true;
-    }
-
-    /// Whether [`LockedShards::set_keys_one_slot`] was said for this command; clears it.
-    pub fn take_keys_one_slot(&mut self) -> bool {
-        std::mem::take(&mut self.keys_one_slot)
     }
 
     /// The locked shard that owns `key`, or `None` if that shard is not held.

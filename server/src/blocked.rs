@@ -162,7 +162,7 @@ fn retry(s: &mut Session, out: &mut RespWriter<'_>) -> bool {
     let started = Instant::now();
     let mut reply = Vec::new();
     let mut w = RespWriter::new(&mut reply, s.resp);
-    let result = run_engine(s, spec, argv, &mut w, &mut locked, true);
+    let result = run_engine(s, spec, argv, &mut w, &mut locked, true, false);
     if s.effects.block.is_none() {
         // The writer that asked for this retry stopped serving at this waiter (first in line):
         // what the command left in its keys (elements beyond the one it moved, or the one it

@@ -240,12 +240,8 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
         Spec::Engine(spec) => {
             let shared = s.shared;
             let (mut locked, one_slot) = lock_routed(&shared.store, cmd.spec, argv);
-            if one_slot {
-                // Routing saw every key in one slot: run_engine need not hash them again.
-                locked.set_keys_one_slot();
-            }
             lock_split_lines(s.db, spec, argv, &mut locked);
-            let result = run_engine(s, spec, argv, out, &mut locked, true);
+            let result = run_engine(s, spec, argv, out, &mut locked, true, one_slot);
             if s.tracking.is_some() && result.is_ok() {
                 // Under the locks the read took: no write can come between read and record.
                 crate::tracking::after_read(s, cmd.spec, argv);
@@ -380,7 +376,8 @@ pub fn finish(
     ended
 }
 
-/// Runs an engine handler against already-locked shards.
+/// Runs an engine handler against already-locked shards. `one_slot`: the caller's routing of
+/// this very command saw all its keys in one slot, so the `SAME_SLOT` check needs no hashing.
 pub fn run_engine(
     s: &mut Session,
     spec: &CommandSpec<EngineHandler>,
@@ -388,11 +385,12 @@ pub fn run_engine(
     out: &mut dyn ReplySink,
     locked: &mut LockedShards<'_>,
     may_block: bool,
+    one_slot: bool,
 ) -> CmdResult {
     let handler = spec
         .handler
         .expect("containers are resolved to subcommands");
-    if !locked.take_keys_one_slot() && !spec.keys_share_slot(argv) {
+    if !one_slot && !spec.keys_share_slot(argv) {
         return Err(CmdError::Static(errors::CROSSSLOT));
     }
     // Ready keys and publishes accumulate until the caller handles them (after a command, or
@@ -505,16 +503,19 @@ fn route(
         if argv.len() > 1 {
             into.push(shard_of(argv.arg(1)));
         }
-        return true;
-    }
-    match spec.key_positions(argv) {
-        Some(positions) => {
-            into.extend(positions.iter().map(|&i| shard_of(argv.arg(i))));
-            true
+    } else {
+        match spec.key_positions(argv) {
+            Some(positions) => into.extend(positions.iter().map(|&i| shard_of(argv.arg(i)))),
+            // Malformed key arguments: the handler will reject them; lock everything to be safe.
+            None => return false,
         }
-        // Malformed key arguments: the handler will reject them; lock everything to be safe.
-        None => false,
     }
+    // Ascending and unique, so that keys of one shard (a queue and its active set) are one.
+    if into.len() > 1 {
+        into.sort_unstable();
+        into.dedup();
+    }
+    true
 }
 
 /// Locks what one command needs.
@@ -529,29 +530,15 @@ fn lock_routed<'s>(store: &'s Store, spec: Spec, argv: Argv<'_>) -> (LockedShard
     if !route(store, spec, argv, &mut shards, &mut one) {
         return (store.lock_all(), false);
     }
-    let one_slot = one.holds();
-    (lock_shards(store, spec, argv, shards), one_slot)
-}
-
-fn lock_shards<'s>(
-    store: &'s Store,
-    spec: Spec,
-    argv: Argv<'_>,
-    mut shards: SmallVec<[u16; 8]>,
-) -> LockedShards<'s> {
-    // A queue and its active set (one slot): one shard, locked as one.
-    if shards.len() == 2 && shards[0] == shards[1] {
-        shards.pop();
-    }
-    match shards.len() {
+    let locked = match shards.len() {
         0 => store.lock_none(),
         1 => {
             let mut locked = store.lock_one(shards[0] as usize);
-            // The keys at 1 and 2 were routed above (first key 1): their look-ups need no
-            // second CRC16.
+            // The keys at 1 and 2 (a queue and its active set) were routed above to this one
+            // shard: their look-ups need no second CRC16.
             let (first, last, step) = spec.key_triple();
             if first == 1 && argv.len() > 1 {
-                if last == 2 && step == 1 && argv.len() > 2 && spec.derived_keys().is_none() {
+                if last == 2 && step == 1 && argv.len() > 2 && !spec.has_movable_keys() {
                     locked.set_routed(argv.arg(2));
                 }
                 locked.set_routed(argv.arg(1));
@@ -559,7 +546,8 @@ fn lock_shards<'s>(
             locked
         }
         _ => store.lock_many(&mut shards),
-    }
+    };
+    (locked, one.holds())
 }
 
 /// A waiting-room command on a split line also locks the line's sub-queues, which live on

@@ -40,6 +40,39 @@ pub(crate) fn get_hash<'d>(
     }
 }
 
+/// WRONGTYPE unless `key` is absent or a hash (checked before any change).
+pub(crate) fn check_hash(ctx: &mut ExecCtx, key: &[u8]) -> Result<(), CmdError> {
+    let now = ctx.now_ms;
+    get_hash(ctx.db(key), key, now).map(|_| ())
+}
+
+/// Writes a hash the waiting room keeps beside a queue (statistics, feed markers, lane
+/// weights, places per client): `f` sets its fields on the hash, created if absent, as HSET
+/// or HINCRBY would (`event` is the keyspace event). Nothing happens, and false comes back,
+/// when the key is not under this command's locks or holds another type.
+pub(crate) fn write_companion_hash(
+    ctx: &mut ExecCtx,
+    key: &[u8],
+    event: &'static str,
+    f: impl FnOnce(&mut Hash, ListpackLimits),
+) -> bool {
+    if !ctx.shards.holds(key) {
+        return false;
+    }
+    let (now, limits) = (ctx.now_ms, ListpackLimits::from_config(ctx.config));
+    if write_hash(ctx.db(key), key, now, |h| {
+        f(h, limits);
+        Ok(())
+    })
+    .is_err()
+    {
+        return false;
+    }
+    ctx.modified_in_sale(key);
+    ctx.notify(ev::HASH, event, key);
+    true
+}
+
 /// Runs `f` on the hash under `key`, or on a new empty hash that is stored only if `f` leaves
 /// it non-empty (Redis's `hashTypeLookupWriteOrCreate`, without ever storing an empty hash).
 /// `f` must validate before it writes: an error leaves the hash as it was.

@@ -710,16 +710,14 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
             if taken >= max {
                 return reply_status(out, "LIMITED", 0, waiting);
             }
-            let key = clients_key(queue);
-            let limits = crate::types::hash::ListpackLimits::from_config(ctx.config);
-            let (value, _) = ctx
-                .db(&key)
-                .get_or_insert_with(&key, clock, || Value::Hash(Box::default()));
-            if let Value::Hash(h) = value {
-                h.set(client, (taken + 1).to_string().as_bytes(), limits);
-            }
-            ctx.modified_in_sale(&key);
-            ctx.notify(ev::HASH, "hincrby", &key);
+            crate::cmd::hash::write_companion_hash(
+                ctx,
+                &clients_key(queue),
+                "hincrby",
+                |h, limits| {
+                    h.set(client, (taken + 1).to_string().as_bytes(), limits);
+                },
+            );
         }
         if let Some(claims) = invite {
             spend_invite(ctx, &claims, now);

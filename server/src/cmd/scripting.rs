@@ -185,7 +185,7 @@ impl Host for ScriptHost<'_, '_> {
         let started = Instant::now();
         let mut w = RespWriter::new(out, proto);
         let result = match spec {
-            Spec::Engine(es) => run_engine(self.s, es, argv, &mut w, self.locked, false),
+            Spec::Engine(es) => run_engine(self.s, es, argv, &mut w, self.locked, false, false),
             Spec::Server(ss) => ss.handler.expect("resolved")(self.s, self.locked, argv, &mut w),
         };
         finish(self.s, cmd, started, result, &mut w);
@@ -257,7 +257,7 @@ pub fn run_script(
     let epoch = s.shared.scripts.epoch();
     let busy_ms = s.hot.busy_reply_threshold;
     // While it runs, the acceptor sends new connections to other workers.
-    let _running = crate::script_workers::Running::start(crate::shared::unix_ms() as u64);
+    let _running = crate::script_workers::Running::start(s.now_ms as u64);
     let result = loop {
         let can_retry = !locked.holds_all();
         let mut host = ScriptHost {

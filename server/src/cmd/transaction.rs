@@ -124,7 +124,7 @@ fn exec(
             }
         }
         let result = match cmd.spec {
-            Spec::Engine(spec) => run_engine(s, spec, argv, out, &mut locked, false),
+            Spec::Engine(spec) => run_engine(s, spec, argv, out, &mut locked, false, false),
             Spec::Server(spec) => spec.handler.expect("resolved")(s, &mut locked, argv, out),
         };
         started = finish(s, cmd, started, result, out);

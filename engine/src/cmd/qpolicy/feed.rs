@@ -39,14 +39,13 @@
 use super::log_tick;
 use super::stats::stats_key;
 use crate::bytes::SmallBytes;
-use crate::cmd::hash::get_hash;
+use crate::cmd::hash::{get_hash, write_companion_hash};
 use crate::cmd::stream::get_stream;
 use crate::cmd::zset::get_zset as zset;
 use crate::ctx::ExecCtx;
 use crate::keyspace_events as ev;
 use crate::queue::policy::{Method, Policy};
 use crate::queue::split::Line;
-use crate::types::hash::ListpackLimits;
 use crate::types::stream::{NodeLimits, Stream, StreamId, Trim};
 use crate::types::zset::ScoreBound;
 use crate::value::Value;
@@ -151,23 +150,11 @@ fn marker(ctx: &mut ExecCtx, queue: &[u8], field: &[u8]) -> Option<Vec<u8>> {
 
 /// Sets fields of the stats hash (as HSET); false when it holds another type.
 fn set_markers(ctx: &mut ExecCtx, queue: &[u8], fields: &[(&[u8], &[u8])]) -> bool {
-    let key = stats_key(queue);
-    let now = ctx.now_ms;
-    if !ctx.shards.holds(&key) || get_hash(ctx.db(&key), &key, now).is_err() {
-        return false;
-    }
-    let limits = ListpackLimits::from_config(ctx.config);
-    let (value, _) = ctx
-        .db(&key)
-        .get_or_insert_with(&key, now, || Value::Hash(Box::default()));
-    if let Value::Hash(h) = value {
+    write_companion_hash(ctx, &stats_key(queue), "hset", |h, limits| {
         for (f, v) in fields {
             h.set(f, v, limits);
         }
-    }
-    ctx.modified_in_sale(&key);
-    ctx.notify(ev::HASH, "hset", &key);
-    true
+    })
 }
 
 /// [`set_markers`] from the tick: also logs the HSET.

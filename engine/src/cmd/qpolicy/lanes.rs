@@ -14,15 +14,13 @@
 //! fills again), and the weights live in the hash `<queue>:lanes`, so a replayed ADMIT picks
 //! the same users.
 
-use crate::cmd::hash::get_hash;
+use crate::cmd::hash::{get_hash, write_companion_hash};
 use crate::cmd::queue::{check_zset, drop_if_empty};
 use crate::cmd::zset::get_zset as zset;
 use crate::ctx::ExecCtx;
 use crate::error::CmdError;
 use crate::keyspace_events as ev;
 use crate::queue::policy::{lane_key, lane_weights_key, Policy};
-use crate::types::hash::ListpackLimits;
-use crate::value::Value;
 use usher_protocol::parse::parse_i64;
 
 /// Where a waiting user stands in a lane: its index in the policy and the 0-based rank.
@@ -159,20 +157,15 @@ impl Picker {
     /// The source the next admission comes from, and the weights once it is taken; `None`
     /// when nobody waits anywhere.
     pub fn choose(&self) -> Option<(usize, Vec<i64>)> {
-        let live: Vec<usize> = (0..self.shares.len())
-            .filter(|&i| self.waiting[i] > 0)
-            .collect();
-        let total: i64 = live.iter().map(|&i| self.shares[i]).sum();
+        let live = || (0..self.shares.len()).filter(|&i| self.waiting[i] > 0);
+        let total: i64 = live().map(|i| self.shares[i]).sum();
         let mut next = self.weights.clone();
-        for &i in &live {
+        for i in live() {
             next[i] += self.shares[i];
         }
-        // Lanes before the main line on a tie: the order a presale expects.
-        let pick = *live
-            .iter()
-            .rev()
-            .max_by_key(|&&i| (next[i], i != 0))
-            .or(live.first())?;
+        // Lanes before the main line on a tie: the order a presale expects (`max_by_key`
+        // keeps the last of equals, so the walk runs backwards to prefer earlier lanes).
+        let pick = live().rev().max_by_key(|&i| (next[i], i != 0))?;
         next[pick] -= total;
         Some((pick, next))
     }
@@ -195,29 +188,16 @@ impl Picker {
 
     /// Writes the weights back, as HSET would.
     pub fn save(&self, ctx: &mut ExecCtx, queue: &[u8], p: &Policy) {
-        let key = lane_weights_key(queue);
-        if !self.changed || check_hash(ctx, &key).is_err() {
+        if !self.changed {
             return;
         }
-        let limits = ListpackLimits::from_config(ctx.config);
-        let now = ctx.now_ms;
-        let (value, _) = ctx
-            .db(&key)
-            .get_or_insert_with(&key, now, || Value::Hash(Box::default()));
-        if let Value::Hash(h) = value {
+        write_companion_hash(ctx, &lane_weights_key(queue), "hset", |h, limits| {
             h.set(b"main", self.weights[0].to_string().as_bytes(), limits);
             for (lane, w) in p.lanes.iter().zip(&self.weights[1..]) {
                 h.set(&lane.name, w.to_string().as_bytes(), limits);
             }
-        }
-        ctx.modified_in_sale(&key);
-        ctx.notify(ev::HASH, "hset", &key);
+        });
     }
-}
-
-fn check_hash(ctx: &mut ExecCtx, key: &[u8]) -> Result<(), CmdError> {
-    let now = ctx.now_ms;
-    get_hash(ctx.db(key), key, now).map(|_| ())
 }
 
 /// After a round took users from lane `i`: its key's notification, and the key goes if empty.

@@ -16,7 +16,7 @@ use super::noshow::pending_key;
 use super::policy_of;
 use super::stats::stats_key;
 use crate::args::{self, is};
-use crate::cmd::hash::get_hash;
+use crate::cmd::hash::{check_hash, get_hash};
 use crate::cmd::queue::{check_zset, resolve_now};
 use crate::cmd::zset::get_zset as zset;
 use crate::ctx::ExecCtx;
@@ -153,11 +153,6 @@ pub(super) fn qpolicy_reset(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySi
     out.int(removed as i64);
     out.int(ended as i64);
     Ok(())
-}
-
-fn check_hash(ctx: &mut ExecCtx, key: &[u8]) -> Result<(), CmdError> {
-    let now = ctx.now_ms;
-    get_hash(ctx.db(key), key, now).map(|_| ())
 }
 
 fn delete(ctx: &mut ExecCtx, key: &[u8]) {

@@ -19,11 +19,8 @@
 //! counts. A queue without a policy writes nothing here, so ADMIT stays exactly
 //! `admission_zpopmin.lua`.
 
-use crate::cmd::hash::get_hash;
+use crate::cmd::hash::{get_hash, write_companion_hash};
 use crate::ctx::ExecCtx;
-use crate::keyspace_events as ev;
-use crate::types::hash::ListpackLimits;
-use crate::value::Value;
 use usher_cluster::companion_key;
 use usher_protocol::parse::parse_i64;
 
@@ -48,16 +45,7 @@ fn bucket_field(wait_ms: i64) -> Vec<u8> {
 
 /// Applies `changes` (field, how to change it) to the stats hash, as HINCRBY / HSET would.
 fn update(ctx: &mut ExecCtx, queue: &[u8], changes: &[(Vec<u8>, Change)]) {
-    let key = stats_key(queue);
-    let now = ctx.now_ms;
-    if !ctx.shards.holds(&key) || get_hash(ctx.db(&key), &key, now).is_err() {
-        return;
-    }
-    let limits = ListpackLimits::from_config(ctx.config);
-    let (value, _) = ctx
-        .db(&key)
-        .get_or_insert_with(&key, now, || Value::Hash(Box::default()));
-    if let Value::Hash(h) = value {
+    write_companion_hash(ctx, &stats_key(queue), "hincrby", |h, limits| {
         for (field, change) in changes {
             let current = h.get(field).and_then(parse_i64).unwrap_or(0);
             let next = match change {
@@ -66,9 +54,7 @@ fn update(ctx: &mut ExecCtx, queue: &[u8], changes: &[(Vec<u8>, Change)]) {
             };
             h.set(field, next.to_string().as_bytes(), limits);
         }
-    }
-    ctx.modified_in_sale(&key);
-    ctx.notify(ev::HASH, "hincrby", &key);
+    });
 }
 
 enum Change {
