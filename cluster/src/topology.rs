@@ -17,6 +17,7 @@
 //! applications written for Redis Cluster run against a single usher.
 
 use crate::slot::SLOT_COUNT;
+use std::collections::BTreeMap;
 
 /// One node of the topology.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +40,19 @@ pub struct Topology {
     pub myself: usize,
     /// Slot → index into `nodes`; [`NO_OWNER`] for an unassigned slot.
     owner: Box<[u16]>,
+    /// Slots this node is moving (`CLUSTER SETSLOT ... MIGRATING / IMPORTING`): this node's own
+    /// state, as in Redis, never part of the operator's JSON. Empty almost always, so the
+    /// routing check costs one `is_empty` outside a migration.
+    open: BTreeMap<u16, OpenSlot>,
+}
+
+/// A slot in the middle of a move, as this node sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenSlot {
+    /// This node owns the slot and is sending its keys to `nodes[i]`.
+    Migrating(usize),
+    /// `nodes[i]` owns the slot and is sending its keys here.
+    Importing(usize),
 }
 
 const NO_OWNER: u16 = u16::MAX;
@@ -184,7 +198,72 @@ impl Topology {
             epoch,
             myself,
             owner,
+            open: BTreeMap::new(),
         })
+    }
+
+    /// The index of the node with id `id`.
+    pub fn node_index(&self, id: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.id == id)
+    }
+
+    /// Whether any slot is being moved to or from this node.
+    #[inline]
+    pub fn has_open_slots(&self) -> bool {
+        !self.open.is_empty()
+    }
+
+    /// Whether `slot` is being moved to or from this node, and with which node.
+    #[inline]
+    pub fn open_slot(&self, slot: u16) -> Option<OpenSlot> {
+        self.open.get(&slot).copied()
+    }
+
+    /// `CLUSTER SETSLOT slot MIGRATING|IMPORTING node` (`Some`) or `STABLE` (`None`).
+    pub fn set_open(&mut self, slot: u16, state: Option<OpenSlot>) {
+        match state {
+            Some(s) => self.open.insert(slot, s),
+            None => self.open.remove(&slot),
+        };
+    }
+
+    /// Keeps the open slots of `old` whose nodes `self` still knows (a topology replaced in the
+    /// middle of a move keeps the move going, as Redis keeps its migrating state on a config
+    /// update).
+    pub fn carry_open_slots(&mut self, old: &Topology) {
+        for (&slot, &state) in &old.open {
+            let id = match state {
+                OpenSlot::Migrating(i) | OpenSlot::Importing(i) => &old.nodes[i].id,
+            };
+            let Some(i) = self.node_index(id) else {
+                continue;
+            };
+            let mine = self.owns(slot);
+            match state {
+                OpenSlot::Migrating(_) if mine && i != self.myself => {
+                    self.open.insert(slot, OpenSlot::Migrating(i));
+                }
+                OpenSlot::Importing(_) if !mine && i != self.myself => {
+                    self.open.insert(slot, OpenSlot::Importing(i));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// `CLUSTER SETSLOT slot NODE id`: `slot` now belongs to `nodes[node]`, and the epoch moves
+    /// on, so a node's view of the move can be told from an older one.
+    pub fn assign(&mut self, slot: u16, node: usize) {
+        let prev = self.owner[slot as usize];
+        if prev as usize == node {
+            return;
+        }
+        if prev != NO_OWNER {
+            remove_slot(&mut self.nodes[prev as usize].slots, slot);
+        }
+        add_slot(&mut self.nodes[node].slots, slot);
+        self.owner[slot as usize] = node as u16;
+        self.epoch += 1;
     }
 
     pub fn me(&self) -> &Node {
@@ -236,6 +315,19 @@ impl Topology {
                     out.push_str(&format!(" {a}-{b}"));
                 }
             }
+            if i == self.myself {
+                // Redis's markers for a move in progress, on this node's own line only.
+                for (slot, state) in &self.open {
+                    match *state {
+                        OpenSlot::Migrating(to) => {
+                            out.push_str(&format!(" [{slot}->-{}]", self.nodes[to].id))
+                        }
+                        OpenSlot::Importing(from) => {
+                            out.push_str(&format!(" [{slot}-<-{}]", self.nodes[from].id))
+                        }
+                    }
+                }
+            }
             out.push('\n');
         }
         out
@@ -256,6 +348,39 @@ impl Topology {
             e = self.epoch
         )
     }
+}
+
+/// Removes `slot` from sorted inclusive `ranges`, splitting the range that held it.
+fn remove_slot(ranges: &mut Vec<(u16, u16)>, slot: u16) {
+    let Some(i) = ranges.iter().position(|&(a, b)| a <= slot && slot <= b) else {
+        return;
+    };
+    let (a, b) = ranges[i];
+    match (a == slot, b == slot) {
+        (true, true) => {
+            ranges.remove(i);
+        }
+        (true, false) => ranges[i].0 = slot + 1,
+        (false, true) => ranges[i].1 = slot - 1,
+        (false, false) => {
+            ranges[i].1 = slot - 1;
+            ranges.insert(i + 1, (slot + 1, b));
+        }
+    }
+}
+
+/// Adds `slot` to sorted inclusive `ranges`, joining neighbours.
+fn add_slot(ranges: &mut Vec<(u16, u16)>, slot: u16) {
+    let at = ranges.partition_point(|&(a, _)| a < slot);
+    ranges.insert(at, (slot, slot));
+    let mut merged: Vec<(u16, u16)> = Vec::with_capacity(ranges.len());
+    for &(a, b) in ranges.iter() {
+        match merged.last_mut() {
+            Some(last) if last.1 as u32 + 1 >= a as u32 => last.1 = last.1.max(b),
+            _ => merged.push((a, b)),
+        }
+    }
+    *ranges = merged;
 }
 
 #[cfg(test)]
@@ -300,5 +425,30 @@ mod tests {
         let partial = Topology::parse(&two("0-100", "101-200"), A).unwrap();
         assert!(partial.info_text().starts_with("cluster_state:fail"));
         assert!(partial.owner_of(300).is_none());
+    }
+
+    #[test]
+    fn assigning_a_slot_moves_it_between_ranges_and_marks_open_slots() {
+        let json = format!(
+            r#"{{"epoch": 3, "nodes": [
+                {{"id": "{A}", "host": "h", "port": 1, "slots": ["0-8191"]}},
+                {{"id": "{B}", "host": "h", "port": 2, "slots": ["8192-16383"]}}]}}"#
+        );
+        let mut t = Topology::parse(&json, A).unwrap();
+        t.set_open(100, Some(OpenSlot::Migrating(1)));
+        assert!(t.nodes_text().contains(&format!(" 0-8191 [100->-{B}]\n")));
+        t.assign(100, 1);
+        t.set_open(100, None);
+        assert_eq!(t.nodes[0].slots, vec![(0, 99), (101, 8191)]);
+        assert_eq!(t.nodes[1].slots, vec![(100, 100), (8192, 16383)]);
+        assert_eq!(t.owner_of(100).unwrap().id, B);
+        assert_eq!(t.epoch, 4);
+        t.assign(100, 0);
+        assert_eq!(t.nodes[0].slots, vec![(0, 8191)]);
+        t.assign(0, 1);
+        t.assign(8191, 1);
+        assert_eq!(t.nodes[0].slots, vec![(1, 8190)]);
+        assert_eq!(t.nodes[1].slots, vec![(0, 0), (8191, 16383)]);
+        assert!(!t.has_open_slots());
     }
 }

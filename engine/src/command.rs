@@ -41,6 +41,8 @@ impl Flags {
     pub const ALLOW_BUSY: Flags = Flags(1 << 15);
     pub const NO_MANDATORY_KEYS: Flags = Flags(1 << 16);
     pub const NO_ASYNC_LOADING: Flags = Flags(1 << 17);
+    /// Served for a slot this node is importing without a preceding ASKING (RESTORE-ASKING).
+    pub const ASKING: Flags = Flags(1 << 18);
     /// usher-only: the command reads or writes the whole keyspace, so every shard is locked.
     pub const ALL_SHARDS: Flags = Flags(1 << 24);
     /// usher-only: the command reads the server clock or randomness; its effect is
@@ -65,6 +67,7 @@ impl Flags {
         (Flags::STALE, "stale"),
         (Flags::SKIP_MONITOR, "skip_monitor"),
         (Flags::SKIP_SLOWLOG, "skip_slowlog"),
+        (Flags::ASKING, "asking"),
         (Flags::FAST, "fast"),
         (Flags::NO_AUTH, "no_auth"),
         (Flags::MAY_REPLICATE, "may_replicate"),

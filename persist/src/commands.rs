@@ -117,4 +117,7 @@ pub static COMMANDS: &[CommandSpec<EngineHandler>] = &[
     cmd("RESTORE", -4, Flags::WRITE.union(Flags::DENYOOM), restore as EngineHandler)
         .keys(1, 1, 1)
         .doc(Group::Generic, "2.6.0", "Creates a key from the serialized representation of a value.", "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N))."),
+    cmd("RESTORE-ASKING", -4, Flags::WRITE.union(Flags::DENYOOM).union(Flags::ASKING), restore as EngineHandler)
+        .keys(1, 1, 1)
+        .doc(Group::Server, "3.0.0", "An internal command for migrating keys in a cluster", "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N))."),
 ];

@@ -12,6 +12,7 @@ pub mod crc64;
 pub mod functions;
 pub mod listpack;
 pub mod lzf;
+pub mod migrate;
 pub mod rdb;
 pub mod snapshot;
 pub mod stream;

@@ -145,15 +145,40 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
             s.unwatch_all();
             return reject(s, Some(cmd), out, errors::CROSSSLOT);
         }
-        match crate::cluster::route(&cluster.topology(), spec, argv) {
-            Ok(Some(slot)) => {
-                if let Some(m) = s.multi.as_mut().filter(|_| !runs_inside_multi(top_name)) {
-                    m.cross_slot |= m.slot.is_some_and(|t| t != slot);
-                    m.slot = Some(slot);
-                }
+        // ASKING covers the next command, or a whole transaction (Redis's resetClient).
+        let asking = s.asking || spec.flags().contains(Flags::ASKING);
+        if s.multi.is_none() || top_name == "EXEC" {
+            s.asking = false;
+        }
+        let topology = cluster.topology();
+        let routed = match s.multi.as_ref().and_then(|m| m.slot) {
+            Some(slot) if top_name == "EXEC" => {
+                crate::cluster::route_slot(&topology, slot, asking, false)
             }
-            Ok(None) => {}
-            Err(msg) => return reject(s, Some(cmd), out, &msg),
+            _ => crate::cluster::route(&topology, spec, argv, asking, top_name == "MIGRATE"),
+        };
+        let slot = match routed {
+            Ok(crate::cluster::Route::Serve(slot)) => slot,
+            Ok(crate::cluster::Route::Check(slot, check)) => {
+                // Queued commands are checked together when EXEC runs them.
+                if s.multi.is_none() || top_name == "EXEC" {
+                    s.slot_check = Some(check);
+                }
+                Some(slot)
+            }
+            Err(msg) => {
+                if top_name == "EXEC" {
+                    crate::cmd::transaction::end_multi(s);
+                    s.unwatch_all();
+                }
+                return reject(s, Some(cmd), out, &msg);
+            }
+        };
+        if let Some(slot) = slot {
+            if let Some(m) = s.multi.as_mut().filter(|_| !runs_inside_multi(top_name)) {
+                m.cross_slot |= m.slot.is_some_and(|t| t != slot);
+                m.slot = Some(slot);
+            }
         }
     }
     if !spec.flags().contains(Flags::LOADING) && shared.persist.loading.load(Ordering::Relaxed) {
@@ -219,6 +244,7 @@ fn denies_oom(s: &Session, cmd: &Command, top_name: &str) -> bool {
 
 /// Replies with a rejection error, counts it, and poisons an open MULTI.
 fn reject(s: &mut Session, cmd: Option<&Command>, out: &mut RespWriter<'_>, msg: &str) {
+    s.slot_check = None;
     out.error(msg);
     let code = msg.split(' ').next().unwrap_or("ERR");
     s.stats.record_error(code);
@@ -241,7 +267,10 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
             let shared = s.shared;
             let (mut locked, one_slot) = lock_routed(&shared.store, cmd.spec, argv);
             lock_split_lines(s.db, spec, argv, &mut locked);
-            let result = run_engine(s, spec, argv, out, &mut locked, true, one_slot);
+            let result = match verify_slot(s, cmd.spec, argv, &mut locked) {
+                Ok(()) => run_engine(s, spec, argv, out, &mut locked, true, one_slot),
+                Err(e) => Err(e),
+            };
             if s.tracking.is_some() && result.is_ok() {
                 // Under the locks the read took: no write can come between read and record.
                 crate::tracking::after_read(s, cmd.spec, argv);
@@ -259,7 +288,10 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
                 .expect("containers are resolved to subcommands");
             let shared = s.shared;
             let mut locked = lock_for(&shared.store, cmd.spec, argv);
-            let result = handler(s, &mut locked, argv, out);
+            let result = match verify_slot(s, cmd.spec, argv, &mut locked) {
+                Ok(()) => handler(s, &mut locked, argv, out),
+                Err(e) => Err(e),
+            };
             if result.is_ok() && logs_as_itself(spec) && s.shared.stream.on() {
                 s.prop.push_argv(s.db, argv, &[]);
             }
@@ -300,6 +332,28 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
             s.now_ms / 1000,
         );
     }
+}
+
+/// Cluster mode, a slot being moved: the gate's key check, made under the command's locks.
+/// EXEC checks its queued commands itself.
+#[inline]
+fn verify_slot(
+    s: &mut Session,
+    spec: Spec,
+    argv: Argv<'_>,
+    locked: &mut LockedShards<'_>,
+) -> CmdResult {
+    let Some(check) = s.slot_check.take() else {
+        return Ok(());
+    };
+    if spec.name() == "EXEC" {
+        s.slot_check = Some(check);
+        return Ok(());
+    }
+    let keys = crate::cluster::command_keys(spec, argv);
+    check
+        .verify(locked, s.db, s.now_ms, keys.iter().map(Vec::as_slice))
+        .map_err(CmdError::Owned)
 }
 
 /// Shows a finished command to MONITOR clients (not admin commands, as Redis).

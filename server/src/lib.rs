@@ -130,9 +130,11 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
     }
     let cluster = cluster::ClusterState::start(&config, port)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    usher_persist::migrate::set_cluster_mode(cluster.is_some());
     lazyfree::start();
     let mut engine_families = usher_engine::cmd::families();
     engine_families.push(usher_persist::commands::COMMANDS);
+    engine_families.push(usher_persist::migrate::COMMANDS);
     let registry = registry::Registry::new(&engine_families, &cmd::families());
     let shared: &'static shared::Shared =
         Box::leak(Box::new(shared::Shared::new(config, registry)));

@@ -114,6 +114,12 @@ pub struct Session {
     /// What the connection does once the current command's reply is out: wait for replica
     /// ACKs (WAIT) or turn into a replica's feed (PSYNC). See `crate::replication`.
     pub repl: Option<crate::replication::Pending>,
+    /// Cluster mode: ASKING was sent, so the next command (or the transaction) may touch a
+    /// slot this node is importing.
+    pub asking: bool,
+    /// Cluster mode: the key check the gate left for the command about to run in a slot that is
+    /// being moved; made under the command's own locks (see `crate::cluster::SlotCheck`).
+    pub slot_check: Option<crate::cluster::SlotCheck>,
 }
 
 /// A tracking client's options and its pending CLIENT CACHING choice.
@@ -186,6 +192,8 @@ impl Session {
             tracking: None,
             from_master: false,
             repl: None,
+            asking: false,
+            slot_check: None,
         }
     }
 

@@ -82,6 +82,8 @@ const OVERRIDES: &[(&str, &[&str], &[&str])] = &[
     ("swapdb", &["keyspace", "dangerous"], &[]),
     ("keys", &["keyspace", "dangerous"], &[]),
     ("restore", &["dangerous"], &[]),
+    ("restore-asking", &["keyspace", "dangerous"], &[]),
+    ("migrate", &["dangerous"], &[]),
     ("info", &["dangerous"], &[]),
     ("lastsave", &["admin", "dangerous"], &[]),
     ("role", &["admin", "dangerous"], &[]),

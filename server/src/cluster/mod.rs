@@ -2,6 +2,13 @@
 //! runs on every keyed command (`MOVED`, `CROSSSLOT`, `CLUSTERDOWN`, as Redis Cluster words
 //! them).
 //!
+//! While a slot moves (`CLUSTER SETSLOT ... MIGRATING / IMPORTING`, keys sent over with
+//! `MIGRATE`), the check is Redis's `getNodeByQuery`: the source serves a command whose keys
+//! are all still here, answers `ASK` when none is, `TRYAGAIN` when some are; the target serves
+//! a command sent after `ASKING`. Whether a key is here is decided under the command's own
+//! shard locks ([`SlotCheck`]), so a `MIGRATE` cannot move a key between the check and the
+//! command: the check and the command are one step, as in single-threaded Redis.
+//!
 //! The topology comes from the operator (`cluster-config-file`, `CLUSTER SETTOPOLOGY`), never
 //! from a consensus protocol of usher's own (see `usher_cluster::topology`). It is read on the
 //! command path through one uncontended read lock; replacing it is rare (an operator's change).
@@ -10,7 +17,8 @@ use crate::config::Config;
 use crate::registry::Spec;
 use parking_lot::RwLock;
 use std::sync::Arc;
-use usher_cluster::Topology;
+use usher_cluster::{OpenSlot, Topology};
+use usher_engine::store::LockedShards;
 use usher_protocol::{errors, Argv};
 
 pub struct ClusterState {
@@ -51,12 +59,27 @@ impl ClusterState {
         self.topology.read().clone()
     }
 
-    /// Replaces the topology (CLUSTER SETTOPOLOGY): `text` must keep this node in it.
+    /// Replaces the topology (CLUSTER SETTOPOLOGY): `text` must keep this node in it. Slots
+    /// in the middle of a move stay so while their nodes remain.
     pub fn replace(&self, text: &str) -> Result<(), String> {
-        let myself = self.topology().me().id.clone();
-        let next = Topology::parse(text, &myself)?;
-        *self.topology.write() = Arc::new(next);
+        let mut guard = self.topology.write();
+        let mut next = Topology::parse(text, &guard.me().id)?;
+        next.carry_open_slots(&guard);
+        *guard = Arc::new(next);
         Ok(())
+    }
+
+    /// Changes this node's topology in place (`CLUSTER SETSLOT`): `f` edits a copy, which
+    /// replaces the current one if it returns `Ok`.
+    pub fn update<T>(
+        &self,
+        f: impl FnOnce(&mut Topology) -> Result<T, String>,
+    ) -> Result<T, String> {
+        let mut guard = self.topology.write();
+        let mut next = (**guard).clone();
+        let out = f(&mut next)?;
+        *guard = Arc::new(next);
+        Ok(out)
     }
 }
 
@@ -74,19 +97,117 @@ fn announce_host(config: &Config) -> String {
         .to_string()
 }
 
+/// What the gate decided for a keyed command in cluster mode.
+pub enum Route {
+    /// Keyless, or a slot this node serves: run it.
+    Serve(Option<u16>),
+    /// A slot being moved: run it if [`SlotCheck::verify`] passes under the command's locks.
+    Check(u16, SlotCheck),
+}
+
+/// The key check for a command in a slot that is moving (Redis's `getNodeByQuery`).
+#[derive(Clone, Debug)]
+pub enum SlotCheck {
+    /// This node is migrating the slot: every key must still be here; none here is `ASK` to
+    /// the target (this text), some here is `TRYAGAIN`.
+    Migrating(String),
+    /// This node is importing the slot and the client said ASKING: a command over several
+    /// keys needs them all here (else `TRYAGAIN`).
+    Importing,
+}
+
+const TRYAGAIN: &str = "TRYAGAIN Multiple keys request during rehashing of slot";
+
+impl SlotCheck {
+    /// Passes, or gives the redirection, looking at `keys` in `db` under `locked`, which holds
+    /// their shards: nothing can move them between this check and the command.
+    pub fn verify<'k>(
+        &self,
+        locked: &mut LockedShards<'_>,
+        db: usize,
+        now_ms: i64,
+        keys: impl Iterator<Item = &'k [u8]>,
+    ) -> Result<(), String> {
+        let (mut here, mut missing) = (0usize, 0usize);
+        for key in keys {
+            let live = locked
+                .try_shard(key)
+                .and_then(|shard| shard.db(db).peek_entry(key))
+                .is_some_and(|e| !e.is_expired(now_ms));
+            if live {
+                here += 1;
+            } else {
+                missing += 1;
+            }
+        }
+        match self {
+            _ if missing == 0 => Ok(()),
+            SlotCheck::Migrating(_) if here > 0 => Err(TRYAGAIN.to_string()),
+            SlotCheck::Migrating(ask) => Err(ask.clone()),
+            SlotCheck::Importing if here + missing > 1 => Err(TRYAGAIN.to_string()),
+            SlotCheck::Importing => Ok(()),
+        }
+    }
+}
+
+/// Every key of a command (named and derived), for [`SlotCheck::verify`].
+pub fn command_keys(spec: Spec, argv: Argv<'_>) -> Vec<Vec<u8>> {
+    let mut keys: Vec<Vec<u8>> = spec
+        .key_positions(argv)
+        .unwrap_or_default()
+        .iter()
+        .map(|&i| argv.arg(i).to_vec())
+        .collect();
+    if let Some(derive) = spec.derived_keys() {
+        keys.extend(derive(argv));
+    }
+    keys
+}
+
 /// The one slot a command's keys (named and derived) hash to, or `Err(wire text)`:
 /// `CROSSSLOT` for several slots, `MOVED` for a slot another node owns, `CLUSTERDOWN` for one
-/// nobody owns. Keyless commands pass with `None`.
-pub fn route(topology: &Topology, spec: Spec, argv: Argv<'_>) -> Result<Option<u16>, String> {
+/// nobody owns. Keyless commands pass with `None`. `asking`: the client sent ASKING (or the
+/// command is RESTORE-ASKING); `migrate`: the command is MIGRATE, which runs wherever the slot
+/// is open, since it is what moves the keys.
+pub fn route(
+    topology: &Topology,
+    spec: Spec,
+    argv: Argv<'_>,
+    asking: bool,
+    migrate: bool,
+) -> Result<Route, String> {
     let Some(slot) = spec
         .keys_slot(argv)
         .map_err(|_| errors::CROSSSLOT.to_string())?
     else {
-        return Ok(None);
+        return Ok(Route::Serve(None));
     };
-    match topology.owner_of(slot) {
-        _ if topology.owns(slot) => Ok(Some(slot)),
-        Some(owner) => Err(format!("MOVED {slot} {}:{}", owner.host, owner.port)),
-        None => Err("CLUSTERDOWN Hash slot not served".to_string()),
+    route_slot(topology, slot, asking, migrate)
+}
+
+/// [`route`] for a known slot (EXEC routes its transaction's slot).
+pub fn route_slot(
+    topology: &Topology,
+    slot: u16,
+    asking: bool,
+    migrate: bool,
+) -> Result<Route, String> {
+    let open = match topology.has_open_slots() {
+        true => topology.open_slot(slot),
+        false => None,
+    };
+    match open {
+        Some(_) if migrate => Ok(Route::Serve(Some(slot))),
+        Some(OpenSlot::Migrating(to)) => {
+            let n = &topology.nodes[to];
+            let ask = format!("ASK {slot} {}:{}", n.host, n.port);
+            Ok(Route::Check(slot, SlotCheck::Migrating(ask)))
+        }
+        Some(OpenSlot::Importing(_)) if asking => Ok(Route::Check(slot, SlotCheck::Importing)),
+        _ => match topology.owner_of(slot) {
+            _ if topology.owns(slot) => Ok(Route::Serve(Some(slot))),
+            Some(owner) => Err(format!("MOVED {slot} {}:{}", owner.host, owner.port)),
+            None => Err("CLUSTERDOWN Hash slot not served".to_string()),
+        },
     }
 }

@@ -10,7 +10,7 @@ use crate::cluster::ClusterState;
 use crate::registry::{ServerHandler, ServerSpec};
 use crate::session::Session;
 use std::sync::Arc;
-use usher_cluster::{key_hash_slot, Topology};
+use usher_cluster::{key_hash_slot, OpenSlot, Topology};
 use usher_engine::cmd::keys::write_help;
 use usher_engine::command::{cmd, container, Flags, Group};
 use usher_engine::error::{CmdError, CmdResult};
@@ -226,6 +226,89 @@ fn settopology(
     Ok(())
 }
 
+/// ```text
+/// CLUSTER SETSLOT slot MIGRATING node-id | IMPORTING node-id | STABLE | NODE node-id
+/// ```
+/// Moves one slot between nodes, Redis's way: the target is told IMPORTING, the source
+/// MIGRATING, keys go over with MIGRATE, then every node is told NODE. This node's own view
+/// only; there is no bus to spread it (send NODE to every node, as `redis-cli --cluster` does).
+fn setslot(
+    s: &mut Session,
+    locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let state = state(s)?;
+    let slot = slot_arg(argv.arg(2), "ERR Invalid or out of range slot")?;
+    let action = argv.arg(3).to_ascii_uppercase();
+    let node = argv.get(4).map(|n| String::from_utf8_lossy(n).into_owned());
+    let mut keys_here = None;
+    if action == b"NODE" && argv.len() == 5 {
+        let mut n = 0usize;
+        keys_in_slot(s, locked, slot, |_| {
+            n += 1;
+            false
+        });
+        keys_here = Some(n > 0);
+    }
+    state
+        .update(|t| {
+            let find = |t: &Topology, missing: &str| {
+                let id = node.as_deref().unwrap_or_default();
+                t.node_index(id)
+                    .ok_or_else(|| format!("ERR {missing} {id}"))
+            };
+            match (action.as_slice(), argv.len()) {
+                (b"MIGRATING", 5) => {
+                    if !t.owns(slot) {
+                        return Err(format!("ERR I'm not the owner of hash slot {slot}"));
+                    }
+                    let to = find(t, "I don't know about node")?;
+                    t.set_open(slot, Some(OpenSlot::Migrating(to)));
+                }
+                (b"IMPORTING", 5) => {
+                    if t.owns(slot) {
+                        return Err(format!("ERR I'm already the owner of hash slot {slot}"));
+                    }
+                    let from = find(t, "I don't know about node")?;
+                    t.set_open(slot, Some(OpenSlot::Importing(from)));
+                }
+                (b"STABLE", 4) => t.set_open(slot, None),
+                (b"NODE", 5) => {
+                    let to = find(t, "Unknown node")?;
+                    let has_keys = keys_here.unwrap_or(false);
+                    if t.owns(slot) && to != t.myself && has_keys {
+                        return Err(format!(
+                            "ERR Can't assign hashslot {slot} to a different node while I still \
+                             hold keys for this hash slot."
+                        ));
+                    }
+                    let open = t.open_slot(slot);
+                    let done = match open {
+                        Some(OpenSlot::Migrating(_)) => !has_keys,
+                        Some(OpenSlot::Importing(_)) => to == t.myself,
+                        None => false,
+                    };
+                    if done {
+                        t.set_open(slot, None);
+                    }
+                    t.assign(slot, to);
+                }
+                _ => {
+                    return Err(
+                        "ERR Invalid CLUSTER SETSLOT action or number of arguments. \
+                                Try CLUSTER HELP"
+                            .to_string(),
+                    )
+                }
+            }
+            Ok(())
+        })
+        .map_err(CmdError::Owned)?;
+    out.ok();
+    Ok(())
+}
+
 const HELP: &[&str] = &[
     "CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "COUNTKEYSINSLOT <slot>",
@@ -241,6 +324,8 @@ const HELP: &[&str] = &[
     "NODES",
     "    Return cluster configuration seen by node. Output format:",
     "    <id> <ip:port@bus-port> <flags> <master> <pings> <pongs> <epoch> <link> <slot> ...",
+    "SETSLOT <slot> (IMPORTING <node-id>|MIGRATING <node-id>|STABLE|NODE <node-id>)",
+    "    Set slot state.",
     "SETTOPOLOGY <json>",
     "    (usher) Replace the topology: {\"epoch\":n,\"nodes\":[{\"id\",\"host\",\"port\",\"slots\"}]}.",
     "SHARDS",
@@ -258,8 +343,19 @@ fn help(s: &mut Session, _: &mut LockedShards, _: Argv, out: &mut RespWriter) ->
     Ok(())
 }
 
-/// READONLY, READWRITE, ASKING: accepted in cluster mode. There are no replicas to read from
-/// and no migrations to ask about yet, so they only answer OK.
+/// ```text
+/// ASKING
+/// ```
+/// The next command (or transaction) may touch a slot this node is importing.
+fn asking(s: &mut Session, _: &mut LockedShards, _: Argv, out: &mut RespWriter) -> CmdResult {
+    state(s)?;
+    s.asking = true;
+    out.ok();
+    Ok(())
+}
+
+/// READONLY, READWRITE: accepted in cluster mode. Cluster nodes have no replicas to read from
+/// yet, so they only answer OK.
 fn connection_ok(
     s: &mut Session,
     _: &mut LockedShards,
@@ -335,6 +431,21 @@ const CLUSTER_SUBCOMMANDS: &[ServerSpec] = &[
         "O(N) where N is the total number of Cluster nodes",
     ),
     cmd(
+        "SETSLOT",
+        -4,
+        Flags::ADMIN
+            .union(STALE)
+            .union(Flags::NO_ASYNC_LOADING)
+            .union(Flags::ALL_SHARDS),
+        setslot as ServerHandler,
+    )
+    .doc(
+        Group::Cluster,
+        "3.0.0",
+        "Binds a hash slot to a node.",
+        "O(1)",
+    ),
+    cmd(
         "SETTOPOLOGY",
         3,
         Flags::ADMIN.union(STALE).union(Flags::NOSCRIPT),
@@ -391,7 +502,7 @@ pub static COMMANDS: &[ServerSpec] = &[
         "Enables read-write queries for a connection to a Redis Cluster replica node.",
         "O(1)",
     ),
-    cmd("ASKING", 1, Flags::FAST, connection_ok as ServerHandler).doc(
+    cmd("ASKING", 1, Flags::FAST, asking as ServerHandler).doc(
         Group::Cluster,
         "3.0.0",
         "Signals that a cluster client is following an -ASK redirect.",

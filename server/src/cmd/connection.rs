@@ -239,6 +239,7 @@ fn reset(
     out.set_protocol(Protocol::Resp2);
     *s.info.name.lock() = None;
     s.reply_mode = ReplyMode::On;
+    s.asking = false;
     s.info.set_flag(flag::NO_EVICT, false);
     s.info.set_flag(flag::NO_TOUCH, false);
     // Back to the default user: authenticated only if it needs no password (Redis's

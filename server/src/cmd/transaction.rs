@@ -109,6 +109,20 @@ fn exec(
     } else {
         shared.store.lock_many(&mut shards)
     };
+    if let Some(check) = s.slot_check.take() {
+        // Cluster mode, the transaction's slot is moving: its keys, all together, decide
+        // (Redis's getNodeByQuery over the queued commands), under the locks EXEC runs with.
+        let keys: Vec<Vec<u8>> = multi
+            .queued
+            .iter()
+            .flat_map(|(id, argv)| {
+                crate::cluster::command_keys(shared.registry.get(*id).spec, argv.argv())
+            })
+            .collect();
+        check
+            .verify(&mut locked, s.db, s.now_ms, keys.iter().map(Vec::as_slice))
+            .map_err(CmdError::Owned)?;
+    }
     out.array(multi.queued.len());
     let mut started = Instant::now();
     for (id, owned) in &multi.queued {

@@ -55,6 +55,7 @@ fn server() -> &'static Server {
         config::load_text(&mut base, &text).expect("the harness's configuration loads");
         let mut engine_families = usher_engine::cmd::families();
         engine_families.push(usher_persist::commands::COMMANDS);
+        engine_families.push(usher_persist::migrate::COMMANDS);
         let registry = crate::registry::Registry::new(&engine_families, &crate::cmd::families());
         let shared: &'static Shared = Box::leak(Box::new(Shared::new(base.clone(), registry)));
         crate::log::set_level(base.loglevel);
@@ -66,7 +67,7 @@ fn server() -> &'static Server {
 
 /// Commands an instance does not run, with why: they act outside it.
 /// SHUTDOWN ends the process; REPLICAOF, SLAVEOF, SYNC and PSYNC open or become replication
-/// links; SAVE, BGSAVE and BGREWRITEAOF write files (their loaders are fuzzed instead); CONFIG
+/// links; MIGRATE connects to another server; SAVE, BGSAVE and BGREWRITEAOF write files (their loaders are fuzzed instead); CONFIG
 /// REWRITE writes the config file; CONFIG SET of a path, a port, the AOF or TLS files or the
 /// log reaches the file system or sockets (every other directive may be set; the
 /// configuration is put back for the next instance).
@@ -81,6 +82,7 @@ pub fn outside(args: &[&[u8]]) -> bool {
         "SLAVEOF",
         "SYNC",
         "PSYNC",
+        "MIGRATE",
         "SAVE",
         "BGSAVE",
         "BGREWRITEAOF",

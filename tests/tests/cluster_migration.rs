@@ -1,0 +1,467 @@
+//! Moving slots between live nodes, Redis Cluster's way: `CLUSTER SETSLOT ... IMPORTING /
+//! MIGRATING / NODE`, keys sent with `MIGRATE`, clients redirected with `ASK` (and `TRYAGAIN`
+//! for a multi-key command caught half-moved). Three usher nodes on 127.0.0.11-13; the slot
+//! moves are made by an unmodified `redis-cli --cluster reshard` while cluster clients keep
+//! writing, and every acknowledged write is found afterwards, exactly once. MIGRATE also moves
+//! keys between usher and `redis-server`, both ways.
+
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use usher_tests::server::free_port;
+use usher_tests::{Client, Reply, Server};
+
+const IDS: [&str; 3] = [
+    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa1",
+    "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb2",
+    "ccccccccccccccccccccccccccccccccccccccc3",
+];
+
+fn text(r: &Reply) -> String {
+    match r {
+        Reply::Bulk(b) | Reply::Verbatim(_, b) => String::from_utf8_lossy(b).into_owned(),
+        other => panic!("expected text, got {other:?}"),
+    }
+}
+
+struct Cluster {
+    nodes: Vec<Server>,
+    ports: [u16; 3],
+    file: std::path::PathBuf,
+}
+
+impl Cluster {
+    /// Three nodes on 127.0.0.11-13 owning 0-5460, 5461-10922, 10923-16383.
+    fn start() -> Cluster {
+        let ports = [free_port(), free_port(), free_port()];
+        let file = std::env::temp_dir().join(format!("usher-migration-{}.json", ports[0]));
+        let ranges = ["0-5460", "5461-10922", "10923-16383"];
+        let nodes: Vec<String> = (0..3)
+            .map(|i| {
+                format!(
+                    r#"{{"id":"{}","host":"127.0.0.1{}","port":{},"slots":["{}"]}}"#,
+                    IDS[i],
+                    i + 1,
+                    ports[i],
+                    ranges[i]
+                )
+            })
+            .collect();
+        std::fs::write(
+            &file,
+            format!(r#"{{"epoch":1,"nodes":[{}]}}"#, nodes.join(",")),
+        )
+        .unwrap();
+        let nodes = (0..3)
+            .map(|i| {
+                let (port, host) = (ports[i].to_string(), format!("127.0.0.1{}", i + 1));
+                Server::usher(&[
+                    "--port",
+                    &port,
+                    "--bind",
+                    &host,
+                    "127.0.0.1",
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    file.to_str().unwrap(),
+                    "--cluster-node-id",
+                    IDS[i],
+                ])
+            })
+            .collect();
+        Cluster { nodes, ports, file }
+    }
+
+    fn addr(&self, i: usize) -> String {
+        format!("127.0.0.1{}:{}", i + 1, self.ports[i])
+    }
+
+    fn client(&self, i: usize) -> Client {
+        Client::connect_addr(&self.addr(i)).unwrap()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        self.nodes.clear();
+        let _ = std::fs::remove_file(&self.file);
+    }
+}
+
+/// `n` keys whose slots are below `below` (node 1's lowest slots, the ones a reshard moves
+/// first), found with CLUSTER KEYSLOT.
+fn keys_in_low_slots(c: &mut Client, n: usize, below: i64) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut i = 0;
+    while keys.len() < n {
+        let key = format!("seat:{i}");
+        if c.call(&["CLUSTER", "KEYSLOT", &key]).int() < below {
+            keys.push(key);
+        }
+        i += 1;
+    }
+    keys
+}
+
+#[test]
+fn a_reshard_under_concurrent_writes_loses_and_duplicates_nothing() {
+    let cluster = Cluster::start();
+    let mut c0 = cluster.client(0);
+    let keys = keys_in_low_slots(&mut c0, 400, 300);
+    let url = format!("redis://{}/", cluster.addr(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    // Four writers, each incrementing its own keys through the redis crate's cluster client
+    // (which follows MOVED and ASK), counting what was acknowledged.
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let mine: Vec<String> = keys.iter().skip(w).step_by(4).cloned().collect();
+            let (url, stop) = (url.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let client = redis::cluster::ClusterClient::new(vec![url]).unwrap();
+                let mut conn = client.get_connection().expect("cluster connection");
+                let mut acked = vec![0i64; mine.len()];
+                let mut round = 0usize;
+                while !stop.load(Ordering::Relaxed) || round < 3 * mine.len() {
+                    let i = round % mine.len();
+                    let v: i64 = redis::cmd("INCR")
+                        .arg(&mine[i])
+                        .query(&mut conn)
+                        .unwrap_or_else(|e| panic!("INCR {} failed: {e}", mine[i]));
+                    acked[i] += 1;
+                    assert_eq!(v, acked[i], "{} jumped: a write lost or doubled", mine[i]);
+                    round += 1;
+                }
+                (mine, acked)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    // An unmodified redis-cli moves node 1's first 300 slots to node 2, key by key.
+    let out = Command::new("redis-cli")
+        .args(["--cluster", "reshard", &cluster.addr(0)])
+        .args(["--cluster-from", IDS[0], "--cluster-to", IDS[1]])
+        .args(["--cluster-slots", "300", "--cluster-yes"])
+        .args(["--cluster-pipeline", "5"])
+        .output()
+        .expect("redis-cli --cluster reshard");
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "reshard failed: {log}");
+    assert!(log.contains("Moving slot 299 from"), "{log}");
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    let mut expected = Vec::new();
+    for w in writers {
+        let (mine, acked) = w.join().expect("a writer failed");
+        expected.extend(mine.into_iter().zip(acked));
+    }
+    // Every key is on node 2 now, once, holding exactly the acknowledged count.
+    let mut c1 = cluster.client(1);
+    for (key, count) in &expected {
+        assert_eq!(
+            c1.call(&["GET", key]),
+            Reply::Bulk(count.to_string().into_bytes()),
+            "{key}"
+        );
+        let slot = c0.call(&["CLUSTER", "KEYSLOT", key]).int();
+        assert_eq!(
+            c0.call(&["GET", key]),
+            Reply::Error(format!("MOVED {slot} {}", cluster.addr(1)))
+        );
+    }
+    assert_eq!(c0.call(&["DBSIZE"]).int(), 0);
+    // The writers were redirected while the slots moved (ASK during a move is likely but
+    // timing-dependent, so only printed).
+    let errors = text(&c0.call(&["INFO", "errorstats"]));
+    eprintln!("source node errorstats: {errors}");
+    assert!(errors.contains("errorstat_MOVED:"), "{errors}");
+    assert_eq!(c1.call(&["DBSIZE"]).int(), keys.len() as i64);
+    // Every node agrees on the new map, as redis-cli's own check reads it.
+    for i in 0..3 {
+        let nodes = text(&cluster.client(i).call(&["CLUSTER", "NODES"]));
+        let line = nodes.lines().find(|l| l.starts_with(IDS[1])).unwrap();
+        assert!(line.ends_with(" 0-299 5461-10922"), "node {i}: {line}");
+        assert!(!nodes.contains("->-") && !nodes.contains("-<-"), "{nodes}");
+    }
+    let check = Command::new("redis-cli")
+        .args(["--cluster", "check", &cluster.addr(2)])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        report.contains("[OK] All nodes agree about slots configuration.")
+            && report.contains("[OK] All 16384 slots covered."),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_moving_slot_answers_ask_asking_and_tryagain_as_redis() {
+    let cluster = Cluster::start();
+    let (mut a, mut b) = (cluster.client(0), cluster.client(1));
+    let slot = a.call(&["CLUSTER", "KEYSLOT", "{w}"]).int();
+    assert!(slot <= 5460, "node 1's slot");
+    let s = slot.to_string();
+    assert!(a.call(&["SET", "{w}here", "1"]).is_simple("OK"));
+    assert!(a.call(&["SET", "{w}also", "2"]).is_simple("OK"));
+    // Errors worded as Redis's clusterCommand.
+    assert_eq!(
+        b.call(&["CLUSTER", "SETSLOT", &s, "MIGRATING", IDS[0]]),
+        Reply::Error(format!("ERR I'm not the owner of hash slot {slot}"))
+    );
+    assert_eq!(
+        a.call(&["CLUSTER", "SETSLOT", &s, "IMPORTING", IDS[1]]),
+        Reply::Error(format!("ERR I'm already the owner of hash slot {slot}"))
+    );
+    assert_eq!(
+        a.call(&["CLUSTER", "SETSLOT", &s, "MIGRATING", &"d".repeat(40)]),
+        Reply::Error(format!("ERR I don't know about node {}", "d".repeat(40)))
+    );
+    assert_eq!(
+        a.call(&["CLUSTER", "SETSLOT", "16384", "STABLE"]),
+        Reply::Error("ERR Invalid or out of range slot".into())
+    );
+    assert!(b
+        .call(&["CLUSTER", "SETSLOT", &s, "IMPORTING", IDS[0]])
+        .is_simple("OK"));
+    assert!(a
+        .call(&["CLUSTER", "SETSLOT", &s, "MIGRATING", IDS[1]])
+        .is_simple("OK"));
+    let marker = format!("[{slot}->-{}]", IDS[1]);
+    assert!(text(&a.call(&["CLUSTER", "NODES"])).contains(&marker));
+    assert!(text(&b.call(&["CLUSTER", "NODES"])).contains(&format!("[{slot}-<-{}]", IDS[0])));
+
+    // The source serves keys still here, sends the rest to the target with ASK, and refuses a
+    // command whose keys are split between the two.
+    assert_eq!(a.call(&["GET", "{w}here"]), Reply::Bulk(b"1".to_vec()));
+    let ask = Reply::Error(format!("ASK {slot} {}", cluster.addr(1)));
+    assert_eq!(a.call(&["GET", "{w}new"]), ask);
+    assert_eq!(a.call(&["SET", "{w}new", "x"]), ask);
+    let tryagain = Reply::Error("TRYAGAIN Multiple keys request during rehashing of slot".into());
+    assert_eq!(a.call(&["MGET", "{w}here", "{w}new"]), tryagain);
+    assert_eq!(
+        a.call(&["MGET", "{w}here", "{w}also"]),
+        Reply::Array(vec![Reply::Bulk(b"1".to_vec()), Reply::Bulk(b"2".to_vec())])
+    );
+    // A transaction is judged by all its keys at EXEC, and discarded on a redirection.
+    assert!(a.call(&["MULTI"]).is_simple("OK"));
+    assert_eq!(a.call(&["INCR", "{w}new"]), Reply::Simple("QUEUED".into()));
+    assert_eq!(a.call(&["EXEC"]), ask);
+    assert_eq!(a.call(&["EXEC"]).err(), "ERR EXEC without MULTI");
+
+    // The target redirects back unless the client says ASKING, which covers one command.
+    let moved = Reply::Error(format!("MOVED {slot} {}", cluster.addr(0)));
+    assert_eq!(b.call(&["SET", "{w}new", "x"]), moved);
+    assert!(b.call(&["ASKING"]).is_simple("OK"));
+    assert!(b.call(&["SET", "{w}new", "x"]).is_simple("OK"));
+    assert_eq!(b.call(&["GET", "{w}new"]), moved);
+    assert!(b.call(&["ASKING"]).is_simple("OK"));
+    assert_eq!(b.call(&["MGET", "{w}new", "{w}here"]), tryagain);
+
+    // MIGRATE moves what is here; a key already gone is NOKEY.
+    let (host, port) = ("127.0.0.12", cluster.ports[1].to_string());
+    assert_eq!(
+        a.call(&["MIGRATE", host, &port, "{w}gone", "0", "5000"]),
+        Reply::Simple("NOKEY".into())
+    );
+    assert_eq!(
+        a.call(&["MIGRATE", host, &port, "{w}here", "0", "5000", "KEYS", "{w}also"]),
+        Reply::Error(
+            "ERR When using MIGRATE KEYS option, the key argument must be set to the empty string"
+                .into()
+        )
+    );
+    assert_eq!(
+        a.call(&["CLUSTER", "SETSLOT", &s, "NODE", IDS[1]]),
+        Reply::Error(format!(
+            "ERR Can't assign hashslot {slot} to a different node while I still hold keys for this hash slot."
+        ))
+    );
+    assert!(a
+        .call(&["MIGRATE", host, &port, "", "0", "5000", "KEYS", "{w}here", "{w}also"])
+        .is_simple("OK"));
+    assert_eq!(a.call(&["DBSIZE"]).int(), 0);
+    assert_eq!(a.call(&["GET", "{w}here"]), ask);
+    assert!(b.call(&["ASKING"]).is_simple("OK"));
+    assert_eq!(
+        b.call(&["MGET", "{w}here", "{w}also", "{w}new"]),
+        Reply::Array(vec![
+            Reply::Bulk(b"1".to_vec()),
+            Reply::Bulk(b"2".to_vec()),
+            Reply::Bulk(b"x".to_vec())
+        ])
+    );
+    // The hand-over: the target first, then the source; the markers go away.
+    for c in [&mut b, &mut a] {
+        assert!(c
+            .call(&["CLUSTER", "SETSLOT", &s, "NODE", IDS[1]])
+            .is_simple("OK"));
+    }
+    let moved_to_b = Reply::Error(format!("MOVED {slot} {}", cluster.addr(1)));
+    assert_eq!(a.call(&["GET", "{w}here"]), moved_to_b);
+    assert_eq!(b.call(&["GET", "{w}here"]), Reply::Bulk(b"1".to_vec()));
+    assert!(!text(&a.call(&["CLUSTER", "NODES"])).contains('['));
+    assert!(!text(&b.call(&["CLUSTER", "NODES"])).contains('['));
+    // STABLE cancels a move that is not wanted any more.
+    let other = (slot + 1).to_string();
+    assert!(a
+        .call(&["CLUSTER", "SETSLOT", &other, "MIGRATING", IDS[2]])
+        .is_simple("OK"));
+    assert!(a
+        .call(&["CLUSTER", "SETSLOT", &other, "STABLE"])
+        .is_simple("OK"));
+    assert!(!text(&a.call(&["CLUSTER", "NODES"])).contains('['));
+}
+
+#[test]
+fn migrate_moves_keys_between_usher_and_redis_server_both_ways() {
+    let dir = std::env::temp_dir().join(format!("usher-migrate-aof-{}", free_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let usher = Server::usher(&[
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--dir",
+        dir.to_str().unwrap(),
+    ]);
+    let redis = Server::redis(&[]);
+    let (mut u, mut r) = (usher.client(), redis.client());
+    let (uport, rport) = (usher.port.to_string(), redis.port.to_string());
+    assert!(u.call(&["RPUSH", "line", "a", "b", "c"]).int() == 3);
+    assert!(u.call(&["SET", "ttl", "v", "PX", "60000"]).is_simple("OK"));
+    assert!(u.call(&["ZADD", "z", "1", "m"]).int() == 1);
+    // usher → redis-server (db 3), then redis-server → usher, a copy kept on the way back.
+    assert!(u
+        .call(&[
+            "MIGRATE",
+            "127.0.0.1",
+            &rport,
+            "",
+            "3",
+            "5000",
+            "KEYS",
+            "line",
+            "ttl",
+            "z"
+        ])
+        .is_simple("OK"));
+    assert_eq!(u.call(&["DBSIZE"]).int(), 0);
+    // Logged as the DEL of what moved, as Redis propagates MIGRATE.
+    let aof: String = std::fs::read_dir(dir.join("appendonlydir"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".incr.aof"))
+        .map(|e| String::from_utf8_lossy(&std::fs::read(e.path()).unwrap()).into_owned())
+        .collect();
+    assert!(
+        aof.contains("*4\r\n$3\r\nDEL\r\n$4\r\nline\r\n$3\r\nttl\r\n$1\r\nz\r\n"),
+        "{aof:?}"
+    );
+    assert!(!aof.contains("MIGRATE"));
+    assert!(r.call(&["SELECT", "3"]).is_simple("OK"));
+    assert_eq!(
+        r.call(&["LRANGE", "line", "0", "-1"]),
+        Reply::Array(vec![
+            Reply::Bulk(b"a".to_vec()),
+            Reply::Bulk(b"b".to_vec()),
+            Reply::Bulk(b"c".to_vec())
+        ])
+    );
+    let ttl = r.call(&["PTTL", "ttl"]).int();
+    assert!(ttl > 50_000 && ttl <= 60_000, "{ttl}");
+    assert!(r
+        .call(&[
+            "MIGRATE",
+            "127.0.0.1",
+            &uport,
+            "",
+            "0",
+            "5000",
+            "COPY",
+            "KEYS",
+            "line",
+            "z"
+        ])
+        .is_simple("OK"));
+    assert_eq!(r.call(&["DBSIZE"]).int(), 3);
+    assert_eq!(u.call(&["ZSCORE", "z", "m"]), Reply::Bulk(b"1".to_vec()));
+    assert_eq!(u.call(&["LLEN", "line"]).int(), 3);
+    // BUSYKEY on the target leaves the key here; REPLACE overwrites.
+    assert!(u.call(&["SET", "dup", "mine"]).is_simple("OK"));
+    assert!(r.call(&["SET", "dup", "theirs"]).is_simple("OK"));
+    assert_eq!(
+        u.call(&["MIGRATE", "127.0.0.1", &rport, "dup", "3", "5000"]),
+        Reply::Error(
+            "ERR Target instance replied with error: BUSYKEY Target key name already exists."
+                .into()
+        )
+    );
+    assert_eq!(u.call(&["GET", "dup"]), Reply::Bulk(b"mine".to_vec()));
+    assert!(u
+        .call(&[
+            "MIGRATE",
+            "127.0.0.1",
+            &rport,
+            "dup",
+            "3",
+            "5000",
+            "REPLACE"
+        ])
+        .is_simple("OK"));
+    assert_eq!(r.call(&["GET", "dup"]), Reply::Bulk(b"mine".to_vec()));
+    assert_eq!(u.call(&["EXISTS", "dup"]).int(), 0);
+    // A target that is not there: IOERR, and the key stays.
+    let closed = free_port().to_string();
+    assert_eq!(
+        u.call(&["MIGRATE", "127.0.0.1", &closed, "z", "0", "500"]),
+        Reply::Error("IOERR error or timeout connecting to the client".into())
+    );
+    assert_eq!(u.call(&["EXISTS", "z"]).int(), 1);
+    // A target that refuses the password: the error is relayed and nothing is deleted.
+    assert!(r
+        .call(&["CONFIG", "SET", "requirepass", "secret"])
+        .is_simple("OK"));
+    let denied = u.call(&[
+        "MIGRATE",
+        "127.0.0.1",
+        &rport,
+        "z",
+        "0",
+        "5000",
+        "AUTH",
+        "wrong",
+    ]);
+    assert!(
+        denied
+            .err()
+            .starts_with("ERR Target instance replied with error: WRONGPASS"),
+        "{denied:?}"
+    );
+    assert_eq!(u.call(&["EXISTS", "z"]).int(), 1);
+    assert!(u
+        .call(&[
+            "MIGRATE",
+            "127.0.0.1",
+            &rport,
+            "z",
+            "5",
+            "5000",
+            "AUTH2",
+            "default",
+            "secret"
+        ])
+        .is_simple("OK"));
+    assert_eq!(u.call(&["EXISTS", "z"]).int(), 0);
+    assert_eq!(
+        u.call(&["MIGRATE", "127.0.0.1", &rport, "z", "0", "x"]),
+        Reply::Error("ERR value is not an integer or out of range".into())
+    );
+    assert_eq!(
+        u.call(&["MIGRATE", "127.0.0.1", &rport, "z", "0", "10", "BOGUS"]),
+        Reply::Error("ERR syntax error".into())
+    );
+    drop(usher);
+    let _ = std::fs::remove_dir_all(dir);
+}
