@@ -197,6 +197,18 @@ fn migrate(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult 
     // The keys that are here (and live), with their payloads and remaining TTLs.
     let write = WriteOptions::new(crate::compression(), ctx.config);
     let mut found: Vec<(&[u8], i64, Vec<u8>)> = Vec::new();
+    let db = ctx.db;
+    for &key in &o.keys {
+        // A split line's sub-queues live in other slots, which this MIGRATE does not move:
+        // moving the queue alone would leave its waiters behind.
+        if ctx.shards.shard(key).queues.split_of(db, key).is_some() {
+            return Err(CmdError::Owned(format!(
+                "ERR '{}' is a split waiting line: merge it back with QSPLIT {} 1 before moving it",
+                String::from_utf8_lossy(key),
+                String::from_utf8_lossy(key)
+            )));
+        }
+    }
     for &key in &o.keys {
         if let Some(entry) = ctx.db(key).lookup(key, now) {
             let ttl = match entry.expire_at() {

@@ -159,6 +159,11 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
                 .sum::<usize>()
         );
         let _ = shared.cluster.set(c);
+        if let Some(cluster) = shared.cluster.get() {
+            usher_engine::queue::split::set_local_slot_check(Box::new(move |slot| {
+                cluster.topology().owns(slot)
+            }));
+        }
     }
     shared
         .tcp_port

@@ -34,6 +34,11 @@ struct Cluster {
 impl Cluster {
     /// Three nodes on 127.0.0.11-13 owning 0-5460, 5461-10922, 10923-16383.
     fn start() -> Cluster {
+        Cluster::start_with(&[])
+    }
+
+    /// [`Cluster::start`], each node also given `extra` flags.
+    fn start_with(extra: &[&str]) -> Cluster {
         let ports = [free_port(), free_port(), free_port()];
         let file = std::env::temp_dir().join(format!("usher-migration-{}.json", ports[0]));
         let ranges = ["0-5460", "5461-10922", "10923-16383"];
@@ -56,7 +61,7 @@ impl Cluster {
         let nodes = (0..3)
             .map(|i| {
                 let (port, host) = (ports[i].to_string(), format!("127.0.0.1{}", i + 1));
-                Server::usher(&[
+                let mut args = vec![
                     "--port",
                     &port,
                     "--bind",
@@ -68,7 +73,9 @@ impl Cluster {
                     file.to_str().unwrap(),
                     "--cluster-node-id",
                     IDS[i],
-                ])
+                ];
+                args.extend_from_slice(extra);
+                Server::usher(&args)
             })
             .collect();
         Cluster { nodes, ports, file }
@@ -312,6 +319,57 @@ fn a_moving_slot_answers_ask_asking_and_tryagain_as_redis() {
         .call(&["CLUSTER", "SETSLOT", &other, "STABLE"])
         .is_simple("OK"));
     assert!(!text(&a.call(&["CLUSTER", "NODES"])).contains('['));
+}
+
+#[test]
+fn a_split_line_in_cluster_mode_keeps_its_sub_queues_on_the_node_that_serves_it() {
+    let cluster = Cluster::start_with(&["--shards", "8"]);
+    for (i, queue, active) in [
+        (0, "queue:{w}", "active:{w}"),
+        (1, "queue:{concert42}", "active:{concert42}"),
+    ] {
+        let mut c = cluster.client(i);
+        for u in 0..40 {
+            let r = c.call(&["ENTER", queue, active, &format!("user{u}")]);
+            assert!(matches!(r, Reply::Array(_)), "{r:?}");
+        }
+        assert!(c.call(&["QSPLIT", queue, "8"]).is_simple("OK"));
+        let Reply::Array(shown) = c.call(&["QSPLIT", queue]) else {
+            panic!("QSPLIT shows the split");
+        };
+        let Reply::Array(names) = &shown[3] else {
+            panic!("{shown:?}");
+        };
+        assert_eq!(names.len(), 8);
+        let mut shards = std::collections::HashSet::new();
+        for name in names {
+            let name = text(name);
+            let slot = c.call(&["CLUSTER", "KEYSLOT", &name]).int();
+            let owner = match slot {
+                0..=5460 => 0,
+                5461..=10922 => 1,
+                _ => 2,
+            };
+            assert_eq!(owner, i, "{name} (slot {slot}) must be served by node {i}");
+            shards.insert(slot % 8);
+        }
+        assert_eq!(shards.len(), 8, "eight sub-queues on eight shards");
+        // The split line answers as the plain one did.
+        let r = c.call(&["QPOS", queue, active, "user39"]);
+        let Reply::Array(pos) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(pos[1], Reply::Int(40));
+        // A split line is not moved by MIGRATE (its sub-queues would stay behind).
+        let (host, port) = (
+            format!("127.0.0.1{}", 3 - i),
+            cluster.ports[2 - i].to_string(),
+        );
+        let r = c.call(&["MIGRATE", &host, &port, queue, "0", "1000"]);
+        assert!(r.err().contains("is a split waiting line"), "{r:?}");
+        assert!(c.call(&["QSPLIT", queue, "1"]).is_simple("OK"));
+        assert_eq!(c.call(&["ZCARD", queue]).int(), 40);
+    }
 }
 
 #[test]

@@ -32,6 +32,23 @@ use usher_cluster::naming::hash_tag;
 /// How many suffixes are tried to find K sub-queue names on K different shards (and free).
 pub const SUFFIX_SEARCH: u32 = 65_536;
 
+/// In cluster mode, whether this node serves a slot: a sub-queue must live on the node that
+/// serves its queue (the fan-out over nodes is not built), so QSPLIT only picks names in slots
+/// this node owns. Unset outside cluster mode: every slot is local.
+static LOCAL_SLOT: std::sync::OnceLock<Box<dyn Fn(u16) -> bool + Send + Sync>> =
+    std::sync::OnceLock::new();
+
+/// Installs the cluster's "is this slot mine" check (once, at start-up).
+pub fn set_local_slot_check(check: Box<dyn Fn(u16) -> bool + Send + Sync>) {
+    let _ = LOCAL_SLOT.set(check);
+}
+
+fn slot_is_local(name: &[u8]) -> bool {
+    LOCAL_SLOT
+        .get()
+        .is_none_or(|mine| mine(usher_cluster::key_hash_slot(name)))
+}
+
 /// The hash that records a split: `queue`, `k`, and fields `1`..`k` naming the sub-queues.
 pub fn split_key(queue: &[u8]) -> Vec<u8> {
     companion_key(queue, b"split")
@@ -92,7 +109,7 @@ pub fn choose_sub_queues(
         }
         let name = sub_queue_name(queue, n);
         let shard = store.shard_of(&name);
-        if used[shard] {
+        if used[shard] || !slot_is_local(&name) {
             continue;
         }
         let free = reuse.iter().any(|r| r[..] == name[..])
