@@ -2,13 +2,15 @@
 //! MIGRATING / NODE`, keys sent with `MIGRATE`, clients redirected with `ASK` (and `TRYAGAIN`
 //! for a multi-key command caught half-moved). Three usher nodes on 127.0.0.11-13; the slot
 //! moves are made by an unmodified `redis-cli --cluster reshard` while cluster clients keep
-//! writing, and every acknowledged write is found afterwards, exactly once. MIGRATE also moves
-//! keys between usher and `redis-server`, both ways.
+//! writing, and every acknowledged write is found afterwards, exactly once. redis-py's
+//! `RedisCluster`, ioredis's `Cluster` and `redis-benchmark --cluster` run against the nodes
+//! across a reshard. MIGRATE also moves keys between usher and `redis-server`, both ways.
 
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use usher_tests::client_scripts::{node_args, redis_py_args};
 use usher_tests::server::free_port;
 use usher_tests::{Client, Reply, Server};
 
@@ -201,6 +203,78 @@ fn a_reshard_under_concurrent_writes_loses_and_duplicates_nothing() {
             && report.contains("[OK] All 16384 slots covered."),
         "{report}"
     );
+}
+
+#[test]
+fn redis_py_ioredis_and_redis_benchmark_cluster_clients_work_across_a_reshard() {
+    let cluster = Cluster::start();
+    let seed = |i: usize| vec![format!("127.0.0.1{}", i + 1), cluster.ports[i].to_string()];
+    let phase = |p: &str| {
+        let mut args = seed(0);
+        args.push(p.to_string());
+        let out = redis_py_args("cluster_redis_py.py", &args);
+        serde_json::from_str::<serde_json::Value>(&out).expect("one JSON line")
+    };
+    let written = phase("write");
+    let expected: Vec<i64> = (1..=50).collect();
+    assert_eq!(written["entered"], serde_json::json!(expected), "{written}");
+    assert_eq!(written["nodes"], 3, "{written}");
+    // Slots move under the client's feet: its slot map is stale, MOVED puts it right.
+    let out = Command::new("redis-cli")
+        .args(["--cluster", "reshard", &cluster.addr(1)])
+        .args(["--cluster-from", IDS[1], "--cluster-to", IDS[2]])
+        .args(["--cluster-slots", "2000", "--cluster-yes"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let read = phase("read");
+    assert_eq!(read["sum"], (0..300).sum::<i64>(), "{read}");
+    assert_eq!(read["missing"], serde_json::json!([]), "{read}");
+    assert_eq!(read["positions"], serde_json::json!(expected), "{read}");
+    assert_eq!(read["counters"], serde_json::json!(vec![1; 20]), "{read}");
+    // ioredis discovers the moved map from CLUSTER SLOTS.
+    let io = node_args("cluster.js", &seed(2));
+    let io: serde_json::Value = serde_json::from_str(&io).expect("one JSON line");
+    assert_eq!(io["sum"], (0..200).sum::<i64>(), "{io}");
+    assert_eq!(
+        io["positions"],
+        serde_json::json!((1..=20).collect::<Vec<i64>>())
+    );
+    assert_eq!(io["mset"], "OK");
+    assert_eq!(io["mget"], serde_json::json!(["1", "2"]));
+    assert_eq!(io["masters"], 3);
+    // redis-benchmark finds the three masters and spreads its keys over them.
+    let bench = Command::new("redis-benchmark")
+        .args([
+            "--cluster",
+            "-h",
+            "127.0.0.11",
+            "-p",
+            &cluster.ports[0].to_string(),
+        ])
+        .args(["-t", "set,get", "-n", "3000", "-r", "10000", "-q"])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&bench.stdout);
+    assert!(bench.status.success(), "{report}");
+    assert!(report.contains("Cluster has 3 master nodes"), "{report}");
+    for t in ["SET: ", "GET: "] {
+        assert!(
+            report
+                .split(['\r', '\n'])
+                .any(|l| l.starts_with(t) && l.contains("requests per second")),
+            "{report}"
+        );
+    }
+    let mut keys_by_node = Vec::new();
+    for i in 0..3 {
+        keys_by_node.push(cluster.client(i).call(&["DBSIZE"]).int());
+    }
+    assert!(keys_by_node.iter().all(|&n| n > 0), "{keys_by_node:?}");
 }
 
 #[test]
