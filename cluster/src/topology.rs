@@ -288,6 +288,34 @@ impl Topology {
         self.owner.iter().filter(|o| **o != NO_OWNER).count()
     }
 
+    /// The topology as the JSON [`Topology::parse`] reads (the operator's format), which a
+    /// node writes back to its `cluster-config-file` after a change, as Redis rewrites
+    /// `nodes.conf`. Open slots are not part of it: they are the node's own, in memory.
+    pub fn to_json(&self) -> String {
+        let nodes: Vec<serde_json::Value> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                let slots: Vec<String> = n
+                    .slots
+                    .iter()
+                    .map(|&(a, b)| match a == b {
+                        true => a.to_string(),
+                        false => format!("{a}-{b}"),
+                    })
+                    .collect();
+                serde_json::json!({"id": n.id, "host": n.host, "port": n.port, "slots": slots})
+            })
+            .collect();
+        let mut text = serde_json::to_string_pretty(&serde_json::json!({
+            "epoch": self.epoch,
+            "nodes": nodes,
+        }))
+        .expect("a topology serializes");
+        text.push('\n');
+        text
+    }
+
     /// `CLUSTER NODES`: one line per node, Redis's format (`<id> <ip:port@cport> <flags>
     /// <master> <ping> <pong> <epoch> <link> <slots>`). The bus port is reported as port + 10000,
     /// as Redis derives it, though usher nodes need no bus.
@@ -450,5 +478,8 @@ mod tests {
         assert_eq!(t.nodes[0].slots, vec![(1, 8190)]);
         assert_eq!(t.nodes[1].slots, vec![(0, 0), (8191, 16383)]);
         assert!(!t.has_open_slots());
+        let again = Topology::parse(&t.to_json(), A).unwrap();
+        assert_eq!(again.nodes, t.nodes);
+        assert_eq!(again.epoch, t.epoch);
     }
 }

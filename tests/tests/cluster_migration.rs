@@ -31,6 +31,26 @@ struct Cluster {
     nodes: Vec<Server>,
     ports: [u16; 3],
     file: std::path::PathBuf,
+    extra: Vec<String>,
+}
+
+fn start_node(ports: &[u16; 3], file: &std::path::Path, i: usize, extra: &[String]) -> Server {
+    let (port, host) = (ports[i].to_string(), format!("127.0.0.1{}", i + 1));
+    let mut args = vec![
+        "--port",
+        &port,
+        "--bind",
+        &host,
+        "127.0.0.1",
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        file.to_str().unwrap(),
+        "--cluster-node-id",
+        IDS[i],
+    ];
+    args.extend(extra.iter().map(String::as_str));
+    Server::usher(&args)
 }
 
 impl Cluster {
@@ -60,27 +80,23 @@ impl Cluster {
             format!(r#"{{"epoch":1,"nodes":[{}]}}"#, nodes.join(",")),
         )
         .unwrap();
+        let extra: Vec<String> = extra.iter().map(|a| a.to_string()).collect();
         let nodes = (0..3)
-            .map(|i| {
-                let (port, host) = (ports[i].to_string(), format!("127.0.0.1{}", i + 1));
-                let mut args = vec![
-                    "--port",
-                    &port,
-                    "--bind",
-                    &host,
-                    "127.0.0.1",
-                    "--cluster-enabled",
-                    "yes",
-                    "--cluster-config-file",
-                    file.to_str().unwrap(),
-                    "--cluster-node-id",
-                    IDS[i],
-                ];
-                args.extend_from_slice(extra);
-                Server::usher(&args)
-            })
+            .map(|i| start_node(&ports, &file, i, &extra))
             .collect();
-        Cluster { nodes, ports, file }
+        Cluster {
+            nodes,
+            ports,
+            file,
+            extra,
+        }
+    }
+
+    /// Stops node `i` and starts it again from its topology file.
+    fn restart(&mut self, i: usize) {
+        drop(self.nodes.remove(i));
+        let node = start_node(&self.ports, &self.file, i, &self.extra);
+        self.nodes.insert(i, node);
     }
 
     fn addr(&self, i: usize) -> String {
@@ -193,6 +209,20 @@ fn a_reshard_under_concurrent_writes_loses_and_duplicates_nothing() {
         assert!(line.ends_with(" 0-299 5461-10922"), "node {i}: {line}");
         assert!(!nodes.contains("->-") && !nodes.contains("-<-"), "{nodes}");
     }
+    // The new map was saved (as Redis saves nodes.conf): a restarted source does not take
+    // back the slots it handed over.
+    let mut cluster = cluster;
+    drop(c0);
+    cluster.restart(0);
+    let mut c0 = cluster.client(0);
+    let (key, _) = &expected[0];
+    let slot = c0.call(&["CLUSTER", "KEYSLOT", key]).int();
+    assert_eq!(
+        c0.call(&["GET", key]),
+        Reply::Error(format!("MOVED {slot} {}", cluster.addr(1)))
+    );
+    let nodes = text(&c0.call(&["CLUSTER", "NODES"]));
+    assert!(nodes.contains(" 0-299 5461-10922\n"), "{nodes}");
     let check = Command::new("redis-cli")
         .args(["--cluster", "check", &cluster.addr(2)])
         .output()

@@ -23,6 +23,10 @@ use usher_protocol::{errors, Argv};
 
 pub struct ClusterState {
     topology: RwLock<Arc<Topology>>,
+    /// The `cluster-config-file` the topology came from, rewritten after every change (as
+    /// Redis rewrites `nodes.conf`) so a restarted node starts from the map it last served,
+    /// not from one that still gives it slots it handed over. `None` in the emulated mode.
+    file: Option<std::path::PathBuf>,
 }
 
 impl ClusterState {
@@ -32,8 +36,10 @@ impl ClusterState {
         if !config.cluster_enabled {
             return Ok(None);
         }
+        let mut file = None;
         let topology = match std::fs::read_to_string(&config.cluster_config_file) {
             Ok(text) => {
+                file = Some(std::path::PathBuf::from(&config.cluster_config_file));
                 let myself = match config.cluster_node_id.as_str() {
                     "" => Topology::lone_node_id(&text)?,
                     id => id.to_string(),
@@ -52,6 +58,7 @@ impl ClusterState {
         };
         Ok(Some(ClusterState {
             topology: RwLock::new(Arc::new(topology)),
+            file,
         }))
     }
 
@@ -65,7 +72,33 @@ impl ClusterState {
         let mut guard = self.topology.write();
         let mut next = Topology::parse(text, &guard.me().id)?;
         next.carry_open_slots(&guard);
+        self.save(&guard, &next)?;
         *guard = Arc::new(next);
+        Ok(())
+    }
+
+    /// Writes `next` to the topology file when the map changed (not for open-slot marks), whole
+    /// or not at all (a temporary file, fsynced, renamed over it). A change that cannot be
+    /// saved is refused, so memory and file never disagree.
+    fn save(&self, current: &Topology, next: &Topology) -> Result<(), String> {
+        let Some(path) = &self.file else {
+            return Ok(());
+        };
+        if current.epoch == next.epoch && current.nodes == next.nodes {
+            return Ok(());
+        }
+        let fail =
+            |e: std::io::Error| format!("could not save the topology to {}: {e}", path.display());
+        let tmp = path.with_file_name(format!(
+            ".{}.tmp-{}",
+            path.file_name().unwrap_or_default().to_string_lossy(),
+            std::process::id()
+        ));
+        let mut f = std::fs::File::create(&tmp).map_err(fail)?;
+        use std::io::Write;
+        f.write_all(next.to_json().as_bytes()).map_err(fail)?;
+        f.sync_all().map_err(fail)?;
+        std::fs::rename(&tmp, path).map_err(fail)?;
         Ok(())
     }
 
@@ -78,6 +111,7 @@ impl ClusterState {
         let mut guard = self.topology.write();
         let mut next = (**guard).clone();
         let out = f(&mut next)?;
+        self.save(&guard, &next).map_err(|e| format!("ERR {e}"))?;
         *guard = Arc::new(next);
         Ok(out)
     }
