@@ -187,18 +187,11 @@ pub fn adopt_split_hash(shard: &mut Shard, db: usize, key: &[u8], now_ms: i64) -
     true
 }
 
-/// How many members of `z` come before `(score, member)` in sorted-set order.
+/// How many members of `z` come before `(score, member)` in sorted-set order (ties, as
+/// pre-queue slots or scores written by hand, by member).
+#[inline]
 fn below(z: &ZSet, score: f64, member: &[u8]) -> usize {
-    let lower = z.count_in_score_range(
-        &ScoreBound::Inclusive(f64::NEG_INFINITY),
-        &ScoreBound::Exclusive(score),
-    );
-    // Ties (pre-queue slots, scores written by hand) are ordered by member.
-    let ties = z
-        .iter_from_rank(lower, false)
-        .take_while(|(m, s)| *s == score && *m < member)
-        .count();
-    lower + ties
+    z.count_before(score, member)
 }
 
 /// A waiting line as the queue family sees it: the queue's own sorted set, or its sub-queues.
@@ -331,12 +324,7 @@ impl Line {
         score: f64,
     ) -> Result<usize, CmdError> {
         let mut n = 0;
-        self.each(ctx, queue, |_, _, z| {
-            n += z.count_in_score_range(
-                &ScoreBound::Inclusive(f64::NEG_INFINITY),
-                &ScoreBound::Exclusive(score),
-            )
-        })?;
+        self.each(ctx, queue, |_, _, z| n += z.count_below_score(score))?;
         Ok(n)
     }
 

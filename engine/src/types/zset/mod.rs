@@ -158,6 +158,16 @@ impl Pred for BelowMin {
     }
 }
 
+/// Holds for elements before `(score, member)` in sorted-set order.
+struct Before<'a>(f64, &'a [u8]);
+
+impl Pred for Before<'_> {
+    #[inline]
+    fn holds<'m>(&self, score: f64, member: impl FnOnce() -> &'m [u8]) -> bool {
+        score < self.0 || (score == self.0 && member() < self.1)
+    }
+}
+
 /// Holds for elements up to the end of a score range (and everything before it).
 struct NotAboveMax(ScoreBound);
 
@@ -398,6 +408,18 @@ impl ZSet {
                 .partition_point(|e| pred.holds(e.score, || e.member.as_slice())),
             Repr::Big(big) => big.partition_point(pred),
         }
+    }
+
+    /// Number of elements with a score below `score`: one descent (a split line counts its
+    /// sub-queues' waiters ahead of an arrival this way).
+    pub fn count_below_score(&self, score: f64) -> usize {
+        self.partition_point(&BelowMin(ScoreBound::Inclusive(score)))
+    }
+
+    /// Number of elements that come before `(score, member)` in the set's order (score, then
+    /// member bytes), whether or not that element is in the set: one descent.
+    pub fn count_before(&self, score: f64, member: &[u8]) -> usize {
+        self.partition_point(&Before(score, member))
     }
 
     /// Number of elements with score in `[min, max]` (bounds as given). O(log n).

@@ -178,6 +178,19 @@ fn assert_same(zs: &ZSet, model: &Model) {
     assert_eq!(got, want);
     for (rank, (s, m)) in model.v.iter().enumerate() {
         assert_eq!(zs.rank(m), Some(rank));
+        // Where an element sits, and where one just after it (same score) would go.
+        assert_eq!(zs.count_before(*s, m), rank);
+        let mut next = m.clone();
+        next.push(0);
+        let probe = (*s, next);
+        let before = model
+            .v
+            .iter()
+            .filter(|e| redis_cmp(e, &probe) == Ordering::Less)
+            .count();
+        assert_eq!(zs.count_before(*s, &probe.1), before);
+        let lower = model.v.iter().filter(|e| e.0 < *s).count();
+        assert_eq!(zs.count_below_score(*s), lower);
         assert_eq!(zs.score(m).map(f64::to_bits), Some(s.to_bits()));
         assert_eq!(
             zs.get_by_rank(rank).map(|(m, s)| (m.to_vec(), s.to_bits())),
