@@ -33,18 +33,24 @@ pub fn run(
     listeners: Vec<(std::net::TcpListener, bool)>,
 ) -> std::io::Result<()> {
     let threads = shared.config.read().threads;
-    crate::script_workers::init(threads);
+    // The regular workers, and the spare (index `threads`), which only takes connections while
+    // every other worker is stuck in a script (see `crate::script_workers`).
+    crate::script_workers::init(threads + 1);
     let (stop_tx, stop_rx) = watch::channel(false);
-    let mut senders = Vec::with_capacity(threads);
-    let mut workers = Vec::with_capacity(threads);
-    for index in 0..threads {
+    let mut senders = Vec::with_capacity(threads + 1);
+    let mut workers = Vec::with_capacity(threads + 1);
+    for index in 0..=threads {
         let (tx, rx) = mpsc::unbounded_channel::<Accepted>();
         senders.push(tx);
         let (shared, stop) = (shared, stop_rx.clone());
+        let name = match index == threads {
+            true => "usher-spare".to_string(),
+            false => format!("usher-worker-{index}"),
+        };
         workers.push(
             std::thread::Builder::new()
-                .name(format!("usher-worker-{index}"))
-                .spawn(move || worker(index, shared, rx, stop))?,
+                .name(name)
+                .spawn(move || worker(index, index == threads, shared, rx, stop))?,
         );
     }
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -101,7 +107,8 @@ async fn accept_loop(
                 // Not to a worker stuck in a script: its new client would wait for it.
                 let target = crate::script_workers::pick(next, senders.len(), unix_ms() as u64);
                 let _ = senders[target].send(stream);
-                next = (target + 1) % senders.len();
+                let regular = senders.len() - 1;
+                next = (target + 1) % regular;
             }
             _ = sigint.recv() => {
                 crate::warning!("Received SIGINT scheduling shutdown...");
@@ -135,6 +142,7 @@ fn configure_socket(stream: &tokio::net::TcpStream, shared: &Shared) {
 
 fn worker(
     index: usize,
+    spare: bool,
     shared: &'static Shared,
     mut incoming: mpsc::UnboundedReceiver<Accepted>,
     mut stop: watch::Receiver<bool>,
@@ -146,7 +154,10 @@ fn worker(
         .expect("worker runtime");
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
-        tokio::task::spawn_local(cron(index, shared));
+        if !spare {
+            // The spare has no share of the housekeeping: the regular workers split it.
+            tokio::task::spawn_local(cron(index, shared));
+        }
         loop {
             tokio::select! {
                 stream = incoming.recv() => {

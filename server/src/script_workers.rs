@@ -4,8 +4,11 @@
 //! connections of that worker wait meanwhile. Redis, with one thread, answers them `BUSY`
 //! while it runs a script past `busy-reply-threshold`; usher's other workers do too, but the
 //! script's own worker cannot answer anyone. So a new connection (an operator's `SCRIPT KILL`,
-//! say) is never handed to a worker whose script has run for [`BUSY_AFTER_MS`]: with two or more
-//! threads, a runaway script can always be killed from a fresh connection.
+//! say) is never handed to a worker whose script has run for [`BUSY_AFTER_MS`]. When every
+//! worker is in that state (always, with `--threads 1`), it goes to the *spare*: one more worker
+//! thread, started with the others, that takes connections only then. There the gate answers
+//! `BUSY` before taking any lock, and `SCRIPT KILL`, `FUNCTION KILL` and `SHUTDOWN NOSAVE` get
+//! through, as on Redis: a runaway script can always be stopped from a fresh connection.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,20 +61,25 @@ impl Drop for Running {
     }
 }
 
-/// The worker for the next connection: `next` in the round robin unless it is busy with a
-/// script, else the next one that is not (`next` when every worker is).
+/// The worker for the next connection among `workers` (the last of them the spare): `next` in
+/// the round robin over the others unless it is busy with a script, else the next one that is
+/// not; the spare when all of them are; `next` when the spare is busy too.
 pub fn pick(next: usize, workers: usize, now_ms: u64) -> usize {
     let Some(since) = SINCE.get() else {
         return next;
     };
-    (0..workers)
-        .map(|i| (next + i) % workers)
-        .find(|&w| {
-            since
-                .get(w)
-                .map(|s| s.load(Ordering::Relaxed))
-                .is_none_or(|t| t == 0 || now_ms.saturating_sub(t) < BUSY_AFTER_MS)
-        })
+    let free = |w: usize| {
+        since
+            .get(w)
+            .map(|s| s.load(Ordering::Relaxed))
+            .is_none_or(|t| t == 0 || now_ms.saturating_sub(t) < BUSY_AFTER_MS)
+    };
+    let regular = workers.saturating_sub(1).max(1);
+    let spare = workers - 1;
+    (0..regular)
+        .map(|i| (next + i) % regular)
+        .find(|&w| free(w))
+        .or_else(|| (spare >= regular && free(spare)).then_some(spare))
         .unwrap_or(next)
 }
 
@@ -80,19 +88,31 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_busy_worker_is_skipped_unless_every_worker_is_busy() {
-        init(3);
+    fn a_busy_worker_is_skipped_and_the_spare_takes_over_when_all_are_busy() {
+        // Three regular workers and the spare (index 3).
+        init(4);
         let since = SINCE.get().unwrap();
-        assert_eq!(pick(1, 3, 1_000), 1);
+        assert_eq!(pick(1, 4, 1_000), 1);
         since[1].store(900, Ordering::Relaxed);
-        assert_eq!(pick(1, 3, 1_000), 2);
+        assert_eq!(pick(1, 4, 1_000), 2);
         // A script that only just started is not busy yet.
-        assert_eq!(pick(1, 3, 910), 1);
+        assert_eq!(pick(1, 4, 910), 1);
         since[2].store(900, Ordering::Relaxed);
         since[0].store(900, Ordering::Relaxed);
-        assert_eq!(pick(1, 3, 1_000), 1);
+        assert_eq!(
+            pick(1, 4, 1_000),
+            3,
+            "every regular worker is busy: the spare"
+        );
+        since[3].store(900, Ordering::Relaxed);
+        assert_eq!(pick(1, 4, 1_000), 1, "the spare is busy too");
         for s in since.iter() {
             s.store(0, Ordering::Relaxed);
         }
+        assert_eq!(
+            pick(2, 4, 1_000),
+            2,
+            "the spare takes nothing while others are free"
+        );
     }
 }

@@ -797,6 +797,39 @@ fn new_connections_avoid_a_worker_busy_with_a_script() {
     }
 }
 
+#[test]
+fn with_one_thread_a_runaway_script_is_stopped_from_a_new_connection() {
+    // The one worker is stuck in the script: new connections go to the spare worker, where
+    // everything but SCRIPT KILL / SHUTDOWN NOSAVE is answered BUSY, as Redis does.
+    let usher = Server::usher(&["--threads", "1", "--busy-reply-threshold", "100"]);
+    let port = usher.port;
+    let runner = std::thread::spawn(move || {
+        let mut c = Client::connect(port).expect("connect");
+        c.call(&["EVAL", "local i = 0 while true do i = i + 1 end", "0"])
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let mut fresh = Client::connect(port).expect("connect");
+    fresh.set_timeout(Duration::from_secs(3));
+    assert_eq!(
+        fresh.call(&["GET", "k"]).err(),
+        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+    );
+    assert!(fresh.call(&["SCRIPT", "KILL"]).is_simple("OK"));
+    let killed = runner.join().expect("runner");
+    assert!(
+        killed
+            .err()
+            .contains("Script killed by user with SCRIPT KILL"),
+        "{killed:?}"
+    );
+    assert!(fresh.call(&["SET", "k", "v"]).is_simple("OK"));
+    // Once the script is gone new connections go to the worker again, and all see the data.
+    for _ in 0..3 {
+        let mut c = Client::connect(port).unwrap();
+        assert_eq!(c.call(&["GET", "k"]), Reply::Bulk(b"v".to_vec()));
+    }
+}
+
 /// FUNCTION LOAD / FCALL / FCALL_RO / DELETE / FLUSH / STATS answer as Redis's do; functions
 /// run on every thread (each Lua state loads the library on first call).
 #[test]
