@@ -279,7 +279,18 @@ fn run_queue_policies(index: usize, threads: usize, shared: &Shared) {
             let target = locked.iter_mut().next().expect("one shard");
             target.queues.policy_queues()
         };
+        // Cluster mode: only the node that serves a queue's slot runs its policy, and nobody
+        // while the slot moves. Otherwise a source would keep writing the statistics and feed
+        // of a line it just handed over (stray keys that also block `SETSLOT NODE`), and a
+        // target would admit from a line whose keys are still arriving.
+        let topology = shared.cluster.get().map(|c| c.topology());
         for (db, queue) in queues {
+            if let Some(t) = &topology {
+                let slot = usher_cluster::key_hash_slot(&queue);
+                if !t.owns(slot) || t.open_slot(slot).is_some() {
+                    continue;
+                }
+            }
             let mut effects = Effects::default();
             {
                 let Some(mut locked) = shared.store.lock_one_while(shard, no_busy_script) else {

@@ -426,6 +426,81 @@ fn a_moving_slot_answers_ask_asking_and_tryagain_as_redis() {
 }
 
 #[test]
+fn a_line_admitted_by_its_policy_moves_to_another_node_and_goes_on_admitting_there() {
+    let cluster = Cluster::start();
+    let (mut a, mut b) = (cluster.client(0), cluster.client(1));
+    let (q, act) = ("queue:{w}", "active:{w}");
+    let slot = a.call(&["CLUSTER", "KEYSLOT", q]).int();
+    let s = slot.to_string();
+    for u in 0..600 {
+        let r = a.call(&["ENTER", q, act, &format!("user{u}")]);
+        assert!(matches!(r, Reply::Array(_)), "{r:?}");
+    }
+    // The server admits 100 a second (RATE is per minute).
+    let r = a.call(&[
+        "QPOLICY",
+        "SET",
+        q,
+        act,
+        "MAXACTIVE",
+        "1000",
+        "RATE",
+        "6000",
+    ]);
+    assert!(r.is_simple("OK"), "{r:?}");
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(a.call(&["ZCARD", act]).int() > 0, "the policy admits");
+    // While the slot moves, neither node runs the policy.
+    assert!(b
+        .call(&["CLUSTER", "SETSLOT", &s, "IMPORTING", IDS[0]])
+        .is_simple("OK"));
+    assert!(a
+        .call(&["CLUSTER", "SETSLOT", &s, "MIGRATING", IDS[1]])
+        .is_simple("OK"));
+    std::thread::sleep(Duration::from_millis(150));
+    let paused = a.call(&["ZCARD", act]).int();
+    std::thread::sleep(Duration::from_millis(400));
+    assert_eq!(
+        a.call(&["ZCARD", act]).int(),
+        paused,
+        "no admissions mid-move"
+    );
+    let Reply::Array(keys) = a.call(&["CLUSTER", "GETKEYSINSLOT", &s, "100"]) else {
+        panic!("keys");
+    };
+    let keys: Vec<String> = keys.iter().map(text).collect();
+    assert!(keys.iter().any(|k| k.ends_with(":policy")), "{keys:?}");
+    let mut migrate = vec!["MIGRATE", "127.0.0.12", "", "", "0", "5000", "KEYS"];
+    let port = cluster.ports[1].to_string();
+    migrate[2] = &port;
+    migrate.extend(keys.iter().map(String::as_str));
+    assert!(a.call(&migrate).is_simple("OK"));
+    for i in [1, 0, 2] {
+        let r = cluster
+            .client(i)
+            .call(&["CLUSTER", "SETSLOT", &s, "NODE", IDS[1]]);
+        assert!(r.is_simple("OK"), "node {i}: {r:?}");
+    }
+    // The new owner picked the policy up with the keys and goes on; the old one wrote nothing.
+    std::thread::sleep(Duration::from_millis(600));
+    let now = b.call(&["ZCARD", act]).int();
+    assert!(
+        now > paused,
+        "admissions resumed on the new node: {now} <= {paused}"
+    );
+    assert_eq!(
+        a.call(&["DBSIZE"]).int(),
+        0,
+        "no stray keys on the old node"
+    );
+    let r = b.call(&["QPOS", q, act, "user599"]);
+    let Reply::Array(pos) = r else {
+        panic!("{r:?}")
+    };
+    assert_eq!(pos[0], Reply::Bulk(b"WAITING".to_vec()));
+}
+
+#[test]
 fn a_split_line_in_cluster_mode_keeps_its_sub_queues_on_the_node_that_serves_it() {
     let cluster = Cluster::start_with(&["--shards", "8"]);
     for (i, queue, active) in [
