@@ -6,7 +6,7 @@
 //! ([`register_if_blocked`]). The connection loop then waits for one of: its waiter being
 //! served (wake-up), the deadline, CLIENT UNBLOCK, input (only to notice EOF), or a kill.
 
-use crate::client::{flag, UNBLOCK_ERROR};
+use crate::client::{flag, UNBLOCK_ERROR, UNBLOCK_REDIRECT};
 use crate::dispatch::{finish, lock_for, run_engine};
 use crate::registry::Spec;
 use crate::session::{Blocked, Session};
@@ -105,30 +105,47 @@ pub fn on_wake(s: &mut Session, out: &mut RespWriter<'_>) -> bool {
         return true;
     }
     let request = s.info.unblock.swap(0, Ordering::AcqRel);
+    if request == UNBLOCK_REDIRECT {
+        let redirect = redirect_for(s);
+        return cancel_with(s, out, redirect.as_deref());
+    }
     if request != 0 {
-        return cancel(s, out, request == UNBLOCK_ERROR);
+        let error = (request == UNBLOCK_ERROR).then_some(UNBLOCKED);
+        return cancel_with(s, out, error);
     }
     retry(s, out)
 }
 
+const UNBLOCKED: &str = "UNBLOCKED client unblocked via CLIENT UNBLOCK";
+
 /// The deadline passed.
 pub fn on_timeout(s: &mut Session, out: &mut RespWriter<'_>) -> bool {
-    cancel(s, out, false)
+    cancel_with(s, out, None)
 }
 
-/// Gives up waiting, replying with the timeout reply (or `-UNBLOCKED` for CLIENT UNBLOCK
-/// ERROR), unless the waiter was served in the meantime.
-fn cancel(s: &mut Session, out: &mut RespWriter<'_>, as_error: bool) -> bool {
+/// Gives up waiting, replying `error` (CLIENT UNBLOCK ERROR, a moved slot) or else the
+/// timeout reply, unless the waiter was served in the meantime.
+fn cancel_with(s: &mut Session, out: &mut RespWriter<'_>, error: Option<&str>) -> bool {
     let Some(b) = s.blocked.as_ref() else {
         return true;
     };
     match b.waiter.cancel() {
         Some(reply) => out.raw(&reply),
-        None if as_error => out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
-        None => write_timeout(out, b.on_timeout),
+        None => match error {
+            Some(e) => out.error(e),
+            None => write_timeout(out, b.on_timeout),
+        },
     }
     unblock(s);
     true
+}
+
+/// Where a client blocked on keys of a slot this node no longer serves is sent: `MOVED` to
+/// the owner, `CLUSTERDOWN` when nobody owns it; `None` if the slot is served here again.
+fn redirect_for(s: &Session) -> Option<String> {
+    let key = s.blocked.as_ref()?.waiter.keys.first()?;
+    let topology = s.shared.cluster.get()?.topology();
+    crate::cluster::redirect_blocked(&topology, usher_cluster::key_hash_slot(key))
 }
 
 /// The connection is closing while blocked.

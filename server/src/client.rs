@@ -89,7 +89,8 @@ pub struct ClientInfo {
     pub authenticated_user: Mutex<String>,
     /// The waiter while the client is blocked (BLPOP and friends), for CLIENT UNBLOCK.
     pub blocked_waiter: Mutex<Option<Arc<Waiter>>>,
-    /// A pending CLIENT UNBLOCK: 0 none, [`UNBLOCK_TIMEOUT`] or [`UNBLOCK_ERROR`].
+    /// A pending CLIENT UNBLOCK: 0 none, [`UNBLOCK_TIMEOUT`], [`UNBLOCK_ERROR`] or
+    /// [`UNBLOCK_REDIRECT`].
     pub unblock: AtomicU8,
     /// The session's WATCH flag (Redis's `CLIENT_DIRTY_CAS`): shards raise it when a
     /// watched key changes; shared here so CLIENT LIST can show `d`.
@@ -100,6 +101,9 @@ pub struct ClientInfo {
 pub const UNBLOCK_TIMEOUT: u8 = 1;
 /// CLIENT UNBLOCK ... ERROR: reply `-UNBLOCKED`.
 pub const UNBLOCK_ERROR: u8 = 2;
+/// Cluster mode: the slot of the client's keys is no longer served here (a slot moved):
+/// reply `-MOVED` (or `-CLUSTERDOWN`), as Redis's `clusterRedirectBlockedClientIfNeeded`.
+pub const UNBLOCK_REDIRECT: u8 = 3;
 
 impl Wake for ClientInfo {
     fn wake(&self) {

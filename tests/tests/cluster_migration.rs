@@ -501,6 +501,42 @@ fn a_line_admitted_by_its_policy_moves_to_another_node_and_goes_on_admitting_the
 }
 
 #[test]
+fn a_client_blocked_on_a_slot_that_moves_away_is_redirected() {
+    let cluster = Cluster::start();
+    let addr = cluster.addr(0);
+    let blocked = std::thread::spawn(move || {
+        let mut c = Client::connect_addr(&addr).unwrap();
+        c.call(&["BLPOP", "{w}jobs", "0"])
+    });
+    let mut a = cluster.client(0);
+    let slot = a.call(&["CLUSTER", "KEYSLOT", "{w}jobs"]).int().to_string();
+    for _ in 0..100 {
+        let clients = text(&a.call(&["CLIENT", "LIST"]));
+        if clients.contains("cmd=blpop") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Still served here while the slot is only being moved.
+    assert!(a
+        .call(&["CLUSTER", "SETSLOT", &slot, "MIGRATING", IDS[1]])
+        .is_simple("OK"));
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!blocked.is_finished());
+    for i in [1, 0] {
+        let r = cluster
+            .client(i)
+            .call(&["CLUSTER", "SETSLOT", &slot, "NODE", IDS[1]]);
+        assert!(r.is_simple("OK"), "{r:?}");
+    }
+    // Its pushes now go to node 2: the waiter is sent there instead of waiting forever.
+    assert_eq!(
+        blocked.join().unwrap(),
+        Reply::Error(format!("MOVED {slot} {}", cluster.addr(1)))
+    );
+}
+
+#[test]
 fn a_split_line_in_cluster_mode_keeps_its_sub_queues_on_the_node_that_serves_it() {
     let cluster = Cluster::start_with(&["--shards", "8"]);
     for (i, queue, active) in [

@@ -198,6 +198,49 @@ pub fn command_keys(spec: Spec, argv: Argv<'_>) -> Vec<Vec<u8>> {
     keys
 }
 
+/// For a client blocked on keys of `slot` (Redis's `clusterRedirectBlockedClientIfNeeded`): the
+/// error that sends it on once this node neither serves nor imports the slot.
+pub fn redirect_blocked(topology: &Topology, slot: u16) -> Option<String> {
+    if topology.owns(slot) || matches!(topology.open_slot(slot), Some(OpenSlot::Importing(_))) {
+        return None;
+    }
+    Some(match topology.owner_of(slot) {
+        Some(owner) => format!("MOVED {slot} {}:{}", owner.host, owner.port),
+        None => "CLUSTERDOWN Hash slot not served".to_string(),
+    })
+}
+
+/// After a topology change: wakes every client blocked on keys of a slot this node no longer
+/// serves, which then answers it with [`redirect_blocked`]'s error (it would otherwise wait
+/// for writes that now go to another node).
+pub fn redirect_blocked_clients(shared: &crate::shared::Shared) {
+    let Some(cluster) = shared.cluster.get() else {
+        return;
+    };
+    let topology = cluster.topology();
+    for client in shared.clients.all() {
+        let moved = client.blocked_waiter.lock().as_ref().is_some_and(|w| {
+            w.is_waiting()
+                && w.keys.first().is_some_and(|k| {
+                    redirect_blocked(&topology, usher_cluster::key_hash_slot(k)).is_some()
+                })
+        });
+        if moved
+            && client
+                .unblock
+                .compare_exchange(
+                    0,
+                    crate::client::UNBLOCK_REDIRECT,
+                    std::sync::atomic::Ordering::AcqRel,
+                    std::sync::atomic::Ordering::Acquire,
+                )
+                .is_ok()
+        {
+            client.wake.notify_one();
+        }
+    }
+}
+
 /// The one slot a command's keys (named and derived) hash to, or `Err(wire text)`:
 /// `CROSSSLOT` for several slots, `MOVED` for a slot another node owns, `CLUSTERDOWN` for one
 /// nobody owns. Keyless commands pass with `None`. `asking`: the client sent ASKING (or the

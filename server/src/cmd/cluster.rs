@@ -222,6 +222,7 @@ fn settopology(
     state
         .replace(text)
         .map_err(|e| CmdError::Owned(format!("ERR invalid topology: {e}")))?;
+    crate::cluster::redirect_blocked_clients(s.shared);
     out.ok();
     Ok(())
 }
@@ -305,6 +306,7 @@ fn setslot(
             Ok(())
         })
         .map_err(CmdError::Owned)?;
+    crate::cluster::redirect_blocked_clients(s.shared);
     out.ok();
     Ok(())
 }
