@@ -7,11 +7,14 @@
 #
 # Usage: bench/scripts/split_rush.sh [--runs 3] [--duration 8] [--waiting 100000] [--conns 50]
 #          [--ks "1 2 4 8"] [--threads 2] [--shards 8] [--mix join=10,poll=89,admit=1]
+#          [--plot docs/img/split_rush.png]
+# --plot draws ops/s and ops per server-CPU-second against K (needs matplotlib).
 # Env:   USHER_BIN, TICKET_RUSH (default target/release/{usher,ticket_rush}), BASE_PORT
 #        (18100: the server for K listens on BASE_PORT + K)
 set -euo pipefail
 base_port=${BASE_PORT:-18100}; runs=3; duration=8; waiting=100000; conns=50; ks="1 2 4 8"; threads=2; shards=8
 mix="join=10,poll=89,seat=0,admit=1"
+plot=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs="$2"; shift 2 ;;
@@ -22,6 +25,7 @@ while [ $# -gt 0 ]; do
     --threads) threads="$2"; shift 2 ;;
     --shards) shards="$2"; shift 2 ;;
     --mix) mix="$2"; shift 2 ;;
+    --plot) plot="$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -49,9 +53,10 @@ for run in $(seq "$runs"); do
     rm -rf "$dir"
   done
 done
-python3 - "$out" $ks <<'PY'
+python3 - "$out" "$plot" $ks <<'PY'
 import csv, statistics, sys
-out, ks = sys.argv[1], sys.argv[2:]
+out, plot, ks = sys.argv[1], sys.argv[2], sys.argv[3:]
+curve = []
 print("| K | ops/s (median) | ops per server-CPU-second (median) | vs K=1 | errors |")
 print("|---|---|---|---|---|")
 base = None
@@ -62,4 +67,23 @@ for k in ks:
     eff = statistics.median(float(r["ops_per_server_cpu_s"]) for r in rows)
     base = base or eff
     print(f"| {k} | {ops:,.0f} | {eff:,.0f} | {100 * (eff / base - 1):+.1f}% | {errors} |")
+    curve.append((int(k), ops, eff))
+if plot:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    xs = [c[0] for c in curve]
+    ax.plot(xs, [c[1] / 1000 for c in curve], marker="o", label="ops/s (thousands)")
+    ax.plot(xs, [c[2] / 1000 for c in curve], marker="s", label="ops per server-CPU-second (thousands)")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(xs, [str(x) for x in xs])
+    ax.set_xlabel("sub-queues K (one node)")
+    ax.set_ylim(bottom=0)
+    ax.set_title("One event split over K sub-queues: ENTER + QPOS + ADMIT")
+    ax.legend(loc="lower left", fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(plot, dpi=120)
+    print(f"plot: {plot}")
 PY
