@@ -308,6 +308,112 @@ fn redis_py_ioredis_and_redis_benchmark_cluster_clients_work_across_a_reshard() 
 }
 
 #[test]
+fn a_node_added_mid_sale_takes_slots_while_a_line_keeps_filling() {
+    let cluster = Cluster::start();
+    let mut c0 = cluster.client(0);
+    // A fourth node, 127.0.0.14, named in a topology of epoch 2 that gives it no slots yet.
+    const NEW: &str = "ddddddddddddddddddddddddddddddddddddddd4";
+    let port = free_port();
+    let topology = |epoch: u64| {
+        let mut nodes: Vec<String> = ["0-5460", "5461-10922", "10923-16383"]
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                format!(
+                    r#"{{"id":"{}","host":"127.0.0.1{}","port":{},"slots":["{r}"]}}"#,
+                    IDS[i],
+                    i + 1,
+                    cluster.ports[i]
+                )
+            })
+            .collect();
+        nodes.push(format!(
+            r#"{{"id":"{NEW}","host":"127.0.0.14","port":{port},"slots":[]}}"#
+        ));
+        format!(r#"{{"epoch":{epoch},"nodes":[{}]}}"#, nodes.join(","))
+    };
+    let file = std::env::temp_dir().join(format!("usher-new-node-{port}.json"));
+    std::fs::write(&file, topology(2)).unwrap();
+    let p = port.to_string();
+    let node = Server::usher(&[
+        "--port",
+        &p,
+        "--bind",
+        "127.0.0.14",
+        "127.0.0.1",
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        file.to_str().unwrap(),
+        "--cluster-node-id",
+        NEW,
+    ]);
+    for i in 0..3 {
+        let r = cluster
+            .client(i)
+            .call(&["CLUSTER", "SETTOPOLOGY", &topology(2)]);
+        assert!(r.is_simple("OK"), "{r:?}");
+    }
+    // A sale is on: an event whose line sits in slot 3696 on node 1 keeps filling.
+    let (q, a) = ("queue:{w}", "active:{w}");
+    let url = format!("redis://{}/", cluster.addr(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let filler = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let client = redis::cluster::ClusterClient::new(vec![url]).unwrap();
+            let mut conn = client.get_connection().unwrap();
+            let mut entered = 0i64;
+            while !stop.load(Ordering::Relaxed) || entered < 200 {
+                let r: redis::Value = redis::cmd("ENTER")
+                    .arg(q)
+                    .arg(a)
+                    .arg(format!("fan{entered}"))
+                    .query(&mut conn)
+                    .unwrap_or_else(|e| panic!("ENTER fan{entered}: {e}"));
+                let redis::Value::Array(r) = r else {
+                    panic!("{r:?}")
+                };
+                entered += 1;
+                assert_eq!(r[1], redis::Value::Int(entered), "place in line");
+            }
+            entered
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let addr0 = cluster.addr(0);
+    let out = Command::new("redis-cli")
+        .args(["--cluster", "reshard", &addr0])
+        .args(["--cluster-from", IDS[0], "--cluster-to", NEW])
+        .args(["--cluster-slots", "4000", "--cluster-yes"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    stop.store(true, Ordering::Relaxed);
+    let entered = filler.join().expect("the filler saw every place in order");
+    // The line moved with its slot (the reshard takes 0-3999) and nobody was lost.
+    let mut new = Client::connect_addr(&format!("127.0.0.14:{port}")).unwrap();
+    assert_eq!(new.call(&["ZCARD", q]).int(), entered);
+    let slot = c0.call(&["CLUSTER", "KEYSLOT", q]).int();
+    assert_eq!(
+        c0.call(&["ZCARD", q]),
+        Reply::Error(format!("MOVED {slot} 127.0.0.14:{port}"))
+    );
+    let nodes = text(&new.call(&["CLUSTER", "NODES"]));
+    assert!(
+        nodes.contains(&format!("{NEW} 127.0.0.14:{port}@")),
+        "{nodes}"
+    );
+    assert!(nodes.contains(" 0-3999\n"), "{nodes}");
+    drop(node);
+    let _ = std::fs::remove_file(file);
+}
+
+#[test]
 fn a_moving_slot_answers_ask_asking_and_tryagain_as_redis() {
     let cluster = Cluster::start();
     let (mut a, mut b) = (cluster.client(0), cluster.client(1));
