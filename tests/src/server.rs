@@ -50,6 +50,33 @@ impl Server {
         Self::start_usher(Command::new(bin), None, args)
     }
 
+    /// A cluster node: usher on `host:port` (and 127.0.0.1, where the harness checks it is
+    /// up) in cluster mode, with topology `file` and node id `id`, plus `extra` flags.
+    pub fn usher_cluster_node(
+        host: &str,
+        port: u16,
+        file: &std::path::Path,
+        id: &str,
+        extra: &[&str],
+    ) -> Server {
+        let port = port.to_string();
+        let mut args = vec![
+            "--port",
+            &port,
+            "--bind",
+            host,
+            "127.0.0.1",
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            file.to_str().expect("a UTF-8 path"),
+            "--cluster-node-id",
+            id,
+        ];
+        args.extend_from_slice(extra);
+        Self::usher(&args)
+    }
+
     /// Starts usher inside network namespace `netns` (`ip netns exec`), for partition tests
     /// (`crate::netns`). `args` should name a `--port` (any: the namespace is empty) and a
     /// `--bind` that includes 127.0.0.1, where the test's clients connect.

@@ -184,20 +184,8 @@ fn three_nodes() -> (Vec<Server>, [u16; 3], std::path::PathBuf) {
     .unwrap();
     let nodes = (0..3)
         .map(|i| {
-            let (port, host) = (ports[i].to_string(), format!("127.0.0.1{}", i + 1));
-            Server::usher(&[
-                "--port",
-                &port,
-                "--bind",
-                &host,
-                "127.0.0.1",
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                file.to_str().unwrap(),
-                "--cluster-node-id",
-                IDS[i],
-            ])
+            let host = format!("127.0.0.1{}", i + 1);
+            Server::usher_cluster_node(&host, ports[i], &file, IDS[i], &[])
         })
         .collect();
     (nodes, ports, file)

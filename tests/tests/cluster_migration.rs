@@ -35,22 +35,33 @@ struct Cluster {
 }
 
 fn start_node(ports: &[u16; 3], file: &std::path::Path, i: usize, extra: &[String]) -> Server {
-    let (port, host) = (ports[i].to_string(), format!("127.0.0.1{}", i + 1));
-    let mut args = vec![
-        "--port",
-        &port,
-        "--bind",
-        &host,
-        "127.0.0.1",
-        "--cluster-enabled",
-        "yes",
-        "--cluster-config-file",
-        file.to_str().unwrap(),
-        "--cluster-node-id",
-        IDS[i],
-    ];
-    args.extend(extra.iter().map(String::as_str));
-    Server::usher(&args)
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let host = format!("127.0.0.1{}", i + 1);
+    Server::usher_cluster_node(&host, ports[i], file, IDS[i], &extra)
+}
+
+/// Opens the move of `slot` from node `from` (client `source`) to node `to` (client
+/// `target`), as redis-cli does: IMPORTING on the target first, then MIGRATING on the source.
+fn begin_move(source: &mut Client, target: &mut Client, slot: &str, from: usize, to: usize) {
+    let r = target.call(&["CLUSTER", "SETSLOT", slot, "IMPORTING", IDS[from]]);
+    assert!(r.is_simple("OK"), "{r:?}");
+    let r = source.call(&["CLUSTER", "SETSLOT", slot, "MIGRATING", IDS[to]]);
+    assert!(r.is_simple("OK"), "{r:?}");
+}
+
+/// `redis-cli --cluster reshard` of `slots` slots from node `from` to node `to`, through the
+/// node at `entry`, plus `extra` options; its output, once it succeeded.
+fn reshard(entry: &str, from: &str, to: &str, slots: u32, extra: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .args(["--cluster", "reshard", entry])
+        .args(["--cluster-from", from, "--cluster-to", to])
+        .args(["--cluster-slots", &slots.to_string(), "--cluster-yes"])
+        .args(extra)
+        .output()
+        .expect("redis-cli --cluster reshard");
+    let log = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "reshard failed: {log}");
+    log
 }
 
 impl Cluster {
@@ -164,15 +175,13 @@ fn a_reshard_under_concurrent_writes_loses_and_duplicates_nothing() {
         .collect();
     std::thread::sleep(Duration::from_millis(300));
     // An unmodified redis-cli moves node 1's first 300 slots to node 2, key by key.
-    let out = Command::new("redis-cli")
-        .args(["--cluster", "reshard", &cluster.addr(0)])
-        .args(["--cluster-from", IDS[0], "--cluster-to", IDS[1]])
-        .args(["--cluster-slots", "300", "--cluster-yes"])
-        .args(["--cluster-pipeline", "5"])
-        .output()
-        .expect("redis-cli --cluster reshard");
-    let log = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "reshard failed: {log}");
+    let log = reshard(
+        &cluster.addr(0),
+        IDS[0],
+        IDS[1],
+        300,
+        &["--cluster-pipeline", "5"],
+    );
     assert!(log.contains("Moving slot 299 from"), "{log}");
     std::thread::sleep(Duration::from_millis(200));
     stop.store(true, Ordering::Relaxed);
@@ -250,17 +259,7 @@ fn redis_py_ioredis_and_redis_benchmark_cluster_clients_work_across_a_reshard() 
     assert_eq!(written["entered"], serde_json::json!(expected), "{written}");
     assert_eq!(written["nodes"], 3, "{written}");
     // Slots move under the client's feet: its slot map is stale, MOVED puts it right.
-    let out = Command::new("redis-cli")
-        .args(["--cluster", "reshard", &cluster.addr(1)])
-        .args(["--cluster-from", IDS[1], "--cluster-to", IDS[2]])
-        .args(["--cluster-slots", "2000", "--cluster-yes"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    reshard(&cluster.addr(1), IDS[1], IDS[2], 2000, &[]);
     let read = phase("read");
     assert_eq!(read["sum"], (0..300).sum::<i64>(), "{read}");
     assert_eq!(read["missing"], serde_json::json!([]), "{read}");
@@ -334,20 +333,7 @@ fn a_node_added_mid_sale_takes_slots_while_a_line_keeps_filling() {
     };
     let file = std::env::temp_dir().join(format!("usher-new-node-{port}.json"));
     std::fs::write(&file, topology(2)).unwrap();
-    let p = port.to_string();
-    let node = Server::usher(&[
-        "--port",
-        &p,
-        "--bind",
-        "127.0.0.14",
-        "127.0.0.1",
-        "--cluster-enabled",
-        "yes",
-        "--cluster-config-file",
-        file.to_str().unwrap(),
-        "--cluster-node-id",
-        NEW,
-    ]);
+    let node = Server::usher_cluster_node("127.0.0.14", port, &file, NEW, &[]);
     for i in 0..3 {
         let r = cluster
             .client(i)
@@ -381,18 +367,7 @@ fn a_node_added_mid_sale_takes_slots_while_a_line_keeps_filling() {
         })
     };
     std::thread::sleep(Duration::from_millis(200));
-    let addr0 = cluster.addr(0);
-    let out = Command::new("redis-cli")
-        .args(["--cluster", "reshard", &addr0])
-        .args(["--cluster-from", IDS[0], "--cluster-to", NEW])
-        .args(["--cluster-slots", "4000", "--cluster-yes"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    reshard(&cluster.addr(0), IDS[0], NEW, 4000, &[]);
     stop.store(true, Ordering::Relaxed);
     let entered = filler.join().expect("the filler saw every place in order");
     // The line moved with its slot (the reshard takes 0-3999) and nobody was lost.
@@ -439,12 +414,7 @@ fn a_moving_slot_answers_ask_asking_and_tryagain_as_redis() {
         a.call(&["CLUSTER", "SETSLOT", "16384", "STABLE"]),
         Reply::Error("ERR Invalid or out of range slot".into())
     );
-    assert!(b
-        .call(&["CLUSTER", "SETSLOT", &s, "IMPORTING", IDS[0]])
-        .is_simple("OK"));
-    assert!(a
-        .call(&["CLUSTER", "SETSLOT", &s, "MIGRATING", IDS[1]])
-        .is_simple("OK"));
+    begin_move(&mut a, &mut b, &s, 0, 1);
     let marker = format!("[{slot}->-{}]", IDS[1]);
     assert!(text(&a.call(&["CLUSTER", "NODES"])).contains(&marker));
     assert!(text(&b.call(&["CLUSTER", "NODES"])).contains(&format!("[{slot}-<-{}]", IDS[0])));
@@ -557,12 +527,7 @@ fn a_line_admitted_by_its_policy_moves_to_another_node_and_goes_on_admitting_the
     std::thread::sleep(Duration::from_millis(400));
     assert!(a.call(&["ZCARD", act]).int() > 0, "the policy admits");
     // While the slot moves, neither node runs the policy.
-    assert!(b
-        .call(&["CLUSTER", "SETSLOT", &s, "IMPORTING", IDS[0]])
-        .is_simple("OK"));
-    assert!(a
-        .call(&["CLUSTER", "SETSLOT", &s, "MIGRATING", IDS[1]])
-        .is_simple("OK"));
+    begin_move(&mut a, &mut b, &s, 0, 1);
     std::thread::sleep(Duration::from_millis(150));
     let paused = a.call(&["ZCARD", act]).int();
     std::thread::sleep(Duration::from_millis(400));
