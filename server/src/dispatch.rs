@@ -157,15 +157,9 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
             }
             _ => crate::cluster::route(&topology, spec, argv, asking, top_name == "MIGRATE"),
         };
-        let slot = match routed {
-            Ok(crate::cluster::Route::Serve(slot)) => slot,
-            Ok(crate::cluster::Route::Check(slot, check)) => {
-                // Queued commands are checked together when EXEC runs them.
-                if s.multi.is_none() || top_name == "EXEC" {
-                    s.slot_check = Some(check);
-                }
-                Some(slot)
-            }
+        let (slot, check) = match routed {
+            Ok(crate::cluster::Route::Serve(slot)) => (slot, None),
+            Ok(crate::cluster::Route::Check(slot, check)) => (Some(slot), Some(check)),
             Err(msg) => {
                 if top_name == "EXEC" {
                     crate::cmd::transaction::end_multi(s);
@@ -175,6 +169,13 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
             }
         };
         if let Some(slot) = slot {
+            // Confirmed under the command's locks; queued commands together, at EXEC.
+            if s.multi.is_none() || top_name == "EXEC" {
+                let migrate = top_name == "MIGRATE";
+                s.slot_route = Some(crate::cluster::Routed::new(
+                    cluster, slot, asking, migrate, check,
+                ));
+            }
             if let Some(m) = s.multi.as_mut().filter(|_| !runs_inside_multi(top_name)) {
                 m.cross_slot |= m.slot.is_some_and(|t| t != slot);
                 m.slot = Some(slot);
@@ -244,7 +245,7 @@ fn denies_oom(s: &Session, cmd: &Command, top_name: &str) -> bool {
 
 /// Replies with a rejection error, counts it, and poisons an open MULTI.
 fn reject(s: &mut Session, cmd: Option<&Command>, out: &mut RespWriter<'_>, msg: &str) {
-    s.slot_check = None;
+    s.slot_route = None;
     out.error(msg);
     let code = msg.split(' ').next().unwrap_or("ERR");
     s.stats.record_error(code);
@@ -334,8 +335,8 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
     }
 }
 
-/// Cluster mode, a slot being moved: the gate's key check, made under the command's locks.
-/// EXEC checks its queued commands itself.
+/// Cluster mode: the gate's routing, confirmed under the command's locks (a slot that began
+/// to move, or moved away, since the gate). EXEC confirms its queued commands itself.
 #[inline]
 fn verify_slot(
     s: &mut Session,
@@ -343,16 +344,20 @@ fn verify_slot(
     argv: Argv<'_>,
     locked: &mut LockedShards<'_>,
 ) -> CmdResult {
-    let Some(check) = s.slot_check.take() else {
+    let Some(routed) = s.slot_route.take() else {
         return Ok(());
     };
     if spec.name() == "EXEC" {
-        s.slot_check = Some(check);
+        s.slot_route = Some(routed);
         return Ok(());
     }
-    let keys = crate::cluster::command_keys(spec, argv);
-    check
-        .verify(locked, s.db, s.now_ms, keys.iter().map(Vec::as_slice))
+    let Some(cluster) = s.shared.cluster.get() else {
+        return Ok(());
+    };
+    routed
+        .confirm(cluster, locked, s.db, s.now_ms, || {
+            crate::cluster::command_keys(spec, argv)
+        })
         .map_err(CmdError::Owned)
 }
 

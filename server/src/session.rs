@@ -117,9 +117,9 @@ pub struct Session {
     /// Cluster mode: ASKING was sent, so the next command (or the transaction) may touch a
     /// slot this node is importing.
     pub asking: bool,
-    /// Cluster mode: the key check the gate left for the command about to run in a slot that is
-    /// being moved; made under the command's own locks (see `crate::cluster::SlotCheck`).
-    pub slot_check: Option<crate::cluster::SlotCheck>,
+    /// Cluster mode: the gate's routing of the command about to run, confirmed under its own
+    /// locks (see `crate::cluster::Routed`).
+    pub slot_route: Option<crate::cluster::Routed>,
 }
 
 /// A tracking client's options and its pending CLIENT CACHING choice.
@@ -193,7 +193,7 @@ impl Session {
             from_master: false,
             repl: None,
             asking: false,
-            slot_check: None,
+            slot_route: None,
         }
     }
 

@@ -218,6 +218,15 @@ fn a_reshard_under_concurrent_writes_loses_and_duplicates_nothing() {
         assert!(line.ends_with(" 0-299 5461-10922"), "node {i}: {line}");
         assert!(!nodes.contains("->-") && !nodes.contains("-<-"), "{nodes}");
     }
+    // A map written before the reshard is refused: it would give the slots back to a node
+    // that no longer holds their keys.
+    let stale = std::fs::read_to_string(&cluster.file).unwrap();
+    let stale = stale.replace(&format!("\"epoch\": {}", 301), "\"epoch\": 2");
+    let r = c1.call(&["CLUSTER", "SETTOPOLOGY", &stale]);
+    assert!(
+        r.err().contains("is not above this node's current epoch"),
+        "{r:?}"
+    );
     // The new map was saved (as Redis saves nodes.conf): a restarted source does not take
     // back the slots it handed over.
     let mut cluster = cluster;

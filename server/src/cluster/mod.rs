@@ -23,6 +23,10 @@ use usher_protocol::{errors, Argv};
 
 pub struct ClusterState {
     topology: RwLock<Arc<Topology>>,
+    /// Raised with every change of the topology. Changes are made by commands that hold every
+    /// shard's lock (SETSLOT, SETTOPOLOGY), so a command that holds its own shards and reads
+    /// the version the gate saw knows the gate's routing still stands ([`Routed::confirm`]).
+    version: std::sync::atomic::AtomicU64,
     /// The `cluster-config-file` the topology came from, rewritten after every change (as
     /// Redis rewrites `nodes.conf`) so a restarted node starts from the map it last served,
     /// not from one that still gives it slots it handed over. `None` in the emulated mode.
@@ -58,6 +62,7 @@ impl ClusterState {
         };
         Ok(Some(ClusterState {
             topology: RwLock::new(Arc::new(topology)),
+            version: std::sync::atomic::AtomicU64::new(0),
             file,
         }))
     }
@@ -66,15 +71,36 @@ impl ClusterState {
         self.topology.read().clone()
     }
 
-    /// Replaces the topology (CLUSTER SETTOPOLOGY): `text` must keep this node in it. Slots
-    /// in the middle of a move stay so while their nodes remain.
+    /// Replaces the topology (CLUSTER SETTOPOLOGY): `text` must keep this node in it and carry
+    /// a higher epoch than this node's, so a stale map (one written before a reshard moved
+    /// slots, each `SETSLOT NODE` raising the epoch) cannot hand slots back to nodes that no
+    /// longer hold their keys. Slots in the middle of a move stay so while their nodes remain.
     pub fn replace(&self, text: &str) -> Result<(), String> {
         let mut guard = self.topology.write();
         let mut next = Topology::parse(text, &guard.me().id)?;
+        if next.epoch <= guard.epoch {
+            return Err(format!(
+                "epoch {} is not above this node's current epoch {} (CLUSTER INFO \
+                 cluster_current_epoch): the map may predate a slot move",
+                next.epoch, guard.epoch
+            ));
+        }
         next.carry_open_slots(&guard);
         self.save(&guard, &next)?;
         *guard = Arc::new(next);
+        self.bump();
         Ok(())
+    }
+
+    /// The topology's version (see `version`).
+    #[inline]
+    pub fn version(&self) -> u64 {
+        self.version.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.version
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Writes `next` to the topology file when the map changed (not for open-slot marks), whole
@@ -113,6 +139,7 @@ impl ClusterState {
         let out = f(&mut next)?;
         self.save(&guard, &next).map_err(|e| format!("ERR {e}"))?;
         *guard = Arc::new(next);
+        self.bump();
         Ok(out)
     }
 }
@@ -181,6 +208,62 @@ impl SlotCheck {
             SlotCheck::Importing if here + missing > 1 => Err(TRYAGAIN.to_string()),
             SlotCheck::Importing => Ok(()),
         }
+    }
+}
+
+/// What the gate decided for a keyed command (or EXEC's transaction), to be confirmed under
+/// the command's locks: the topology may have changed between the gate and the locks (a
+/// `SETSLOT MIGRATING` and a `MIGRATE` of the key, say), and a command that ran on the gate's
+/// stale answer would write a key the source no longer owns.
+#[derive(Clone, Debug)]
+pub struct Routed {
+    version: u64,
+    slot: u16,
+    asking: bool,
+    migrate: bool,
+    check: Option<SlotCheck>,
+}
+
+impl Routed {
+    pub fn new(
+        cluster: &ClusterState,
+        slot: u16,
+        asking: bool,
+        migrate: bool,
+        check: Option<SlotCheck>,
+    ) -> Routed {
+        Routed {
+            version: cluster.version(),
+            slot,
+            asking,
+            migrate,
+            check,
+        }
+    }
+
+    /// Under the command's locks (which every topology change waits for): the gate's answer
+    /// if the topology is unchanged since (one atomic load), else the slot routed again; then
+    /// the key check of a moving slot over `keys` (asked for only then).
+    pub fn confirm<K: AsRef<[u8]>>(
+        self,
+        cluster: &ClusterState,
+        locked: &mut LockedShards<'_>,
+        db: usize,
+        now_ms: i64,
+        keys: impl FnOnce() -> Vec<K>,
+    ) -> Result<(), String> {
+        let check = match cluster.version() == self.version {
+            true => self.check,
+            false => match route_slot(&cluster.topology(), self.slot, self.asking, self.migrate)? {
+                Route::Serve(_) => None,
+                Route::Check(_, check) => Some(check),
+            },
+        };
+        let Some(check) = check else {
+            return Ok(());
+        };
+        let keys = keys();
+        check.verify(locked, db, now_ms, keys.iter().map(AsRef::as_ref))
     }
 }
 

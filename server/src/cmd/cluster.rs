@@ -450,7 +450,10 @@ const CLUSTER_SUBCOMMANDS: &[ServerSpec] = &[
     cmd(
         "SETTOPOLOGY",
         3,
-        Flags::ADMIN.union(STALE).union(Flags::NOSCRIPT),
+        Flags::ADMIN
+            .union(STALE)
+            .union(Flags::NOSCRIPT)
+            .union(Flags::ALL_SHARDS),
         settopology as ServerHandler,
     )
     .doc(

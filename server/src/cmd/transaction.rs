@@ -109,18 +109,21 @@ fn exec(
     } else {
         shared.store.lock_many(&mut shards)
     };
-    if let Some(check) = s.slot_check.take() {
-        // Cluster mode, the transaction's slot is moving: its keys, all together, decide
-        // (Redis's getNodeByQuery over the queued commands), under the locks EXEC runs with.
-        let keys: Vec<Vec<u8>> = multi
-            .queued
-            .iter()
-            .flat_map(|(id, argv)| {
-                crate::cluster::command_keys(shared.registry.get(*id).spec, argv.argv())
-            })
-            .collect();
-        check
-            .verify(&mut locked, s.db, s.now_ms, keys.iter().map(Vec::as_slice))
+    if let (Some(routed), Some(cluster)) = (s.slot_route.take(), shared.cluster.get()) {
+        // Cluster mode: the transaction's slot, routed again if the topology changed since
+        // the gate, and if it is moving, its keys all together (Redis's getNodeByQuery over
+        // the queued commands), under the locks EXEC runs with.
+        let keys = || -> Vec<Vec<u8>> {
+            multi
+                .queued
+                .iter()
+                .flat_map(|(id, argv)| {
+                    crate::cluster::command_keys(shared.registry.get(*id).spec, argv.argv())
+                })
+                .collect()
+        };
+        routed
+            .confirm(cluster, &mut locked, s.db, s.now_ms, keys)
             .map_err(CmdError::Owned)?;
     }
     out.array(multi.queued.len());
