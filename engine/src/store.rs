@@ -317,6 +317,14 @@ impl<'s> LockedShards<'s> {
         self.all
     }
 
+    /// The held shard with index `idx`, if held.
+    pub fn shard_at(&mut self, idx: u16) -> Option<&mut Shard> {
+        self.guards
+            .iter_mut()
+            .find(|(i, _)| *i == idx)
+            .map(|(_, g)| &mut **g)
+    }
+
     /// Every locked shard, ascending.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Shard> + use<'_, 's> {
         self.guards.iter_mut().map(|(_, g)| &mut **g)

@@ -581,6 +581,34 @@ fn a_line_admitted_by_its_policy_moves_to_another_node_and_goes_on_admitting_the
 }
 
 #[test]
+fn keys_in_slot_lock_only_their_shard_and_work_inside_a_transaction() {
+    // GETKEYSINSLOT / COUNTKEYSINSLOT take the slot's shard only (a reshard asks them for
+    // every slot while the node serves); inside EXEC, which may hold that shard already, they
+    // use it rather than wait for themselves.
+    let usher = Server::usher(&["--cluster-enabled", "yes", "--shards", "4"]);
+    let mut c = usher.client();
+    c.set_timeout(Duration::from_secs(5));
+    let slot = c.call(&["CLUSTER", "KEYSLOT", "{w}a"]).int().to_string();
+    assert!(c.call(&["MULTI"]).is_simple("OK"));
+    for cmd in [
+        &["SET", "{w}a", "1"][..],
+        &["CLUSTER", "COUNTKEYSINSLOT", &slot],
+        &["CLUSTER", "GETKEYSINSLOT", &slot, "10"],
+    ] {
+        assert_eq!(c.call(cmd), Reply::Simple("QUEUED".into()));
+    }
+    assert_eq!(
+        c.call(&["EXEC"]),
+        Reply::Array(vec![
+            Reply::Simple("OK".into()),
+            Reply::Int(1),
+            Reply::Array(vec![Reply::Bulk(b"{w}a".to_vec())]),
+        ])
+    );
+    assert_eq!(c.call(&["CLUSTER", "COUNTKEYSINSLOT", &slot]).int(), 1);
+}
+
+#[test]
 fn a_client_blocked_on_a_slot_that_moves_away_is_redirected() {
     let cluster = Cluster::start();
     let addr = cluster.addr(0);

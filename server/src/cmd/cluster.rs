@@ -46,24 +46,32 @@ fn keyslot(s: &mut Session, _: &mut LockedShards, argv: Argv, out: &mut RespWrit
 }
 
 /// Calls `f` with every live key of the selected database that hashes to `slot`, until it
-/// returns false. The gate locked every shard (ALL_SHARDS), in index order, so the slot's
-/// shard is the one at its index.
+/// returns false. Takes only the slot's shard (a reshard asks this of every slot it moves, and
+/// the node's other shards keep serving meanwhile), or uses it if the caller holds it already
+/// (`SETSLOT` holds every shard). Inside a transaction or a script that holds a higher shard,
+/// a busy lower one is an error, not a wait (see `LockedShards::extend`).
 fn keys_in_slot(
     s: &Session,
     locked: &mut LockedShards,
     slot: u16,
     mut f: impl FnMut(&[u8]) -> bool,
-) {
+) -> CmdResult {
     let (db, now) = (s.db, s.now_ms);
-    let shard = locked.store().shard_of_slot(slot);
-    let Some(target) = locked.iter_mut().nth(shard) else {
-        return;
+    let shard = locked.store().shard_of_slot(slot) as u16;
+    if !locked.holds_shard(shard) && !locked.extend(shard) {
+        return Err(CmdError::Static(
+            "ERR the slot's shard is busy: retry the command outside MULTI or the script",
+        ));
+    }
+    let Some(target) = locked.shard_at(shard) else {
+        return Ok(());
     };
     for (key, entry) in target.db(db).iter() {
         if !entry.is_expired(now) && key_hash_slot(key) == slot && !f(key) {
-            return;
+            break;
         }
     }
+    Ok(())
 }
 
 /// ```text
@@ -82,7 +90,7 @@ fn countkeysinslot(
     keys_in_slot(s, locked, slot, |_| {
         n += 1;
         true
-    });
+    })?;
     out.int(n);
     Ok(())
 }
@@ -107,7 +115,7 @@ fn getkeysinslot(
         keys_in_slot(s, locked, slot, |k| {
             keys.push(k.to_vec());
             keys.len() < count
-        });
+        })?;
     }
     out.array(keys.len());
     for k in &keys {
@@ -249,7 +257,7 @@ fn setslot(
         keys_in_slot(s, locked, slot, |_| {
             n += 1;
             false
-        });
+        })?;
         keys_here = Some(n > 0);
     }
     state
@@ -375,7 +383,7 @@ const CLUSTER_SUBCOMMANDS: &[ServerSpec] = &[
     cmd(
         "COUNTKEYSINSLOT",
         3,
-        STALE.union(Flags::ALL_SHARDS),
+        STALE,
         countkeysinslot as ServerHandler,
     )
     .doc(
@@ -384,13 +392,7 @@ const CLUSTER_SUBCOMMANDS: &[ServerSpec] = &[
         "Returns the number of keys in a hash slot.",
         "O(N) where N is the number of keys in the slot's shard",
     ),
-    cmd(
-        "GETKEYSINSLOT",
-        4,
-        STALE.union(Flags::ALL_SHARDS),
-        getkeysinslot as ServerHandler,
-    )
-    .doc(
+    cmd("GETKEYSINSLOT", 4, STALE, getkeysinslot as ServerHandler).doc(
         Group::Cluster,
         "3.0.0",
         "Returns the key names in a hash slot.",
