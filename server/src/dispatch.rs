@@ -145,6 +145,7 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
             s.unwatch_all();
             return reject(s, Some(cmd), out, errors::CROSSSLOT);
         }
+        s.slot_route = None;
         // ASKING covers the next command, or a whole transaction (Redis's resetClient).
         let asking = s.asking || spec.flags().contains(Flags::ASKING);
         if s.multi.is_none() || top_name == "EXEC" {
