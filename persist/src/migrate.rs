@@ -187,6 +187,82 @@ fn read_line(reader: &mut BufReader<&TcpStream>) -> Result<String, ReadFailure> 
     }
 }
 
+/// What one round trip to the target gave: the keys it restored, its first error, and why
+/// replies stopped coming, if they did.
+struct Exchange<'k> {
+    acked: Vec<&'k [u8]>,
+    error: Option<String>,
+    failure: Option<ReadFailure>,
+}
+
+/// Sends AUTH (if asked), SELECT (if `select`) and one RESTORE per key found, then reads the
+/// replies in order; `None` if the request could not be written.
+fn round_trip<'k>(
+    conn: &Cached,
+    o: &Options<'_>,
+    restore: &[u8],
+    found: &[(&'k [u8], i64, Vec<u8>)],
+    select: bool,
+) -> Option<Exchange<'k>> {
+    let mut buf = Vec::new();
+    if let Some((user, pass)) = o.auth {
+        match user {
+            Some(u) => command(&mut buf, &[b"AUTH", u, pass]),
+            None => command(&mut buf, &[b"AUTH", pass]),
+        }
+    }
+    if select {
+        command(&mut buf, &[b"SELECT", o.db.to_string().as_bytes()]);
+    }
+    for (key, ttl, payload) in found {
+        let ttl = ttl.to_string();
+        let mut args: Vec<&[u8]> = vec![restore, key, ttl.as_bytes(), payload];
+        if o.replace {
+            args.push(b"REPLACE");
+        }
+        command(&mut buf, &args);
+    }
+    let _ = conn.stream.set_write_timeout(Some(o.timeout));
+    let _ = conn.stream.set_read_timeout(Some(o.timeout));
+    (&conn.stream).write_all(&buf).ok()?;
+    let mut reader = BufReader::new(&conn.stream);
+    let mut x = Exchange {
+        acked: Vec::new(),
+        error: None,
+        failure: None,
+    };
+    let prelude = usize::from(o.auth.is_some()) + usize::from(select);
+    for _ in 0..prelude {
+        match read_line(&mut reader) {
+            Err(why) => x.failure = Some(why),
+            Ok(l) if l.starts_with('-') => {
+                x.error.get_or_insert_with(|| l[1..].to_string());
+            }
+            Ok(_) => {}
+        }
+    }
+    // As Redis: once AUTH or SELECT failed no key counts as moved; a RESTORE refused
+    // (BUSYKEY) leaves its own key here and the others go on.
+    let prelude_failed = x.error.is_some();
+    if x.failure.is_some() {
+        return Some(x);
+    }
+    for (key, ..) in found {
+        match read_line(&mut reader) {
+            Err(why) => {
+                x.failure = Some(why);
+                break;
+            }
+            Ok(l) if l.starts_with('-') => {
+                x.error.get_or_insert_with(|| l[1..].to_string());
+            }
+            Ok(_) if !prelude_failed => x.acked.push(*key),
+            Ok(_) => {}
+        }
+    }
+    Some(x)
+}
+
 /// ```text
 /// MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE]
 ///         [AUTH password | AUTH2 username password] [KEYS key [key ...]]
@@ -232,32 +308,13 @@ fn migrate(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult 
         b"RESTORE"
     };
     // As Redis: one retry on a fresh connection when the cached one turns out closed before
-    // the target answered anything.
+    // the target answered anything; never after a timeout, since the target may have restored
+    // keys it did not confirm.
     let mut retried = false;
-    let acked = loop {
+    let done = loop {
         let mut conn = socket(&host, &port, o.timeout)?;
-        let mut buf = Vec::new();
-        if let Some((user, pass)) = o.auth {
-            match user {
-                Some(u) => command(&mut buf, &[b"AUTH", u, pass]),
-                None => command(&mut buf, &[b"AUTH", pass]),
-            }
-        }
         let select = conn.db != Some(o.db);
-        if select {
-            command(&mut buf, &[b"SELECT", o.db.to_string().as_bytes()]);
-        }
-        for (key, ttl, payload) in &found {
-            let ttl = ttl.to_string();
-            let mut args: Vec<&[u8]> = vec![restore, key, ttl.as_bytes(), payload];
-            if o.replace {
-                args.push(b"REPLACE");
-            }
-            command(&mut buf, &args);
-        }
-        let _ = conn.stream.set_write_timeout(Some(o.timeout));
-        let _ = conn.stream.set_read_timeout(Some(o.timeout));
-        if conn.stream.write_all(&buf).is_err() {
+        let Some(x) = round_trip(&conn, &o, restore, &found, select) else {
             if !retried {
                 retried = true;
                 continue;
@@ -265,63 +322,19 @@ fn migrate(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult 
             return Err(CmdError::Static(
                 "IOERR error or timeout writing to target instance",
             ));
-        }
-        let mut reader = BufReader::new(&conn.stream);
-        let mut first_error: Option<String> = None;
-        let auth_reply = o.auth.map(|_| read_line(&mut reader));
-        let select_reply = select.then(|| read_line(&mut reader));
-        let mut socket_error: Option<ReadFailure> = None;
-        for r in [auth_reply, select_reply].into_iter().flatten() {
-            match r {
-                Err(why) => socket_error = Some(why),
-                Ok(l) if l.starts_with('-') => {
-                    first_error.get_or_insert_with(|| l[1..].to_string());
-                }
-                Ok(_) => {}
-            }
-        }
-        // As Redis: once AUTH or SELECT failed no key counts as moved; a RESTORE refused
-        // (BUSYKEY) leaves its own key here and the others go on.
-        let prelude_failed = first_error.is_some();
-        let mut acked = Vec::new();
-        if socket_error.is_none() {
-            for (key, ..) in &found {
-                match read_line(&mut reader) {
-                    Err(why) => {
-                        socket_error = Some(why);
-                        break;
-                    }
-                    Ok(l) if l.starts_with('-') => {
-                        first_error.get_or_insert_with(|| l[1..].to_string());
-                    }
-                    Ok(_) if !prelude_failed => acked.push(*key),
-                    Ok(_) => {}
-                }
-            }
-        }
-        drop(reader);
-        // A closed cached connection that answered nothing is retried once on a new one; a
-        // timeout is not, since the target may have restored keys it did not confirm.
-        if socket_error == Some(ReadFailure::Closed)
-            && acked.is_empty()
-            && first_error.is_none()
-            && !retried
-        {
+        };
+        let untouched = x.acked.is_empty() && x.error.is_none();
+        if x.failure == Some(ReadFailure::Closed) && untouched && !retried {
             retried = true;
             continue;
         }
-        let socket_error = socket_error.is_some();
-        if !socket_error {
-            conn.db = if first_error.is_none() {
-                Some(o.db)
-            } else {
-                None
-            };
+        if x.failure.is_none() {
+            conn.db = x.error.is_none().then_some(o.db);
             give_back(&host, &port, conn);
         }
-        break (acked, first_error, socket_error);
+        break x;
     };
-    let (acked, error, socket_error) = acked;
+    let (acked, error, socket_error) = (done.acked, done.error, done.failure.is_some());
     if !o.copy && !acked.is_empty() {
         let mut del: Vec<Vec<u8>> = vec![b"DEL".to_vec()];
         for key in acked {

@@ -151,7 +151,7 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
         if s.multi.is_none() || top_name == "EXEC" {
             s.asking = false;
         }
-        let topology = cluster.topology();
+        let (topology, version) = cluster.snapshot();
         let routed = match s.multi.as_ref().and_then(|m| m.slot) {
             Some(slot) if top_name == "EXEC" => {
                 crate::cluster::route_slot(&topology, slot, asking, false)
@@ -174,7 +174,7 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
             if s.multi.is_none() || top_name == "EXEC" {
                 let migrate = top_name == "MIGRATE";
                 s.slot_route = Some(crate::cluster::Routed::new(
-                    cluster, slot, asking, migrate, check,
+                    version, slot, asking, migrate, check,
                 ));
             }
             if let Some(m) = s.multi.as_mut().filter(|_| !runs_inside_multi(top_name)) {

@@ -71,6 +71,13 @@ impl ClusterState {
         self.topology.read().clone()
     }
 
+    /// The topology and its version, read together: a change replaces both under the write
+    /// lock, so the version never belongs to a newer topology than the one returned.
+    pub fn snapshot(&self) -> (Arc<Topology>, u64) {
+        let guard = self.topology.read();
+        (guard.clone(), self.version())
+    }
+
     /// Replaces the topology (CLUSTER SETTOPOLOGY): `text` must keep this node in it and carry
     /// a higher epoch than this node's, so a stale map (one written before a reshard moved
     /// slots, each `SETSLOT NODE` raising the epoch) cannot hand slots back to nodes that no
@@ -130,17 +137,17 @@ impl ClusterState {
 
     /// Changes this node's topology in place (`CLUSTER SETSLOT`): `f` edits a copy, which
     /// replaces the current one if it returns `Ok`.
-    pub fn update<T>(
+    pub fn update(
         &self,
-        f: impl FnOnce(&mut Topology) -> Result<T, String>,
-    ) -> Result<T, String> {
+        f: impl FnOnce(&mut Topology) -> Result<(), String>,
+    ) -> Result<(), String> {
         let mut guard = self.topology.write();
         let mut next = (**guard).clone();
-        let out = f(&mut next)?;
+        f(&mut next)?;
         self.save(&guard, &next).map_err(|e| format!("ERR {e}"))?;
         *guard = Arc::new(next);
         self.bump();
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -225,15 +232,16 @@ pub struct Routed {
 }
 
 impl Routed {
+    /// `version`: the one [`ClusterState::snapshot`] gave with the topology the gate routed by.
     pub fn new(
-        cluster: &ClusterState,
+        version: u64,
         slot: u16,
         asking: bool,
         migrate: bool,
         check: Option<SlotCheck>,
     ) -> Routed {
         Routed {
-            version: cluster.version(),
+            version,
             slot,
             asking,
             migrate,
@@ -287,10 +295,15 @@ pub fn redirect_blocked(topology: &Topology, slot: u16) -> Option<String> {
     if topology.owns(slot) || matches!(topology.open_slot(slot), Some(OpenSlot::Importing(_))) {
         return None;
     }
-    Some(match topology.owner_of(slot) {
+    Some(elsewhere(topology, slot))
+}
+
+/// Where a slot this node does not serve is: `MOVED` to its owner, or `CLUSTERDOWN`.
+fn elsewhere(topology: &Topology, slot: u16) -> String {
+    match topology.owner_of(slot) {
         Some(owner) => format!("MOVED {slot} {}:{}", owner.host, owner.port),
         None => "CLUSTERDOWN Hash slot not served".to_string(),
-    })
+    }
 }
 
 /// After a topology change: wakes every client blocked on keys of a slot this node no longer
@@ -364,10 +377,7 @@ pub fn route_slot(
             Ok(Route::Check(slot, SlotCheck::Migrating(ask)))
         }
         Some(OpenSlot::Importing(_)) if asking => Ok(Route::Check(slot, SlotCheck::Importing)),
-        _ => match topology.owner_of(slot) {
-            _ if topology.owns(slot) => Ok(Route::Serve(Some(slot))),
-            Some(owner) => Err(format!("MOVED {slot} {}:{}", owner.host, owner.port)),
-            None => Err("CLUSTERDOWN Hash slot not served".to_string()),
-        },
+        _ if topology.owns(slot) => Ok(Route::Serve(Some(slot))),
+        _ => Err(elsewhere(topology, slot)),
     }
 }
