@@ -244,6 +244,10 @@ pub const READONLY: &str = "READONLY You can't write against a read only replica
 pub const MASTERDOWN: &str =
     "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
 pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
+// Persistence (server/src/persistence): writes refused while the disk fails, Redis 7.0.15's texts.
+pub const BGSAVE_ERR: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+/// Followed by the error's text (`strerror`), as Redis's `writeCommandsGetDiskErrorMessage`.
+pub const AOF_WRITE_ERR: &str = "MISCONF Errors writing to the AOF file: ";
 pub const INVALID_MASTER_PORT: &str = "ERR Invalid master port";
 pub const WAIT_ON_REPLICA: &str = "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.";
 

@@ -146,6 +146,9 @@ pub struct Config {
     pub tracking_table_max_keys: u64,
     /// `save <seconds> <changes> ...`: snapshot points (server/src/persistence); "" for none.
     pub save: String,
+    /// `stop-writes-on-bgsave-error`: refuse writes (MISCONF) while the last background save
+    /// failed and save points are configured.
+    pub stop_writes_on_bgsave_error: bool,
     /// LZF-compress strings over 20 bytes in snapshots and DUMP payloads.
     pub rdbcompression: bool,
     /// End snapshots with a CRC-64 (no: eight zero bytes, which loaders skip checking).
@@ -258,6 +261,7 @@ impl Default for Config {
             tracking_table_max_keys: 1_000_000,
             // Redis 7.0's built-in save points (used when no config file sets `save`).
             save: "3600 1 300 100 60 10000".into(),
+            stop_writes_on_bgsave_error: true,
             rdbcompression: true,
             rdbchecksum: true,
             enable_protected_configs: "no".into(),
@@ -1071,6 +1075,12 @@ pub static DIRECTIVES: &[Directive] = &[
             |c| c.save.clone(),
         )
     },
+    d(
+        "stop-writes-on-bgsave-error",
+        true,
+        |c, a| set(&mut c.stop_writes_on_bgsave_error, yes_no(a)?),
+        |c| bool_str(c.stop_writes_on_bgsave_error),
+    ),
     d(
         "rdbcompression",
         true,

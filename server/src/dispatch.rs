@@ -6,6 +6,7 @@
 //! auth ─ NOAUTH ───────────────────────────────────┤ transaction is marked to abort)
 //! ACL ─ NOPERM (command, key or channel) ──────────┤
 //! maxmemory ─ OOM (DENYOOM commands) ─────────────┤
+//! failing disk ─ MISCONF (writes, PING) ──────────┤
 //! RESP2 subscriber mode ─ only (P)SUBSCRIBE ... ──┤
 //! cluster mode ─ MOVED / CROSSSLOT / CLUSTERDOWN ──┤
 //! loading a snapshot ─ LOADING (no `loading` flag) ┘
@@ -129,6 +130,11 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
     {
         return reject(s, Some(cmd), out, errors::OOM);
     }
+    if let Some(msg) = crate::persistence::disk_error(s) {
+        if writes(s, cmd, top_name) || top_name == "PING" {
+            return reject(s, Some(cmd), out, &msg);
+        }
+    }
     if s.in_pubsub_context() && !allowed_in_pubsub(top_name) {
         return reject(
             s,
@@ -242,6 +248,18 @@ fn denies_oom(s: &Session, cmd: &Command, top_name: &str) -> bool {
         }),
         _ => false,
     }
+}
+
+/// A write command, or EXEC of a transaction that queued one (what a failing disk refuses).
+fn writes(s: &Session, cmd: &Command, top_name: &str) -> bool {
+    let write = |c: &Command| c.spec.flags().contains(Flags::WRITE);
+    write(cmd)
+        || (top_name == "EXEC"
+            && s.multi.as_ref().is_some_and(|m| {
+                m.queued
+                    .iter()
+                    .any(|(id, _)| write(s.shared.registry.get(*id)))
+            }))
 }
 
 /// Replies with a rejection error, counts it, and poisons an open MULTI.

@@ -43,6 +43,8 @@ pub struct HotConfig {
     pub tracking_table_max_keys: u64,
     /// Replication's settings (the gate reads `replica-read-only` and friends).
     pub repl: crate::config::ReplConfig,
+    /// A failed background save refuses writes: `stop-writes-on-bgsave-error` with save points.
+    pub stop_writes_on_bgsave_error: bool,
 }
 
 impl HotConfig {
@@ -63,6 +65,8 @@ impl HotConfig {
             notify_flags: config.notify_keyspace_events,
             tracking_table_max_keys: config.tracking_table_max_keys,
             repl: config.repl.clone(),
+            stop_writes_on_bgsave_error: config.stop_writes_on_bgsave_error
+                && !config.save.trim().is_empty(),
         }
     }
 }

@@ -181,6 +181,13 @@ impl Host for ScriptHost<'_, '_> {
         {
             return Err(refuse(&format!("-{}", errors::OOM)));
         }
+        // Redis's `scriptVerifyWriteCommandAllow`: a script that has not written yet is
+        // stopped before its first write while the disk fails; one that has, goes on.
+        if writes && !self.wrote {
+            if let Some(msg) = crate::persistence::disk_error(self.s) {
+                return Err(refuse(&format!("-{msg}")));
+            }
+        }
         self.reach(spec, argv)?;
         let started = Instant::now();
         let mut w = RespWriter::new(out, proto);

@@ -301,7 +301,6 @@ pub static DIRECTIVES: &[Directive] = &[
     ),
     inert!("shutdown-timeout", true, Int(0, 2147483647), "10"),
     inert!("socket-mark-id", false, Int(i64::MIN, i64::MAX), "0"),
-    inert!("stop-writes-on-bgsave-error", true, Bool, "yes"),
     inert!("stream-node-max-bytes", true, Mem, "4096"),
     inert!("stream-node-max-entries", true, Int(0, i64::MAX), "100"),
     inert!(

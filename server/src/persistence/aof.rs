@@ -2,11 +2,14 @@
 //! (an RDB with `aof-base`), incremental files of RESP commands, and the manifest naming them.
 //!
 //! - **Writing.** Commands reach the propagation stream (`crate::propagate`) under their shard
-//!   locks; one writer thread owns the current incremental file and drains the stream into it.
-//!   `appendfsync always`: after each batch it `fdatasync`s and publishes the synced offset;
-//!   a connection holds its replies until the offset of its last write is covered, so one
-//!   fsync serves every client of every thread that wrote meanwhile (group commit).
-//!   `everysec`: the writer syncs once a second; `no`: it only writes.
+//!   locks; [`write_out`] moves the stream's bytes into the current incremental file.
+//!   `appendfsync always`: the writer thread writes each batch, `fdatasync`s and publishes
+//!   the synced offset; a connection holds its replies until the offset of its last write is
+//!   covered, so one fsync serves every client of every thread that wrote meanwhile (group
+//!   commit). `everysec` and `no`: each worker writes its turn's bytes itself at the end of
+//!   the turn (`propagate::wake`), and the writer thread fsyncs once a second (`everysec`).
+//!   A failed write or fsync keeps what was not written, refuses writes (`-MISCONF`, see
+//!   `crate::persistence::disk_error`) and is retried every 100 ms.
 //! - **Rewriting** (BGREWRITEAOF, auto-aof-rewrite-*, `CONFIG SET appendonly yes`), fork-less:
 //!   a new incremental file is created, then, under every shard lock for an instant, the
 //!   stream is told to switch to it at its current offset and every shard is marked as owing
@@ -42,6 +45,8 @@ pub struct Aof {
     pub rewrite_scheduled: AtomicBool,
     pub last_bgrewrite_ok: AtomicBool,
     pub last_write_ok: AtomicBool,
+    /// The OS error of the last failed write or fsync (for `-MISCONF` and the log).
+    last_write_errno: std::sync::atomic::AtomicI32,
     pub last_rewrite_time_sec: AtomicI64,
     pub rewrites: AtomicU64,
     pub consecutive_failures: AtomicU64,
@@ -54,6 +59,8 @@ pub struct Aof {
     /// `appendfsync`, as the writer and connections read it (0 always, 1 everysec, 2 no).
     fsync: AtomicU8,
     pub delayed_fsync: AtomicU64,
+    /// Bytes were written since the last fsync (by the writer or a worker).
+    unsynced: AtomicBool,
     /// The manifest in force and the folder it lives in.
     files: Mutex<Option<(PathBuf, Manifest)>>,
     /// The file the writer appends to, and where in the stream it switches to the next one.
@@ -72,6 +79,8 @@ pub struct Aof {
 #[derive(Default)]
 struct Target {
     file: Option<File>,
+    /// Bytes a failed write left unwritten, written before anything newer.
+    retry: Vec<u8>,
     /// From this stream offset on, bytes go to `next` (`None` in `next`: nowhere, AOF off).
     switch: Option<(u64, Option<File>)>,
 }
@@ -84,6 +93,7 @@ impl Default for Aof {
             rewrite_scheduled: AtomicBool::new(false),
             last_bgrewrite_ok: AtomicBool::new(true),
             last_write_ok: AtomicBool::new(true),
+            last_write_errno: std::sync::atomic::AtomicI32::new(0),
             last_rewrite_time_sec: AtomicI64::new(-1),
             rewrites: AtomicU64::new(0),
             consecutive_failures: AtomicU64::new(0),
@@ -92,6 +102,7 @@ impl Default for Aof {
             base_size: AtomicU64::new(0),
             fsync: AtomicU8::new(1),
             delayed_fsync: AtomicU64::new(0),
+            unsynced: AtomicBool::new(false),
             files: Mutex::new(None),
             target: Mutex::new(Target::default()),
             image: Mutex::new(None),
@@ -180,90 +191,219 @@ pub fn start(shared: &'static Shared) {
         .spawn(move || writer(shared));
 }
 
-/// The writer thread: drains the stream into the current file, switching files where a
-/// rewrite asked, and syncs as `appendfsync` says.
+/// The writer thread: writes whatever no worker wrote at the end of its turn (every byte under
+/// `appendfsync always`, jobs' appends, a kick from `drain`), and syncs as `appendfsync` says.
 fn writer(shared: &'static Shared) {
     let stream = &shared.stream;
     let aof = &shared.aof;
     let mut last_sync = Instant::now();
-    let mut unsynced = false;
+    // Whether the last fsync failed: writes stay refused until one succeeds.
+    let mut sync_failed = false;
+    let mut failing_since: Option<Instant> = None;
+    let mut last_logged: Option<Instant> = None;
     loop {
-        let (bytes, end) = {
+        {
             let mut inner = stream.inner.lock();
             if inner.buf.is_empty() {
                 stream
                     .wake
                     .writer_wait(&mut inner, Duration::from_millis(100));
             }
-            (std::mem::take(&mut inner.buf), inner.end)
-        };
-        let start = end - bytes.len() as u64;
-        let mode = aof.fsync.load(Ordering::Relaxed);
-        let mut target = aof.target.lock();
-        let mut rest: &[u8] = &bytes;
-        let mut ok = true;
-        let mut switched = false;
-        if let Some((at, _)) = target.switch.as_ref() {
-            if *at <= end {
-                let split = at.saturating_sub(start) as usize;
-                let (old, new) = rest.split_at(split.min(rest.len()));
-                if let Some(f) = target.file.as_mut() {
-                    ok &= f.write_all(old).is_ok() && f.sync_data().is_ok();
-                }
-                let (_, next) = target.switch.take().expect("checked");
-                target.file = next;
-                rest = new;
-                switched = true;
-            }
         }
-        if let Some(f) = target.file.as_mut() {
-            if !rest.is_empty() {
-                ok &= f.write_all(rest).is_ok();
-                unsynced = true;
-            }
-            let due = match mode {
-                0 => unsynced,
-                1 => unsynced && last_sync.elapsed() >= Duration::from_secs(1),
+        let wrote = write_out(shared);
+        let mode = aof.fsync.load(Ordering::Relaxed);
+        let due = aof.unsynced.load(Ordering::SeqCst)
+            && match mode {
+                0 => true,
+                1 => sync_failed || last_sync.elapsed() >= Duration::from_secs(1),
                 _ => false,
             };
-            if due && ok {
-                ok &= f.sync_data().is_ok();
-                last_sync = Instant::now();
-                unsynced = false;
+        if (due && wrote) || shared.shutdown.requested() {
+            sync_failed = !sync(shared);
+            last_sync = Instant::now();
+        }
+        if wrote && !sync_failed {
+            if failing_since.take().is_some() {
+                crate::warning!("AOF write error looks solved, Redis can write again.");
             }
-        }
-        drop(target);
-        if switched {
-            // The stream's mutex comes before the target's (as in `start_rewrite`).
-            let mut inner = stream.inner.lock();
-            let t = aof.target.lock();
-            let takes = t.file.is_some() || t.switch.is_some();
-            drop(t);
-            stream.set_aof_takes(&mut inner, takes);
-        }
-        if !bytes.is_empty() {
-            aof.current_size
-                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        }
-        if ok {
             aof.last_write_ok.store(true, Ordering::Relaxed);
-            stream.written.store(end, Ordering::SeqCst);
-            if !unsynced || mode != 0 {
-                // One fsync serves everything appended before the writer took its bytes.
-                stream.synced.store(end, Ordering::SeqCst);
-            }
-            stream.wake.synced(end);
+            let done = if mode == 0 {
+                &stream.synced
+            } else {
+                &stream.written
+            };
+            stream.wake.synced(done.load(Ordering::SeqCst));
         } else {
             aof.last_write_ok.store(false, Ordering::Relaxed);
-            crate::warning!("Error writing to the AOF file; will retry");
+            failing_since.get_or_insert_with(Instant::now);
+            // Redis's AOF_WRITE_LOG_ERROR_RATE: one line every 30 seconds while it lasts.
+            if last_logged.is_none_or(|t| t.elapsed() >= Duration::from_secs(30)) {
+                let what = if wrote { "fsync-ing" } else { "writing to" };
+                let err = write_error(shared).unwrap_or_default();
+                crate::warning!(
+                    "Error {what} the AOF file: {err}; writes are refused until it succeeds"
+                );
+                last_logged = Some(Instant::now());
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
-        if shared.shutdown.requested() && bytes.is_empty() {
-            if let Some(f) = aof.target.lock().file.as_mut() {
-                let _ = f.sync_data();
+    }
+}
+
+/// The text of the AOF's last write or fsync error while writes are refused for it (the AOF is
+/// on and its last write or fsync failed), else `None`.
+pub fn write_error(shared: &Shared) -> Option<String> {
+    let aof = &shared.aof;
+    if aof.last_write_ok.load(Ordering::Relaxed) || !aof.enabled.load(Ordering::Relaxed) {
+        return None;
+    }
+    let errno = aof.last_write_errno.load(Ordering::Relaxed);
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    // Rust appends " (os error N)" to strerror's text; Redis shows strerror's alone.
+    Some(match text.rfind(" (os error") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    })
+}
+
+fn note_error(shared: &Shared, e: &std::io::Error) {
+    let aof = &shared.aof;
+    aof.last_write_errno
+        .store(e.raw_os_error().unwrap_or(5), Ordering::Relaxed);
+    aof.last_write_ok.store(false, Ordering::Relaxed);
+}
+
+/// Whether a worker writes its turn's appends itself (`everysec`, `no`) rather than handing
+/// them to the writer thread (`always`, whose fsync is shared by every thread's clients).
+pub fn writes_inline(shared: &Shared) -> bool {
+    shared.aof.fsync.load(Ordering::Relaxed) != 0
+}
+
+/// Takes the stream's unwritten bytes and writes them to the current file (switching files
+/// where a rewrite asked), then publishes `written` (and, unless `always`, `synced`). Called by
+/// the writer thread and, under `everysec` and `no`, by a worker's dispatcher at the end of
+/// its turn, as Redis writes its AOF buffer in `beforeSleep`: the turn's replies then leave
+/// with no hand-off to another thread and back. The target's mutex is taken before the
+/// stream's is released, so chunks reach the file in stream order whoever writes them, and
+/// whoever gets the target's mutex finds every byte taken before it written. Returns false on
+/// a write error; what was not written is kept and written first next time, so a failed write
+/// loses nothing and duplicates nothing.
+pub fn write_out(shared: &Shared) -> bool {
+    let stream = &shared.stream;
+    let aof = &shared.aof;
+    let mut inner = stream.inner.lock();
+    let bytes = std::mem::take(&mut inner.buf);
+    let end = inner.end;
+    let mut target = aof.target.lock();
+    drop(inner);
+    let start = end - bytes.len() as u64;
+    let mut rest: &[u8] = &bytes;
+    let mut ok = true;
+    let mut switched = false;
+    if let Some((at, _)) = target.switch.as_ref() {
+        if *at <= end {
+            let split = at.saturating_sub(start) as usize;
+            let (old, new) = rest.split_at(split.min(rest.len()));
+            let retry = std::mem::take(&mut target.retry);
+            if let Some(f) = target.file.as_mut() {
+                let done = f.write_all(&retry).and_then(|()| f.write_all(old));
+                if let Err(e) = done.and_then(|()| f.sync_data()) {
+                    note_error(shared, &e);
+                    ok = false;
+                }
             }
+            let (_, next) = target.switch.take().expect("checked");
+            target.file = next;
+            rest = new;
+            switched = true;
         }
     }
+    let Target { file, retry, .. } = &mut *target;
+    if let Some(f) = file
+        .as_mut()
+        .filter(|_| !retry.is_empty() || !rest.is_empty())
+    {
+        if !retry.is_empty() {
+            retry.extend_from_slice(rest);
+            rest = &[];
+            let mut done = 0;
+            if let Err(e) = write_from(f, retry, &mut done) {
+                note_error(shared, &e);
+                ok = false;
+            }
+            retry.drain(..done);
+        }
+        if !rest.is_empty() {
+            let mut done = 0;
+            if let Err(e) = write_from(f, rest, &mut done) {
+                note_error(shared, &e);
+                ok = false;
+                retry.extend_from_slice(&rest[done..]);
+            }
+        }
+        aof.unsynced.store(true, Ordering::SeqCst);
+    }
+    if ok {
+        stream.written.store(end, Ordering::SeqCst);
+        if aof.fsync.load(Ordering::Relaxed) != 0 {
+            stream.synced.store(end, Ordering::SeqCst);
+        }
+    }
+    drop(target);
+    if switched {
+        // The stream's mutex comes before the target's (as in `start_rewrite`).
+        let mut inner = stream.inner.lock();
+        let t = aof.target.lock();
+        let takes = t.file.is_some() || t.switch.is_some();
+        drop(t);
+        stream.set_aof_takes(&mut inner, takes);
+    }
+    if !bytes.is_empty() {
+        aof.current_size
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+    }
+    ok
+}
+
+/// Writes `buf[*done..]`, counting what was written in `done` even when a write fails part way.
+fn write_from(f: &mut File, buf: &[u8], done: &mut usize) -> std::io::Result<()> {
+    while *done < buf.len() {
+        match f.write(&buf[*done..]) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => *done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Fsyncs what is written, through a copy of the file's handle, so workers keep writing the
+/// file meanwhile; publishes the synced offset. An fsync covers every byte written before the
+/// copy was taken.
+fn sync(shared: &Shared) -> bool {
+    let stream = &shared.stream;
+    let (file, covered) = {
+        let target = shared.aof.target.lock();
+        shared.aof.unsynced.store(false, Ordering::SeqCst);
+        let file = target.file.as_ref().map(File::try_clone).transpose();
+        (file, stream.written.load(Ordering::SeqCst))
+    };
+    let synced = match file {
+        Ok(Some(f)) => f.sync_data(),
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = &synced {
+        note_error(shared, e);
+    }
+    let ok = synced.is_ok();
+    if ok {
+        stream.synced.fetch_max(covered, Ordering::SeqCst);
+    } else {
+        shared.aof.unsynced.store(true, Ordering::SeqCst);
+    }
+    ok
 }
 
 /// Whether a connection whose last write ends at stream offset `to` may send its replies:

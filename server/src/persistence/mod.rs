@@ -13,6 +13,11 @@
 //!   command without Redis's `loading` flag, refuses to start on a corrupt file (naming the
 //!   file and byte offset), and re-registers waiting-room policies before it opens up.
 //!
+//! - A failing disk refuses writes, as Redis's `writeCommandsDeniedByDiskError`: while the
+//!   last background save failed (with save points and `stop-writes-on-bgsave-error yes`), or
+//!   while the AOF cannot be written, write commands (and PING) get `-MISCONF`; reads go on.
+//!   Nothing is acknowledged that the disk then loses, and writes resume by themselves once a
+//!   save or the AOF writer's retry succeeds ([`disk_error`]).
 //! - The append-only file (`aof.rs`): Redis 7.0's multi-part layout, group commit, fork-less
 //!   rewrites. With `appendonly yes` start-up loads the AOF when one exists (else the RDB).
 
@@ -276,6 +281,16 @@ pub fn start_cron(shared: &'static Shared) {
                 }
             }
         });
+}
+
+/// Why writes are refused while the disk fails (Redis's `-MISCONF`), or `None`: two relaxed
+/// loads on the command path.
+pub fn disk_error(s: &crate::session::Session) -> Option<String> {
+    let shared = s.shared;
+    if s.hot.stop_writes_on_bgsave_error && !shared.persist.last_bgsave_ok.load(Ordering::Relaxed) {
+        return Some(usher_protocol::errors::BGSAVE_ERR.to_string());
+    }
+    aof::write_error(shared).map(|e| format!("{}{e}", usher_protocol::errors::AOF_WRITE_ERR))
 }
 
 /// Whether `save` lists any save point (what SHUTDOWN and FLUSHALL check). Never while

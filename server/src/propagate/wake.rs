@@ -3,10 +3,14 @@
 //! append and a wake of every waiting connection, on every thread, after every fsync).
 //!
 //! - **Worker → writer.** An append only copies bytes into the stream. A connection that
-//!   appended asks its worker's *dispatcher* (one local task per worker thread) to kick the
-//!   writer; the dispatcher, woken locally, runs after the connections already queued in this
-//!   turn, so one kick serves the whole turn, as Redis writes its AOF buffer once per
-//!   event-loop turn. The kick is a futex wake only when the writer sleeps (`writer_sleeping`).
+//!   appended asks its worker's *dispatcher* (one local task per worker thread) to see the
+//!   bytes written; the dispatcher, woken locally, runs after the connections already queued
+//!   in this turn, so once per turn, as Redis writes its AOF buffer once per event-loop turn.
+//!   Under `everysec` and `no` the dispatcher writes the file itself (`aof::write_out`) and
+//!   wakes the turn's connections locally: no other thread is involved (handing the write to
+//!   the writer cost a futex wake there and a cross-thread wake back per turn). Under `always`
+//!   it kicks the writer, whose one fsync serves every thread's clients; the kick is a futex
+//!   wake only when the writer sleeps (`writer_sleeping`).
 //! - **Writer → workers.** A connection parks its replies (until its bytes are written, or
 //!   fsynced under `appendfsync always`, `aof::sync_covers`) in its
 //!   worker's waiter list with the offset they need. After each fsync the writer notifies only
@@ -172,12 +176,19 @@ async fn dispatcher(shared: &'static Shared, hub: &'static Hub) {
         let kick = LOCAL.with(|cell| {
             let mut cell = cell.borrow_mut();
             let local = cell.as_mut().expect("created before its dispatcher runs");
-            wake_covered(shared, local);
             std::mem::take(&mut local.kick)
         });
         if kick {
-            shared.stream.kick();
+            if crate::persistence::aof::writes_inline(shared) {
+                crate::persistence::aof::write_out(shared);
+            } else {
+                shared.stream.kick();
+            }
         }
+        LOCAL.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            wake_covered(shared, cell.as_mut().expect("created"));
+        });
         let request = poll_fn(|cx| {
             LOCAL.with(|cell| {
                 let mut cell = cell.borrow_mut();
