@@ -86,6 +86,10 @@ impl Flags {
         Flags(self.0 | other.0)
     }
 
+    pub const fn difference(self, other: Flags) -> Flags {
+        Flags(self.0 & !other.0)
+    }
+
     /// The Redis flag names, in Redis's order.
     pub fn names(self) -> impl Iterator<Item = &'static str> {
         Self::NAMES

@@ -124,14 +124,25 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
         .get(cmd.parent.unwrap_or(cmd.id))
         .spec
         .name();
+    let disk_error = crate::persistence::disk_error(s);
+    // A script's declared flags count only where a gate below could refuse on them.
+    let flags = if s.hot.maxmemory > 0
+        || disk_error.is_some()
+        || crate::replication::is_replica(shared)
+        || s.hot.repl.min_replicas_to_write > 0
+    {
+        crate::cmd::scripting::gate_flags(s, top_name, spec.flags(), argv)
+    } else {
+        spec.flags()
+    };
     if s.hot.maxmemory > 0
-        && denies_oom(s, cmd, top_name)
+        && denies_oom(s, flags, top_name)
         && crate::memory::used_bytes() > s.hot.maxmemory
     {
         return reject(s, Some(cmd), out, errors::OOM);
     }
-    if let Some(msg) = crate::persistence::disk_error(s) {
-        if writes(s, cmd, top_name) || top_name == "PING" {
+    if let Some(msg) = disk_error {
+        if writes(s, flags, top_name) || top_name == "PING" {
             return reject(s, Some(cmd), out, &msg);
         }
     }
@@ -192,7 +203,7 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
     if !spec.flags().contains(Flags::LOADING) && shared.persist.loading.load(Ordering::Relaxed) {
         return reject(s, Some(cmd), out, errors::LOADING);
     }
-    if let Some(msg) = crate::replication::gate(s, spec.flags()) {
+    if let Some(msg) = crate::replication::gate(s, flags) {
         return reject(s, Some(cmd), out, msg);
     }
     if usher_lua::engine::BUSY_SCRIPTS.load(Ordering::Relaxed) > 0
@@ -230,14 +241,14 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
 /// DENYOOM applies to the command itself, or to EXEC when a queued command is DENYOOM.
 /// Inside MULTI every command but EXEC, DISCARD, QUIT and RESET is refused over the limit,
 /// since queueing itself costs memory (Redis's `processCommand`).
-fn denies_oom(s: &Session, cmd: &Command, top_name: &str) -> bool {
-    if cmd.spec.flags().contains(Flags::DENYOOM) {
+fn denies_oom(s: &Session, flags: Flags, top_name: &str) -> bool {
+    if flags.contains(Flags::DENYOOM) {
         return true;
     }
     if s.multi.is_some() && !matches!(top_name, "EXEC" | "DISCARD" | "QUIT" | "RESET") {
         return true;
     }
-    match (&s.multi, cmd.spec.name()) {
+    match (&s.multi, top_name) {
         (Some(multi), "EXEC") => multi.queued.iter().any(|(id, _)| {
             s.shared
                 .registry
@@ -251,9 +262,9 @@ fn denies_oom(s: &Session, cmd: &Command, top_name: &str) -> bool {
 }
 
 /// A write command, or EXEC of a transaction that queued one (what a failing disk refuses).
-fn writes(s: &Session, cmd: &Command, top_name: &str) -> bool {
+fn writes(s: &Session, flags: Flags, top_name: &str) -> bool {
     let write = |c: &Command| c.spec.flags().contains(Flags::WRITE);
-    write(cmd)
+    flags.contains(Flags::WRITE)
         || (top_name == "EXEC"
             && s.multi.as_ref().is_some_and(|m| {
                 m.queued

@@ -107,6 +107,13 @@ fn the_emulated_mode_answers_like_a_one_node_redis_cluster() {
         .starts_with("CROSSSLOT"));
     same(&mut u, &mut r, &["EXISTS", "{x}1"]);
     same(&mut u, &mut r, &["EXEC"]);
+    // A script that declared `no-cluster` does not run in cluster mode; one that did not does.
+    same(
+        &mut u,
+        &mut r,
+        &["EVAL", "#!lua flags=no-cluster\nreturn 1", "0"],
+    );
+    same(&mut u, &mut r, &["EVAL", "#!lua\nreturn 2", "0"]);
     // The summary fields a client reads agree.
     let (ui, ri) = (
         text(&u.call(&["CLUSTER", "INFO"])),

@@ -124,6 +124,19 @@ fn bgsave_failure_sequence(server: &Server, disk: &Tmpfs) -> Vec<Reply> {
         &["EXEC"],
         &["EVAL", "return redis.call('SET', KEYS[1], 'v')", "1", "lua"],
         &["EVAL", "return redis.call('GET', KEYS[1])", "1", "k2"],
+        // A declared writer is refused up front; a declared reader runs.
+        &[
+            "EVAL",
+            "#!lua\nreturn redis.call('SET', KEYS[1], 'v')",
+            "1",
+            "lua",
+        ],
+        &[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('EXISTS', KEYS[1])",
+            "1",
+            "k2",
+        ],
         &["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"],
         &["SET", "after", "2"],
         &["CONFIG", "SET", "stop-writes-on-bgsave-error", "yes"],

@@ -379,9 +379,29 @@ fn wait_role_and_the_replica_errors_match_redis() {
     assert_eq!(role.items()[0].text(), "master");
     assert_eq!(role.items()[2].items().len(), 1);
     let (mut urc, mut rrc) = (ur.client(), rr.client());
-    for args in [&["SET", "b", "2"][..], &["WAIT", "0", "0"], &["GET", "a"]] {
+    // A script's write on a read-only replica is refused inside the script (it would make the
+    // replica diverge); its reads run.
+    let write = "return redis.call('SET', KEYS[1], 'from-script')";
+    let write_pcall = "local r = redis.pcall('SET', KEYS[1], 'x'); return r['err']";
+    let read = "return redis.call('GET', KEYS[1])";
+    for args in [
+        &["SET", "b", "2"][..],
+        &["WAIT", "0", "0"],
+        &["GET", "a"],
+        &["EVAL", write, "1", "a"],
+        &["EVAL", write_pcall, "1", "a"],
+        &["EVAL", read, "1", "a"],
+        &[
+            "EVAL",
+            "#!lua\nreturn redis.call('SET', KEYS[1], 'v')",
+            "1",
+            "a",
+        ],
+        &["GET", "a"],
+    ] {
         assert_eq!(urc.call(args), rrc.call(args), "{args:?}");
     }
+    assert_eq!(urc.call(&["GET", "a"]).text(), "1");
     let role = urc.call(&["ROLE"]);
     assert_eq!(role.items()[0].text(), "slave");
     assert_eq!(role.items()[3].text(), "connected");
@@ -409,6 +429,8 @@ fn wait_role_and_the_replica_errors_match_redis() {
         ok(c.call(&["CONFIG", "SET", "min-replicas-to-write", "1"]));
     }
     assert_eq!(urc.call(&["SET", "c", "3"]), rrc.call(&["SET", "c", "3"]));
+    let script = &["EVAL", "return redis.call('SET', KEYS[1], '4')", "1", "c"][..];
+    assert_eq!(urc.call(script), rrc.call(script));
     assert_eq!(urc.call(&["GET", "c"]), rrc.call(&["GET", "c"]));
 }
 

@@ -949,3 +949,59 @@ fn shutdown_nosave_stops_a_busy_server() {
         "server still running"
     );
 }
+
+/// A script's declared flags (a shebang line, `register_function`'s flags) decide up front
+/// whether it may run, as the commands it would run would be: over `maxmemory` a script
+/// without `allow-oom` (or `no-writes`) is refused with OOM, one with it runs, a script without
+/// a shebang runs and is stopped at its first write; `EVAL_RO` refuses a declared writer.
+#[test]
+fn declared_script_flags_gate_the_script_as_redis_does() {
+    let usher = Server::usher(&["--threads", "2"]);
+    let redis = Server::redis(&[]);
+    let mut d = Differ::new(&usher, &redis);
+    let write = "redis.call('SET', KEYS[1], 'v'); return 1";
+    let read = "return redis.call('GET', KEYS[1])";
+    let lib = "#!lua name=flags\n\
+        redis.register_function('w', function(keys) return redis.call('SET', keys[1], 'f') end)\n\
+        redis.register_function{function_name='oomok', callback=function(keys) \
+            return redis.call('SET', keys[1], 'g') end, flags={'allow-oom'}}\n\
+        redis.register_function{function_name='r', callback=function(keys) \
+            return redis.call('GET', keys[1]) end, flags={'no-writes'}}";
+    let shebang = |flags: &str, body: &str| format!("#!lua{flags}\n{body}");
+    let plain_write = shebang("", write);
+    let allow_oom = shebang(" flags=allow-oom", write);
+    let no_writes = shebang(" flags=no-writes", read);
+    let no_writes_but_writes = shebang(" flags=no-writes", write);
+    let sha = redis
+        .client()
+        .call(&["SCRIPT", "LOAD", &plain_write])
+        .text();
+    let seq: Vec<Vec<Vec<u8>>> = [
+        &["FLUSHALL"][..],
+        &["FUNCTION", "FLUSH"],
+        &["FUNCTION", "LOAD", lib],
+        &["SET", "k", "1"],
+        &["EVAL_RO", &plain_write, "1", "k"],
+        &["EVAL_RO", &no_writes, "1", "k"],
+        &["EVAL_RO", write, "1", "k"],
+        &["EVAL", &no_writes_but_writes, "1", "k"],
+        &["CONFIG", "SET", "maxmemory", "1"],
+        &["EVAL", &plain_write, "1", "k"],
+        &["EVAL", &allow_oom, "1", "k"],
+        &["EVAL", &no_writes, "1", "k"],
+        &["EVAL", write, "1", "k"],
+        &["EVAL", read, "1", "k"],
+        &["SCRIPT", "LOAD", &plain_write],
+        &["EVALSHA", &sha, "1", "k"],
+        &["FCALL", "w", "1", "k"],
+        &["FCALL", "oomok", "1", "k"],
+        &["FCALL", "r", "1", "k"],
+        &["CONFIG", "SET", "maxmemory", "0"],
+        &["EVAL", &plain_write, "1", "k"],
+        &["GET", "k"],
+    ]
+    .iter()
+    .map(|a| argv(a))
+    .collect();
+    d.run_all(&seq, 0);
+}

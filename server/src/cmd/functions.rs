@@ -393,11 +393,11 @@ fn fcall_generic(
     let Some((lib, def)) = s.shared.functions.function(&name) else {
         return Err(CmdError::Static("ERR Function not found"));
     };
-    if read_only && !def.flags.no_writes {
-        return Err(CmdError::Static(
-            "ERR Can not execute a script with write flag using *_ro command.",
-        ));
-    }
+    let flags = usher_lua::cache::ScriptFlags {
+        declared: true,
+        ..def.flags
+    };
+    crate::cmd::scripting::prepare(s, &flags, read_only)?;
     run_script(
         s,
         locked,

@@ -83,6 +83,8 @@ pub struct ScriptHost<'a, 's> {
     pub s: &'a mut Session,
     pub locked: &'a mut LockedShards<'s>,
     pub read_only: bool,
+    /// The script declared `allow-oom`: its writes run over `maxmemory`.
+    pub allow_oom: bool,
     /// May abandon and rerun (false inside EXEC, which already holds every shard).
     pub can_retry: bool,
     pub wrote: bool,
@@ -176,16 +178,24 @@ impl Host for ScriptHost<'_, '_> {
         }
         if self.s.hot.maxmemory > 0
             && flags.contains(Flags::DENYOOM)
+            && !self.allow_oom
             && !self.wrote
             && crate::memory::used_bytes() > self.s.hot.maxmemory
         {
             return Err(refuse(&format!("-{}", errors::OOM)));
         }
-        // Redis's `scriptVerifyWriteCommandAllow`: a script that has not written yet is
-        // stopped before its first write while the disk fails; one that has, goes on.
-        if writes && !self.wrote {
-            if let Some(msg) = crate::persistence::disk_error(self.s) {
+        // Redis's `scriptVerifyWriteCommandAllow` and `scriptVerifyAllowStale`: a call gets
+        // the replica's READONLY and MASTERDOWN, NOREPLICAS, and a failing disk's MISCONF, as
+        // the command sent alone would; a script that has already written goes on writing
+        // (it must not stop half-applied).
+        if !(writes && self.wrote) {
+            if let Some(msg) = crate::replication::gate(self.s, flags) {
                 return Err(refuse(&format!("-{msg}")));
+            }
+            if writes {
+                if let Some(msg) = crate::persistence::disk_error(self.s) {
+                    return Err(refuse(&format!("-{msg}")));
+                }
             }
         }
         self.reach(spec, argv)?;
@@ -222,6 +232,44 @@ impl Host for ScriptHost<'_, '_> {
         };
         Some(self.s.acl_free || crate::acl::check::check(&self.s.user, cmd, argv).is_ok())
     }
+}
+
+/// Redis's `getCommandFlags` for the script commands: a script that declared flags (a shebang
+/// line), and every function, replaces EVAL's and FCALL's own WRITE, DENYOOM and STALE with
+/// what it declared (`scriptFlagsToCmdFlags`), so the dispatch gate refuses it up front as it
+/// would the writes it makes (READONLY, OOM, MISCONF, NOREPLICAS; MASTERDOWN unless
+/// `allow-stale`). An unknown SHA or function, a script without a shebang, and every other
+/// command keep the command's own flags.
+pub fn gate_flags(s: &Session, name: &str, flags: Flags, argv: Argv<'_>) -> Flags {
+    let declared = match name {
+        "EVAL" | "EVAL_RO" => usher_lua::cache::parse_shebang(argv.arg(1)).ok(),
+        "EVALSHA" | "EVALSHA_RO" => s.shared.scripts.get(argv.arg(1)).map(|sc| sc.flags),
+        "FCALL" | "FCALL_RO" => std::str::from_utf8(argv.arg(1))
+            .ok()
+            .and_then(|f| s.shared.functions.function(f))
+            .map(|(_, def)| usher_lua::cache::ScriptFlags {
+                declared: true,
+                ..def.flags
+            }),
+        _ => None,
+    };
+    let Some(declared) = declared.filter(|d| d.declared) else {
+        return flags;
+    };
+    let mut flags = flags
+        .difference(Flags::STALE)
+        .difference(Flags::DENYOOM)
+        .difference(Flags::WRITE);
+    if !declared.allow_oom && !declared.no_writes {
+        flags = flags.union(Flags::DENYOOM);
+    }
+    if !declared.no_writes {
+        flags = flags.union(Flags::WRITE);
+    }
+    if declared.allow_stale {
+        flags = flags.union(Flags::STALE);
+    }
+    flags
 }
 
 /// Replaces the held locks by every shard (only outside EXEC: the handler owns no other lock).
@@ -271,6 +319,7 @@ pub fn run_script(
             s,
             locked,
             read_only,
+            allow_oom: script.flags.allow_oom,
             can_retry,
             wrote: false,
             wants_all: false,
@@ -306,6 +355,29 @@ pub fn run_script(
     result
 }
 
+/// Redis's `scriptPrepareForRun` checks of a script's declared flags that the dispatch gate
+/// does not make: `no-cluster` in cluster mode, a writing script through a `*_RO` command.
+pub fn prepare(
+    s: &Session,
+    flags: &usher_lua::cache::ScriptFlags,
+    read_only: bool,
+) -> Result<(), CmdError> {
+    if !flags.declared {
+        return Ok(());
+    }
+    if flags.no_cluster && s.shared.cluster.get().is_some() {
+        return Err(CmdError::Static(
+            "ERR Can not run script on cluster, 'no-cluster' flag is set.",
+        ));
+    }
+    if read_only && !flags.no_writes {
+        return Err(CmdError::Static(
+            "ERR Can not execute a script with write flag using *_ro command.",
+        ));
+    }
+    Ok(())
+}
+
 /// Compiles a body on this thread (Redis's error if it does not compile) and caches it.
 fn load_body(s: &Session, body: &[u8], loaded: bool) -> Result<std::sync::Arc<Script>, CmdError> {
     let cache = &s.shared.scripts;
@@ -331,6 +403,7 @@ fn eval_generic(
     parse_numkeys(argv)?;
     crate::dispatch::feed_script_call(s, argv);
     let script = load_body(s, argv.arg(1), false)?;
+    prepare(s, &script.flags, read_only)?;
     run_script(
         s,
         locked,
@@ -354,6 +427,7 @@ fn evalsha_generic(
     let Some(script) = s.shared.scripts.get(argv.arg(1)) else {
         return Err(CmdError::Static(errors::NOSCRIPT));
     };
+    prepare(s, &script.flags, read_only)?;
     run_script(
         s,
         locked,
