@@ -47,6 +47,9 @@ pub struct Outbox {
     pub buf: Vec<u8>,
     /// When the buffer first went over the soft limit (cleared when it drops below).
     pub soft_since: Option<Instant>,
+    /// Shard channels the server unsubscribed this client from (its node lost their slot):
+    /// the connection removes them from its session and sends the `sunsubscribe`s.
+    pub lost_shard_channels: Vec<Vec<u8>>,
 }
 
 pub struct ClientInfo {
@@ -83,6 +86,8 @@ pub struct ClientInfo {
     /// What this client last added to [`ClientRegistry::memory`] (`maxmemory-clients`).
     pub memory_counted: AtomicUsize,
     pub kill: AtomicBool,
+    /// [`Outbox::lost_shard_channels`] is not empty (one load per connection turn).
+    pub lost_pending: AtomicBool,
     /// Wakes the connection task: a kill request or messages in the outbox.
     pub wake: crate::signal::Signal,
     pub outbox: Mutex<Outbox>,
@@ -138,6 +143,7 @@ impl ClientInfo {
             multi_mem: AtomicUsize::new(0),
             reply_bytes: AtomicUsize::new(0),
             memory_counted: AtomicUsize::new(0),
+            lost_pending: AtomicBool::new(false),
             kill: AtomicBool::new(false),
             wake: crate::signal::Signal::new(),
             outbox: Mutex::new(Outbox::default()),
@@ -207,6 +213,23 @@ impl ClientInfo {
         );
         self.set_flag(flag::CLOSE_ASAP, true);
         self.request_kill();
+    }
+
+    /// The server dropped shard channel `channel` (its slot left this node): tells the
+    /// connection, which unsubscribes its session and confirms with `sunsubscribe`.
+    pub fn lose_shard_channel(&self, channel: &[u8]) {
+        self.outbox
+            .lock()
+            .lost_shard_channels
+            .push(channel.to_vec());
+        self.lost_pending.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    /// The shard channels dropped since the last call, in the order they were dropped.
+    pub fn take_lost_shard_channels(&self) -> Vec<Vec<u8>> {
+        self.lost_pending.store(false, Ordering::Release);
+        std::mem::take(&mut self.outbox.lock().lost_shard_channels)
     }
 
     /// Moves queued messages into `out`.

@@ -190,6 +190,9 @@ async fn run<S: Transport>(s: &mut Session, stream: &mut S) -> std::io::Result<(
                 }
             }
         }
+        if info.lost_pending.load(Ordering::Acquire) {
+            crate::cmd::pubsub::apply_lost_shard_channels(s, &mut out);
+        }
         while let Some(pending) = s.repl.take() {
             if !flush_replies(s, &info, stream, &mut out).await? {
                 return Ok(());

@@ -113,6 +113,20 @@ impl PubSub {
         subs.len()
     }
 
+    /// Removes every shard channel `lost` selects (their slot left this node) with its
+    /// subscribers, telling each subscriber (Redis's `removeChannelsInSlot`).
+    pub fn drop_shard_channels(&self, lost: impl Fn(&[u8]) -> bool) {
+        for shard in &self.shard_channels {
+            let mut map = shard.write();
+            let gone: Vec<Vec<u8>> = map.keys().filter(|ch| lost(ch)).cloned().collect();
+            for channel in gone {
+                for client in map.remove(&channel).unwrap_or_default() {
+                    client.lose_shard_channel(&channel);
+                }
+            }
+        }
+    }
+
     pub fn shard_channels(&self, pattern: Option<&[u8]>) -> Vec<Vec<u8>> {
         list(&self.shard_channels, pattern)
     }

@@ -644,6 +644,63 @@ fn a_client_blocked_on_a_slot_that_moves_away_is_redirected() {
     );
 }
 
+/// As Redis does when a slot leaves a node: the shard channels of that slot are dropped there
+/// and each subscriber is told with `sunsubscribe` (its count going down), so an event's
+/// announcements are followed on its new node; channels of other slots are untouched.
+#[test]
+fn shard_subscribers_of_a_slot_that_moves_away_are_unsubscribed() {
+    let cluster = Cluster::start();
+    let mut a = cluster.client(0);
+    let slot = a.call(&["CLUSTER", "KEYSLOT", "{w}news"]).int();
+    // A channel node 0 serves in another slot (SPUBLISH answers it rather than MOVED).
+    let stay = (0..1000)
+        .map(|i| format!("{{s{i}}}stay"))
+        .find(|ch| {
+            a.call(&["CLUSTER", "KEYSLOT", ch]).int() != slot
+                && !a.call(&["SPUBLISH", ch, "probe"]).is_error()
+        })
+        .expect("a channel node 0 serves");
+    let mut sub = cluster.client(0);
+    // One slot per SSUBSCRIBE in cluster mode (CROSSSLOT otherwise).
+    sub.send(&["SSUBSCRIBE", "{w}news", "{w}more"]);
+    sub.send(&["SSUBSCRIBE", &stay]);
+    for n in 1..=3 {
+        assert_eq!(sub.read().unwrap().items()[2].int(), n);
+    }
+    let slot = slot.to_string();
+    for i in [1, 0] {
+        let r = cluster
+            .client(i)
+            .call(&["CLUSTER", "SETSLOT", &slot, "NODE", IDS[1]]);
+        assert!(r.is_simple("OK"), "{r:?}");
+    }
+    sub.set_timeout(Duration::from_secs(5));
+    let mut dropped = Vec::new();
+    for count in [2, 1] {
+        let msg = sub.read().unwrap();
+        let items = msg.items();
+        assert_eq!(text(&items[0]), "sunsubscribe", "{msg:?}");
+        assert_eq!(items[2].int(), count, "{msg:?}");
+        dropped.push(text(&items[1]));
+    }
+    dropped.sort();
+    assert_eq!(dropped, ["{w}more", "{w}news"]);
+    // The other slot's channel still delivers; the moved one is served by node 1 now.
+    assert_eq!(a.call(&["SPUBLISH", &stay, "hello"]).int(), 1);
+    let msg = sub.read().unwrap();
+    assert_eq!(msg.strings(), ["smessage", stay.as_str(), "hello"]);
+    assert_eq!(
+        a.call(&["SPUBLISH", "{w}news", "x"]),
+        Reply::Error(format!("MOVED {slot} {}", cluster.addr(1)))
+    );
+    let list = text(&a.call(&["CLIENT", "LIST"]));
+    assert!(list.contains("ssub=1"), "{list}");
+    sub.send(&["SUNSUBSCRIBE"]);
+    let msg = sub.read().unwrap();
+    assert_eq!(text(&msg.items()[1]), stay);
+    assert_eq!(msg.items()[2].int(), 0);
+}
+
 #[test]
 fn a_split_line_in_cluster_mode_keeps_its_sub_queues_on_the_node_that_serves_it() {
     let cluster = Cluster::start_with(&["--shards", "8"]);

@@ -306,6 +306,24 @@ fn elsewhere(topology: &Topology, slot: u16) -> String {
     }
 }
 
+/// After a topology change from `before`: clients blocked on keys of a slot that left this
+/// node are redirected ([`redirect_blocked_clients`]), and the shard channels of such slots are
+/// dropped with their subscribers told (`sunsubscribe`), as Redis does when a slot is deleted
+/// from a node: an event's announcements now travel through its new node.
+pub fn topology_changed(shared: &crate::shared::Shared, before: &Topology) {
+    redirect_blocked_clients(shared);
+    let Some(cluster) = shared.cluster.get() else {
+        return;
+    };
+    let now = cluster.topology();
+    let lost = |slot: u16| before.owns(slot) && !now.owns(slot);
+    if (0..usher_cluster::SLOT_COUNT as u16).any(lost) {
+        shared
+            .pubsub
+            .drop_shard_channels(|ch| lost(usher_cluster::key_hash_slot(ch)));
+    }
+}
+
 /// After a topology change: wakes every client blocked on keys of a slot this node no longer
 /// serves, which then answers it with [`redirect_blocked`]'s error (it would otherwise wait
 /// for writes that now go to another node).

@@ -227,10 +227,11 @@ fn settopology(
     let state = state(s)?;
     let text = std::str::from_utf8(argv.arg(2))
         .map_err(|_| CmdError::Static("ERR the topology must be UTF-8 JSON"))?;
+    let before = state.topology();
     state
         .replace(text)
         .map_err(|e| CmdError::Owned(format!("ERR invalid topology: {e}")))?;
-    crate::cluster::redirect_blocked_clients(s.shared);
+    crate::cluster::topology_changed(s.shared, &before);
     out.ok();
     Ok(())
 }
@@ -260,6 +261,7 @@ fn setslot(
         })?;
         keys_here = Some(n > 0);
     }
+    let before = state.topology();
     state
         .update(|t| {
             let find = |t: &Topology, missing: &str| {
@@ -314,7 +316,7 @@ fn setslot(
             Ok(())
         })
         .map_err(CmdError::Owned)?;
-    crate::cluster::redirect_blocked_clients(s.shared);
+    crate::cluster::topology_changed(s.shared, &before);
     out.ok();
     Ok(())
 }

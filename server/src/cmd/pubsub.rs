@@ -36,6 +36,24 @@ fn sync_counts(s: &Session) {
     );
 }
 
+/// Applies the shard channels the server dropped for this client (its node lost their slot):
+/// leaves them in the session and sends one `sunsubscribe` each, as Redis's
+/// `removeChannelsInSlot` does; a client left with no subscription leaves pub/sub mode.
+pub fn apply_lost_shard_channels(s: &mut Session, out: &mut Vec<u8>) {
+    for channel in s.info.take_lost_shard_channels() {
+        if s.shard_channels.remove(&channel) {
+            let count = s.shard_channels.len();
+            out.extend_from_slice(&encode_with_count(
+                s.resp,
+                b"sunsubscribe",
+                Some(&channel),
+                count,
+            ));
+        }
+    }
+    sync_counts(s);
+}
+
 /// Which subscriptions a command is about: channels, patterns, or shard channels.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Space {
