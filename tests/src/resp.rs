@@ -162,6 +162,17 @@ impl Client {
     }
 
     /// Sends one command and reads its reply.
+    /// One field of `INFO section` (the text after `field:`); panics, showing the section, if
+    /// it is missing.
+    pub fn info_field(&mut self, section: &str, field: &str) -> String {
+        let text = self.call(&["INFO", section]).text();
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{field}:")))
+            .unwrap_or_else(|| panic!("no {field} in INFO {section}:\n{text}"))
+            .trim()
+            .to_string()
+    }
+
     pub fn call<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Reply {
         self.send(args);
         self.read().expect("reply")

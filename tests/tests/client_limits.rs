@@ -7,19 +7,9 @@
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
-use usher_tests::resp::Client;
 use usher_tests::Server;
 
 const BIG: usize = 200_000;
-
-fn info_field(c: &mut Client, section: &str, name: &str) -> String {
-    let text = c.call(&["INFO", section]).text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("no {name} in INFO {section}"))
-        .trim()
-        .to_string()
-}
 
 /// Reads until the server closes the connection (or 5 s of silence); returns the bytes read
 /// and whether the server closed it.
@@ -148,7 +138,7 @@ fn maxmemory_clients_evicts_the_biggest_clients_but_not_no_evict_ones() {
             alive(&mut a),
             alive(&mut b),
             alive(&mut protected),
-            info_field(&mut admin, "stats", "evicted_clients"),
+            admin.info_field("stats", "evicted_clients"),
         );
         assert!(outcome.2, "{:?}: the NO-EVICT client was evicted", s.kind);
         assert_eq!(outcome.3, "2", "{:?}: {outcome:?}", s.kind);

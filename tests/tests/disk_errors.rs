@@ -59,15 +59,6 @@ impl Drop for Tmpfs {
     }
 }
 
-fn info_field(c: &mut Client, section: &str, field: &str) -> String {
-    let text = c.call(&["INFO", section]).text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("INFO {section} has no {field}:\n{text}"))
-        .trim()
-        .to_string()
-}
-
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(15);
     while !done() {
@@ -78,7 +69,7 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 
 fn wait_bgsave(c: &mut Client) {
     wait_for("the background save to end", || {
-        info_field(c, "persistence", "rdb_bgsave_in_progress") == "0"
+        c.info_field("persistence", "rdb_bgsave_in_progress") == "0"
     });
 }
 
@@ -107,10 +98,7 @@ fn bgsave_failure_sequence(server: &Server, disk: &Tmpfs) -> Vec<Reply> {
     }
     let mut replies = vec![c.call(&["BGSAVE"])];
     wait_bgsave(&mut c);
-    assert_eq!(
-        info_field(&mut c, "persistence", "rdb_last_bgsave_status"),
-        "err"
-    );
+    assert_eq!(c.info_field("persistence", "rdb_last_bgsave_status"), "err");
     for args in [
         &["SET", "after", "1"][..],
         &["PING"],
@@ -159,10 +147,7 @@ fn bgsave_failure_sequence(server: &Server, disk: &Tmpfs) -> Vec<Reply> {
     disk.grow("16m");
     replies.push(c.call(&["BGSAVE"]));
     wait_bgsave(&mut c);
-    assert_eq!(
-        info_field(&mut c, "persistence", "rdb_last_bgsave_status"),
-        "ok"
-    );
+    assert_eq!(c.info_field("persistence", "rdb_last_bgsave_status"), "ok");
     replies.push(c.call(&["SET", "after", "5"]));
     replies.push(c.call(&["PING"]));
     replies.push(c.call(&["GET", "after"]));
@@ -252,7 +237,7 @@ fn a_full_disk_under_the_aof_refuses_writes_and_loses_no_acknowledged_one() {
     assert!(acked.len() > 10, "the disk filled too soon: {acked:?}");
     let mut observer = usher.client();
     wait_for("aof_last_write_status:err", || {
-        info_field(&mut observer, "persistence", "aof_last_write_status") == "err"
+        observer.info_field("persistence", "aof_last_write_status") == "err"
     });
     assert_eq!(while_failing(&usher), expected);
     // Reads go on while writes are refused.
@@ -273,7 +258,7 @@ fn a_full_disk_under_the_aof_refuses_writes_and_loses_no_acknowledged_one() {
         acked.push(i);
     }
     wait_for("aof_last_write_status:ok", || {
-        info_field(&mut observer, "persistence", "aof_last_write_status") == "ok"
+        observer.info_field("persistence", "aof_last_write_status") == "ok"
     });
     assert!(usher.log_shows("AOF write error looks solved", Duration::from_secs(5)));
     for i in acked.len()..acked.len() + 5 {

@@ -29,24 +29,13 @@ fn ok(r: Reply) {
     assert!(r.is_simple("OK"), "expected OK, got {r:?}");
 }
 
-fn info_field(c: &mut Client, section: &str, field: &str) -> String {
-    let text = c.call(&["INFO", section]).text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("no {field} in INFO {section}:\n{text}"))
-        .trim()
-        .to_string()
-}
-
 fn follow(replica: &Server, primary: &Server) {
     let mut c = replica.client();
     ok(c.call(&["REPLICAOF", "127.0.0.1", &primary.port.to_string()]));
     assert!(
-        eventually(Duration::from_secs(10), || info_field(
-            &mut c,
-            "replication",
-            "master_link_status"
-        ) == "up"),
+        eventually(Duration::from_secs(10), || c
+            .info_field("replication", "master_link_status")
+            == "up"),
         "replica never linked up:\n{}",
         replica.log()
     );
@@ -194,12 +183,10 @@ fn usher_and_redis_replicas_of_usher_end_equal() {
         p.call(&["HGETALL", "seat:{ev}:1"])
     );
     // Offsets agree: the replica acknowledged exactly the primary's stream.
-    let off = info_field(&mut p, "replication", "master_repl_offset");
-    assert!(eventually(Duration::from_secs(3), || info_field(
-        &mut u,
-        "replication",
-        "slave_repl_offset"
-    ) == off));
+    let off = p.info_field("replication", "master_repl_offset");
+    assert!(eventually(Duration::from_secs(3), || u
+        .info_field("replication", "slave_repl_offset")
+        == off));
 }
 
 #[test]
@@ -209,13 +196,13 @@ fn a_killed_link_resumes_partially_and_a_long_gap_resyncs_fully() {
     let mut p = primary.client();
     ok(p.call(&["SET", "before", "1"]));
     follow(&replica, &primary);
-    assert_eq!(info_field(&mut p, "stats", "sync_full"), "1");
+    assert_eq!(p.info_field("stats", "sync_full"), "1");
     // A short cut: the replica reconnects and continues from its offset.
     assert_eq!(p.call(&["CLIENT", "KILL", "TYPE", "replica"]).int(), 1);
     ok(p.call(&["SET", "during", "2"]));
     settle(&mut p, 1);
-    assert_eq!(info_field(&mut p, "stats", "sync_partial_ok"), "1");
-    assert_eq!(info_field(&mut p, "stats", "sync_full"), "1");
+    assert_eq!(p.info_field("stats", "sync_partial_ok"), "1");
+    assert_eq!(p.info_field("stats", "sync_full"), "1");
     let mut r = replica.client();
     assert_eq!(r.call(&["GET", "during"]).text(), "2");
     // A gap past the backlog: the replica's offset is gone, so it gets a new full copy.
@@ -225,7 +212,7 @@ fn a_killed_link_resumes_partially_and_a_long_gap_resyncs_fully() {
         ok(p.call(&["SET", &format!("big:{i}"), &value]));
     }
     settle(&mut p, 1);
-    assert_eq!(info_field(&mut p, "stats", "sync_full"), "2");
+    assert_eq!(p.info_field("stats", "sync_full"), "2");
     assert_eq!(r.call(&["DBSIZE"]), p.call(&["DBSIZE"]));
     assert_eq!(r.call(&["GET", "big:63"]).text(), value);
 }
@@ -242,7 +229,7 @@ fn an_idle_primary_keeps_its_links_with_pings_and_drops_a_silent_replica() {
     follow(&theirs, &primary);
     settle(&mut p, 2);
     let offset = |c: &mut Client, field: &str| -> u64 {
-        info_field(c, "replication", field).parse().unwrap()
+        c.info_field("replication", field).parse().unwrap()
     };
     let start = offset(&mut p, "master_repl_offset");
     // Nothing written for longer than repl-timeout: the PINGs alone keep both links up, and
@@ -255,10 +242,7 @@ fn an_idle_primary_keeps_its_links_with_pings_and_drops_a_silent_replica() {
     );
     for server in [&replica, &theirs] {
         let mut c = server.client();
-        assert_eq!(
-            info_field(&mut c, "replication", "master_link_status"),
-            "up"
-        );
+        assert_eq!(c.info_field("replication", "master_link_status"), "up");
         assert!(eventually(Duration::from_secs(3), || offset(
             &mut c,
             "slave_repl_offset"
@@ -267,16 +251,14 @@ fn an_idle_primary_keeps_its_links_with_pings_and_drops_a_silent_replica() {
             "master_repl_offset"
         )));
     }
-    assert_eq!(info_field(&mut p, "stats", "sync_full"), "2");
-    assert_eq!(info_field(&mut p, "stats", "sync_partial_ok"), "0");
+    assert_eq!(p.info_field("stats", "sync_full"), "2");
+    assert_eq!(p.info_field("stats", "sync_partial_ok"), "0");
     // A replica that stops acknowledging (stopped, as a hung host) is dropped after
     // repl-timeout, as Redis drops it; once it runs again it resumes from its offset.
     replica.signal(19);
-    assert!(eventually(Duration::from_secs(6), || info_field(
-        &mut p,
-        "replication",
-        "connected_slaves"
-    ) == "1"));
+    assert!(eventually(Duration::from_secs(6), || p
+        .info_field("replication", "connected_slaves")
+        == "1"));
     assert!(primary.log_shows(
         &format!(
             "Disconnecting timedout replica (streaming sync): 127.0.0.1:{}",
@@ -287,7 +269,7 @@ fn an_idle_primary_keeps_its_links_with_pings_and_drops_a_silent_replica() {
     ok(p.call(&["SET", "k", "2"]));
     replica.signal(18);
     settle(&mut p, 2);
-    assert_eq!(info_field(&mut p, "stats", "sync_partial_ok"), "1");
+    assert_eq!(p.info_field("stats", "sync_partial_ok"), "1");
     assert_eq!(replica.client().call(&["GET", "k"]).text(), "2");
 }
 
@@ -305,13 +287,13 @@ fn a_promoted_replica_lets_its_sibling_resume() {
     drop(primary);
     let mut ca = a.client();
     ok(ca.call(&["REPLICAOF", "NO", "ONE"]));
-    let old = info_field(&mut ca, "replication", "master_replid2");
+    let old = ca.info_field("replication", "master_replid2");
     assert_ne!(old, "0".repeat(40));
     follow(&b, &a);
     ok(ca.call(&["SET", "k", "2"]));
     settle(&mut ca, 1);
-    assert_eq!(info_field(&mut ca, "stats", "sync_partial_ok"), "1");
-    assert_eq!(info_field(&mut ca, "stats", "sync_full"), "0");
+    assert_eq!(ca.info_field("stats", "sync_partial_ok"), "1");
+    assert_eq!(ca.info_field("stats", "sync_full"), "0");
     assert_eq!(b.client().call(&["GET", "k"]).text(), "2");
 }
 
@@ -418,8 +400,8 @@ fn wait_role_and_the_replica_errors_match_redis() {
         "slave_read_only",
     ] {
         assert_eq!(
-            info_field(&mut urc, "replication", key),
-            info_field(&mut rrc, "replication", key),
+            urc.info_field("replication", key),
+            rrc.info_field("replication", key),
             "{key}"
         );
     }

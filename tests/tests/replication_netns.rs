@@ -18,21 +18,12 @@ use usher_tests::wait::eventually;
 /// Short timeouts keep each cut to a few seconds: a link silent for 2 s is down.
 const FAST: [&str; 4] = ["--repl-timeout", "2", "--repl-ping-replica-period", "1"];
 
-fn field(c: &mut Client, section: &str, name: &str) -> String {
-    let text = c.call(&["INFO", section]).text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("no {name} in INFO {section}:\n{text}"))
-        .trim()
-        .to_string()
-}
-
 fn stat(c: &mut Client, name: &str) -> u64 {
-    field(c, "stats", name).parse().unwrap()
+    c.info_field("stats", name).parse().unwrap()
 }
 
 fn link_up(r: &mut Client) -> bool {
-    field(r, "replication", "master_link_status") == "up"
+    r.info_field("replication", "master_link_status") == "up"
 }
 
 /// Points `replica` at `primary`'s address and waits for the link.
@@ -91,11 +82,9 @@ fn assert_same(replica: &mut Client, primary: &mut Client) {
 /// marked its link down, each only through `repl-timeout` (no FIN or RST gets through).
 fn wait_apart(primary: &Server, p: &mut Client, r: &mut Client) {
     assert!(
-        eventually(Duration::from_secs(10), || field(
-            p,
-            "replication",
-            "connected_slaves"
-        ) == "0"),
+        eventually(Duration::from_secs(10), || p
+            .info_field("replication", "connected_slaves")
+            == "0"),
         "the primary kept its silent replica:\n{}",
         primary.log()
     );
@@ -108,18 +97,12 @@ fn wait_apart(primary: &Server, p: &mut Client, r: &mut Client) {
 /// The primary's offset, once the replica reports the same (a PING may be on its way).
 fn offsets_agree(p: &mut Client, r: &mut Client) {
     assert!(
-        eventually(Duration::from_secs(5), || field(
-            p,
-            "replication",
-            "master_repl_offset"
-        ) == field(
-            r,
-            "replication",
-            "slave_repl_offset"
-        )),
+        eventually(Duration::from_secs(5), || p
+            .info_field("replication", "master_repl_offset")
+            == r.info_field("replication", "slave_repl_offset")),
         "offsets differ: primary {}, replica {}",
-        field(p, "replication", "master_repl_offset"),
-        field(r, "replication", "slave_repl_offset")
+        p.info_field("replication", "master_repl_offset"),
+        r.info_field("replication", "slave_repl_offset")
     );
 }
 
