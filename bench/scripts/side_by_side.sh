@@ -6,7 +6,7 @@
 # figure is "requests served per second of server CPU", comparable across a noisy machine.
 #
 # Usage: bench/scripts/side_by_side.sh [-t tests] [-P pipeline] [-n requests] [-c clients]
-#                                      [-r keyspace] [--threads N] [--runs R] [--out file.csv]
+#                                      [-r keyspace] [--threads N|default] [--runs R] [--out file.csv]
 # -r passes redis-benchmark's random keyspace: without it every ZADD writes the same member
 # (`element:000000000000` with score 0); with it members and scores are random, so ZADD grows
 # one sorted set and ZPOPMIN then drains it.
@@ -61,7 +61,9 @@ start_server() { # name -> echoes "pid port"
   local port; port=$(free_port)
   if [ "$1" = usher ]; then
     # No snapshot at exit: a dump.rdb left behind would be loaded (-LOADING) by the next run.
-    "$usher_bin" --port "$port" --threads "$threads" --save "" --loglevel warning "${extra_usher[@]}" >/dev/null 2>&1 &
+    # --threads default: no flag, the thread count a plain `cargo run --release` gets.
+    threads_arg=(--threads "$threads"); [ "$threads" = default ] && threads_arg=()
+    "$usher_bin" --port "$port" "${threads_arg[@]}" --save "" --loglevel warning "${extra_usher[@]}" >/dev/null 2>&1 &
   else
     "$redis_bin" --port "$port" --save "" --appendonly no --loglevel warning >/dev/null 2>&1 &
   fi

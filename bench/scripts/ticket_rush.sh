@@ -10,7 +10,9 @@
 #
 # Usage: bench/scripts/ticket_rush.sh [--runs 3] [--duration 10] [--waiting 100000]
 #          [--conns 50] [--pipelines "1 16"] [--threads "1 2"] [--mix join=10,poll=75,seat=14,admit=1]
-#          [--servers "redis usher"] [--no-build] [--no-plot] [--results DIR]
+#          [--servers "redis usher"] [--no-build] [--no-plot] [--results DIR] [--lean]
+# --threads takes "default" too (no flag: what a plain `cargo run --release` starts); --lean runs
+# only Redis with the seed scripts and usher native (no ZRANK polling, no usher running scripts).
 # Env:   USHER_BIN (default target/release/usher), REDIS_SERVER (default redis-server)
 #
 # Writes: bench/results/ticket_rush.csv (every run, appended), bench/results/ticket_rush_summary.csv
@@ -27,6 +29,7 @@ servers="redis usher"
 mix="join=10,poll=75,seat=14,admit=1"
 build=1
 plot=1
+lean=0
 root=$(cd "$(dirname "$0")/../.." && pwd)
 results="$root/bench/results"
 while [ $# -gt 0 ]; do
@@ -38,6 +41,7 @@ while [ $# -gt 0 ]; do
     --pipelines) pipelines="$2"; shift 2 ;;
     --threads) threads_list="$2"; shift 2 ;;
     --mix) mix="$2"; shift 2 ;;
+    --lean) lean=1; shift ;;
     --servers) servers="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
     --no-plot) plot=0; shift ;;
@@ -70,7 +74,9 @@ trap cleanup EXIT
 start_server() {
   port=$(free_port)
   if [ "$1" = usher ]; then
-    "$usher_bin" --port "$port" --threads "$2" --save "" --appendonly no --loglevel warning >/dev/null 2>&1 &
+    # --threads default: no flag, the thread count a plain `cargo run --release` gets.
+    local threads_arg=(--threads "$2"); [ "$2" = default ] && threads_arg=()
+    "$usher_bin" --port "$port" "${threads_arg[@]}" --save "" --appendonly no --loglevel warning >/dev/null 2>&1 &
   else
     "$redis_bin" --port "$port" --save "" --appendonly no --loglevel warning >/dev/null 2>&1 &
   fi
@@ -83,7 +89,8 @@ stop_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/de
 # Configurations: label server threads mode poll.
 configs=()
 if [[ " $servers " == *" redis "* ]]; then
-  configs+=("redis/script redis 1 script default" "redis/zrank redis 1 script zrank")
+  configs+=("redis/script redis 1 script default")
+  [ "$lean" = 1 ] || configs+=("redis/zrank redis 1 script zrank")
 fi
 if [[ " $servers " == *" usher "* ]]; then
   # Which optional commands does this usher build have?
@@ -99,7 +106,7 @@ if [[ " $servers " == *" usher "* ]]; then
   fi
   for t in $threads_list; do configs+=("usher-t$t/native usher $t native default"); done
   # usher running the very same scripts separates what the engine buys from what going native buys.
-  if [ "$has_evalsha" = 1 ]; then configs+=("usher-t1/script usher 1 script default"); fi
+  if [ "$has_evalsha" = 1 ] && [ "$lean" = 0 ]; then configs+=("usher-t1/script usher 1 script default"); fi
 fi
 [ ${#configs[@]} -gt 0 ] || { echo "--servers: redis and/or usher" >&2; exit 2; }
 

@@ -86,9 +86,11 @@ impl LogLevel {
 pub struct Config {
     pub port: u16,
     pub bind: Vec<String>,
-    /// Worker threads, each with its own current-thread runtime (default: the core count).
+    /// Worker threads, each with its own current-thread runtime; 0 (the default): one per core
+    /// but one, at least one ([`Config::worker_threads`]).
     pub threads: usize,
-    /// Keyspace shards (default: one per thread).
+    /// Keyspace shards (0, the default: one per thread, or one per core when `threads` is left
+    /// to its default, so a snapshot still locks a part of the keyspace at a time).
     pub shards: usize,
     pub databases: usize,
     pub requirepass: String,
@@ -201,15 +203,30 @@ pub struct Config {
     pub inert: std::collections::BTreeMap<&'static str, String>,
 }
 
+/// The worker threads a server gets without `threads`: one per core, leaving one core to
+/// everything that is not a worker (the kernel's network processing, the AOF writer,
+/// snapshots, replication links, and on a small machine the clients themselves). Measured on
+/// two cores with the clients on the same machine (docs/benchmarks.md, "Default threads"): one
+/// worker served unpipelined GETs at twice the operations per CPU-second of two, and 37%
+/// more per second, and pipelined SETs within 7%; two workers and the load generator
+/// oversubscribed the cores, so each worker woke for about one request at a time.
+pub fn default_threads(cores: usize) -> usize {
+    cores.saturating_sub(1).max(1)
+}
+
+/// The machine's cores (as the scheduler lets this process use them).
+fn cores() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}
+
 impl Default for Config {
     fn default() -> Self {
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1);
         Config {
             port: 6379,
             bind: vec!["127.0.0.1".into()],
-            threads: cores,
+            threads: 0,
             shards: 0,
             databases: 16,
             requirepass: String::new(),
@@ -292,12 +309,21 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Shards actually used: the configured count, or one per thread.
+    /// Worker threads actually run: the configured count, or [`default_threads`].
+    pub fn worker_threads(&self) -> usize {
+        match self.threads {
+            0 => default_threads(cores()),
+            n => n,
+        }
+    }
+
+    /// Shards actually used: the configured count, or one per thread (one per core when the
+    /// thread count is the default).
     pub fn shard_count(&self) -> usize {
-        if self.shards == 0 {
-            self.threads.max(1)
-        } else {
-            self.shards
+        match (self.shards, self.threads) {
+            (0, 0) => cores().max(self.worker_threads()),
+            (0, n) => n,
+            (s, _) => s,
         }
     }
 }
@@ -569,7 +595,7 @@ pub static DIRECTIVES: &[Directive] = &[
         "threads",
         false,
         |c, a| set(&mut c.threads, int_in(a, 1, 1024)? as usize),
-        |c| c.threads.to_string(),
+        |c| c.worker_threads().to_string(),
     ),
     d(
         "shards",

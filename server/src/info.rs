@@ -184,7 +184,7 @@ fn server(shared: &Shared, out: &mut String) {
         config.config_file.clone().unwrap_or_default(),
     );
     line(out, "io_threads_active", 0);
-    line(out, "threads", config.threads);
+    line(out, "threads", config.worker_threads());
     line(out, "shards", shared.store.shard_count());
 }
 

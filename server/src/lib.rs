@@ -9,7 +9,8 @@
 //!
 //! Start-up: parse `usher [config-file] [--directive value ...]`, bind, install the lazy-free
 //! thread, build the command registry (engine families + server families), then run the
-//! acceptor on this thread and one worker per core until SIGTERM, SIGINT or SHUTDOWN.
+//! acceptor on this thread and the worker threads (by default one per core but one) until
+//! SIGTERM, SIGINT or SHUTDOWN.
 
 mod acl;
 mod blocked;
@@ -99,7 +100,7 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
         env!("CARGO_PKG_VERSION"),
         cmd::connection::REDIS_VERSION,
         std::process::id(),
-        config.threads,
+        config.worker_threads(),
         config.shard_count()
     );
     if config.config_file.is_none() {

@@ -32,7 +32,7 @@ pub fn run(
     shared: &'static Shared,
     listeners: Vec<(std::net::TcpListener, bool)>,
 ) -> std::io::Result<()> {
-    let threads = shared.config.read().threads;
+    let threads = shared.config.read().worker_threads();
     // The regular workers, and the spare (index `threads`), which only takes connections while
     // every other worker is stuck in a script (see `crate::script_workers`).
     crate::script_workers::init(threads + 1);
@@ -177,7 +177,7 @@ fn worker(
 
 /// The per-worker housekeeping loop, `hz` times a second.
 async fn cron(index: usize, shared: &'static Shared) {
-    let threads = shared.config.read().threads;
+    let threads = shared.config.read().worker_threads();
     let mut last_timeout_check = Instant::now();
     loop {
         let hz = shared.config.read().hz.max(1);

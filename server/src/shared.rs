@@ -148,7 +148,7 @@ pub struct Shared {
 impl Shared {
     pub fn new(config: Config, registry: Registry) -> Shared {
         // One per worker thread, the spare (`crate::script_workers`) included.
-        let threads = config.threads + 1;
+        let threads = config.worker_threads() + 1;
         let thread_stats = (0..threads)
             .map(|_| Arc::new(ThreadStats::new(registry.command_count())))
             .collect();

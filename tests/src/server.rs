@@ -40,6 +40,9 @@ pub fn usher_bin() -> PathBuf {
     panic!("usher binary not found: run `cargo build --release -p usher-server` (scripts/test does) or set USHER_BIN");
 }
 
+/// Marks a start that keeps usher's own default thread count (read by `start_usher` only).
+const DEFAULT_THREADS: &str = "USHER_TEST_DEFAULT_THREADS";
+
 impl Server {
     /// Starts usher with `args` (redis.conf directives as flags) on an ephemeral port.
     pub fn usher(args: &[&str]) -> Server {
@@ -48,6 +51,13 @@ impl Server {
 
     pub fn usher_with(bin: &PathBuf, args: &[&str]) -> Server {
         Self::start_usher(Command::new(bin), None, args)
+    }
+
+    /// Starts usher with the thread count a plain start gets (see `start_usher`).
+    pub fn usher_default_threads(args: &[&str]) -> Server {
+        let mut cmd = Command::new(usher_bin());
+        cmd.env(DEFAULT_THREADS, "1");
+        Self::start_usher(cmd, None, args)
     }
 
     /// A cluster node: usher on `host:port` (and 127.0.0.1, where the harness checks it is
@@ -96,6 +106,13 @@ impl Server {
         cmd.args(file);
         if !flags.contains(&"--port") {
             cmd.args(["--port", "0"]);
+        }
+        // Two worker threads unless a test says otherwise, whatever the machine: the default
+        // (one per core but one) is a single worker on a two-core machine, and the suite must
+        // keep crossing threads (wake-ups, blocked clients, scripts, the AOF) there too.
+        let pinned = cmd.get_envs().any(|(k, _)| k == DEFAULT_THREADS);
+        if !flags.contains(&"--threads") && file.is_none() && !pinned {
+            cmd.args(["--threads", "2"]);
         }
         // Like `Server::redis`: no snapshots unless a test asks (Redis 7.0's default save
         // points would otherwise write dump.rdb into the test's working directory on exit).

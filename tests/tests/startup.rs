@@ -297,3 +297,32 @@ fn logfile_sends_the_log_to_a_file() {
     assert!(fields[0].ends_with(":M"), "{line}");
     assert!(["*", "#", "-", "."].contains(&fields[5]), "{line}");
 }
+
+/// With no `threads`, usher runs one worker per core but one (at least one) and keeps one
+/// shard per core, so a snapshot still locks part of the keyspace at a time; `--threads N`
+/// alone gives N shards, as before.
+#[test]
+fn the_default_thread_count_leaves_a_core_and_keeps_a_shard_per_core() {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let server = Server::usher_default_threads(&[]);
+    let mut c = server.client();
+    let get = |c: &mut usher_tests::Client, name: &str| {
+        c.call(&["CONFIG", "GET", name]).strings()[1].clone()
+    };
+    assert_eq!(
+        get(&mut c, "threads"),
+        cores.saturating_sub(1).max(1).to_string()
+    );
+    assert_eq!(
+        get(&mut c, "shards"),
+        cores.max(cores.saturating_sub(1).max(1)).to_string()
+    );
+    assert_eq!(
+        c.info_field("server", "threads"),
+        cores.saturating_sub(1).max(1).to_string()
+    );
+    let three = Server::usher(&["--threads", "3"]);
+    let mut c = three.client();
+    assert_eq!(get(&mut c, "threads"), "3");
+    assert_eq!(get(&mut c, "shards"), "3");
+}
