@@ -273,9 +273,20 @@ fn writes(s: &Session, flags: Flags, top_name: &str) -> bool {
             }))
 }
 
-/// Replies with a rejection error, counts it, and poisons an open MULTI.
+/// Replies with a rejection error, counts it, and poisons an open MULTI. A rejected EXEC
+/// discards the transaction and says why, as Redis's `rejectCommand` does (`execCommandAbort`):
+/// the client must not be left inside a MULTI it believes ended.
 fn reject(s: &mut Session, cmd: Option<&Command>, out: &mut RespWriter<'_>, msg: &str) {
     s.slot_route = None;
+    let aborted;
+    let msg = if s.multi.is_some() && cmd.is_some_and(|c| c.spec.name() == "EXEC") {
+        crate::cmd::transaction::end_multi(s);
+        s.unwatch_all();
+        aborted = format!("EXECABORT Transaction discarded because of: {msg}");
+        &aborted
+    } else {
+        msg
+    };
     out.error(msg);
     let code = msg.split(' ').next().unwrap_or("ERR");
     s.stats.record_error(code);

@@ -404,3 +404,23 @@ fn watch_across_shards_sees_changes_made_on_other_threads() {
     }
     assert_eq!(watcher.call(&["EXISTS", "result"]), Reply::Int(0));
 }
+
+/// EXEC refused by the gate (here maxmemory, lowered by another client after the commands were
+/// queued) discards the transaction with EXECABORT and the reason, as Redis's `rejectCommand`
+/// does: the client is no longer inside MULTI, and nothing queued ran.
+#[test]
+fn an_exec_refused_by_the_gate_discards_the_transaction_like_redis() {
+    let replies = same_transcript(&[
+        (0, &["MULTI"]),
+        (0, &["SET", "a", "1"]),
+        (1, &["CONFIG", "SET", "maxmemory", "1"]),
+        (0, &["EXEC"]),
+        (0, &["GET", "a"]),
+        (0, &["EXEC"]),
+        (1, &["CONFIG", "SET", "maxmemory", "0"]),
+        (0, &["GET", "a"]),
+    ]);
+    assert!(replies[3]
+        .err()
+        .starts_with("EXECABORT Transaction discarded because of: OOM"));
+}
