@@ -341,16 +341,28 @@ fn sentinel_fails_over_a_ticket_rush_and_the_invariants_hold() {
         sentinels[0].log()
     );
     let failover = killed_at.elapsed();
-    let new_port = sentinels[0].primary_port().unwrap();
-    assert!(
-        replicas.iter().any(|r| r.port == new_port),
-        "promoted {new_port}, not one of the replicas"
-    );
     // Let the clients find the new primary and write there for a while.
     std::thread::sleep(Duration::from_millis(2500));
     stop.store(true, Ordering::Relaxed);
     let seen: Vec<Seen> = workers.into_iter().map(|w| w.join().unwrap()).collect();
     let py: serde_json::Value = serde_json::from_str(py.join().unwrap().trim()).unwrap();
+    // The primary the Sentinels agree on now. On a loaded machine they may fail over a second
+    // time (a new primary slow to answer for down-after-milliseconds); the invariants below
+    // must hold across any number of failovers, so they are checked against the last one.
+    let mut new_port = 0;
+    assert!(
+        eventually(Duration::from_secs(30), || {
+            let ports: Vec<Option<u16>> = sentinels.iter().map(|s| s.primary_port()).collect();
+            new_port = ports[0].unwrap_or(0);
+            ports.iter().all(|p| *p == Some(new_port)) && new_port != old_port
+        }),
+        "the Sentinels never agreed on a primary:\n{}",
+        sentinels[0].log()
+    );
+    assert!(
+        replicas.iter().any(|r| r.port == new_port),
+        "promoted {new_port}, not one of the replicas"
+    );
 
     let mut c = Client::connect(new_port).unwrap();
     // The clients moved: every worker wrote to the old primary and then to the new one.
@@ -379,12 +391,12 @@ fn sentinel_fails_over_a_ticket_rush_and_the_invariants_hold() {
         .map(|v| v.as_str().unwrap().to_string())
         .collect();
     assert_eq!(
-        py_primaries,
-        vec![
-            format!("127.0.0.1:{old_port}"),
-            format!("127.0.0.1:{new_port}")
-        ],
-        "redis-py's Sentinel client saw the switch"
+        (py_primaries.first(), py_primaries.last()),
+        (
+            Some(&format!("127.0.0.1:{old_port}")),
+            Some(&format!("127.0.0.1:{new_port}"))
+        ),
+        "redis-py's Sentinel client saw the switch: {py_primaries:?}"
     );
 
     // Every acknowledged join is on the new primary, waiting or admitted.
@@ -410,11 +422,16 @@ fn sentinel_fails_over_a_ticket_rush_and_the_invariants_hold() {
     }
 
     // Nobody admitted twice: a user whose admission was acknowledged appears in no other
-    // ADMIT reply, before or after the failover; and is active on the new primary.
+    // admission that survived (acknowledged, or made on the primary that serves now); and is
+    // active there. An admission the old primary answered but no replica acknowledged may be
+    // lost with it (asynchronous replication, docs/replication.md), and the user admitted
+    // again: that is the one admission the application was told to trust.
     let mut admissions: HashMap<&str, usize> = HashMap::new();
-    for (_, users, _) in seen.iter().flat_map(|s| &s.admitted) {
-        for u in users {
-            *admissions.entry(u.as_str()).or_default() += 1;
+    for (port, users, acked) in seen.iter().flat_map(|s| &s.admitted) {
+        if *acked || *port == new_port {
+            for u in users {
+                *admissions.entry(u.as_str()).or_default() += 1;
+            }
         }
     }
     let mut acked_admissions = 0;
@@ -448,7 +465,7 @@ fn sentinel_fails_over_a_ticket_rush_and_the_invariants_hold() {
     }
     let mut after = 0;
     for (port, seat, user, token, _) in seen.iter().flat_map(|s| &s.locked) {
-        if *port == new_port {
+        if *port != old_port {
             after += 1;
             let floor = old_max.get(seat.as_str()).copied().unwrap_or(0);
             assert!(
