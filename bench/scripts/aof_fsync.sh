@@ -30,26 +30,7 @@ scratch=$(mktemp -d "${TMPDIR:-/tmp}/aof-bench.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 . "$root/bench/scripts/lib.sh"
 one() { # label, server binary, args...
-  local label=$1 bin=$2; shift 2
-  local port dir; port=$(free_port); dir="$scratch/$label"; mkdir -p "$dir"
-  "$bin" --port "$port" --save "" --dir "$dir" --loglevel warning "$@" >/dev/null 2>&1 &
-  local pid=$!
-  # Ready means loaded: a server still loading (or creating) its AOF answers PING but refuses
-  # SET with -LOADING, which would stop redis-benchmark.
-  for _ in $(seq 1 300); do
-    redis-cli -p "$port" info persistence 2>/dev/null | grep -q '^loading:0' && break; sleep 0.1
-  done
-  local t0 c0 t1 c1
-  c0=$(cpu_ticks "$pid"); t0=$(date +%s.%N)
-  redis-benchmark -p "$port" -c "$clients" -n "$requests" -t set -r 100000 -q >/dev/null
-  t1=$(date +%s.%N); c1=$(cpu_ticks "$pid")
-  kill "$pid"; wait "$pid" 2>/dev/null || true
-  python3 - "$label" "$requests" "$t0" "$t1" "$c0" "$c1" "$(getconf CLK_TCK)" <<'PY'
-import sys
-label, n, t0, t1, c0, c1, hz = sys.argv[1], int(sys.argv[2]), *map(float, sys.argv[3:])
-cpu = (c1 - c0) / hz
-print(f"{label},{n / (t1 - t0):.0f},{n / cpu if cpu else float('nan'):.0f}")
-PY
+  measure_fresh "$1" "$requests" "-c $clients -t set -r 100000" "${@:2}"
 }
 echo "server,ops_per_s,ops_per_server_cpu_s"
 for _ in $(seq 1 "$runs"); do

@@ -61,9 +61,8 @@ start_server() { # name -> echoes "pid port"
   local port; port=$(free_port)
   if [ "$1" = usher ]; then
     # No snapshot at exit: a dump.rdb left behind would be loaded (-LOADING) by the next run.
-    # --threads default: no flag, the thread count a plain `cargo run --release` gets.
-    threads_arg=(--threads "$threads"); [ "$threads" = default ] && threads_arg=()
-    "$usher_bin" --port "$port" "${threads_arg[@]}" --save "" --loglevel warning "${extra_usher[@]}" >/dev/null 2>&1 &
+    usher_threads_args "$threads"
+    "$usher_bin" --port "$port" "${THREADS_ARGS[@]}" --save "" --loglevel warning "${extra_usher[@]}" >/dev/null 2>&1 &
   else
     "$redis_bin" --port "$port" --save "" --appendonly no --loglevel warning >/dev/null 2>&1 &
   fi

@@ -74,9 +74,8 @@ trap cleanup EXIT
 start_server() {
   port=$(free_port)
   if [ "$1" = usher ]; then
-    # --threads default: no flag, the thread count a plain `cargo run --release` gets.
-    local threads_arg=(--threads "$2"); [ "$2" = default ] && threads_arg=()
-    "$usher_bin" --port "$port" "${threads_arg[@]}" --save "" --appendonly no --loglevel warning >/dev/null 2>&1 &
+    usher_threads_args "$2"
+    "$usher_bin" --port "$port" "${THREADS_ARGS[@]}" --save "" --appendonly no --loglevel warning >/dev/null 2>&1 &
   else
     "$redis_bin" --port "$port" --save "" --appendonly no --loglevel warning >/dev/null 2>&1 &
   fi

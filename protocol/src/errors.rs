@@ -248,6 +248,15 @@ pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
 pub const BGSAVE_ERR: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 /// Followed by the error's text (`strerror`), as Redis's `writeCommandsGetDiskErrorMessage`.
 pub const AOF_WRITE_ERR: &str = "MISCONF Errors writing to the AOF file: ";
+
+/// An OS error's text as Redis shows it (`strerror`): Rust's without its " (os error N)" tail.
+pub fn strerror(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" (os error") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
 pub const INVALID_MASTER_PORT: &str = "ERR Invalid master port";
 pub const WAIT_ON_REPLICA: &str = "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.";
 

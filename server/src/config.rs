@@ -214,11 +214,15 @@ pub fn default_threads(cores: usize) -> usize {
     cores.saturating_sub(1).max(1)
 }
 
-/// The machine's cores (as the scheduler lets this process use them).
+/// The machine's cores (as the scheduler and cgroup quota let this process use them), read
+/// once: `available_parallelism` reads cgroup files, and INFO and CONFIG GET ask again.
 fn cores() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *CORES.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    })
 }
 
 impl Default for Config {
@@ -1635,8 +1639,7 @@ pub fn from_args(args: &[String]) -> Result<Invocation, String> {
         text = std::fs::read_to_string(path).map_err(|e| {
             // Redis's wording: the absolute path and strerror's text, no Rust error code.
             let shown = std::path::absolute(path).map_or(path.clone(), |p| p.display().to_string());
-            let reason = e.to_string();
-            let reason = reason.split(" (os error").next().unwrap_or(&reason);
+            let reason = usher_protocol::errors::strerror(&e);
             format!("Fatal error, can't open config file '{shown}': {reason}")
         })?;
         if !text.ends_with('\n') {

@@ -242,34 +242,24 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
 /// Inside MULTI every command but EXEC, DISCARD, QUIT and RESET is refused over the limit,
 /// since queueing itself costs memory (Redis's `processCommand`).
 fn denies_oom(s: &Session, flags: Flags, top_name: &str) -> bool {
-    if flags.contains(Flags::DENYOOM) {
-        return true;
-    }
-    if s.multi.is_some() && !matches!(top_name, "EXEC" | "DISCARD" | "QUIT" | "RESET") {
-        return true;
-    }
-    match (&s.multi, top_name) {
-        (Some(multi), "EXEC") => multi.queued.iter().any(|(id, _)| {
-            s.shared
-                .registry
-                .get(*id)
-                .spec
-                .flags()
-                .contains(Flags::DENYOOM)
-        }),
-        _ => false,
-    }
+    carries(s, flags, top_name, Flags::DENYOOM)
+        || (s.multi.is_some() && !matches!(top_name, "EXEC" | "DISCARD" | "QUIT" | "RESET"))
 }
 
 /// A write command, or EXEC of a transaction that queued one (what a failing disk refuses).
 fn writes(s: &Session, flags: Flags, top_name: &str) -> bool {
-    let write = |c: &Command| c.spec.flags().contains(Flags::WRITE);
-    flags.contains(Flags::WRITE)
+    carries(s, flags, top_name, Flags::WRITE)
+}
+
+/// The command has `flag`, or it is EXEC and a queued command has it (Redis's
+/// `mstate.cmd_flags`, which the gate reads for EXEC).
+fn carries(s: &Session, flags: Flags, top_name: &str, flag: Flags) -> bool {
+    flags.contains(flag)
         || (top_name == "EXEC"
             && s.multi.as_ref().is_some_and(|m| {
                 m.queued
                     .iter()
-                    .any(|(id, _)| write(s.shared.registry.get(*id)))
+                    .any(|(id, _)| s.shared.registry.get(*id).spec.flags().contains(flag))
             }))
 }
 

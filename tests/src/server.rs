@@ -40,9 +40,6 @@ pub fn usher_bin() -> PathBuf {
     panic!("usher binary not found: run `cargo build --release -p usher-server` (scripts/test does) or set USHER_BIN");
 }
 
-/// Marks a start that keeps usher's own default thread count (read by `start_usher` only).
-const DEFAULT_THREADS: &str = "USHER_TEST_DEFAULT_THREADS";
-
 impl Server {
     /// Starts usher with `args` (redis.conf directives as flags) on an ephemeral port.
     pub fn usher(args: &[&str]) -> Server {
@@ -50,14 +47,12 @@ impl Server {
     }
 
     pub fn usher_with(bin: &PathBuf, args: &[&str]) -> Server {
-        Self::start_usher(Command::new(bin), None, args)
+        Self::start_usher(Command::new(bin), None, args, true)
     }
 
     /// Starts usher with the thread count a plain start gets (see `start_usher`).
     pub fn usher_default_threads(args: &[&str]) -> Server {
-        let mut cmd = Command::new(usher_bin());
-        cmd.env(DEFAULT_THREADS, "1");
-        Self::start_usher(cmd, None, args)
+        Self::start_usher(Command::new(usher_bin()), None, args, false)
     }
 
     /// A cluster node: usher on `host:port` (and 127.0.0.1, where the harness checks it is
@@ -93,10 +88,16 @@ impl Server {
     pub fn usher_in(netns: &str, args: &[&str]) -> Server {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", netns]).arg(usher_bin());
-        Self::start_usher(cmd, Some(netns.to_string()), args)
+        Self::start_usher(cmd, Some(netns.to_string()), args, true)
     }
 
-    fn start_usher(mut cmd: Command, netns: Option<String>, args: &[&str]) -> Server {
+    /// `pin_threads`: two worker threads unless `args` name `--threads` (see below).
+    fn start_usher(
+        mut cmd: Command,
+        netns: Option<String>,
+        args: &[&str],
+        pin_threads: bool,
+    ) -> Server {
         let bin = cmd.get_program().to_string_lossy().into_owned();
         // A config file comes first, as for redis-server; flags follow it.
         let (file, flags) = match args.first() {
@@ -110,8 +111,7 @@ impl Server {
         // Two worker threads unless a test says otherwise, whatever the machine: the default
         // (one per core but one) is a single worker on a two-core machine, and the suite must
         // keep crossing threads (wake-ups, blocked clients, scripts, the AOF) there too.
-        let pinned = cmd.get_envs().any(|(k, _)| k == DEFAULT_THREADS);
-        if !flags.contains(&"--threads") && file.is_none() && !pinned {
+        if pin_threads && !flags.contains(&"--threads") && file.is_none() {
             cmd.args(["--threads", "2"]);
         }
         // Like `Server::redis`: no snapshots unless a test asks (Redis 7.0's default save

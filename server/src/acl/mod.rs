@@ -260,12 +260,7 @@ pub fn load_file(shared: &Shared) -> Result<(), String> {
     let config = shared.config.read().clone();
     let path = &config.aclfile;
     let text = std::fs::read_to_string(path).map_err(|e| {
-        let reason = e.to_string();
-        let reason = reason
-            .split(" (os error")
-            .next()
-            .unwrap_or(&reason)
-            .to_string();
+        let reason = usher_protocol::errors::strerror(&e);
         format!("Error loading ACLs, opening file '{path}': {reason}")
     })?;
     let ctx = ctx(&shared.registry, &config);

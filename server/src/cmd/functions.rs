@@ -393,11 +393,7 @@ fn fcall_generic(
     let Some((lib, def)) = s.shared.functions.function(&name) else {
         return Err(CmdError::Static("ERR Function not found"));
     };
-    let flags = usher_lua::cache::ScriptFlags {
-        declared: true,
-        ..def.flags
-    };
-    crate::cmd::scripting::prepare(s, &flags, read_only)?;
+    crate::cmd::scripting::prepare(s, &def.flags, read_only)?;
     run_script(
         s,
         locked,

@@ -235,7 +235,7 @@ impl Host for ScriptHost<'_, '_> {
 }
 
 /// Redis's `getCommandFlags` for the script commands: a script that declared flags (a shebang
-/// line), and every function, replaces EVAL's and FCALL's own WRITE, DENYOOM and STALE with
+/// line), and every function (`register_function` always declares), replaces EVAL's and FCALL's own WRITE, DENYOOM and STALE with
 /// what it declared (`scriptFlagsToCmdFlags`), so the dispatch gate refuses it up front as it
 /// would the writes it makes (READONLY, OOM, MISCONF, NOREPLICAS; MASTERDOWN unless
 /// `allow-stale`). An unknown SHA or function, a script without a shebang, and every other
@@ -247,10 +247,7 @@ pub fn gate_flags(s: &Session, name: &str, flags: Flags, argv: Argv<'_>) -> Flag
         "FCALL" | "FCALL_RO" => std::str::from_utf8(argv.arg(1))
             .ok()
             .and_then(|f| s.shared.functions.function(f))
-            .map(|(_, def)| usher_lua::cache::ScriptFlags {
-                declared: true,
-                ..def.flags
-            }),
+            .map(|(_, def)| def.flags),
         _ => None,
     };
     let Some(declared) = declared.filter(|d| d.declared) else {

@@ -258,12 +258,9 @@ pub fn write_error(shared: &Shared) -> Option<String> {
         return None;
     }
     let errno = aof.last_write_errno.load(Ordering::Relaxed);
-    let text = std::io::Error::from_raw_os_error(errno).to_string();
-    // Rust appends " (os error N)" to strerror's text; Redis shows strerror's alone.
-    Some(match text.rfind(" (os error") {
-        Some(at) => text[..at].to_string(),
-        None => text,
-    })
+    Some(usher_protocol::errors::strerror(
+        &std::io::Error::from_raw_os_error(errno),
+    ))
 }
 
 fn note_error(shared: &Shared, e: &std::io::Error) {
