@@ -6,10 +6,11 @@
 # - Core commands (PING SET GET INCR SADD ZADD ZPOPMIN LPUSH HSET MSET LPOP, `-r 100000`), at
 #   `-P 1` (goal 1.3x) and `-P 16` (goal 2x): `side_by_side.sh --threads default`, 50 clients,
 #   best of --runs.
-# - Waiting-room commands (ENTER, QPOS, SEATLOCK, ADMIT) against the seed scripts through EVALSHA
-#   on redis-server, one command at a time on a pre-filled line: `ticket_rush.sh --lean
-#   --threads default` with a one-op mix, median of --runs; goal 5x, with p99 no worse.
-#   (SEATCONFIRM has no row yet: the load generator has no confirm step.)
+# - Waiting-room commands (ENTER, QPOS, SEATLOCK, ADMIT, SEATCONFIRM) against the seed scripts
+#   through EVALSHA on redis-server, one command at a time on a pre-filled line: `ticket_rush.sh
+#   --lean --threads default` with a one-op mix, median of --runs; goal 5x, with p99 no worse.
+#   SEATCONFIRM confirms seats held before the run (10,000, each by its own user, with their
+#   fencing tokens) against `payment_verify.lua`.
 #
 # Writes bench/results/per_core.csv (appended, one block per invocation) and, with matplotlib,
 # docs/img/per_core.png (bench/scripts/plot_per_core.py; PER_CORE_BEFORE=<run_id> adds that
@@ -43,8 +44,8 @@ for p in 1 16; do
   "$scripts/side_by_side.sh" -t "$core" -P "$p" -n "$n" -r 100000 --threads default \
     --runs "$runs" --out "$tmp/core_p$p.csv" >/dev/null
 done
-for op in join poll seat admit; do
-  mix="join=0,poll=0,seat=0,admit=0"; mix=${mix/$op=0/$op=1}
+for op in join poll seat admit confirm; do
+  mix="join=0,poll=0,seat=0,admit=0,confirm=0"; mix=${mix/$op=0/$op=1}
   echo "waiting room, $op ..." >&2
   mkdir -p "$tmp/rush_$op"
   "$scripts/ticket_rush.sh" --no-build --no-plot --lean --threads default --runs "$runs" \
@@ -61,7 +62,8 @@ for p in (1, 16):
         rows.append(("core", r["test"].upper(), p, 1.3 if p == 1 else 2.0,
                      float(r["cpu_ratio"]), None, None))
 cpu = {}  # (row, P): redis user, redis sys, usher user, usher sys (µs per op)
-names = {"join": "ENTER", "poll": "QPOS", "seat": "SEATLOCK", "admit": "ADMIT"}
+names = {"join": "ENTER", "poll": "QPOS", "seat": "SEATLOCK", "admit": "ADMIT",
+         "confirm": "SEATCONFIRM"}
 for op, name in names.items():
     summary = list(csv.DictReader(open(os.path.join(tmp, f"rush_{op}", "ticket_rush_summary.csv"))))
     by = {(m["label"].split("/")[0], int(m["pipeline"])): m for m in summary}

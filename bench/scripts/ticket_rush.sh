@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The ticket-rush benchmark, side by side: usher's native commands (ENTER, QPOS, ADMIT,
-# SEATLOCK) against the seed scripts through EVALSHA on redis-server, plus the fairness variant
+# SEATLOCK, SEATCONFIRM with `--mix ...,confirm=N`) against the seed scripts through EVALSHA on redis-server, plus the fairness variant
 # where Redis polls with plain ZRANK + ZCARD.
 #
 # Every configuration runs on a fresh server (so each starts from an empty keyspace and the same
@@ -134,15 +134,33 @@ raw, results, run_id, commit, cores = sys.argv[1:6]
 rows = list(csv.DictReader(open(raw)))
 if not rows:
     sys.exit("no runs recorded")
+def append(path, new_rows):
+    """Appends rows to a CSV; if they bring columns the file lacks (a newer generator, e.g.
+    the confirm operation's), the file is rewritten once with the union of columns."""
+    fields = list(new_rows[0].keys())
+    old = []
+    if os.path.exists(path) and os.path.getsize(path) > 0:
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            have = list(reader.fieldnames or [])
+            if [k for k in fields if k not in have]:
+                old = list(reader)
+            fields = have + [k for k in fields if k not in have]
+    if old:
+        with open(path, "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=fields, restval="")
+            w.writeheader()
+            w.writerows(old)
+    fresh = not os.path.exists(path) or os.path.getsize(path) == 0
+    with open(path, "a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, restval="")
+        if fresh:
+            w.writeheader()
+        w.writerows(new_rows)
+
 # Every run, appended to the history.
-history = os.path.join(results, "ticket_rush.csv")
-fresh = not os.path.exists(history) or os.path.getsize(history) == 0
-with open(history, "a", newline="") as f:
-    w = csv.DictWriter(f, fieldnames=["run_id", "commit"] + list(rows[0].keys()))
-    if fresh:
-        w.writeheader()
-    for r in rows:
-        w.writerow({"run_id": run_id, "commit": commit, **r})
+append(os.path.join(results, "ticket_rush.csv"),
+       [{"run_id": run_id, "commit": commit, **r} for r in rows])
 # Medians per (label, pipeline), of per-run figures (CPU per operation included).
 text = ("label", "mode", "poll", "mix", "unix_s")
 groups = {}
@@ -166,20 +184,14 @@ for (label, p), rs in groups.items():
     summary.append(m)
 order = {"redis/script": 0, "redis/zrank": 1}
 summary.sort(key=lambda m: (m["pipeline"], order.get(m["label"], 2), m["label"]))
-path = os.path.join(results, "ticket_rush_summary.csv")
-fresh = not os.path.exists(path) or os.path.getsize(path) == 0
-with open(path, "a", newline="") as f:
-    w = csv.DictWriter(f, fieldnames=list(summary[0].keys()))
-    if fresh:
-        w.writeheader()
-    w.writerows(summary)
+append(os.path.join(results, "ticket_rush_summary.csv"), summary)
 
 def fmt(v, digits=0):
     return "" if v == "" else f"{v:,.{digits}f}"
 
 print(f"\nTicket rush {run_id} (commit {commit}, {cores} cores), medians of {summary[0]['runs']} runs, mix {summary[0]['mix']}\n")
-print("| P | server / commands | ops/s | server CPU (cores) | ops per server-CPU-s | server CPU µs/op (user + kernel) | p50 µs | p99 µs | p99 join | p99 poll | p99 seat | p99 admit | errors |")
-print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+print("| P | server / commands | ops/s | server CPU (cores) | ops per server-CPU-s | server CPU µs/op (user + kernel) | p50 µs | p99 µs | p99 join | p99 poll | p99 seat | p99 admit | p99 confirm | errors |")
+print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 for m in summary:
     cpu = m["server_cpu_s"]
     cores_used = cpu / m["wall_s"] if cpu else ""
@@ -187,7 +199,7 @@ for m in summary:
     print(f"| {m['pipeline']} | {m['label']} | {fmt(m['ops_s'])} | {fmt(cores_used, 2)} | "
           f"{fmt(m['ops_per_server_cpu_s'])} | {per_op} | {fmt(m['p50_us'])} | {fmt(m['p99_us'])} | "
           f"{fmt(m['join_p99_us'])} | {fmt(m['poll_p99_us'])} | {fmt(m['seat_p99_us'])} | "
-          f"{fmt(m['admit_p99_us'])} | {int(m['errors'])} |")
+          f"{fmt(m['admit_p99_us'])} | {fmt(m.get('confirm_p99_us', ''))} | {int(m['errors'])} |")
 if not any(m["label"].endswith("/native") for m in summary):
     sys.exit(0)
 print("\nRatios, usher native over Redis (throughput and ops per server-CPU-second: higher is better"

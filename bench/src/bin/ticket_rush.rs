@@ -81,9 +81,10 @@ fn run(o: &Options) -> Result<u64, String> {
         .build()
         .map_err(|e| e.to_string())?;
     let workload = rt.block_on(async {
-        let (mut conn, workload) = rush::run::prepare(o).await?;
+        let (mut conn, mut workload) = rush::run::prepare(o).await?;
         rush::run::prefill(&mut conn, &workload, o).await?;
         rush::run::split(&mut conn, &workload, o).await?;
+        rush::run::hold_confirm_seats(&mut conn, &mut workload, o).await?;
         Ok::<_, String>(workload)
     })?;
     let summary = rush::run::measure(o, &workload, config_columns(o))?;

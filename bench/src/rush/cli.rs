@@ -1,17 +1,19 @@
 //! Command-line options of `ticket_rush`, parsed by hand (the bench crate takes no argument
 //! parser dependency for one binary).
 
-use super::workload::{Mode, Op, PollStyle};
+use super::workload::{Mode, Op, PollStyle, OPS};
 use std::path::PathBuf;
 
 pub const USAGE: &str = "\
-ticket_rush: the ticket-rush mix (join, poll, admit, seat lock) against usher or redis-server
+ticket_rush: the ticket-rush mix (join, poll, admit, seat lock, confirm) against usher or
+redis-server
 
 USAGE: ticket_rush --port PORT [options]
 
   --host H              server address (default 127.0.0.1)
   --port P              server port (required)
-  --mode native|script  native: ENTER/QPOS/ADMIT/SEATLOCK; script: the seed scripts via EVALSHA
+  --mode native|script  native: ENTER/QPOS/ADMIT/SEATLOCK/SEATCONFIRM; script: the seed
+                        scripts via EVALSHA
                         (default native)
   --poll default|zrank  default: QPOS (native) or enter_queue.lua again (script);
                         zrank: ZRANK + ZCARD pipelined, the cheapest plain-Redis poll
@@ -20,8 +22,10 @@ USAGE: ticket_rush --port PORT [options]
   --waiting W           users pre-filled into the line before measuring (default 100000)
   --duration D          seconds of measured mix (default 10)
   --mix SPEC            weights, e.g. join=10,poll=75,seat=14,admit=1 (the default); any
-                        left out are 0
+                        left out are 0; confirm=N adds payments
   --seats S             seats locks are drawn from (default 5000)
+  --confirm-seats N     seats held before the run for confirmations to confirm, each by its
+                        own user, again and again (default 10000; only with confirm > 0)
   --admit-count N       ADMIT count (default 100)
   --max-active N        MAXACTIVE (default 10000)
   --active-ttl-ms MS    session TTL (default 300000)
@@ -51,8 +55,9 @@ pub struct Options {
     pub waiting: u64,
     pub duration_s: f64,
     /// Mix weights by [`Op::index`].
-    pub weights: [u32; 4],
+    pub weights: [u32; OPS],
     pub seats: u64,
+    pub confirm_seats: u64,
     pub admit_count: u64,
     pub max_active: u64,
     pub active_ttl_ms: u64,
@@ -86,8 +91,9 @@ impl Default for Options {
             pipeline: 1,
             waiting: 100_000,
             duration_s: 10.0,
-            weights: [10, 75, 14, 1],
+            weights: [10, 75, 14, 1, 0],
             seats: 5_000,
+            confirm_seats: 10_000,
             admit_count: 100,
             max_active: 10_000,
             active_ttl_ms: 300_000,
@@ -161,6 +167,7 @@ fn apply(o: &mut Options, flag: &str, value: &str) -> Result<(), String> {
         "--duration" => o.duration_s = num(flag, value)?,
         "--mix" => o.weights = parse_mix(value)?,
         "--seats" => o.seats = num(flag, value)?,
+        "--confirm-seats" => o.confirm_seats = num(flag, value)?,
         "--admit-count" => o.admit_count = num(flag, value)?,
         "--max-active" => o.max_active = num(flag, value)?,
         "--active-ttl-ms" => o.active_ttl_ms = num(flag, value)?,
@@ -180,8 +187,8 @@ fn apply(o: &mut Options, flag: &str, value: &str) -> Result<(), String> {
 }
 
 /// `join=10,poll=75,...` into weights by [`Op::index`].
-pub fn parse_mix(spec: &str) -> Result<[u32; 4], String> {
-    let mut weights = [0u32; 4];
+pub fn parse_mix(spec: &str) -> Result<[u32; OPS], String> {
+    let mut weights = [0u32; OPS];
     for part in spec.split(',').filter(|p| !p.is_empty()) {
         let (name, weight) = part
             .split_once('=')
@@ -189,7 +196,9 @@ pub fn parse_mix(spec: &str) -> Result<[u32; 4], String> {
         let op = Op::ALL
             .into_iter()
             .find(|op| op.name() == name)
-            .ok_or_else(|| format!("--mix: unknown op {name} (join, poll, seat, admit)"))?;
+            .ok_or_else(|| {
+                format!("--mix: unknown op {name} (join, poll, seat, admit, confirm)")
+            })?;
         weights[op.index()] = num("--mix", weight)?;
     }
     if weights.iter().sum::<u32>() == 0 {
@@ -208,7 +217,8 @@ fn validate(o: &mut Options) -> Result<(), String> {
         ("--prefill-pipeline", o.prefill_pipeline as u64, 1, 100_000),
         ("--client-threads", o.client_threads as u64, 1, 256),
         ("--waiting", o.waiting, 1, USERS_MAX / 2),
-        ("--seats", o.seats, 1, u64::MAX),
+        ("--seats", o.seats, 1, USERS_MAX),
+        ("--confirm-seats", o.confirm_seats, 1, USERS_MAX),
         ("--admit-count", o.admit_count, 1, u64::MAX),
         ("--max-active", o.max_active, 1, u64::MAX),
         ("--active-ttl-ms", o.active_ttl_ms, 1, u64::MAX),

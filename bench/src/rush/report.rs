@@ -2,7 +2,7 @@
 //! client saw each command, from writing its batch to reading its reply), error counts, the
 //! server's CPU time from `/proc/<pid>/stat`, and the human table and CSV line.
 
-use super::workload::{Op, Outcome};
+use super::workload::{Op, Outcome, OPS};
 use hdrhistogram::Histogram;
 
 /// Slowest latency a histogram holds: one minute, in nanoseconds.
@@ -17,8 +17,8 @@ fn histogram() -> Histogram<u64> {
 /// One connection's (or, merged, the whole run's) measurements.
 pub struct Stats {
     /// Latency of every completed operation, by [`Op::index`].
-    pub latency: [Histogram<u64>; 4],
-    pub errors: [u64; 4],
+    pub latency: [Histogram<u64>; OPS],
+    pub errors: [u64; OPS],
     pub admitted: u64,
     pub seats_locked: u64,
     pub seats_taken: u64,
@@ -29,7 +29,7 @@ impl Default for Stats {
     fn default() -> Self {
         Stats {
             latency: std::array::from_fn(|_| histogram()),
-            errors: [0; 4],
+            errors: [0; OPS],
             admitted: 0,
             seats_locked: 0,
             seats_taken: 0,
@@ -142,7 +142,7 @@ pub fn self_cpu_s() -> f64 {
 pub struct Summary {
     /// Configuration columns, in order, as the CSV should carry them.
     pub config: Vec<(&'static str, String)>,
-    pub weights: [u32; 4],
+    pub weights: [u32; OPS],
     pub wall_s: f64,
     pub server_cpu: Option<CpuTime>,
     pub client_cpu_s: f64,

@@ -9,7 +9,7 @@
 use super::cli::Options;
 use super::report::{self, Stats, Summary};
 use super::resp::{self, Reply};
-use super::workload::{self, Call, Mode, Op, PollStyle, Shas, Workload};
+use super::workload::{self, Call, Mode, Op, PollStyle, Shas, Workload, OPS};
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use std::io;
@@ -157,10 +157,13 @@ async fn load_scripts(conn: &mut Conn, o: &Options) -> Result<Shas, String> {
             .ok_or_else(|| format!("SCRIPT LOAD {file} failed"))?;
         shas.push(sha);
     }
-    let seat = shas.pop().expect("three scripts");
-    let admit = shas.pop().expect("three scripts");
-    let enter = shas.pop().expect("three scripts");
-    Ok(Shas { enter, admit, seat })
+    let mut next = || shas.remove(0);
+    Ok(Shas {
+        enter: next(),
+        admit: next(),
+        seat: next(),
+        confirm: next(),
+    })
 }
 
 /// Fails unless the server has every native command the mix uses.
@@ -174,6 +177,7 @@ async fn check_native_commands(conn: &mut Conn, o: &Options) -> Result<(), Strin
         ),
         ("admit", w[Op::Admit.index()] > 0),
         ("seatlock", w[Op::Seat.index()] > 0),
+        ("seatconfirm", w[Op::Confirm.index()] > 0),
     ];
     for (name, needed) in needed {
         if !needed {
@@ -254,6 +258,57 @@ pub async fn prefill(conn: &mut Conn, w: &Workload, o: &Options) -> Result<(), S
             o.waiting,
             started.elapsed().as_secs_f64()
         );
+    }
+    Ok(())
+}
+
+/// Holds the seats confirmations will confirm (when the mix has any): seat
+/// `confirm_base + i` for user `i`, pipelined over one connection, recording each fencing
+/// token in the workload. The holds use the mode's own lock (SEATLOCK or the seed script).
+pub async fn hold_confirm_seats(
+    conn: &mut Conn,
+    w: &mut Workload,
+    o: &Options,
+) -> Result<(), String> {
+    if o.weights[Op::Confirm.index()] == 0 {
+        return Ok(());
+    }
+    w.confirm_base = o.seats;
+    let mut buf = Vec::with_capacity(o.prefill_pipeline * 96);
+    let mut next = 0;
+    while next < o.confirm_seats {
+        let batch = (o.confirm_seats - next).min(o.prefill_pipeline as u64);
+        buf.clear();
+        for user in next..next + batch {
+            let seat = w.confirm_base + user;
+            w.push(
+                &mut buf,
+                Call {
+                    op: Op::Seat,
+                    user,
+                    seat,
+                },
+                epoch_ms(),
+            );
+        }
+        conn.send(&buf).await.map_err(|e| e.to_string())?;
+        let mut failure = None;
+        let tokens = &mut w.confirm_tokens;
+        conn.read_replies(batch as usize, |r, _| match workload::seat_token(&r) {
+            Some(token) => tokens.push(token),
+            None => {
+                failure.get_or_insert_with(|| format!("holding a seat: {}", r.describe()));
+            }
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        next += batch;
+    }
+    if !o.quiet {
+        eprintln!("  held {} seats for confirmations", o.confirm_seats);
     }
     Ok(())
 }
@@ -434,12 +489,12 @@ fn client_thread(
 
 /// Draws operations by weight.
 struct Picker {
-    cumulative: [u32; 4],
+    cumulative: [u32; OPS],
 }
 
 impl Picker {
-    fn new(weights: [u32; 4]) -> Picker {
-        let mut cumulative = [0; 4];
+    fn new(weights: [u32; OPS]) -> Picker {
+        let mut cumulative = [0; OPS];
         let mut sum = 0;
         for (c, w) in cumulative.iter_mut().zip(weights) {
             sum += w;
@@ -450,7 +505,7 @@ impl Picker {
     }
 
     fn pick(&self, rng: &mut SmallRng) -> Op {
-        let r = rng.random_range(0..self.cumulative[3]);
+        let r = rng.random_range(0..self.cumulative[OPS - 1]);
         let i = self
             .cumulative
             .iter()
@@ -510,6 +565,14 @@ async fn run_conn(
                     user: 0,
                     seat: 0,
                 },
+                Op::Confirm => {
+                    let i = rng.random_range(0..w.confirm_tokens.len() as u64);
+                    Call {
+                        op,
+                        user: i,
+                        seat: w.confirm_base + i,
+                    }
+                }
             };
             w.push(&mut buf, call, now_ms);
             replies += w.replies(op);

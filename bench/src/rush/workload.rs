@@ -1,6 +1,6 @@
 //! What each operation of the ticket-rush mix sends, and what it must get back, on both sides:
-//! usher's native commands (`ENTER`, `QPOS`, `ADMIT`, `SEATLOCK`) and the seed scripts through
-//! `EVALSHA` on any Redis-compatible server.
+//! usher's native commands (`ENTER`, `QPOS`, `ADMIT`, `SEATLOCK`, `SEATCONFIRM`) and the seed
+//! scripts through `EVALSHA` on any Redis-compatible server.
 //!
 //! Keys follow the seeds, all under the event's hash tag so they share a slot:
 //! `queue:{e}` (waiting line ZSET), `active:{e}` (active sessions ZSET),
@@ -9,7 +9,10 @@
 
 use super::resp::{self, Reply};
 
-/// The four operations of the mix.
+/// How many kinds of operation the mix has.
+pub const OPS: usize = 5;
+
+/// The operations of the mix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Op {
     /// A new user joins the line.
@@ -20,10 +23,12 @@ pub enum Op {
     Seat,
     /// The admission loop moves the head of the line into the active set.
     Admit,
+    /// A buyer who holds a seat pays: the hold is confirmed with its fencing token.
+    Confirm,
 }
 
 impl Op {
-    pub const ALL: [Op; 4] = [Op::Join, Op::Poll, Op::Seat, Op::Admit];
+    pub const ALL: [Op; OPS] = [Op::Join, Op::Poll, Op::Seat, Op::Admit, Op::Confirm];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -31,6 +36,7 @@ impl Op {
             Op::Poll => "poll",
             Op::Seat => "seat",
             Op::Admit => "admit",
+            Op::Confirm => "confirm",
         }
     }
 
@@ -63,13 +69,15 @@ pub struct Shas {
     pub enter: Vec<u8>,
     pub admit: Vec<u8>,
     pub seat: Vec<u8>,
+    pub confirm: Vec<u8>,
 }
 
 /// The seed scripts the script mode loads, by file name under `tests/scripts/`.
-pub const SCRIPT_FILES: [&str; 3] = [
+pub const SCRIPT_FILES: [&str; 4] = [
     "enter_queue.lua",
     "admission_zpopmin.lua",
     "seat_lock_with_token.lua",
+    "payment_verify.lua",
 ];
 
 /// Everything needed to write and check one operation; shared by all connections.
@@ -86,6 +94,11 @@ pub struct Workload {
     pub max_active: u64,
     pub active_ttl_ms: u64,
     pub seat_ttl_s: u64,
+    /// Seats held before the run for confirmations: seat `confirm_base + i` is held by user `i`
+    /// under fencing token `confirm_tokens[i]`. Seat locks draw below `confirm_base`, so they
+    /// never touch these.
+    pub confirm_base: u64,
+    pub confirm_tokens: Vec<u64>,
 }
 
 /// One operation's arguments, drawn by the connection before writing it.
@@ -94,7 +107,7 @@ pub struct Call {
     pub op: Op,
     /// The user joining, polling or locking (unused for admit).
     pub user: u64,
-    /// The seat number (seat locks only).
+    /// The seat number (seat locks and confirmations).
     pub seat: u64,
 }
 
@@ -135,6 +148,8 @@ impl Workload {
             max_active: 10_000,
             active_ttl_ms: 300_000,
             seat_ttl_s: 300,
+            confirm_base: 0,
+            confirm_tokens: Vec::new(),
         }
     }
 
@@ -191,6 +206,35 @@ impl Workload {
                 resp::push_bulk_u64(buf, self.max_active);
             }
             (Op::Seat, mode, _) => self.push_seat(buf, mode, call),
+            (Op::Confirm, mode, _) => self.push_confirm(buf, mode, call),
+        }
+    }
+
+    /// Native: `SEATCONFIRM seat user token KEEPTTL` (KEEPTTL: exactly what the script does).
+    /// Script: `EVALSHA payment_verify 1 seat user token`. `call.seat` is the seat number;
+    /// its token is the one recorded when it was held.
+    fn push_confirm(&self, buf: &mut Vec<u8>, mode: Mode, call: Call) {
+        let mut digits = [0u8; 20];
+        let seat = resp::decimal(&mut digits, call.seat);
+        let name = user_name(call.user);
+        let token = self.confirm_tokens[(call.seat - self.confirm_base) as usize];
+        match mode {
+            Mode::Native => {
+                resp::push_array_header(buf, 5);
+                resp::push_bulk(buf, b"SEATCONFIRM");
+            }
+            Mode::Script => {
+                resp::push_array_header(buf, 6);
+                resp::push_bulk(buf, b"EVALSHA");
+                resp::push_bulk(buf, &self.shas().confirm);
+                resp::push_bulk(buf, b"1");
+            }
+        }
+        resp::push_bulk_parts(buf, &[&self.seat_prefix, seat]);
+        resp::push_bulk(buf, &name);
+        resp::push_bulk_u64(buf, token);
+        if mode == Mode::Native {
+            resp::push_bulk(buf, b"KEEPTTL");
         }
     }
 
@@ -250,6 +294,7 @@ impl Workload {
             (Op::Poll, Mode::Script, _) => check_script_place(reply, b"WAITING"),
             (Op::Admit, _, _) => check_admit(reply, self.admit_count),
             (Op::Seat, _, _) => check_seat(reply),
+            (Op::Confirm, _, _) => (reply.as_int() == Some(1)).then_some(Outcome::Ok),
         };
         ok.ok_or_else(|| format!("{}: unexpected reply {}", op.name(), reply.describe()))
     }
@@ -300,15 +345,23 @@ fn check_seat(reply: &Reply<'_>) -> Option<Outcome> {
     let items = reply.as_array()?;
     match (items.first()?.as_int()?, items.len()) {
         (0, 1) => Some(Outcome::SeatTaken),
-        (1, 2) => {
-            let token = match &items[1] {
-                Reply::Int(t) => *t,
-                other => std::str::from_utf8(other.as_bulk()?).ok()?.parse().ok()?,
-            };
-            (token >= 1).then_some(Outcome::SeatLocked)
-        }
+        (1, 2) => seat_token(reply).map(|_| Outcome::SeatLocked),
         _ => None,
     }
+}
+
+/// The fencing token of a seat lock's `[1, token]` reply (an integer natively, a string from
+/// the script's Lua number).
+pub fn seat_token(reply: &Reply<'_>) -> Option<u64> {
+    let items = reply.as_array()?;
+    if items.len() != 2 || items[0].as_int()? != 1 {
+        return None;
+    }
+    let token = match &items[1] {
+        Reply::Int(t) => *t,
+        other => std::str::from_utf8(other.as_bulk()?).ok()?.parse().ok()?,
+    };
+    u64::try_from(token).ok().filter(|&t| t >= 1)
 }
 
 #[cfg(test)]
@@ -359,6 +412,7 @@ mod tests {
             enter: b"a".to_vec(),
             admit: b"b".to_vec(),
             seat: b"c".to_vec(),
+            confirm: b"d".to_vec(),
         });
         let mut buf = Vec::new();
         w.push(
@@ -391,6 +445,34 @@ mod tests {
     }
 
     #[test]
+    fn confirm_sends_the_recorded_token_with_keepttl() {
+        let mut w = Workload::new("e", Mode::Native, PollStyle::Default);
+        w.confirm_base = 100;
+        w.confirm_tokens = vec![7, 9];
+        let mut buf = Vec::new();
+        let call = Call {
+            op: Op::Confirm,
+            user: 1,
+            seat: 101,
+        };
+        w.push(&mut buf, call, 5);
+        assert_eq!(
+            buf,
+            b"*5\r\n$11\r\nSEATCONFIRM\r\n$12\r\nseat:{e}:101\r\n$10\r\nu000000001\r\n$1\r\n9\r\n$7\r\nKEEPTTL\r\n"
+        );
+        let one = parse_all(b":1\r\n:0\r\n");
+        assert_eq!(w.check(Op::Confirm, 0, &one[0]), Ok(Outcome::Ok));
+        assert!(
+            w.check(Op::Confirm, 0, &one[1]).is_err(),
+            "0: not confirmed"
+        );
+        let held = parse_all(b"*2\r\n:1\r\n:4\r\n*2\r\n:1\r\n$1\r\n5\r\n*1\r\n:0\r\n");
+        assert_eq!(seat_token(&held[0]), Some(4));
+        assert_eq!(seat_token(&held[1]), Some(5));
+        assert_eq!(seat_token(&held[2]), None);
+    }
+
+    #[test]
     fn replies_are_checked_by_shape_and_status() {
         let w = Workload::new("e", Mode::Native, PollStyle::Default);
         let join = parse_all(b"*3\r\n$3\r\nNEW\r\n:5\r\n:5\r\n");
@@ -401,7 +483,7 @@ mod tests {
             "a new user must be NEW"
         );
         let poll = parse_all(
-            b"*8\r\n$7\r\nWAITING\r\n:3\r\n:9\r\n:-1\r\n:1000\r\n$-1\r\n$4\r\nopen\r\n$-1\r\n",
+            b"*9\r\n$7\r\nWAITING\r\n:3\r\n:9\r\n:-1\r\n:1000\r\n$-1\r\n$4\r\nopen\r\n$-1\r\n:-1\r\n",
         );
         assert_eq!(w.check(Op::Poll, 0, &poll[0]), Ok(Outcome::Ok));
         let admit = parse_all(b"*2\r\n:1\r\n*1\r\n$1\r\na\r\n");
