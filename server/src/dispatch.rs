@@ -186,6 +186,14 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
                 return reject(s, Some(cmd), out, &msg);
             }
         };
+        if let (Some(check), true) = (&check, is_queued(s, top_name)) {
+            // A queued command in a moving slot meets the key check now too, as Redis's
+            // getNodeByQuery does for each command it queues: ASK or TRYAGAIN at once (and
+            // the transaction flagged), not a QUEUED that EXEC can only refuse as a whole.
+            if let Err(msg) = verify_queued(s, spec, argv, check) {
+                return reject(s, Some(cmd), out, &msg);
+            }
+        }
         if let Some(slot) = slot {
             // Confirmed under the command's locks; queued commands together, at EXEC.
             if s.multi.is_none() || top_name == "EXEC" {
@@ -236,6 +244,30 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
         return;
     }
     execute(s, cmd, argv, out);
+}
+
+/// The command will be queued, not run: inside MULTI and not one of MULTI's own.
+fn is_queued(s: &Session, top_name: &str) -> bool {
+    s.multi.is_some() && !runs_inside_multi(top_name)
+}
+
+/// The key check of a moving slot for a command about to be queued, under its keys' locks
+/// for that instant. EXEC checks every queued key again, together, under its own locks.
+fn verify_queued(
+    s: &Session,
+    spec: Spec,
+    argv: Argv<'_>,
+    check: &crate::cluster::SlotCheck,
+) -> Result<(), String> {
+    let store = &s.shared.store;
+    let mut shards = SmallVec::new();
+    let mut locked = if shards_needed(store, spec, argv, &mut shards) {
+        store.lock_many(&mut shards)
+    } else {
+        store.lock_all()
+    };
+    let keys = crate::cluster::command_keys(spec, argv);
+    check.verify(&mut locked, s.db, s.now_ms, keys.iter().map(Vec::as_slice))
 }
 
 /// DENYOOM applies to the command itself, or to EXEC when a queued command is DENYOOM.

@@ -440,11 +440,25 @@ fn a_moving_slot_answers_ask_asking_and_tryagain_as_redis() {
         a.call(&["MGET", "{w}here", "{w}also"]),
         Reply::Array(vec![Reply::Bulk(b"1".to_vec()), Reply::Bulk(b"2".to_vec())])
     );
-    // A transaction is judged by all its keys at EXEC, and discarded on a redirection.
+    // Each command is checked as it is queued (Redis's getNodeByQuery runs for every queued
+    // command): a redirection answers at once and flags the transaction, which EXEC discards.
     assert!(a.call(&["MULTI"]).is_simple("OK"));
-    assert_eq!(a.call(&["INCR", "{w}new"]), Reply::Simple("QUEUED".into()));
-    assert_eq!(a.call(&["EXEC"]), ask);
+    assert_eq!(a.call(&["INCR", "{w}new"]), ask);
+    assert_eq!(a.call(&["MGET", "{w}here", "{w}new"]), tryagain);
+    assert_eq!(a.call(&["GET", "{w}here"]), Reply::Simple("QUEUED".into()));
+    assert_eq!(
+        a.call(&["EXEC"]).err(),
+        "EXECABORT Transaction discarded because of previous errors."
+    );
     assert_eq!(a.call(&["EXEC"]).err(), "ERR EXEC without MULTI");
+    // ... and the transaction is judged again by all its keys at EXEC: a key queued while here
+    // but moved before EXEC redirects EXEC, which discards the transaction.
+    let mut queued_before_the_move = cluster.client(0);
+    assert!(queued_before_the_move.call(&["MULTI"]).is_simple("OK"));
+    assert_eq!(
+        queued_before_the_move.call(&["GET", "{w}also"]),
+        Reply::Simple("QUEUED".into())
+    );
 
     // The target redirects back unless the client says ASKING, which covers one command.
     let moved = Reply::Error(format!("MOVED {slot} {}", cluster.addr(0)));
@@ -479,6 +493,11 @@ fn a_moving_slot_answers_ask_asking_and_tryagain_as_redis() {
         .is_simple("OK"));
     assert_eq!(a.call(&["DBSIZE"]).int(), 0);
     assert_eq!(a.call(&["GET", "{w}here"]), ask);
+    assert_eq!(queued_before_the_move.call(&["EXEC"]), ask);
+    assert_eq!(
+        queued_before_the_move.call(&["EXEC"]).err(),
+        "ERR EXEC without MULTI"
+    );
     assert!(b.call(&["ASKING"]).is_simple("OK"));
     assert_eq!(
         b.call(&["MGET", "{w}here", "{w}also", "{w}new"]),
