@@ -115,20 +115,28 @@ impl RequestParser {
                 Some(b'*') => {}
                 Some(_) => return self.parse_inline(buf),
             }
-            let Some(cr) = memchr(b'\r', buf) else {
-                if buf.len() > INLINE_MAX_BYTES {
-                    return Err(ProtocolError::new(errors::PROTO_BIG_MBULK_COUNT));
+            let (count, cr) = match quick_count(buf) {
+                Some((n, cr)) if n <= i32::MAX as i64 => (n, cr),
+                _ => {
+                    let Some(cr) = memchr(b'\r', buf) else {
+                        if buf.len() > INLINE_MAX_BYTES {
+                            return Err(ProtocolError::new(errors::PROTO_BIG_MBULK_COUNT));
+                        }
+                        return Ok(Parsed::Incomplete);
+                    };
+                    if cr + 2 > buf.len() {
+                        return Ok(Parsed::Incomplete);
+                    }
+                    match parse_i64(&buf[1..cr]) {
+                        Some(n) if n <= i32::MAX as i64 => (n, cr),
+                        _ => return Err(ProtocolError::new(errors::PROTO_INVALID_MBULK_LEN)),
+                    }
                 }
-                return Ok(Parsed::Incomplete);
             };
             // Redis waits until the "\n" after the "\r" has arrived too.
             if cr + 2 > buf.len() {
                 return Ok(Parsed::Incomplete);
             }
-            let count = match parse_i64(&buf[1..cr]) {
-                Some(n) if n <= i32::MAX as i64 => n,
-                _ => return Err(ProtocolError::new(errors::PROTO_INVALID_MBULK_LEN)),
-            };
             if count > UNAUTH_ARGS_MAX && limits.auth_required {
                 return Err(ProtocolError::new(errors::PROTO_UNAUTH_MBULK_LEN));
             }
@@ -165,29 +173,21 @@ impl RequestParser {
                 Some(len) => len,
                 None => {
                     let rest = &buf[pos..];
-                    let Some(cr) = memchr(b'\r', rest) else {
-                        if rest.len() > INLINE_MAX_BYTES {
-                            return Err(ProtocolError::new(errors::PROTO_BIG_BULK_COUNT));
-                        }
+                    let quick = quick_count(rest).filter(|&(n, _)| {
+                        rest[0] == b'$'
+                            && n <= limits.proto_max_bulk_len
+                            && (n <= UNAUTH_BULK_MAX || !limits.auth_required)
+                    });
+                    let line = match quick {
+                        Some(line) => Some(line),
+                        None => bulk_len_line(rest, limits)?,
+                    };
+                    let Some((len, cr)) = line else {
                         break;
                     };
+                    // Redis waits until the "\n" after the "\r" has arrived too.
                     if cr + 2 > rest.len() {
                         break;
-                    }
-                    if rest[0] != b'$' {
-                        return Err(ProtocolError {
-                            message: format!(
-                                "ERR Protocol error: expected '$', got '{}'",
-                                rest[0] as char
-                            ),
-                        });
-                    }
-                    let len = match parse_i64(&rest[1..cr]) {
-                        Some(n) if n >= 0 && n <= limits.proto_max_bulk_len => n,
-                        _ => return Err(ProtocolError::new(errors::PROTO_INVALID_BULK_LEN)),
-                    };
-                    if len > UNAUTH_BULK_MAX && limits.auth_required {
-                        return Err(ProtocolError::new(errors::PROTO_UNAUTH_BULK_LEN));
                     }
                     pos += cr + 2;
                     bulk_len = Some(len as usize);
@@ -275,6 +275,55 @@ impl RequestParser {
     pub fn in_progress(&self) -> bool {
         matches!(self.state, State::Multibulk { .. })
     }
+}
+
+/// The fast path of a count line (`*3\r`, `$10\r`): `line[0]` is the type byte, then 1 to 18
+/// digits with no leading zero (or just `0`), then `\r`. Gives the value and the `\r`'s index
+/// in one pass, where the general path finds the `\r` and then parses; anything else (a sign,
+/// a longer number, a missing `\r`) gets `None` and goes the general way, which judges it
+/// exactly as Redis does.
+#[inline(always)]
+fn quick_count(line: &[u8]) -> Option<(i64, usize)> {
+    let digits = line.get(1..)?;
+    let mut v: i64 = 0;
+    for (i, &c) in digits.iter().take(19).enumerate() {
+        match c {
+            b'0'..=b'9' => v = v * 10 + (c - b'0') as i64,
+            b'\r' if i == 1 || (i > 1 && digits[0] != b'0') => return Some((v, i + 1)),
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The general path of a `$` line at the front of `rest`: its length and the `\r`'s index,
+/// `None` while the line is incomplete, or the protocol error Redis sends for it.
+fn bulk_len_line(rest: &[u8], limits: &Limits) -> Result<Option<(i64, usize)>, ProtocolError> {
+    let Some(cr) = memchr(b'\r', rest) else {
+        if rest.len() > INLINE_MAX_BYTES {
+            return Err(ProtocolError::new(errors::PROTO_BIG_BULK_COUNT));
+        }
+        return Ok(None);
+    };
+    if cr + 2 > rest.len() {
+        return Ok(None);
+    }
+    if rest[0] != b'$' {
+        return Err(ProtocolError {
+            message: format!(
+                "ERR Protocol error: expected '$', got '{}'",
+                rest[0] as char
+            ),
+        });
+    }
+    let len = match parse_i64(&rest[1..cr]) {
+        Some(n) if n >= 0 && n <= limits.proto_max_bulk_len => n,
+        _ => return Err(ProtocolError::new(errors::PROTO_INVALID_BULK_LEN)),
+    };
+    if len > UNAUTH_BULK_MAX && limits.auth_required {
+        return Err(ProtocolError::new(errors::PROTO_UNAUTH_BULK_LEN));
+    }
+    Ok(Some((len, cr)))
 }
 
 /// Redis's `string2ll`: an optional `-`, then digits with no leading zero (except `0` itself),
@@ -611,6 +660,46 @@ mod tests {
                 wire.extend(b"\r\n");
             }
             proptest::prop_assert_eq!(parse_all(&wire).unwrap(), vec![args]);
+        }
+
+        /// The count lines' fast path agrees with the general one (find the `\r`, then
+        /// Redis's string2ll) wherever it answers, on lines made of digits, signs and `\r`.
+        #[test]
+        fn quick_count_agrees_with_the_general_path(
+            body in proptest::collection::vec(proptest::sample::select(b"0123456789-\r\nx".to_vec()), 0..24)
+        ) {
+            let mut line = vec![b'$'];
+            line.extend(&body);
+            if let Some((n, cr)) = quick_count(&line) {
+                proptest::prop_assert_eq!(Some(cr), memchr(b'\r', &line));
+                proptest::prop_assert_eq!(parse_i64(&line[1..cr]), Some(n));
+            }
+        }
+    }
+
+    #[test]
+    fn quick_count_takes_plain_lengths_and_leaves_the_rest() {
+        assert_eq!(quick_count(b"$0\r\n"), Some((0, 2)));
+        assert_eq!(quick_count(b"*3\r\n"), Some((3, 2)));
+        assert_eq!(
+            quick_count(b"$123456789012345678\r"),
+            Some((123456789012345678, 19))
+        );
+        for general in [
+            &b"$\r\n"[..],
+            b"$01\r\n",
+            b"$-1\r\n",
+            b"$1234567890123456789\r\n",
+            b"$12",
+            b"$1x\r\n",
+            b"$",
+        ] {
+            assert_eq!(
+                quick_count(general),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(general)
+            );
         }
     }
 }
