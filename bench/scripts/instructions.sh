@@ -14,7 +14,8 @@
 # hundreds of instructions per request here against a few natively.
 #
 # A binary whose name ends in redis-server is started as Redis (no save points, no AOF); any
-# other as usher with --threads. --redis adds the installed redis-server to the binaries, so
+# other as usher with --threads (`--threads default`: no flag, the configuration a newcomer
+# gets). --redis adds the installed redis-server to the binaries, so
 # both servers are measured on the same request stream (same redis-benchmark command, same
 # -r seed-free random keys, same N). --cmd runs a custom command as test "name", as
 # side_by_side.sh does (__rand_int__ needs -r). --keep DIR keeps the callgrind files of both
@@ -62,8 +63,9 @@ run() { # bin test requests -> "total-Ir cron-Ir"
     (cd "$dir" && exec valgrind --tool=callgrind --callgrind-out-file="$out" "$1" --port "$port" \
       --save "" --appendonly no --loglevel warning >/dev/null 2>&1) &
   else
+    usher_threads_args "$threads"
     (cd "$dir" && exec valgrind --tool=callgrind --callgrind-out-file="$out" "$1" --port "$port" \
-      --threads "$threads" --save "" --loglevel warning >/dev/null 2>&1) &
+      "${THREADS_ARGS[@]}" --save "" --loglevel warning >/dev/null 2>&1) &
   fi
   pid=$!
   for _ in $(seq 1 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.3; done

@@ -165,6 +165,12 @@ impl Store {
 
     /// Locks every shard in ascending order.
     pub fn lock_all(&self) -> LockedShards<'_> {
+        if self.shards.len() == 1 {
+            // One shard (`--threads 1`): every keyed command lands here, so skip the collect.
+            let mut locked = self.lock_one(0);
+            locked.all = true;
+            return locked;
+        }
         let guards = self
             .shards
             .iter()

@@ -298,11 +298,10 @@ fn logfile_sends_the_log_to_a_file() {
     assert!(["*", "#", "-", "."].contains(&fields[5]), "{line}");
 }
 
-/// With no `threads`, usher runs one worker per core but one (at least one) and keeps one
-/// shard per core, so a snapshot still locks part of the keyspace at a time; `--threads N`
-/// alone gives N shards, as before.
+/// With no `threads`, usher runs one worker per core but one (at least one) and one shard per
+/// worker; `--threads N` alone gives N shards, and `--shards` more.
 #[test]
-fn the_default_thread_count_leaves_a_core_and_keeps_a_shard_per_core() {
+fn the_default_thread_count_leaves_a_core_and_keeps_a_shard_per_worker() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let server = Server::usher_default_threads(&[]);
     let mut c = server.client();
@@ -315,7 +314,7 @@ fn the_default_thread_count_leaves_a_core_and_keeps_a_shard_per_core() {
     );
     assert_eq!(
         get(&mut c, "shards"),
-        cores.max(cores.saturating_sub(1).max(1)).to_string()
+        cores.saturating_sub(1).max(1).to_string()
     );
     assert_eq!(
         c.info_field("server", "threads"),
@@ -325,4 +324,6 @@ fn the_default_thread_count_leaves_a_core_and_keeps_a_shard_per_core() {
     let mut c = three.client();
     assert_eq!(get(&mut c, "threads"), "3");
     assert_eq!(get(&mut c, "shards"), "3");
+    let more = Server::usher_default_threads(&["--shards", "8"]);
+    assert_eq!(get(&mut more.client(), "shards"), "8");
 }
