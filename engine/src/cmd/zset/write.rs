@@ -136,10 +136,14 @@ fn parse_add_flags(argv: Argv, incr: bool) -> Result<(AddFlags, usize), CmdError
 /// ZADD and ZINCRBY (Redis's `zaddGenericCommand`).
 fn zadd_generic(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink, incr: bool) -> CmdResult {
     let (f, first) = parse_add_flags(argv, incr)?;
-    let scores = (first..argv.len())
-        .step_by(2)
-        .map(|i| args::float(argv.arg(i)))
-        .collect::<Result<SmallVec<[f64; 8]>, _>>()?;
+    // Every score is checked before anything changes. A plain loop: collecting the Results
+    // through an iterator adapter cost ZADD about 300 instructions for its one pair.
+    let mut scores: SmallVec<[f64; 8]> = SmallVec::new();
+    let mut i = first;
+    while i < argv.len() {
+        scores.push(args::float(argv.arg(i))?);
+        i += 2;
+    }
     let (key, now, lim) = (argv.arg(1), ctx.now_ms, limits(ctx));
     let db = ctx.db(key);
     let z: &mut ZSet = if f.xx {
