@@ -116,8 +116,10 @@ impl QueueRegistry {
     /// The seat statistics of the event whose hash tag is `tag`, if it is counted.
     pub fn seat_stats(&mut self, db: usize, tag: &[u8]) -> Option<&mut SeatStats> {
         let key = (db as u32, SmallBytes::new(tag));
-        if !self.seats.contains_key(&key) && self.seats.len() >= MAX_SEAT_EVENTS {
-            return None;
+        // One look-up on the command path (every SEATLOCK counts here); a second only once
+        // the table is full.
+        if self.seats.len() >= MAX_SEAT_EVENTS {
+            return self.seats.get_mut(&key);
         }
         Some(self.seats.entry(key).or_default())
     }
