@@ -189,6 +189,18 @@ pub type KeyPositions = SmallVec<[usize; 4]>;
 /// `<seat>:token` counter). The dispatcher locks their shards too.
 pub type DerivedKeys = fn(Argv<'_>) -> SmallVec<[Vec<u8>; 2]>;
 
+/// What the `SAME_SLOT` check knows about a command's derived keys without building them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DerivedSlot {
+    /// Nothing: build them and hash each.
+    Computed,
+    /// Each is a named key with a suffix (`seat` → `seat:token`): the named key's slot exactly
+    /// when the named key has a hash tag, another slot (CROSSSLOT) when it has none.
+    SuffixedNamed,
+    /// They exist only inside a named key's hash tag (`{tag}:holds:user`): always its slot.
+    InTag,
+}
+
 /// One row of the command table.
 pub struct CommandSpec<H: 'static> {
     /// Upper-case name (`GET`, or the subcommand name `SETNAME` inside a container).
@@ -205,6 +217,9 @@ pub struct CommandSpec<H: 'static> {
     pub key_finder: Option<KeyFinder>,
     /// Keys derived from the arguments, locked along with the argument keys.
     pub derived_keys: Option<DerivedKeys>,
+    /// Where the derived keys hash, when that is known without building them (the `SAME_SLOT`
+    /// check then builds none: [`Self::keys_slot`]).
+    pub derived_slot: DerivedSlot,
     pub group: Group,
     pub since: &'static str,
     pub summary: &'static str,
@@ -238,6 +253,7 @@ pub const fn cmd<H>(name: &'static str, arity: i32, flags: Flags, handler: H) ->
         key_step: 0,
         key_finder: None,
         derived_keys: None,
+        derived_slot: DerivedSlot::Computed,
         group: Group::Generic,
         since: "1.0.0",
         summary: "",
@@ -262,6 +278,7 @@ pub const fn container<H>(
         key_step: 0,
         key_finder: None,
         derived_keys: None,
+        derived_slot: DerivedSlot::Computed,
         group: Group::Generic,
         since: "1.0.0",
         summary: "",
@@ -287,6 +304,13 @@ impl<H> CommandSpec<H> {
 
     pub const fn derived_keys(mut self, derive: DerivedKeys) -> Self {
         self.derived_keys = Some(derive);
+        self
+    }
+
+    /// [`Self::derived_keys`] whose slot is known from the named keys (see [`DerivedSlot`]).
+    pub const fn derived_keys_at(mut self, derive: DerivedKeys, slot: DerivedSlot) -> Self {
+        self.derived_keys = Some(derive);
+        self.derived_slot = slot;
         self
     }
 
@@ -367,6 +391,24 @@ impl<H> CommandSpec<H> {
     /// routing both ask this.
     pub fn keys_slot(&self, argv: Argv<'_>) -> Result<Option<u16>, CrossSlot> {
         let named = self.key_positions(argv).unwrap_or_default();
+        if self.derived_slot != DerivedSlot::Computed && !named.is_empty() {
+            // No derived key built (a SEATLOCK paid two allocations for this check).
+            if self.derived_slot == DerivedSlot::SuffixedNamed
+                && !named
+                    .iter()
+                    .all(|&i| usher_cluster::naming::has_hash_tag(argv.arg(i)))
+            {
+                return Err(CrossSlot);
+            }
+            let first = usher_cluster::key_hash_slot(argv.arg(named[0]));
+            return match named
+                .iter()
+                .all(|&i| usher_cluster::key_hash_slot(argv.arg(i)) == first)
+            {
+                true => Ok(Some(first)),
+                false => Err(CrossSlot),
+            };
+        }
         let derived = self.derived_keys.map(|d| d(argv)).unwrap_or_default();
         let mut slots = named
             .iter()

@@ -29,7 +29,7 @@
 mod cfloat;
 mod long_double;
 
-pub use cfloat::{parse_f64, parse_score_bound, ScoreBound};
+pub use cfloat::{parse_f64, parse_score_bound, small_integer, ScoreBound};
 pub use long_double::{LongDouble, MAX_LONG_DOUBLE_CHARS};
 /// Redis's `string2ll`: an optional `-`, then digits with no leading zero (except `0` itself),
 /// nothing else, fitting in an i64. `"-0"`, `"+1"`, `"007"` and `" 1"` are not integers.

@@ -393,6 +393,15 @@ fn seat_commands_match_the_fencing_token_scripts() {
         "CROSSSLOT",
         &["seat:B1", "seat:B1:token"],
     );
+    // An empty tag is no tag (keyHashSlot hashes the whole key).
+    refused_unchanged(
+        &mut p.usher,
+        &[s("SEATLOCK"), s("seat:{}B2"), s("u"), s(60)],
+        "CROSSSLOT",
+        &["seat:{}B2", "seat:{}B2:token"],
+    );
+    // Its other commands take untagged seats (they have no counter to reach), as the scripts do.
+    assert_eq!(p.usher.call(&["SEATCONFIRM", "seat:B1", "u", "1"]).int(), 0);
     for _ in 0..diff::ops(3000) {
         let seat = seats[rng.random_range(0..seats.len())].clone();
         let user = format!("user:{}", rng.random_range(0..5));

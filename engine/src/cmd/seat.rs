@@ -17,7 +17,7 @@
 use crate::args;
 use crate::cmd::hash::get_hash;
 use crate::cmd::zset::get_zset;
-use crate::command::{cmd, CommandSpec, EngineHandler, Flags, Group};
+use crate::command::{cmd, CommandSpec, DerivedSlot, EngineHandler, Flags, Group};
 use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
 use crate::keyspace_events as ev;
@@ -330,6 +330,10 @@ fn seatlockall(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdRes
 /// `0x` hexadecimal integer; anything else is nil. SEATCONFIRM compares tokens with it so it
 /// accepts and refuses exactly what `payment_verify.lua` does.
 pub fn lua_tonumber(s: &[u8]) -> Option<f64> {
+    // A fencing token is a plain integer: exact without the general grammar.
+    if let Some(v) = crate::num::small_integer(s) {
+        return Some(v);
+    }
     let is_space = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
     let start = s.iter().position(|c| !is_space(c))?;
     let end = s.iter().rposition(|c| !is_space(c))? + 1;
@@ -559,23 +563,23 @@ const CLOCK: Flags = Flags::NONDETERMINISTIC;
 pub static COMMANDS: &[Spec] = &[
     cmd("SEATLOCK", -4, W.union(Flags::FAST).union(CLOCK), seatlock as EngineHandler)
         .keys(1, 1, 1)
-        .derived_keys(seatlock_derived)
+        .derived_keys_at(seatlock_derived, DerivedSlot::SuffixedNamed)
         .doc(Group::Queue, "0.1.0", "Holds a free seat for a user with a TTL and returns a fencing token that only grows; MAXHELD caps the seats a user holds at once.", "O(1)"),
     cmd("SEATLOCKALL", -4, W.union(CLOCK), seatlockall as EngineHandler)
         .keys(3, -1, 1)
-        .derived_keys(seatlockall_derived)
+        .derived_keys_at(seatlockall_derived, DerivedSlot::SuffixedNamed)
         .doc(Group::Queue, "0.1.0", "Holds several seats for a user all or nothing, returning their fencing tokens or the seats that are taken.", "O(N) where N is the number of seats."),
     cmd("SEATCONFIRM", -4, Flags::WRITE.union(Flags::FAST).union(Flags::SAME_SLOT), seatconfirm as EngineHandler)
         .keys(1, 1, 1)
-        .derived_keys(seat_user_derived)
+        .derived_keys_at(seat_user_derived, DerivedSlot::InTag)
         .doc(Group::Queue, "0.1.0", "Confirms a held seat if the user and fencing token match the current hold; a confirmed seat no longer expires unless KEEPTTL is given.", "O(1)"),
     cmd("SEATRELEASE", 4, Flags::WRITE.union(Flags::FAST).union(Flags::SAME_SLOT), seatrelease as EngineHandler)
         .keys(1, 1, 1)
-        .derived_keys(seat_user_derived)
+        .derived_keys_at(seat_user_derived, DerivedSlot::InTag)
         .doc(Group::Queue, "0.1.0", "Releases a seat held by the user under the given token.", "O(1)"),
     cmd("SEATEXTEND", 5, Flags::WRITE.union(Flags::FAST).union(Flags::SAME_SLOT).union(CLOCK), seatextend as EngineHandler)
         .keys(1, 1, 1)
-        .derived_keys(seat_user_derived)
+        .derived_keys_at(seat_user_derived, DerivedSlot::InTag)
         .doc(Group::Queue, "0.1.0", "Extends a seat held by the user under the given token to at least a TTL from now.", "O(1)"),
     cmd("SEATCANCEL", 4, Flags::WRITE.union(Flags::FAST).union(Flags::SAME_SLOT), seatcancel as EngineHandler)
         .keys(1, 1, 1)

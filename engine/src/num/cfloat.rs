@@ -210,7 +210,7 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
 /// is the one `strtod` gives without the general scan (a tenth of its instructions). Anything
 /// else, `+`, spaces, a point or a longer number included, is `None` and takes the general path.
 #[inline]
-fn small_integer(s: &[u8]) -> Option<f64> {
+pub fn small_integer(s: &[u8]) -> Option<f64> {
     let (negative, digits) = match s.first()? {
         b'-' => (true, &s[1..]),
         _ => (false, s),
