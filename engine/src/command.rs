@@ -427,7 +427,20 @@ impl<H> CommandSpec<H> {
     /// For a [`Flags::SAME_SLOT`] command: true when all its keys hash to one slot (always
     /// true for other commands).
     pub fn keys_share_slot(&self, argv: Argv<'_>) -> bool {
-        !self.flags.contains(Flags::SAME_SLOT) || self.keys_slot(argv).is_ok()
+        if !self.flags.contains(Flags::SAME_SLOT) {
+            return true;
+        }
+        if self.derived_slot != DerivedSlot::Computed
+            && (self.first_key, self.last_key, self.key_step) == (1, 1, 1)
+            && self.key_finder.is_none()
+            && argv.len() > 1
+        {
+            // One named key (a seat): nothing to hash. Its derived keys share its slot always
+            // (InTag) or exactly when it has a hash tag (SuffixedNamed).
+            return self.derived_slot == DerivedSlot::InTag
+                || usher_cluster::naming::has_hash_tag(argv.arg(1));
+        }
+        self.keys_slot(argv).is_ok()
     }
 
     /// The flags `COMMAND INFO` shows: the declared ones plus `movablekeys`.

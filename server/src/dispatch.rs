@@ -90,7 +90,7 @@ pub fn dispatch(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
 
 fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
     let shared = s.shared;
-    let cmd = match shared.registry.lookup(argv) {
+    let cmd = match shared.registry.lookup_cached(argv, &mut s.last_lookup) {
         Lookup::Found(cmd) => cmd,
         Lookup::Unknown => {
             let msg = errors::unknown_command(argv.arg(0), &mut argv.iter().skip(1));

@@ -58,6 +58,8 @@ pub struct Blocked {
 
 pub struct Session {
     pub shared: &'static Shared,
+    /// The command this connection named last ([`crate::registry::LastLookup`]).
+    pub last_lookup: crate::registry::LastLookup,
     pub info: Arc<ClientInfo>,
     pub stats: Arc<ThreadStats>,
     pub db: usize,
@@ -194,6 +196,7 @@ impl Session {
             repl: None,
             asking: false,
             slot_route: None,
+            last_lookup: Default::default(),
         }
     }
 
