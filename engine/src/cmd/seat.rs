@@ -43,8 +43,14 @@ pub fn token_key(seat: &[u8]) -> Vec<u8> {
 /// The index of `user`'s live holds in the event of `seat` (see the module comment); `None`
 /// for a seat key without a hash tag.
 pub fn holds_key(seat: &[u8], user: &[u8]) -> Option<Vec<u8>> {
+    holds_key_buf(seat, user).map(|k| k.to_vec())
+}
+
+/// [`holds_key`] on the stack for the usual short names: every SEATCONFIRM, SEATRELEASE and
+/// SEATEXTEND looks its holds index up, and a heap key cost each an allocation and a free.
+fn holds_key_buf(seat: &[u8], user: &[u8]) -> Option<SmallVec<[u8; 64]>> {
     let tag = usher_cluster::naming::hash_tag(seat)?;
-    let mut k = Vec::with_capacity(tag.len() + user.len() + 10);
+    let mut k = SmallVec::with_capacity(tag.len() + user.len() + 10);
     k.push(b'{');
     k.extend_from_slice(tag);
     k.extend_from_slice(b"}:holds:");
@@ -104,25 +110,26 @@ fn index_hold(
     expiry: Option<i64>,
     create: bool,
 ) -> CmdResult {
-    let Some(key) = holds_key(seat, user) else {
+    let Some(key) = holds_key_buf(seat, user) else {
         return Ok(());
     };
+    let key = &key[..];
     let now = ctx.now_ms;
-    let exists = get_zset(ctx.db(&key), &key, now)?.is_some();
+    let exists = get_zset(ctx.db(key), key, now)?.is_some();
     if !(exists || create && expiry.is_some()) {
         return Ok(());
     }
     match expiry {
         Some(at) => {
-            crate::cmd::queue::zadd(ctx, &key, seat, at as f64);
-            ctx.notify(ev::ZSET, "zadd", &key);
+            crate::cmd::queue::zadd(ctx, key, seat, at as f64);
+            ctx.notify(ev::ZSET, "zadd", key);
         }
         None => {
-            crate::cmd::queue::zrem(ctx, &key, seat);
-            crate::cmd::queue::drop_if_empty(ctx, &key);
+            crate::cmd::queue::zrem(ctx, key, seat);
+            crate::cmd::queue::drop_if_empty(ctx, key);
         }
     }
-    ctx.modified(&key);
+    ctx.modified(key);
     Ok(())
 }
 
