@@ -83,12 +83,12 @@ fn records(codes: &[&str]) -> Vec<u8> {
 
 /// Every library with its code, in name order (each server lists in its own order).
 fn libraries(c: &mut Client) -> Vec<String> {
-    let mut libs: Vec<String> = c
-        .call(&["FUNCTION", "LIST", "WITHCODE"])
-        .items()
-        .iter()
-        .map(|l| format!("{l:?}"))
-        .collect();
+    listed(&c.call(&["FUNCTION", "LIST", "WITHCODE"]))
+}
+
+/// A `FUNCTION LIST WITHCODE` reply as sorted, comparable lines.
+fn listed(reply: &Reply) -> Vec<String> {
+    let mut libs: Vec<String> = reply.items().iter().map(|l| format!("{l:?}")).collect();
     libs.sort();
     libs
 }
@@ -367,8 +367,18 @@ fn wait_rewrite(c: &mut Client) {
 }
 
 fn wait_synced(replica: &mut Client, want: &[String]) {
+    // While a replica loads the primary's snapshot it answers -LOADING (both servers do):
+    // not synced yet, ask again.
+    let synced = |c: &mut Client| {
+        let reply = c.call(&["FUNCTION", "LIST", "WITHCODE"]);
+        if reply.is_error() {
+            assert!(reply.err().starts_with("LOADING"), "{reply:?}");
+            return false;
+        }
+        listed(&reply) == want
+    };
     assert!(
-        eventually(Duration::from_secs(10), || libraries(replica) == want),
+        eventually(Duration::from_secs(10), || synced(replica)),
         "the replica's libraries: {:?}, want {want:?}",
         libraries(replica)
     );
