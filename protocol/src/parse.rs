@@ -288,7 +288,8 @@ fn quick_count(line: &[u8]) -> Option<(i64, usize)> {
     let mut v: i64 = 0;
     for (i, &c) in digits.iter().take(19).enumerate() {
         match c {
-            b'0'..=b'9' => v = v * 10 + (c - b'0') as i64,
+            // A 19th digit could overflow: longer numbers take the general path.
+            b'0'..=b'9' if i < 18 => v = v * 10 + (c - b'0') as i64,
             b'\r' if i == 1 || (i > 1 && digits[0] != b'0') => return Some((v, i + 1)),
             _ => return None,
         }
@@ -690,6 +691,7 @@ mod tests {
             b"$01\r\n",
             b"$-1\r\n",
             b"$1234567890123456789\r\n",
+            b"$9999999999999999999\r\n",
             b"$12",
             b"$1x\r\n",
             b"$",
