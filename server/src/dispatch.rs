@@ -259,13 +259,7 @@ fn verify_queued(
     argv: Argv<'_>,
     check: &crate::cluster::SlotCheck,
 ) -> Result<(), String> {
-    let store = &s.shared.store;
-    let mut shards = SmallVec::new();
-    let mut locked = if shards_needed(store, spec, argv, &mut shards) {
-        store.lock_many(&mut shards)
-    } else {
-        store.lock_all()
-    };
+    let mut locked = lock_for(&s.shared.store, spec, argv);
     let keys = crate::cluster::command_keys(spec, argv);
     check.verify(&mut locked, s.db, s.now_ms, keys.iter().map(Vec::as_slice))
 }

@@ -25,6 +25,13 @@ pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     false
 }
 
+/// A replica's reply once it has loaded: `None` while it answers `-LOADING` (its full sync
+/// from the primary), the reply itself otherwise.
+pub fn loaded(reply: Reply) -> Option<Reply> {
+    let loading = reply.is_error() && reply.err().starts_with("LOADING");
+    (!loading).then_some(reply)
+}
+
 /// A RESP2 flat map reply (`[field, value, ...]`) by field.
 pub fn map(reply: Reply) -> HashMap<String, Reply> {
     reply

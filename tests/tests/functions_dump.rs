@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use usher_tests::resp::{Client, Reply};
 use usher_tests::server::Server;
-use usher_tests::wait::eventually;
+use usher_tests::wait::{eventually, loaded};
 use usher_tests::Differ;
 
 const LIB_A: &str = "#!lua name=mylib\n\
@@ -370,12 +370,7 @@ fn wait_synced(replica: &mut Client, want: &[String]) {
     // While a replica loads the primary's snapshot it answers -LOADING (both servers do):
     // not synced yet, ask again.
     let synced = |c: &mut Client| {
-        let reply = c.call(&["FUNCTION", "LIST", "WITHCODE"]);
-        if reply.is_error() {
-            assert!(reply.err().starts_with("LOADING"), "{reply:?}");
-            return false;
-        }
-        listed(&reply) == want
+        loaded(c.call(&["FUNCTION", "LIST", "WITHCODE"])).is_some_and(|r| listed(&r) == want)
     };
     assert!(
         eventually(Duration::from_secs(10), || synced(replica)),

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 use usher_tests::client_scripts::redis_py_args;
-use usher_tests::wait::{eventually, now_ms};
+use usher_tests::wait::{eventually, loaded, now_ms};
 use usher_tests::{Client, Server};
 
 fn s(v: impl ToString) -> String {
@@ -172,14 +172,8 @@ fn the_key_ring_survives_reload_and_restart_and_reaches_a_replica() {
     let mut r = replica.client();
     r.call(&["REPLICAOF", "127.0.0.1", &s(primary.port)]);
     // While it loads the primary's snapshot the replica answers -LOADING: not there yet.
-    let synced = |r: &mut Client| {
-        let reply = r.call(&["TOKENKEYS", "JWKS"]);
-        if reply.is_error() {
-            assert!(reply.err().starts_with("LOADING"), "{reply:?}");
-            return false;
-        }
-        reply.text() == set
-    };
+    let synced =
+        |r: &mut Client| loaded(r.call(&["TOKENKEYS", "JWKS"])).is_some_and(|r| r.text() == set);
     assert!(
         eventually(Duration::from_secs(10), || synced(&mut r)),
         "the replica's JWK set: {}",
