@@ -217,6 +217,7 @@ struct Point {
 /// the last one scanned, and stops early once `limit` (ANY) matches are found.
 fn collect(z: &ZSet, shape: &Shape, limit: usize) -> Vec<Point> {
     let cells = shape.cells();
+    let within = shape.within();
     let mut found: Vec<Point> = Vec::new();
     let mut last: usize = 0;
     let full = |found: &Vec<Point>| limit > 0 && found.len() >= limit;
@@ -241,7 +242,7 @@ fn collect(z: &ZSet, shape: &Shape, limit: usize) -> Vec<Point> {
                     break;
                 }
                 if let Some([lon, lat]) = geohash::decode_score(score) {
-                    if let Some(dist) = shape.contains([lon, lat]) {
+                    if let Some(dist) = within.contains([lon, lat]) {
                         found.push(Point {
                             lon,
                             lat,

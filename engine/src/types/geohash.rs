@@ -73,6 +73,26 @@ fn interleave64(xlo: u32, ylo: u32) -> u64 {
 }
 
 fn deinterleave64(interleaved: u64) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("bmi2") {
+        // Safety: the CPU has BMI2 (checked just above; std caches the answer).
+        return unsafe { deinterleave64_bmi2(interleaved) };
+    }
+    deinterleave64_portable(interleaved)
+}
+
+/// [`deinterleave64`] in two `pext`s: the same bits as the shifts and masks, in a tenth of
+/// the instructions, on the path every GEOSEARCH candidate takes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "bmi2")]
+unsafe fn deinterleave64_bmi2(interleaved: u64) -> u64 {
+    use std::arch::x86_64::_pext_u64;
+    let x = _pext_u64(interleaved, 0x5555_5555_5555_5555);
+    let y = _pext_u64(interleaved, 0xAAAA_AAAA_AAAA_AAAA);
+    x | (y << 32)
+}
+
+fn deinterleave64_portable(interleaved: u64) -> u64 {
     const B: [u64; 6] = [
         0x5555_5555_5555_5555,
         0x3333_3333_3333_3333,
@@ -305,18 +325,42 @@ fn lat_distance(lat1d: f64, lat2d: f64) -> f64 {
 
 /// `geohashGetDistance`: the haversine distance in meters.
 pub fn distance(lon1d: f64, lat1d: f64, lon2d: f64, lat2d: f64) -> f64 {
-    let lon1r = deg_rad(lon1d);
-    let lon2r = deg_rad(lon2d);
-    let v = ((lon2r - lon1r) / 2.0).sin();
-    // Same longitude: the haversine reduces to the latitude difference.
-    if v == 0.0 {
-        return lat_distance(lat1d, lat2d);
+    Origin::new([lon1d, lat1d]).distance_to([lon2d, lat2d])
+}
+
+/// A point that many distances are measured from, with its cosine computed once: the same
+/// operations as [`distance`] in the same order, so every result is bit for bit Redis's.
+#[derive(Clone, Copy, Debug)]
+pub struct Origin {
+    lat1d: f64,
+    lon1r: f64,
+    lat1r: f64,
+    cos_lat1: f64,
+}
+
+impl Origin {
+    pub fn new([lon1d, lat1d]: [f64; 2]) -> Origin {
+        let lat1r = deg_rad(lat1d);
+        Origin {
+            lat1d,
+            lon1r: deg_rad(lon1d),
+            lat1r,
+            cos_lat1: lat1r.cos(),
+        }
     }
-    let lat1r = deg_rad(lat1d);
-    let lat2r = deg_rad(lat2d);
-    let u = ((lat2r - lat1r) / 2.0).sin();
-    let a = u * u + lat1r.cos() * lat2r.cos() * v * v;
-    2.0 * EARTH_RADIUS_IN_METERS * a.sqrt().asin()
+
+    pub fn distance_to(&self, [lon2d, lat2d]: [f64; 2]) -> f64 {
+        let lon2r = deg_rad(lon2d);
+        let v = ((lon2r - self.lon1r) / 2.0).sin();
+        // Same longitude: the haversine reduces to the latitude difference.
+        if v == 0.0 {
+            return lat_distance(self.lat1d, lat2d);
+        }
+        let lat2r = deg_rad(lat2d);
+        let u = ((lat2r - self.lat1r) / 2.0).sin();
+        let a = u * u + self.cos_lat1 * lat2r.cos() * v * v;
+        2.0 * EARTH_RADIUS_IN_METERS * a.sqrt().asin()
+    }
 }
 
 /// What a search covers: a circle or an axis-aligned box around a centre.
@@ -335,14 +379,33 @@ pub struct Shape {
     pub extent: Extent,
 }
 
-impl Shape {
+/// A [`Shape`] ready to test many candidates: the centre's cosine and the radius in meters
+/// computed once.
+#[derive(Clone, Copy, Debug)]
+pub struct Within {
+    center: [f64; 2],
+    origin: Origin,
+    extent: Extent,
+    conversion: f64,
+    /// Radius searches: a latitude distance above this is outside for certain. The haversine
+    /// is never below the latitude difference (its `u * u` term alone is that distance);
+    /// the margin, far above both formulas' rounding, keeps points on the rim for the exact
+    /// test, so the filter changes no result, only skips the `sin`, `cos` and `asin` of
+    /// candidates north or south of the circle.
+    lat_reject: f64,
+}
+
+impl Within {
     /// `geoWithinShape`: the distance from the centre (meters) if the point is inside.
     pub fn contains(&self, point: [f64; 2]) -> Option<f64> {
         let [x1, y1] = self.center;
         let [x2, y2] = point;
         match self.extent {
             Extent::Radius(r) => {
-                let d = distance(x1, y1, x2, y2);
+                if lat_distance(y1, y2) > self.lat_reject {
+                    return None;
+                }
+                let d = self.origin.distance_to(point);
                 (d <= r * self.conversion).then_some(d)
             }
             Extent::Box { width, height } => {
@@ -353,8 +416,25 @@ impl Shape {
                 if distance(x2, y2, x1, y2) > width_m / 2.0 {
                     return None;
                 }
-                Some(distance(x1, y1, x2, y2))
+                Some(self.origin.distance_to(point))
             }
+        }
+    }
+}
+
+impl Shape {
+    /// The shape prepared for [`Within::contains`] over many candidates.
+    pub fn within(&self) -> Within {
+        let lat_reject = match self.extent {
+            Extent::Radius(r) => r * self.conversion * (1.0 + 1e-9) + 1e-6,
+            Extent::Box { .. } => f64::INFINITY,
+        };
+        Within {
+            center: self.center,
+            origin: Origin::new(self.center),
+            extent: self.extent,
+            conversion: self.conversion,
+            lat_reject,
         }
     }
 
@@ -501,6 +581,87 @@ mod tests {
         ] {
             let sep = deinterleave64(interleave64(x, y));
             assert_eq!((sep as u32, (sep >> 32) as u32), (x, y));
+        }
+    }
+
+    #[test]
+    fn deinterleave_paths_agree() {
+        let mut v: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..10_000 {
+            v = v.rotate_left(7).wrapping_mul(0x2545_F491_4F6C_DD1D) ^ (v >> 3);
+            assert_eq!(deinterleave64(v), deinterleave64_portable(v));
+        }
+    }
+
+    /// `geoWithinShape` written out as Redis's `geohash_helper.c` has it, with nothing
+    /// precomputed: what [`Within`] must answer bit for bit.
+    fn reference(shape: &Shape, [x2, y2]: [f64; 2]) -> Option<f64> {
+        let [x1, y1] = shape.center;
+        let (lon1r, lat1r) = (deg_rad(x1), deg_rad(y1));
+        let haversine = |lon2r: f64, lat2r: f64, lat1d: f64, lat2d: f64, lon1r: f64, lat1r: f64| {
+            let v = ((lon2r - lon1r) / 2.0).sin();
+            if v == 0.0 {
+                return lat_distance(lat1d, lat2d);
+            }
+            let u = ((lat2r - lat1r) / 2.0).sin();
+            let a = u * u + lat1r.cos() * lat2r.cos() * v * v;
+            2.0 * EARTH_RADIUS_IN_METERS * a.sqrt().asin()
+        };
+        let d = haversine(deg_rad(x2), deg_rad(y2), y1, y2, lon1r, lat1r);
+        match shape.extent {
+            Extent::Radius(r) => (d <= r * shape.conversion).then_some(d),
+            Extent::Box { width, height } => {
+                if lat_distance(y2, y1) > height * shape.conversion / 2.0 {
+                    return None;
+                }
+                let across = haversine(deg_rad(x1), deg_rad(y2), y2, y2, deg_rad(x2), deg_rad(y2));
+                (across <= width * shape.conversion / 2.0).then_some(d)
+            }
+        }
+    }
+
+    #[test]
+    fn prepared_shapes_answer_as_redis_does() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(20261207);
+        for _ in 0..2_000 {
+            let center = [
+                rng.random_range(-180.0..180.0),
+                rng.random_range(-85.0..85.0),
+            ];
+            let r: f64 = [0.0, 1.0, 500.0, 5_000.0, 200_000.0, 3_000_000.0][rng.random_range(0..6)];
+            let extent = if rng.random_bool(0.8) {
+                Extent::Radius(r)
+            } else {
+                Extent::Box {
+                    width: r * 1.5,
+                    height: r,
+                }
+            };
+            let shape = Shape {
+                center,
+                conversion: 1.0,
+                extent,
+            };
+            let within = shape.within();
+            let span = (r / 111_000.0).max(1e-6) * 1.5;
+            for _ in 0..50 {
+                let mut p = [
+                    (center[0] + rng.random_range(-span..span)).clamp(-180.0, 180.0),
+                    (center[1] + rng.random_range(-span..span)).clamp(-85.0, 85.0),
+                ];
+                if rng.random_bool(0.2) {
+                    // On the rim, straight north or south: the latitude filter's edge.
+                    let dlat = rad_deg(r / EARTH_RADIUS_IN_METERS);
+                    p = [center[0], (center[1] + dlat).clamp(-85.0, 85.0)];
+                }
+                let (got, want) = (within.contains(p), reference(&shape, p));
+                assert_eq!(
+                    got.map(f64::to_bits),
+                    want.map(f64::to_bits),
+                    "{shape:?} at {p:?}"
+                );
+            }
         }
     }
 
