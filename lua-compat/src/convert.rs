@@ -28,11 +28,35 @@ fn line<'b>(buf: &'b [u8], pos: &mut usize) -> &'b [u8] {
     &buf[start..end]
 }
 
+/// An integer reply's digits (as the server wrote them: an optional `-`, then digits); 0 for
+/// anything else, as before.
 fn int(bytes: &[u8]) -> i64 {
-    std::str::from_utf8(bytes)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
+    let (negative, digits) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, bytes),
+    };
+    if digits.is_empty() {
+        return 0;
+    }
+    let mut v: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return 0;
+        }
+        // Accumulated negative, so i64::MIN parses too.
+        v = match v
+            .checked_mul(10)
+            .and_then(|v| v.checked_sub((d - b'0') as i64))
+        {
+            Some(v) => v,
+            None => return 0,
+        };
+    }
+    if negative {
+        v
+    } else {
+        v.checked_neg().unwrap_or(0)
+    }
 }
 
 fn bulk<'b>(buf: &'b [u8], pos: &mut usize, len: i64) -> &'b [u8] {
@@ -224,32 +248,82 @@ unsafe fn write_table(
         return;
     }
     let top = ffi::lua_gettop(l);
+    if !small_plain_array(l, t) && write_tagged(l, t, out, resp3, depth, top) {
+        return;
+    }
+    let mut n = 0;
+    while ffi::lua_rawgeti(l, t, n + 1) != ffi::LUA_TNIL {
+        n += 1;
+        ffi::lua_pop(l, 1);
+    }
+    ffi::lua_settop(l, top);
+    out.array(n as usize);
+    for i in 1..=n {
+        ffi::lua_rawgeti(l, t, i);
+        write_reply(l, ffi::lua_gettop(l), out, resp3, depth + 1);
+        ffi::lua_settop(l, top);
+    }
+}
+
+/// Whether the table at `t` is a short array with no string key at all, so none of the
+/// seven tag probes below can match. Scripts mostly return such tables (`{1, 'Success'}`),
+/// and each probe interns its name and looks it up; walking a few keys with `lua_next` is
+/// cheaper. Longer tables skip the walk: the probes then cost little beside the elements.
+unsafe fn small_plain_array(l: *mut ffi::lua_State, t: c_int) -> bool {
+    const WALK_AT_MOST: usize = 8;
+    let top = ffi::lua_gettop(l);
+    ffi::lua_pushnil(l);
+    let mut seen = 0;
+    let plain = loop {
+        if ffi::lua_next(l, t) == 0 {
+            break true;
+        }
+        seen += 1;
+        if seen > WALK_AT_MOST || ffi::lua_type(l, -2) == ffi::LUA_TSTRING {
+            break false;
+        }
+        ffi::lua_pop(l, 1);
+    };
+    ffi::lua_settop(l, top);
+    plain
+}
+
+/// Redis's tagged tables (`err`, `ok`, `double`, `big_number`, `verbatim_string`, `map`,
+/// `set`), probed in Redis's order; false if the table carries none of them.
+unsafe fn write_tagged(
+    l: *mut ffi::lua_State,
+    t: c_int,
+    out: &mut dyn ReplySink,
+    resp3: bool,
+    depth: usize,
+    top: c_int,
+) -> bool {
     if raw_field(l, t, b"err") == ffi::LUA_TSTRING {
         let text = String::from_utf8_lossy(to_bytes(l, -1)).into_owned();
         ffi::lua_settop(l, top);
         out.error(text.strip_prefix('-').unwrap_or(&text));
-        return;
+        return true;
     }
     ffi::lua_settop(l, top);
     if raw_field(l, t, b"ok") == ffi::LUA_TSTRING {
         let text = String::from_utf8_lossy(to_bytes(l, -1)).replace(['\r', '\n'], " ");
         ffi::lua_settop(l, top);
         out.simple(&text);
-        return;
+        return true;
     }
     ffi::lua_settop(l, top);
     if raw_field(l, t, b"double") == ffi::LUA_TNUMBER {
         let d = ffi::lua_tonumber(l, -1);
         ffi::lua_settop(l, top);
         out.double(d);
-        return;
+        return true;
     }
     ffi::lua_settop(l, top);
     if raw_field(l, t, b"big_number") == ffi::LUA_TSTRING {
         // The writer has no big-number frame: a bulk string, as RESP2 clients get it.
         out.bulk(to_bytes(l, -1));
         ffi::lua_settop(l, top);
-        return;
+        return true;
     }
     ffi::lua_settop(l, top);
     if raw_field(l, t, b"verbatim_string") == ffi::LUA_TTABLE {
@@ -260,7 +334,7 @@ unsafe fn write_table(
             let format = String::from_utf8_lossy(to_bytes(l, -2)).into_owned();
             out.verbatim(&format, to_bytes(l, -1));
             ffi::lua_settop(l, top);
-            return;
+            return true;
         }
     }
     ffi::lua_settop(l, top);
@@ -288,20 +362,41 @@ unsafe fn write_table(
                 ffi::lua_pop(l, 1);
             }
             ffi::lua_settop(l, top);
-            return;
+            return true;
         }
         ffi::lua_settop(l, top);
     }
-    let mut n = 0;
-    while ffi::lua_rawgeti(l, t, n + 1) != ffi::LUA_TNIL {
-        n += 1;
-        ffi::lua_pop(l, 1);
-    }
-    ffi::lua_settop(l, top);
-    out.array(n as usize);
-    for i in 1..=n {
-        ffi::lua_rawgeti(l, t, i);
-        write_reply(l, ffi::lua_gettop(l), out, resp3, depth + 1);
-        ffi::lua_settop(l, top);
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::int;
+
+    #[test]
+    fn integer_replies_parse_as_i64_does() {
+        for text in [
+            "0",
+            "-0",
+            "7",
+            "-7",
+            "1795000000000",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "",
+            "-",
+            "12a",
+            "+5",
+            " 5",
+        ] {
+            let want = text
+                .parse::<i64>()
+                .ok()
+                .filter(|_| !text.starts_with('+'))
+                .unwrap_or(0);
+            assert_eq!(int(text.as_bytes()), want, "{text:?}");
+        }
     }
 }

@@ -327,7 +327,7 @@ pub fn run_script(
             Body::Script(sc) => e.run(sc, epoch, argv, numkeys, busy_ms, &mut host, out),
             Body::Function(lib, name) => {
                 let f = e.library_function(lib, name)?;
-                e.run_function(&f, name, argv, numkeys, busy_ms, true, &mut host, out)
+                e.run_function(f, name, argv, numkeys, busy_ms, true, &mut host, out)
             }
         });
         let wants_all = host.wants_all || host.undeclared;
