@@ -438,6 +438,10 @@ impl Engine {
         install_redis_api(&lua, &redis, &ctx)?;
         let math: Table = base.get("math")?;
         libs::install_random(&lua, &math, ctx.rand.clone())?;
+        // Safety: a plain Lua C function (see `libs::tonumber`).
+        base.raw_set("tonumber", unsafe {
+            lua.create_c_function(libs::tonumber)?
+        })?;
         base.raw_set("cjson", crate::cjson::table(&lua)?)?;
         base.raw_set("bit", libs::bit_table(&lua)?)?;
         base.raw_set("cmsgpack", crate::msgpack::table(&lua)?)?;

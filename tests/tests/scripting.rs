@@ -49,6 +49,16 @@ const PROBES: &[&[&str]] = &[
     &["EVAL", "return redis.error_reply('My err')", "0"],
     &["EVAL", "return redis.error_reply('-X y')", "0"],
     &["EVAL", "return {double=3.5}", "0"],
+    // tonumber, with its short-decimal shortcut and every other path of Lua's own.
+    &["EVAL", "return {tostring(tonumber('1795000000000')), tostring(tonumber('-0')), tostring(tonumber('-42'))}", "0"],
+    &["EVAL", "return {tostring(tonumber('0x10')), tostring(tonumber(' 12 ')), tostring(tonumber('1e3')), tostring(tonumber('9999999999999999999'))}", "0"],
+    &["EVAL", "return {tostring(tonumber('')), tostring(tonumber('12a')), tostring(tonumber({})), tostring(tonumber('+5'))}", "0"],
+    &["EVAL", "return {tostring(tonumber('ff', 16)), tostring(tonumber('z', 36)), tostring(tonumber(' 11 ', 2)), tostring(tonumber('9', 8))}", "0"],
+    &["EVAL", "return tonumber('1', 99)", "0"],
+    &["EVAL", "return tonumber()", "0"],
+    &["EVAL", "return tonumber({}, 16)", "0"],
+    &["EVAL", "return tonumber(ARGV[1]) + 1", "0", "1795000000000"],
+    &["EVAL", "return cjson.encode({'plain', 'q\"s/b\\\\n\\n\\1\\127end'})", "0"],
     // Tags beside array elements, past the short-array walk, and string keys that are no tag.
     &["EVAL", "return {1,2,err='mixed'}", "0"],
     &["EVAL", "return {1,2,3,4,5,6,7,8,9,ok='long'}", "0"],
