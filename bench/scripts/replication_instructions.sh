@@ -9,13 +9,17 @@
 #     echo "replica=$r Ir/ENTER $(( (b - a) / 40000 ))"; done
 #
 # KEEP=DIR keeps the callgrind file (r<replica>.<n>.out) for callgrind_annotate.
+# THREADS=N sets the primary's --threads (2 unless given; THREADS=default passes no flag, the
+# configuration a newcomer gets).
 set -euo pipefail
-bin=$1; n=$2; withrepl=$3
+bin=$(realpath "$1"); n=$2; withrepl=$3
 . "$(dirname "$0")/lib.sh"
 port=$(free_port)
 rport=$((port+1))
 out=$(mktemp); dir=$(mktemp -d); rdir=$(mktemp -d)
-(cd $dir && exec valgrind --tool=callgrind --callgrind-out-file=$out $bin --port $port --threads 2 --save "" --loglevel warning >/dev/null 2>&1) &
+threads=(--threads "${THREADS:-2}")
+[ "${THREADS:-2}" = default ] && threads=()
+(cd $dir && exec valgrind --tool=callgrind --callgrind-out-file=$out $bin --port $port ${threads[@]+"${threads[@]}"} --save "" --loglevel warning >/dev/null 2>&1) &
 pid=$!
 for _ in $(seq 1 100); do redis-cli -p $port ping >/dev/null 2>&1 && break; sleep 0.3; done
 if [ "$withrepl" = 1 ]; then

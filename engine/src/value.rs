@@ -11,6 +11,7 @@ use crate::types::list::List;
 use crate::types::set::Set;
 use crate::types::stream::Stream;
 use crate::types::zset::ZSet;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 /// Longest string Redis stores as `embstr` (`OBJ_ENCODING_EMBSTR_SIZE_LIMIT`).
 pub const EMBSTR_MAX: usize = 44;
@@ -184,13 +185,35 @@ pub struct Entry {
     pub(crate) lru_s: u32,
 }
 
+/// The Unix clock (ms) as the server last read it: at each batch of requests and each cron
+/// tick ([`note_now_ms`]). New keys take their access time from here, as Redis's from its
+/// cached `lruclock`: reading the clock for every key written was a tenth of a pipelined
+/// MSET's instructions.
+static CACHED_NOW_MS: AtomicI64 = AtomicI64::new(0);
+
+/// Records the clock just read (see [`CACHED_NOW_MS`]). Stores only when it moved, so
+/// workers do not bounce the line between cores on every batch.
+#[inline]
+pub fn note_now_ms(now_ms: i64) {
+    if CACHED_NOW_MS.load(Ordering::Relaxed) != now_ms {
+        CACHED_NOW_MS.store(now_ms, Ordering::Relaxed);
+    }
+}
+
+fn cached_now_ms() -> i64 {
+    match CACHED_NOW_MS.load(Ordering::Relaxed) {
+        0 => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64),
+        ms => ms,
+    }
+}
+
 impl Entry {
     pub fn new(value: Value) -> Self {
         // A new key was just accessed (OBJECT IDLETIME 0 after SET, as in Redis); under LFU
-        // it starts at Redis's LFU_INIT_VAL. One vDSO clock read per key written.
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
+        // it starts at Redis's LFU_INIT_VAL.
+        let now_ms = cached_now_ms();
         let lru_s = if crate::lfu::enabled() {
             crate::lfu::initial(now_ms)
         } else {

@@ -390,6 +390,7 @@ fn process_input(
     out: &mut Vec<u8>,
 ) {
     s.now_ms = unix_ms();
+    usher_engine::value::note_now_ms(s.now_ms);
     s.last_command_end = None;
     s.refresh_config();
     s.info.last_active_ms.store(s.now_ms, Ordering::Relaxed);

@@ -183,6 +183,8 @@ async fn cron(index: usize, shared: &'static Shared) {
         let hz = shared.config.read().hz.max(1);
         let period = Duration::from_millis(1000 / hz as u64);
         tokio::time::sleep(period).await;
+        // Keys the policies and expiry write below take their access time from it.
+        usher_engine::value::note_now_ms(crate::shared::unix_ms());
         let budget = period * EXPIRE_TIME_PERCENT / 100;
         // A replica's keys expire and its lines advance by its primary's stream only.
         if !crate::replication::is_replica(shared) {
