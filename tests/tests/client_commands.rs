@@ -156,6 +156,26 @@ fn object_freq_follows_redis_lfu_counter() {
 
 /// Redis 7.2's documentation: with NO-TOUCH ON a client's commands do not change keys'
 /// LRU/LFU, except TOUCH, which still does. (Redis 7.0 lacks the command.)
+/// New keys take their access time from the clock the server read for the batch (not one
+/// read per key): a key written after the connection sat idle must still start at idle 0,
+/// and one left alone must age, on both servers alike.
+#[test]
+fn object_idletime_starts_at_zero_after_an_idle_pause() {
+    let (usher, redis) = (Server::usher(&[]), Server::redis(&[]));
+    let (mut u, mut r) = (usher.client(), redis.client());
+    for c in [&mut u, &mut r] {
+        call(c, &["SET", "old", "v"]);
+    }
+    std::thread::sleep(Duration::from_millis(2100));
+    for c in [&mut u, &mut r] {
+        call(c, &["MSET", "new", "v", "other", "w"]);
+        assert_eq!(call(c, &["OBJECT", "IDLETIME", "new"]), Reply::Int(0));
+        assert_eq!(call(c, &["OBJECT", "IDLETIME", "other"]), Reply::Int(0));
+        let aged = call(c, &["OBJECT", "IDLETIME", "old"]).int();
+        assert!((2..=3).contains(&aged), "old key idle {aged} s");
+    }
+}
+
 #[test]
 fn client_no_touch_leaves_access_data_alone_except_touch() {
     let usher = Server::usher(&["--maxmemory-policy", "allkeys-lfu"]);
