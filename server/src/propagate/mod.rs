@@ -142,6 +142,19 @@ impl Stream {
     /// is not woken: a connection's turn does that once (`wake::turn_appended`).
     fn push(&self, entries: &Pending) -> u64 {
         let mut inner = self.inner.lock();
+        if !self.aof_takes.load(Ordering::Relaxed) && entries.iter().len() == 1 {
+            // Replicas alone read the stream, and one command in the database already selected
+            // needs no SELECT and no MULTI: its bytes go to the tap as they were encoded, not
+            // copied through `buf` first.
+            let first = entries.iter().next();
+            if let Some((_, bytes)) = first.filter(|&(db, _)| inner.db == Some(db)) {
+                if let Some(tap) = self.tap.get() {
+                    tap(bytes);
+                }
+                inner.end += bytes.len() as u64;
+                return inner.end;
+            }
+        }
         let start = inner.buf.len();
         inner.push(entries);
         if let Some(tap) = self.tap.get() {
