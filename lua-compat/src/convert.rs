@@ -28,35 +28,10 @@ fn line<'b>(buf: &'b [u8], pos: &mut usize) -> &'b [u8] {
     &buf[start..end]
 }
 
-/// An integer reply's digits (as the server wrote them: an optional `-`, then digits); 0 for
-/// anything else, as before.
+/// An integer reply's digits (Redis's `string2ll`, as the server wrote them); 0 for anything
+/// else.
 fn int(bytes: &[u8]) -> i64 {
-    let (negative, digits) = match bytes.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, bytes),
-    };
-    if digits.is_empty() {
-        return 0;
-    }
-    let mut v: i64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return 0;
-        }
-        // Accumulated negative, so i64::MIN parses too.
-        v = match v
-            .checked_mul(10)
-            .and_then(|v| v.checked_sub((d - b'0') as i64))
-        {
-            Some(v) => v,
-            None => return 0,
-        };
-    }
-    if negative {
-        v
-    } else {
-        v.checked_neg().unwrap_or(0)
-    }
+    usher_protocol::parse::parse_i64(bytes).unwrap_or(0)
 }
 
 fn bulk<'b>(buf: &'b [u8], pos: &mut usize, len: i64) -> &'b [u8] {

@@ -207,20 +207,6 @@ mod tests {
     }
 }
 
-/// A string of at most 15 decimal digits after an optional `-`, as the double `strtod` reads
-/// it: every such integer is exact in a double.
-fn short_decimal(s: &[u8]) -> Option<f64> {
-    let (negative, digits) = match s.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, s),
-    };
-    if digits.is_empty() || digits.len() > 15 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let v = digits.iter().fold(0u64, |v, d| v * 10 + (d - b'0') as u64) as f64;
-    Some(if negative { -v } else { v })
-}
-
 /// Lua 5.1's `tonumber` (`luaB_tonumber`, line for line, so its errors read the same) with
 /// one shortcut: a one-argument call on a short decimal integer string skips `strtod`.
 /// glibc takes its multi-precision path for a 13-digit arrival time, and `luaB_tonumber`
@@ -233,7 +219,9 @@ pub unsafe extern "C-unwind" fn tonumber(l: *mut ffi::lua_State) -> std::os::raw
     if ffi::lua_gettop(l) == 1 && ffi::lua_type(l, 1) == ffi::LUA_TSTRING {
         let mut len = 0usize;
         let p = ffi::lua_tolstring(l, 1, &mut len);
-        if let Some(v) = short_decimal(std::slice::from_raw_parts(p.cast(), len)) {
+        if let Some(v) =
+            usher_protocol::double::small_integer(std::slice::from_raw_parts(p.cast(), len))
+        {
             ffi::lua_pushnumber(l, v);
             return 1;
         }
@@ -268,7 +256,7 @@ pub unsafe extern "C-unwind" fn tonumber(l: *mut ffi::lua_State) -> std::os::raw
 
 #[cfg(test)]
 mod tonumber_tests {
-    use super::short_decimal;
+    use usher_protocol::double::small_integer as short_decimal;
 
     #[test]
     fn short_decimals_read_as_strtod_does() {

@@ -205,29 +205,7 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     }
 }
 
-/// The fast path for the commonest score, a plain integer (`ZADD line 1796582400123 user`):
-/// an optional `-` and 1 to 15 digits, which an `f64` holds exactly (below 2^53), so the value
-/// is the one `strtod` gives without the general scan (a tenth of its instructions). Anything
-/// else, `+`, spaces, a point or a longer number included, is `None` and takes the general path.
-#[inline]
-pub fn small_integer(s: &[u8]) -> Option<f64> {
-    let (negative, digits) = match s.first()? {
-        b'-' => (true, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || digits.len() > 15 {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        v = v * 10 + (d - b'0') as u64;
-    }
-    let v = v as f64;
-    Some(if negative { -v } else { v })
-}
+pub use usher_protocol::double::small_integer;
 
 /// `strtod`'s value for a hex literal (without its sign), as an `f64`.
 fn hex_to_f64(digits: &str, has_exponent: bool) -> Option<f64> {

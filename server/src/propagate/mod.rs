@@ -101,6 +101,16 @@ impl Inner {
         self.end += (self.buf.len() - start) as u64;
     }
 
+    /// The bytes [`Inner::push`] would append unchanged: one command in the database already
+    /// selected (no SELECT, no MULTI/EXEC around it).
+    fn unframed<'p>(&self, entries: &'p Pending) -> Option<&'p [u8]> {
+        let mut it = entries.iter();
+        match (it.next(), it.next()) {
+            (Some((db, bytes)), None) if self.db == Some(db) => Some(bytes),
+            _ => None,
+        }
+    }
+
     fn select(&mut self, db: usize) {
         let mut n = itoa::Buffer::new();
         encode_command(&mut self.buf, &[&b"SELECT"[..], n.format(db).as_bytes()]);
@@ -142,12 +152,10 @@ impl Stream {
     /// is not woken: a connection's turn does that once (`wake::turn_appended`).
     fn push(&self, entries: &Pending) -> u64 {
         let mut inner = self.inner.lock();
-        if !self.aof_takes.load(Ordering::Relaxed) && entries.iter().len() == 1 {
-            // Replicas alone read the stream, and one command in the database already selected
-            // needs no SELECT and no MULTI: its bytes go to the tap as they were encoded, not
-            // copied through `buf` first.
-            let first = entries.iter().next();
-            if let Some((_, bytes)) = first.filter(|&(db, _)| inner.db == Some(db)) {
+        if !self.aof_takes.load(Ordering::Relaxed) {
+            // Replicas alone read the stream: bytes that need no framing go to the tap as
+            // they were encoded, not copied through `buf` first.
+            if let Some(bytes) = inner.unframed(entries) {
                 if let Some(tap) = self.tap.get() {
                     tap(bytes);
                 }
