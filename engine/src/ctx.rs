@@ -137,6 +137,7 @@ impl<'a, 's> ExecCtx<'a, 's> {
         {
             shard.queues.line_deleted(db, key);
         }
+        shard.queues.sub_queue_written(db, key);
         self.effects.dirty += 1;
     }
 

@@ -199,6 +199,88 @@ fn qsplit_shows_splits_merges_and_refuses_bad_input_without_changes() {
     }
 }
 
+/// A split line answers positions from an index of its arrival scores. Writes to its
+/// sub-queues by plain commands (ZADD, ZREM, DEL: not the way to run a line, but possible)
+/// and tied scores must still give the unsplit line's answers: the same edits on a plain line
+/// and on the users' sub-queues, then every user's QPOS, ENTER and ADMIT compared.
+#[test]
+fn hand_written_sub_queues_and_tied_scores_answer_as_the_unsplit_line() {
+    const K: usize = 4;
+    let usher = split_server();
+    let mut c = usher.client();
+    let (pq, pa) = event("handplain");
+    let (sq, sa) = event("handsplit");
+    let mut now = now_ms() + 86_400_000;
+    let users: Vec<String> = (0..40).map(|i| format!("u{i}")).collect();
+    for u in &users {
+        now += 3;
+        for (q, a) in [(&pq, &pa), (&sq, &sa)] {
+            c.call(&["ENTER", q, a, u, "NOW", &s(now)]);
+        }
+    }
+    assert!(c.call(&["QSPLIT", &sq, &s(K)]).is_simple("OK"));
+    let subs = map(c.call(&["QSPLIT", &sq]))["queues"].strings();
+    // A user's sub-queue: Redis Cluster's CRC16 (XMODEM) of the user, mod K.
+    let home = |_: &mut Client, user: &str| {
+        let crc = user.bytes().fold(0u16, |mut crc, b| {
+            crc ^= (b as u16) << 8;
+            for _ in 0..8 {
+                crc = if crc & 0x8000 != 0 {
+                    (crc << 1) ^ 0x1021
+                } else {
+                    crc << 1
+                };
+            }
+            crc
+        });
+        subs[crc as usize % K].clone()
+    };
+    let compare = |c: &mut Client, now: i64, what: &str, extra: &[&str]| {
+        for u in users
+            .iter()
+            .map(String::as_str)
+            .chain(extra.iter().copied())
+        {
+            let want = c.call(&["QPOS", &pq, &pa, u, "NOW", &s(now)]);
+            let got = c.call(&["QPOS", &sq, &sa, u, "NOW", &s(now)]);
+            assert_eq!(want.items()[..3], got.items()[..3], "{what}: QPOS {u}");
+        }
+    };
+    compare(&mut c, now, "split", &[]);
+    // Ties on u5's score (by member, as pre-queue slots), a moved score, a removal.
+    let tied = c.call(&["ZSCORE", &pq, "u5"]).text();
+    let last = c.call(&["ZSCORE", &pq, "u39"]).text();
+    let moved = s(last.parse::<f64>().unwrap() + 1.0);
+    for (user, score) in [("h1", &tied), ("a0", &tied), ("u3", &moved)] {
+        c.call(&["ZADD", &pq, score, user]);
+        let sub = home(&mut c, user);
+        c.call(&["ZADD", &sub, score, user]);
+    }
+    c.call(&["ZREM", &pq, "u7"]);
+    let sub = home(&mut c, "u7");
+    c.call(&["ZREM", &sub, "u7"]);
+    compare(&mut c, now, "hand edits", &["h1", "a0"]);
+    // A whole sub-queue deleted: its users leave the plain line too.
+    let gone = c.call(&["ZRANGE", &subs[1], "0", "-1"]).strings();
+    assert!(!gone.is_empty());
+    c.call(&["DEL", &subs[1]]);
+    for u in &gone {
+        c.call(&["ZREM", &pq, u]);
+    }
+    compare(&mut c, now, "a sub-queue deleted", &["h1", "a0"]);
+    for round in 0..3 {
+        now += 10;
+        let fresh = format!("late{round}");
+        let want = c.call(&["ENTER", &pq, &pa, &fresh, "NOW", &s(now)]);
+        let got = c.call(&["ENTER", &sq, &sa, &fresh, "NOW", &s(now)]);
+        assert_eq!(want, got, "ENTER {fresh}");
+        let want = c.call(&["ADMIT", &pq, &pa, "3", "NOW", &s(now)]);
+        let got = c.call(&["ADMIT", &sq, &sa, "3", "NOW", &s(now)]);
+        assert_eq!(want, got, "ADMIT, round {round}");
+        compare(&mut c, now, "after admissions", &["h1", "a0"]);
+    }
+}
+
 /// Concurrent ENTERs from several clients while the line is split, re-split and merged back;
 /// an admitter with a cap and a poller run alongside. Nobody is lost or reordered, the cap
 /// holds, and a waiting user's position never goes up.

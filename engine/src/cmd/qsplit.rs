@@ -15,6 +15,7 @@ use crate::command::{cmd, CommandSpec, EngineHandler, Flags, Group};
 use crate::ctx::ExecCtx;
 use crate::error::{CmdError, CmdResult};
 use crate::keyspace_events as ev;
+use crate::queue::registry::SubQueues;
 use crate::queue::split::{choose_sub_queues, split_key, Line};
 use crate::types::hash::{Hash, ListpackLimits};
 use crate::value::Value;
@@ -69,7 +70,7 @@ fn qsplit(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     }
     let reuse: Vec<SmallBytes> = match &line {
         Line::Plain => Vec::new(),
-        Line::Split(subs) => subs.to_vec(),
+        Line::Split(subs) => subs.names().to_vec(),
     };
     let db = ctx.db;
     let subs = match k {
@@ -98,7 +99,9 @@ fn qsplit(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     }
     let next = match &subs {
         None => Line::Plain,
-        Some(names) => Line::Split(names.iter().map(|n| SmallBytes::new(n)).collect()),
+        Some(names) => Line::Split(SubQueues::new(
+            names.iter().map(|n| SmallBytes::new(n)).collect(),
+        )),
     };
     for (user, score) in &waiters {
         zadd(ctx, next.home(queue, user), user, *score);
@@ -125,7 +128,7 @@ fn qsplit(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         ctx.modified_in_sale(&key);
         ctx.notify(ev::HASH, "hset", &key);
     }
-    let split: Option<Arc<[SmallBytes]>> = match next {
+    let split: Option<Arc<SubQueues>> = match next {
         Line::Plain => None,
         Line::Split(subs) => Some(subs),
     };

@@ -50,14 +50,16 @@ pub(crate) fn check_zset(ctx: &mut ExecCtx, key: &[u8]) -> CmdResult {
 }
 
 /// Inserts into the sorted set at `key`, creating it if needed.
-pub(crate) fn zadd(ctx: &mut ExecCtx, key: &[u8], member: &[u8], score: f64) {
+/// Returns the member's score before, if it was there.
+pub(crate) fn zadd(ctx: &mut ExecCtx, key: &[u8], member: &[u8], score: f64) -> Option<f64> {
     let limits = zset_limits(ctx);
     let now = ctx.now_ms;
     let (value, _) = ctx
         .db(key)
         .get_or_insert_with(key, now, || Value::ZSet(Box::default()));
-    if let Value::ZSet(z) = value {
-        z.insert(member, score, &limits);
+    match value {
+        Value::ZSet(z) => z.insert(member, score, &limits),
+        _ => None,
     }
 }
 
@@ -595,7 +597,8 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let session = zset(ctx.db(active), active, clock)?.and_then(|z| z.score(user));
     let line = Line::of(ctx, queue)?;
     let (rank, len, last) = if line.is_split() {
-        line.check(ctx, queue)?;
+        // The user's sub-queue is read (its type checked) by `rank`, the others through the
+        // line's index, which is built from them, types checked, when it is missing.
         (
             line.rank(ctx, queue, user)?,
             line.len(ctx, queue)? as i64,
@@ -737,7 +740,10 @@ fn enter(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let home = lane_home
         .as_deref()
         .unwrap_or_else(|| line.home(queue, user));
-    zadd(ctx, home, user, score);
+    let before = zadd(ctx, home, user, score);
+    if lane_home.is_none() {
+        line.added(ctx, queue, before, score);
+    }
     ctx.modified_in_sale(home);
     ctx.notify(ev::ZSET, "zadd", home);
     ctx.ready(home);
@@ -883,7 +889,8 @@ fn qhold(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     }
     let home = line.home(queue, user);
     let from_main = zset(ctx.db(home), home, clock)?.and_then(|z| z.remove(user));
-    if from_main.is_some() {
+    if let Some(score) = from_main {
+        line.removed(ctx, queue, score);
         ctx.notify(ev::ZSET, "zrem", home);
         drop_if_empty(ctx, home);
         ctx.modified_in_sale(home);
@@ -927,7 +934,8 @@ fn qunhold(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult 
     drop_if_empty(ctx, &held);
     ctx.modified_in_sale(&held);
     let home = line.home(queue, user);
-    zadd(ctx, home, user, score);
+    let before = zadd(ctx, home, user, score);
+    line.added(ctx, queue, before, score);
     ctx.modified_in_sale(home);
     ctx.notify(ev::ZSET, "zadd", home);
     ctx.ready(home);
@@ -1074,7 +1082,13 @@ fn qleave(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, user) = (argv.arg(1), argv.arg(2));
     let line = Line::of(ctx, queue)?;
     line.check(ctx, queue)?;
-    let mut removed = zrem(ctx, line.home(queue, user), user);
+    let home = line.home(queue, user);
+    let now = ctx.now_ms;
+    let score = zset(ctx.db(home), home, now)?.and_then(|z| z.score(user));
+    let mut removed = zrem(ctx, home, user);
+    if let (true, Some(score)) = (removed, score) {
+        line.removed(ctx, queue, score);
+    }
     if !removed {
         let policy = policy_of(ctx, queue)?;
         if policy.as_ref().is_some_and(|p| !p.lanes.is_empty()) {
@@ -1201,11 +1215,18 @@ pub(crate) fn sweep(
     for key in line.keys(queue) {
         let mut here = 0;
         let mut z = zset(ctx.db(key), key, now).ok().flatten();
+        let mut scores = Vec::new();
         for user in stale.iter().filter(|u| line.home(queue, u) == key) {
             match z.as_mut().and_then(|z| z.remove(user)) {
-                Some(_) => here += 1,
+                Some(score) => {
+                    here += 1;
+                    scores.push(score);
+                }
                 None => left.push(user),
             }
+        }
+        for score in scores {
+            line.removed(ctx, queue, score);
         }
         if here > 0 {
             dropped += here;

@@ -25,6 +25,7 @@
 //! family then reads and writes the line through `split::Line`, and the sub-queues are the one
 //! exception to "one slot per command".
 
+pub mod arrivals;
 pub mod draw;
 pub mod heartbeat;
 pub mod keyring;

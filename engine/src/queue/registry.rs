@@ -4,10 +4,12 @@
 //! refused, the admission token bucket and the heartbeat back-fill cursor; for a split line,
 //! the names of its sub-queues (the `<queue>:split` hash is the truth, see `split`).
 
+use super::arrivals::ArrivalIndex;
 use super::policy::{Bucket, Policy};
 use super::rate::AdmissionStats;
 use crate::bytes::SmallBytes;
 use foldhash::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// What the server keeps for a queue with a policy.
@@ -42,8 +44,51 @@ pub struct QueueState {
     /// Automatic queueing: whether arrivals queue now (the cap or the rate was reached and the
     /// line has not drained since), so that each switch is announced once.
     pub queueing: bool,
-    /// The sub-queues of a split line (see [`super::split`]), in order; `None` when unsplit.
-    pub split: Option<Arc<[SmallBytes]>>,
+    /// The sub-queues of a split line (see [`super::split`]); `None` when unsplit.
+    pub split: Option<Arc<SubQueues>>,
+    /// A split line's arrival scores over all its sub-queues, with the flag a command outside
+    /// the family raises when it writes one of them by hand (see
+    /// [`QueueRegistry::sub_queue_written`]); `None` until first needed (built from the
+    /// sub-queues then) and after anything that makes it doubtful.
+    pub arrivals: Option<(ArrivalIndex, Arc<AtomicBool>)>,
+}
+
+/// The sub-queues of a split line, in order, with each one's hash slot: the dispatcher and
+/// the handlers find their shards on every command on the line, so the CRC16 of each name is
+/// taken once, here.
+#[derive(Debug)]
+pub struct SubQueues {
+    names: Box<[SmallBytes]>,
+    slots: Box<[u16]>,
+}
+
+impl SubQueues {
+    pub fn new(names: Vec<SmallBytes>) -> Arc<SubQueues> {
+        let slots = names
+            .iter()
+            .map(|n| usher_cluster::key_hash_slot(n))
+            .collect();
+        Arc::new(SubQueues {
+            names: names.into(),
+            slots,
+        })
+    }
+
+    pub fn names(&self) -> &[SmallBytes] {
+        &self.names
+    }
+
+    pub fn slots(&self) -> &[u16] {
+        &self.slots
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
 }
 
 /// What happened to the seats of one event (the seat keys' hash tag), for the metrics
@@ -78,6 +123,9 @@ pub struct QueueRegistry {
     policies: usize,
     /// Split lines on this shard: while 0, asking whether a line is split costs one compare.
     splits: usize,
+    /// The sub-queues on this shard of split lines (of any shard) whose index is built: a
+    /// write to one by a command outside the family raises its line's flag.
+    sub_queues: HashMap<(u32, SmallBytes), Arc<AtomicBool>>,
     seats: HashMap<(u32, SmallBytes), SeatStats>,
 }
 
@@ -143,9 +191,28 @@ impl QueueRegistry {
         self.splits > 0
     }
 
+    /// Watches `sub_queue` (on this shard) for writes outside the family, raising `flag`.
+    pub fn watch_sub_queue(&mut self, db: usize, sub_queue: &[u8], flag: Arc<AtomicBool>) {
+        self.sub_queues
+            .insert((db as u32, SmallBytes::new(sub_queue)), flag);
+    }
+
+    /// A command outside the waiting-room family wrote `key` (ZADD, DEL, RENAME, EXPIRE...):
+    /// if it is a sub-queue of a split line, that line's arrival index no longer matches it
+    /// and is rebuilt at its next use. One emptiness check while no index is built.
+    #[inline]
+    pub fn sub_queue_written(&self, db: usize, key: &[u8]) {
+        if self.sub_queues.is_empty() {
+            return;
+        }
+        if let Some(flag) = self.sub_queues.get(&(db as u32, SmallBytes::new(key))) {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+
     /// The sub-queues of `queue` if it is split; one compare when no line of the shard is.
     #[inline]
-    pub fn split_of(&self, db: usize, queue: &[u8]) -> Option<&Arc<[SmallBytes]>> {
+    pub fn split_of(&self, db: usize, queue: &[u8]) -> Option<&Arc<SubQueues>> {
         if self.splits == 0 {
             return None;
         }
@@ -153,11 +220,12 @@ impl QueueRegistry {
     }
 
     /// Records (`Some`) or forgets (`None`) the split of `queue`.
-    pub fn set_split(&mut self, db: usize, queue: &[u8], subs: Option<Arc<[SmallBytes]>>) {
+    pub fn set_split(&mut self, db: usize, queue: &[u8], subs: Option<Arc<SubQueues>>) {
         let q = self.entry(db, queue);
         let was = q.split.is_some();
         let now = subs.is_some();
         q.split = subs;
+        q.arrivals = None;
         match (was, now) {
             (false, true) => self.splits += 1,
             (true, false) => self.splits -= 1,
@@ -253,6 +321,7 @@ impl QueueRegistry {
                 q.fresh_statistics();
                 q.last_arrival = None;
                 // The `:split` hash and the sub-queues are gone with the rest.
+                q.arrivals = None;
                 if q.split.take().is_some() {
                     self.splits -= 1;
                 }
@@ -260,6 +329,7 @@ impl QueueRegistry {
         }
         self.queues
             .retain(|(d, _), q| *d as usize != db || q.policy.is_some());
+        self.sub_queues.retain(|(d, _), _| *d as usize != db);
     }
 
     /// CONFIG RESETSTAT.

@@ -17,6 +17,8 @@
 //!
 //! [`QueueRegistry`]: super::registry::QueueRegistry
 
+use super::arrivals::ArrivalIndex;
+use super::registry::SubQueues;
 use crate::bytes::SmallBytes;
 use crate::cmd::zset::get_zset as zset;
 use crate::ctx::ExecCtx;
@@ -25,6 +27,7 @@ use crate::shard::Shard;
 use crate::store::{LockedShards, Store};
 use crate::types::zset::{ScoreBound, ZSet};
 use smallvec::SmallVec;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use usher_cluster::companion_key;
 use usher_cluster::naming::hash_tag;
@@ -139,8 +142,8 @@ pub fn missing_shards(
             continue;
         };
         let store = locked.store();
-        for sub in subs.iter() {
-            let idx = store.shard_of(sub) as u16;
+        for &slot in subs.slots() {
+            let idx = store.shard_of_slot(slot) as u16;
             if !locked.holds_shard(idx) && !out.contains(&idx) {
                 out.push(idx);
             }
@@ -183,7 +186,9 @@ pub fn adopt_split_hash(shard: &mut Shard, db: usize, key: &[u8], now_ms: i64) -
     let Some(subs) = subs else {
         return false;
     };
-    shard.queues.set_split(db, &queue, Some(subs.into()));
+    shard
+        .queues
+        .set_split(db, &queue, Some(SubQueues::new(subs)));
     true
 }
 
@@ -197,7 +202,7 @@ fn below(z: &ZSet, score: f64, member: &[u8]) -> usize {
 /// A waiting line as the queue family sees it: the queue's own sorted set, or its sub-queues.
 pub enum Line {
     Plain,
-    Split(Arc<[SmallBytes]>),
+    Split(Arc<SubQueues>),
 }
 
 impl Line {
@@ -211,8 +216,8 @@ impl Line {
         let Some(subs) = ctx.shards.shard(queue).queues.split_of(db, queue).cloned() else {
             return Ok(Line::Plain);
         };
-        for sub in subs.iter() {
-            let idx = ctx.shards.store().shard_of(sub) as u16;
+        for &slot in subs.slots() {
+            let idx = ctx.shards.store().shard_of_slot(slot) as u16;
             if !ctx.shards.extend(idx) {
                 return Err(CmdError::Static(
                     "ERR a sub-queue of this split line is busy on another shard: retry the command outside MULTI or the script",
@@ -230,7 +235,7 @@ impl Line {
     pub fn keys<'a>(&'a self, queue: &'a [u8]) -> SmallVec<[&'a [u8]; 8]> {
         match self {
             Line::Plain => SmallVec::from_slice(&[queue]),
-            Line::Split(subs) => subs.iter().map(|s| &s[..]).collect(),
+            Line::Split(subs) => subs.names().iter().map(|s| &s[..]).collect(),
         }
     }
 
@@ -239,7 +244,7 @@ impl Line {
     pub fn home<'a>(&'a self, queue: &'a [u8], user: &[u8]) -> &'a [u8] {
         match self {
             Line::Plain => queue,
-            Line::Split(subs) => &subs[home_of(user, subs.len())],
+            Line::Split(subs) => &subs.names()[home_of(user, subs.len())],
         }
     }
 
@@ -270,9 +275,111 @@ impl Line {
 
     /// Users waiting.
     pub fn len(&self, ctx: &mut ExecCtx, queue: &[u8]) -> Result<usize, CmdError> {
+        if let Line::Split(_) = self {
+            return Ok(self.index(ctx, queue)?.len());
+        }
         let mut n = 0;
         self.each(ctx, queue, |_, _, z| n += z.len())?;
         Ok(n)
+    }
+
+    /// The split line's arrival index, built from the sub-queues if there is none yet or a
+    /// command outside the family wrote a sub-queue since. Every sub-queue's shard is held
+    /// ([`Line::of`]), so a build sees the whole line. Errors as the sub-queues' types do.
+    fn index<'c>(
+        &self,
+        ctx: &'c mut ExecCtx,
+        queue: &[u8],
+    ) -> Result<&'c mut ArrivalIndex, CmdError> {
+        let db = ctx.db;
+        let fresh = ctx
+            .shards
+            .shard(queue)
+            .queues
+            .get(db, queue)
+            .and_then(|q| q.arrivals.as_ref())
+            .is_some_and(|(_, edited)| !edited.load(Ordering::Relaxed));
+        if !fresh {
+            self.rebuild_index(ctx, queue)?;
+        }
+        Ok(&mut ctx
+            .shards
+            .shard(queue)
+            .queues
+            .get_mut(db, queue)
+            .and_then(|q| q.arrivals.as_mut())
+            .expect("the index was just built")
+            .0)
+    }
+
+    /// Builds the index from every sub-queue, and watches them for writes by hand.
+    fn rebuild_index(&self, ctx: &mut ExecCtx, queue: &[u8]) -> Result<(), CmdError> {
+        let Line::Split(subs) = self else {
+            return Ok(());
+        };
+        let mut scores = Vec::new();
+        self.each(ctx, queue, |_, _, z| {
+            scores.extend(z.iter_from_rank(0, false).map(|(_, s)| s))
+        })?;
+        let db = ctx.db;
+        let edited = Arc::new(AtomicBool::new(false));
+        for sub in subs.names() {
+            let shard = ctx.shards.shard(sub);
+            shard.queues.watch_sub_queue(db, sub, edited.clone());
+        }
+        ctx.shards.shard(queue).queues.entry(db, queue).arrivals =
+            Some((ArrivalIndex::from_scores(scores), edited));
+        Ok(())
+    }
+
+    /// The built index, if any (the bookkeeping after a write: a missing index is built
+    /// later from the sub-queues, which already hold the write).
+    fn built_index<'c>(&self, ctx: &'c mut ExecCtx, queue: &[u8]) -> Option<&'c mut ArrivalIndex> {
+        if !self.is_split() {
+            return None;
+        }
+        let db = ctx.db;
+        ctx.shards
+            .shard(queue)
+            .queues
+            .get_mut(db, queue)
+            .and_then(|q| q.arrivals.as_mut())
+            .map(|(index, _)| index)
+    }
+
+    /// Drops the index (to be rebuilt at its next use).
+    fn forget_index(&self, ctx: &mut ExecCtx, queue: &[u8]) {
+        let db = ctx.db;
+        if let Some(q) = ctx.shards.shard(queue).queues.get_mut(db, queue) {
+            q.arrivals = None;
+        }
+    }
+
+    /// After the command wrote `user` into their sub-queue at `score` (`old`: their score
+    /// before, if they were there), keeps the index in step.
+    pub fn added(&self, ctx: &mut ExecCtx, queue: &[u8], old: Option<f64>, score: f64) {
+        if let Some(index) = self.built_index(ctx, queue) {
+            if old.is_some_and(|o| !index.remove(o)) {
+                return self.forget_index(ctx, queue);
+            }
+            index.insert(score);
+        }
+    }
+
+    /// After the command removed a waiter with `score` from their sub-queue.
+    pub fn removed(&self, ctx: &mut ExecCtx, queue: &[u8], score: f64) {
+        if let Some(index) = self.built_index(ctx, queue) {
+            if !index.remove(score) {
+                self.forget_index(ctx, queue);
+            }
+        }
+    }
+
+    /// After the command emptied the line's keys.
+    pub fn cleared(&self, ctx: &mut ExecCtx, queue: &[u8]) {
+        if self.is_split() {
+            self.forget_index(ctx, queue);
+        }
     }
 
     /// The arrival score of `user`, if waiting.
@@ -300,20 +407,14 @@ impl Line {
         let Some(score) = self.score(ctx, queue, user)? else {
             return Ok(None);
         };
-        Ok(Some(self.ahead_of(ctx, queue, score, user)?))
-    }
-
-    /// How many waiters come before `(score, member)` across the line.
-    pub fn ahead_of(
-        &self,
-        ctx: &mut ExecCtx,
-        queue: &[u8],
-        score: f64,
-        member: &[u8],
-    ) -> Result<usize, CmdError> {
+        // The user holds `score`: with nobody else on it, those ahead are those below it.
+        if let Some(rank) = self.index(ctx, queue)?.rank_if_unique(score) {
+            return Ok(Some(rank));
+        }
+        // Ties (pre-queue slots, scores written by hand) go by member, in every sub-queue.
         let mut n = 0;
-        self.each(ctx, queue, |_, _, z| n += below(z, score, member))?;
-        Ok(n)
+        self.each(ctx, queue, |_, _, z| n += below(z, score, user))?;
+        Ok(Some(n))
     }
 
     /// How many waiters have a score below `score`.
@@ -323,6 +424,9 @@ impl Line {
         queue: &[u8],
         score: f64,
     ) -> Result<usize, CmdError> {
+        if let Line::Split(_) = self {
+            return Ok(self.index(ctx, queue)?.count_below(score));
+        }
         let mut n = 0;
         self.each(ctx, queue, |_, _, z| n += z.count_below_score(score))?;
         Ok(n)
@@ -330,6 +434,9 @@ impl Line {
 
     /// The highest score in line.
     pub fn last_score(&self, ctx: &mut ExecCtx, queue: &[u8]) -> Result<Option<f64>, CmdError> {
+        if let Line::Split(_) = self {
+            return Ok(self.index(ctx, queue)?.max());
+        }
         let mut last: Option<f64> = None;
         self.each(ctx, queue, |_, _, z| {
             if let Some((_, s)) = z.len().checked_sub(1).and_then(|r| z.get_by_rank(r)) {
@@ -346,7 +453,9 @@ impl Line {
         queue: &[u8],
     ) -> Result<Option<(usize, SmallBytes, f64)>, CmdError> {
         let mut best: Option<(usize, SmallBytes, f64)> = None;
+        let mut waiting = 0;
         self.each(ctx, queue, |i, _, z| {
+            waiting += z.len();
             if let Some((m, s)) = z.get_by_rank(0) {
                 let better = best
                     .as_ref()
@@ -356,6 +465,14 @@ impl Line {
                 }
             }
         })?;
+        // Having read every sub-queue, check the index against them: a write by hand that
+        // escaped the flag (an expiry set by hand, SWAPDB) is caught at the next admission.
+        if self
+            .built_index(ctx, queue)
+            .is_some_and(|x| x.len() != waiting)
+        {
+            self.forget_index(ctx, queue);
+        }
         Ok(best)
     }
 
@@ -371,6 +488,7 @@ impl Line {
         let key = self.keys(queue)[i];
         let now = ctx.now_ms;
         zset(ctx.db(key), key, now).ok().flatten()?.remove(&user);
+        self.removed(ctx, queue, score);
         Some((user, i, score))
     }
 
@@ -414,6 +532,7 @@ impl Line {
                     std::cmp::Ordering::Equal => {
                         let z = zset(ctx.db(key), key, now).ok().flatten()?;
                         z.remove(&m);
+                        self.removed(ctx, queue, s);
                         return Some((m, i, s));
                     }
                     std::cmp::Ordering::Less => lo = mid + 1,

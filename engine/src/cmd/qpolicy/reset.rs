@@ -89,6 +89,7 @@ pub(super) fn qpolicy_reset(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySi
         removed += zset(ctx.db(key), key, clock)?.map_or(0, |z| z.len());
         delete(ctx, key);
     }
+    line.cleared(ctx, queue);
     for key in [
         heartbeat_key(queue),
         held_key(queue),
