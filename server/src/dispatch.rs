@@ -325,10 +325,20 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
             let shared = s.shared;
             let (mut locked, one_slot) = lock_routed(&shared.store, cmd.spec, argv);
             lock_split_lines(s.db, spec, argv, &mut locked);
-            let result = match verify_slot(s, cmd.spec, argv, &mut locked) {
+            let mut result = match verify_slot(s, cmd.spec, argv, &mut locked) {
                 Ok(()) => run_engine(s, spec, argv, out, &mut locked, true, one_slot),
                 Err(e) => Err(e),
             };
+            if result
+                .as_ref()
+                .is_err_and(usher_engine::queue::split::is_sub_queue_busy)
+                && usher_engine::queue::split::user_of(spec.name, argv).is_some()
+            {
+                // Locked for one user's sub-queue, it needed them all (tied arrival scores)
+                // and had changed nothing: again, with the whole line locked.
+                lock_every_sub_queue(s.db, spec, argv, &mut locked);
+                result = run_engine(s, spec, argv, out, &mut locked, true, one_slot);
+            }
             if s.tracking.is_some() && result.is_ok() {
                 // Under the locks the read took: no write can come between read and record.
                 crate::tracking::after_read(s, cmd.spec, argv);
@@ -683,7 +693,20 @@ fn lock_split_lines(
     }
     let keys = spec.key_positions(argv).unwrap_or_default();
     let queues: SmallVec<[&[u8]; 4]> = keys.iter().map(|&i| argv.arg(i)).collect();
-    usher_engine::queue::split::lock_sub_queues(locked, db, &queues);
+    let user = usher_engine::queue::split::user_of(spec.name, argv);
+    usher_engine::queue::split::lock_sub_queues(locked, db, &queues, user);
+}
+
+/// [`lock_split_lines`] without narrowing to one user's sub-queue.
+fn lock_every_sub_queue(
+    db: usize,
+    spec: &CommandSpec<EngineHandler>,
+    argv: Argv<'_>,
+    locked: &mut LockedShards<'_>,
+) {
+    let keys = spec.key_positions(argv).unwrap_or_default();
+    let queues: SmallVec<[&[u8]; 4]> = keys.iter().map(|&i| argv.arg(i)).collect();
+    usher_engine::queue::split::lock_sub_queues(locked, db, &queues, None);
 }
 
 /// Starts a transaction (MULTI).

@@ -372,6 +372,112 @@ fn split_and_merge_under_concurrent_enters_lose_and_reorder_nobody() {
     });
 }
 
+/// ENTER and QPOS on a split line lock only the user's sub-queue, and a user whose arrival
+/// score ties another's needs every sub-queue: under contention (two worker threads, clients
+/// entering, admitting and polling at once) the dispatcher runs such a command again with the
+/// whole line locked, so no client ever sees an error, and a tied user's position only falls.
+#[test]
+fn tied_users_polled_under_contention_get_answers_not_errors() {
+    let usher = split_server();
+    let (q, a) = event("ties");
+    let mut c = usher.client();
+    for i in 0..200 {
+        c.call(&["ENTER", &q, &a, &format!("early{i:03}")]);
+    }
+    assert!(c.call(&["QSPLIT", &q, "8"]).is_simple("OK"));
+    // Twenty users on one score near the back (written by hand, as pre-queue slots would).
+    let last = c.call(&["QPOS", &q, &a, "early199"]);
+    assert_eq!(last.items()[1].int(), 200);
+    let subs = map(c.call(&["QSPLIT", &q]))["queues"].strings();
+    let score: String = subs
+        .iter()
+        .find_map(|sub| match c.call(&["ZSCORE", sub, "early199"]) {
+            Reply::Bulk(_) => Some(c.call(&["ZSCORE", sub, "early199"]).text()),
+            _ => None,
+        })
+        .unwrap();
+    let tied: Vec<String> = (0..20).map(|i| format!("tied{i:02}")).collect();
+    for user in &tied {
+        let r = c.call(&["ENTER", &q, &a, user]);
+        assert_eq!(r.items()[0].text(), "NEW");
+        // Move them onto early199's score, in their own sub-queue.
+        for sub in &subs {
+            c.call(&["ZADD", sub, "XX", &score, user]);
+        }
+    }
+    let port = usher.port;
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let pollers: Vec<_> = (0..2)
+            .map(|t| {
+                let (q, a, tied, done) = (&q, &a, &tied, &done);
+                scope.spawn(move || {
+                    let mut c = Client::connect(port).unwrap();
+                    let mut last = vec![i64::MAX; tied.len()];
+                    let mut polls = 0;
+                    while !done.load(Ordering::Relaxed) || polls < 200 {
+                        let i = (polls * 7 + t) % tied.len();
+                        let r = c.call(&["QPOS", q, a, &tied[i]]);
+                        assert!(!r.is_error(), "{r:?}");
+                        if r.items()[0].text() == "WAITING" {
+                            let pos = r.items()[1].int();
+                            assert!(pos <= last[i], "{}: {} -> {pos}", tied[i], last[i]);
+                            last[i] = pos;
+                        }
+                        polls += 1;
+                    }
+                    polls
+                })
+            })
+            .collect();
+        let enterer = scope.spawn(|| {
+            let mut c = Client::connect(port).unwrap();
+            for j in 0..1500 {
+                let r = c.call(&["ENTER", &q, &a, &format!("late{j:04}")]);
+                assert!(!r.is_error(), "{r:?}");
+            }
+        });
+        let admitter = scope.spawn(|| {
+            let mut c = Client::connect(port).unwrap();
+            while !done.load(Ordering::Relaxed) {
+                let r = c.call(&["ADMIT", &q, &a, "1"]);
+                assert!(!r.is_error(), "{r:?}");
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        });
+        enterer.join().unwrap();
+        done.store(true, Ordering::Relaxed);
+        admitter.join().unwrap();
+        for p in pollers {
+            assert!(p.join().unwrap() >= 200);
+        }
+    });
+    // A script holding one sub-queue's shard for a while (each in turn): a tied user's QPOS
+    // that needs it waits and answers, whichever side of the queue's shard it lies on.
+    let spin = "local t0 = redis.call('TIME') \
+        repeat local t = redis.call('TIME') \
+        until (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > 150000 \
+        return redis.call('ZCARD', KEYS[1])";
+    for sub in &subs {
+        std::thread::scope(|scope| {
+            let script = scope.spawn(|| {
+                let mut c = Client::connect(port).unwrap();
+                c.call(&["EVAL", spin, "1", sub])
+            });
+            std::thread::sleep(Duration::from_millis(50));
+            let r = c.call(&["QPOS", &q, &a, &tied[3]]);
+            assert!(!r.is_error(), "QPOS beside a script on {sub}: {r:?}");
+            assert!(!script.join().unwrap().is_error());
+        });
+    }
+    // Tied users are ordered by id among themselves, as in one sorted set.
+    let places: Vec<i64> = tied
+        .iter()
+        .map(|u| c.call(&["QPOS", &q, &a, u]).items()[1].int())
+        .collect();
+    assert!(places.windows(2).all(|w| w[1] == w[0] + 1), "{places:?}");
+}
+
 /// A policy on a split event: the server's tick admits at the rate under the cap, and each
 /// admitted user's token reaches them through QPOS; the split survives a restart.
 #[test]

@@ -1207,7 +1207,7 @@ pub(crate) fn sweep(
     ctx.notify(ev::ZSET, "zrem", hb);
     drop_if_empty(ctx, hb);
     ctx.modified_in_sale(hb);
-    let Ok(line) = Line::of(ctx, queue) else {
+    let Ok(line) = Line::of(ctx, queue).and_then(|l| l.hold_all(ctx).map(|_| l)) else {
         return stale;
     };
     let mut dropped = 0;

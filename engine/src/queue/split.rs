@@ -125,12 +125,24 @@ pub fn choose_sub_queues(
     (names.len() == k).then_some(names)
 }
 
+/// The user argument of the commands that read a split line only through its arrival index
+/// and the user's own sub-queue while the index is sound and the line not empty (ENTER and
+/// QPOS, nearly every request of a sale): the dispatcher locks that one sub-queue for them.
+pub fn user_of<'a>(command: &str, argv: usher_protocol::Argv<'a>) -> Option<&'a [u8]> {
+    let narrow = ["ENTER", "QPOS"]
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(command));
+    narrow.then(|| argv.get(3)).flatten()
+}
+
 /// The shards holding the sub-queues of any split line among `queues` that `locked` does not
-/// hold yet. One compare per key while no line of their shard is split.
+/// hold yet: only `user`'s sub-queue where the line allows it (see [`user_of`]). One compare
+/// per key while no line of their shard is split.
 pub fn missing_shards(
     locked: &mut LockedShards,
     db: usize,
     queues: impl Iterator<Item = impl AsRef<[u8]>>,
+    user: Option<&[u8]>,
 ) -> SmallVec<[u16; 8]> {
     let mut out = SmallVec::new();
     for queue in queues {
@@ -141,8 +153,19 @@ pub fn missing_shards(
         let Some(subs) = shard.queues.split_of(db, queue).cloned() else {
             continue;
         };
+        let narrow = user.filter(|_| {
+            shard.queues.get(db, queue).is_some_and(|q| {
+                q.arrivals.as_ref().is_some_and(|(index, edited)| {
+                    !index.is_empty() && !edited.load(Ordering::Relaxed)
+                })
+            })
+        });
         let store = locked.store();
-        for &slot in subs.slots() {
+        let slots = match narrow {
+            Some(user) => std::slice::from_ref(&subs.slots()[home_of(user, subs.len())]),
+            None => subs.slots(),
+        };
+        for &slot in slots {
             let idx = store.shard_of_slot(slot) as u16;
             if !locked.holds_shard(idx) && !out.contains(&idx) {
                 out.push(idx);
@@ -153,11 +176,17 @@ pub fn missing_shards(
 }
 
 /// Makes `locked` hold the sub-queue shards of every split line among `queues` (the
-/// dispatcher's part: a command on a split event locks its sub-queues too, ascending). Loops
-/// when it had to release everything, since a split may have changed meanwhile.
-pub fn lock_sub_queues<Q: AsRef<[u8]>>(locked: &mut LockedShards, db: usize, queues: &[Q]) {
+/// dispatcher's part: a command on a split event locks its sub-queues too, ascending; only
+/// `user`'s where [`missing_shards`] allows). Loops when it had to release everything, since
+/// a split (or its index) may have changed meanwhile.
+pub fn lock_sub_queues<Q: AsRef<[u8]>>(
+    locked: &mut LockedShards,
+    db: usize,
+    queues: &[Q],
+    user: Option<&[u8]>,
+) {
     loop {
-        let mut missing = missing_shards(locked, db, queues.iter());
+        let mut missing = missing_shards(locked, db, queues.iter(), user);
         if missing.is_empty() || locked.widen(&mut missing) {
             return;
         }
@@ -192,6 +221,25 @@ pub fn adopt_split_hash(shard: &mut Shard, db: usize, key: &[u8], now_ms: i64) -
     true
 }
 
+/// A lower shard of a split line was busy when a command that had not locked it needed it.
+static SUB_QUEUE_BUSY: &str = "ERR a sub-queue of this split line is busy on another shard: retry the command outside MULTI or the script";
+
+/// True for the error of a command that found a sub-queue's shard busy: before it changed
+/// anything, so the dispatcher may run it again with every sub-queue locked (ENTER and QPOS,
+/// locked narrowly, need them all for a user whose arrival score ties another's).
+pub fn is_sub_queue_busy(e: &CmdError) -> bool {
+    matches!(e, CmdError::Static(text) if *text == SUB_QUEUE_BUSY)
+}
+
+/// Holds the shard of `slot` (see [`Line::hold_all`]).
+fn hold(ctx: &mut ExecCtx, slot: u16) -> Result<(), CmdError> {
+    let idx = ctx.shards.store().shard_of_slot(slot) as u16;
+    match ctx.shards.extend(idx) {
+        true => Ok(()),
+        false => Err(CmdError::Static(SUB_QUEUE_BUSY)),
+    }
+}
+
 /// How many members of `z` come before `(score, member)` in sorted-set order (ties, as
 /// pre-queue slots or scores written by hand, by member).
 #[inline]
@@ -206,25 +254,34 @@ pub enum Line {
 }
 
 impl Line {
-    /// The line of `queue`. For a split one, makes sure every sub-queue's shard is held: the
-    /// dispatcher locked them already, but a transaction, a script or a policy tick may not
-    /// have, and takes them now (a lower shard only if free: else the command fails, nothing
-    /// changed).
+    /// The line of `queue`. Takes no lock: each method holds the sub-queue shards it reads
+    /// (the user's own, or all of them; see [`Line::hold_all`]), which the dispatcher has
+    /// usually locked already (`lock_sub_queues`).
     #[inline]
     pub fn of(ctx: &mut ExecCtx, queue: &[u8]) -> Result<Line, CmdError> {
         let db = ctx.db;
-        let Some(subs) = ctx.shards.shard(queue).queues.split_of(db, queue).cloned() else {
-            return Ok(Line::Plain);
-        };
-        for &slot in subs.slots() {
-            let idx = ctx.shards.store().shard_of_slot(slot) as u16;
-            if !ctx.shards.extend(idx) {
-                return Err(CmdError::Static(
-                    "ERR a sub-queue of this split line is busy on another shard: retry the command outside MULTI or the script",
-                ));
-            }
+        Ok(match ctx.shards.shard(queue).queues.split_of(db, queue) {
+            Some(subs) => Line::Split(subs.clone()),
+            None => Line::Plain,
+        })
+    }
+
+    /// Makes sure every sub-queue's shard is held. The dispatcher locked them for most
+    /// commands; a transaction, a script or a policy tick takes them now, a lower shard only
+    /// if free (else the command fails before it changes anything).
+    pub fn hold_all(&self, ctx: &mut ExecCtx) -> Result<(), CmdError> {
+        match self {
+            Line::Plain => Ok(()),
+            Line::Split(subs) => subs.slots().iter().try_for_each(|&slot| hold(ctx, slot)),
         }
-        Ok(Line::Split(subs))
+    }
+
+    /// Makes sure the shard of `user`'s sub-queue is held.
+    fn hold_home(&self, ctx: &mut ExecCtx, user: &[u8]) -> Result<(), CmdError> {
+        match self {
+            Line::Plain => Ok(()),
+            Line::Split(subs) => hold(ctx, subs.slots()[home_of(user, subs.len())]),
+        }
     }
 
     pub fn is_split(&self) -> bool {
@@ -250,6 +307,7 @@ impl Line {
 
     /// WRONGTYPE unless every key of the line is absent or a sorted set.
     pub fn check(&self, ctx: &mut ExecCtx, queue: &[u8]) -> Result<(), CmdError> {
+        self.hold_all(ctx)?;
         let now = ctx.now_ms;
         for key in self.keys(queue) {
             zset(ctx.db(key), key, now)?;
@@ -264,6 +322,7 @@ impl Line {
         queue: &[u8],
         mut f: impl FnMut(usize, &[u8], &mut ZSet),
     ) -> Result<(), CmdError> {
+        self.hold_all(ctx)?;
         let now = ctx.now_ms;
         for (i, key) in self.keys(queue).into_iter().enumerate() {
             if let Some(z) = zset(ctx.db(key), key, now)? {
@@ -283,24 +342,37 @@ impl Line {
         Ok(n)
     }
 
-    /// The split line's arrival index, built from the sub-queues if there is none yet or a
-    /// command outside the family wrote a sub-queue since. Every sub-queue's shard is held
-    /// ([`Line::of`]), so a build sees the whole line. Errors as the sub-queues' types do.
+    /// The split line's arrival index, built from the sub-queues (all their shards held) if
+    /// there is none yet or a command outside the family wrote a sub-queue since. Errors as
+    /// the sub-queues' types do.
     fn index<'c>(
         &self,
         ctx: &'c mut ExecCtx,
         queue: &[u8],
     ) -> Result<&'c mut ArrivalIndex, CmdError> {
         let db = ctx.db;
-        let fresh = ctx
+        let state = ctx
             .shards
             .shard(queue)
             .queues
             .get(db, queue)
             .and_then(|q| q.arrivals.as_ref())
-            .is_some_and(|(_, edited)| !edited.load(Ordering::Relaxed));
-        if !fresh {
-            self.rebuild_index(ctx, queue)?;
+            .map(|(_, edited)| edited.load(Ordering::Relaxed));
+        match state {
+            Some(false) => {}
+            None => {
+                self.hold_all(ctx)?;
+                self.rebuild_index(ctx, queue)?;
+            }
+            // Written by hand since it was built. A command locked narrowly (the dispatcher
+            // saw the index sound) finds the flag raised by a write that ran alongside it, on
+            // a shard it does not hold: answering from the index as it was is answering
+            // before that write. Rebuilt as soon as every sub-queue can be held.
+            Some(true) => {
+                if self.hold_all(ctx).is_ok() {
+                    self.rebuild_index(ctx, queue)?;
+                }
+            }
         }
         Ok(&mut ctx
             .shards
@@ -347,11 +419,17 @@ impl Line {
             .map(|(index, _)| index)
     }
 
-    /// Drops the index (to be rebuilt at its next use).
+    /// Marks the index doubtful (rebuilt at its next use that holds every sub-queue).
     fn forget_index(&self, ctx: &mut ExecCtx, queue: &[u8]) {
         let db = ctx.db;
-        if let Some(q) = ctx.shards.shard(queue).queues.get_mut(db, queue) {
-            q.arrivals = None;
+        if let Some((_, edited)) = ctx
+            .shards
+            .shard(queue)
+            .queues
+            .get(db, queue)
+            .and_then(|q| q.arrivals.as_ref())
+        {
+            edited.store(true, Ordering::Relaxed);
         }
     }
 
@@ -389,6 +467,7 @@ impl Line {
         queue: &[u8],
         user: &[u8],
     ) -> Result<Option<f64>, CmdError> {
+        self.hold_home(ctx, user)?;
         let (key, now) = (self.home(queue, user), ctx.now_ms);
         Ok(zset(ctx.db(key), key, now)?.and_then(|z| z.score(user)))
     }
@@ -499,6 +578,7 @@ impl Line {
         queue: &[u8],
         rank: usize,
     ) -> Option<(SmallBytes, usize, f64)> {
+        self.hold_all(ctx).ok()?;
         let keys = self.keys(queue);
         let now = ctx.now_ms;
         if keys.len() == 1 {
