@@ -122,12 +122,17 @@ impl ArrivalIndex {
         }
         // The last block starting at or below `score` (or the first block, for a new least).
         let b = self.firsts.partition_point(|&f| f <= score).max(1) - 1;
+        let last_block = b + 1 == self.blocks.len();
         let block = &mut self.blocks[b];
         let at = block.partition_point(|&s| s <= score);
         block.insert(at, score);
         self.firsts[b] = block[0];
         if block.len() > BLOCK_CAP {
-            let tail = block.split_off(block.len() / 2);
+            // An arrival at the back of the line starts a new block and leaves this one full
+            // (arrivals only ever come at the back); anywhere else the block halves.
+            let appended = last_block && at == BLOCK_CAP;
+            let keep = if appended { BLOCK_CAP } else { block.len() / 2 };
+            let tail = block.split_off(keep);
             self.firsts.insert(b + 1, tail[0]);
             self.blocks.insert(b + 1, tail);
             self.rebuild_fenwick();

@@ -150,16 +150,18 @@ pub fn missing_shards(
         let Some(shard) = locked.try_shard(queue) else {
             continue;
         };
-        let Some(subs) = shard.queues.split_of(db, queue).cloned() else {
+        if !shard.queues.has_splits() {
+            continue;
+        }
+        let Some((subs, sound)) = shard.queues.get(db, queue).and_then(|q| {
+            let sound = q.arrivals.as_ref().is_some_and(|(index, edited)| {
+                !index.is_empty() && !edited.load(Ordering::Relaxed)
+            });
+            Some((q.split.clone()?, sound))
+        }) else {
             continue;
         };
-        let narrow = user.filter(|_| {
-            shard.queues.get(db, queue).is_some_and(|q| {
-                q.arrivals.as_ref().is_some_and(|(index, edited)| {
-                    !index.is_empty() && !edited.load(Ordering::Relaxed)
-                })
-            })
-        });
+        let narrow = user.filter(|_| sound);
         let store = locked.store();
         let slots = match narrow {
             Some(user) => std::slice::from_ref(&subs.slots()[home_of(user, subs.len())]),
@@ -335,31 +337,33 @@ impl Line {
     /// Users waiting.
     pub fn len(&self, ctx: &mut ExecCtx, queue: &[u8]) -> Result<usize, CmdError> {
         if let Line::Split(_) = self {
-            return Ok(self.index(ctx, queue)?.len());
+            return self.read_index(ctx, queue, ArrivalIndex::len);
         }
         let mut n = 0;
         self.each(ctx, queue, |_, _, z| n += z.len())?;
         Ok(n)
     }
 
-    /// The split line's arrival index, built from the sub-queues (all their shards held) if
-    /// there is none yet or a command outside the family wrote a sub-queue since. Errors as
-    /// the sub-queues' types do.
-    fn index<'c>(
+    /// `read` of the split line's arrival index, built first from the sub-queues (all their
+    /// shards held) if there is none yet or a command outside the family wrote a sub-queue
+    /// since. Errors as the sub-queues' types do.
+    fn read_index<R>(
         &self,
-        ctx: &'c mut ExecCtx,
+        ctx: &mut ExecCtx,
         queue: &[u8],
-    ) -> Result<&'c mut ArrivalIndex, CmdError> {
+        read: impl Fn(&ArrivalIndex) -> R,
+    ) -> Result<R, CmdError> {
         let db = ctx.db;
-        let state = ctx
+        let found = ctx
             .shards
             .shard(queue)
             .queues
             .get(db, queue)
             .and_then(|q| q.arrivals.as_ref())
-            .map(|(_, edited)| edited.load(Ordering::Relaxed));
-        match state {
-            Some(false) => {}
+            .map(|(index, edited)| (edited.load(Ordering::Relaxed), read(index)));
+        match found {
+            // Sound: one registry look-up on the hot path.
+            Some((false, answer)) => return Ok(answer),
             None => {
                 self.hold_all(ctx)?;
                 self.rebuild_index(ctx, queue)?;
@@ -368,20 +372,18 @@ impl Line {
             // saw the index sound) finds the flag raised by a write that ran alongside it, on
             // a shard it does not hold: answering from the index as it was is answering
             // before that write. Rebuilt as soon as every sub-queue can be held.
-            Some(true) => {
-                if self.hold_all(ctx).is_ok() {
-                    self.rebuild_index(ctx, queue)?;
+            Some((true, answer)) => {
+                if self.hold_all(ctx).is_err() {
+                    return Ok(answer);
                 }
+                self.rebuild_index(ctx, queue)?;
             }
         }
-        Ok(&mut ctx
-            .shards
-            .shard(queue)
-            .queues
-            .get_mut(db, queue)
-            .and_then(|q| q.arrivals.as_mut())
-            .expect("the index was just built")
-            .0)
+        let q = ctx.shards.shard(queue).queues.get(db, queue);
+        let (index, _) = q
+            .and_then(|q| q.arrivals.as_ref())
+            .expect("the index was just built");
+        Ok(read(index))
     }
 
     /// Builds the index from every sub-queue, and watches them for writes by hand.
@@ -487,7 +489,7 @@ impl Line {
             return Ok(None);
         };
         // The user holds `score`: with nobody else on it, those ahead are those below it.
-        if let Some(rank) = self.index(ctx, queue)?.rank_if_unique(score) {
+        if let Some(rank) = self.read_index(ctx, queue, |x| x.rank_if_unique(score))? {
             return Ok(Some(rank));
         }
         // Ties (pre-queue slots, scores written by hand) go by member, in every sub-queue.
@@ -504,7 +506,7 @@ impl Line {
         score: f64,
     ) -> Result<usize, CmdError> {
         if let Line::Split(_) = self {
-            return Ok(self.index(ctx, queue)?.count_below(score));
+            return self.read_index(ctx, queue, |x| x.count_below(score));
         }
         let mut n = 0;
         self.each(ctx, queue, |_, _, z| n += z.count_below_score(score))?;
@@ -514,7 +516,7 @@ impl Line {
     /// The highest score in line.
     pub fn last_score(&self, ctx: &mut ExecCtx, queue: &[u8]) -> Result<Option<f64>, CmdError> {
         if let Line::Split(_) = self {
-            return Ok(self.index(ctx, queue)?.max());
+            return self.read_index(ctx, queue, ArrivalIndex::max);
         }
         let mut last: Option<f64> = None;
         self.each(ctx, queue, |_, _, z| {
