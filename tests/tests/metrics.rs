@@ -104,6 +104,34 @@ fn the_endpoint_passes_promtool_and_follows_the_sale() {
     assert!(head.starts_with("HTTP/1.1 404"), "{head}");
 }
 
+/// A split line's waiters live on other shards' keys: the gauge counts them all (through the
+/// line's arrival index), split or merged back.
+#[test]
+fn a_split_line_counts_every_sub_queue_in_the_waiting_gauge() {
+    let metrics_port = free_port();
+    let usher = Server::usher(&["--metrics-port", &metrics_port.to_string(), "--shards", "4"]);
+    let mut c = usher.client();
+    let (q, a) = ("queue:{split}", "active:{split}");
+    for i in 0..30 {
+        c.call(&["ENTER", q, a, &format!("u{i}")]);
+    }
+    let gauge = || {
+        let (_, body) = get(metrics_port, "/metrics");
+        value(
+            &body,
+            "usher_queue_waiting{db=\"0\",queue=\"queue:{split}\"}",
+        )
+    };
+    assert_eq!(gauge(), Some(30.0));
+    assert!(c.call(&["QSPLIT", q, "4"]).is_simple("OK"));
+    assert_eq!(gauge(), Some(30.0));
+    c.call(&["ADMIT", q, a, "4"]);
+    c.call(&["QLEAVE", q, "u20"]);
+    assert_eq!(gauge(), Some(25.0));
+    assert!(c.call(&["QSPLIT", q, "1"]).is_simple("OK"));
+    assert_eq!(gauge(), Some(25.0));
+}
+
 #[test]
 fn seats_tokens_abandoners_and_persistence_are_counted_per_event() {
     let metrics_port = free_port();

@@ -173,7 +173,11 @@ pub fn event_gauges(shard: &mut Shard, now_ms: i64, limit: usize) -> Vec<EventGa
             EventGauges {
                 db,
                 queue: q.to_vec(),
-                waiting: 0,
+                // A split line's waiters are on other shards: its arrival index counts them.
+                waiting: match (&state.split, &state.arrivals) {
+                    (Some(_), Some((index, _))) => index.len() as u64,
+                    _ => 0,
+                },
                 active: None,
                 admitted_total: state.stats.admitted_total,
                 admit_rate_per_sec: state.stats.rate_per_ms(now_ms).map(|r| r * 1000.0),
@@ -193,7 +197,7 @@ pub fn event_gauges(shard: &mut Shard, now_ms: i64, limit: usize) -> Vec<EventGa
         .collect();
     for g in &mut out {
         let db = shard.db(g.db);
-        g.waiting = zset(db, &g.queue, now_ms)
+        g.waiting += zset(db, &g.queue, now_ms)
             .ok()
             .flatten()
             .map_or(0, |z| z.len() as u64);

@@ -133,6 +133,8 @@ fn qsplit(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         Line::Split(subs) => Some(subs),
     };
     ctx.shards.shard(queue).queues.set_split(db, queue, split);
+    // Every shard is held: build the new line's arrival index now, not at its first use.
+    Line::of(ctx, queue)?.len(ctx, queue)?;
     out.ok();
     Ok(())
 }
