@@ -3,11 +3,11 @@
 //!
 //! - **Writing.** Commands reach the propagation stream (`crate::propagate`) under their shard
 //!   locks; [`write_out`] moves the stream's bytes into the current incremental file.
-//!   `appendfsync always`: the writer thread writes each batch, `fdatasync`s and publishes
-//!   the synced offset; a connection holds its replies until the offset of its last write is
-//!   covered, so one fsync serves every client of every thread that wrote meanwhile (group
-//!   commit). `everysec` and `no`: each worker writes its turn's bytes itself at the end of
-//!   the turn (`propagate::wake`), and the writer thread fsyncs once a second (`everysec`).
+//!   Each worker writes its turn's bytes itself at the end of the turn (`propagate::wake`,
+//!   [`turn_end`]). `appendfsync always`: it then `fdatasync`s and publishes the synced
+//!   offset; a connection holds its replies until the offset of its last write is covered, so
+//!   one fsync serves every client of the turn, and of other threads that wrote before it
+//!   (group commit). `everysec`: the writer thread fsyncs once a second.
 //!   A failed write or fsync keeps what was not written, refuses writes (`-MISCONF`, see
 //!   `crate::persistence::disk_error`) and is retried every 100 ms.
 //! - **Rewriting** (BGREWRITEAOF, auto-aof-rewrite-*, `CONFIG SET appendonly yes`), fork-less:
@@ -270,10 +270,26 @@ fn note_error(shared: &Shared, e: &std::io::Error) {
     aof.last_write_ok.store(false, Ordering::Relaxed);
 }
 
-/// Whether a worker writes its turn's appends itself (`everysec`, `no`) rather than handing
-/// them to the writer thread (`always`, whose fsync is shared by every thread's clients).
-pub fn writes_inline(shared: &Shared) -> bool {
-    shared.aof.fsync.load(Ordering::Relaxed) != 0
+/// A worker's end of a turn in which its connections appended: it writes the stream's bytes
+/// itself and, under `appendfsync always`, fsyncs them, as Redis's one thread writes and
+/// fsyncs its AOF buffer in `beforeSleep` before the turn's replies leave. One fsync then
+/// covers every client of the turn (of every thread, for what they appended before it), with
+/// no hand-off to the writer thread and back (a futex wake each way per batch, and a batch
+/// that started its fsync on whatever had arrived: one fsync per 20 commands where Redis's
+/// turn holds 44). Workers of other threads whose waiters it covered are woken. The writer
+/// thread still takes the server's own jobs' appends and retries a failed write or fsync.
+pub fn turn_end(shared: &Shared) {
+    let wrote = write_out(shared);
+    let aof = &shared.aof;
+    if wrote && aof.fsync.load(Ordering::Relaxed) == 0 && aof.unsynced.load(Ordering::SeqCst) {
+        if sync(shared) {
+            aof.last_write_ok.store(true, Ordering::Relaxed);
+        }
+        shared
+            .stream
+            .wake
+            .synced(shared.stream.synced.load(Ordering::SeqCst));
+    }
 }
 
 /// Takes the stream's unwritten bytes and writes them to the current file (switching files

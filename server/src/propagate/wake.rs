@@ -6,16 +6,16 @@
 //!   appended asks its worker's *dispatcher* (one local task per worker thread) to see the
 //!   bytes written; the dispatcher, woken locally, runs after the connections already queued
 //!   in this turn, so once per turn, as Redis writes its AOF buffer once per event-loop turn.
-//!   Under `everysec` and `no` the dispatcher writes the file itself (`aof::write_out`) and
-//!   wakes the turn's connections locally: no other thread is involved (handing the write to
-//!   the writer cost a futex wake there and a cross-thread wake back per turn). Under `always`
-//!   it kicks the writer, whose one fsync serves every thread's clients; the kick is a futex
-//!   wake only when the writer sleeps (`writer_sleeping`).
-//! - **Writer → workers.** A connection parks its replies (until its bytes are written, or
-//!   fsynced under `appendfsync always`, `aof::sync_covers`) in its
-//!   worker's waiter list with the offset they need. After each fsync the writer notifies only
-//!   the workers whose smallest waited-for offset the fsync covers (one cross-thread wake per
-//!   worker), and their dispatcher wakes only the covered connections (local wakes).
+//!   The dispatcher writes the file itself (`aof::turn_end`), and under `always` fsyncs it,
+//!   then wakes the turn's connections locally: no other thread is involved (handing the
+//!   write to the writer cost a futex wake there and a cross-thread wake back per turn). The
+//!   writer thread is kicked only for the server's own jobs (`Stream::append`); the kick is a
+//!   futex wake only when it sleeps (`writer_sleeping`).
+//! - **Fsync → other workers.** A connection parks its replies (until its bytes are written,
+//!   or fsynced under `appendfsync always`, `aof::sync_covers`) in its worker's waiter list
+//!   with the offset they need. After each fsync (a worker's, or the writer's) only the
+//!   workers whose smallest waited-for offset it covers are notified (one cross-thread wake
+//!   per worker), and their dispatcher wakes only the covered connections (local wakes).
 //!
 //! Lost wake-ups are excluded the same way on both sides: the waiting side publishes what it
 //! waits for, then re-reads the state it waits on (all `SeqCst`), and the waking side changes
@@ -179,11 +179,7 @@ async fn dispatcher(shared: &'static Shared, hub: &'static Hub) {
             std::mem::take(&mut local.kick)
         });
         if kick {
-            if crate::persistence::aof::writes_inline(shared) {
-                crate::persistence::aof::write_out(shared);
-            } else {
-                shared.stream.kick();
-            }
+            crate::persistence::aof::turn_end(shared);
         }
         LOCAL.with(|cell| {
             let mut cell = cell.borrow_mut();
