@@ -141,6 +141,14 @@ impl<'a, 's> ExecCtx<'a, 's> {
         self.effects.dirty += 1;
     }
 
+    /// The waiting-room state the shard of `queue` keeps for it in the current database (see
+    /// `queue::registry`); the queue's shard must be held.
+    #[inline]
+    pub fn queue_state(&mut self, queue: &[u8]) -> Option<&mut crate::queue::registry::QueueState> {
+        let db = self.db;
+        self.shards.shard(queue).queues.get_mut(db, queue)
+    }
+
     /// [`ExecCtx::modified`] for the waiting-room family's own writes: a line that admissions
     /// empty is still the same sale, so its statistics stay.
     #[inline]

@@ -22,5 +22,22 @@ pub mod server;
 pub mod wait;
 
 pub use diff::Differ;
+
+/// CRC16/XMODEM, the Redis Cluster key hash (a key's slot is this mod 16384, without a hash
+/// tag), for tests that must know where usher puts a key: a shard, a split line's sub-queue.
+pub fn crc16(data: &[u8]) -> u16 {
+    let mut crc: u16 = 0;
+    for &b in data {
+        crc ^= (b as u16) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc
+}
 pub use resp::{Client, Reply};
 pub use server::Server;

@@ -221,18 +221,8 @@ fn hand_written_sub_queues_and_tied_scores_answer_as_the_unsplit_line() {
     assert!(c.call(&["QSPLIT", &sq, &s(K)]).is_simple("OK"));
     let subs = map(c.call(&["QSPLIT", &sq]))["queues"].strings();
     // A user's sub-queue: Redis Cluster's CRC16 (XMODEM) of the user, mod K.
-    let home = |_: &mut Client, user: &str| {
-        let crc = user.bytes().fold(0u16, |mut crc, b| {
-            crc ^= (b as u16) << 8;
-            for _ in 0..8 {
-                crc = if crc & 0x8000 != 0 {
-                    (crc << 1) ^ 0x1021
-                } else {
-                    crc << 1
-                };
-            }
-            crc
-        });
+    let home = |user: &str| {
+        let crc = usher_tests::crc16(user.as_bytes());
         subs[crc as usize % K].clone()
     };
     let compare = |c: &mut Client, now: i64, what: &str, extra: &[&str]| {
@@ -253,11 +243,11 @@ fn hand_written_sub_queues_and_tied_scores_answer_as_the_unsplit_line() {
     let moved = s(last.parse::<f64>().unwrap() + 1.0);
     for (user, score) in [("h1", &tied), ("a0", &tied), ("u3", &moved)] {
         c.call(&["ZADD", &pq, score, user]);
-        let sub = home(&mut c, user);
+        let sub = home(user);
         c.call(&["ZADD", &sub, score, user]);
     }
     c.call(&["ZREM", &pq, "u7"]);
-    let sub = home(&mut c, "u7");
+    let sub = home("u7");
     c.call(&["ZREM", &sub, "u7"]);
     compare(&mut c, now, "hand edits", &["h1", "a0"]);
     // A whole sub-queue deleted: its users leave the plain line too.

@@ -271,29 +271,13 @@ fn a_failed_watch_answers_null_in_resp3() {
     }
 }
 
-/// CRC16/XMODEM, the Redis Cluster key hash, to pick keys on distinct shards.
-fn crc16(data: &[u8]) -> u16 {
-    let mut crc: u16 = 0;
-    for &b in data {
-        crc ^= (b as u16) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc
-}
-
 /// One key per shard 0..shards (usher maps slot `s` to shard `s % shards`).
 fn key_per_shard(shards: u16) -> Vec<String> {
     let mut keys: Vec<Option<String>> = vec![None; shards as usize];
     let mut i = 0;
     while keys.iter().any(Option::is_none) {
         let k = format!("key:{i}");
-        let shard = (crc16(k.as_bytes()) % 16384) % shards;
+        let shard = (usher_tests::crc16(k.as_bytes()) % 16384) % shards;
         keys[shard as usize].get_or_insert(k);
         i += 1;
     }

@@ -792,12 +792,8 @@ fn passes_through(
     match p.method {
         Method::Passthrough => true,
         Method::Auto => {
-            let db = ctx.db;
             let admitted = ctx
-                .shards
-                .shard(queue)
-                .queues
-                .get(db, queue)
+                .queue_state(queue)
                 .map_or(0, |q| q.stats.admitted_last_minute(now));
             p.rate_per_min.is_none_or(|rate| admitted < rate as u64)
         }
@@ -956,12 +952,8 @@ fn prequeue_score(p: &Policy, queue: &[u8], user: &[u8], open_at: i64) -> f64 {
 /// The admission pace for estimates, in users per ms: measured when the window says enough,
 /// else the policy's configured rate, else unknown.
 fn pace_per_ms(ctx: &mut ExecCtx, queue: &[u8], policy: Option<&Policy>, now: i64) -> Option<f64> {
-    let db = ctx.db;
     let measured = ctx
-        .shards
-        .shard(queue)
-        .queues
-        .get(db, queue)
+        .queue_state(queue)
         .and_then(|q| q.stats.rate_per_ms(now));
     measured.or_else(|| {
         policy

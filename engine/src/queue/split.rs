@@ -353,12 +353,8 @@ impl Line {
         queue: &[u8],
         read: impl Fn(&ArrivalIndex) -> R,
     ) -> Result<R, CmdError> {
-        let db = ctx.db;
         let found = ctx
-            .shards
-            .shard(queue)
-            .queues
-            .get(db, queue)
+            .queue_state(queue)
             .and_then(|q| q.arrivals.as_ref())
             .map(|(index, edited)| (edited.load(Ordering::Relaxed), read(index)));
         match found {
@@ -379,8 +375,8 @@ impl Line {
                 self.rebuild_index(ctx, queue)?;
             }
         }
-        let q = ctx.shards.shard(queue).queues.get(db, queue);
-        let (index, _) = q
+        let (index, _) = ctx
+            .queue_state(queue)
             .and_then(|q| q.arrivals.as_ref())
             .expect("the index was just built");
         Ok(read(index))
@@ -412,25 +408,14 @@ impl Line {
         if !self.is_split() {
             return None;
         }
-        let db = ctx.db;
-        ctx.shards
-            .shard(queue)
-            .queues
-            .get_mut(db, queue)
+        ctx.queue_state(queue)
             .and_then(|q| q.arrivals.as_mut())
             .map(|(index, _)| index)
     }
 
     /// Marks the index doubtful (rebuilt at its next use that holds every sub-queue).
     fn forget_index(&self, ctx: &mut ExecCtx, queue: &[u8]) {
-        let db = ctx.db;
-        if let Some((_, edited)) = ctx
-            .shards
-            .shard(queue)
-            .queues
-            .get(db, queue)
-            .and_then(|q| q.arrivals.as_ref())
-        {
+        if let Some((_, edited)) = ctx.queue_state(queue).and_then(|q| q.arrivals.as_ref()) {
             edited.store(true, Ordering::Relaxed);
         }
     }
