@@ -58,18 +58,7 @@ fn key_slot(key: &[u8]) -> u16 {
         let len = key[open + 1..].iter().position(|&b| b == b'}')?;
         (len > 0).then(|| &key[open + 1..open + 1 + len])
     });
-    let mut crc: u16 = 0;
-    for &b in tagged.unwrap_or(key) {
-        crc ^= (b as u16) << 8;
-        for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
-        }
-    }
-    crc & 0x3FFF
+    usher_tests::crc16(tagged.unwrap_or(key)) & 0x3FFF
 }
 
 fn shard_of(key: &str) -> u16 {
