@@ -1,69 +1,21 @@
 //! The connection side of blocking commands (see `usher_engine::blocking` for the model).
 //!
 //! After every engine command (and after a whole EXEC) the dispatcher, still holding the
-//! command's shard locks, serves clients blocked on the keys the command filled
-//! ([`serve_ready_keys`]), then registers the command itself if it asked to block
-//! ([`register_if_blocked`]). The connection loop then waits for one of: its waiter being
-//! served (wake-up), the deadline, CLIENT UNBLOCK, input (only to notice EOF), or a kill.
+//! command's shard locks, serves clients blocked on the keys the command filled, then
+//! registers the command itself if it asked to block (`crate::waiters`, below the
+//! dispatcher). The connection loop then waits for one of: its waiter being served
+//! (wake-up), the deadline, CLIENT UNBLOCK, input (only to notice EOF), or a kill; this
+//! module handles each, and re-runs a blocked command through the dispatcher when asked.
 
 use crate::client::{flag, UNBLOCK_ERROR, UNBLOCK_REDIRECT};
 use crate::dispatch::{finish, lock_for, run_engine};
 use crate::registry::Spec;
 use crate::session::{Blocked, Session};
+use crate::waiters::serve_ready_keys;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
-use usher_engine::blocking::{serve_all_ready, Waiter};
-use usher_engine::ctx::{ExecCtx, TimeoutReply};
-use usher_engine::store::LockedShards;
+use usher_engine::ctx::TimeoutReply;
 use usher_protocol::{ReplySink, RespWriter};
-
-/// Serves waiters of every key the last command(s) filled, under `locked`.
-pub fn serve_ready_keys(s: &mut Session, locked: &mut LockedShards<'_>) {
-    if s.effects.ready_keys.is_empty() {
-        return;
-    }
-    let mut ctx = ExecCtx {
-        shards: locked,
-        db: s.db,
-        now_ms: s.now_ms,
-        config: &s.hot.engine,
-        effects: &mut s.effects,
-        may_block: false,
-    };
-    serve_all_ready(&mut ctx);
-}
-
-/// Registers the session as blocked if its command asked to, under the command's locks.
-pub fn register_if_blocked(
-    s: &mut Session,
-    locked: &mut LockedShards<'_>,
-    cmd_id: u32,
-    argv: usher_protocol::Argv<'_>,
-) {
-    let Some(block) = s.effects.block.take() else {
-        return;
-    };
-    let waiter = Waiter::new(
-        s.info.id,
-        s.db,
-        block.argv.clone().unwrap_or_else(|| argv.to_owned_argv()),
-        s.resp,
-        block.keys.clone(),
-        block.deadline_ms,
-        block.serve,
-        s.info.clone(),
-    );
-    for key in &block.keys {
-        locked.shard(key).blocked.push(s.db, key, waiter.clone());
-    }
-    *s.info.blocked_waiter.lock() = Some(waiter.clone());
-    s.info.set_flag(flag::BLOCKED, true);
-    s.blocked = Some(Blocked {
-        waiter,
-        cmd_id,
-        on_timeout: block.on_timeout,
-    });
-}
 
 /// Removes the waiter from every queue it is in and clears the blocked state. Locks one shard
 /// at a time; the caller holds none.

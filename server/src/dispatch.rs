@@ -343,8 +343,8 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
                 // Under the locks the read took: no write can come between read and record.
                 crate::tracking::after_read(s, cmd.spec, argv);
             }
-            crate::blocked::serve_ready_keys(s, &mut locked);
-            crate::blocked::register_if_blocked(s, &mut locked, cmd.id, argv);
+            crate::waiters::serve_ready_keys(s, &mut locked);
+            crate::waiters::register_if_blocked(s, &mut locked, cmd.id, argv);
             crate::propagate::commit(s, &mut locked);
             drop(locked);
             after_unlock(s);

@@ -47,6 +47,7 @@ mod slowlog;
 mod stats;
 mod tls;
 mod tracking;
+mod waiters;
 mod warm;
 
 use config::Invocation;

@@ -348,7 +348,7 @@ pub fn run_script(
             Err(text) => break Err(CmdError::Owned(text)),
         }
     };
-    crate::blocked::serve_ready_keys(s, locked);
+    crate::waiters::serve_ready_keys(s, locked);
     result
 }
 

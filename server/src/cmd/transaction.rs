@@ -151,7 +151,7 @@ fn exec(
         }
     }
     // Clients blocked on keys the transaction filled are served before anyone else runs.
-    crate::blocked::serve_ready_keys(s, &mut locked);
+    crate::waiters::serve_ready_keys(s, &mut locked);
     crate::propagate::commit(s, &mut locked);
     drop(locked);
     crate::dispatch::after_unlock(s);
