@@ -101,6 +101,25 @@ impl ArrivalIndex {
         Some(below)
     }
 
+    /// The score at 0-based place `rank` in ascending order (a random event's draw).
+    pub fn select(&self, rank: usize) -> Option<f64> {
+        if rank >= self.len {
+            return None;
+        }
+        // Fenwick descent: the most blocks whose total stays at or below `rank`.
+        let (mut blocks, mut rest) = (0, rank);
+        let mut step = self.fenwick.len().next_power_of_two();
+        while step > 0 {
+            let next = blocks + step;
+            if next <= self.fenwick.len() && self.fenwick[next - 1] <= rest {
+                blocks = next;
+                rest -= self.fenwick[next - 1];
+            }
+            step >>= 1;
+        }
+        self.blocks.get(blocks)?.get(rest).copied()
+    }
+
     /// How many scores equal `score`.
     pub fn count_equal(&self, score: f64) -> usize {
         let b = self.firsts.partition_point(|&f| f <= score);
@@ -220,6 +239,10 @@ mod tests {
     fn check(index: &ArrivalIndex, model: &[f64], probes: &[f64]) {
         assert_eq!(index.len(), model.len());
         assert_eq!(index.max(), model.last().copied());
+        for (rank, &score) in model.iter().enumerate() {
+            assert_eq!(index.select(rank), Some(score), "select {rank}");
+        }
+        assert_eq!(index.select(model.len()), None);
         for &p in probes.iter().chain(model) {
             let below = model.iter().filter(|&&s| s < p).count();
             let equal = model.iter().filter(|&&s| s == p).count();
