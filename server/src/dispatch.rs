@@ -26,7 +26,6 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 use usher_cluster::key_hash_slot;
 use usher_engine::command::{CommandSpec, EngineHandler, Flags};
-use usher_engine::ctx::ExecCtx;
 use usher_engine::error::{CmdError, CmdResult};
 use usher_engine::store::{LockedShards, Store};
 use usher_protocol::{errors, Argv, ReplySink, RespWriter};
@@ -523,15 +522,7 @@ pub fn run_engine(
     // after EXEC).
     s.effects.dirty = 0;
     s.effects.block = None;
-    let mut ctx = ExecCtx {
-        shards: locked,
-        db: s.db,
-        now_ms: s.now_ms,
-        config: &s.hot.engine,
-        effects: &mut s.effects,
-        may_block,
-    };
-    let result = handler(&mut ctx, argv, out);
+    let result = handler(&mut s.exec_ctx(locked, may_block), argv, out);
     if s.hot.engine.notify_classes & usher_engine::keyspace_events::KEY_MISS != 0
         && !spec.flags.contains(Flags::READONLY)
         && !usher_engine::keyspace_stats::counted_as_reads()

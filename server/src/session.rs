@@ -8,8 +8,9 @@ use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use usher_engine::blocking::Waiter;
-use usher_engine::ctx::{Effects, TimeoutReply};
+use usher_engine::ctx::{Effects, ExecCtx, TimeoutReply};
 use usher_engine::shard::WatchFlag;
+use usher_engine::store::LockedShards;
 use usher_protocol::{OwnedArgv, Protocol};
 
 /// CLIENT REPLY mode.
@@ -197,6 +198,23 @@ impl Session {
             asking: false,
             slot_route: None,
             last_lookup: Default::default(),
+        }
+    }
+
+    /// The engine's context for running a command (or serving waiters) under `locked`, in
+    /// this session's database, clock, configuration and effects.
+    pub fn exec_ctx<'a, 's>(
+        &'a mut self,
+        locked: &'a mut LockedShards<'s>,
+        may_block: bool,
+    ) -> ExecCtx<'a, 's> {
+        ExecCtx {
+            shards: locked,
+            db: self.db,
+            now_ms: self.now_ms,
+            config: &self.hot.engine,
+            effects: &mut self.effects,
+            may_block,
         }
     }
 

@@ -7,7 +7,6 @@
 use crate::client::flag;
 use crate::session::{Blocked, Session};
 use usher_engine::blocking::{serve_all_ready, Waiter};
-use usher_engine::ctx::ExecCtx;
 use usher_engine::store::LockedShards;
 
 /// Serves waiters of every key the last command(s) filled, under `locked`.
@@ -15,15 +14,7 @@ pub fn serve_ready_keys(s: &mut Session, locked: &mut LockedShards<'_>) {
     if s.effects.ready_keys.is_empty() {
         return;
     }
-    let mut ctx = ExecCtx {
-        shards: locked,
-        db: s.db,
-        now_ms: s.now_ms,
-        config: &s.hot.engine,
-        effects: &mut s.effects,
-        may_block: false,
-    };
-    serve_all_ready(&mut ctx);
+    serve_all_ready(&mut s.exec_ctx(locked, false));
 }
 
 /// Registers the session as blocked if its command asked to, under the command's locks.

@@ -218,16 +218,6 @@ impl ArrivalIndex {
             }
         }
     }
-
-    /// Bytes held, for MEMORY accounting.
-    pub fn heap_bytes(&self) -> usize {
-        self.blocks
-            .iter()
-            .map(|b| b.capacity() * 8 + 24)
-            .sum::<usize>()
-            + self.firsts.capacity() * 8
-            + self.fenwick.capacity() * 8
-    }
 }
 
 #[cfg(test)]
