@@ -132,6 +132,10 @@ fn qsplit(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         Line::Plain => None,
         Line::Split(subs) => Some(subs),
     };
+    // The old sub-queues are plain keys now (or sub-queues again, watched anew below).
+    for old in &reuse {
+        ctx.shards.shard(old).queues.unwatch_sub_queue(db, old);
+    }
     ctx.shards.shard(queue).queues.set_split(db, queue, split);
     // Every shard is held: build the new line's arrival index now, not at its first use.
     Line::of(ctx, queue)?.len(ctx, queue)?;

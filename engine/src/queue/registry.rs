@@ -197,6 +197,12 @@ impl QueueRegistry {
             .insert((db as u32, SmallBytes::new(sub_queue)), flag);
     }
 
+    /// Stops watching `sub_queue` (its line was merged back or split anew).
+    pub fn unwatch_sub_queue(&mut self, db: usize, sub_queue: &[u8]) {
+        self.sub_queues
+            .remove(&(db as u32, SmallBytes::new(sub_queue)));
+    }
+
     /// A command outside the waiting-room family wrote `key` (ZADD, DEL, RENAME, EXPIRE...):
     /// if it is a sub-queue of a split line, that line's arrival index no longer matches it
     /// and is rebuilt at its next use. One emptiness check while no index is built.
@@ -338,5 +344,26 @@ impl QueueRegistry {
             q.fresh_statistics();
         }
         self.seats.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_to_a_watched_sub_queue_raise_its_lines_flag_until_unwatched() {
+        let mut registry = QueueRegistry::default();
+        let flag = Arc::new(AtomicBool::new(false));
+        registry.sub_queue_written(0, b"q{#1}");
+        registry.watch_sub_queue(0, b"q{#1}", flag.clone());
+        registry.sub_queue_written(1, b"q{#1}"); // another database
+        registry.sub_queue_written(0, b"other");
+        assert!(!flag.load(Ordering::Relaxed));
+        registry.sub_queue_written(0, b"q{#1}");
+        assert!(flag.swap(false, Ordering::Relaxed));
+        registry.unwatch_sub_queue(0, b"q{#1}");
+        registry.sub_queue_written(0, b"q{#1}");
+        assert!(!flag.load(Ordering::Relaxed));
     }
 }
