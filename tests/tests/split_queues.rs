@@ -205,11 +205,26 @@ fn qsplit_shows_splits_merges_and_refuses_bad_input_without_changes() {
 /// and on the users' sub-queues, then every user's QPOS, ENTER and ADMIT compared.
 #[test]
 fn hand_written_sub_queues_and_tied_scores_answer_as_the_unsplit_line() {
+    hand_edits_and_ties("fifo");
+}
+
+/// The same on a random event: a draw that lands on a tied score picks, by member, the user
+/// the unsplit line's draw picks.
+#[test]
+fn random_draws_over_tied_scores_pick_as_the_unsplit_line() {
+    hand_edits_and_ties("random");
+}
+
+fn hand_edits_and_ties(method: &str) {
     const K: usize = 4;
     let usher = split_server();
     let mut c = usher.client();
-    let (pq, pa) = event("handplain");
-    let (sq, sa) = event("handsplit");
+    let (pq, pa) = event(&format!("handplain{method}"));
+    let (sq, sa) = event(&format!("handsplit{method}"));
+    for (q, a) in [(&pq, &pa), (&sq, &sa)] {
+        let r = c.call(&["QPOLICY", "SET", q, a, "METHOD", method, "SEED", "ties"]);
+        assert!(r.is_simple("OK"), "{r:?}");
+    }
     let mut now = now_ms() + 86_400_000;
     let users: Vec<String> = (0..40).map(|i| format!("u{i}")).collect();
     for u in &users {
@@ -241,7 +256,11 @@ fn hand_written_sub_queues_and_tied_scores_answer_as_the_unsplit_line() {
     let tied = c.call(&["ZSCORE", &pq, "u5"]).text();
     let last = c.call(&["ZSCORE", &pq, "u39"]).text();
     let moved = s(last.parse::<f64>().unwrap() + 1.0);
-    for (user, score) in [("h1", &tied), ("a0", &tied), ("u3", &moved)] {
+    let more: Vec<String> = (2..10).map(|i| format!("h{i}")).collect();
+    let hand = [("h1", &tied), ("a0", &tied), ("u3", &moved)]
+        .into_iter()
+        .chain(more.iter().map(|h| (h.as_str(), &tied)));
+    for (user, score) in hand {
         c.call(&["ZADD", &pq, score, user]);
         let sub = home(user);
         c.call(&["ZADD", &sub, score, user]);
@@ -258,7 +277,7 @@ fn hand_written_sub_queues_and_tied_scores_answer_as_the_unsplit_line() {
         c.call(&["ZREM", &pq, u]);
     }
     compare(&mut c, now, "a sub-queue deleted", &["h1", "a0"]);
-    for round in 0..3 {
+    for round in 0..6 {
         now += 10;
         let fresh = format!("late{round}");
         let want = c.call(&["ENTER", &pq, &pa, &fresh, "NOW", &s(now)]);

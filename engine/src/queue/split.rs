@@ -623,12 +623,29 @@ impl Line {
         queue: &[u8],
         rank: usize,
     ) -> Option<(SmallBytes, usize, f64)> {
-        let (score, below) = self
+        let (score, below, unique) = self
             .read_index(ctx, queue, |x| {
-                x.select(rank).map(|s| (s, x.count_below(s)))
+                x.select(rank)
+                    .map(|s| (s, x.count_below(s), x.rank_if_unique(s).is_some()))
             })
             .ok()??;
         let now = ctx.now_ms;
+        if unique {
+            // The one waiter on that score: the first sub-queue holding it is theirs.
+            for (i, key) in self.keys(queue).into_iter().enumerate() {
+                let Ok(Some(z)) = zset(ctx.db(key), key, now) else {
+                    continue;
+                };
+                let user = match z.get_by_rank(z.count_below_score(score)) {
+                    Some((m, s)) if s == score => SmallBytes::new(m),
+                    _ => continue,
+                };
+                z.remove(&user)?;
+                self.removed(ctx, queue, score);
+                return Some((user, i, score));
+            }
+            return None;
+        }
         let mut tied: Vec<(SmallBytes, usize)> = Vec::new();
         for (i, key) in self.keys(queue).into_iter().enumerate() {
             if let Ok(Some(z)) = zset(ctx.db(key), key, now) {
