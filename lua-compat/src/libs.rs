@@ -256,7 +256,7 @@ pub unsafe extern "C-unwind" fn tonumber(l: *mut ffi::lua_State) -> std::os::raw
 
 #[cfg(test)]
 mod tonumber_tests {
-    use usher_protocol::double::small_integer as short_decimal;
+    use usher_protocol::double::small_integer;
 
     #[test]
     fn short_decimals_read_as_strtod_does() {
@@ -270,7 +270,7 @@ mod tonumber_tests {
             "-999999999999999",
         ] {
             let want: f64 = s.parse().unwrap();
-            let got = short_decimal(s.as_bytes()).unwrap();
+            let got = small_integer(s.as_bytes()).unwrap();
             assert_eq!(got.to_bits(), want.to_bits(), "{s}");
         }
         for s in [
@@ -285,7 +285,7 @@ mod tonumber_tests {
             "1000000000000000",
             "12a",
         ] {
-            assert_eq!(short_decimal(s.as_bytes()), None, "{s:?}");
+            assert_eq!(small_integer(s.as_bytes()), None, "{s:?}");
         }
     }
 }

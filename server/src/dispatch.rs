@@ -323,7 +323,7 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
         Spec::Engine(spec) => {
             let shared = s.shared;
             let (mut locked, one_slot) = lock_routed(&shared.store, cmd.spec, argv);
-            lock_split_lines(s.db, spec, argv, &mut locked);
+            lock_split_lines(s.db, spec, argv, &mut locked, true);
             let mut result = match verify_slot(s, cmd.spec, argv, &mut locked) {
                 Ok(()) => run_engine(s, spec, argv, out, &mut locked, true, one_slot),
                 Err(e) => Err(e),
@@ -335,7 +335,7 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
             {
                 // Locked for one user's sub-queue, it needed them all (tied arrival scores)
                 // and had changed nothing: again, with the whole line locked.
-                lock_every_sub_queue(s.db, spec, argv, &mut locked);
+                lock_split_lines(s.db, spec, argv, &mut locked, false);
                 result = run_engine(s, spec, argv, out, &mut locked, true, one_slot);
             }
             if s.tracking.is_some() && result.is_ok() {
@@ -670,12 +670,14 @@ fn lock_routed<'s>(store: &'s Store, spec: Spec, argv: Argv<'_>) -> (LockedShard
 /// A waiting-room command on a split line also locks the line's sub-queues, which live on
 /// other shards: the one exception to `SAME_SLOT`'s single slot, in standalone mode (see
 /// `docs/split-queues.md`). One compare per held shard while none of them has a split line.
+/// `narrow`: ENTER and QPOS may lock only their user's sub-queue (`split::user_of`).
 #[inline]
 fn lock_split_lines(
     db: usize,
     spec: &CommandSpec<EngineHandler>,
     argv: Argv<'_>,
     locked: &mut LockedShards<'_>,
+    narrow: bool,
 ) {
     if spec.group != usher_engine::command::Group::Queue
         || !locked.iter_mut().any(|s| s.queues.has_splits())
@@ -684,20 +686,10 @@ fn lock_split_lines(
     }
     let keys = spec.key_positions(argv).unwrap_or_default();
     let queues: SmallVec<[&[u8]; 4]> = keys.iter().map(|&i| argv.arg(i)).collect();
-    let user = usher_engine::queue::split::user_of(spec.name, argv);
+    let user = narrow
+        .then(|| usher_engine::queue::split::user_of(spec.name, argv))
+        .flatten();
     usher_engine::queue::split::lock_sub_queues(locked, db, &queues, user);
-}
-
-/// [`lock_split_lines`] without narrowing to one user's sub-queue.
-fn lock_every_sub_queue(
-    db: usize,
-    spec: &CommandSpec<EngineHandler>,
-    argv: Argv<'_>,
-    locked: &mut LockedShards<'_>,
-) {
-    let keys = spec.key_positions(argv).unwrap_or_default();
-    let queues: SmallVec<[&[u8]; 4]> = keys.iter().map(|&i| argv.arg(i)).collect();
-    usher_engine::queue::split::lock_sub_queues(locked, db, &queues, None);
 }
 
 /// Starts a transaction (MULTI).

@@ -154,8 +154,6 @@ fn object_freq_follows_redis_lfu_counter() {
     assert!((8..=40).contains(&freq), "after 300 hits: {freq}");
 }
 
-/// Redis 7.2's documentation: with NO-TOUCH ON a client's commands do not change keys'
-/// LRU/LFU, except TOUCH, which still does. (Redis 7.0 lacks the command.)
 /// New keys take their access time from the clock the server read for the batch (not one
 /// read per key): a key written after the connection sat idle must still start at idle 0,
 /// and one left alone must age, on both servers alike.
@@ -176,6 +174,8 @@ fn object_idletime_starts_at_zero_after_an_idle_pause() {
     }
 }
 
+/// Redis 7.2's documentation: with NO-TOUCH ON a client's commands do not change keys'
+/// LRU/LFU, except TOUCH, which still does. (Redis 7.0 lacks the command.)
 #[test]
 fn client_no_touch_leaves_access_data_alone_except_touch() {
     let usher = Server::usher(&["--maxmemory-policy", "allkeys-lfu"]);

@@ -65,12 +65,17 @@ pub(crate) fn zadd(ctx: &mut ExecCtx, key: &[u8], member: &[u8], score: f64) -> 
 
 /// Removes `member` from the sorted set at `key`; true if it was there. Empty sets disappear.
 pub(crate) fn zrem(ctx: &mut ExecCtx, key: &[u8], member: &[u8]) -> bool {
+    zrem_score(ctx, key, member).is_some()
+}
+
+/// [`zrem`], answering the score `member` had.
+pub(crate) fn zrem_score(ctx: &mut ExecCtx, key: &[u8], member: &[u8]) -> Option<f64> {
     let now = ctx.now_ms;
     let removed = match zset(ctx.db(key), key, now) {
-        Ok(Some(z)) => z.remove(member).is_some(),
-        _ => false,
+        Ok(Some(z)) => z.remove(member),
+        _ => None,
     };
-    if removed {
+    if removed.is_some() {
         ctx.notify(ev::ZSET, "zrem", key);
         drop_if_empty(ctx, key);
         ctx.modified_in_sale(key);
@@ -883,13 +888,9 @@ fn qhold(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
         out.int(0);
         return Ok(());
     }
-    let home = line.home(queue, user);
-    let from_main = zset(ctx.db(home), home, clock)?.and_then(|z| z.remove(user));
+    let from_main = zrem_score(ctx, line.home(queue, user), user);
     if let Some(score) = from_main {
         line.removed(ctx, queue, score);
-        ctx.notify(ev::ZSET, "zrem", home);
-        drop_if_empty(ctx, home);
-        ctx.modified_in_sale(home);
     }
     // A user held from a lane is released (QUNHOLD) into the main line.
     let waited = from_main.or_else(|| lanes::remove(ctx, queue, Some(&policy), user));
@@ -1074,13 +1075,11 @@ fn qleave(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
     let (queue, user) = (argv.arg(1), argv.arg(2));
     let line = Line::of(ctx, queue)?;
     line.check(ctx, queue)?;
-    let home = line.home(queue, user);
-    let now = ctx.now_ms;
-    let score = zset(ctx.db(home), home, now)?.and_then(|z| z.score(user));
-    let mut removed = zrem(ctx, home, user);
-    if let (true, Some(score)) = (removed, score) {
+    let left = zrem_score(ctx, line.home(queue, user), user);
+    if let Some(score) = left {
         line.removed(ctx, queue, score);
     }
+    let mut removed = left.is_some();
     if !removed {
         let policy = policy_of(ctx, queue)?;
         if policy.as_ref().is_some_and(|p| !p.lanes.is_empty()) {

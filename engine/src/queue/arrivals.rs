@@ -72,8 +72,7 @@ impl ArrivalIndex {
     }
 
     /// How many scores are below `score`, if at most one equals it (else `None`: ties,
-    /// which a position breaks by member). One search, where `count_below` and
-    /// `count_equal` would take three.
+    /// which a position breaks by member). One search, and a look at the next score or two.
     pub fn rank_if_unique(&self, score: f64) -> Option<usize> {
         let b = self.firsts.partition_point(|&f| f < score);
         let (below, mut block, mut at) = match b {
@@ -118,17 +117,6 @@ impl ArrivalIndex {
             step >>= 1;
         }
         self.blocks.get(blocks)?.get(rest).copied()
-    }
-
-    /// How many scores equal `score`.
-    pub fn count_equal(&self, score: f64) -> usize {
-        let b = self.firsts.partition_point(|&f| f <= score);
-        let at_most = if b == 0 {
-            0
-        } else {
-            self.prefix(b - 1) + self.blocks[b - 1].partition_point(|&s| s <= score)
-        };
-        at_most - self.count_below(score)
     }
 
     pub fn insert(&mut self, score: f64) {
@@ -237,7 +225,6 @@ mod tests {
             let below = model.iter().filter(|&&s| s < p).count();
             let equal = model.iter().filter(|&&s| s == p).count();
             assert_eq!(index.count_below(p), below, "below {p}");
-            assert_eq!(index.count_equal(p), equal, "equal {p}");
             let unique = (equal <= 1).then_some(below);
             assert_eq!(index.rank_if_unique(p), unique, "rank if unique {p}");
         }

@@ -360,10 +360,7 @@ impl Line {
         match found {
             // Sound: one registry look-up on the hot path.
             Some((false, answer)) => return Ok(answer),
-            None => {
-                self.hold_all(ctx)?;
-                self.rebuild_index(ctx, queue)?;
-            }
+            None => self.rebuild_index(ctx, queue)?,
             // Written by hand since it was built. A command locked narrowly (the dispatcher
             // saw the index sound) finds the flag raised by a write that ran alongside it, on
             // a shard it does not hold: answering from the index as it was is answering
@@ -442,9 +439,7 @@ impl Line {
 
     /// After the command emptied the line's keys.
     pub fn cleared(&self, ctx: &mut ExecCtx, queue: &[u8]) {
-        if self.is_split() {
-            self.forget_index(ctx, queue);
-        }
+        self.forget_index(ctx, queue);
     }
 
     /// The arrival score of `user`, if waiting.
@@ -625,27 +620,13 @@ impl Line {
     ) -> Option<(SmallBytes, usize, f64)> {
         let (score, below, unique) = self
             .read_index(ctx, queue, |x| {
-                x.select(rank)
-                    .map(|s| (s, x.count_below(s), x.rank_if_unique(s).is_some()))
+                x.select(rank).map(|s| match x.rank_if_unique(s) {
+                    Some(below) => (s, below, true),
+                    None => (s, x.count_below(s), false),
+                })
             })
             .ok()??;
         let now = ctx.now_ms;
-        if unique {
-            // The one waiter on that score: the first sub-queue holding it is theirs.
-            for (i, key) in self.keys(queue).into_iter().enumerate() {
-                let Ok(Some(z)) = zset(ctx.db(key), key, now) else {
-                    continue;
-                };
-                let user = match z.get_by_rank(z.count_below_score(score)) {
-                    Some((m, s)) if s == score => SmallBytes::new(m),
-                    _ => continue,
-                };
-                z.remove(&user)?;
-                self.removed(ctx, queue, score);
-                return Some((user, i, score));
-            }
-            return None;
-        }
         let mut tied: Vec<(SmallBytes, usize)> = Vec::new();
         for (i, key) in self.keys(queue).into_iter().enumerate() {
             if let Ok(Some(z)) = zset(ctx.db(key), key, now) {
@@ -655,6 +636,9 @@ impl Line {
                         .take_while(|&(_, s)| s == score)
                         .map(|(m, _)| (SmallBytes::new(m), i)),
                 );
+            }
+            if unique && !tied.is_empty() {
+                break; // the one waiter on that score: the other sub-queues cannot hold it
             }
         }
         tied.sort_unstable_by(|a, b| a.0[..].cmp(&b.0[..]));
