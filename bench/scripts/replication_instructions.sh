@@ -10,7 +10,7 @@
 #
 # KEEP=DIR keeps the callgrind file (r<replica>.<n>.out) for callgrind_annotate.
 # THREADS=N sets the primary's --threads (2 unless given; THREADS=default passes no flag, the
-# configuration a newcomer gets).
+# configuration a newcomer gets). TEST=set measures `SET key:__rand_int__ <3 bytes>` instead.
 set -euo pipefail
 bin=$(realpath "$1"); n=$2; withrepl=$3
 . "$(dirname "$0")/lib.sh"
@@ -27,7 +27,9 @@ if [ "$withrepl" = 1 ]; then
   rpid=$!
   for _ in $(seq 1 200); do redis-cli -p $rport info replication 2>/dev/null | grep -q "master_link_status:up" && break; sleep 0.3; done
 fi
-redis-benchmark -p $port -n $n -P 16 -c 10 -r 100000 -q ENTER 'q:{e}' 'a:{e}' 'u:__rand_int__' >/dev/null 2>&1
+cmd=(ENTER 'q:{e}' 'a:{e}' 'u:__rand_int__')
+[ "${TEST:-enter}" = set ] && cmd=(SET 'key:__rand_int__' xyz)
+redis-benchmark -p $port -n $n -P 16 -c 10 -r 100000 -q "${cmd[@]}" >/dev/null 2>&1
 if [ "$withrepl" = 1 ]; then
   redis-cli -p $port wait 1 5000 >/dev/null
 fi

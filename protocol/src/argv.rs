@@ -65,9 +65,69 @@ impl<'a> Argv<'a> {
         }
     }
 
+    /// The arguments' RESP encoding (`$<len>\r\n<arg>\r\n` each, without the `*<n>` line),
+    /// when the bytes around the spans already are exactly that, as they are for a multibulk
+    /// request still in a connection's read buffer. Logging a write then copies its request
+    /// in one piece instead of encoding it argument by argument.
+    ///
+    /// Checked, not assumed: every header's `$`, digits and CRLF, the CRLF after every
+    /// argument, and that the pieces are contiguous. So the slice is the canonical encoding of
+    /// these arguments whatever the bytes came from (a client may send other separators than
+    /// CRLF after an argument, which Redis's parser and usher's skip unchecked; such a
+    /// request, an inline one, or one rebuilt elsewhere gets `None`).
+    pub fn as_resp(&self) -> Option<&'a [u8]> {
+        let base = self.base;
+        let &(first, first_end) = self.spans.first()?;
+        let start = first.checked_sub(bulk_header_len(first_end - first))?;
+        let mut at = start;
+        for &(s, e) in self.spans {
+            // The header fills exactly the bytes between the previous argument's CRLF and
+            // this argument, so the pieces are contiguous.
+            if !is_bulk_header(base.get(at..s)?, e - s) || base.get(e..e + 2)? != b"\r\n" {
+                return None;
+            }
+            at = e + 2;
+        }
+        Some(&base[start..at])
+    }
+
     /// Copies the arguments out of the read buffer.
     pub fn to_owned_argv(&self) -> OwnedArgv {
         OwnedArgv::from_args(self.iter())
+    }
+}
+
+/// The length of `$<len>\r\n`.
+#[inline]
+fn bulk_header_len(len: usize) -> usize {
+    match len {
+        0..10 => 4,
+        10..100 => 5,
+        _ => 3 + itoa::Buffer::new().format(len).len(),
+    }
+}
+
+/// Whether `h` is exactly `$<len>\r\n`, the length in decimal with no leading zero.
+#[inline]
+fn is_bulk_header(h: &[u8], len: usize) -> bool {
+    // Whole-header compares for one and two digits (nearly every argument): one load each.
+    match (h.len(), len) {
+        (4, 0..10) => *h == [b'$', b'0' + len as u8, b'\r', b'\n'],
+        (5, 10..100) => {
+            *h == [
+                b'$',
+                b'0' + (len / 10) as u8,
+                b'0' + (len % 10) as u8,
+                b'\r',
+                b'\n',
+            ]
+        }
+        (6.., 100..) => {
+            h[0] == b'$'
+                && h.ends_with(b"\r\n")
+                && itoa::Buffer::new().format(len).as_bytes() == &h[1..h.len() - 2]
+        }
+        _ => false,
     }
 }
 
@@ -154,5 +214,66 @@ mod tests {
             vec![&b""[..], b"v"]
         );
         assert_eq!(argv.to_owned_argv(), owned);
+    }
+
+    /// `*<n>\r\n` then each argument's `$<len>\r\n<arg>\r\n`, and the argv a parser would
+    /// give for it (spans into those bytes).
+    fn multibulk(args: &[Vec<u8>]) -> (Vec<u8>, Vec<(usize, usize)>, usize) {
+        let mut buf = format!("*{}\r\n", args.len()).into_bytes();
+        let body = buf.len();
+        let mut spans = Vec::new();
+        for a in args {
+            buf.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            spans.push((buf.len(), buf.len() + a.len()));
+            buf.extend_from_slice(a);
+            buf.extend_from_slice(b"\r\n");
+        }
+        (buf, spans, body)
+    }
+
+    #[test]
+    fn a_request_in_its_read_buffer_is_its_own_encoding() {
+        let args: Vec<Vec<u8>> = [0, 1, 9, 10, 99, 100, 12345]
+            .iter()
+            .map(|&n| vec![b'x'; n])
+            .collect();
+        let (buf, spans, body) = multibulk(&args);
+        assert_eq!(Argv::new(&buf, &spans).as_resp(), Some(&buf[body..]));
+        // A request with more bytes after it in the buffer (pipelining).
+        let mut more = buf.clone();
+        more.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+        assert_eq!(Argv::new(&more, &spans).as_resp(), Some(&buf[body..]));
+        // Anything else is encoded the slow way.
+        assert_eq!(
+            OwnedArgv::from_args(["SET", "k", "v"]).argv().as_resp(),
+            None
+        );
+        let mut lf = buf.clone();
+        lf[spans[1].1] = b'\n'; // "\n\n" after an argument: accepted by the parsers, not canonical
+        assert_eq!(Argv::new(&lf, &spans).as_resp(), None);
+        let gap: Vec<(usize, usize)> = vec![spans[0], spans[2]];
+        assert_eq!(Argv::new(&buf, &gap).as_resp(), None);
+        assert_eq!(Argv::new(&buf, &[]).as_resp(), None);
+    }
+
+    proptest::proptest! {
+        /// Whatever the bytes around the arguments are, a slice given back is exactly the
+        /// arguments' canonical encoding.
+        #[test]
+        fn as_resp_gives_the_canonical_encoding_or_nothing(
+            args in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..120), 1..6),
+            flips in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>()), 0..3),
+        ) {
+            let (mut buf, spans, _) = multibulk(&args);
+            for (at, byte) in flips {
+                let at = at % buf.len();
+                buf[at] = byte;
+            }
+            let argv = Argv::new(&buf, &spans);
+            let (canonical, _, body_again) = multibulk(&argv.iter().map(<[u8]>::to_vec).collect::<Vec<_>>());
+            if let Some(raw) = argv.as_resp() {
+                proptest::prop_assert_eq!(raw, &canonical[body_again..]);
+            }
+        }
     }
 }

@@ -360,7 +360,7 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
                 Err(e) => Err(e),
             };
             if result.is_ok() && logs_as_itself(spec) && s.shared.stream.on() {
-                s.prop.push_argv(s.db, argv, &[]);
+                s.prop.push_argv(s.db, argv);
             }
             crate::propagate::commit(s, &mut locked);
             if s.effects.has_deliveries() {

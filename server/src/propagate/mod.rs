@@ -245,10 +245,17 @@ pub fn commit_job(stream: &Stream, locked: &mut LockedShards<'_>, entries: &mut 
 }
 
 /// Keys lookups expired under these locks, as DEL (Redis propagates them the same way).
+#[inline]
 fn take_expired(locked: &mut LockedShards<'_>, into: &mut Pending) {
-    if !usher_engine::db::expired_pending() {
-        return; // nothing logged anywhere: no walk over every database of the held shards
+    // Nothing logged anywhere (nearly always): no walk over every database of the held shards.
+    if usher_engine::db::expired_pending() {
+        take_expired_walk(locked, into);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn take_expired_walk(locked: &mut LockedShards<'_>, into: &mut Pending) {
     for shard in locked.iter_mut() {
         for (db, d) in shard.dbs.iter_mut().enumerate() {
             if let Some(keys) = d.take_expired() {

@@ -17,6 +17,9 @@ pub struct Pending {
     bytes: Vec<u8>,
     /// Per command: its database and where its bytes end in `bytes`.
     cmds: Vec<(usize, usize)>,
+    /// `NOW <ms>` encoded, for the millisecond it names: the waiting room's commands log their
+    /// clock, and every command in one millisecond logs the same digits.
+    now: (i64, Vec<u8>),
 }
 
 impl Pending {
@@ -41,15 +44,27 @@ impl Pending {
         self.cmds.push((db, self.bytes.len()));
     }
 
-    /// Logs `argv` as it is, followed by `tail` (`NOW <ms>` for the waiting room's clock).
-    pub fn push_argv(&mut self, db: usize, argv: Argv<'_>, tail: &[&[u8]]) {
+    /// Logs `argv` as it is.
+    pub fn push_argv(&mut self, db: usize, argv: Argv<'_>) {
         let out = &mut self.bytes;
-        header(out, b'*', argv.len() + tail.len());
-        for a in argv.iter().chain(tail.iter().copied()) {
-            header(out, b'$', a.len());
-            out.extend_from_slice(a);
-            out.extend_from_slice(b"\r\n");
+        header(out, b'*', argv.len());
+        encode_args(out, argv);
+        self.cmds.push((db, self.bytes.len()));
+    }
+
+    /// Logs `argv` followed by `NOW <now_ms>`, the waiting room's clock.
+    pub fn push_argv_now(&mut self, db: usize, argv: Argv<'_>, now_ms: i64) {
+        let (at, now) = &mut self.now;
+        if *at != now_ms || now.is_empty() {
+            now.clear();
+            bulk(now, b"NOW");
+            bulk(now, itoa::Buffer::new().format(now_ms).as_bytes());
+            *at = now_ms;
         }
+        let out = &mut self.bytes;
+        header(out, b'*', argv.len() + 2);
+        encode_args(out, argv);
+        out.extend_from_slice(now);
         self.cmds.push((db, self.bytes.len()));
     }
 
@@ -72,6 +87,23 @@ impl Pending {
             (db, bytes)
         })
     }
+}
+
+/// Each argument as `$<len>\r\n<arg>\r\n`: straight from the request's bytes when they are
+/// that already (one copy, see [`Argv::as_resp`]), else one by one.
+#[inline]
+fn encode_args(out: &mut Vec<u8>, argv: Argv<'_>) {
+    match argv.as_resp() {
+        Some(raw) => out.extend_from_slice(raw),
+        None => argv.iter().for_each(|a| bulk(out, a)),
+    }
+}
+
+#[inline]
+fn bulk(out: &mut Vec<u8>, a: &[u8]) {
+    header(out, b'$', a.len());
+    out.extend_from_slice(a);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// `*<n>\r\n` or `$<n>\r\n`. Counts and lengths under 100 (nearly all) are written as fixed
@@ -100,7 +132,7 @@ mod tests {
         let spans = [(0, 3), (3, 4), (4, 5)];
         let argv = Argv::new(buf, &spans);
         let mut p = Pending::default();
-        p.push_argv(2, argv, &[b"NOW", b"17"]);
+        p.push_argv_now(2, argv, 17);
         p.push((0, vec![b"DEL".to_vec(), b"k".to_vec()]));
         let mut owned = Vec::new();
         encode_command(&mut owned, &[&b"SET"[..], b"x", b"y", b"NOW", b"17"]);
@@ -124,9 +156,45 @@ mod tests {
                 (at - a.len(), at)
             })
             .collect();
-        p.push_argv(0, Argv::new(&buf, &spans), &[]);
+        p.push_argv(0, Argv::new(&buf, &spans));
         let mut owned = Vec::new();
         encode_command(&mut owned, &args);
         assert_eq!(p.iter().next().unwrap().1, &owned[..]);
+    }
+
+    #[test]
+    fn a_request_from_the_read_buffer_and_its_clock_encode_as_owned_arguments_would() {
+        let mut p = Pending::default();
+        let mut buf = Vec::new();
+        encode_command(&mut buf, &[&b"ENTER"[..], b"q:{e}", b"a:{e}", &[b'u'; 120]]);
+        // The spans a parser gives: after the count line, each argument after its header.
+        let mut spans = Vec::new();
+        let mut at = 4; // "*4\r\n"
+        for len in [5, 5, 5, 120] {
+            at += if len < 10 { 4 } else { 6 };
+            spans.push((at, at + len));
+            at += len + 2;
+        }
+        let argv = Argv::new(&buf, &spans);
+        assert!(
+            argv.as_resp().is_some(),
+            "the one-copy path is the one tested"
+        );
+        for ms in [1_796_000_000_000, 1_796_000_000_000, 1_796_000_000_001, 7] {
+            p.push_argv_now(3, argv, ms);
+        }
+        p.push_argv(4, argv);
+        let digits: Vec<String> = ["1796000000000", "1796000000000", "1796000000001", "7"]
+            .iter()
+            .map(|d| d.to_string())
+            .collect();
+        let got: Vec<(usize, Vec<u8>)> = p.iter().map(|(db, b)| (db, b.to_vec())).collect();
+        for (i, d) in digits.iter().enumerate() {
+            let mut want = Vec::new();
+            let args: Vec<&[u8]> = argv.iter().chain([&b"NOW"[..], d.as_bytes()]).collect();
+            encode_command(&mut want, &args);
+            assert_eq!(got[i], (3, want), "command {i}");
+        }
+        assert_eq!(got[4], (4, buf));
     }
 }

@@ -60,9 +60,12 @@ fn entry<'a>(locked: &'a mut LockedShards<'_>, db: usize, key: &[u8]) -> Option<
 }
 
 fn has_option(argv: Argv<'_>, from: usize, names: &[&str]) -> bool {
-    argv.iter()
-        .skip(from)
-        .any(|a| names.iter().any(|n| a.eq_ignore_ascii_case(n.as_bytes())))
+    // `SET key value` (most SETs) has nothing to look at: no walk to get past the first three.
+    argv.len() > from
+        && argv
+            .tail(from)
+            .iter()
+            .any(|a| names.iter().any(|n| a.eq_ignore_ascii_case(n.as_bytes())))
 }
 
 /// Pushes the entries that replay `argv`'s effect (it changed data) onto `into`.
@@ -180,15 +183,14 @@ pub fn effect_of(
         n if CLOCK_COMMANDS.contains(&n) => {
             let given = argv.len() >= 3 && argv.arg(argv.len() - 2).eq_ignore_ascii_case(b"NOW");
             if given {
-                into.push_argv(db, argv, &[]);
+                into.push_argv(db, argv);
             } else {
-                let mut ms = itoa::Buffer::new();
-                into.push_argv(db, argv, &[b"NOW", ms.format(now_ms).as_bytes()]);
+                into.push_argv_now(db, argv, now_ms);
             }
             return;
         }
         _ => {
-            into.push_argv(db, argv, &[]);
+            into.push_argv(db, argv);
             return;
         }
     };
