@@ -324,6 +324,7 @@ pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWri
             let shared = s.shared;
             let (mut locked, one_slot) = lock_routed(&shared.store, cmd.spec, argv);
             lock_split_lines(s.db, spec, argv, &mut locked, true);
+            lock_sub_queue_homes(cmd.spec, argv, &mut locked);
             let mut result = match verify_slot(s, cmd.spec, argv, &mut locked) {
                 Ok(()) => run_engine(s, spec, argv, out, &mut locked, true, one_slot),
                 Err(e) => Err(e),
@@ -637,7 +638,58 @@ fn route(
 
 /// Locks what one command needs.
 pub fn lock_for<'s>(store: &'s Store, spec: Spec, argv: Argv<'_>) -> LockedShards<'s> {
-    lock_routed(store, spec, argv).0
+    let mut locked = lock_routed(store, spec, argv).0;
+    lock_sub_queue_homes(spec, argv, &mut locked);
+    locked
+}
+
+/// A write outside the waiting-room family that names a sub-queue of a split line (a ZADD,
+/// DEL or script writing it by hand, a blocking pop) also holds the shard of that line's
+/// queue. ENTER and QPOS lock only the queue's shard and their user's sub-queue; sharing the
+/// queue's shard orders them with such a write, so the stream logs the two in the order they
+/// ran and a replica or a replay computes what the primary did. One compare per held shard
+/// while no line's arrival index is built.
+#[inline]
+pub fn lock_sub_queue_homes(spec: Spec, argv: Argv<'_>, locked: &mut LockedShards<'_>) {
+    if !writes_by_hand(spec) || !locked.iter_mut().any(|s| s.queues.has_sub_queues()) {
+        return;
+    }
+    let keys = crate::cluster::command_keys(spec, argv);
+    lock_homes_of(keys.iter().map(Vec::as_slice), locked);
+}
+
+/// A command that may write keys outside the waiting-room family's own locking: a write, or
+/// a script (its commands run under the locks it starts with).
+#[inline]
+pub fn writes_by_hand(spec: Spec) -> bool {
+    use usher_engine::command::Group;
+    let group = spec.group();
+    group != Group::Queue && (spec.flags().contains(Flags::WRITE) || group == Group::Scripting)
+}
+
+/// Widens `locked` by the queue shards of the held sub-queues among `keys` (see
+/// [`lock_sub_queue_homes`]); a lower shard that is busy means retaking the whole set in
+/// order, after which the sub-queues are looked up again.
+pub fn lock_homes_of<'k>(
+    keys: impl Iterator<Item = &'k [u8]> + Clone,
+    locked: &mut LockedShards<'_>,
+) {
+    loop {
+        let mut missing: SmallVec<[u16; 8]> = SmallVec::new();
+        for key in keys.clone() {
+            let home = locked
+                .try_shard(key)
+                .and_then(|shard| shard.queues.home_of_sub_queue(key));
+            if let Some(home) = home {
+                if locked.shard_at(home).is_none() && !missing.contains(&home) {
+                    missing.push(home);
+                }
+            }
+        }
+        if missing.is_empty() || locked.widen(&mut missing) {
+            return;
+        }
+    }
 }
 
 /// [`lock_for`], and whether every key of the command (named and derived) hashed to one slot.

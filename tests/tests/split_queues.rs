@@ -487,6 +487,90 @@ fn tied_users_polled_under_contention_get_answers_not_errors() {
     assert!(places.windows(2).all(|w| w[1] == w[0] + 1), "{places:?}");
 }
 
+/// A write by hand to a sub-queue (ZADD, a transaction, a script) holds the line's queue's
+/// shard too, so it is ordered with ENTER and QPOS, which lock only that shard and their
+/// user's sub-queue: while a script holds the queue's shard, such writes wait for it, to every
+/// sub-queue whatever shard it lies on; reads of a sub-queue do not wait.
+#[test]
+fn hand_writes_to_sub_queues_wait_for_the_lines_queue_shard() {
+    let usher = split_server();
+    let (q, a) = event("byhand");
+    let mut c = usher.client();
+    for i in 0..40 {
+        c.call(&["ENTER", &q, &a, &format!("u{i:02}")]);
+    }
+    assert!(c.call(&["QSPLIT", &q, "8"]).is_simple("OK"));
+    let subs = map(c.call(&["QSPLIT", &q]))["queues"].strings();
+    // Holds the shard of its one key for ARGV[1] microseconds.
+    let spin = "local t0 = redis.call('TIME') \
+        repeat local t = redis.call('TIME') \
+        until (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > tonumber(ARGV[1]) \
+        return 1";
+    // A script's first run locks every shard (it is probed for undeclared keys): not this one.
+    assert_eq!(c.call(&["EVAL", spin, "1", &q, "0"]).int(), 1);
+    let port = usher.port;
+    let hold_queue_shard = |each: &dyn Fn(&mut Client) -> Reply| -> (Duration, Reply) {
+        std::thread::scope(|scope| {
+            let script = scope.spawn(|| {
+                let mut c = Client::connect(port).unwrap();
+                c.call(&["EVAL", spin, "1", &q, "400000"])
+            });
+            std::thread::sleep(Duration::from_millis(60));
+            // Connected while the script runs: served by the other worker thread.
+            let mut other = Client::connect(port).unwrap();
+            let started = std::time::Instant::now();
+            let reply = each(&mut other);
+            let took = started.elapsed();
+            assert_eq!(script.join().unwrap().int(), 1);
+            (took, reply)
+        })
+    };
+    let mut reads_waited = Vec::new();
+    for (i, sub) in subs.iter().enumerate() {
+        let user = format!("hand{i}");
+        let (took, r) = hold_queue_shard(&|o| o.call(&["ZADD", sub, "1", &user]));
+        assert_eq!(r.int(), 1);
+        assert!(
+            took >= Duration::from_millis(200),
+            "ZADD {sub} did not wait: {took:?}"
+        );
+        let (took, r) = hold_queue_shard(&|o| o.call(&["ZCARD", sub]));
+        assert!(r.int() > 0);
+        if took >= Duration::from_millis(200) {
+            reads_waited.push(sub);
+        }
+    }
+    // Eight sub-queues on eight shards: one may share the queue's shard, the script's.
+    assert!(reads_waited.len() <= 1, "reads waited: {reads_waited:?}");
+    let (took, r) = hold_queue_shard(&|o| {
+        o.call(&["MULTI"]);
+        o.call(&["ZREM", &subs[1], "hand1"]);
+        o.call(&["EXEC"])
+    });
+    assert_eq!(r.items()[0].int(), 1);
+    assert!(
+        took >= Duration::from_millis(200),
+        "EXEC did not wait: {took:?}"
+    );
+    let (took, r) = hold_queue_shard(&|o| {
+        o.call(&[
+            "EVAL",
+            "return redis.call('ZREM', KEYS[1], ARGV[1])",
+            "1",
+            &subs[2],
+            "hand2",
+        ])
+    });
+    assert_eq!(r.int(), 1);
+    assert!(
+        took >= Duration::from_millis(200),
+        "EVAL did not wait: {took:?}"
+    );
+    // The hand-written users (score 1, ahead of everyone) count in the line.
+    let pos = c.call(&["QPOS", &q, &a, "u00"]);
+    assert_eq!(pos.items()[1].int(), 1 + subs.len() as i64 - 2, "{pos:?}");
+}
+
 /// A policy on a split event: the server's tick admits at the rate under the cap, and each
 /// admitted user's token reaches them through QPOS; the split survives a restart.
 #[test]

@@ -117,6 +117,12 @@ impl QueueState {
     }
 }
 
+/// What a watched sub-queue leads to: its line's "edited" flag and the shard of its queue.
+struct SubQueueWatch {
+    edited: Arc<AtomicBool>,
+    home: u16,
+}
+
 #[derive(Default)]
 pub struct QueueRegistry {
     queues: HashMap<(u32, SmallBytes), QueueState>,
@@ -124,8 +130,9 @@ pub struct QueueRegistry {
     /// Split lines on this shard: while 0, asking whether a line is split costs one compare.
     splits: usize,
     /// The sub-queues on this shard of split lines (of any shard) whose index is built: a
-    /// write to one by a command outside the family raises its line's flag.
-    sub_queues: HashMap<(u32, SmallBytes), Arc<AtomicBool>>,
+    /// write to one by a command outside the family raises its line's flag, and the
+    /// dispatcher has such a command hold its line's queue's shard too.
+    sub_queues: HashMap<(u32, SmallBytes), SubQueueWatch>,
     seats: HashMap<(u32, SmallBytes), SeatStats>,
 }
 
@@ -191,10 +198,35 @@ impl QueueRegistry {
         self.splits > 0
     }
 
-    /// Watches `sub_queue` (on this shard) for writes outside the family, raising `flag`.
-    pub fn watch_sub_queue(&mut self, db: usize, sub_queue: &[u8], flag: Arc<AtomicBool>) {
+    /// Watches `sub_queue` (on this shard) for writes outside the family, raising `flag`;
+    /// `home` is the shard of its line's queue.
+    pub fn watch_sub_queue(
+        &mut self,
+        db: usize,
+        sub_queue: &[u8],
+        flag: Arc<AtomicBool>,
+        home: u16,
+    ) {
+        self.sub_queues.insert(
+            (db as u32, SmallBytes::new(sub_queue)),
+            SubQueueWatch { edited: flag, home },
+        );
+    }
+
+    /// Whether this shard holds a watched sub-queue (one compare on the command path).
+    #[inline]
+    pub fn has_sub_queues(&self) -> bool {
+        !self.sub_queues.is_empty()
+    }
+
+    /// The shard of the queue whose watched sub-queue `key` is, in any database (a
+    /// transaction may SELECT between its commands; holding a shard more than needed is
+    /// harmless). The map holds only the sub-queues of split lines: a scan is enough.
+    pub fn home_of_sub_queue(&self, key: &[u8]) -> Option<u16> {
         self.sub_queues
-            .insert((db as u32, SmallBytes::new(sub_queue)), flag);
+            .iter()
+            .find(|((_, sub), _)| **sub == *key)
+            .map(|(_, watch)| watch.home)
     }
 
     /// Stops watching `sub_queue` (its line was merged back or split anew).
@@ -211,8 +243,8 @@ impl QueueRegistry {
         if self.sub_queues.is_empty() {
             return;
         }
-        if let Some(flag) = self.sub_queues.get(&(db as u32, SmallBytes::new(key))) {
-            flag.store(true, Ordering::Relaxed);
+        if let Some(watch) = self.sub_queues.get(&(db as u32, SmallBytes::new(key))) {
+            watch.edited.store(true, Ordering::Relaxed);
         }
     }
 
@@ -356,7 +388,9 @@ mod tests {
         let mut registry = QueueRegistry::default();
         let flag = Arc::new(AtomicBool::new(false));
         registry.sub_queue_written(0, b"q{#1}");
-        registry.watch_sub_queue(0, b"q{#1}", flag.clone());
+        registry.watch_sub_queue(0, b"q{#1}", flag.clone(), 5);
+        assert_eq!(registry.home_of_sub_queue(b"q{#1}"), Some(5));
+        assert_eq!(registry.home_of_sub_queue(b"other"), None);
         registry.sub_queue_written(1, b"q{#1}"); // another database
         registry.sub_queue_written(0, b"other");
         assert!(!flag.load(Ordering::Relaxed));
@@ -365,5 +399,6 @@ mod tests {
         registry.unwatch_sub_queue(0, b"q{#1}");
         registry.sub_queue_written(0, b"q{#1}");
         assert!(!flag.load(Ordering::Relaxed));
+        assert!(!registry.has_sub_queues());
     }
 }

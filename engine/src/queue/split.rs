@@ -390,9 +390,10 @@ impl Line {
         })?;
         let db = ctx.db;
         let edited = Arc::new(AtomicBool::new(false));
+        let home = ctx.shards.store().shard_of(queue) as u16;
         for sub in subs.names() {
             let shard = ctx.shards.shard(sub);
-            shard.queues.watch_sub_queue(db, sub, edited.clone());
+            shard.queues.watch_sub_queue(db, sub, edited.clone(), home);
         }
         ctx.shards.shard(queue).queues.entry(db, queue).arrivals =
             Some((ArrivalIndex::from_scores(scores), edited));

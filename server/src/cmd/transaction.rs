@@ -109,6 +109,18 @@ fn exec(
     } else {
         shared.store.lock_many(&mut shards)
     };
+    if !all && locked.iter_mut().any(|shard| shard.queues.has_sub_queues()) {
+        // Sub-queues written by hand inside the transaction: their lines' queue shards too
+        // (`dispatch::lock_sub_queue_homes`).
+        let keys: Vec<Vec<u8>> = multi
+            .queued
+            .iter()
+            .map(|(id, argv)| (shared.registry.get(*id).spec, argv.argv()))
+            .filter(|&(spec, _)| crate::dispatch::writes_by_hand(spec))
+            .flat_map(|(spec, argv)| crate::cluster::command_keys(spec, argv))
+            .collect();
+        crate::dispatch::lock_homes_of(keys.iter().map(Vec::as_slice), &mut locked);
+    }
     if let (Some(routed), Some(cluster)) = (s.slot_route.take(), shared.cluster.get()) {
         // Cluster mode: the transaction's slot, routed again if the topology changed since
         // the gate, and if it is moving, its keys all together (Redis's getNodeByQuery over
