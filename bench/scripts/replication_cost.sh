@@ -19,10 +19,7 @@
 # Usage: bench/scripts/replication_cost.sh [--rounds 3] [--n1 100000] [--n16 500000]
 #                                          [--configs "usher-t1 usher redis"]
 #                                          [--tests "set enter"] [--out file.csv]
-#                                          [--baseline BIN] [--pin]
-# --pin runs each primary on vCPU 0 and its replica and redis-benchmark on vCPU 1 (taskset), in
-# both modes: the primary then has a core of its own, as it would on its own machine, and
-# its CPU per operation is not shared with the replica's work.
+#                                          [--baseline BIN]
 # --baseline adds configs "base-t1" and "base": an older usher build, measured in the same
 # rounds, for before/after numbers under the same load.
 # Env:   USHER_BIN (default target/release/usher), REDIS_SERVER (default redis-server)
@@ -35,8 +32,6 @@ configs="usher-t1 usher redis"
 tests="set enter"
 out=""
 baseline=""
-primary_cpu=()
-others_cpu=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds="$2"; shift 2 ;;
@@ -46,7 +41,6 @@ while [ $# -gt 0 ]; do
     --tests) tests="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --baseline) baseline="$2"; configs="$configs base-t1 base"; shift 2 ;;
-    --pin) primary_cpu=(taskset -c 0); others_cpu=(taskset -c 1); shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -84,20 +78,18 @@ wait_ready() { # port
 
 start() { # kind(usher|base|redis) port dir threads(empty: default) [primary-port] -> echoes pid
   local kind=$1 port=$2 dir=$3 threads=$4 primary=${5:-} bin=$usher_bin
-  local place=(${primary_cpu[@]+"${primary_cpu[@]}"})
-  [ -n "$primary" ] && place=(${others_cpu[@]+"${others_cpu[@]}"})
   mkdir -p "$dir"
   [ "$kind" = base ] && bin=$baseline
   if [ "$kind" != redis ]; then
     local args=(--port "$port" --save "" --appendonly no --loglevel warning --dir "$dir")
     [ -n "$threads" ] && args+=(--threads "$threads")
     [ -n "$primary" ] && args+=(--replicaof 127.0.0.1 "$primary")
-    ${place[@]+"${place[@]}"} "$bin" "${args[@]}" >"$dir/log" 2>&1 &
+    "$bin" "${args[@]}" >"$dir/log" 2>&1 &
   else
     local args=(--port "$port" --save "" --appendonly no --loglevel warning --dir "$dir"
       --repl-diskless-sync-delay 0)
     [ -n "$primary" ] && args+=(--replicaof 127.0.0.1 "$primary")
-    ${place[@]+"${place[@]}"} "$redis_bin" "${args[@]}" >"$dir/log" 2>&1 &
+    "$redis_bin" "${args[@]}" >"$dir/log" 2>&1 &
   fi
   echo $!
 }
@@ -118,15 +110,14 @@ enter_sha=""
 bench() { # cfg port test P n -> echoes rps
   local cfg=$1 port=$2 t=$3 p=$4 n=$5 line
   local common=(-p "$port" -q -c 50 -P "$p" -n "$n")
-  local rb=(${others_cpu[@]+"${others_cpu[@]}"} redis-benchmark)
   case "$t" in
-    set) line=$("${rb[@]}" "${common[@]}" -r 1000000 -t set 2>/dev/null) ;;
+    set) line=$(redis-benchmark "${common[@]}" -r 1000000 -t set 2>/dev/null) ;;
     enter)
       if [ "$cfg" = redis ]; then
-        line=$("${rb[@]}" "${common[@]}" -r 10000000 EVALSHA "$enter_sha" 2 'queue:{b}' \
+        line=$(redis-benchmark "${common[@]}" -r 10000000 EVALSHA "$enter_sha" 2 'queue:{b}' \
           'active:{b}' 'user:__rand_int__' 1795000000000 2>/dev/null)
       else
-        line=$("${rb[@]}" "${common[@]}" -r 10000000 ENTER 'queue:{b}' 'active:{b}' \
+        line=$(redis-benchmark "${common[@]}" -r 10000000 ENTER 'queue:{b}' 'active:{b}' \
           'user:__rand_int__' 2>/dev/null)
       fi ;;
   esac
