@@ -679,7 +679,7 @@ fn latencystats(shared: &Shared, out: &mut String) {
         return;
     }
     for cmd in shared.registry.all() {
-        let snapshot = crate::latency::command_snapshot(&shared.thread_stats, cmd.id);
+        let snapshot = crate::stats::command_snapshot(&shared.thread_stats, cmd.id);
         if snapshot.total() == 0 {
             continue;
         }

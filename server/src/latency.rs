@@ -171,18 +171,6 @@ impl Snapshot {
     }
 }
 
-/// Command `id`'s histogram summed over every worker thread.
-pub fn command_snapshot(
-    threads: &[std::sync::Arc<crate::stats::ThreadStats>],
-    id: u32,
-) -> Snapshot {
-    let mut snapshot = Snapshot::default();
-    for t in threads {
-        t.commands[id as usize].latency.add_to(&mut snapshot);
-    }
-    snapshot
-}
-
 /// A percentile as Redis prints it in `latency-tracking-info-percentiles` and INFO: `%f`
 /// with trailing zeros (and a trailing point) removed: `50`, `99.9`, `33.333333`.
 pub fn format_percentile(p: f64) -> String {

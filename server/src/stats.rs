@@ -1,7 +1,7 @@
 //! Counters for INFO: per-thread, written only by their own thread (no contention on the
 //! command path), summed when INFO or CONFIG RESETSTAT asks.
 
-use crate::latency::LatencyHistogram;
+use crate::latency::{LatencyHistogram, Snapshot};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -99,4 +99,13 @@ pub fn total(
     f: impl Fn(&ThreadStats) -> &AtomicU64,
 ) -> u64 {
     threads.iter().map(|t| f(t).load(Ordering::Relaxed)).sum()
+}
+
+/// Command `id`'s latency histogram summed over every worker thread.
+pub fn command_snapshot(threads: &[std::sync::Arc<ThreadStats>], id: u32) -> Snapshot {
+    let mut snapshot = Snapshot::default();
+    for t in threads {
+        t.commands[id as usize].latency.add_to(&mut snapshot);
+    }
+    snapshot
 }

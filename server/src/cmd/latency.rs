@@ -3,9 +3,10 @@
 //! and DOCTOR (events over `latency-monitor-threshold`, from [`crate::latency_monitor`]), and
 //! HELP. GRAPH (an ASCII chart) is not implemented and answers as an unknown subcommand.
 
-use crate::latency::{command_snapshot, Snapshot};
+use crate::latency::Snapshot;
 use crate::registry::{Command, ServerHandler, ServerSpec};
 use crate::session::Session;
+use crate::stats::command_snapshot;
 use usher_engine::cmd::keys::write_help;
 use usher_engine::command::{cmd, container, Flags, Group};
 use usher_engine::error::CmdResult;

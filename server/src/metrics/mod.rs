@@ -316,7 +316,7 @@ fn commands(shared: &Shared, out: &mut String) {
         "Command latency (latency-tracking), by command.",
     );
     for (cmd, v, id) in &stats {
-        let snapshot = crate::latency::command_snapshot(t, *id);
+        let snapshot = crate::stats::command_snapshot(t, *id);
         if snapshot.total() == 0 {
             continue;
         }
