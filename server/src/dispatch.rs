@@ -647,15 +647,21 @@ pub fn lock_for<'s>(store: &'s Store, spec: Spec, argv: Argv<'_>) -> LockedShard
 /// DEL or script writing it by hand, a blocking pop) also holds the shard of that line's
 /// queue. ENTER and QPOS lock only the queue's shard and their user's sub-queue; sharing the
 /// queue's shard orders them with such a write, so the stream logs the two in the order they
-/// ran and a replica or a replay computes what the primary did. One compare per held shard
-/// while no line's arrival index is built.
+/// ran and a replica or a replay computes what the primary did. One load while no line's
+/// arrival index is built anywhere.
 #[inline]
 pub fn lock_sub_queue_homes(spec: Spec, argv: Argv<'_>, locked: &mut LockedShards<'_>) {
-    if !writes_by_hand(spec) || !locked.iter_mut().any(|s| s.queues.has_sub_queues()) {
-        return;
+    if usher_engine::queue::registry::sub_queues_watched() && writes_by_hand(spec) {
+        lock_sub_queue_homes_held(spec, argv, locked);
     }
-    let keys = crate::cluster::command_keys(spec, argv);
-    lock_homes_of(keys.iter().map(Vec::as_slice), locked);
+}
+
+#[inline(never)]
+fn lock_sub_queue_homes_held(spec: Spec, argv: Argv<'_>, locked: &mut LockedShards<'_>) {
+    if locked.iter_mut().any(|s| s.queues.has_sub_queues()) {
+        let keys = crate::cluster::command_keys(spec, argv);
+        lock_homes_of(keys.iter().map(Vec::as_slice), locked);
+    }
 }
 
 /// A command that may write keys outside the waiting-room family's own locking: a write, or

@@ -9,7 +9,7 @@ use super::policy::{Bucket, Policy};
 use super::rate::AdmissionStats;
 use crate::bytes::SmallBytes;
 use foldhash::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// What the server keeps for a queue with a policy.
@@ -117,6 +117,18 @@ impl QueueState {
     }
 }
 
+/// Sub-queues watched on every shard of the process, changed under the shard's lock where
+/// they are (un)watched. While 0 (no line's index is built anywhere) a write asks no shard
+/// whether it names one: one load. It may stay above the true count (a registry dropped
+/// whole), which costs only that check, never below it.
+static SUB_QUEUES_WATCHED: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether any shard may hold a watched sub-queue (see [`QueueRegistry::has_sub_queues`]).
+#[inline]
+pub fn sub_queues_watched() -> bool {
+    SUB_QUEUES_WATCHED.load(Ordering::Relaxed) != 0
+}
+
 /// What a watched sub-queue leads to: its line's "edited" flag and the shard of its queue.
 struct SubQueueWatch {
     edited: Arc<AtomicBool>,
@@ -207,10 +219,11 @@ impl QueueRegistry {
         flag: Arc<AtomicBool>,
         home: u16,
     ) {
-        self.sub_queues.insert(
-            (db as u32, SmallBytes::new(sub_queue)),
-            SubQueueWatch { edited: flag, home },
-        );
+        let watch = SubQueueWatch { edited: flag, home };
+        let key = (db as u32, SmallBytes::new(sub_queue));
+        if self.sub_queues.insert(key, watch).is_none() {
+            SUB_QUEUES_WATCHED.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// Whether this shard holds a watched sub-queue (one compare on the command path).
@@ -231,8 +244,10 @@ impl QueueRegistry {
 
     /// Stops watching `sub_queue` (its line was merged back or split anew).
     pub fn unwatch_sub_queue(&mut self, db: usize, sub_queue: &[u8]) {
-        self.sub_queues
-            .remove(&(db as u32, SmallBytes::new(sub_queue)));
+        let key = (db as u32, SmallBytes::new(sub_queue));
+        if self.sub_queues.remove(&key).is_some() {
+            SUB_QUEUES_WATCHED.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 
     /// A command outside the waiting-room family wrote `key` (ZADD, DEL, RENAME, EXPIRE...):
@@ -367,7 +382,9 @@ impl QueueRegistry {
         }
         self.queues
             .retain(|(d, _), q| *d as usize != db || q.policy.is_some());
+        let before = self.sub_queues.len();
         self.sub_queues.retain(|(d, _), _| *d as usize != db);
+        SUB_QUEUES_WATCHED.fetch_sub(before - self.sub_queues.len(), Ordering::Relaxed);
     }
 
     /// CONFIG RESETSTAT.
