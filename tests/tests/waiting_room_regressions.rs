@@ -452,6 +452,37 @@ fn heartbeats_cover_earlier_joiners_need_a_policy_and_follow_the_poll_interval()
     );
 }
 
+/// Heartbeats switched on over an empty line back-fill nobody: a user QUNHOLD returns to the
+/// line (their deadline went with the hold) had one given by the first tick only if that tick
+/// came after the QUNHOLD, so the order of the server's ticks and the clients' commands
+/// decided it (the split-line equivalence test diverged that way under load).
+#[test]
+fn heartbeats_switched_on_over_an_empty_line_back_fill_nobody() {
+    let usher = Server::usher(&[]);
+    let mut c = usher.client();
+    let (q, a) = ("queue:{bf}", "active:{bf}");
+    // All before the first tick can run (one round trip).
+    let batch: [&[&str]; 5] = [
+        &["QPOLICY", "SET", q, a, "HEARTBEAT", "500", "MAXACTIVE", "5"],
+        &["ENTER", q, a, "b"],
+        &["ENTER", q, a, "c"],
+        &["QHOLD", q, "b"],
+        &["QUNHOLD", q, "b"],
+    ];
+    for cmd in batch {
+        c.send(cmd);
+    }
+    for cmd in batch {
+        let r = c.read().unwrap();
+        assert!(!r.is_error(), "{cmd:?}: {r:?}");
+    }
+    // A missing deadline can only be checked once ticks had their chance: five of them.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(c.call(&["ZSCORE", "queue:{bf}:hb", "b"]), Reply::Nil);
+    assert_ne!(c.call(&["ZSCORE", "queue:{bf}:hb", "c"]), Reply::Nil);
+    assert_ne!(c.call(&["ZSCORE", q, "b"]), Reply::Nil, "b waits, unswept");
+}
+
 /// Finding 11a: pre-queue replies showed positions that jumped (`NEW 1 1, NEW 1 2, NEW 3 4`).
 #[test]
 fn prequeue_arrivals_report_a_prequeue_status_instead_of_positions() {

@@ -92,6 +92,17 @@ fn store(ctx: &mut ExecCtx, queue: &[u8], policy: Policy) {
         .shard(queue)
         .queues
         .store_policy(db, queue, policy, Vec::new());
+    // Heartbeats switched on over an empty line have nobody to back-fill: every later arrival
+    // gets its deadline from ENTER. Not starting the back-fill keeps the first tick, whenever
+    // it comes, from giving a user QUNHOLD returned meanwhile a deadline from the server's
+    // clock that users returned after it never get (the order of ticks and commands would
+    // decide it).
+    let empty = Line::of(ctx, queue).and_then(|line| line.len(ctx, queue)) == Ok(0);
+    if let Some(state) = ctx.shards.shard(queue).queues.policy_state(db, queue) {
+        if empty {
+            state.backfill_after = None;
+        }
+    }
 }
 
 /// The current policy for QPOLICY SET/UNSET to start from; WRONGTYPE if the key is taken.
