@@ -319,6 +319,18 @@ impl<'s> LockedShards<'s> {
         true
     }
 
+    /// Widens by what `missing` says the held keys still need, until nothing: after a
+    /// retake (a lower shard was busy) it is asked again, since what the keys say may have
+    /// changed while nothing was held.
+    pub fn widen_until(&mut self, mut missing: impl FnMut(&mut Self) -> SmallVec<[u16; 8]>) {
+        loop {
+            let mut need = missing(self);
+            if need.is_empty() || self.widen(&mut need) {
+                return;
+            }
+        }
+    }
+
     pub fn holds_all(&self) -> bool {
         self.all
     }

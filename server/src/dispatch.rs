@@ -651,17 +651,22 @@ pub fn lock_for<'s>(store: &'s Store, spec: Spec, argv: Argv<'_>) -> LockedShard
 /// arrival index is built anywhere.
 #[inline]
 pub fn lock_sub_queue_homes(spec: Spec, argv: Argv<'_>, locked: &mut LockedShards<'_>) {
-    if usher_engine::queue::registry::sub_queues_watched() && writes_by_hand(spec) {
-        lock_sub_queue_homes_held(spec, argv, locked);
+    if writes_by_hand(spec) && holds_sub_queues(locked) {
+        lock_homes_of_command(spec, argv, locked);
     }
 }
 
 #[inline(never)]
-fn lock_sub_queue_homes_held(spec: Spec, argv: Argv<'_>, locked: &mut LockedShards<'_>) {
-    if locked.iter_mut().any(|s| s.queues.has_sub_queues()) {
-        let keys = crate::cluster::command_keys(spec, argv);
-        lock_homes_of(keys.iter().map(Vec::as_slice), locked);
-    }
+fn lock_homes_of_command(spec: Spec, argv: Argv<'_>, locked: &mut LockedShards<'_>) {
+    let keys = crate::cluster::command_keys(spec, argv);
+    lock_homes_of(keys.iter().map(Vec::as_slice), locked);
+}
+
+/// Whether a held shard may hold a watched sub-queue (one load while none is watched).
+#[inline]
+pub fn holds_sub_queues(locked: &mut LockedShards<'_>) -> bool {
+    usher_engine::queue::registry::sub_queues_watched()
+        && locked.iter_mut().any(|s| s.queues.has_sub_queues())
 }
 
 /// A command that may write keys outside the waiting-room family's own locking: a write, or
@@ -680,22 +685,20 @@ pub fn lock_homes_of<'k>(
     keys: impl Iterator<Item = &'k [u8]> + Clone,
     locked: &mut LockedShards<'_>,
 ) {
-    loop {
+    locked.widen_until(|locked| {
         let mut missing: SmallVec<[u16; 8]> = SmallVec::new();
         for key in keys.clone() {
             let home = locked
                 .try_shard(key)
                 .and_then(|shard| shard.queues.home_of_sub_queue(key));
-            if let Some(home) = home {
-                if locked.shard_at(home).is_none() && !missing.contains(&home) {
+            if let Some(home) = home.filter(|&h| locked.shard_at(h).is_none()) {
+                if !missing.contains(&home) {
                     missing.push(home);
                 }
             }
         }
-        if missing.is_empty() || locked.widen(&mut missing) {
-            return;
-        }
-    }
+        missing
+    });
 }
 
 /// [`lock_for`], and whether every key of the command (named and derived) hashed to one slot.

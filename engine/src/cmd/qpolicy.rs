@@ -63,7 +63,9 @@ pub(crate) fn policy_of(ctx: &mut ExecCtx, queue: &[u8]) -> Result<Option<Policy
     };
     let registry = &mut ctx.shards.shard(queue).queues;
     match &policy {
-        Some(p) if Some(p) != last.as_ref() => registry.store_policy(db, queue, p.clone(), errors),
+        Some(p) if Some(p) != last.as_ref() => {
+            registry.store_policy(db, queue, p.clone(), errors, false)
+        }
         _ => {
             if let Some(state) = registry.policy_state(db, queue) {
                 state.errors = errors;
@@ -88,21 +90,11 @@ fn store(ctx: &mut ExecCtx, queue: &[u8], policy: Policy) {
     ctx.modified(&key);
     ctx.notify(ev::HASH, "hset", &key);
     let db = ctx.db;
+    let empty = Line::of(ctx, queue).and_then(|line| line.len(ctx, queue)) == Ok(0);
     ctx.shards
         .shard(queue)
         .queues
-        .store_policy(db, queue, policy, Vec::new());
-    // Heartbeats switched on over an empty line have nobody to back-fill: every later arrival
-    // gets its deadline from ENTER. Not starting the back-fill keeps the first tick, whenever
-    // it comes, from giving a user QUNHOLD returned meanwhile a deadline from the server's
-    // clock that users returned after it never get (the order of ticks and commands would
-    // decide it).
-    let empty = Line::of(ctx, queue).and_then(|line| line.len(ctx, queue)) == Ok(0);
-    if let Some(state) = ctx.shards.shard(queue).queues.policy_state(db, queue) {
-        if empty {
-            state.backfill_after = None;
-        }
-    }
+        .store_policy(db, queue, policy, Vec::new(), empty);
 }
 
 /// The current policy for QPOLICY SET/UNSET to start from; WRONGTYPE if the key is taken.
@@ -129,7 +121,7 @@ pub fn adopt_policy_hash(shard: &mut Shard, db: usize, key: &[u8], now_ms: i64) 
     let (Some(policy), errors) = Policy::from_hash(h, &queue, None) else {
         return false;
     };
-    shard.queues.store_policy(db, &queue, policy, errors);
+    shard.queues.store_policy(db, &queue, policy, errors, false);
     true
 }
 

@@ -292,8 +292,18 @@ impl QueueRegistry {
 
     /// Registers (or replaces) the policy of `queue`, keeping its bucket. `errors` says what
     /// the hash held that was refused (empty for QPOLICY SET, which refuses bad input whole).
-    /// A policy that gains heartbeats starts the back-fill of the waiters already in line.
-    pub fn store_policy(&mut self, db: usize, queue: &[u8], policy: Policy, errors: Vec<String>) {
+    /// A policy that gains heartbeats starts the back-fill of the waiters already in line,
+    /// unless the caller saw that nobody waits (`line_empty`): then there is nobody to
+    /// back-fill, and a late first tick must not give a deadline from the server's clock to
+    /// a user QUNHOLD returned meanwhile (the order of ticks and commands would decide it).
+    pub fn store_policy(
+        &mut self,
+        db: usize,
+        queue: &[u8],
+        policy: Policy,
+        errors: Vec<String>,
+        line_empty: bool,
+    ) {
         let q = self.entry(db, queue);
         let added = q.policy.is_none();
         let state = q.policy.get_or_insert_with(|| PolicyState {
@@ -307,7 +317,7 @@ impl QueueRegistry {
             .policy
             .as_ref()
             .is_some_and(|p| p.heartbeat_ms.is_some());
-        if !had_heartbeat && policy.heartbeat_ms.is_some() {
+        if !had_heartbeat && policy.heartbeat_ms.is_some() && !line_empty {
             state.backfill_after = Some(f64::NEG_INFINITY);
         }
         state.policy = Some(policy);

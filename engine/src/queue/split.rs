@@ -187,12 +187,7 @@ pub fn lock_sub_queues<Q: AsRef<[u8]>>(
     queues: &[Q],
     user: Option<&[u8]>,
 ) {
-    loop {
-        let mut missing = missing_shards(locked, db, queues.iter(), user);
-        if missing.is_empty() || locked.widen(&mut missing) {
-            return;
-        }
-    }
+    locked.widen_until(|locked| missing_shards(locked, db, queues.iter(), user));
 }
 
 /// Registers the split recorded in the hash at `key` of `db` (a loader brought it back), if it
@@ -628,8 +623,9 @@ impl Line {
             })
             .ok()??;
         let now = ctx.now_ms;
+        let keys = self.keys(queue);
         let mut tied: Vec<(SmallBytes, usize)> = Vec::new();
-        for (i, key) in self.keys(queue).into_iter().enumerate() {
+        for (i, &key) in keys.iter().enumerate() {
             if let Ok(Some(z)) = zset(ctx.db(key), key, now) {
                 let from = z.count_below_score(score);
                 tied.extend(
@@ -644,7 +640,7 @@ impl Line {
         }
         tied.sort_unstable_by(|a, b| a.0[..].cmp(&b.0[..]));
         let (user, i) = tied.get(rank.checked_sub(below)?)?.clone();
-        let key = self.keys(queue)[i];
+        let key = keys[i];
         zset(ctx.db(key), key, now).ok().flatten()?.remove(&user)?;
         self.removed(ctx, queue, score);
         Some((user, i, score))

@@ -109,10 +109,7 @@ fn exec(
     } else {
         shared.store.lock_many(&mut shards)
     };
-    if !all
-        && usher_engine::queue::registry::sub_queues_watched()
-        && locked.iter_mut().any(|shard| shard.queues.has_sub_queues())
-    {
+    if !all && crate::dispatch::holds_sub_queues(&mut locked) {
         // Sub-queues written by hand inside the transaction: their lines' queue shards too
         // (`dispatch::lock_sub_queue_homes`).
         let keys: Vec<Vec<u8>> = multi
