@@ -483,6 +483,38 @@ fn heartbeats_switched_on_over_an_empty_line_back_fill_nobody() {
     assert_ne!(c.call(&["ZSCORE", q, "b"]), Reply::Nil, "b waits, unswept");
 }
 
+/// The same, with heartbeats switched on by editing the policy hash by hand: the next
+/// command re-reads the hash and must not start a back-fill over the empty line either.
+#[test]
+fn heartbeats_switched_on_by_hand_over_an_empty_line_back_fill_nobody() {
+    let usher = Server::usher(&[]);
+    let mut c = usher.client();
+    let (q, a) = ("queue:{bh}", "active:{bh}");
+    let batch: [&[&str]; 6] = [
+        &["QPOLICY", "SET", q, a, "MAXACTIVE", "5"],
+        &["HSET", "queue:{bh}:policy", "heartbeat", "500"],
+        &["ENTER", q, a, "b"],
+        &["ENTER", q, a, "c"],
+        &["QHOLD", q, "b"],
+        &["QUNHOLD", q, "b"],
+    ];
+    for cmd in batch {
+        c.send(cmd);
+    }
+    for cmd in batch {
+        let r = c.read().unwrap();
+        assert!(!r.is_error(), "{cmd:?}: {r:?}");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        map(c.call(&["QPOLICY", "GET", q]))["heartbeat"].text(),
+        "500"
+    );
+    assert_eq!(c.call(&["ZSCORE", "queue:{bh}:hb", "b"]), Reply::Nil);
+    assert_ne!(c.call(&["ZSCORE", "queue:{bh}:hb", "c"]), Reply::Nil);
+    assert_ne!(c.call(&["ZSCORE", q, "b"]), Reply::Nil, "b waits, unswept");
+}
+
 /// Finding 11a: pre-queue replies showed positions that jumped (`NEW 1 1, NEW 1 2, NEW 3 4`).
 #[test]
 fn prequeue_arrivals_report_a_prequeue_status_instead_of_positions() {

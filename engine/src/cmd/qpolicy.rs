@@ -61,13 +61,20 @@ pub(crate) fn policy_of(ctx: &mut ExecCtx, queue: &[u8]) -> Result<Option<Policy
             vec!["the policy key holds the wrong kind of value".to_string()],
         ),
     };
-    let registry = &mut ctx.shards.shard(queue).queues;
     match &policy {
         Some(p) if Some(p) != last.as_ref() => {
-            registry.store_policy(db, queue, p.clone(), errors, false)
+            // A hash edited by hand that switches heartbeats on back-fills as QPOLICY SET
+            // does: nobody over an empty line, whenever the next tick runs.
+            let gains_heartbeat = p.heartbeat_ms.is_some()
+                && !last.as_ref().is_some_and(|l| l.heartbeat_ms.is_some());
+            let empty = gains_heartbeat && line_is_empty(ctx, queue);
+            ctx.shards
+                .shard(queue)
+                .queues
+                .store_policy(db, queue, p.clone(), errors, empty)
         }
         _ => {
-            if let Some(state) = registry.policy_state(db, queue) {
+            if let Some(state) = ctx.shards.shard(queue).queues.policy_state(db, queue) {
                 state.errors = errors;
             }
         }
@@ -90,11 +97,16 @@ fn store(ctx: &mut ExecCtx, queue: &[u8], policy: Policy) {
     ctx.modified(&key);
     ctx.notify(ev::HASH, "hset", &key);
     let db = ctx.db;
-    let empty = Line::of(ctx, queue).and_then(|line| line.len(ctx, queue)) == Ok(0);
+    let empty = line_is_empty(ctx, queue);
     ctx.shards
         .shard(queue)
         .queues
         .store_policy(db, queue, policy, Vec::new(), empty);
+}
+
+/// Whether nobody waits in `queue` (every sub-queue of a split line counted).
+fn line_is_empty(ctx: &mut ExecCtx, queue: &[u8]) -> bool {
+    Line::of(ctx, queue).and_then(|line| line.len(ctx, queue)) == Ok(0)
 }
 
 /// The current policy for QPOLICY SET/UNSET to start from; WRONGTYPE if the key is taken.
