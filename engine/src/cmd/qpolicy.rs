@@ -65,8 +65,8 @@ pub(crate) fn policy_of(ctx: &mut ExecCtx, queue: &[u8]) -> Result<Option<Policy
         Some(p) if Some(p) != last.as_ref() => {
             // A hash edited by hand that switches heartbeats on back-fills as QPOLICY SET
             // does: nobody over an empty line, whenever the next tick runs.
-            let gains_heartbeat = p.heartbeat_ms.is_some()
-                && !last.as_ref().is_some_and(|l| l.heartbeat_ms.is_some());
+            let gains_heartbeat =
+                p.heartbeat_ms.is_some() && last.as_ref().is_none_or(|l| l.heartbeat_ms.is_none());
             let empty = gains_heartbeat && line_is_empty(ctx, queue);
             ctx.shards
                 .shard(queue)
