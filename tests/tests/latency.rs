@@ -1,9 +1,11 @@
 //! Per-command latency tracking: `INFO latencystats`, `LATENCY HISTOGRAM` and the two
-//! `latency-tracking` directives, shaped as redis-server 7.0.15 shapes them. Durations differ
-//! between servers, so replies are compared by structure (which commands, which percentiles,
-//! calls, bucket labels) and checked for consistency, not by value.
+//! `latency-tracking` directives, shaped as redis-server 7.0.15 shapes them, and the latency
+//! monitor (`LATENCY LATEST / HISTORY / RESET / DOCTOR / GRAPH`). Durations differ between
+//! servers, so replies are compared by structure (which commands, which percentiles, calls,
+//! bucket labels, the rows of a latency graph) and checked for consistency, not by value.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use usher_tests::{Client, Reply, Server};
 
 /// `latency_percentiles_usec_<cmd>` → [(percentile name, usec)].
@@ -264,4 +266,136 @@ fn the_latency_monitor_records_slow_commands_like_redis() {
         seen.push(r);
     }
     assert_eq!(seen[0], seen[1]);
+}
+
+fn unix_s() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64
+}
+
+/// LATENCY GRAPH against redis-server: its errors and arity, COMMAND DOCS, and a graph of four
+/// `DEBUG SLEEP`s taken a second apart (so each is its own sample) of 10, 100, 59 and 4 ms.
+/// Their steps on Redis's 12-step scale, (int)((ms - 4) * 12) / 96 capped at 11, are 0, 11, 6
+/// and 0 with a few ms to spare either way, so both servers draw the same four columns; the
+/// header's figures must be HISTORY's and LATEST's, and each column's label the sample's age
+/// (`Ns`) when the graph was asked for.
+#[test]
+fn latency_graph_draws_the_samples_like_redis() {
+    let args = ["--enable-debug-command", "yes"];
+    let (usher, redis) = (Server::usher(&args), Server::redis(&args));
+    let (mut u, mut r) = (usher.client(), redis.client());
+    for ask in [
+        &["LATENCY", "GRAPH", "command"][..],
+        &["LATENCY", "GRAPH", "no such event"],
+        &["LATENCY", "GRAPH"],
+        &["LATENCY", "GRAPH", "command", "extra"],
+        &["latency", "graph", "command"],
+    ] {
+        let (ur, rr) = (u.call(ask), r.call(ask));
+        assert!(rr.is_error(), "{ask:?}: {rr:?}");
+        assert_eq!(ur, rr, "{ask:?}");
+    }
+    // COMMAND DOCS: summary, since, group and complexity as Redis 7.0.15 gives them.
+    let doc = |c: &mut Client| -> BTreeMap<String, Reply> {
+        let docs = c.call(&["COMMAND", "DOCS", "latency|graph"]);
+        assert_eq!(docs.items()[0], Reply::bulk("latency|graph"));
+        docs.items()[1]
+            .items()
+            .chunks(2)
+            .map(|kv| (kv[0].text(), kv[1].clone()))
+            .filter(|(k, _)| ["summary", "since", "group", "complexity"].contains(&k.as_str()))
+            .collect()
+    };
+    let (ud, rd) = (doc(&mut u), doc(&mut r));
+    assert_eq!(ud.len(), 4, "{ud:?}");
+    assert_eq!(ud, rd);
+    let arity =
+        |c: &mut Client| c.call(&["COMMAND", "INFO", "latency|graph"]).items()[0].items()[1].int();
+    assert_eq!(arity(&mut u), 3);
+    assert_eq!(arity(&mut r), 3);
+
+    for c in [&mut u, &mut r] {
+        c.call(&["CONFIG", "SET", "latency-monitor-threshold", "1"]);
+    }
+    for (i, secs) in ["0.01", "0.1", "0.059", "0.004"].into_iter().enumerate() {
+        if i > 0 {
+            std::thread::sleep(Duration::from_millis(1050));
+        }
+        for c in [&mut u, &mut r] {
+            assert!(c.call(&["DEBUG", "SLEEP", secs]).is_simple("OK"));
+        }
+    }
+    let mut graphs = Vec::new();
+    for c in [&mut u, &mut r] {
+        let history: Vec<(i64, i64)> = c
+            .call(&["LATENCY", "HISTORY", "command"])
+            .items()
+            .iter()
+            .map(|s| (s.items()[0].int(), s.items()[1].int()))
+            .collect();
+        assert_eq!(history.len(), 4, "{history:?}");
+        let all_time = c.call(&["LATENCY", "LATEST"]).items()[0].items()[3].int();
+        // The second the graph was drawn in (asked again if the call straddled two).
+        let (now, graph) = loop {
+            let before = unix_s();
+            let graph = c.call(&["LATENCY", "GRAPH", "command"]);
+            if unix_s() == before {
+                break (before, graph);
+            }
+        };
+        let text = graph.text();
+        let lines: Vec<&str> = text
+            .strip_suffix('\n')
+            .expect("ends in a newline")
+            .split('\n')
+            .collect();
+        let ms: Vec<i64> = history.iter().map(|&(_, ms)| ms).collect();
+        assert_eq!(
+            lines[0],
+            format!(
+                "command - high {} ms, low {} ms (all time high {all_time} ms)",
+                ms.iter().max().unwrap(),
+                ms.iter().min().unwrap()
+            )
+        );
+        assert_eq!(lines[1], "-".repeat(80));
+        assert_eq!(
+            lines[2..7],
+            [" #  ", " |_ ", " || ", "_||_", "    "],
+            "{text}"
+        );
+        // The labels, read down each column.
+        let labels: Vec<String> = (0..4)
+            .map(|col| {
+                lines[7..]
+                    .iter()
+                    .map(|l| l.as_bytes()[col] as char)
+                    .collect::<String>()
+                    .trim_end()
+                    .to_string()
+            })
+            .collect();
+        let ages: Vec<String> = history
+            .iter()
+            .map(|&(t, _)| format!("{}s", now - t))
+            .collect();
+        assert_eq!(labels, ages, "{text}");
+        graphs.push((lines.len(), lines[1..7].join("\n")));
+        // RESP3: a verbatim string.
+        c.call(&["HELLO", "3"]);
+        assert!(matches!(
+            c.call(&["LATENCY", "GRAPH", "command"]),
+            Reply::Verbatim(f, _) if f == "txt"
+        ));
+        c.call(&["HELLO", "2"]);
+    }
+    assert_eq!(graphs[0], graphs[1]);
+    // Reset, the event has no samples again.
+    for c in [&mut u, &mut r] {
+        c.call(&["LATENCY", "RESET"]);
+    }
+    let ask = ["LATENCY", "GRAPH", "command"];
+    assert_eq!(u.call(&ask), r.call(&ask));
 }

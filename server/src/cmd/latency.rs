@@ -1,7 +1,7 @@
 //! The LATENCY family: HISTOGRAM (per-command latency distributions, Redis 7.0's
-//! `latency-tracking`, from [`crate::latency`]), the latency monitor's LATEST, HISTORY, RESET
-//! and DOCTOR (events over `latency-monitor-threshold`, from [`crate::latency_monitor`]), and
-//! HELP. GRAPH (an ASCII chart) is not implemented and answers as an unknown subcommand.
+//! `latency-tracking`, from [`crate::latency`]), the latency monitor's LATEST, HISTORY, RESET,
+//! DOCTOR and GRAPH (events over `latency-monitor-threshold`, from [`crate::latency_monitor`]),
+//! and HELP.
 
 use crate::latency::Snapshot;
 use crate::registry::{Command, ServerHandler, ServerSpec};
@@ -9,7 +9,7 @@ use crate::session::Session;
 use crate::stats::command_snapshot;
 use usher_engine::cmd::keys::write_help;
 use usher_engine::command::{cmd, container, Flags, Group};
-use usher_engine::error::CmdResult;
+use usher_engine::error::{CmdError, CmdResult};
 use usher_engine::store::LockedShards;
 use usher_protocol::{Argv, ReplySink, RespWriter};
 
@@ -101,6 +101,31 @@ fn latency_history(
         out.int(t);
         out.int(ms as i64);
     }
+    Ok(())
+}
+
+/// ```text
+/// LATENCY GRAPH event
+/// ```
+/// Redis's ASCII chart of the event's samples, each labelled with its age (a verbatim string);
+/// `ERR No samples available for event '<event>'` for an event with none.
+fn latency_graph(
+    s: &mut Session,
+    _: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    let event = argv.arg(2);
+    let now_s = crate::shared::unix_ms() / 1000;
+    let Some(graph) = s.shared.latency_monitor.graph(event, now_s) else {
+        // Redis formats the name with `%s`: it ends at a NUL byte.
+        let name = event.split(|&b| b == 0).next().unwrap_or_default();
+        return Err(CmdError::msg(format!(
+            "ERR No samples available for event '{}'",
+            String::from_utf8_lossy(name)
+        )));
+    };
+    out.verbatim("txt", graph.as_bytes());
     Ok(())
 }
 
@@ -197,6 +222,12 @@ const LATENCY_SUBCOMMANDS: &[ServerSpec] = &[
         Group::Server,
         "2.8.13",
         "Returns a human-readable latency analysis report.",
+        "O(1)",
+    ),
+    cmd("GRAPH", 3, MONITOR_FLAGS, latency_graph as ServerHandler).doc(
+        Group::Server,
+        "2.8.13",
+        "Return a latency graph for the event.",
         "O(1)",
     ),
     cmd(
