@@ -23,6 +23,7 @@ mod connection;
 mod dispatch;
 pub mod harness;
 mod info;
+mod keyspecs;
 mod latency;
 mod latency_monitor;
 mod lazyfree;

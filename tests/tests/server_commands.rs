@@ -459,19 +459,28 @@ fn config_set_errors_and_effects_match_redis() {
     );
 }
 
-/// One COMMAND INFO entry: arity, flags, (first, last, step), and its subcommands by name.
+/// One COMMAND INFO entry: arity, flags, (first, last, step), tips, key specs, and its
+/// subcommands by name.
 #[derive(Debug, PartialEq)]
 struct CommandRow {
     arity: i64,
     flags: BTreeSet<String>,
     keys: (i64, i64, i64),
+    tips: Reply,
+    key_specs: Reply,
     /// Compared separately (reported, not required).
     acl: Vec<String>,
 }
 
 impl CommandRow {
-    fn table_fields(&self) -> (i64, &BTreeSet<String>, (i64, i64, i64)) {
-        (self.arity, &self.flags, self.keys)
+    fn table_fields(&self) -> (i64, &BTreeSet<String>, (i64, i64, i64), &Reply, &Reply) {
+        (
+            self.arity,
+            &self.flags,
+            self.keys,
+            &self.tips,
+            &self.key_specs,
+        )
     }
 }
 
@@ -486,6 +495,8 @@ fn command_rows(c: &mut Client) -> BTreeMap<String, CommandRow> {
                 arity: e[1].int(),
                 flags: e[2].items().iter().map(Reply::text).collect(),
                 keys: (e[3].int(), e[4].int(), e[5].int()),
+                tips: e[7].clone(),
+                key_specs: e[8].clone(),
                 acl: e[6].items().iter().map(Reply::text).collect(),
             },
         );
@@ -518,7 +529,11 @@ fn command_info_arity_flags_and_keys_match_redis_for_every_shared_command() {
             && row.arity == -3
             && reference.arity == 3;
         if row.table_fields() != reference.table_fields()
-            && !(newer_arity && row.flags == reference.flags && row.keys == reference.keys)
+            && !(newer_arity
+                && row.flags == reference.flags
+                && row.keys == reference.keys
+                && row.tips == reference.tips
+                && row.key_specs == reference.key_specs)
         {
             mismatches.push(format!("{name}:\n  usher {row:?}\n  redis {reference:?}"));
         }
@@ -546,6 +561,161 @@ fn command_info_arity_flags_and_keys_match_redis_for_every_shared_command() {
     );
 }
 
+/// COMMAND GETKEYSANDFLAGS over every kind of key spec: index and keyword begin-searches,
+/// range and keynum find-keys (with steps and limits), optional keywords, not-key specs,
+/// incomplete specs answered by the command's own key finder (SORT, MIGRATE), variable
+/// flags (SET, BITFIELD), and the errors in Redis's order. COMMAND GETKEYS on the same.
+#[test]
+fn getkeys_and_flags_match_redis_for_every_kind_of_key_spec() {
+    let (usher, redis) = (Server::usher(&[]), Server::redis(&[]));
+    let mut d = Differ::new(&usher, &redis);
+    let cases: &[&[&str]] = &[
+        &["GET", "k"],
+        &["SET", "k", "v"],
+        &["SET", "k", "v", "GET"],
+        &["SET", "k", "v", "EX", "10", "get"],
+        &["SET", "k", "v", "GETX"],
+        &["APPEND", "k", "v"],
+        &["DEL", "a", "b", "c"],
+        &["MSET", "a", "1", "b", "2"],
+        &["MSETNX", "a", "1", "b", "2", "c", "3"],
+        &["MGET", "a", "b"],
+        &["RENAME", "a", "b"],
+        &["COPY", "a", "b", "DB", "1"],
+        &["LMOVE", "a", "b", "LEFT", "RIGHT"],
+        &["BLMOVE", "a", "b", "LEFT", "RIGHT", "0"],
+        &["RPOPLPUSH", "a", "b"],
+        &["BLPOP", "a", "b", "0"],
+        &["LMPOP", "2", "a", "b", "LEFT"],
+        &["LMPOP", "x", "a", "b", "LEFT"],
+        &["LMPOP", "0", "a", "LEFT"],
+        &["BLMPOP", "0", "2", "a", "b", "LEFT"],
+        &["ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"],
+        &["ZUNION", "2", "a", "b"],
+        &["ZINTERCARD", "2", "a", "b", "LIMIT", "1"],
+        &["ZDIFFSTORE", "d", "1", "a"],
+        &["ZRANGESTORE", "d", "s", "0", "-1"],
+        &["ZMPOP", "1", "a", "MIN"],
+        &["BZMPOP", "0", "1", "a", "MIN"],
+        &["SINTERCARD", "3", "a", "b", "c"],
+        &["SMOVE", "a", "b", "m"],
+        &["SINTERSTORE", "d", "a", "b"],
+        &["SUNION", "a", "b"],
+        &["PFMERGE", "d", "a", "b"],
+        &["PFCOUNT", "a", "b"],
+        &["PFADD", "h", "x"],
+        &["BITOP", "AND", "d", "a", "b"],
+        &["BITFIELD", "k", "GET", "u8", "0"],
+        &["BITFIELD", "k", "GET", "u8", "0", "SET", "u8", "0", "1"],
+        &["BITFIELD", "k", "OVERFLOW", "SAT", "GET", "u8", "0"],
+        &["BITFIELD", "k", "INCRBY", "u8", "0"],
+        &["BITFIELD_RO", "k", "GET", "u8", "0"],
+        &["SORT", "k"],
+        &["SORT", "k", "BY", "w_*", "GET", "o_*", "STORE", "d"],
+        &["SORT", "k", "LIMIT", "0", "1", "STORE", "d1", "STORE", "d2"],
+        &["SORT", "k", "STORE"],
+        &["SORT_RO", "k", "BY", "w_*"],
+        &["MIGRATE", "h", "6379", "k", "0", "1000"],
+        &[
+            "MIGRATE", "h", "6379", "", "0", "1000", "COPY", "KEYS", "a", "b",
+        ],
+        &[
+            "MIGRATE", "h", "6379", "", "0", "1000", "AUTH", "p", "KEYS", "a",
+        ],
+        &["GEORADIUS", "g", "0", "0", "1", "km"],
+        &["GEORADIUS", "g", "0", "0", "1", "km", "STORE", "d"],
+        &["GEORADIUS", "g", "0", "0", "1", "km", "STOREDIST", "d"],
+        &["GEORADIUSBYMEMBER", "g", "m", "1", "km", "STORE", "d"],
+        &[
+            "GEOSEARCHSTORE",
+            "d",
+            "s",
+            "FROMMEMBER",
+            "m",
+            "BYRADIUS",
+            "1",
+            "km",
+        ],
+        &["XREAD", "COUNT", "1", "STREAMS", "a", "b", "0", "0"],
+        &["XREAD", "STREAMS", "a", "0"],
+        &["XREAD", "STREAMS", "a", "b", "0"],
+        &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "a", "0"],
+        &["XADD", "s", "*", "f", "v"],
+        &["XGROUP", "CREATE", "s", "g", "$"],
+        &["XINFO", "STREAM", "s"],
+        &["OBJECT", "ENCODING", "k"],
+        &["MEMORY", "USAGE", "k"],
+        &["EVAL", "return 1", "2", "a", "b", "c"],
+        &["EVAL", "return 1", "0"],
+        &["EVAL_RO", "return 1", "1", "a"],
+        &["EVALSHA", "abc", "1", "a"],
+        &["FCALL", "f", "2", "a", "b"],
+        &["FCALL_RO", "f", "1", "a"],
+        &["EXISTS", "a", "b"],
+        &["TOUCH", "a"],
+        &["WATCH", "a", "b"],
+        &["SPUBLISH", "ch", "m"],
+        &["SSUBSCRIBE", "ch"],
+        &["PUBLISH", "ch", "m"],
+        &["LCS", "a", "b"],
+        &["HSET", "h", "f", "v"],
+        &["ZADD", "z", "1", "m"],
+        &["EXPIRE", "k", "10"],
+        &["GETEX", "k", "PERSIST"],
+        &["GETDEL", "k"],
+        &["INCRBYFLOAT", "k", "1.5"],
+        &["RESTORE", "k", "0", "x"],
+        &["DUMP", "k"],
+        &["TYPE", "k"],
+        &["PING"],
+        &["GET"],
+        &["GET", "a", "b"],
+        &["NOSUCH", "a"],
+        &[],
+    ];
+    for case in cases {
+        for sub in ["GETKEYSANDFLAGS", "GETKEYS"] {
+            let mut argv: Vec<Vec<u8>> = vec![b"COMMAND".to_vec(), sub.as_bytes().to_vec()];
+            argv.extend(case.iter().map(|a| a.as_bytes().to_vec()));
+            d.run(&argv);
+        }
+    }
+    same(
+        &mut d,
+        &[
+            &["COMMAND", "GETKEYSANDFLAGS"],
+            &["COMMAND", "HELP"],
+            &["COMMAND", "INFO", "command|getkeysandflags"],
+            &["COMMAND", "DOCS", "command|getkeysandflags"],
+        ],
+    );
+}
+
+/// Key specs in RESP3: the specs and their flags are sets, the spec bodies maps.
+#[test]
+fn key_specs_have_redis_resp3_shapes() {
+    let (usher, redis) = (Server::usher(&[]), Server::redis(&[]));
+    let (mut u, mut r) = (usher.client(), redis.client());
+    for c in [&mut u, &mut r] {
+        c.call(&["HELLO", "3"]);
+    }
+    for cmd in [
+        &[
+            "COMMAND",
+            "INFO",
+            "sort",
+            "set",
+            "xread",
+            "migrate",
+            "zunionstore",
+        ][..],
+        &["COMMAND", "GETKEYSANDFLAGS", "SORT", "k", "STORE", "d"],
+        &["COMMAND", "GETKEYSANDFLAGS", "LMPOP", "2", "a", "b", "LEFT"],
+    ] {
+        assert_eq!(u.call(cmd), r.call(cmd), "{cmd:?}");
+    }
+}
+
 #[test]
 fn command_subcommands_have_redis_shapes_and_errors() {
     let (usher, redis) = (Server::usher(&[]), Server::redis(&[]));
@@ -553,8 +723,6 @@ fn command_subcommands_have_redis_shapes_and_errors() {
     same(
         &mut d,
         &[
-            // Key specs are compared for GET only: usher derives them from (first, last,
-            // step), without Redis's per-command access flags (docs/compatibility.md).
             &["COMMAND", "INFO", "get", "nosuchcommand"],
             &["COMMAND", "INFO", "client|setname", "config|get"],
             &["COMMAND", "GETKEYS", "SET", "k", "v"],

@@ -3,12 +3,13 @@
 //!
 //! A key needs read access when the command's key spec says ACCESS and write access when it
 //! says INSERT, DELETE or UPDATE; those flags come from Redis's own key specs
-//! (`keyspecs.rs`). usher-only commands, which Redis has no specs for, need read access to
+//! (`crate::keyspecs`). usher-only commands, which Redis has no specs for, need read access to
 //! their keys, and write access too unless they are read-only.
 
-use super::keyspecs::KEY_SPECS;
 use super::user::{Selector, User, READ, READ_WRITE, WRITE};
+use crate::keyspecs;
 use crate::registry::Command;
+use smallvec::SmallVec;
 use usher_engine::command::Flags;
 use usher_engine::glob::glob_match;
 use usher_protocol::Argv;
@@ -99,19 +100,9 @@ fn check_selector(sel: &Selector, cmd: &Command, argv: Argv<'_>) -> Result<(), D
         }
     }
     if !sel.all_keys {
-        if let Some(positions) = cmd.spec.key_positions(argv) {
-            let specs = key_specs(&cmd.full_name);
-            let n = positions.len();
-            let variable = variable_access(&cmd.full_name, argv);
-            for (i, &pos) in positions.iter().enumerate() {
-                let need = variable.unwrap_or_else(|| access_needed(specs, flags, i, n));
-                // Shard channels sit in key positions but are channels (Redis's NOT_KEY).
-                if need & NOT_A_KEY != 0 {
-                    continue;
-                }
-                if !key_allowed(sel, argv.arg(pos), need) {
-                    return Err(Denied::Key(pos));
-                }
+        for (pos, need) in keys_to_check(cmd, argv) {
+            if !key_allowed(sel, argv.arg(pos), need) {
+                return Err(Denied::Key(pos));
             }
         }
     }
@@ -130,63 +121,37 @@ fn check_selector(sel: &Selector, cmd: &Command, argv: Argv<'_>) -> Result<(), D
     Ok(())
 }
 
-/// Key spec bit for arguments Redis marks NOT_KEY (SPUBLISH's and SSUBSCRIBE's channels).
-const NOT_A_KEY: u8 = 4;
-
-fn key_specs(full_name: &str) -> Option<&'static [u8]> {
-    KEY_SPECS
-        .binary_search_by(|(name, _)| name.cmp(&full_name))
-        .ok()
-        .map(|i| KEY_SPECS[i].1)
+/// The keys a selector's patterns must allow, and the access each needs. For Redis's
+/// commands, the keys and flags Redis's `getKeysFromCommandWithSpecs` finds: read for
+/// `access`, write for `insert`, `delete` or `update` (shard channels, `not_key`, are no
+/// keys). usher-only commands need read access to their keys, and write access too unless
+/// they are read-only.
+fn keys_to_check(cmd: &Command, argv: Argv<'_>) -> SmallVec<[(usize, u8); 4]> {
+    if keyspecs::redis_specs(&cmd.full_name).is_some() {
+        let keys = keyspecs::keys_and_flags(&cmd.full_name, cmd.spec, argv).unwrap_or_default();
+        return keys
+            .into_iter()
+            .map(|(pos, flags)| (pos, access_of(flags)))
+            .collect();
+    }
+    let need = if cmd.spec.flags().contains(Flags::READONLY) {
+        READ
+    } else {
+        READ_WRITE
+    };
+    let positions = cmd.spec.key_positions(argv).unwrap_or_default();
+    positions.iter().map(|&pos| (pos, need)).collect()
 }
 
-/// SET and BITFIELD, whose key spec says VARIABLE_FLAGS: the access depends on the
-/// arguments (Redis's `setGetKeys`, `bitfieldGetKeys`). SET reads only with GET; BITFIELD
-/// writes unless it only GETs.
-fn variable_access(full_name: &str, argv: Argv<'_>) -> Option<u8> {
-    let is = |a: &[u8], w: &str| a.eq_ignore_ascii_case(w.as_bytes());
-    match full_name {
-        "set" => Some(if argv.iter().skip(3).any(|a| is(a, "get")) {
-            READ_WRITE
-        } else {
-            WRITE
-        }),
-        "bitfield" => {
-            let mut i = 2;
-            let mut read_only = true;
-            while i < argv.len() {
-                let (arg, rest) = (argv.arg(i), argv.len() - i - 1);
-                if is(arg, "get") && rest >= 2 {
-                    i += 3;
-                } else if is(arg, "overflow") && rest >= 1 {
-                    i += 2;
-                } else {
-                    read_only = false;
-                    break;
-                }
-            }
-            Some(if read_only { READ } else { READ_WRITE })
-        }
-        _ => None,
+fn access_of(flags: u16) -> u8 {
+    let mut access = 0;
+    if flags & keyspecs::ACCESS != 0 {
+        access |= READ;
     }
-}
-
-/// The access the `i`th of `n` keys needs. Keys map onto Redis's specs in order, the last key
-/// onto the last spec (`SORT key ... STORE dst`, `ZUNIONSTORE dst n src...`).
-fn access_needed(specs: Option<&[u8]>, flags: Flags, i: usize, n: usize) -> u8 {
-    match specs {
-        Some(specs) if !specs.is_empty() => {
-            let last = specs.len() - 1;
-            let spec = if i > 0 && i == n - 1 {
-                last
-            } else {
-                i.min(last)
-            };
-            specs[spec]
-        }
-        _ if flags.contains(Flags::READONLY) => READ,
-        _ => READ_WRITE,
+    if flags & (keyspecs::INSERT | keyspecs::DELETE | keyspecs::UPDATE) != 0 {
+        access |= WRITE;
     }
+    access
 }
 
 fn key_allowed(sel: &Selector, key: &[u8], need: u8) -> bool {

@@ -13,7 +13,6 @@
 
 pub mod categories;
 pub mod check;
-mod keyspecs;
 pub mod log;
 pub mod user;
 

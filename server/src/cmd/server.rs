@@ -4,7 +4,8 @@
 //! reply shapes: COMMAND INFO's ten-element entries, COMMAND DOCS' maps, COMMAND GETKEYS.
 
 use crate::config;
-use crate::registry::{Command, Lookup, ServerHandler, ServerSpec, Spec};
+use crate::keyspecs::{self, Begin, Find};
+use crate::registry::{Command, Lookup, ServerHandler, ServerSpec};
 use crate::session::Session;
 use usher_engine::args::is;
 use usher_engine::cmd::keys::write_help;
@@ -280,8 +281,12 @@ fn write_command_info(s: &Session, c: &Command, out: &mut RespWriter) {
     for cat in cats {
         out.simple(&cat);
     }
-    out.set(0);
-    write_key_specs(spec, out);
+    let tips = keyspecs::tips(&c.full_name);
+    out.set(tips.len());
+    for tip in tips {
+        out.bulk(tip.as_bytes());
+    }
+    write_key_specs(c, out);
     // Redis 7.0 sends key specs and subcommands as sets (`~` in RESP3).
     out.set(c.children.len());
     for &child in &c.children {
@@ -289,49 +294,88 @@ fn write_command_info(s: &Session, c: &Command, out: &mut RespWriter) {
     }
 }
 
-/// Key specs derived from the legacy triple: one `index`/`range` spec.
-fn write_key_specs(spec: Spec, out: &mut RespWriter) {
-    let (first, last, step) = spec.key_triple();
-    if first <= 0 {
-        out.set(0);
-        return;
+/// The command's key specs as Redis's `addReplyCommandKeySpecs` writes them.
+fn write_key_specs(c: &Command, out: &mut RespWriter) {
+    let specs = keyspecs::of(&c.full_name, c.spec);
+    out.set(specs.len());
+    for spec in specs.iter() {
+        out.map(3 + spec.notes.is_some() as usize);
+        if let Some(notes) = spec.notes {
+            out.bulk(b"notes");
+            out.bulk(notes.as_bytes());
+        }
+        out.bulk(b"flags");
+        out.set(keyspecs::flag_names(spec.flags).count());
+        for name in keyspecs::flag_names(spec.flags) {
+            out.simple(name);
+        }
+        out.bulk(b"begin_search");
+        out.map(2);
+        out.bulk(b"type");
+        match spec.begin {
+            Begin::Index(index) => {
+                out.bulk(b"index");
+                out.bulk(b"spec");
+                out.map(1);
+                out.bulk(b"index");
+                out.int(index as i64);
+            }
+            Begin::Keyword(keyword, startfrom) => {
+                out.bulk(b"keyword");
+                out.bulk(b"spec");
+                out.map(2);
+                out.bulk(b"keyword");
+                out.bulk(keyword.as_bytes());
+                out.bulk(b"startfrom");
+                out.int(startfrom as i64);
+            }
+            Begin::Unknown => {
+                out.bulk(b"unknown");
+                out.bulk(b"spec");
+                out.map(0);
+            }
+        }
+        out.bulk(b"find_keys");
+        out.map(2);
+        out.bulk(b"type");
+        match spec.find {
+            Find::Range {
+                lastkey,
+                keystep,
+                limit,
+            } => {
+                out.bulk(b"range");
+                out.bulk(b"spec");
+                out.map(3);
+                out.bulk(b"lastkey");
+                out.int(lastkey as i64);
+                out.bulk(b"keystep");
+                out.int(keystep as i64);
+                out.bulk(b"limit");
+                out.int(limit as i64);
+            }
+            Find::Keynum {
+                keynumidx,
+                firstkey,
+                keystep,
+            } => {
+                out.bulk(b"keynum");
+                out.bulk(b"spec");
+                out.map(3);
+                out.bulk(b"keynumidx");
+                out.int(keynumidx as i64);
+                out.bulk(b"firstkey");
+                out.int(firstkey as i64);
+                out.bulk(b"keystep");
+                out.int(keystep as i64);
+            }
+            Find::Unknown => {
+                out.bulk(b"unknown");
+                out.bulk(b"spec");
+                out.map(0);
+            }
+        }
     }
-    out.set(1);
-    out.map(3);
-    out.bulk(b"flags");
-    let access: &[&str] = if spec.flags().contains(Flags::WRITE) {
-        &["RW", "update"]
-    } else {
-        &["RO", "access"]
-    };
-    out.set(access.len());
-    for a in access {
-        out.simple(a);
-    }
-    out.bulk(b"begin_search");
-    out.map(2);
-    out.bulk(b"type");
-    out.bulk(b"index");
-    out.bulk(b"spec");
-    out.map(1);
-    out.bulk(b"index");
-    out.int(first as i64);
-    out.bulk(b"find_keys");
-    out.map(2);
-    out.bulk(b"type");
-    out.bulk(b"range");
-    out.bulk(b"spec");
-    out.map(3);
-    out.bulk(b"lastkey");
-    out.int(if last < 0 {
-        last as i64
-    } else {
-        (last - first) as i64
-    });
-    out.bulk(b"keystep");
-    out.int(step as i64);
-    out.bulk(b"limit");
-    out.int(0);
 }
 
 /// ```text
@@ -487,14 +531,31 @@ fn command_getkeys(
     argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
+    getkeys(s, argv, out, false)
+}
+
+/// ```text
+/// COMMAND GETKEYSANDFLAGS command [arg ...]
+/// ```
+fn command_getkeysandflags(
+    s: &mut Session,
+    _locked: &mut LockedShards,
+    argv: Argv,
+    out: &mut RespWriter,
+) -> CmdResult {
+    getkeys(s, argv, out, true)
+}
+
+/// Redis's `getKeysSubcommandImpl`: the checks in its order, then the keys as the key specs
+/// (or the command's own key finder) find them.
+fn getkeys(s: &mut Session, argv: Argv, out: &mut RespWriter, with_flags: bool) -> CmdResult {
     let target = argv.tail(2);
     let shared = s.shared;
     let c = match shared.registry.lookup(target) {
         Lookup::Found(c) => c,
         _ => return Err(CmdError::Static("ERR Invalid command specified")),
     };
-    let (first, _, _) = c.spec.key_triple();
-    if first <= 0 && !c.spec.has_movable_keys() {
+    if !keyspecs::has_keys(&c.full_name, c.spec) {
         return Err(CmdError::Static("ERR The command has no key arguments"));
     }
     if !c.spec.arity_ok(target.len()) {
@@ -502,12 +563,24 @@ fn command_getkeys(
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let positions = c.spec.key_positions(target).ok_or(CmdError::Static(
-        "ERR Invalid arguments specified for command",
-    ))?;
-    out.array(positions.len());
-    for p in positions {
-        out.bulk(target.arg(p));
+    let keys = keyspecs::keys_and_flags(&c.full_name, c.spec, target).unwrap_or_default();
+    if keys.is_empty() && !c.spec.flags().contains(Flags::NO_MANDATORY_KEYS) {
+        return Err(CmdError::Static(
+            "ERR Invalid arguments specified for command",
+        ));
+    }
+    out.array(keys.len());
+    for (pos, flags) in keys {
+        if with_flags {
+            out.array(2);
+            out.bulk(target.arg(pos));
+            out.set(keyspecs::flag_names(flags).count());
+            for name in keyspecs::flag_names(flags) {
+                out.simple(name);
+            }
+        } else {
+            out.bulk(target.arg(pos));
+        }
     }
     Ok(())
 }
@@ -530,6 +603,8 @@ const COMMAND_HELP: &[&str] = &[
     "    commands are returned.",
     "GETKEYS <full-command>",
     "    Return the keys from a full Redis command.",
+    "GETKEYSANDFLAGS <full-command>",
+    "    Return the keys and the access flags from a full Redis command.",
     "HELP",
     "    Prints this help.",
 ];
@@ -702,6 +777,18 @@ const COMMAND_SUBCOMMANDS: &[ServerSpec] = &[
         Group::Server,
         "2.8.13",
         "Extracts the key names from an arbitrary command.",
+        "O(N) where N is the number of arguments to the command",
+    ),
+    cmd(
+        "GETKEYSANDFLAGS",
+        -4,
+        CMD_FLAGS,
+        command_getkeysandflags as ServerHandler,
+    )
+    .doc(
+        Group::Server,
+        "7.0.0",
+        "Extract keys and access flags given a full Redis command",
         "O(N) where N is the number of arguments to the command",
     ),
     cmd("HELP", 2, CMD_FLAGS, command_help as ServerHandler).doc(
