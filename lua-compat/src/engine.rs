@@ -6,8 +6,9 @@
 //! reads fall through to the real globals and whose writes fail ("Attempt to modify a readonly
 //! table"), and reading an undefined global fails ("Script attempted to access nonexistent
 //! global variable"). The library tables (`redis`, `cjson`, `string`, ...) are read-only
-//! proxies too. Redis patched its Lua with read-only tables; proxies give the same answers
-//! without patching (one difference: `pairs(redis)` iterates nothing). Each state has a memory
+//! proxies too, and so is the strings' shared metatable as `getmetatable('')` shows it (its
+//! `__index` is the read-only `string`). Redis patched its Lua with read-only tables; proxies
+//! give the same answers without patching (one difference: `pairs(redis)` iterates nothing). Each state has a memory
 //! bound (`MEMORY_LIMIT`), and an instruction hook checks the time limit and `SCRIPT KILL`.
 //!
 //! `redis.call` reaches the server through the [`Host`] trait: the server runs the command under
@@ -261,7 +262,17 @@ local function load_env(base, loading_redis)
   }), function() state.loading = false end
 end
 
-return handler, protect, redis, protected, load_env
+-- Strings share one metatable, whose __index is the string library: left writable, a script
+-- could change string methods for every later script (other users' included) or keep state
+-- between runs (Redis's CVE-2025-46818). Its lookups go through the read-only `string` proxy,
+-- and getmetatable('') hands scripts a read-only proxy of it.
+local function protect_strings(string_proxy)
+  local mt = dbg.getmetatable('')
+  mt.__index = string_proxy
+  mt.__metatable = protect(mt)
+end
+
+return handler, protect, redis, protected, load_env, protect_strings
 "#;
 
 /// One worker's Lua state.
@@ -419,11 +430,12 @@ impl Engine {
                 None => Ok((lua.create_string(&text)?, false)),
             }
         })?;
-        let (handler, protect, redis, _protected, load_env): (
+        let (handler, protect, redis, _protected, load_env, protect_strings): (
             Function,
             Function,
             Table,
             Table,
+            Function,
             Function,
         ) = lua.load(PRELUDE).set_name("=[usher]").call(errtext)?;
         // Safety: both are plain Lua C functions (see `redis_call_c`).
@@ -465,6 +477,7 @@ impl Engine {
                 base.raw_set(lib, p)?;
             }
         }
+        protect_strings.call::<()>(base.raw_get::<Table>("string")?)?;
         // The environment scripts see: reads fall through to `base`, writes fail.
         let missing = lua
             .load(

@@ -136,6 +136,18 @@ const PROBES: &[&[&str]] = &[
     &["EVAL", "redis.x = 1", "0"],
     &["EVAL", "string.x = 1", "0"],
     &["EVAL", "cjson = nil", "0"],
+    // The strings' shared metatable and, through it, the real string library: writable, they
+    // would let one script change string methods for every later one (CVE-2025-46818).
+    &["EVAL", "getmetatable('').__index.upper = function() return 'owned' end", "0"],
+    &["EVAL", "return ('x'):upper()", "0"],
+    &["EVAL", "getmetatable('').__index = nil", "0"],
+    &["EVAL", "getmetatable('').__add = function() return 1 end", "0"],
+    &["EVAL", "rawset(getmetatable(''), '__index', {})", "0"],
+    &["EVAL", "setmetatable(getmetatable(''), nil)", "0"],
+    &["EVAL", "getmetatable('').__index.stash = KEYS", "1", "k"],
+    &["EVAL", "return string.stash", "0"],
+    &["EVAL", "return {type(getmetatable('')), rawequal(getmetatable('').__index, string)}", "0"],
+    &["EVAL", "return ('abc'):sub(2) .. string.format('%d', 7) .. ('%s'):rep(2)", "0"],
     &["EVAL", "local t = {} rawset(t, 'x', 1) return t.x", "0"],
     &["EVAL", "return loadstring('return 1 + 1')()", "0"],
     &["EVAL", "return table.getn({1,2,3})", "0"],
