@@ -31,6 +31,10 @@ use usher_protocol::{Argv, OwnedArgv, Protocol, ReplySink};
 /// Memory one worker's Lua state may use; past it a script fails with a clear error.
 pub const MEMORY_LIMIT: usize = 256 << 20;
 
+/// The chunk names scripts and function libraries are compiled under (Redis's).
+const SCRIPT_CHUNK: &str = "@user_script";
+const FUNCTION_CHUNK: &str = "@user_function";
+
 /// Instructions between two checks of the clock and the kill flag.
 const HOOK_EVERY: u32 = 10_000;
 
@@ -450,10 +454,11 @@ impl Engine {
         install_redis_api(&lua, &redis, &ctx)?;
         let math: Table = base.get("math")?;
         libs::install_random(&lua, &math, ctx.rand.clone())?;
-        // Safety: a plain Lua C function (see `libs::tonumber`).
+        // Safety: plain Lua C functions (see `libs::tonumber`, `libs::unpack`).
         base.raw_set("tonumber", unsafe {
             lua.create_c_function(libs::tonumber)?
         })?;
+        base.raw_set("unpack", unsafe { lua.create_c_function(libs::unpack)? })?;
         base.raw_set("cjson", crate::cjson::table(&lua)?)?;
         base.raw_set("bit", libs::bit_table(&lua)?)?;
         base.raw_set("cmsgpack", crate::msgpack::table(&lua)?)?;
@@ -509,6 +514,13 @@ impl Engine {
         let runner = unsafe { lua.create_c_function(run_entry)? };
         let runner = anchor(&lua, runner)?;
         let handler_ref = anchor(&lua, handler.clone())?;
+        // Lua 5.1's parser interns the chunk's name without anchoring it, so a collection
+        // during the parse could free the name while the parser still uses it (Redis's
+        // CVE-2025-49844). Scripts and libraries are parsed under these two names: kept in the
+        // registry, the interned strings the parser finds are always alive.
+        for name in [SCRIPT_CHUNK, FUNCTION_CHUNK] {
+            anchor(&lua, lua.create_string(name)?)?;
+        }
         let base_ref = anchor(&lua, base.clone())?;
         Ok(Engine {
             lua,
@@ -550,7 +562,7 @@ impl Engine {
         let f = self
             .lua
             .load(&*source)
-            .set_name("@user_script")
+            .set_name(SCRIPT_CHUNK)
             .into_function()
             .map_err(|e| {
                 format!(
@@ -735,7 +747,7 @@ impl Engine {
         source[1] = b'-';
         let chunk = lua
             .load(&source)
-            .set_name("@user_function")
+            .set_name(FUNCTION_CHUNK)
             .set_environment(env)
             .into_function()
             .map_err(|e| format!("ERR Error compiling function: {}", root_message(&e)))?;

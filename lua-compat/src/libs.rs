@@ -96,16 +96,14 @@ pub fn bit_table(lua: &Lua) -> mlua::Result<Table> {
         "tohex",
         lua.create_function(|_, args: Variadic<Value>| {
             let b = tobit(arg_num(&args, 0, "tohex")?) as u32;
-            let mut n = if args.len() > 1 {
+            let n = if args.len() > 1 {
                 tobit(arg_num(&args, 1, "tohex")?)
             } else {
                 8
             };
             let upper = n < 0;
-            if upper {
-                n = -n;
-            }
-            let n = n.min(8) as usize;
+            // `unsigned_abs`: -(-2^31) overflows, which was Redis's CVE-2024-31449 in C.
+            let n = n.unsigned_abs().min(8) as usize;
             let digits = if upper {
                 format!("{b:08X}")
             } else {
@@ -205,6 +203,38 @@ mod tests {
         let r = (g.draw() % i32::MAX) as f64 / i32::MAX as f64;
         assert_eq!((r * 100.0).floor() + 1.0, 40.0);
     }
+}
+
+/// Lua 5.1's `unpack` with Redis's fix for CVE-2025-46817: the count of results is computed
+/// in unsigned arithmetic. Vanilla 5.1.5's `e - i + 1` overflows for extreme bounds
+/// (`unpack({}, -2^31, 2^31 - 1)`), and the optimiser drops its overflow check: the server
+/// then pushed billions of values and crashed.
+///
+/// # Safety
+/// Called by Lua only; raises errors with `luaL_error`, holding nothing that needs a drop.
+pub unsafe extern "C-unwind" fn unpack(l: *mut ffi::lua_State) -> std::os::raw::c_int {
+    use std::os::raw::c_int;
+    ffi::luaL_checktype(l, 1, ffi::LUA_TTABLE);
+    let i = ffi::luaL_optinteger(l, 2, 1) as c_int;
+    let e = if ffi::lua_type(l, 3) <= 0 {
+        ffi::lua_objlen(l, 1) as c_int // none or nil: the table's length
+    } else {
+        ffi::luaL_checkinteger(l, 3) as c_int
+    };
+    if i > e {
+        return 0;
+    }
+    let n = (e as u32).wrapping_sub(i as u32); // results minus one
+    if n >= c_int::MAX as u32 || ffi::lua_checkstack(l, n as c_int + 1) == 0 {
+        return ffi::luaL_error(l, c"too many results to unpack".as_ptr());
+    }
+    ffi::lua_rawgeti(l, 1, i as ffi::lua_Integer);
+    let mut k = i;
+    while k < e {
+        k += 1;
+        ffi::lua_rawgeti(l, 1, k as ffi::lua_Integer);
+    }
+    n as c_int + 1
 }
 
 /// Lua 5.1's `tonumber` (`luaB_tonumber`, line for line, so its errors read the same) with
