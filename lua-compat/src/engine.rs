@@ -454,11 +454,15 @@ impl Engine {
         install_redis_api(&lua, &redis, &ctx)?;
         let math: Table = base.get("math")?;
         libs::install_random(&lua, &math, ctx.rand.clone())?;
-        // Safety: plain Lua C functions (see `libs::tonumber`, `libs::unpack`).
+        // Safety: plain Lua C functions (see `libs::tonumber`, `libs::unpack`, `libs::load`).
         base.raw_set("tonumber", unsafe {
             lua.create_c_function(libs::tonumber)?
         })?;
         base.raw_set("unpack", unsafe { lua.create_c_function(libs::unpack)? })?;
+        base.raw_set("loadstring", unsafe {
+            lua.create_c_function(libs::loadstring)?
+        })?;
+        base.raw_set("load", unsafe { lua.create_c_function(libs::load)? })?;
         base.raw_set("cjson", crate::cjson::table(&lua)?)?;
         base.raw_set("bit", libs::bit_table(&lua)?)?;
         base.raw_set("cmsgpack", crate::msgpack::table(&lua)?)?;
@@ -550,7 +554,9 @@ impl Engine {
         if let Some(&f) = self.compiled.get(sha) {
             return Ok(f);
         }
-        let source: std::borrow::Cow<[u8]> = if body.starts_with(b"#!") {
+        let source: std::borrow::Cow<[u8]> = if libs::is_binary_chunk(body) {
+            libs::BINARY_STAND_IN.into()
+        } else if body.starts_with(b"#!") {
             // The shebang line stays a line (a comment) so line numbers match Redis's.
             let mut b = body.to_vec();
             b[0] = b'-';

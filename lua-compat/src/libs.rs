@@ -205,6 +205,89 @@ mod tests {
     }
 }
 
+/// Redis's Lua parses every chunk as text, so a precompiled (binary) chunk, whose first byte
+/// is `ESC`, is a syntax error there and never loaded: Lua 5.1 trusts the bytecode it loads,
+/// and crafted bytecode escapes any sandbox (Redis's CVE-2015-4335). Vanilla 5.1.5 loads it;
+/// `loadstring`, `load` and EVAL's compiler give Lua's parser [`BINARY_STAND_IN`] instead.
+pub fn is_binary_chunk(chunk: &[u8]) -> bool {
+    chunk.first() == Some(&0x1b)
+}
+
+/// What the parser is given in place of a binary chunk: text that fails, on line 1, at an
+/// `ESC` byte, so the error (`<chunk name>:1: unexpected symbol near 'char(27)'`, the name
+/// shortened by Lua itself) is the one Redis's text parser gives the binary chunk.
+pub const BINARY_STAND_IN: &[u8] = b" \x1b";
+
+/// Lua 5.1's `load_aux`: the loaded function, or nil and the error message.
+unsafe fn load_result(l: *mut ffi::lua_State, status: std::os::raw::c_int) -> std::os::raw::c_int {
+    if status == 0 {
+        1
+    } else {
+        ffi::lua_pushnil(l);
+        ffi::lua_insert(l, -2);
+        2
+    }
+}
+
+/// Lua 5.1's `loadstring`, refusing binary chunks as Redis does.
+///
+/// # Safety
+/// Called by Lua only; raises errors with `luaL_argerror`, holding nothing that needs a drop.
+pub unsafe extern "C-unwind" fn loadstring(l: *mut ffi::lua_State) -> std::os::raw::c_int {
+    let mut len = 0usize;
+    let s = ffi::luaL_checklstring(l, 1, &mut len);
+    let chunkname = ffi::luaL_optlstring(l, 2, s, std::ptr::null_mut());
+    let (s, len) = if is_binary_chunk(std::slice::from_raw_parts(s.cast(), len)) {
+        (BINARY_STAND_IN.as_ptr().cast(), BINARY_STAND_IN.len())
+    } else {
+        (s, len)
+    };
+    load_result(l, ffi::luaL_loadbuffer(l, s, len, chunkname))
+}
+
+/// Lua 5.1's `load(func [, chunkname])`, refusing binary chunks as Redis does: the reader
+/// checks the first piece the function gives.
+///
+/// # Safety
+/// Called by Lua only; raises errors with `luaL_argerror`, holding nothing that needs a drop.
+pub unsafe extern "C-unwind" fn load(l: *mut ffi::lua_State) -> std::os::raw::c_int {
+    let cname = ffi::luaL_optlstring(l, 2, c"=(load)".as_ptr(), std::ptr::null_mut());
+    ffi::luaL_checktype(l, 1, ffi::LUA_TFUNCTION);
+    ffi::lua_settop(l, 3); // the function, the name, and a slot for the piece being read
+    let mut first = true;
+    let status = ffi::lua_load(l, load_reader, (&mut first as *mut bool).cast(), cname);
+    load_result(l, status)
+}
+
+/// Lua 5.1's `generic_reader`, which hands the parser [`BINARY_STAND_IN`] when the chunk's
+/// first piece is binary (the parse then fails there, as Redis's does).
+unsafe extern "C-unwind" fn load_reader(
+    l: *mut ffi::lua_State,
+    first: *mut std::ffi::c_void,
+    size: *mut usize,
+) -> *const std::os::raw::c_char {
+    let first = std::mem::take(&mut *first.cast::<bool>());
+    ffi::luaL_checkstack(l, 2, c"too many nested functions".as_ptr());
+    ffi::lua_pushvalue(l, 1);
+    ffi::lua_call(l, 0, 1);
+    if ffi::lua_type(l, -1) == ffi::LUA_TNIL {
+        ffi::lua_settop(l, -2);
+        *size = 0;
+        return std::ptr::null();
+    }
+    if ffi::lua_isstring(l, -1) == 0 {
+        ffi::luaL_error(l, c"reader function must return a string".as_ptr());
+        return std::ptr::null();
+    }
+    ffi::lua_replace(l, 3);
+    let piece = ffi::lua_tolstring(l, 3, size);
+    if first && is_binary_chunk(std::slice::from_raw_parts(piece.cast(), *size)) {
+        *size = BINARY_STAND_IN.len();
+        return BINARY_STAND_IN.as_ptr().cast();
+    }
+    piece
+}
+
 /// Lua 5.1's `unpack` with Redis's fix for CVE-2025-46817: the count of results is computed
 /// in unsigned arithmetic. Vanilla 5.1.5's `e - i + 1` overflows for extreme bounds
 /// (`unpack({}, -2^31, 2^31 - 1)`), and the optimiser drops its overflow check: the server
