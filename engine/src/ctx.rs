@@ -4,11 +4,15 @@
 //! Engine code never awaits and never touches a socket; whatever must happen outside the locks
 //! (waking blocked clients, counting changes for persistence) is recorded in [`Effects`] and
 //! done by the server once the command returns.
+//!
+//! It also defines [`ServeFn`], the shape of a blocked command's serving logic: that logic runs
+//! in this context (the writer's), so the type belongs with it rather than with the waiters.
 
-use crate::blocking::ServeFn;
+use crate::block_queues::{sealed, ServeHook};
 use crate::bytes::SmallBytes;
 use crate::config::EngineConfig;
 use crate::db::Db;
+use crate::error::CmdError;
 use crate::keyspace_events::{self, KeyEvent};
 use crate::store::LockedShards;
 
@@ -60,6 +64,31 @@ impl std::fmt::Debug for BlockOn {
             .finish()
     }
 }
+
+/// What a blocked command's serving logic reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Serve {
+    /// The reply was written; the waiter is done.
+    Served,
+    /// Nothing to pop here (empty or wrong type); the waiter keeps waiting.
+    Nothing,
+    /// The command needs a key on a shard the serving context does not hold (a cross-shard
+    /// BLMOVE): wake the waiter so it retries with its own locks.
+    Retry,
+}
+
+/// Serves a waiter from `key` (which just received elements): pops, writes the reply.
+/// Must not write anything unless it returns `Served`.
+pub type ServeFn = fn(
+    &mut ExecCtx<'_, '_>,
+    &usher_protocol::OwnedArgv,
+    &[u8],
+    &mut dyn usher_protocol::ReplySink,
+) -> Result<Serve, CmdError>;
+
+// These let a waiter carry its ServeFn through the shard's queues, which sit below this module.
+impl sealed::Sealed for ServeFn {}
+impl ServeHook for ServeFn {}
 
 /// The nil reply of a blocking command that pops nothing: on timeout, or at once where it may
 /// not block.

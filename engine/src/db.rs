@@ -363,7 +363,8 @@ impl Db {
         self.expired_lazily = std::mem::take(&mut old.expired_lazily);
         self.expired_log = old.expired_log.take();
         self.index = old.index;
-        lazyfree::free_db(old);
+        let len = old.len();
+        lazyfree::free_db(old, len);
     }
 
     /// Turns the log of lazily expired keys on or off (see `expired_log`).

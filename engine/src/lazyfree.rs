@@ -6,8 +6,10 @@
 //! are handed to a reclaimer the server installs at start-up (a background thread); small values
 //! are dropped on the spot, which is cheaper than the hand-off. Without a reclaimer (unit tests,
 //! tools) everything is dropped on the spot.
+//!
+//! The database frees its values through here, so this module does not name `Db`: a whole
+//! database arrives as an opaque box.
 
-use crate::db::Db;
 use crate::value::Value;
 use std::sync::OnceLock;
 
@@ -17,7 +19,8 @@ pub const LAZYFREE_THRESHOLD: usize = 64;
 /// Something to drop later.
 pub enum Garbage {
     Value(Value),
-    Db(Box<Db>),
+    /// A whole database (`crate::db::Db`), opaque for the reason above.
+    Db(Box<dyn Send>),
 }
 
 type Reclaimer = Box<dyn Fn(Garbage) + Send + Sync>;
@@ -39,9 +42,9 @@ pub fn free(value: Value) {
     }
 }
 
-/// Drops a whole database now if small, else hands it to the reclaimer.
-pub fn free_db(db: Db) {
-    if db.len() > LAZYFREE_THRESHOLD {
+/// Drops a whole database of `len` keys now if small, else hands it to the reclaimer.
+pub fn free_db(db: impl Send + 'static, len: usize) {
+    if len > LAZYFREE_THRESHOLD {
         if let Some(reclaim) = RECLAIMER.get() {
             reclaim(Garbage::Db(Box::new(db)));
         }

@@ -12,6 +12,7 @@
 //! thread; everything it needs done outside a command is returned in [`ctx::Effects`].
 
 pub mod args;
+pub mod block_queues;
 pub mod blocking;
 pub mod bytes;
 pub mod cmd;

@@ -5,7 +5,7 @@
 //! must change atomically with the data: which clients WATCH a key, and (with blocking pops)
 //! which clients wait for one.
 
-use crate::blocking::BlockQueues;
+use crate::block_queues::BlockQueues;
 use crate::bytes::SmallBytes;
 use crate::db::Db;
 use crate::queue::registry::QueueRegistry;

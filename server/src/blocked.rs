@@ -116,7 +116,7 @@ fn retry(s: &mut Session, out: &mut RespWriter<'_>) -> bool {
         None => return true,
     };
     let shared = s.shared;
-    let cmd = shared.registry.get(cmd_id);
+    let cmd = crate::registry::get().get(cmd_id);
     let Spec::Engine(spec) = cmd.spec else {
         unreachable!("only engine commands block")
     };

@@ -18,7 +18,7 @@ use std::sync::atomic::{
 };
 use std::sync::Arc;
 use std::time::Instant;
-use usher_engine::blocking::{Waiter, Wake};
+use usher_engine::block_queues::{Waiter, Wake};
 
 /// Client flags shown by CLIENT LIST (`flags=`).
 pub mod flag {

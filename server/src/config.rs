@@ -1097,7 +1097,7 @@ pub static DIRECTIVES: &[Directive] = &[
             true,
             |c, a| {
                 let text = a.join(" ");
-                crate::persistence::parse_save_points(&text)?;
+                parse_save_points(&text)?;
                 set(
                     &mut c.save,
                     text.split_whitespace().collect::<Vec<_>>().join(" "),
@@ -1460,6 +1460,23 @@ pub static DIRECTIVES: &[Directive] = &[
         |c| c.repl.repl_timeout.to_string(),
     ),
 ];
+
+/// Parses `save` ("3600 1 300 100", or "" for none) into (seconds, changes) pairs. Here
+/// rather than in `crate::persistence`, which acts on the points: validating the directive
+/// then needs no import upward.
+pub fn parse_save_points(s: &str) -> Result<Vec<(i64, u64)>, String> {
+    let words: Vec<&str> = s.split_whitespace().collect();
+    if !words.len().is_multiple_of(2) {
+        return Err("Invalid save parameters".into());
+    }
+    words
+        .chunks(2)
+        .map(|c| match (c[0].parse::<i64>(), c[1].parse::<u64>()) {
+            (Ok(secs), Ok(changes)) if secs >= 0 => Ok((secs, changes)),
+            _ => Err("Invalid save parameters".into()),
+        })
+        .collect()
+}
 
 /// What CONFIG REWRITE writes for `d`: its shown value, except for a secret CONFIG GET
 /// redacts (`token-secret`), which the file must keep for real.

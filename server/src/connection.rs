@@ -364,7 +364,7 @@ fn paused_here(s: &Session, argv: usher_protocol::Argv<'_>) -> Option<i64> {
     if !pause.active() {
         return None;
     }
-    let flags = match s.shared.registry.lookup(argv) {
+    let flags = match crate::registry::get().lookup(argv) {
         crate::registry::Lookup::Found(cmd) => cmd.spec.flags(),
         _ => usher_engine::command::Flags::NONE,
     };

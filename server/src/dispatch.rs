@@ -89,7 +89,8 @@ pub fn dispatch(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
 
 fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
     let shared = s.shared;
-    let cmd = match shared.registry.lookup_cached(argv, &mut s.last_lookup) {
+    let registry = crate::registry::get();
+    let cmd = match registry.lookup_cached(argv, &mut s.last_lookup) {
         Lookup::Found(cmd) => cmd,
         Lookup::Unknown => {
             let msg = errors::unknown_command(argv.arg(0), &mut argv.iter().skip(1));
@@ -118,11 +119,7 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
             return reject(s, Some(cmd), out, &denied.error(&cmd.full_name));
         }
     }
-    let top_name = shared
-        .registry
-        .get(cmd.parent.unwrap_or(cmd.id))
-        .spec
-        .name();
+    let top_name = registry.get(cmd.parent.unwrap_or(cmd.id)).spec.name();
     let disk_error = crate::persistence::disk_error(s);
     // A script's declared flags count only where a gate below could refuse on them.
     let flags = if s.hot.maxmemory > 0
@@ -284,7 +281,7 @@ fn carries(s: &Session, flags: Flags, top_name: &str, flag: Flags) -> bool {
             && s.multi.as_ref().is_some_and(|m| {
                 m.queued
                     .iter()
-                    .any(|(id, _)| s.shared.registry.get(*id).spec.flags().contains(flag))
+                    .any(|(id, _)| crate::registry::get().get(*id).spec.flags().contains(flag))
             }))
 }
 

@@ -678,7 +678,7 @@ fn latencystats(shared: &Shared, out: &mut String) {
     if !tracking {
         return;
     }
-    for cmd in shared.registry.all() {
+    for cmd in crate::registry::get().all() {
         let snapshot = crate::stats::command_snapshot(&shared.thread_stats, cmd.id);
         if snapshot.total() == 0 {
             continue;
@@ -700,7 +700,7 @@ fn latencystats(shared: &Shared, out: &mut String) {
 
 fn commandstats(shared: &Shared, out: &mut String) {
     out.push_str("# Commandstats\r\n");
-    for cmd in shared.registry.all() {
+    for cmd in crate::registry::get().all() {
         let calls = total(&shared.thread_stats, |t| &t.commands[cmd.id as usize].calls);
         let rejected = total(&shared.thread_stats, |t| {
             &t.commands[cmd.id as usize].rejected_calls

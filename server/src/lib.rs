@@ -138,9 +138,13 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
     let mut engine_families = usher_engine::cmd::families();
     engine_families.push(usher_persist::commands::COMMANDS);
     engine_families.push(usher_persist::migrate::COMMANDS);
-    let registry = registry::Registry::new(&engine_families, &cmd::families());
-    let shared: &'static shared::Shared =
-        Box::leak(Box::new(shared::Shared::new(config, registry)));
+    let registry = registry::init(&engine_families, &cmd::families());
+    let acl = acl::Acl::new(registry, &config);
+    let shared: &'static shared::Shared = Box::leak(Box::new(shared::Shared::new(
+        config,
+        registry.command_count(),
+        acl,
+    )));
     acl::load_at_startup(shared)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let tls_config = shared.config.read().clone();

@@ -4,9 +4,15 @@
 //! Every command and subcommand gets a dense id (for per-command stats) and a full name
 //! (`get`, `client|setname`). Lookup lower-cases the name into a stack buffer, so dispatch
 //! allocates nothing.
+//!
+//! The registry is built once at start-up into a process-wide `static` ([`init`], [`get`])
+//! rather than kept in [`crate::shared::Shared`]: a server handler takes a
+//! [`Session`](crate::session::Session), which holds `&Shared`, so `Shared` owning the table
+//! of handlers would make these modules import each other. This module sits above both.
 
-use crate::session::Session;
+use crate::session::{LastLookup, Session};
 use std::collections::HashMap;
+use std::sync::OnceLock;
 use usher_engine::command::{CommandSpec, EngineHandler, Flags, Group, KeyPositions};
 use usher_engine::error::CmdResult;
 use usher_engine::store::LockedShards;
@@ -117,19 +123,6 @@ pub struct Command {
     pub categories: u32,
 }
 
-/// The last command a connection named without a subcommand, spelled exactly as it sent it.
-/// Pipelines repeat one command, so most look-ups become one compare of a few bytes instead of
-/// lower-casing and hashing the name (about 120 instructions of a pipelined GET).
-#[derive(Default)]
-pub struct LastLookup {
-    name: [u8; LAST_NAME_MAX],
-    /// 0: nothing remembered.
-    len: u8,
-    id: u32,
-}
-
-const LAST_NAME_MAX: usize = 16;
-
 pub enum Lookup<'r> {
     Found(&'r Command),
     Unknown,
@@ -140,6 +133,27 @@ pub enum Lookup<'r> {
 /// Name lookups hash with foldhash: the registry is built once from our own table, so
 /// hash flooding is not a concern, and SipHash would cost more than the rest of the lookup.
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+
+static REGISTRY: OnceLock<Registry> = OnceLock::new();
+
+/// Builds the process's registry from the engine's and the server's tables. Every caller
+/// (start-up, the fuzz harness) passes the same static tables, so a second call returns the
+/// table the first one built.
+pub fn init(
+    engine: &[&'static [CommandSpec<EngineHandler>]],
+    server: &[&'static [ServerSpec]],
+) -> &'static Registry {
+    REGISTRY.get_or_init(|| Registry::new(engine, server))
+}
+
+/// The registry [`init`] built. Read per command: a static's address and one load of the
+/// `OnceLock` state, with no lock.
+#[inline]
+pub fn get() -> &'static Registry {
+    REGISTRY
+        .get()
+        .expect("the command registry is built at start-up")
+}
 
 pub struct Registry {
     commands: Vec<Command>,
@@ -186,7 +200,7 @@ fn ascii_lower(x: u64) -> u64 {
 }
 
 impl Registry {
-    pub fn new(
+    fn new(
         engine: &[&'static [CommandSpec<EngineHandler>]],
         server: &[&'static [ServerSpec]],
     ) -> Registry {
@@ -317,16 +331,14 @@ impl Registry {
     #[inline]
     pub fn lookup_cached(&self, argv: Argv<'_>, last: &mut LastLookup) -> Lookup<'_> {
         let name = argv.arg(0);
-        if last.len != 0 && name.len() == last.len as usize && name == &last.name[..name.len()] {
-            return Lookup::Found(&self.commands[last.id as usize]);
+        if let Some(id) = last.get(name) {
+            return Lookup::Found(&self.commands[id as usize]);
         }
         let found = self.lookup(argv);
         if let Lookup::Found(cmd) = &found {
             // Containers resolve through their second argument: not remembered.
-            if cmd.parent.is_none() && cmd.children.is_empty() && name.len() <= LAST_NAME_MAX {
-                last.name[..name.len()].copy_from_slice(name);
-                last.len = name.len() as u8;
-                last.id = cmd.id;
+            if cmd.parent.is_none() && cmd.children.is_empty() {
+                last.remember(name, cmd.id);
             }
         }
         found

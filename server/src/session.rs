@@ -7,7 +7,7 @@ use crate::stats::ThreadStats;
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use usher_engine::blocking::Waiter;
+use usher_engine::block_queues::Waiter;
 use usher_engine::ctx::{Effects, ExecCtx, TimeoutReply};
 use usher_engine::shard::WatchFlag;
 use usher_engine::store::LockedShards;
@@ -57,10 +57,44 @@ pub struct Blocked {
     pub on_timeout: TimeoutReply,
 }
 
+/// The last command a connection named without a subcommand, spelled exactly as it sent it.
+/// Pipelines repeat one command, so most look-ups become one compare of a few bytes instead of
+/// lower-casing and hashing the name (about 120 instructions of a pipelined GET). Kept here,
+/// not in `crate::registry`, because the registry's handlers take a [`Session`]: the registry
+/// sits above this module and decides what is remembered (`Registry::lookup_cached`).
+#[derive(Default)]
+pub struct LastLookup {
+    name: [u8; LAST_NAME_MAX],
+    /// 0: nothing remembered.
+    len: u8,
+    id: u32,
+}
+
+const LAST_NAME_MAX: usize = 16;
+
+impl LastLookup {
+    /// The id remembered for `name`, spelled exactly as then.
+    #[inline(always)]
+    pub fn get(&self, name: &[u8]) -> Option<u32> {
+        (self.len != 0 && name.len() == self.len as usize && name == &self.name[..name.len()])
+            .then_some(self.id)
+    }
+
+    /// Remembers `name` as `id`; a name too long to keep is not remembered.
+    #[inline]
+    pub fn remember(&mut self, name: &[u8], id: u32) {
+        if name.len() <= LAST_NAME_MAX {
+            self.name[..name.len()].copy_from_slice(name);
+            self.len = name.len() as u8;
+            self.id = id;
+        }
+    }
+}
+
 pub struct Session {
     pub shared: &'static Shared,
-    /// The command this connection named last ([`crate::registry::LastLookup`]).
-    pub last_lookup: crate::registry::LastLookup,
+    /// The command this connection named last.
+    pub last_lookup: LastLookup,
     pub info: Arc<ClientInfo>,
     pub stats: Arc<ThreadStats>,
     pub db: usize,

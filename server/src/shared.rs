@@ -1,5 +1,6 @@
-//! State shared by every worker thread: the keyspace, the command registry, configuration,
-//! clients, pub/sub, statistics and the shutdown signal.
+//! State shared by every worker thread: the keyspace, configuration, clients, pub/sub,
+//! statistics and the shutdown signal. The command registry is not here but in
+//! `crate::registry` (its handlers take a session, which holds `&Shared`).
 //!
 //! **Architecture Invariant:** nothing here is locked on the command path except the shard a
 //! command touches. Configuration the command path reads is a [`HotConfig`] snapshot that each
@@ -8,7 +9,6 @@
 use crate::client::ClientRegistry;
 use crate::config::{Config, OutputLimit};
 use crate::pubsub::PubSub;
-use crate::registry::Registry;
 use crate::stats::ThreadStats;
 use parking_lot::{Mutex, RwLock};
 use std::collections::VecDeque;
@@ -96,7 +96,6 @@ impl Shutdown {
 
 pub struct Shared {
     pub store: Store,
-    pub registry: Registry,
     pub config: RwLock<Config>,
     hot: RwLock<Arc<HotConfig>>,
     pub config_epoch: AtomicU64,
@@ -146,20 +145,20 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn new(config: Config, registry: Registry) -> Shared {
+    /// `command_count` sizes the per-command statistics; `acl` is built from the registry
+    /// (`crate::acl::Acl::new`) by the caller, which has it.
+    pub fn new(config: Config, command_count: usize, acl: crate::acl::Acl) -> Shared {
         // One per worker thread, the spare (`crate::script_workers`) included.
         let threads = config.worker_threads() + 1;
         let thread_stats = (0..threads)
-            .map(|_| Arc::new(ThreadStats::new(registry.command_count())))
+            .map(|_| Arc::new(ThreadStats::new(command_count)))
             .collect();
         let hot = Arc::new(HotConfig::from(&config));
         crate::notify::refresh_capture(config.engine.notify_classes, false);
-        let acl = crate::acl::Acl::new(&registry, &config);
         Shared {
             acl,
             tls: crate::tls::Tls::default(),
             store: Store::new(config.shard_count(), config.databases),
-            registry,
             tcp_port: AtomicU16::new(config.port),
             config: RwLock::new(config),
             hot: RwLock::new(hot),

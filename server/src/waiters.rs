@@ -6,7 +6,8 @@
 
 use crate::client::flag;
 use crate::session::{Blocked, Session};
-use usher_engine::blocking::{serve_all_ready, Waiter};
+use usher_engine::block_queues::Waiter;
+use usher_engine::blocking::serve_all_ready;
 use usher_engine::store::LockedShards;
 
 /// Serves waiters of every key the last command(s) filled, under `locked`.

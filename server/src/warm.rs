@@ -41,7 +41,7 @@ impl Warmer {
             proto_max_bulk_len: s.hot.engine.proto_max_bulk_len,
             auth_required: false,
         };
-        let registry = &s.shared.registry;
+        let registry = crate::registry::get();
         let mut items: SmallVec<[WarmItem<'_>; PASS_MAX]> = SmallVec::new();
         let mut offset = 0;
         self.lookahead.reset();

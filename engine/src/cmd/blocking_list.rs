@@ -4,13 +4,16 @@
 //! key is empty it asks to block ([`BlockOn`]) with a [`ServeFn`] that pops for it later, in the
 //! context of the write that fills a key (see `crate::blocking`). Inside MULTI or a script
 //! (`may_block` false) an empty result is answered at once, as Redis does.
+//!
+//! [`BlockOn`]: crate::ctx::BlockOn
+//! [`ServeFn`]: crate::ctx::ServeFn
 
 use super::list::{lmove, parse_end, parse_mpop, pop_from_first_nonempty, reply_key_and_elements};
-use crate::blocking::{block_or_answer, Serve};
+use crate::blocking::block_or_answer;
 use crate::command::{
     cmd, numkeys_positions, CommandSpec, EngineHandler, Flags, Group, KeyPositions,
 };
-use crate::ctx::{ExecCtx, TimeoutReply};
+use crate::ctx::{ExecCtx, Serve, TimeoutReply};
 use crate::error::{CmdError, CmdResult};
 use crate::types::list::End;
 use usher_protocol::{Argv, OwnedArgv, ReplySink};

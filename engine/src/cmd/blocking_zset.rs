@@ -7,11 +7,11 @@
 
 use super::blocking_list::deadline;
 use super::zset::pop::{parse_zmpop, pop_first, pop_min_max, End, PopReply};
-use crate::blocking::{block_or_answer, Serve};
+use crate::blocking::block_or_answer;
 use crate::command::{
     cmd, numkeys_positions, CommandSpec, EngineHandler, Flags, Group, KeyPositions,
 };
-use crate::ctx::{ExecCtx, TimeoutReply};
+use crate::ctx::{ExecCtx, Serve, TimeoutReply};
 use crate::error::{CmdError, CmdResult};
 use usher_protocol::{Argv, OwnedArgv, ReplySink};
 

@@ -814,7 +814,7 @@ mod tests {
         /// reported ready, so the hot path pays nothing when nobody blocks.
         fn block_on(&mut self, key: &str) {
             struct NoWake;
-            impl crate::blocking::Wake for NoWake {
+            impl crate::block_queues::Wake for NoWake {
                 fn wake(&self) {}
             }
             fn never(
@@ -822,17 +822,17 @@ mod tests {
                 _: &OwnedArgv,
                 _: &[u8],
                 _: &mut dyn ReplySink,
-            ) -> Result<crate::blocking::Serve, CmdError> {
-                Ok(crate::blocking::Serve::Nothing)
+            ) -> Result<crate::ctx::Serve, CmdError> {
+                Ok(crate::ctx::Serve::Nothing)
             }
-            let waiter = crate::blocking::Waiter::new(
+            let waiter = crate::block_queues::Waiter::new(
                 1,
                 0,
                 OwnedArgv::from_args(["BLPOP", key, "0"]),
                 Protocol::Resp2,
                 vec![SmallBytes::new(key.as_bytes())],
                 0,
-                never,
+                never as crate::ctx::ServeFn,
                 Arc::new(NoWake),
             );
             let mut locked = self.store.lock_all();

@@ -185,7 +185,7 @@ fn set_password(user: &mut User, ctx: &Ctx<'_>, password: &str) {
 
 /// CONFIG SET requirepass: the default user's new password.
 pub fn update_default_password(shared: &Shared, config: &Config) {
-    let ctx = ctx(&shared.registry, config);
+    let ctx = ctx(crate::registry::get(), config);
     let mut default = (*shared.acl.default_user()).clone();
     set_password(&mut default, &ctx, &config.requirepass);
     shared.acl.put(default);
@@ -218,7 +218,7 @@ pub fn load_at_startup(shared: &Shared) -> Result<(), String> {
     if !config.aclfile.is_empty() && !config.acl_users.is_empty() {
         return Err("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path is invalid. This setup is very likely to lead to configuration errors and security holes, please define either an ACL file or declare users directly in your redis.conf, but not both.".into());
     }
-    let ctx = ctx(&shared.registry, &config);
+    let ctx = ctx(crate::registry::get(), &config);
     for words in &config.acl_users {
         let (name, rules) = words.split_first().ok_or("Bad user line")?;
         if user::has_spaces(name.as_bytes()) {
@@ -262,7 +262,7 @@ pub fn load_file(shared: &Shared) -> Result<(), String> {
         let reason = usher_protocol::errors::strerror(&e);
         format!("Error loading ACLs, opening file '{path}': {reason}")
     })?;
-    let ctx = ctx(&shared.registry, &config);
+    let ctx = ctx(crate::registry::get(), &config);
     let mut users: BTreeMap<String, User> = BTreeMap::new();
     let mut errors = String::new();
     for (i, line) in text.split('\n').enumerate() {
@@ -328,7 +328,7 @@ pub fn save_file(shared: &Shared) -> std::io::Result<()> {
         text.push_str(&format!(
             "user {} {}\n",
             u.name,
-            u.describe(&shared.registry)
+            u.describe(crate::registry::get())
         ));
     }
     let tmp = format!(

@@ -29,7 +29,7 @@ fn setuser(s: &mut Session, _: &mut LockedShards, argv: Argv, out: &mut RespWrit
     })?;
     let shared = s.shared;
     let config = shared.config.read().clone();
-    let ctx = acl::ctx(&shared.registry, &config);
+    let ctx = acl::ctx(crate::registry::get(), &config);
     let name = String::from_utf8_lossy(name).into_owned();
     // Rules apply to a copy: one bad rule and nothing changes.
     let mut u = match shared.acl.get(name.as_bytes()) {
@@ -57,7 +57,7 @@ fn getuser(s: &mut Session, _: &mut LockedShards, argv: Argv, out: &mut RespWrit
         out.null();
         return Ok(());
     };
-    let registry = &s.shared.registry;
+    let registry = crate::registry::get();
     out.map(6);
     out.bulk(b"flags");
     let flags = u.flag_names();
@@ -125,14 +125,14 @@ fn list(s: &mut Session, _: &mut LockedShards, _: Argv, out: &mut RespWriter) ->
     let users = s.shared.acl.users();
     out.array(users.len());
     for u in users {
-        let line = format!("user {} {}", u.name, u.describe(&s.shared.registry));
+        let line = format!("user {} {}", u.name, u.describe(crate::registry::get()));
         out.bulk(line.as_bytes());
     }
     Ok(())
 }
 
 /// ACL CAT [category]
-fn cat(s: &mut Session, _: &mut LockedShards, argv: Argv, out: &mut RespWriter) -> CmdResult {
+fn cat(_s: &mut Session, _: &mut LockedShards, argv: Argv, out: &mut RespWriter) -> CmdResult {
     match argv.len() {
         2 => {
             out.array(categories::NAMES.len());
@@ -147,9 +147,7 @@ fn cat(s: &mut Session, _: &mut LockedShards, argv: Argv, out: &mut RespWriter) 
                     errors::sanitize(argv.arg(2), 128)
                 ))
             })?;
-            let names: Vec<&str> = s
-                .shared
-                .registry
+            let names: Vec<&str> = crate::registry::get()
                 .all()
                 .filter(|c| c.categories & bit != 0)
                 .map(|c| c.full_name.as_str())
@@ -229,7 +227,7 @@ fn dryrun(s: &mut Session, _: &mut LockedShards, argv: Argv, out: &mut RespWrite
         )));
     };
     let call = argv.tail(3);
-    let Lookup::Found(cmd) = s.shared.registry.lookup(call) else {
+    let Lookup::Found(cmd) = crate::registry::get().lookup(call) else {
         return Err(CmdError::Owned(format!(
             "ERR Command '{}' not found",
             String::from_utf8_lossy(argv.arg(3))

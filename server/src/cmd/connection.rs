@@ -348,7 +348,7 @@ fn client_line_with(
     let cmd = if last == u32::MAX {
         "NULL".to_string()
     } else {
-        shared.registry.get(last).full_name.clone()
+        crate::registry::get().get(last).full_name.clone()
     };
     let omem = c.output_bytes();
     format!(

@@ -27,7 +27,7 @@ fn latency_histogram(
     out: &mut RespWriter,
 ) -> CmdResult {
     let shared = s.shared;
-    let registry = &shared.registry;
+    let registry = crate::registry::get();
     let mut chosen: Vec<&Command> = Vec::new();
     if argv.len() == 2 {
         chosen.extend(registry.all());

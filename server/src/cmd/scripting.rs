@@ -147,8 +147,7 @@ impl Host for ScriptHost<'_, '_> {
         proto: Protocol,
         out: &mut Vec<u8>,
     ) -> Result<bool, Refusal> {
-        let shared = self.s.shared;
-        let cmd = match shared.registry.lookup(argv) {
+        let cmd = match crate::registry::get().lookup(argv) {
             Lookup::Found(cmd) => cmd,
             _ => return Err(refuse("Unknown Redis command called from script")),
         };
@@ -227,7 +226,7 @@ impl Host for ScriptHost<'_, '_> {
     fn acl_check(&mut self, argv: Argv<'_>) -> Option<bool> {
         // Redis's `lookupCommand`: an unknown subcommand is an unknown command; the arity is
         // not checked.
-        let Lookup::Found(cmd) = self.s.shared.registry.lookup(argv) else {
+        let Lookup::Found(cmd) = crate::registry::get().lookup(argv) else {
             return None;
         };
         Some(self.s.acl_free || crate::acl::check::check(&self.s.user, cmd, argv).is_ok())

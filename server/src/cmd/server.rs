@@ -225,7 +225,7 @@ fn config_rewrite(
             lines.push(format!(
                 "user {} {}",
                 u.name,
-                u.describe(&s.shared.registry)
+                u.describe(crate::registry::get())
             ));
         }
     }
@@ -262,7 +262,7 @@ fn config_help(
 }
 
 /// One COMMAND INFO entry (Redis 7.0's ten fields).
-fn write_command_info(s: &Session, c: &Command, out: &mut RespWriter) {
+fn write_command_info(c: &Command, out: &mut RespWriter) {
     let spec = c.spec;
     let (first, last, step) = spec.key_triple();
     out.array(10);
@@ -290,7 +290,7 @@ fn write_command_info(s: &Session, c: &Command, out: &mut RespWriter) {
     // Redis 7.0 sends key specs and subcommands as sets (`~` in RESP3).
     out.set(c.children.len());
     for &child in &c.children {
-        write_command_info(s, s.shared.registry.get(child), out);
+        write_command_info(crate::registry::get().get(child), out);
     }
 }
 
@@ -382,16 +382,15 @@ fn write_key_specs(c: &Command, out: &mut RespWriter) {
 /// COMMAND
 /// ```
 fn command(
-    s: &mut Session,
+    _s: &mut Session,
     _locked: &mut LockedShards,
     _argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
-    let shared = s.shared;
-    let top: Vec<_> = shared.registry.top_level().collect();
+    let top: Vec<_> = crate::registry::get().top_level().collect();
     out.array(top.len());
     for c in top {
-        write_command_info(s, c, out);
+        write_command_info(c, out);
     }
     Ok(())
 }
@@ -408,11 +407,10 @@ fn command_info(
     if argv.len() == 2 {
         return command(s, locked, argv, out);
     }
-    let shared = s.shared;
     out.array(argv.len() - 2);
     for name in argv.iter().skip(2) {
-        match shared.registry.by_full_name(name) {
-            Some(c) => write_command_info(s, c, out),
+        match crate::registry::get().by_full_name(name) {
+            Some(c) => write_command_info(c, out),
             // Redis answers a null bulk (addReplyNull), `$-1` in RESP2.
             None => out.null(),
         }
@@ -420,7 +418,7 @@ fn command_info(
     Ok(())
 }
 
-fn write_docs(s: &Session, c: &Command, out: &mut RespWriter) {
+fn write_docs(c: &Command, out: &mut RespWriter) {
     let spec = c.spec;
     let has_subs = !c.children.is_empty();
     out.map(4 + has_subs as usize);
@@ -436,9 +434,9 @@ fn write_docs(s: &Session, c: &Command, out: &mut RespWriter) {
         out.bulk(b"subcommands");
         out.map(c.children.len());
         for &child in &c.children {
-            let child = s.shared.registry.get(child);
+            let child = crate::registry::get().get(child);
             out.bulk(child.full_name.as_bytes());
-            write_docs(s, child, out);
+            write_docs(child, out);
         }
     }
 }
@@ -447,24 +445,23 @@ fn write_docs(s: &Session, c: &Command, out: &mut RespWriter) {
 /// COMMAND DOCS [command-name ...]
 /// ```
 fn command_docs(
-    s: &mut Session,
+    _s: &mut Session,
     _locked: &mut LockedShards,
     argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
-    let shared = s.shared;
     let wanted: Vec<&Command> = if argv.len() == 2 {
-        shared.registry.top_level().collect()
+        crate::registry::get().top_level().collect()
     } else {
         argv.iter()
             .skip(2)
-            .filter_map(|n| shared.registry.by_full_name(n))
+            .filter_map(|n| crate::registry::get().by_full_name(n))
             .collect()
     };
     out.map(wanted.len());
     for c in wanted {
         out.bulk(c.full_name.as_bytes());
-        write_docs(s, c, out);
+        write_docs(c, out);
     }
     Ok(())
 }
@@ -473,12 +470,12 @@ fn command_docs(
 /// COMMAND COUNT
 /// ```
 fn command_count(
-    s: &mut Session,
+    _s: &mut Session,
     _locked: &mut LockedShards,
     _argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
-    out.int(s.shared.registry.top_level().count() as i64);
+    out.int(crate::registry::get().top_level().count() as i64);
     Ok(())
 }
 
@@ -486,7 +483,7 @@ fn command_count(
 /// COMMAND LIST [FILTERBY MODULE module-name | ACLCAT category | PATTERN pattern]
 /// ```
 fn command_list(
-    s: &mut Session,
+    _s: &mut Session,
     _locked: &mut LockedShards,
     argv: Argv,
     out: &mut RespWriter,
@@ -508,9 +505,7 @@ fn command_list(
         }
         _ => return Err(CmdError::Syntax),
     };
-    let names: Vec<&str> = s
-        .shared
-        .registry
+    let names: Vec<&str> = crate::registry::get()
         .all()
         .filter(|c| filter(c))
         .map(|c| c.full_name.as_str())
@@ -526,32 +521,31 @@ fn command_list(
 /// COMMAND GETKEYS command [arg ...]
 /// ```
 fn command_getkeys(
-    s: &mut Session,
+    _s: &mut Session,
     _locked: &mut LockedShards,
     argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
-    getkeys(s, argv, out, false)
+    getkeys(argv, out, false)
 }
 
 /// ```text
 /// COMMAND GETKEYSANDFLAGS command [arg ...]
 /// ```
 fn command_getkeysandflags(
-    s: &mut Session,
+    _s: &mut Session,
     _locked: &mut LockedShards,
     argv: Argv,
     out: &mut RespWriter,
 ) -> CmdResult {
-    getkeys(s, argv, out, true)
+    getkeys(argv, out, true)
 }
 
 /// Redis's `getKeysSubcommandImpl`: the checks in its order, then the keys as the key specs
 /// (or the command's own key finder) find them.
-fn getkeys(s: &mut Session, argv: Argv, out: &mut RespWriter, with_flags: bool) -> CmdResult {
+fn getkeys(argv: Argv, out: &mut RespWriter, with_flags: bool) -> CmdResult {
     let target = argv.tail(2);
-    let shared = s.shared;
-    let c = match shared.registry.lookup(target) {
+    let c = match crate::registry::get().lookup(target) {
         Lookup::Found(c) => c,
         _ => return Err(CmdError::Static("ERR Invalid command specified")),
     };

@@ -99,7 +99,7 @@ fn exec(
     let mut shards: SmallVec<[u16; 8]> = SmallVec::new();
     let mut all = false;
     for (id, argv) in &multi.queued {
-        let spec = shared.registry.get(*id).spec;
+        let spec = crate::registry::get().get(*id).spec;
         // A script may reach keys it did not declare: EXEC cannot rerun, so it holds all.
         all |= spec.group() == usher_engine::command::Group::Scripting
             || !shards_needed(&shared.store, spec, argv.argv(), &mut shards);
@@ -115,7 +115,7 @@ fn exec(
         let keys: Vec<Vec<u8>> = multi
             .queued
             .iter()
-            .map(|(id, argv)| (shared.registry.get(*id).spec, argv.argv()))
+            .map(|(id, argv)| (crate::registry::get().get(*id).spec, argv.argv()))
             .filter(|&(spec, _)| crate::dispatch::writes_by_hand(spec))
             .flat_map(|(spec, argv)| crate::cluster::command_keys(spec, argv))
             .collect();
@@ -130,7 +130,7 @@ fn exec(
                 .queued
                 .iter()
                 .flat_map(|(id, argv)| {
-                    crate::cluster::command_keys(shared.registry.get(*id).spec, argv.argv())
+                    crate::cluster::command_keys(crate::registry::get().get(*id).spec, argv.argv())
                 })
                 .collect()
         };
@@ -141,7 +141,7 @@ fn exec(
     out.array(multi.queued.len());
     let mut started = Instant::now();
     for (id, owned) in &multi.queued {
-        let cmd = shared.registry.get(*id);
+        let cmd = crate::registry::get().get(*id);
         let argv = owned.argv();
         // As Redis 7.0: permissions are checked again, in case ACL rules changed since queueing.
         if !s.acl_free {

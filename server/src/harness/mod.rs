@@ -56,8 +56,13 @@ fn server() -> &'static Server {
         let mut engine_families = usher_engine::cmd::families();
         engine_families.push(usher_persist::commands::COMMANDS);
         engine_families.push(usher_persist::migrate::COMMANDS);
-        let registry = crate::registry::Registry::new(&engine_families, &crate::cmd::families());
-        let shared: &'static Shared = Box::leak(Box::new(Shared::new(base.clone(), registry)));
+        let registry = crate::registry::init(&engine_families, &crate::cmd::families());
+        let acl = crate::acl::Acl::new(registry, &base);
+        let shared: &'static Shared = Box::leak(Box::new(Shared::new(
+            base.clone(),
+            registry.command_count(),
+            acl,
+        )));
         crate::log::set_level(base.loglevel);
         usher_persist::set_compression(base.rdbcompression);
         usher_engine::lfu::configure(&base.engine.lfu);

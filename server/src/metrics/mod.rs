@@ -260,8 +260,7 @@ fn server(shared: &Shared, out: &mut String) {
 
 fn commands(shared: &Shared, out: &mut String) {
     let t = &shared.thread_stats;
-    let stats: Vec<(String, [u64; 4], u32)> = shared
-        .registry
+    let stats: Vec<(String, [u64; 4], u32)> = crate::registry::get()
         .all()
         .filter_map(|cmd| {
             let id = cmd.id as usize;

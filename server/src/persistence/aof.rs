@@ -900,7 +900,7 @@ impl Replayer {
 
     fn run(&mut self, argv: Argv<'_>, at: usize) -> Result<(), ReadError> {
         let s = &mut self.s;
-        let cmd = match s.shared.registry.lookup(argv) {
+        let cmd = match crate::registry::get().lookup(argv) {
             crate::registry::Lookup::Found(cmd) => cmd,
             _ => {
                 return Err(ReadError::Corrupt {

@@ -76,21 +76,6 @@ impl Default for Persistence {
     }
 }
 
-/// Parses `save` ("3600 1 300 100", or "" for none) into (seconds, changes) pairs.
-pub fn parse_save_points(s: &str) -> Result<Vec<(i64, u64)>, String> {
-    let words: Vec<&str> = s.split_whitespace().collect();
-    if !words.len().is_multiple_of(2) {
-        return Err("Invalid save parameters".into());
-    }
-    words
-        .chunks(2)
-        .map(|c| match (c[0].parse::<i64>(), c[1].parse::<u64>()) {
-            (Ok(secs), Ok(changes)) if secs >= 0 => Ok((secs, changes)),
-            _ => Err("Invalid save parameters".into()),
-        })
-        .collect()
-}
-
 /// Changes made since start-up, summed over the workers.
 fn dirty_total(shared: &Shared) -> u64 {
     shared
@@ -265,7 +250,8 @@ pub fn start_cron(shared: &'static Shared) {
                 let _ = bgsave(shared);
                 continue;
             }
-            let points = parse_save_points(&shared.config.read().save).unwrap_or_default();
+            let points =
+                crate::config::parse_save_points(&shared.config.read().save).unwrap_or_default();
             let now = unix_ms() / 1000;
             let changes = changes_since_save(shared);
             let since = now - p.lastsave.load(Ordering::Relaxed);

@@ -406,7 +406,7 @@ impl Applier {
 
     fn run(&mut self, argv: Argv<'_>) {
         let s = &mut self.s;
-        let crate::registry::Lookup::Found(cmd) = s.shared.registry.lookup(argv) else {
+        let crate::registry::Lookup::Found(cmd) = crate::registry::get().lookup(argv) else {
             crate::warning!(
                 "Unknown command '{}' from MASTER; skipped",
                 String::from_utf8_lossy(argv.arg(0))

@@ -12,9 +12,9 @@
 
 use super::{get_stream, parse_strict_id, reply_entry, reply_id};
 use crate::args::{self, is};
-use crate::blocking::{block_or_answer, Serve};
+use crate::blocking::block_or_answer;
 use crate::command::KeyPositions;
-use crate::ctx::{ExecCtx, TimeoutReply};
+use crate::ctx::{ExecCtx, Serve, TimeoutReply};
 use crate::error::{CmdError, CmdResult};
 use crate::types::stream::group::ENTRIES_READ_INVALID;
 use crate::types::stream::{Stream, StreamId};

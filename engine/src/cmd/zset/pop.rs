@@ -4,7 +4,7 @@
 //! that exists" step of ZMPOP and of the blocking commands' first attempt; [`parse_zmpop`]
 //! reads `numkeys key ... MIN|MAX [COUNT n]` for ZMPOP and BZMPOP.
 //!
-//! For a blocked client being served (a [`crate::blocking::ServeFn`]): `pop_min_max(ctx, key,
+//! For a blocked client being served (a [`crate::ctx::ServeFn`]): `pop_min_max(ctx, key,
 //! 1, end, PopReply::KeyFlat, out)` for BZPOPMIN/BZPOPMAX, `(..., count, end,
 //! PopReply::KeyNested, ...)` for BZMPOP; `Ok(true)` is `Serve::Served`, and `Ok(false)` or
 //! WRONGTYPE is `Serve::Nothing` (Redis keeps a client blocked when its key holds another
