@@ -18,6 +18,7 @@ mod client;
 mod client_eviction;
 mod cluster;
 mod cmd;
+mod command_docs;
 mod config;
 mod connection;
 mod dispatch;

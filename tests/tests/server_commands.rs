@@ -691,6 +691,85 @@ fn getkeys_and_flags_match_redis_for_every_kind_of_key_spec() {
     );
 }
 
+/// A RESP3 reply with every map's entries in key order: Redis lists a container's
+/// subcommands in its dict's order, which changes between processes.
+fn canonical(r: Reply) -> Reply {
+    match r {
+        Reply::Map(pairs) => {
+            let mut pairs: Vec<(Reply, Reply)> = pairs
+                .into_iter()
+                .map(|(k, v)| (canonical(k), canonical(v)))
+                .collect();
+            pairs.sort_by_key(|(k, _)| format!("{k:?}"));
+            Reply::Map(pairs)
+        }
+        Reply::Array(items) => Reply::Array(items.into_iter().map(canonical).collect()),
+        Reply::Set(items) => Reply::Set(items.into_iter().map(canonical).collect()),
+        other => other,
+    }
+}
+
+/// A COMMAND DOCS reply (name → docs) with each entry's `subcommands` field removed.
+fn without_subcommands(r: Reply) -> Reply {
+    let Reply::Map(entries) = r else { return r };
+    Reply::Map(
+        entries
+            .into_iter()
+            .map(|(name, docs)| match docs {
+                Reply::Map(fields) => (
+                    name,
+                    Reply::Map(
+                        fields
+                            .into_iter()
+                            .filter(|(k, _)| *k != Reply::bulk("subcommands"))
+                            .collect(),
+                    ),
+                ),
+                other => (name, other),
+            })
+            .collect(),
+    )
+}
+
+/// COMMAND DOCS of every command both servers have, subcommands included, in RESP3 (maps,
+/// sets and status strings keep their types): Redis 7.0.15's summary, since, group,
+/// complexity, doc flags, history and argument tree, which redis-cli builds its hints from.
+#[test]
+fn command_docs_match_redis_for_every_shared_command() {
+    let (usher, redis) = (Server::usher(&[]), Server::redis(&[]));
+    let (mut u, mut r) = (usher.client(), redis.client());
+    let redis_names: BTreeSet<String> =
+        r.call(&["COMMAND", "LIST"]).strings().into_iter().collect();
+    for c in [&mut u, &mut r] {
+        c.call(&["HELLO", "3"]);
+    }
+    let mut differ = Vec::new();
+    let mut shared = 0;
+    for name in u.call(&["COMMAND", "LIST"]).strings() {
+        if !redis_names.contains(&name) {
+            continue;
+        }
+        shared += 1;
+        // A container's subcommands are compared one by one (usher has some Redis lacks,
+        // such as CLUSTER SETTOPOLOGY, and lacks some, such as CLUSTER MEET).
+        let cmd = ["COMMAND", "DOCS", name.as_str()];
+        let (ours, theirs) = (
+            canonical(without_subcommands(u.call(&cmd))),
+            canonical(without_subcommands(r.call(&cmd))),
+        );
+        if ours != theirs {
+            differ.push(format!("{name}:\n  usher {ours:?}\n  redis {theirs:?}"));
+        }
+    }
+    assert!(shared > 200, "only {shared} commands in common");
+    assert!(
+        differ.is_empty(),
+        "{} differ:\n{}",
+        differ.len(),
+        differ.join("\n")
+    );
+}
+
 /// Key specs in RESP3: the specs and their flags are sets, the spec bodies maps.
 #[test]
 fn key_specs_have_redis_resp3_shapes() {

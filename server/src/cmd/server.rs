@@ -3,6 +3,7 @@
 //! COMMAND answers from the registry (the same rows the dispatch gate checks), in Redis 7.0's
 //! reply shapes: COMMAND INFO's ten-element entries, COMMAND DOCS' maps, COMMAND GETKEYS.
 
+use crate::command_docs;
 use crate::config;
 use crate::keyspecs::{self, Begin, Find};
 use crate::registry::{Command, Lookup, ServerHandler, ServerSpec};
@@ -418,18 +419,26 @@ fn command_info(
     Ok(())
 }
 
+/// One command's COMMAND DOCS entry: Redis 7.0.15's own for Redis's commands (with the
+/// argument tree redis-cli builds its hints from), the command table's summary, since, group
+/// and complexity for usher's; then the subcommands usher has.
 fn write_docs(c: &Command, out: &mut RespWriter) {
     let spec = c.spec;
     let has_subs = !c.children.is_empty();
-    out.map(4 + has_subs as usize);
-    out.bulk(b"summary");
-    out.bulk(spec.summary().as_bytes());
-    out.bulk(b"since");
-    out.bulk(spec.since().as_bytes());
-    out.bulk(b"group");
-    out.bulk(spec.group().name().as_bytes());
-    out.bulk(b"complexity");
-    out.bulk(spec.complexity().as_bytes());
+    if let Some(fields) = command_docs::redis_docs(&c.full_name) {
+        out.map(fields.len() + has_subs as usize);
+        command_docs::write_pairs(fields, out);
+    } else {
+        out.map(4 + has_subs as usize);
+        out.bulk(b"summary");
+        out.bulk(spec.summary().as_bytes());
+        out.bulk(b"since");
+        out.bulk(spec.since().as_bytes());
+        out.bulk(b"group");
+        out.bulk(spec.group().name().as_bytes());
+        out.bulk(b"complexity");
+        out.bulk(spec.complexity().as_bytes());
+    }
     if has_subs {
         out.bulk(b"subcommands");
         out.map(c.children.len());
