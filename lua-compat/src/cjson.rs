@@ -240,6 +240,53 @@ mod raw {
     }
 }
 
+/// lua-cjson's `decode_max_depth` default: documents nested deeper are refused.
+const DECODE_MAX_DEPTH: usize = 1000;
+
+/// Refuses a document nested deeper than [`DECODE_MAX_DEPTH`] with lua-cjson's error, before
+/// the parser recurses into it (the depth a script can ask for is otherwise unbounded).
+/// Brackets inside strings do not count.
+fn check_depth(doc: &[u8]) -> Result<(), String> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for (i, &b) in doc.iter().enumerate() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > DECODE_MAX_DEPTH {
+                    return Err(format!(
+                        "Found too many nested data structures ({depth}) at character {}",
+                        i + 1
+                    ));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// One JSON document, nested up to [`DECODE_MAX_DEPTH`] (checked by [`check_depth`]) rather
+/// than serde_json's own limit of 128.
+fn parse(doc: &[u8]) -> serde_json::Result<serde_json::Value> {
+    use serde::Deserialize;
+    let mut de = serde_json::Deserializer::from_slice(doc);
+    de.disable_recursion_limit();
+    let value = serde_json::Value::deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
 fn decode_value(lua: &Lua, v: serde_json::Value) -> mlua::Result<Value> {
     Ok(match v {
         serde_json::Value::Null => Value::LightUserData(LightUserData(std::ptr::null_mut())),
@@ -271,7 +318,9 @@ pub fn table(lua: &Lua) -> mlua::Result<Table> {
     t.raw_set(
         "decode",
         lua.create_function(|lua, s: mlua::String| {
-            let parsed: serde_json::Value = serde_json::from_slice(&s.as_bytes())
+            let bytes = s.as_bytes();
+            check_depth(&bytes).map_err(mlua::Error::runtime)?;
+            let parsed = parse(&bytes)
                 .map_err(|e| mlua::Error::runtime(format!("Expected value but {e}")))?;
             decode_value(lua, parsed)
         })?,

@@ -191,8 +191,16 @@ pub unsafe fn write_reply(
     idx: c_int,
     out: &mut dyn ReplySink,
     script_resp3: bool,
-    depth: usize,
 ) {
+    // Redis's `luaReplyToRedisReply` checks for room for four more values at every value it
+    // converts, and each nested table holds one more slot (its child) while it converts, so
+    // the deepest reply is bounded by Lua's stack (`LUAI_MAXCSTACK`), with Redis's error in
+    // place of what lies below; the values are pushed as Redis pushes them, so the bound
+    // falls at the same depth.
+    if ffi::lua_checkstack(l, 4) == 0 {
+        out.error("ERR reached lua stack limit");
+        return;
+    }
     match ffi::lua_type(l, idx) {
         ffi::LUA_TSTRING => out.bulk(to_bytes(l, idx)),
         ffi::LUA_TBOOLEAN => {
@@ -206,24 +214,14 @@ pub unsafe fn write_reply(
             }
         }
         ffi::LUA_TNUMBER => out.int(lua_number_to_i64(ffi::lua_tonumber(l, idx))),
-        ffi::LUA_TTABLE => write_table(l, idx, out, script_resp3, depth),
+        ffi::LUA_TTABLE => write_table(l, idx, out, script_resp3),
         _ => out.null(),
     }
 }
 
-unsafe fn write_table(
-    l: *mut ffi::lua_State,
-    t: c_int,
-    out: &mut dyn ReplySink,
-    resp3: bool,
-    depth: usize,
-) {
-    if depth > 1000 || ffi::lua_checkstack(l, 6) == 0 {
-        out.error("ERR reached lua stack limit");
-        return;
-    }
+unsafe fn write_table(l: *mut ffi::lua_State, t: c_int, out: &mut dyn ReplySink, resp3: bool) {
     let top = ffi::lua_gettop(l);
-    if !small_plain_array(l, t) && write_tagged(l, t, out, resp3, depth, top) {
+    if !small_plain_array(l, t) && write_tagged(l, t, out, resp3, top) {
         return;
     }
     let mut n = 0;
@@ -235,7 +233,7 @@ unsafe fn write_table(
     out.array(n as usize);
     for i in 1..=n {
         ffi::lua_rawgeti(l, t, i);
-        write_reply(l, ffi::lua_gettop(l), out, resp3, depth + 1);
+        write_reply(l, ffi::lua_gettop(l), out, resp3);
         ffi::lua_settop(l, top);
     }
 }
@@ -270,7 +268,6 @@ unsafe fn write_tagged(
     t: c_int,
     out: &mut dyn ReplySink,
     resp3: bool,
-    depth: usize,
     top: c_int,
 ) -> bool {
     if raw_field(l, t, b"err") == ffi::LUA_TSTRING {
@@ -329,12 +326,18 @@ unsafe fn write_tagged(
             }
             ffi::lua_pushnil(l);
             while ffi::lua_next(l, m) != 0 {
-                let value = ffi::lua_gettop(l);
-                write_reply(l, value - 1, out, resp3, depth + 1);
-                if is_map {
-                    write_reply(l, value, out, resp3, depth + 1);
+                // As Redis: a set drops the value first; both convert a copy of the key on
+                // top of the stack (so nesting under a key or value uses Redis's slots).
+                if !is_map {
+                    ffi::lua_pop(l, 1);
                 }
+                ffi::lua_pushvalue(l, -1 - is_map as c_int);
+                write_reply(l, ffi::lua_gettop(l), out, resp3);
                 ffi::lua_pop(l, 1);
+                if is_map {
+                    write_reply(l, ffi::lua_gettop(l), out, resp3);
+                    ffi::lua_pop(l, 1);
+                }
             }
             ffi::lua_settop(l, top);
             return true;

@@ -363,7 +363,11 @@ unsafe extern "C-unwind" fn run_entry(l: *mut ffi::lua_State) -> std::os::raw::c
     let status = ffi::lua_pcall(l, nargs, 1, h);
     let result = ffi::lua_gettop(l);
     if status == 0 {
-        crate::convert::write_reply(l, result, p.out, p.resp3.get(), 0);
+        // Only the error handler under the result, as in Redis's frame when it converts the
+        // reply: the deepest reply then ends where Redis's does (see `write_reply`).
+        ffi::lua_replace(l, 2);
+        ffi::lua_settop(l, 2);
+        crate::convert::write_reply(l, 2, p.out, p.resp3.get());
     } else {
         p.failure = Some(error_text_at(l, result, p.name));
     }

@@ -132,7 +132,15 @@ fn encode(v: &Value, level: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
 struct Reader<'a> {
     buf: &'a [u8],
     pos: usize,
+    /// The Lua stack slots Redis's decoder would hold at this point (each open table, and
+    /// the array index or map key pushed under the value being decoded): past Lua's
+    /// `LUAI_MAXCSTACK` it fails with a stack overflow, as Redis's does, where recursing on
+    /// without a bound overflowed the worker thread's stack and aborted the server.
+    slots: usize,
 }
+
+/// Lua 5.1's `LUAI_MAXCSTACK`: the most slots `lua_checkstack` grants a C function.
+const MAX_STACK_SLOTS: usize = 8000;
 
 fn missing() -> mlua::Error {
     mlua::Error::runtime("Missing bytes in input.")
@@ -212,23 +220,41 @@ impl Reader<'_> {
         Ok(Value::String(lua.create_string(bytes)?))
     }
 
+    /// Opens a table as Redis's decoder does: one slot for it, and its `luaL_checkstack`.
+    fn open_table(&mut self, function: &str) -> mlua::Result<()> {
+        self.slots += 1;
+        if self.slots + 1 > MAX_STACK_SLOTS {
+            return Err(mlua::Error::runtime(format!(
+                "stack overflow (in function {function})"
+            )));
+        }
+        Ok(())
+    }
+
     fn array(&mut self, lua: &Lua, n: usize) -> mlua::Result<Value> {
+        self.open_table("mp_decode_to_lua_array")?;
         let t = lua.create_table_with_capacity(n.min(1 << 16), 0)?;
+        self.slots += 1; // the index
         for i in 1..=n {
             t.raw_set(i, self.value(lua)?)?;
         }
+        self.slots -= 2;
         Ok(Value::Table(t))
     }
 
     fn map(&mut self, lua: &Lua, n: usize) -> mlua::Result<Value> {
+        self.open_table("mp_decode_to_lua_hash")?;
         let t = lua.create_table_with_capacity(0, n.min(1 << 16))?;
         for _ in 0..n {
             let k = self.value(lua)?;
+            self.slots += 1; // the key, under the value
             let v = self.value(lua)?;
+            self.slots -= 1;
             if !k.is_nil() {
                 t.raw_set(k, v)?;
             }
         }
+        self.slots -= 1;
         Ok(Value::Table(t))
     }
 }
@@ -258,9 +284,12 @@ pub fn table(lua: &Lua) -> mlua::Result<Table> {
             let mut r = Reader {
                 buf: &bytes,
                 pos: 0,
+                slots: 0,
             };
             let mut out = MultiValue::new();
             while r.pos < bytes.len() {
+                // The argument, and every object decoded so far, stay on the stack.
+                r.slots = 1 + out.len();
                 out.push_back(r.value(lua)?);
             }
             Ok(out)
@@ -273,6 +302,7 @@ pub fn table(lua: &Lua) -> mlua::Result<Table> {
             let mut r = Reader {
                 buf: &bytes,
                 pos: offset.unwrap_or(0).max(0) as usize,
+                slots: 2, // the string and the offset
             };
             let v = r.value(lua)?;
             let next = if r.pos >= bytes.len() {

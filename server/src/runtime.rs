@@ -23,6 +23,11 @@ use usher_engine::keyspace_events;
 
 /// Keys expired per lock hold: bounds how long active expiry holds a shard.
 const EXPIRE_BATCH: usize = 64;
+
+/// A worker thread's stack: the main thread's 8 MiB (as Redis runs scripts and commands on),
+/// not Rust's 2 MiB default, for the recursion a script's data can drive (nested replies,
+/// cjson and cmsgpack documents) within the bounds Redis's own limits allow.
+const WORKER_STACK: usize = 8 << 20;
 /// Share of each cron period active expiry may use (Redis's slow cycle: 25%).
 const EXPIRE_TIME_PERCENT: u32 = 25;
 
@@ -50,6 +55,7 @@ pub fn run(
         workers.push(
             std::thread::Builder::new()
                 .name(name)
+                .stack_size(WORKER_STACK)
                 .spawn(move || worker(index, index == threads, shared, rx, stop))?,
         );
     }
