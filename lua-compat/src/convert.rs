@@ -273,7 +273,8 @@ unsafe fn write_tagged(
     if raw_field(l, t, b"err") == ffi::LUA_TSTRING {
         let text = String::from_utf8_lossy(to_bytes(l, -1)).into_owned();
         ffi::lua_settop(l, top);
-        out.error(text.strip_prefix('-').unwrap_or(&text));
+        // Redis writes `-` and the text as it is, a leading `-` included (`--x`).
+        out.error(&text);
         return true;
     }
     ffi::lua_settop(l, top);

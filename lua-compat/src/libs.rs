@@ -143,6 +143,12 @@ impl Rand48 {
 
 /// Installs `math.random` and `math.randomseed` over the generator in `state`, which the
 /// engine reseeds before every script (deterministic per call).
+/// Lua 5.1's `luaL_checkint`: the number truncated to a 64-bit integer, then to an `int`
+/// (its low 32 bits), so `math.random(2^40)` sees 0, as in Redis.
+fn check_int(n: f64) -> i32 {
+    n as i64 as i32
+}
+
 pub fn install_random(lua: &Lua, math: &Table, state: Rc<Cell<Rand48>>) -> mlua::Result<()> {
     let st = state.clone();
     math.raw_set(
@@ -156,15 +162,15 @@ pub fn install_random(lua: &Lua, math: &Table, state: Rc<Cell<Rand48>>) -> mlua:
             match args.len() {
                 0 => Ok(r),
                 1 => {
-                    let u = arg_num(&args, 0, "random")? as i32;
+                    let u = check_int(arg_num(&args, 0, "random")?);
                     if u < 1 {
                         return Err(bad_arg(0, "random", "interval is empty"));
                     }
                     Ok((r * u as f64).floor() + 1.0)
                 }
                 2 => {
-                    let l = arg_num(&args, 0, "random")? as i32;
-                    let u = arg_num(&args, 1, "random")? as i32;
+                    let l = check_int(arg_num(&args, 0, "random")?);
+                    let u = check_int(arg_num(&args, 1, "random")?);
                     if l > u {
                         return Err(bad_arg(1, "random", "interval is empty"));
                     }
@@ -177,7 +183,7 @@ pub fn install_random(lua: &Lua, math: &Table, state: Rc<Cell<Rand48>>) -> mlua:
     math.raw_set(
         "randomseed",
         lua.create_function(move |_, args: Variadic<Value>| {
-            state.set(Rand48::seeded(arg_num(&args, 0, "randomseed")? as i32));
+            state.set(Rand48::seeded(check_int(arg_num(&args, 0, "randomseed")?)));
             Ok(())
         })?,
     )?;

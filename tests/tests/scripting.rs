@@ -189,6 +189,11 @@ const PROBES: &[&[&str]] = &[
     &["EVAL", "return cjson.decode('[\"[[[\\\\\\\"[[\"]')[1]", "0"],
     &["EVAL", "local t = {} local c = t for i = 1, 200000 do c[1] = {} c = c[1] end return cjson.encode(t)", "0"],
     &["EVAL", "local t = {} local c = t for i = 1, 100000 do c[1] = {} c = c[1] end return #cmsgpack.pack(t)", "0"],
+    &["EVAL", "return {err = '-ERR x'}", "0"],
+    &["EVAL", "return {err = '-'}", "0"],
+    &["EVAL", "return {err = '--x y'}", "0"],
+    &["EVAL", "return redis.error_reply('-x')", "0"],
+    &["EVAL", "return redis.error_reply('-')", "0"],
     // bit.tohex's width of -2^31 (CVE-2024-31449 in Redis's C).
     &["EVAL", "return bit.tohex(65535, -2147483648)", "0"],
     &["EVAL", "return {bit.tohex(65535, -8), bit.tohex(65535, 2147483647), bit.tohex(1, 0)}", "0"],
@@ -198,6 +203,11 @@ const PROBES: &[&[&str]] = &[
     &["EVAL", "return table.getn({1,2,3})", "0"],
     &["EVAL", "return unpack({1,2})", "0"],
     &["EVAL", "return math.random(100)", "0"],
+    // After the first draw above (a fresh Redis's): the arguments as Lua's luaL_checkint reads
+    // them; the draws themselves differ from here, usher restarting the sequence per script.
+    &["EVAL", "return math.random(2^40)", "0"],
+    &["EVAL", "local a, b = math.random(2^32 + 5), math.random(-2^32 + 1, 2^32 + 3) return {a >= 1 and a <= 5, b >= 1 and b <= 3}", "0"],
+    &["EVAL", "return math.random(2^32, 2^33)", "0"],
     &["EVAL", "return redis.REDIS_VERSION .. ' ' .. redis.REDIS_VERSION_NUM", "0"],
     &["EVAL", "return {redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING}", "0"],
     &["EVAL", "return {redis.REPL_NONE, redis.REPL_AOF, redis.REPL_REPLICA, redis.REPL_SLAVE, redis.REPL_ALL}", "0"],
