@@ -23,13 +23,21 @@ use bytes::{Buf, BytesMut};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use usher_protocol::{Limits, Parsed, ReplySink, RequestParser, RespWriter};
 
 /// Read buffer growth step; also the smallest free space offered to `read`.
 const READ_CHUNK: usize = 16 * 1024;
+
+/// A pipelined batch that ran at least this long has its replies written after the other
+/// connections ready in the same wake-up have run theirs. By then the client has most likely
+/// gone to sleep waiting, and each reply written on its own wakes it again: on a VM that
+/// wake-up (an inter-processor interrupt through the hypervisor) cost a fifth of the CPU of
+/// pipelined EVALSHAs, charged to the server's send. Shorter batches (pipelined SETs) write at
+/// once: their client is still awake, and the extra task poll would be all cost.
+const DEFER_WRITE_AFTER: Duration = Duration::from_micros(10);
 /// Buffers larger than this are released once drained, so one big request does not pin memory.
 const BUFFER_KEEP_MAX: usize = 1 << 20;
 
@@ -132,6 +140,7 @@ async fn run<S: Transport>(s: &mut Session, stream: &mut S) -> std::io::Result<(
     let mut out: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut parser = RequestParser::new();
     let mut warmer = Warmer::default();
+    let mut defer_write = false;
     loop {
         if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
             rbuf.reserve(READ_CHUNK);
@@ -186,7 +195,9 @@ async fn run<S: Transport>(s: &mut Session, stream: &mut S) -> std::io::Result<(
                 bump(&s.stats.reads_processed, 1);
                 // A blocked client's further commands wait in the buffer, as in Redis.
                 if s.blocked.is_none() {
-                    process_input(s, &mut parser, &mut warmer, &mut rbuf, &mut out);
+                    let started = Instant::now();
+                    let ran = process_input(s, &mut parser, &mut warmer, &mut rbuf, &mut out);
+                    defer_write = ran > 1 && started.elapsed() >= DEFER_WRITE_AFTER;
                 }
             }
         }
@@ -219,6 +230,11 @@ async fn run<S: Transport>(s: &mut Session, stream: &mut S) -> std::io::Result<(
             // and under `appendfsync always` these replies leave once their writes are on disk.
             let to = std::mem::take(&mut s.sync_to);
             crate::propagate::wake::turn_appended(s.shared, to).await;
+        }
+        if std::mem::take(&mut defer_write) && !out.is_empty() {
+            // Let the other connections this wake-up found ready read and run first, so the
+            // replies leave together, as Redis's beforeSleep sends them (see DEFER_WRITE_AFTER).
+            tokio::task::yield_now().await;
         }
         let clients_limit = s.hot.maxmemory_clients;
         if clients_limit > 0 {
@@ -388,7 +404,8 @@ fn process_input(
     warmer: &mut Warmer,
     rbuf: &mut BytesMut,
     out: &mut Vec<u8>,
-) {
+) -> usize {
+    let mut ran_commands = 0;
     s.now_ms = unix_ms();
     usher_engine::value::note_now_ms(s.now_ms);
     s.last_command_end = None;
@@ -434,6 +451,7 @@ fn process_input(
                     break;
                 }
                 offset += consumed;
+                ran_commands += 1;
                 if output_limit(s).exceeded(writer.len() as u64, &mut s.output_soft_since) {
                     // Nothing more is produced for a client that does not read: what it was
                     // owed is dropped and it is closed, as Redis does.
@@ -458,4 +476,5 @@ fn process_input(
         }
     }
     rbuf.advance(offset);
+    ran_commands
 }
