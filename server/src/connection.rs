@@ -35,8 +35,9 @@ const READ_CHUNK: usize = 16 * 1024;
 /// connections ready in the same wake-up have run theirs. By then the client has most likely
 /// gone to sleep waiting, and each reply written on its own wakes it again: on a VM that
 /// wake-up (an inter-processor interrupt through the hypervisor) cost a fifth of the CPU of
-/// pipelined EVALSHAs, charged to the server's send. Shorter batches (pipelined SETs) write at
-/// once: their client is still awake, and the extra task poll would be all cost.
+/// pipelined EVALSHAs, charged to the server's send. Shorter batches write at once: their
+/// client is likely still awake, and the extra task poll would be all cost (single commands
+/// never wait, so unpipelined rows are unchanged).
 const DEFER_WRITE_AFTER: Duration = Duration::from_micros(10);
 /// Buffers larger than this are released once drained, so one big request does not pin memory.
 const BUFFER_KEEP_MAX: usize = 1 << 20;
