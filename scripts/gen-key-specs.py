@@ -75,10 +75,11 @@ def spec_rust(spec):
         b = "Begin::Unknown"
     find = as_map(fields["find_keys"])
     fspec = as_map(find["spec"])
-    if find["type"] == "range":
-        k = f"Find::Range {{ lastkey: {fspec['lastkey']}, keystep: {fspec['keystep']}, limit: {fspec['limit']} }}"
-    elif find["type"] == "keynum":
-        k = f"Find::Keynum {{ keynumidx: {fspec['keynumidx']}, firstkey: {fspec['firstkey']}, keystep: {fspec['keystep']} }}"
+    variants = {"range": ("Range", ["lastkey", "keystep", "limit"]),
+                "keynum": ("Keynum", ["keynumidx", "firstkey", "keystep"])}
+    if find["type"] in variants:
+        variant, names = variants[find["type"]]
+        k = f"Find::{variant} {{ " + ", ".join(f"{n}: {fspec[n]}" for n in names) + " }"
     else:
         k = "Find::Unknown"
     notes = fields.get("notes")
@@ -119,6 +120,7 @@ def main():
     print("];")
     print()
     print("/// (command full name, its tips); sorted by name for binary search.")
+    print("#[rustfmt::skip]")
     print("pub static REDIS_COMMAND_TIPS: &[(&str, &[&str])] = &[")
     for name in sorted(tips):
         print(f'    ("{name}", &[{", ".join(rust_str(t) for t in tips[name])}]),')

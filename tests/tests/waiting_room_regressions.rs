@@ -462,13 +462,21 @@ fn heartbeats_switched_on_over_an_empty_line_back_fill_nobody() {
     let mut c = usher.client();
     let (q, a) = ("queue:{bf}", "active:{bf}");
     // All before the first tick can run (one round trip).
-    let batch: [&[&str]; 5] = [
-        &["QPOLICY", "SET", q, a, "HEARTBEAT", "500", "MAXACTIVE", "5"],
-        &["ENTER", q, a, "b"],
-        &["ENTER", q, a, "c"],
-        &["QHOLD", q, "b"],
-        &["QUNHOLD", q, "b"],
-    ];
+    pipeline_before_a_tick(
+        &mut c,
+        &[
+            &["QPOLICY", "SET", q, a, "HEARTBEAT", "500", "MAXACTIVE", "5"],
+            &["ENTER", q, a, "b"],
+            &["ENTER", q, a, "c"],
+            &["QHOLD", q, "b"],
+            &["QUNHOLD", q, "b"],
+        ],
+    );
+    assert_returned_user_has_no_deadline(&mut c, q);
+}
+
+/// Sends `batch` in one round trip (before the policy's first tick can run); none may fail.
+fn pipeline_before_a_tick(c: &mut Client, batch: &[&[&str]]) {
     for cmd in batch {
         c.send(cmd);
     }
@@ -476,10 +484,16 @@ fn heartbeats_switched_on_over_an_empty_line_back_fill_nobody() {
         let r = c.read().unwrap();
         assert!(!r.is_error(), "{cmd:?}: {r:?}");
     }
+}
+
+/// After five ticks' time: `b`, returned by QUNHOLD, still waits with no heartbeat deadline
+/// (no back-fill gave it one); `c`, who entered under heartbeats, has one.
+fn assert_returned_user_has_no_deadline(c: &mut Client, q: &str) {
     // A missing deadline can only be checked once ticks had their chance: five of them.
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(c.call(&["ZSCORE", "queue:{bf}:hb", "b"]), Reply::Nil);
-    assert_ne!(c.call(&["ZSCORE", "queue:{bf}:hb", "c"]), Reply::Nil);
+    let hb = format!("{q}:hb");
+    assert_eq!(c.call(&["ZSCORE", &hb, "b"]), Reply::Nil);
+    assert_ne!(c.call(&["ZSCORE", &hb, "c"]), Reply::Nil);
     assert_ne!(c.call(&["ZSCORE", q, "b"]), Reply::Nil, "b waits, unswept");
 }
 
@@ -490,29 +504,22 @@ fn heartbeats_switched_on_by_hand_over_an_empty_line_back_fill_nobody() {
     let usher = Server::usher(&[]);
     let mut c = usher.client();
     let (q, a) = ("queue:{bh}", "active:{bh}");
-    let batch: [&[&str]; 6] = [
-        &["QPOLICY", "SET", q, a, "MAXACTIVE", "5"],
-        &["HSET", "queue:{bh}:policy", "heartbeat", "500"],
-        &["ENTER", q, a, "b"],
-        &["ENTER", q, a, "c"],
-        &["QHOLD", q, "b"],
-        &["QUNHOLD", q, "b"],
-    ];
-    for cmd in batch {
-        c.send(cmd);
-    }
-    for cmd in batch {
-        let r = c.read().unwrap();
-        assert!(!r.is_error(), "{cmd:?}: {r:?}");
-    }
-    std::thread::sleep(Duration::from_millis(500));
+    pipeline_before_a_tick(
+        &mut c,
+        &[
+            &["QPOLICY", "SET", q, a, "MAXACTIVE", "5"],
+            &["HSET", "queue:{bh}:policy", "heartbeat", "500"],
+            &["ENTER", q, a, "b"],
+            &["ENTER", q, a, "c"],
+            &["QHOLD", q, "b"],
+            &["QUNHOLD", q, "b"],
+        ],
+    );
+    assert_returned_user_has_no_deadline(&mut c, q);
     assert_eq!(
         map(c.call(&["QPOLICY", "GET", q]))["heartbeat"].text(),
         "500"
     );
-    assert_eq!(c.call(&["ZSCORE", "queue:{bh}:hb", "b"]), Reply::Nil);
-    assert_ne!(c.call(&["ZSCORE", "queue:{bh}:hb", "c"]), Reply::Nil);
-    assert_ne!(c.call(&["ZSCORE", q, "b"]), Reply::Nil, "b waits, unswept");
 }
 
 /// Finding 11a: pre-queue replies showed positions that jumped (`NEW 1 1, NEW 1 2, NEW 3 4`).

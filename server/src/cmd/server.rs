@@ -306,22 +306,13 @@ fn write_key_specs(c: &Command, out: &mut RespWriter) {
             out.bulk(notes.as_bytes());
         }
         out.bulk(b"flags");
-        out.set(keyspecs::flag_names(spec.flags).count());
-        for name in keyspecs::flag_names(spec.flags) {
-            out.simple(name);
-        }
+        write_key_flags(out, spec.flags);
         out.bulk(b"begin_search");
-        out.map(2);
-        out.bulk(b"type");
         match spec.begin {
-            Begin::Index(index) => {
-                out.bulk(b"index");
-                out.bulk(b"spec");
-                out.map(1);
-                out.bulk(b"index");
-                out.int(index as i64);
-            }
+            Begin::Index(index) => typed_spec(out, b"index", &[(b"index", index)]),
             Begin::Keyword(keyword, startfrom) => {
+                out.map(2);
+                out.bulk(b"type");
                 out.bulk(b"keyword");
                 out.bulk(b"spec");
                 out.map(2);
@@ -330,52 +321,60 @@ fn write_key_specs(c: &Command, out: &mut RespWriter) {
                 out.bulk(b"startfrom");
                 out.int(startfrom as i64);
             }
-            Begin::Unknown => {
-                out.bulk(b"unknown");
-                out.bulk(b"spec");
-                out.map(0);
-            }
+            Begin::Unknown => typed_spec(out, b"unknown", &[]),
         }
         out.bulk(b"find_keys");
-        out.map(2);
-        out.bulk(b"type");
         match spec.find {
             Find::Range {
                 lastkey,
                 keystep,
                 limit,
-            } => {
-                out.bulk(b"range");
-                out.bulk(b"spec");
-                out.map(3);
-                out.bulk(b"lastkey");
-                out.int(lastkey as i64);
-                out.bulk(b"keystep");
-                out.int(keystep as i64);
-                out.bulk(b"limit");
-                out.int(limit as i64);
-            }
+            } => typed_spec(
+                out,
+                b"range",
+                &[
+                    (b"lastkey", lastkey),
+                    (b"keystep", keystep),
+                    (b"limit", limit),
+                ],
+            ),
             Find::Keynum {
                 keynumidx,
                 firstkey,
                 keystep,
-            } => {
-                out.bulk(b"keynum");
-                out.bulk(b"spec");
-                out.map(3);
-                out.bulk(b"keynumidx");
-                out.int(keynumidx as i64);
-                out.bulk(b"firstkey");
-                out.int(firstkey as i64);
-                out.bulk(b"keystep");
-                out.int(keystep as i64);
-            }
-            Find::Unknown => {
-                out.bulk(b"unknown");
-                out.bulk(b"spec");
-                out.map(0);
-            }
+            } => typed_spec(
+                out,
+                b"keynum",
+                &[
+                    (b"keynumidx", keynumidx),
+                    (b"firstkey", firstkey),
+                    (b"keystep", keystep),
+                ],
+            ),
+            Find::Unknown => typed_spec(out, b"unknown", &[]),
         }
+    }
+}
+
+/// Key flags as Redis's `addReplyFlagsForKeyArgs` writes them: a set of status strings.
+fn write_key_flags(out: &mut RespWriter, flags: u16) {
+    out.set(keyspecs::flag_names(flags).count());
+    for name in keyspecs::flag_names(flags) {
+        out.simple(name);
+    }
+}
+
+/// A key spec's `{type: kind, spec: {field: n, ...}}`, as Redis writes begin-searches and
+/// find-keys whose fields are numbers.
+fn typed_spec(out: &mut RespWriter, kind: &[u8], fields: &[(&[u8], i32)]) {
+    out.map(2);
+    out.bulk(b"type");
+    out.bulk(kind);
+    out.bulk(b"spec");
+    out.map(fields.len());
+    for (name, value) in fields {
+        out.bulk(name);
+        out.int(*value as i64);
     }
 }
 
@@ -577,10 +576,7 @@ fn getkeys(argv: Argv, out: &mut RespWriter, with_flags: bool) -> CmdResult {
         if with_flags {
             out.array(2);
             out.bulk(target.arg(pos));
-            out.set(keyspecs::flag_names(flags).count());
-            for name in keyspecs::flag_names(flags) {
-                out.simple(name);
-            }
+            write_key_flags(out, flags);
         } else {
             out.bulk(target.arg(pos));
         }
