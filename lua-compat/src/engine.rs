@@ -8,8 +8,10 @@
 //! global variable"). The library tables (`redis`, `cjson`, `string`, ...) are read-only
 //! proxies too, and so is the strings' shared metatable as `getmetatable('')` shows it (its
 //! `__index` is the read-only `string`). Redis patched its Lua with read-only tables; proxies
-//! give the same answers without patching (one difference: `pairs(redis)` iterates nothing). Each state has a memory
-//! bound (`MEMORY_LIMIT`), and an instruction hook checks the time limit and `SCRIPT KILL`.
+//! give the same answers without patching (one difference: `pairs(redis)` iterates nothing).
+//! Binary (precompiled) chunks are never loaded (`libs::BINARY_STAND_IN`). Each state has a
+//! memory bound (`MEMORY_LIMIT`), and an instruction hook checks the time limit and
+//! `SCRIPT KILL`.
 //!
 //! `redis.call` reaches the server through the [`Host`] trait: the server runs the command under
 //! the script's shard locks and hands back its RESP reply, which `convert` turns into Lua.
@@ -289,7 +291,7 @@ pub struct Engine {
     runner: RawFn,
     handler_ref: RawFn,
     base_ref: RawFn,
-    /// KEYS and ARGV, refilled by every EVAL (see [`push_reused_argv`]).
+    /// KEYS and ARGV, refilled by every EVAL (see [`refill_argv`]).
     argv_tables: (RawFn, RawFn),
     base: Table,
     handler: Function,
@@ -325,7 +327,7 @@ struct RunParams<'a> {
     handler: RawFn,
     func: RawFn,
     base: RawFn,
-    /// The KEYS and ARGV tables the last EVAL filled (see [`push_reused_argv`]).
+    /// The KEYS and ARGV tables the last EVAL filled (see [`refill_argv`]).
     tables: (RawFn, RawFn),
     keys: Argv<'a>,
     args: Argv<'a>,

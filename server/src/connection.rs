@@ -23,7 +23,7 @@ use bytes::{Buf, BytesMut};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use usher_protocol::{Limits, Parsed, ReplySink, RequestParser, RespWriter};
@@ -196,9 +196,12 @@ async fn run<S: Transport>(s: &mut Session, stream: &mut S) -> std::io::Result<(
                 bump(&s.stats.reads_processed, 1);
                 // A blocked client's further commands wait in the buffer, as in Redis.
                 if s.blocked.is_none() {
-                    let started = Instant::now();
                     let ran = process_input(s, &mut parser, &mut warmer, &mut rbuf, &mut out);
-                    defer_write = ran > 1 && started.elapsed() >= DEFER_WRITE_AFTER;
+                    // The commands' own timing (see `Session::read_started`): no clock read.
+                    defer_write = ran > 1
+                        && s.read_started.zip(s.last_command_end).is_some_and(|(start, end)| {
+                            end.duration_since(start) >= DEFER_WRITE_AFTER
+                        });
                 }
             }
         }

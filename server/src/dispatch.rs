@@ -315,7 +315,11 @@ fn reject(s: &mut Session, cmd: Option<&Command>, out: &mut RespWriter<'_>, msg:
 pub fn execute(s: &mut Session, cmd: &Command, argv: Argv<'_>, out: &mut RespWriter<'_>) {
     // In a pipelined read, the previous command's end is this one's start: one clock read per
     // command instead of two (the dispatch gate's time since then is counted here).
-    let started = s.last_command_end.take().unwrap_or_else(Instant::now);
+    let started = s.last_command_end.take().unwrap_or_else(|| {
+        let now = Instant::now();
+        s.read_started = Some(now);
+        now
+    });
     let result = match cmd.spec {
         Spec::Engine(spec) => {
             let shared = s.shared;

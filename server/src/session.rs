@@ -110,6 +110,10 @@ pub struct Session {
     /// When the last command of the current read finished (`None` at the start of a read):
     /// the next command's start, for per-command timing with one clock read.
     pub last_command_end: Option<std::time::Instant>,
+    /// When the first command of the current read started (the clock read that began the
+    /// chain above): with `last_command_end`, how long the read's batch ran, which decides
+    /// whether its replies wait for the other ready connections (`connection.rs`).
+    pub read_started: Option<std::time::Instant>,
     /// How long the last finished command took (µs), for the slow log.
     pub last_took_us: u64,
     /// CLIENT PAUSE holds this connection's next command until then (Unix ms).
@@ -208,6 +212,7 @@ impl Session {
             acl_epoch,
             multi: None,
             last_command_end: None,
+            read_started: None,
             last_took_us: 0,
             paused_until: None,
             flushall_save: false,

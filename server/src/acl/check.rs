@@ -72,8 +72,10 @@ impl Denied {
 /// Checks `cmd` with arguments `argv` against every selector of `user`.
 pub fn check(user: &User, cmd: &Command, argv: Argv<'_>) -> Result<(), Denied> {
     let mut worst: Option<Denied> = None;
+    // Found once, by the first selector that checks keys (Redis's `keys_init` cache).
+    let mut keys = None;
     for selector in &user.selectors {
-        match check_selector(selector, cmd, argv) {
+        match check_selector(selector, cmd, argv, &mut keys) {
             Ok(()) => return Ok(()),
             Err(d) => {
                 if worst.is_none_or(|w| d.rank() > w.rank()) {
@@ -85,7 +87,12 @@ pub fn check(user: &User, cmd: &Command, argv: Argv<'_>) -> Result<(), Denied> {
     Err(worst.unwrap_or(Denied::Command))
 }
 
-fn check_selector(sel: &Selector, cmd: &Command, argv: Argv<'_>) -> Result<(), Denied> {
+fn check_selector(
+    sel: &Selector,
+    cmd: &Command,
+    argv: Argv<'_>,
+    keys: &mut Option<KeysToCheck>,
+) -> Result<(), Denied> {
     let flags = cmd.spec.flags();
     if !sel.all_commands && !flags.contains(Flags::NO_AUTH) && !sel.allows_id(cmd.id) {
         let at = if cmd.parent.is_some() { 2 } else { 1 };
@@ -100,7 +107,7 @@ fn check_selector(sel: &Selector, cmd: &Command, argv: Argv<'_>) -> Result<(), D
         }
     }
     if !sel.all_keys {
-        for (pos, need) in keys_to_check(cmd, argv) {
+        for &(pos, need) in keys.get_or_insert_with(|| keys_to_check(cmd, argv)).iter() {
             if !key_allowed(sel, argv.arg(pos), need) {
                 return Err(Denied::Key(pos));
             }
@@ -121,14 +128,18 @@ fn check_selector(sel: &Selector, cmd: &Command, argv: Argv<'_>) -> Result<(), D
     Ok(())
 }
 
+/// Argument index and access needed, per key.
+type KeysToCheck = SmallVec<[(usize, u8); 4]>;
+
 /// The keys a selector's patterns must allow, and the access each needs. For Redis's
 /// commands, the keys and flags Redis's `getKeysFromCommandWithSpecs` finds: read for
 /// `access`, write for `insert`, `delete` or `update` (shard channels, `not_key`, are no
 /// keys). usher-only commands need read access to their keys, and write access too unless
 /// they are read-only.
-fn keys_to_check(cmd: &Command, argv: Argv<'_>) -> SmallVec<[(usize, u8); 4]> {
-    if keyspecs::redis_specs(&cmd.full_name).is_some() {
-        let keys = keyspecs::keys_and_flags(&cmd.full_name, cmd.spec, argv).unwrap_or_default();
+fn keys_to_check(cmd: &Command, argv: Argv<'_>) -> KeysToCheck {
+    if let Some(specs) = keyspecs::redis_specs(&cmd.full_name) {
+        let keys =
+            keyspecs::keys_and_flags(specs, &cmd.full_name, cmd.spec, argv).unwrap_or_default();
         return keys
             .into_iter()
             .map(|(pos, flags)| (pos, access_of(flags)))

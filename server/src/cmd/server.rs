@@ -557,7 +557,8 @@ fn getkeys(argv: Argv, out: &mut RespWriter, with_flags: bool) -> CmdResult {
         Lookup::Found(c) => c,
         _ => return Err(CmdError::Static("ERR Invalid command specified")),
     };
-    if !keyspecs::has_keys(&c.full_name, c.spec) {
+    let specs = keyspecs::of(&c.full_name, c.spec);
+    if !keyspecs::has_keys(&specs, &c.full_name, c.spec) {
         return Err(CmdError::Static("ERR The command has no key arguments"));
     }
     if !c.spec.arity_ok(target.len()) {
@@ -565,7 +566,7 @@ fn getkeys(argv: Argv, out: &mut RespWriter, with_flags: bool) -> CmdResult {
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let keys = keyspecs::keys_and_flags(&c.full_name, c.spec, target).unwrap_or_default();
+    let keys = keyspecs::keys_and_flags(&specs, &c.full_name, c.spec, target).unwrap_or_default();
     if keys.is_empty() && !c.spec.flags().contains(Flags::NO_MANDATORY_KEYS) {
         return Err(CmdError::Static(
             "ERR Invalid arguments specified for command",

@@ -22,7 +22,7 @@ pub enum DocValue {
 }
 
 impl DocValue {
-    pub fn write(&self, out: &mut impl ReplySink) {
+    fn write(&self, out: &mut impl ReplySink) {
         match self {
             DocValue::Bulk(s) => out.bulk(s.as_bytes()),
             DocValue::Simple(s) => out.simple(s),
@@ -35,15 +35,12 @@ impl DocValue {
                 out.set(items.len());
                 items.iter().for_each(|v| v.write(out));
             }
-            DocValue::Map(pairs) => write_fields(pairs, out),
+            DocValue::Map(pairs) => {
+                out.map(pairs.len());
+                write_pairs(pairs, out);
+            }
         }
     }
-}
-
-/// Writes `fields` as a map (without a subcommands entry).
-pub fn write_fields(fields: &[(&str, DocValue)], out: &mut impl ReplySink) {
-    out.map(fields.len());
-    write_pairs(fields, out);
 }
 
 /// Writes `fields` as the pairs of a map whose header the caller wrote.

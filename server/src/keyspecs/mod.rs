@@ -137,8 +137,9 @@ pub fn of(full_name: &str, spec: Spec) -> Cow<'static, [KeySpec]> {
 
 /// Whether the command can have keys (Redis's `doesCommandHaveKeys`): a spec that is not
 /// `not_key`, or a key-finding function of its own.
-pub fn has_keys(full_name: &str, spec: Spec) -> bool {
-    of(full_name, spec).iter().any(|s| s.flags & NOT_KEY == 0) || has_finder(full_name, spec)
+/// `specs` are the command's ([`of`]).
+pub fn has_keys(specs: &[KeySpec], full_name: &str, spec: Spec) -> bool {
+    specs.iter().any(|s| s.flags & NOT_KEY == 0) || has_finder(full_name, spec)
 }
 
 /// Whether Redis (or usher, for its own commands) has a key-finding function for the
@@ -156,13 +157,18 @@ pub type KeyRefs = SmallVec<[KeyRef; 4]>;
 /// The keys of `argv` and how the command uses each, as Redis 7.0's
 /// `getKeysFromCommandWithSpecs`: through the key specs when they are complete and their
 /// flags fixed, else as the command's own key finder does, with the flags Redis's finder for
-/// it sets (none for most). `None` when the arguments are malformed.
-pub fn keys_and_flags(full_name: &str, spec: Spec, argv: Argv<'_>) -> Option<KeyRefs> {
-    let specs = of(full_name, spec);
+/// it sets (none for most). `specs` are the command's ([`of`]). `None` when the arguments are
+/// malformed.
+pub fn keys_and_flags(
+    specs: &[KeySpec],
+    full_name: &str,
+    spec: Spec,
+    argv: Argv<'_>,
+) -> Option<KeyRefs> {
     let has_keys = specs.iter().any(|s| s.flags & NOT_KEY == 0);
     let variable = specs.iter().any(|s| s.flags & VARIABLE_FLAGS != 0);
     if has_keys && !variable {
-        if let Some(keys) = keys_by_specs(&specs, argv) {
+        if let Some(keys) = keys_by_specs(specs, argv) {
             return Some(keys);
         }
     }
