@@ -19,6 +19,10 @@ pub enum CmdError {
     Static(&'static str),
     /// A complete wire text built at run time.
     Owned(String),
+    /// A wire text whose error a nested command's run already counted in the error
+    /// statistics (a script raising what `redis.call` got): the call fails, nothing more is
+    /// counted, as Redis's `ERR_REPLY_FLAG_NO_STATS_UPDATE`.
+    Counted(String),
 }
 
 pub type CmdResult = Result<(), CmdError>;
@@ -35,7 +39,7 @@ impl CmdError {
             CmdError::NoSuchKey => wire::NO_SUCH_KEY,
             CmdError::OutOfRange => wire::OUT_OF_RANGE,
             CmdError::Static(s) => s,
-            CmdError::Owned(s) => return Cow::Borrowed(s.as_str()),
+            CmdError::Owned(s) | CmdError::Counted(s) => return Cow::Borrowed(s.as_str()),
         })
     }
 
@@ -45,8 +49,18 @@ impl CmdError {
 
     /// The error code (first word), for `errorstats` in INFO.
     pub fn code(&self) -> String {
-        let text = self.wire_text();
-        text.split(' ').next().unwrap_or("ERR").to_string()
+        error_code(&self.wire_text()).to_string()
+    }
+}
+
+/// The code an error reply is counted under in `errorstats`, as Redis's `afterErrorReply`
+/// finds it in `-<text>`: the word before the first space within the reply's first 32 bytes,
+/// `ERR` when there is none (`{err='X'}` counts as ERR).
+pub fn error_code(text: &str) -> &str {
+    let window = &text.as_bytes()[..text.len().min(31)];
+    match window.iter().position(|&b| b == b' ') {
+        Some(end) => &text[..end],
+        None => "ERR",
     }
 }
 

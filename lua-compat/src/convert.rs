@@ -52,6 +52,41 @@ unsafe fn set_field(l: *mut ffi::lua_State, name: &[u8]) {
     ffi::lua_rawset(l, -3);
 }
 
+/// The field Redis sets on an error table whose error the error statistics already hold.
+const COUNTED_FIELD: &[u8] = b"ignore_error_stats_update";
+
+/// Sets `ignore_error_stats_update = true` on the error table at the top of the stack.
+///
+/// # Safety
+/// `l` must be a valid state with a table on top and room for two more values.
+pub unsafe fn mark_counted(l: *mut ffi::lua_State) {
+    ffi::lua_pushboolean(l, 1);
+    set_field(l, COUNTED_FIELD);
+}
+
+/// Whether the table at `t` carries `ignore_error_stats_update` set to true.
+///
+/// # Safety
+/// `l` must be a valid state and `t` an absolute index of a table.
+pub unsafe fn is_counted(l: *mut ffi::lua_State, t: c_int) -> bool {
+    let top = ffi::lua_gettop(l);
+    let counted =
+        raw_field(l, t, COUNTED_FIELD) == ffi::LUA_TBOOLEAN && ffi::lua_toboolean(l, -1) != 0;
+    ffi::lua_settop(l, top);
+    counted
+}
+
+/// The error replies a script's result held, for the caller's error statistics: Redis counts
+/// each error reply it writes, except one whose table says a command's run already counted it
+/// (`ignore_error_stats_update`), which only marks the script's call as failed.
+#[derive(Default, Debug, Clone, PartialEq, Eq)]
+pub struct ReplyErrors {
+    /// The texts of the errors not counted yet, as written (without the `-`).
+    pub fresh: Vec<String>,
+    /// Errors a command's run already counted.
+    pub counted: u32,
+}
+
 /// Pushes the RESP reply at `*pos` as one Lua value.
 ///
 /// # Safety
@@ -65,10 +100,18 @@ pub unsafe fn push_reply(l: *mut ffi::lua_State, buf: &[u8], pos: &mut usize) {
     *pos += 1;
     let head = line(buf, pos);
     match kind {
-        b'+' | b'-' => {
+        b'+' => {
             ffi::lua_createtable(l, 0, 1);
             push_bytes(l, head);
-            set_field(l, if kind == b'+' { b"ok" } else { b"err" });
+            set_field(l, b"ok");
+        }
+        b'-' => {
+            // The command's own run counted this error, as Redis's
+            // `redisProtocolToLuaType_Error` notes on the table.
+            ffi::lua_createtable(l, 0, 2);
+            push_bytes(l, head);
+            set_field(l, b"err");
+            mark_counted(l);
         }
         b':' => ffi::lua_pushnumber(l, int(head) as f64),
         b'$' => {
@@ -191,6 +234,7 @@ pub unsafe fn write_reply(
     idx: c_int,
     out: &mut dyn ReplySink,
     script_resp3: bool,
+    errs: &mut ReplyErrors,
 ) {
     // Redis's `luaReplyToRedisReply` checks for room for four more values at every value it
     // converts, and each nested table holds one more slot (its child) while it converts, so
@@ -199,6 +243,7 @@ pub unsafe fn write_reply(
     // falls at the same depth.
     if ffi::lua_checkstack(l, 4) == 0 {
         out.error("ERR reached lua stack limit");
+        errs.fresh.push("ERR reached lua stack limit".into());
         return;
     }
     match ffi::lua_type(l, idx) {
@@ -214,14 +259,20 @@ pub unsafe fn write_reply(
             }
         }
         ffi::LUA_TNUMBER => out.int(lua_number_to_i64(ffi::lua_tonumber(l, idx))),
-        ffi::LUA_TTABLE => write_table(l, idx, out, script_resp3),
+        ffi::LUA_TTABLE => write_table(l, idx, out, script_resp3, errs),
         _ => out.null(),
     }
 }
 
-unsafe fn write_table(l: *mut ffi::lua_State, t: c_int, out: &mut dyn ReplySink, resp3: bool) {
+unsafe fn write_table(
+    l: *mut ffi::lua_State,
+    t: c_int,
+    out: &mut dyn ReplySink,
+    resp3: bool,
+    errs: &mut ReplyErrors,
+) {
     let top = ffi::lua_gettop(l);
-    if !small_plain_array(l, t) && write_tagged(l, t, out, resp3, top) {
+    if !small_plain_array(l, t) && write_tagged(l, t, out, resp3, top, errs) {
         return;
     }
     let mut n = 0;
@@ -233,7 +284,7 @@ unsafe fn write_table(l: *mut ffi::lua_State, t: c_int, out: &mut dyn ReplySink,
     out.array(n as usize);
     for i in 1..=n {
         ffi::lua_rawgeti(l, t, i);
-        write_reply(l, ffi::lua_gettop(l), out, resp3);
+        write_reply(l, ffi::lua_gettop(l), out, resp3, errs);
         ffi::lua_settop(l, top);
     }
 }
@@ -269,12 +320,18 @@ unsafe fn write_tagged(
     out: &mut dyn ReplySink,
     resp3: bool,
     top: c_int,
+    errs: &mut ReplyErrors,
 ) -> bool {
     if raw_field(l, t, b"err") == ffi::LUA_TSTRING {
         let text = String::from_utf8_lossy(to_bytes(l, -1)).into_owned();
         ffi::lua_settop(l, top);
         // Redis writes `-` and the text as it is, a leading `-` included (`--x`).
         out.error(&text);
+        if is_counted(l, t) {
+            errs.counted += 1;
+        } else {
+            errs.fresh.push(text);
+        }
         return true;
     }
     ffi::lua_settop(l, top);
@@ -333,10 +390,10 @@ unsafe fn write_tagged(
                     ffi::lua_pop(l, 1);
                 }
                 ffi::lua_pushvalue(l, -1 - is_map as c_int);
-                write_reply(l, ffi::lua_gettop(l), out, resp3);
+                write_reply(l, ffi::lua_gettop(l), out, resp3, errs);
                 ffi::lua_pop(l, 1);
                 if is_map {
-                    write_reply(l, ffi::lua_gettop(l), out, resp3);
+                    write_reply(l, ffi::lua_gettop(l), out, resp3, errs);
                     ffi::lua_pop(l, 1);
                 }
             }

@@ -17,6 +17,7 @@
 //! the script's shard locks and hands back its RESP reply, which `convert` turns into Lua.
 
 use crate::cache::{Script, ScriptFlags};
+use crate::convert::ReplyErrors;
 use crate::functions::{FunctionDef, Library};
 use crate::libs::{self, Rand48};
 use mlua::ffi;
@@ -65,10 +66,30 @@ pub trait Host {
 /// How a run ended when it did not produce a reply.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Outcome {
-    /// The reply (or the script's error) was written.
-    Done,
+    /// The reply was written; the error replies it held, for the error statistics.
+    Done(ReplyErrors),
     /// The script reached an unlocked shard before writing: rerun it with every shard locked.
     Retry,
+}
+
+/// A run that ended in the script's error (or one before it ran: compiling, memory).
+#[derive(Debug)]
+pub struct RunError {
+    /// The error text as sent (without the leading `-`).
+    pub text: String,
+    /// A command's run counted this error already (the script raised what `redis.call`
+    /// got): the caller's call is failed, nothing more is counted, as Redis's
+    /// `ERR_REPLY_FLAG_NO_STATS_UPDATE`.
+    pub counted: bool,
+}
+
+impl From<String> for RunError {
+    fn from(text: String) -> Self {
+        RunError {
+            text,
+            counted: false,
+        }
+    }
 }
 
 /// What other threads can see of a running script: `SCRIPT KILL`, `BUSY` replies, and
@@ -335,7 +356,9 @@ struct RunParams<'a> {
     resp3: &'a Cell<bool>,
     out: &'a mut dyn ReplySink,
     name: &'a str,
-    failure: Option<String>,
+    /// The script's own error: its text, and whether a command's run counted it already.
+    failure: Option<(String, bool)>,
+    errors: ReplyErrors,
 }
 
 /// Builds KEYS and ARGV (or a function's two arguments), calls the script under Redis's error
@@ -370,9 +393,11 @@ unsafe extern "C-unwind" fn run_entry(l: *mut ffi::lua_State) -> std::os::raw::c
         // reply: the deepest reply then ends where Redis's does (see `write_reply`).
         ffi::lua_replace(l, 2);
         ffi::lua_settop(l, 2);
-        crate::convert::write_reply(l, 2, p.out, p.resp3.get());
+        crate::convert::write_reply(l, 2, p.out, p.resp3.get(), &mut p.errors);
     } else {
-        p.failure = Some(error_text_at(l, result, p.name));
+        let counted =
+            ffi::lua_type(l, result) == ffi::LUA_TTABLE && crate::convert::is_counted(l, result);
+        p.failure = Some((error_text_at(l, result, p.name), counted));
     }
     0
 }
@@ -605,7 +630,7 @@ impl Engine {
         busy_ms: u64,
         host: &mut dyn Host,
         out: &mut dyn ReplySink,
-    ) -> Result<Outcome, String> {
+    ) -> Result<Outcome, RunError> {
         let f = self.compile(&script.sha, &script.body, cache_epoch)?;
         self.run_function(f, &script.sha, command, numkeys, busy_ms, false, host, out)
     }
@@ -623,7 +648,7 @@ impl Engine {
         is_function: bool,
         host: &mut dyn Host,
         out: &mut dyn ReplySink,
-    ) -> Result<Outcome, String> {
+    ) -> Result<Outcome, RunError> {
         let keys = command.range(3, 3 + numkeys);
         let args = command.tail(3 + numkeys);
         let ctx = &*self.ctx;
@@ -677,6 +702,7 @@ impl Engine {
             out,
             name,
             failure: None,
+            errors: ReplyErrors::default(),
         };
         let l = self.state;
         // Safety: `l` is this engine's main state, used on this thread only; between runs its
@@ -691,10 +717,11 @@ impl Engine {
                 // Only an error outside the script's own pcall (memory, building KEYS).
                 let text = error_text_at(l, ffi::lua_gettop(l), name);
                 ffi::lua_pop(l, 1);
-                Err(text)
+                Err(RunError::from(text))
             }
         };
         let failure = params.failure.take();
+        let errors = std::mem::take(&mut params.errors);
         if self.lua.used_memory() > MEMORY_LIMIT / 4 {
             // A big script (or one stopped at the bound) leaves garbage that the incremental
             // collector would free only slowly: reclaim it now, so the next script has room.
@@ -708,8 +735,8 @@ impl Engine {
         }
         ran?;
         match failure {
-            Some(text) => Err(text),
-            None => Ok(Outcome::Done),
+            Some((text, counted)) => Err(RunError { text, counted }),
+            None => Ok(Outcome::Done(errors)),
         }
     }
 
@@ -1005,13 +1032,18 @@ unsafe fn push_argv(l: *mut ffi::lua_State, a: Argv<'_>) {
 }
 
 /// Pushes an `{err=...}` table as `luaPushErrorBuff` builds it: `-CODE msg` keeps its code, a
-/// bare message gets `ERR`.
-unsafe fn push_error_table(l: *mut ffi::lua_State, text: &str) {
+/// bare message gets `ERR`. `counted`: the host already counted this error in the error
+/// statistics (a command it refused), so the table carries Redis's
+/// `ignore_error_stats_update = true` and the script's reply does not count it again.
+unsafe fn push_error_table(l: *mut ffi::lua_State, text: &str, counted: bool) {
     let full = full_error(text);
-    ffi::lua_createtable(l, 0, 1);
+    ffi::lua_createtable(l, 0, 2);
     ffi::lua_pushlstring(l, c"err".as_ptr(), 3);
     ffi::lua_pushlstring(l, full.as_ptr().cast(), full.len());
     ffi::lua_rawset(l, -3);
+    if counted {
+        crate::convert::mark_counted(l);
+    }
 }
 
 fn full_error(text: &str) -> String {
@@ -1094,14 +1126,15 @@ unsafe fn forward_call(l: *mut ffi::lua_State, raise: bool) -> std::os::raw::c_i
 }
 
 unsafe fn forward_call_inner(l: *mut ffi::lua_State, raise: bool) -> After {
-    let fail = |text: &str| {
-        push_error_table(l, text);
+    let fail_as = |text: &str, counted: bool| {
+        push_error_table(l, text, counted);
         if raise {
             After::Raise
         } else {
             After::Return
         }
     };
+    let fail = |text: &str| fail_as(text, false);
     let ctx = CURRENT.with(|c| c.get());
     if ctx.is_null() {
         return fail("ERR redis.call is only available while a script runs");
@@ -1153,10 +1186,15 @@ unsafe fn forward_call_inner(l: *mut ffi::lua_State, raise: bool) -> After {
                 After::Return
             }
         }
-        Err(Refusal::Error(text)) => fail(&text),
+        // The host counted its refusal (Redis's `scriptCall` does, as a rejected call).
+        Err(Refusal::Error(text)) => fail_as(&text, true),
         Err(Refusal::Retry) => {
             ctx.retry.set(true);
-            push_error_table(l, "ERR script is being rerun with every shard locked");
+            push_error_table(
+                l,
+                "ERR script is being rerun with every shard locked",
+                false,
+            );
             After::Raise
         }
     }
@@ -1208,7 +1246,7 @@ unsafe extern "C-unwind" fn redis_acl_check_cmd_c(l: *mut ffi::lua_State) -> std
 
 unsafe fn acl_check_inner(l: *mut ffi::lua_State) -> After {
     let fail = |text: &str| {
-        push_error_table(l, text);
+        push_error_table(l, text, false);
         After::Raise
     };
     let ctx = CURRENT.with(|c| c.get());

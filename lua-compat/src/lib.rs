@@ -17,7 +17,8 @@ pub mod lstruct;
 pub mod msgpack;
 
 pub use cache::{sha1hex, Script, ScriptCache, ScriptFlags};
-pub use engine::{Engine, Host, Outcome, Refusal};
+pub use convert::ReplyErrors;
+pub use engine::{Engine, Host, Outcome, Refusal, RunError};
 
 /// The Redis version scripts see (`redis.REDIS_VERSION`), the one usher answers as.
 pub const REDIS_VERSION: &str = "7.0.15";

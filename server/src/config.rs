@@ -197,6 +197,9 @@ pub struct Config {
     /// `enable-debug-command no | yes | local`: whether DEBUG runs (Redis 7.0 refuses it by
     /// default; start-up only).
     pub enable_debug_command: String,
+    /// `enable-module-command no | yes | local`: whether MODULE LOAD, LOADEX and UNLOAD are
+    /// accepted (usher loads no modules; they then fail as a failed load does in Redis).
+    pub enable_module_command: String,
     /// Values of the directives usher accepts but does not act on (`inert.rs`), by name;
     /// absent: Redis's default.
     pub inert: std::collections::BTreeMap<&'static str, String>,
@@ -305,6 +308,7 @@ impl Default for Config {
             cluster_node_id: String::new(),
             cluster_announce_ip: String::new(),
             enable_debug_command: "no".into(),
+            enable_module_command: "no".into(),
             inert: Default::default(),
             config_file: None,
         }
@@ -468,6 +472,16 @@ fn yes_no(args: &[String]) -> Result<bool, String> {
         "no" => Ok(false),
         _ => Err("argument must be 'yes' or 'no'".into()),
     }
+}
+
+/// A protected action's setting (`enable-debug-command` and the like): `no`, `yes`, or
+/// `local` for loopback clients only.
+fn protected_setting(args: &[String]) -> Result<String, String> {
+    let v = one(args)?.to_ascii_lowercase();
+    if !["no", "yes", "local"].contains(&v.as_str()) {
+        return Err("argument(s) must be one of the following: no, yes, local".into());
+    }
+    Ok(v)
 }
 
 fn bool_str(v: bool) -> String {
@@ -877,15 +891,14 @@ pub static DIRECTIVES: &[Directive] = &[
     d(
         "enable-debug-command",
         false,
-        |c, a| {
-            let v = one(a)?.to_ascii_lowercase();
-            if !["no", "yes", "local"].contains(&v.as_str()) {
-                return Err("argument(s) must be one of the following: no, yes, local".into());
-            }
-            c.enable_debug_command = v;
-            Ok(())
-        },
+        |c, a| set(&mut c.enable_debug_command, protected_setting(a)?),
         |c| c.enable_debug_command.clone(),
+    ),
+    d(
+        "enable-module-command",
+        false,
+        |c, a| set(&mut c.enable_module_command, protected_setting(a)?),
+        |c| c.enable_module_command.clone(),
     ),
     d(
         "hz",
@@ -1127,13 +1140,7 @@ pub static DIRECTIVES: &[Directive] = &[
     d(
         "enable-protected-configs",
         false,
-        |c, a| {
-            let v = one(a)?.to_ascii_lowercase();
-            if !["no", "yes", "local"].contains(&v.as_str()) {
-                return Err("argument(s) must be one of the following: no, yes, local".into());
-            }
-            set(&mut c.enable_protected_configs, v)
-        },
+        |c, a| set(&mut c.enable_protected_configs, protected_setting(a)?),
         |c| c.enable_protected_configs.clone(),
     ),
     d(

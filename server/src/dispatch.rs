@@ -300,8 +300,7 @@ fn reject(s: &mut Session, cmd: Option<&Command>, out: &mut RespWriter<'_>, msg:
         msg
     };
     out.error(msg);
-    let code = msg.split(' ').next().unwrap_or("ERR");
-    s.stats.record_error(code);
+    s.stats.record_error(usher_engine::error::error_code(msg));
     if let Some(cmd) = cmd {
         bump(&s.stats.commands[cmd.id as usize].rejected_calls, 1);
     }
@@ -496,9 +495,16 @@ pub fn finish(
     if let Err(e) = result {
         let text = e.wire_text();
         out.error(&text);
-        s.stats
-            .record_error(text.split(' ').next().unwrap_or("ERR"));
+        if !matches!(e, CmdError::Counted(_)) {
+            s.stats.record_error(usher_engine::error::error_code(&text));
+        }
         bump(&stat.failed_calls, 1);
+    }
+    if s.failed_in_reply != 0 {
+        bump(
+            &stat.failed_calls,
+            u64::from(std::mem::take(&mut s.failed_in_reply)),
+        );
     }
     ended
 }

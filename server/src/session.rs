@@ -116,6 +116,9 @@ pub struct Session {
     pub read_started: Option<std::time::Instant>,
     /// How long the last finished command took (µs), for the slow log.
     pub last_took_us: u64,
+    /// Failed calls the running command's reply carries beyond its own result (a script's
+    /// error replies): `dispatch::finish` adds them to the command's `failed_calls`.
+    pub failed_in_reply: u32,
     /// CLIENT PAUSE holds this connection's next command until then (Unix ms).
     pub paused_until: Option<i64>,
     /// A FLUSHALL ran with save points configured: write the empty snapshot once the
@@ -171,6 +174,21 @@ pub struct TrackingState {
 }
 
 impl Session {
+    /// Whether a protected action set to `setting` (`no`, `yes`, `local`) is allowed for this
+    /// client, as Redis's `allowProtectedAction`: `local` allows loopback clients only.
+    pub fn allows_protected(&self, setting: &str) -> bool {
+        match setting {
+            "yes" => true,
+            "local" => {
+                let ip = self.info.addr.rsplit_once(':').map_or("", |(ip, _)| ip);
+                ip.trim_matches(|c| c == '[' || c == ']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+            }
+            _ => false,
+        }
+    }
+
     /// A session that applies a stream of logged commands (the AOF loader, a replica's link to
     /// its primary): an internal client `id` named `name`, with the waiting room's clock-skew
     /// check off, since every logged command carries its own clock.
@@ -214,6 +232,7 @@ impl Session {
             last_command_end: None,
             read_started: None,
             last_took_us: 0,
+            failed_in_reply: 0,
             paused_until: None,
             flushall_save: false,
             watch,

@@ -300,6 +300,138 @@ fn commandstats_and_errorstats_count_calls_failures_and_rejections_like_redis() 
     }
 }
 
+/// Errors a script returns or raises are counted as Redis 7.0 counts them: a command refused
+/// or failing inside the script counts once, where it happened (the command's rejected or
+/// failed call, its error code), and the script's call is failed without counting the error
+/// again (Redis's `ignore_error_stats_update`); an error the script makes itself counts
+/// under its own code, nested ones included.
+#[test]
+fn script_errors_are_counted_once_as_redis_counts_them() {
+    let (usher, redis) = (Server::usher(&["--threads", "2"]), Server::redis(&[]));
+    let mut d = Differ::new(&usher, &redis);
+    let lib = "#!lua name=errlib\nredis.register_function('bad', function() \
+               return redis.error_reply('MYERR from a function') end)";
+    same(
+        &mut d,
+        &[&["SET", "s", "v"], &["FUNCTION", "LOAD", "REPLACE", lib]],
+    );
+    let cases: &[&[&[&str]]] = &[
+        &[&["EVAL", "return redis.error_reply('BAD oops')", "0"]],
+        &[
+            &["EVAL", "return {err='X'}", "0"],
+            &[
+                "EVAL",
+                "return {err='ABCDEFGHIJKLMNOPQRSTUVWXYZ1234567890 y'}",
+                "0",
+            ],
+            &[
+                "EVAL",
+                "return {err='ABCDEFGHIJKLMNOPQRSTUVWXYZ1234 y'}",
+                "0",
+            ],
+        ],
+        &[&["EVAL", "return redis.pcall('nosuch')", "0"]],
+        &[&["EVAL", "return redis.call('lpush', 's', 'x')", "0"]],
+        &[&["EVAL", "return redis.pcall('lpush', 's', 'x')", "0"]],
+        &[&["EVAL", "redis.pcall('lpush', 's', 'x') return 1", "0"]],
+        &[&[
+            "EVAL",
+            "return tostring(redis.pcall('lpush', 's', 'x').ignore_error_stats_update)",
+            "0",
+        ]],
+        &[&[
+            "EVAL",
+            "return {1, {err='NEST x'}, redis.pcall('lpush', 's', 'x'), {err='NEST2 y'}}",
+            "0",
+        ]],
+        &[&["EVAL_RO", "return redis.call('set', 'k', 'v')", "0"]],
+        &[&["EVAL", "return redis.call('get')", "0"]],
+        &[&["EVAL", "return redis.call('get', 'a', 'b')", "0"]],
+        &[&["EVAL", "return nil + 1", "0"]],
+        &[&[
+            "EVAL",
+            "local ok, e = pcall(redis.call, 'lpush', 's', 'x') return e",
+            "0",
+        ]],
+        &[&["FCALL", "bad", "0"], &["FCALL", "nosuchfn", "0"]],
+        &[
+            &["MULTI"],
+            &["EVAL", "return redis.error_reply('INTX y')", "0"],
+            &["EVAL", "return redis.call('lpush', 's', 'x')", "0"],
+            &["EXEC"],
+        ],
+        &[
+            &[
+                "ACL", "SETUSER", "lim", "on", "nopass", "+eval", "+get", "+auth", "~*",
+            ],
+            &["AUTH", "lim", "x"],
+            &["EVAL", "return redis.call('set', 'a', 'b')", "0"],
+            &["EVAL", "return redis.pcall('set', 'a', 'b')", "0"],
+            &["AUTH", "default", "x"],
+        ],
+    ];
+    for case in cases {
+        same(&mut d, &[&["CONFIG", "RESETSTAT"]]);
+        same(&mut d, case);
+        let what = format!("{case:?}");
+        let (u, r) = (command_counts(&mut d.usher), command_counts(&mut d.redis));
+        assert_eq!(u, r, "commandstats after {what}");
+        let (ue, re) = (error_counts(&mut d.usher), error_counts(&mut d.redis));
+        assert_eq!(ue, re, "errorstats after {what}");
+        let field = |c: &mut Client| info_field(c, "stats", "total_error_replies");
+        assert_eq!(field(&mut d.usher), field(&mut d.redis), "after {what}");
+    }
+    // The cases did count: the last one's two refused SETs are rejected calls on both.
+    let counts = command_counts(&mut d.usher);
+    assert_eq!(counts["cmdstat_set"]["rejected_calls"], "2", "{counts:?}");
+    assert_eq!(counts["cmdstat_eval"]["failed_calls"], "2", "{counts:?}");
+}
+
+/// MODULE: usher loads no modules. LIST answers the empty list, and LOAD, LOADEX and UNLOAD
+/// are refused as Redis 7.0 refuses them while `enable-module-command` is `no`, and fail as a
+/// failed load fails where it is `yes`.
+#[test]
+fn module_commands_match_redis() {
+    let probes: &[&[&str]] = &[
+        &["MODULE", "LIST"],
+        &["MODULE", "HELP"],
+        &["MODULE", "LOAD", "/nonexistent/module.so", "a", "b"],
+        &[
+            "MODULE",
+            "LOADEX",
+            "/nonexistent/module.so",
+            "CONFIG",
+            "a",
+            "b",
+            "ARGS",
+            "c",
+        ],
+        &["MODULE", "UNLOAD", "nosuch"],
+        &["MODULE"],
+        &["MODULE", "LIST", "extra"],
+        &["MODULE", "UNLOAD"],
+        &["MODULE", "NOSUCH"],
+        &["CONFIG", "GET", "enable-module-command"],
+        &["CONFIG", "SET", "enable-module-command", "yes"],
+    ];
+    for setting in ["no", "yes"] {
+        let usher = Server::usher(&["--enable-module-command", setting]);
+        let redis = Server::redis(&["--enable-module-command", setting]);
+        let mut d = Differ::new(&usher, &redis);
+        same(&mut d, probes);
+        let reply = d.usher.call(&["MODULE", "LOAD", "/nonexistent/module.so"]);
+        let want = if setting == "no" {
+            "ERR MODULE command not allowed"
+        } else {
+            "ERR Error loading"
+        };
+        assert!(
+            matches!(&reply, Reply::Error(e) if e.starts_with(want)),
+            "{reply:?}"
+        );
+    }
+}
+
 #[test]
 fn config_resetstat_zeroes_the_counters() {
     let s = Server::usher(&[]);

@@ -24,16 +24,7 @@ const DEBUG_NOT_ALLOWED: &str = "ERR DEBUG command not allowed. If the enable-de
 
 /// Whether this client may run DEBUG (Redis's `allowProtectedAction`).
 fn debug_allowed(s: &Session) -> bool {
-    match s.shared.config.read().enable_debug_command.as_str() {
-        "yes" => true,
-        "local" => {
-            let ip = s.info.addr.rsplit_once(':').map_or("", |(ip, _)| ip);
-            ip.trim_matches(|c| c == '[' || c == ']')
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
-        }
-        _ => false,
-    }
+    s.allows_protected(&s.shared.config.read().enable_debug_command)
 }
 
 /// Redis's error for a subcommand it does not know or got the wrong argument count.

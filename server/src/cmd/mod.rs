@@ -8,6 +8,7 @@ pub mod debug;
 pub mod functions;
 pub mod latency;
 pub mod memory;
+pub mod module;
 pub mod monitor;
 pub mod persistence;
 pub mod pubsub;
@@ -26,6 +27,7 @@ pub fn families() -> Vec<&'static [ServerSpec]> {
         server::COMMANDS,
         debug::COMMANDS,
         memory::COMMANDS,
+        module::COMMANDS,
         persistence::COMMANDS,
         latency::COMMANDS,
         pubsub::COMMANDS,

@@ -27,8 +27,9 @@
 //! server (`Shared::scripts`).
 
 use crate::dispatch::{finish, run_engine, shards_needed};
-use crate::registry::{Lookup, ServerHandler, ServerSpec, Spec};
+use crate::registry::{Command, Lookup, ServerHandler, ServerSpec, Spec};
 use crate::session::Session;
+use crate::stats::bump;
 use smallvec::SmallVec;
 use std::cell::RefCell;
 use std::sync::atomic::Ordering;
@@ -100,6 +101,22 @@ fn refuse(text: &str) -> Refusal {
     Refusal::Error(text.to_string())
 }
 
+/// Counts a call the script host refused, as Redis's `scriptCall` does before the script
+/// sees the error: an error reply under the refusal's code (a text without `-CODE` counts as
+/// ERR) and, for a known command, a rejected call.
+fn count_refusal(s: &Session, cmd: Option<&Command>, refusal: Refusal) -> Refusal {
+    if let Refusal::Error(text) = &refusal {
+        let code = text
+            .strip_prefix('-')
+            .map_or("ERR", usher_engine::error::error_code);
+        s.stats.record_error(code);
+        if let Some(cmd) = cmd {
+            bump(&s.stats.commands[cmd.id as usize].rejected_calls, 1);
+        }
+    }
+    refusal
+}
+
 impl ScriptHost<'_, '_> {
     /// Makes sure the shards `argv` touches are held; see the module comment.
     fn reach(&mut self, spec: Spec, argv: Argv<'_>) -> Result<(), Refusal> {
@@ -149,8 +166,45 @@ impl Host for ScriptHost<'_, '_> {
     ) -> Result<bool, Refusal> {
         let cmd = match crate::registry::get().lookup(argv) {
             Lookup::Found(cmd) => cmd,
-            _ => return Err(refuse("Unknown Redis command called from script")),
+            _ => {
+                let refusal = refuse("Unknown Redis command called from script");
+                return Err(count_refusal(self.s, None, refusal));
+            }
         };
+        self.call_known(cmd, argv, proto, out)
+            .map_err(|r| count_refusal(self.s, Some(cmd), r))
+    }
+
+    fn log(&mut self, level: i32, message: &str) {
+        use crate::config::LogLevel;
+        let level = match level {
+            0 => LogLevel::Debug,
+            1 => LogLevel::Verbose,
+            2 => LogLevel::Notice,
+            _ => LogLevel::Warning,
+        };
+        crate::log::log(level, format_args!("{message}"));
+    }
+
+    fn acl_check(&mut self, argv: Argv<'_>) -> Option<bool> {
+        // Redis's `lookupCommand`: an unknown subcommand is an unknown command; the arity is
+        // not checked.
+        let Lookup::Found(cmd) = crate::registry::get().lookup(argv) else {
+            return None;
+        };
+        Some(self.s.acl_free || crate::acl::check::check(&self.s.user, cmd, argv).is_ok())
+    }
+}
+
+impl ScriptHost<'_, '_> {
+    /// `redis.call` of a command that exists: Redis's `scriptCall` checks, then the run.
+    fn call_known(
+        &mut self,
+        cmd: &'static Command,
+        argv: Argv<'_>,
+        proto: Protocol,
+        out: &mut Vec<u8>,
+    ) -> Result<bool, Refusal> {
         let spec = cmd.spec;
         if !spec.arity_ok(argv.len()) {
             return Err(refuse(
@@ -211,26 +265,17 @@ impl Host for ScriptHost<'_, '_> {
         self.wrote |= writes;
         Ok(writes)
     }
+}
 
-    fn log(&mut self, level: i32, message: &str) {
-        use crate::config::LogLevel;
-        let level = match level {
-            0 => LogLevel::Debug,
-            1 => LogLevel::Verbose,
-            2 => LogLevel::Notice,
-            _ => LogLevel::Warning,
-        };
-        crate::log::log(level, format_args!("{message}"));
+/// Counts the error replies a script returned, as Redis counts each error reply it writes:
+/// a fresh one as an error reply under its code, one a `redis.call` already counted only as
+/// a failed call of the script's command (`dispatch::finish` adds those, and one more for
+/// any fresh error, as Redis's `call` marks a command failed when errors were counted).
+fn count_reply_errors(s: &mut Session, errors: &usher_lua::ReplyErrors) {
+    for text in &errors.fresh {
+        s.stats.record_error(usher_engine::error::error_code(text));
     }
-
-    fn acl_check(&mut self, argv: Argv<'_>) -> Option<bool> {
-        // Redis's `lookupCommand`: an unknown subcommand is an unknown command; the arity is
-        // not checked.
-        let Lookup::Found(cmd) = crate::registry::get().lookup(argv) else {
-            return None;
-        };
-        Some(self.s.acl_free || crate::acl::check::check(&self.s.user, cmd, argv).is_ok())
-    }
+    s.failed_in_reply += errors.counted + u32::from(!errors.fresh.is_empty());
 }
 
 /// Redis's `getCommandFlags` for the script commands: a script that declared flags (a shebang
@@ -339,12 +384,16 @@ pub fn run_script(
             script.lock_all.store(true, Ordering::Relaxed);
         }
         match r {
-            Ok(Outcome::Done) => break Ok(()),
+            Ok(Outcome::Done(errors)) => {
+                count_reply_errors(s, &errors);
+                break Ok(());
+            }
             Ok(Outcome::Retry) => {
                 script.lock_all.store(true, Ordering::Relaxed);
                 relock_all(s, locked);
             }
-            Err(text) => break Err(CmdError::Owned(text)),
+            Err(e) if e.counted => break Err(CmdError::Counted(e.text)),
+            Err(e) => break Err(CmdError::Owned(e.text)),
         }
     };
     crate::waiters::serve_ready_keys(s, locked);

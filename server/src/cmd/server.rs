@@ -71,16 +71,7 @@ fn config_get(
 
 /// Redis's `enable-protected-configs`: `yes`, or `local` for a client on a loopback address.
 fn protected_allowed(s: &Session) -> bool {
-    match s.shared.config.read().enable_protected_configs.as_str() {
-        "yes" => true,
-        "local" => {
-            let ip = s.info.addr.rsplit_once(':').map_or("", |(ip, _)| ip);
-            ip.trim_matches(|c| c == '[' || c == ']')
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
-        }
-        _ => false,
-    }
+    s.allows_protected(&s.shared.config.read().enable_protected_configs)
 }
 
 /// ```text

@@ -158,12 +158,6 @@ pub static DIRECTIVES: &[Directive] = &[
     inert!("crash-memcheck-enabled", true, Bool, "yes"),
     inert!("disable-thp", false, Bool, "yes"),
     inert!("dynamic-hz", true, Bool, "yes"),
-    inert!(
-        "enable-module-command",
-        false,
-        Enum(&["no", "yes", "local"]),
-        "no"
-    ),
     inert!("ignore-warnings", true, Str, ""),
     inert!("io-threads", false, Int(i64::MIN, i64::MAX), "1"),
     inert!("io-threads-do-reads", false, Bool, "no"),
