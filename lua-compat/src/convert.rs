@@ -323,15 +323,15 @@ unsafe fn write_tagged(
     errs: &mut ReplyErrors,
 ) -> bool {
     if raw_field(l, t, b"err") == ffi::LUA_TSTRING {
-        let text = String::from_utf8_lossy(to_bytes(l, -1)).into_owned();
-        ffi::lua_settop(l, top);
-        // Redis writes `-` and the text as it is, a leading `-` included (`--x`).
-        out.error(&text);
+        // Redis writes `-` and the text as it is, a leading `-` included (`--x`), any bytes.
+        out.error_bytes(to_bytes(l, -1));
         if is_counted(l, t) {
             errs.counted += 1;
         } else {
-            errs.fresh.push(text);
+            errs.fresh
+                .push(String::from_utf8_lossy(to_bytes(l, -1)).into_owned());
         }
+        ffi::lua_settop(l, top);
         return true;
     }
     ffi::lua_settop(l, top);

@@ -27,6 +27,11 @@ pub trait ReplySink {
     fn simple(&mut self, text: &str);
     /// `-text`; `text` includes the code (`ERR ...`). Newlines are replaced by spaces.
     fn error(&mut self, text: &str);
+    /// [`ReplySink::error`] of bytes that need not be UTF-8 (a script's error, DEBUG ERROR),
+    /// written as they are where the sink can.
+    fn error_bytes(&mut self, text: &[u8]) {
+        self.error(&String::from_utf8_lossy(text));
+    }
     fn int(&mut self, v: i64);
     fn bulk(&mut self, bytes: &[u8]);
     /// Null bulk string: `$-1` in RESP2, `_` in RESP3.
@@ -144,10 +149,14 @@ impl ReplySink for RespWriter<'_> {
     }
 
     fn error(&mut self, text: &str) {
+        self.error_bytes(text.as_bytes());
+    }
+
+    fn error_bytes(&mut self, text: &[u8]) {
         self.out.push(b'-');
         self.out.extend(
-            text.bytes()
-                .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+            text.iter()
+                .map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
         );
         self.out.extend_from_slice(b"\r\n");
     }

@@ -3,7 +3,8 @@
 //! Redis 7.0 refuses DEBUG unless `enable-debug-command` allows it (`yes`, or `local` for a
 //! loopback client), and so does usher. Supported: SLEEP, RELOAD (save the snapshot, empty the
 //! keyspace, load it back, with the persistence code SAVE and start-up use), SET-ACTIVE-EXPIRE,
-//! OBJECT, CHANGE-REPL-ID (no replication: a no-op) and HELP; any other subcommand gets
+//! OBJECT, CHANGE-REPL-ID (no replication: a no-op), ERROR (client test suites simulate a
+//! server's errors with it) and HELP; any other subcommand gets
 //! Redis's unknown-subcommand error. OBJECT takes a shard lock itself and RELOAD lets the
 //! snapshot code take them, so both refuse to run while the caller holds locks (inside EXEC);
 //! scripts cannot call DEBUG (`noscript`).
@@ -139,6 +140,10 @@ fn debug(
         out.ok();
     } else if is(sub, "CHANGE-REPL-ID") && argc == 2 {
         out.ok();
+    } else if is(sub, "ERROR") && argc == 3 {
+        // Written as the reply itself, as Redis writes it: no error is counted, and the call
+        // does not fail.
+        out.error_bytes(argv.arg(2));
     } else {
         return Err(unknown_subcommand(sub));
     }
@@ -150,6 +155,9 @@ const DEBUG_HELP: &[&str] = &[
     "CHANGE-REPL-ID",
     "    Change the replication IDs of the instance.",
     "    Dangerous: should be used only for testing the replication subsystem.",
+    "ERROR <string>",
+    "    Return a Redis protocol error with <string> as message. Useful for clients",
+    "    unit tests to simulate Redis errors.",
     "OBJECT <key>",
     "    Show low level info about the `key` and associated value.",
     "RELOAD [option ...]",
