@@ -49,18 +49,19 @@ impl CmdError {
 
     /// The error code (first word), for `errorstats` in INFO.
     pub fn code(&self) -> String {
-        error_code(&self.wire_text()).to_string()
+        String::from_utf8_lossy(error_code(self.wire_text().as_bytes())).into_owned()
     }
 }
 
 /// The code an error reply is counted under in `errorstats`, as Redis's `afterErrorReply`
-/// finds it in `-<text>`: the word before the first space within the reply's first 32 bytes,
-/// `ERR` when there is none (`{err='X'}` counts as ERR).
-pub fn error_code(text: &str) -> &str {
-    let window = &text.as_bytes()[..text.len().min(31)];
+/// finds it in `-<text>`: the bytes before the first space within the reply's first 32 bytes,
+/// `ERR` when there is none (`{err='X'}` counts as ERR). Bytes, not text: a script's error
+/// may hold any.
+pub fn error_code(text: &[u8]) -> &[u8] {
+    let window = &text[..text.len().min(31)];
     match window.iter().position(|&b| b == b' ') {
         Some(end) => &text[..end],
-        None => "ERR",
+        None => b"ERR",
     }
 }
 

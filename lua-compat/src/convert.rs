@@ -82,7 +82,7 @@ pub unsafe fn is_counted(l: *mut ffi::lua_State, t: c_int) -> bool {
 #[derive(Default, Debug, Clone, PartialEq, Eq)]
 pub struct ReplyErrors {
     /// The texts of the errors not counted yet, as written (without the `-`).
-    pub fresh: Vec<String>,
+    pub fresh: Vec<Vec<u8>>,
     /// Errors a command's run already counted.
     pub counted: u32,
 }
@@ -243,7 +243,7 @@ pub unsafe fn write_reply(
     // falls at the same depth.
     if ffi::lua_checkstack(l, 4) == 0 {
         out.error("ERR reached lua stack limit");
-        errs.fresh.push("ERR reached lua stack limit".into());
+        errs.fresh.push(b"ERR reached lua stack limit".to_vec());
         return;
     }
     match ffi::lua_type(l, idx) {
@@ -328,8 +328,7 @@ unsafe fn write_tagged(
         if is_counted(l, t) {
             errs.counted += 1;
         } else {
-            errs.fresh
-                .push(String::from_utf8_lossy(to_bytes(l, -1)).into_owned());
+            errs.fresh.push(to_bytes(l, -1).to_vec());
         }
         ffi::lua_settop(l, top);
         return true;

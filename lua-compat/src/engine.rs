@@ -1036,7 +1036,7 @@ unsafe fn push_argv(l: *mut ffi::lua_State, a: Argv<'_>) {
 /// statistics (a command it refused), so the table carries Redis's
 /// `ignore_error_stats_update = true` and the script's reply does not count it again.
 unsafe fn push_error_table(l: *mut ffi::lua_State, text: &str, counted: bool) {
-    let full = full_error(text);
+    let full = full_error(text.as_bytes());
     ffi::lua_createtable(l, 0, 2);
     ffi::lua_pushlstring(l, c"err".as_ptr(), 3);
     ffi::lua_pushlstring(l, full.as_ptr().cast(), full.len());
@@ -1046,14 +1046,18 @@ unsafe fn push_error_table(l: *mut ffi::lua_State, text: &str, counted: bool) {
     }
 }
 
-fn full_error(text: &str) -> String {
-    let text = text.trim_end_matches(['\r', '\n']);
-    match text.strip_prefix('-') {
-        Some(rest) => match rest.split_once(' ') {
-            Some((code, msg)) => format!("{code} {msg}"),
-            None => format!("ERR {rest}"),
-        },
-        None => format!("ERR {text}"),
+/// `luaPushErrorBuff`'s text: `-CODE msg` as `CODE msg`, anything else under `ERR`. Bytes:
+/// a script's error may hold any.
+fn full_error(text: &[u8]) -> Vec<u8> {
+    let end = text
+        .iter()
+        .rposition(|&b| b != b'\r' && b != b'\n')
+        .map_or(0, |i| i + 1);
+    let text = &text[..end];
+    match text.strip_prefix(b"-") {
+        Some(rest) if rest.contains(&b' ') => rest.to_vec(),
+        Some(rest) => [&b"ERR "[..], rest].concat(),
+        None => [&b"ERR "[..], text].concat(),
     }
 }
 
@@ -1328,9 +1332,9 @@ fn hook(ctx: &RunCtx) -> mlua::Result<VmState> {
 
 /// An `{err=...}` table as `luaPushErrorBuff` builds it: `-CODE msg` keeps its code, a bare
 /// message gets `ERR`.
-fn error_table(lua: &Lua, text: &str) -> mlua::Result<Value> {
+fn error_table(lua: &Lua, text: &[u8]) -> mlua::Result<Value> {
     let t = lua.create_table_with_capacity(0, 1)?;
-    t.raw_set("err", full_error(text))?;
+    t.raw_set("err", lua.create_string(full_error(text))?)?;
     Ok(Value::Table(t))
 }
 
@@ -1355,13 +1359,13 @@ fn install_redis_api(lua: &Lua, redis: &Table, ctx: &Rc<RunCtx>) -> mlua::Result
         "error_reply",
         lua.create_function(move |lua, args: MultiValue| {
             let text = match (args.len(), args.front()) {
-                (1, Some(Value::String(s))) => s.to_string_lossy(),
+                (1, Some(Value::String(s))) => s.as_bytes().to_vec(),
                 _ => return Err(raise("-ERR wrong number or type of arguments")),
             };
-            let text = if text.starts_with('-') {
+            let text = if text.starts_with(b"-") {
                 text
             } else {
-                format!("-{text}")
+                [&b"-"[..], &text].concat()
             };
             error_table(lua, &text)
         })?,

@@ -300,7 +300,8 @@ fn reject(s: &mut Session, cmd: Option<&Command>, out: &mut RespWriter<'_>, msg:
         msg
     };
     out.error(msg);
-    s.stats.record_error(usher_engine::error::error_code(msg));
+    s.stats
+        .record_error(usher_engine::error::error_code(msg.as_bytes()));
     if let Some(cmd) = cmd {
         bump(&s.stats.commands[cmd.id as usize].rejected_calls, 1);
     }
@@ -496,7 +497,8 @@ pub fn finish(
         let text = e.wire_text();
         out.error(&text);
         if !matches!(e, CmdError::Counted(_)) {
-            s.stats.record_error(usher_engine::error::error_code(&text));
+            s.stats
+                .record_error(usher_engine::error::error_code(text.as_bytes()));
         }
         bump(&stat.failed_calls, 1);
     }

@@ -89,8 +89,10 @@ pub fn requested_sections(args: &[&[u8]]) -> Vec<&'static str> {
     wanted
 }
 
-/// Builds the INFO text for `sections`.
-pub fn render(s: &Session, locked: &mut LockedShards, sections: &[&str]) -> String {
+/// Builds the INFO text for `sections`: bytes, since an error code counted in `errorstats`
+/// may hold any (a script's `{err=...}`); every other section is text.
+pub fn render(s: &Session, locked: &mut LockedShards, sections: &[&str]) -> Vec<u8> {
+    let mut bytes = Vec::new();
     let mut out = String::new();
     for (i, section) in sections.iter().enumerate() {
         if i > 0 {
@@ -106,7 +108,10 @@ pub fn render(s: &Session, locked: &mut LockedShards, sections: &[&str]) -> Stri
             "replication" => replication(shared, &mut out),
             "cpu" => cpu(&mut out),
             "modules" => out.push_str("# Modules\r\n"),
-            "errorstats" => errorstats(shared, &mut out),
+            "errorstats" => {
+                bytes.extend_from_slice(std::mem::take(&mut out).as_bytes());
+                errorstats(shared, &mut bytes);
+            }
             "cluster" => out.push_str(if shared.cluster.get().is_some() {
                 "# Cluster\r\ncluster_enabled:1\r\n"
             } else {
@@ -119,7 +124,8 @@ pub fn render(s: &Session, locked: &mut LockedShards, sections: &[&str]) -> Stri
             _ => {}
         }
     }
-    out
+    bytes.extend_from_slice(out.as_bytes());
+    bytes
 }
 
 fn line(out: &mut String, key: &str, value: impl std::fmt::Display) {
@@ -599,16 +605,18 @@ fn cpu(out: &mut String) {
     line(out, "used_cpu_user_main_thread", format!("{user:.6}"));
 }
 
-fn errorstats(shared: &Shared, out: &mut String) {
-    let mut all: std::collections::BTreeMap<String, u64> = Default::default();
+fn errorstats(shared: &Shared, out: &mut Vec<u8>) {
+    let mut all: std::collections::BTreeMap<Vec<u8>, u64> = Default::default();
     for t in &shared.thread_stats {
         for (code, n) in t.errors.lock().iter() {
             *all.entry(code.clone()).or_default() += n;
         }
     }
-    out.push_str("# Errorstats\r\n");
+    out.extend_from_slice(b"# Errorstats\r\n");
     for (code, n) in all {
-        line(out, &format!("errorstat_{code}"), format!("count={n}"));
+        out.extend_from_slice(b"errorstat_");
+        out.extend_from_slice(&code);
+        out.extend_from_slice(format!(":count={n}\r\n").as_bytes());
     }
 }
 

@@ -42,8 +42,9 @@ pub struct ThreadStats {
     pub keyspace_misses: AtomicU64,
     /// Changes made by this thread's commands (Redis's `server.dirty`), for save points.
     pub dirty: AtomicU64,
-    /// Error code → count (errorstats); errors are rare, so a lock is fine here.
-    pub errors: Mutex<HashMap<String, u64>>,
+    /// Error code → count (errorstats); errors are rare, so a lock is fine here. Codes are
+    /// bytes: a script's error may hold any.
+    pub errors: Mutex<HashMap<Vec<u8>, u64>>,
 }
 
 impl ThreadStats {
@@ -64,9 +65,15 @@ impl ThreadStats {
         }
     }
 
-    pub fn record_error(&self, code: &str) {
+    pub fn record_error(&self, code: &[u8]) {
         bump(&self.error_replies, 1);
-        *self.errors.lock().entry(code.to_string()).or_default() += 1;
+        let mut errors = self.errors.lock();
+        match errors.get_mut(code) {
+            Some(n) => *n += 1,
+            None => {
+                errors.insert(code.to_vec(), 1);
+            }
+        }
     }
 
     pub fn reset(&self) {

@@ -385,6 +385,22 @@ fn script_errors_are_counted_once_as_redis_counts_them() {
     let counts = command_counts(&mut d.usher);
     assert_eq!(counts["cmdstat_set"]["rejected_calls"], "2", "{counts:?}");
     assert_eq!(counts["cmdstat_eval"]["failed_calls"], "2", "{counts:?}");
+    // An error code that is not UTF-8 is counted, and written, byte for byte as Redis does
+    // (redis-py's `test_info_with_non_utf8_errorstat`).
+    same(&mut d, &[&["CONFIG", "RESETSTAT"]]);
+    let eval: Vec<Vec<u8>> = vec![
+        b"EVAL".to_vec(),
+        b"return redis.error_reply('\xff\xfeBAD oops')".to_vec(),
+        b"0".to_vec(),
+    ];
+    let (u, r) = d.both(&eval);
+    assert_eq!(u, r);
+    let (u, r) = d.both(&[b"INFO".to_vec(), b"errorstats".to_vec()]);
+    assert_eq!(u, r);
+    assert!(
+        matches!(&u, Reply::Bulk(b) if b.windows(13).any(|w| w == b"errorstat_\xff\xfeB")),
+        "{u:?}"
+    );
 }
 
 /// MODULE: usher loads no modules. LIST answers the empty list, and LOAD, LOADEX and UNLOAD

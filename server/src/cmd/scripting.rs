@@ -106,9 +106,9 @@ fn refuse(text: &str) -> Refusal {
 /// ERR) and, for a known command, a rejected call.
 fn count_refusal(s: &Session, cmd: Option<&Command>, refusal: Refusal) -> Refusal {
     if let Refusal::Error(text) = &refusal {
-        let code = text
-            .strip_prefix('-')
-            .map_or("ERR", usher_engine::error::error_code);
+        let code = text.strip_prefix('-').map_or(&b"ERR"[..], |t| {
+            usher_engine::error::error_code(t.as_bytes())
+        });
         s.stats.record_error(code);
         if let Some(cmd) = cmd {
             bump(&s.stats.commands[cmd.id as usize].rejected_calls, 1);

@@ -23,7 +23,7 @@ fn info(s: &mut Session, locked: &mut LockedShards, argv: Argv, out: &mut RespWr
     let args: Vec<&[u8]> = argv.iter().skip(1).collect();
     let sections = crate::info::requested_sections(&args);
     let text = crate::info::render(s, locked, &sections);
-    out.verbatim("txt", text.as_bytes());
+    out.verbatim("txt", &text);
     Ok(())
 }
 
