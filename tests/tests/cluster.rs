@@ -114,6 +114,11 @@ fn the_emulated_mode_answers_like_a_one_node_redis_cluster() {
         &["EVAL", "#!lua flags=no-cluster\nreturn 1", "0"],
     );
     same(&mut u, &mut r, &["EVAL", "#!lua\nreturn 2", "0"]);
+    // No cluster-bus links on a lone node (and none ever on usher's nodes).
+    assert_eq!(
+        same(&mut u, &mut r, &["CLUSTER", "LINKS"]),
+        Reply::Array(vec![])
+    );
     // The summary fields a client reads agree.
     let (ui, ri) = (
         text(&u.call(&["CLUSTER", "INFO"])),
@@ -147,6 +152,7 @@ fn outside_cluster_mode_cluster_commands_say_so_as_redis() {
         vec!["CLUSTER", "INFO"],
         vec!["CLUSTER", "KEYSLOT", "a"],
         vec!["CLUSTER", "NODES"],
+        vec!["CLUSTER", "LINKS"],
         vec!["READONLY"],
         vec!["READWRITE"],
         vec!["ASKING"],

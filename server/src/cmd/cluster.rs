@@ -143,6 +143,17 @@ fn myid(s: &mut Session, _: &mut LockedShards, _: Argv, out: &mut RespWriter) ->
 }
 
 /// ```text
+/// CLUSTER LINKS
+/// ```
+/// The cluster bus's links to peers: usher's nodes keep none (the topology comes from the
+/// operator, not from gossip), so the list is empty, as a lone Redis node's is.
+fn links(s: &mut Session, _: &mut LockedShards, _: Argv, out: &mut RespWriter) -> CmdResult {
+    topology(s)?;
+    out.array(0);
+    Ok(())
+}
+
+/// ```text
 /// CLUSTER NODES
 /// ```
 fn nodes(s: &mut Session, _: &mut LockedShards, _: Argv, out: &mut RespWriter) -> CmdResult {
@@ -331,6 +342,9 @@ const HELP: &[&str] = &[
     "    Return information about the cluster.",
     "KEYSLOT <key>",
     "    Return the hash slot for <key>.",
+    "LINKS",
+    "    Return information about all network links between this node and its peers.",
+    "    Output format is an array where each array element is a map containing attributes of a link",
     "MYID",
     "    Return the node id.",
     "NODES",
@@ -423,6 +437,12 @@ const CLUSTER_SUBCOMMANDS: &[ServerSpec] = &[
         "3.0.0",
         "Returns the hash slot for a key.",
         "O(N) where N is the number of bytes in the key",
+    ),
+    cmd("LINKS", 2, STALE, links as ServerHandler).doc(
+        Group::Cluster,
+        "7.0.0",
+        "Returns a list of all TCP links to and from peer nodes.",
+        "O(N) where N is the total number of Cluster nodes",
     ),
     cmd("MYID", 2, STALE, myid as ServerHandler).doc(
         Group::Cluster,
