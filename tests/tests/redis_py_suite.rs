@@ -176,7 +176,14 @@ fn redis_py_test_suite_passes_on_usher_wherever_it_passes_on_redis() {
     let dir = suite_dir();
     // DEBUG ERROR simulates server errors in the connection tests; Redis 7.0 refuses DEBUG
     // by default, so both servers allow it.
-    let usher = Server::usher(&["--enable-debug-command", "yes", "--threads", "2"]);
+    let usher = Server::usher(&[
+        "--enable-debug-command",
+        "yes",
+        "--threads",
+        "2",
+        "--shards",
+        "8",
+    ]);
     let redis = Server::redis(&["--enable-debug-command", "yes"]);
     let files: Vec<String> = FILES.iter().map(|f| f.to_string()).collect();
     compare(&dir, usher.port, redis.port, &files, &[], 2000);
