@@ -217,6 +217,33 @@ impl Server {
         panic!("could not start redis-server");
     }
 
+    /// A one-node redis-server cluster owning every slot (like usher's emulated cluster mode),
+    /// with `args`, and its `nodes.conf` (in the temporary folder: the caller removes it).
+    pub fn redis_one_node_cluster(args: &[&str]) -> (Server, PathBuf) {
+        let conf = std::env::temp_dir().join(format!("usher-test-nodes-{}.conf", free_port()));
+        let mut all = vec![
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            conf.to_str().expect("a UTF-8 temporary folder"),
+        ];
+        all.extend_from_slice(args);
+        let redis = Server::redis(&all);
+        let mut c = redis.client();
+        assert!(c
+            .call(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"])
+            .is_simple("OK"));
+        for _ in 0..400 {
+            match c.call(&["CLUSTER", "INFO"]) {
+                Reply::Bulk(b) | Reply::Verbatim(_, b) if b.starts_with(b"cluster_state:ok") => {
+                    break
+                }
+                _ => std::thread::sleep(Duration::from_millis(25)),
+            }
+        }
+        (redis, conf)
+    }
+
     /// Starts redis-server inside network namespace `netns` on `port` (free there: the
     /// namespace is the test's own), bound to 127.0.0.1 unless `args` name a `--bind`.
     pub fn redis_in(netns: &str, port: u16, args: &[&str]) -> Server {

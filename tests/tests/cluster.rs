@@ -25,31 +25,9 @@ fn info_field(info: &str, name: &str) -> String {
         .to_string()
 }
 
-/// A one-node redis-server cluster owning every slot, like usher's emulated mode.
-fn redis_one_node_cluster() -> (Server, std::path::PathBuf) {
-    let conf = std::env::temp_dir().join(format!("usher-test-nodes-{}.conf", free_port()));
-    let redis = Server::redis(&[
-        "--cluster-enabled",
-        "yes",
-        "--cluster-config-file",
-        conf.to_str().unwrap(),
-    ]);
-    let mut c = redis.client();
-    assert!(c
-        .call(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"])
-        .is_simple("OK"));
-    for _ in 0..200 {
-        if text(&c.call(&["CLUSTER", "INFO"])).starts_with("cluster_state:ok") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(25));
-    }
-    (redis, conf)
-}
-
 #[test]
 fn the_emulated_mode_answers_like_a_one_node_redis_cluster() {
-    let (redis, conf) = redis_one_node_cluster();
+    let (redis, conf) = Server::redis_one_node_cluster(&[]);
     let usher = Server::usher(&[
         "--cluster-enabled",
         "yes",

@@ -15,8 +15,7 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
-use usher_tests::server::free_port;
-use usher_tests::{Reply, Server};
+use usher_tests::Server;
 
 /// The test files compared, relative to the suite's folder.
 const FILES: &[&str] = &[
@@ -192,25 +191,7 @@ fn redis_py_test_suite_passes_on_usher_wherever_it_passes_on_redis() {
 #[test]
 fn redis_py_cluster_tests_pass_on_the_emulated_cluster_wherever_on_a_one_node_redis_cluster() {
     let dir = suite_dir();
-    let conf = std::env::temp_dir().join(format!("usher-redis-py-nodes-{}.conf", free_port()));
-    let redis = Server::redis(&[
-        "--enable-debug-command",
-        "yes",
-        "--cluster-enabled",
-        "yes",
-        "--cluster-config-file",
-        conf.to_str().unwrap(),
-    ]);
-    let mut c = redis.client();
-    assert!(c
-        .call(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"])
-        .is_simple("OK"));
-    for _ in 0..400 {
-        match c.call(&["CLUSTER", "INFO"]) {
-            Reply::Bulk(b) if b.starts_with(b"cluster_state:ok") => break,
-            _ => std::thread::sleep(std::time::Duration::from_millis(25)),
-        }
-    }
+    let (redis, conf) = Server::redis_one_node_cluster(&["--enable-debug-command", "yes"]);
     let usher = Server::usher(&[
         "--enable-debug-command",
         "yes",
