@@ -606,12 +606,12 @@ fn cpu(out: &mut String) {
 }
 
 fn errorstats(shared: &Shared, out: &mut Vec<u8>) {
-    let mut all: std::collections::BTreeMap<Vec<u8>, u64> = Default::default();
-    for t in &shared.thread_stats {
-        for (code, n) in t.errors.lock().iter() {
-            *all.entry(code.clone()).or_default() += n;
-        }
-    }
+    // Every thread's stats share the one table.
+    let all = shared
+        .thread_stats
+        .first()
+        .map(|t| t.errors.counts())
+        .unwrap_or_default();
     out.extend_from_slice(b"# Errorstats\r\n");
     for (code, n) in all {
         out.extend_from_slice(b"errorstat_");

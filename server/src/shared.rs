@@ -150,8 +150,9 @@ impl Shared {
     pub fn new(config: Config, command_count: usize, acl: crate::acl::Acl) -> Shared {
         // One per worker thread, the spare (`crate::script_workers`) included.
         let threads = config.worker_threads() + 1;
+        let errors = Arc::new(crate::stats::ErrorTable::default());
         let thread_stats = (0..threads)
-            .map(|_| Arc::new(ThreadStats::new(command_count)))
+            .map(|_| Arc::new(ThreadStats::new(command_count, errors.clone())))
             .collect();
         let hot = Arc::new(HotConfig::from(&config));
         crate::notify::refresh_capture(config.engine.notify_classes, false);

@@ -3,8 +3,9 @@
 
 use crate::latency::{LatencyHistogram, Snapshot};
 use parking_lot::Mutex;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// Adds `n` to a counter that only the calling thread writes (a plain load/store, no locked
 /// instruction).
@@ -42,13 +43,73 @@ pub struct ThreadStats {
     pub keyspace_misses: AtomicU64,
     /// Changes made by this thread's commands (Redis's `server.dirty`), for save points.
     pub dirty: AtomicU64,
-    /// Error code → count (errorstats); errors are rare, so a lock is fine here. Codes are
-    /// bytes: a script's error may hold any.
-    pub errors: Mutex<HashMap<Vec<u8>, u64>>,
+    /// The server's error codes (errorstats), shared by every thread.
+    pub errors: Arc<ErrorTable>,
+}
+
+/// Redis's `ERROR_STATS_NUMBER`: the most error codes `INFO errorstats` keeps.
+const MAX_ERROR_CODES: usize = 128;
+
+/// Error code → count, for `INFO errorstats`: one table for the server, since its bound is
+/// the server's. Codes are bytes (a script's error may hold any); errors are rare, so a lock
+/// is fine here.
+///
+/// A script can make any number of codes (`{err='<anything> x'}`), so the table is bounded
+/// as Redis 7.2 bounds it: the first code beyond 128 empties it, leaves
+/// `ERRORSTATS_DISABLED` counted once, logs the codes it held, and nothing more is kept by
+/// code until CONFIG RESETSTAT (`total_error_replies` goes on counting).
+#[derive(Default)]
+pub struct ErrorTable {
+    inner: Mutex<ErrorCodes>,
+}
+
+#[derive(Default)]
+struct ErrorCodes {
+    counts: BTreeMap<Vec<u8>, u64>,
+    disabled: bool,
+}
+
+impl ErrorTable {
+    pub fn record(&self, code: &[u8]) {
+        let mut t = self.inner.lock();
+        if t.disabled {
+            return;
+        }
+        if let Some(n) = t.counts.get_mut(code) {
+            *n += 1;
+            return;
+        }
+        if t.counts.len() >= MAX_ERROR_CODES {
+            let codes: Vec<String> = t
+                .counts
+                .keys()
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect();
+            crate::warning!(
+                "Errorstats stopped adding new errors because the number of errors reached the limit, may be misuse of lua error_reply, please check INFO ERRORSTATS, and reset the errorstats by using CONFIG RESETSTAT"
+            );
+            crate::warning!("Current errors code list: {}", codes.join(","));
+            t.counts.clear();
+            t.counts.insert(b"ERRORSTATS_DISABLED".to_vec(), 1);
+            t.disabled = true;
+            return;
+        }
+        t.counts.insert(code.to_vec(), 1);
+    }
+
+    /// Every code and its count, in byte order (Redis's rax order).
+    pub fn counts(&self) -> Vec<(Vec<u8>, u64)> {
+        let t = self.inner.lock();
+        t.counts.iter().map(|(c, n)| (c.clone(), *n)).collect()
+    }
+
+    pub fn reset(&self) {
+        *self.inner.lock() = ErrorCodes::default();
+    }
 }
 
 impl ThreadStats {
-    pub fn new(command_count: usize) -> Self {
+    pub fn new(command_count: usize, errors: Arc<ErrorTable>) -> Self {
         ThreadStats {
             commands: (0..command_count).map(|_| CommandStat::default()).collect(),
             commands_processed: AtomicU64::new(0),
@@ -61,19 +122,13 @@ impl ThreadStats {
             keyspace_hits: AtomicU64::new(0),
             keyspace_misses: AtomicU64::new(0),
             dirty: AtomicU64::new(0),
-            errors: Mutex::new(HashMap::new()),
+            errors,
         }
     }
 
     pub fn record_error(&self, code: &[u8]) {
         bump(&self.error_replies, 1);
-        let mut errors = self.errors.lock();
-        match errors.get_mut(code) {
-            Some(n) => *n += 1,
-            None => {
-                errors.insert(code.to_vec(), 1);
-            }
-        }
+        self.errors.record(code);
     }
 
     pub fn reset(&self) {
@@ -96,7 +151,7 @@ impl ThreadStats {
         ] {
             a.store(0, Ordering::Relaxed);
         }
-        self.errors.lock().clear();
+        self.errors.reset();
     }
 }
 

@@ -276,9 +276,11 @@ fn unix_s() -> i64 {
 }
 
 /// LATENCY GRAPH against redis-server: its errors and arity, COMMAND DOCS, and a graph of four
-/// `DEBUG SLEEP`s taken a second apart (so each is its own sample) of 10, 100, 59 and 4 ms.
-/// Their steps on Redis's 12-step scale, (int)((ms - 4) * 12) / 96 capped at 11, are 0, 11, 6
-/// and 0 with a few ms to spare either way, so both servers draw the same four columns; the
+/// `DEBUG SLEEP`s taken a second apart (so each is its own sample) of 10, 200, 110 and 4 ms.
+/// Their steps on Redis's 12-step scale, (int)((ms - 4) * 12) / 196 capped at 11, are 0, 11, 6
+/// and 0, each about 8 ms or more from the next step (a sleep on a busy machine overshoots by
+/// a few ms; 10, 100, 59 once drew a 1 where a 0 was due), so both servers draw the same four
+/// columns; the
 /// header's figures must be HISTORY's and LATEST's, and each column's label the sample's age
 /// (`Ns`) when the graph was asked for.
 #[test]
@@ -319,7 +321,7 @@ fn latency_graph_draws_the_samples_like_redis() {
     for c in [&mut u, &mut r] {
         c.call(&["CONFIG", "SET", "latency-monitor-threshold", "1"]);
     }
-    for (i, secs) in ["0.01", "0.1", "0.059", "0.004"].into_iter().enumerate() {
+    for (i, secs) in ["0.01", "0.2", "0.11", "0.004"].into_iter().enumerate() {
         if i > 0 {
             std::thread::sleep(Duration::from_millis(1050));
         }

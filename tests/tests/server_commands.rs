@@ -403,6 +403,53 @@ fn script_errors_are_counted_once_as_redis_counts_them() {
     );
 }
 
+/// `INFO errorstats` keeps at most 128 codes. Up to there usher counts as Redis 7.0.15 does;
+/// the 129th code empties the table and leaves `ERRORSTATS_DISABLED` counted once until
+/// CONFIG RESETSTAT, as Redis 7.2 does (7.0.15 keeps every code a script makes up, without
+/// bound), while `total_error_replies` goes on counting.
+#[test]
+fn errorstats_keep_at_most_128_codes() {
+    let (usher, redis) = (Server::usher(&[]), Server::redis(&[]));
+    let mut d = Differ::new(&usher, &redis);
+    same(&mut d, &[&["CONFIG", "RESETSTAT"]]);
+    let code_error = |c: &mut Client, i: usize| {
+        let reply = c.call(&[
+            "EVAL",
+            "return redis.error_reply(ARGV[1] .. ' made up')",
+            "0",
+            &format!("E{i}"),
+        ]);
+        assert!(
+            matches!(&reply, Reply::Error(e) if e == &format!("E{i} made up")),
+            "{reply:?}"
+        );
+    };
+    for i in 0..128 {
+        code_error(&mut d.usher, i);
+        code_error(&mut d.redis, i);
+    }
+    let (u, r) = (error_counts(&mut d.usher), error_counts(&mut d.redis));
+    assert_eq!(u, r);
+    assert_eq!(u.len(), 128);
+    for i in 128..140 {
+        code_error(&mut d.usher, i);
+    }
+    // Known codes no longer count either, once the table is off.
+    same(&mut d, &[&["GET"]]);
+    let u = error_counts(&mut d.usher);
+    let want: BTreeMap<String, String> = [(
+        "errorstat_ERRORSTATS_DISABLED".to_string(),
+        "count=1".to_string(),
+    )]
+    .into();
+    assert_eq!(u, want);
+    let total = info_field(&mut d.usher, "stats", "total_error_replies");
+    assert_eq!(total.as_deref(), Some("141"));
+    same(&mut d, &[&["CONFIG", "RESETSTAT"], &["GET"]]);
+    assert_eq!(error_counts(&mut d.usher), error_counts(&mut d.redis));
+    assert_eq!(error_counts(&mut d.usher).len(), 1);
+}
+
 /// MODULE: usher loads no modules. LIST answers the empty list, and LOAD, LOADEX and UNLOAD
 /// are refused as Redis 7.0 refuses them while `enable-module-command` is `no`, and fail as a
 /// failed load fails where it is `yes`.
