@@ -46,11 +46,6 @@ impl CmdError {
     pub fn msg(text: impl Into<String>) -> Self {
         CmdError::Owned(text.into())
     }
-
-    /// The error code (first word), for `errorstats` in INFO.
-    pub fn code(&self) -> String {
-        String::from_utf8_lossy(error_code(self.wire_text().as_bytes())).into_owned()
-    }
 }
 
 /// The code an error reply is counted under in `errorstats`, as Redis's `afterErrorReply`

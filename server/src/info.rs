@@ -606,14 +606,8 @@ fn cpu(out: &mut String) {
 }
 
 fn errorstats(shared: &Shared, out: &mut Vec<u8>) {
-    // Every thread's stats share the one table.
-    let all = shared
-        .thread_stats
-        .first()
-        .map(|t| t.errors.counts())
-        .unwrap_or_default();
     out.extend_from_slice(b"# Errorstats\r\n");
-    for (code, n) in all {
+    for (code, n) in shared.errors.counts() {
         out.extend_from_slice(b"errorstat_");
         out.extend_from_slice(&code);
         out.extend_from_slice(format!(":count={n}\r\n").as_bytes());

@@ -103,6 +103,8 @@ pub struct Shared {
     pub pubsub: PubSub,
     /// One entry per worker thread, indexed by thread number.
     pub thread_stats: Vec<Arc<ThreadStats>>,
+    /// The server's error codes (INFO errorstats), which every thread's stats record into.
+    pub errors: Arc<crate::stats::ErrorTable>,
     pub connections_received: AtomicU64,
     pub rejected_connections: AtomicU64,
     /// Clients closed by `maxmemory-clients` (INFO's `evicted_clients`).
@@ -167,6 +169,7 @@ impl Shared {
             clients: ClientRegistry::default(),
             pubsub: PubSub::default(),
             thread_stats,
+            errors,
             connections_received: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
             evicted_clients: AtomicU64::new(0),

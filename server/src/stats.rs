@@ -43,8 +43,8 @@ pub struct ThreadStats {
     pub keyspace_misses: AtomicU64,
     /// Changes made by this thread's commands (Redis's `server.dirty`), for save points.
     pub dirty: AtomicU64,
-    /// The server's error codes (errorstats), shared by every thread.
-    pub errors: Arc<ErrorTable>,
+    /// The server's error codes (errorstats, `Shared::errors`), shared by every thread.
+    errors: Arc<ErrorTable>,
 }
 
 /// Redis's `ERROR_STATS_NUMBER`: the most error codes `INFO errorstats` keeps.
@@ -151,7 +151,6 @@ impl ThreadStats {
         ] {
             a.store(0, Ordering::Relaxed);
         }
-        self.errors.reset();
     }
 }
 

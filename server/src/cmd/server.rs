@@ -179,6 +179,7 @@ fn config_resetstat(
     for t in &s.shared.thread_stats {
         t.reset();
     }
+    s.shared.errors.reset();
     // The databases' own counters (ALL_SHARDS: every shard is locked here).
     for shard in locked.iter_mut() {
         shard.dbs.iter_mut().for_each(|d| d.reset_stats());
