@@ -584,14 +584,19 @@ impl Stream {
             let Some((&master, lp)) = self.nodes.first_key_value() else {
                 break;
             };
-            let (scan, entries) = NodeScan::all(lp, master);
-            let count = scan.count as u64;
+            // The header alone decides MAXLEN's whole-node step (as `streamTrim` reads only
+            // the master entry's counters): an approximate trim of a stream one entry over
+            // its length, the common case of `XADD ... MAXLEN ~ n`, decodes nothing else.
+            let count = NodeScan::new(lp, master).expect("valid node").count as u64;
             if limit > 0 && deleted + count > limit {
                 break;
             }
             let remove_node = match trim {
                 Trim::MaxLen(max) => self.length - count >= max,
-                Trim::MinId(min) => entries.last().is_none_or(|e| e.id < min),
+                Trim::MinId(min) => NodeScan::all(lp, master)
+                    .1
+                    .last()
+                    .is_none_or(|e| e.id < min),
             };
             if remove_node {
                 self.nodes.remove(&master);
@@ -602,6 +607,7 @@ impl Stream {
             if approx {
                 break;
             }
+            let (scan, entries) = NodeScan::all(lp, master);
             let mut marks = Vec::new();
             let mut length = self.length;
             for e in &entries {

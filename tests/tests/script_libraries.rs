@@ -1,0 +1,50 @@
+//! Libraries whose logic is Lua sent with EVALSHA, run unchanged against usher and
+//! redis-server 7.0.15 (issue 9's "every queue library's scripts"): BullMQ, the Node job queue
+//! (its whole job state machine is scripts that build key names from the job id at run time),
+//! and `limits`, the Python rate limiter (moving window, sliding-window counter, a KEYS-driven
+//! reset). usher runs on two threads with eight shards, so a script's keys, declared or built,
+//! sit on different shards and threads. The scripts under `tests/node/bullmq.js` and
+//! `tests/scripts/limits_redis_py.py` print what an application sees; both servers must print
+//! the same.
+
+use usher_tests::{
+    client_scripts::{node, redis_py},
+    Server,
+};
+
+const SPREAD: &[&str] = &["--threads", "2", "--shards", "8"];
+
+#[test]
+fn bullmq_queues_flows_schedulers_and_workers_behave_as_on_redis() {
+    let usher = Server::usher(SPREAD);
+    let redis = Server::redis(&[]);
+    let (u, r) = (node("bullmq.js", usher.port), node("bullmq.js", redis.port));
+    assert!(!u.contains("\"error\""), "a scenario failed on usher: {u}");
+    assert!(
+        !r.contains("\"error\""),
+        "a scenario failed on redis-server: {r}"
+    );
+    // 600 jobs from three producers, taken by four workers at once: each ran exactly once.
+    assert!(
+        u.contains("\"jobs_run\":600,\"runs_per_job\":[1],\"distinct_returns\":600"),
+        "{u}"
+    );
+    // A worker that died holding a job: the job was found stalled and finished elsewhere.
+    assert!(u.contains("\"stalled\":[\"1\"]"), "{u}");
+    assert_eq!(u, r, "usher (left) and redis-server (right) differ");
+}
+
+#[test]
+fn limits_rate_limiters_allow_and_refuse_as_on_redis() {
+    let usher = Server::usher(SPREAD);
+    let redis = Server::redis(&[]);
+    let (u, r) = (
+        redis_py("limits_redis_py.py", usher.port),
+        redis_py("limits_redis_py.py", redis.port),
+    );
+    assert!(
+        u.contains("\"hits\": [true, true, true, true, true, false, false]"),
+        "{u}"
+    );
+    assert_eq!(u, r, "usher (left) and redis-server (right) differ");
+}
