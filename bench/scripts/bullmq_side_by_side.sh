@@ -8,15 +8,19 @@
 # packages (cd tests/node && npm install).
 #
 # Usage: bench/scripts/bullmq_side_by_side.sh [--jobs 40000] [--concurrency 10] [--runs 3]
-#                                             [--threads "default 1"]
+#                                             [--threads "default 1"] [--baseline BIN]
+#
+# With --baseline BIN (an older usher build), its runs (rows base-*) are interleaved with the
+# others, for before/after numbers taken under the same load.
 set -euo pipefail
-jobs=40000; concurrency=10; runs=3; threads="default 1"
+jobs=40000; concurrency=10; runs=3; threads="default 1"; baseline=
 while [ $# -gt 0 ]; do
   case "$1" in
     --jobs) jobs="$2"; shift 2 ;;
     --concurrency) concurrency="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
+    --baseline) baseline="$2"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -54,6 +58,7 @@ for r in $(seq 1 "$runs"); do
   for t in $threads; do
     usher_threads_args "$t"
     one "usher-$t" "$usher" "${THREADS_ARGS[@]}"
+    [ -z "$baseline" ] || one "base-$t" "$baseline" "${THREADS_ARGS[@]}"
   done
 done | tee "$out"
 python3 - "$out" <<'PY'

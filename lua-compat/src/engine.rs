@@ -34,6 +34,10 @@ use usher_protocol::{Argv, OwnedArgv, Protocol, ReplySink};
 /// Memory one worker's Lua state may use; past it a script fails with a clear error.
 pub const MEMORY_LIMIT: usize = 256 << 20;
 
+/// Lua's collector starts a cycle when memory reaches this percentage of what the last cycle
+/// left (Lua's default: 200).
+const GC_PAUSE: i32 = 400;
+
 /// The chunk names scripts and function libraries are compiled under (Redis's).
 const SCRIPT_CHUNK: &str = "@user_script";
 const FUNCTION_CHUNK: &str = "@user_function";
@@ -546,6 +550,8 @@ impl Engine {
         let mut state: *mut ffi::lua_State = std::ptr::null_mut();
         // Safety: the closure only copies the state pointer out.
         unsafe { lua.exec_raw::<()>((), |l| state = l)? };
+        // Safety: the main state, on this thread.
+        unsafe { ffi::lua_gc(state, ffi::LUA_GCSETPAUSE, GC_PAUSE) };
         // Safety: a plain Lua C function (see `run_entry`).
         let runner = unsafe { lua.create_c_function(run_entry)? };
         let runner = anchor(&lua, runner)?;

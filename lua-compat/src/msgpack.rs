@@ -5,7 +5,9 @@
 //! other numbers as float32 when exact, else float64; strings as fixstr/str8/str16/str32;
 //! tables without holes keyed 1..n as arrays, other tables as maps (in Lua's table order);
 //! nesting deeper than 16 and unsupported types as nil. `unpack(s)` returns every object in
-//! `s`; `unpack_one(s [, offset])` returns the next offset (-1 at the end) and one object.
+//! `s`; `unpack_one(s [, offset])` returns the next offset (-1 at the end) and one object;
+//! `unpack_limit(s, n [, offset])` the next offset and up to `n` objects. The decoder works on
+//! the Lua stack directly (see `raw`): job queues unpack a payload in every script call.
 
 use mlua::{Lua, MultiValue, Table, Value};
 
@@ -129,133 +131,237 @@ fn encode(v: &Value, level: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
     Ok(())
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    /// The Lua stack slots Redis's decoder would hold at this point (each open table, and
-    /// the array index or map key pushed under the value being decoded): past Lua's
-    /// `LUAI_MAXCSTACK` it fails with a stack overflow, as Redis's does, where recursing on
-    /// without a bound overflowed the worker thread's stack and aborted the server.
-    slots: usize,
-}
+/// Decoding, as lua-cmsgpack 0.4.0 decodes (`mp_decode_to_lua_type` and its helpers), on the Lua
+/// C API directly: objects are pushed on the script's stack as they are read, with Redis's
+/// `luaL_checkstack` calls and `lua_settable`, so a nesting bound, a nil or NaN map key, or a
+/// stream of too many top-level objects fails with the error Redis gives, at the same point.
+/// (Going through mlua's safe API cost a protected call, a C closure, per string and per
+/// table slot: a fifth of a BullMQ job's server time.)
+///
+/// Lua errors (`luaL_checkstack`, `lua_settable`, memory) unwind with `longjmp` through the
+/// decoder's frames, so they hold nothing that needs dropping: a cursor and integers.
+mod raw {
+    use mlua::ffi;
+    use std::os::raw::c_int;
 
-/// Lua 5.1's `LUAI_MAXCSTACK`: the most slots `lua_checkstack` grants a C function.
-const MAX_STACK_SLOTS: usize = 8000;
-
-fn missing() -> mlua::Error {
-    mlua::Error::runtime("Missing bytes in input.")
-}
-
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> mlua::Result<&[u8]> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len());
-        let end = end.ok_or_else(missing)?;
-        let s = &self.buf[self.pos..end];
-        self.pos = end;
-        Ok(s)
+    /// What stops a decode (`mp_cur`'s `err`); raised by the caller once back at the top.
+    pub enum Stop {
+        Missing,
+        BadFormat,
     }
 
-    fn be(&mut self, n: usize) -> mlua::Result<u64> {
-        Ok(self
-            .take(n)?
-            .iter()
-            .fold(0u64, |acc, &b| (acc << 8) | b as u64))
+    pub struct Cursor<'a> {
+        pub buf: &'a [u8],
+        pub pos: usize,
     }
 
-    fn value(&mut self, lua: &Lua) -> mlua::Result<Value> {
-        let t = self.take(1)?[0];
-        Ok(match t {
-            0x00..=0x7f => Value::Number(t as f64),
-            0xe0..=0xff => Value::Number(t as i8 as f64),
-            0x80..=0x8f => self.map(lua, (t & 0x0f) as usize)?,
-            0x90..=0x9f => self.array(lua, (t & 0x0f) as usize)?,
-            0xa0..=0xbf => self.string(lua, (t & 0x1f) as usize)?,
-            0xc0 => Value::Nil,
-            0xc2 => Value::Boolean(false),
-            0xc3 => Value::Boolean(true),
-            0xc4 | 0xd9 => {
-                let n = self.be(1)? as usize;
-                self.string(lua, n)?
-            }
-            0xc5 | 0xda => {
-                let n = self.be(2)? as usize;
-                self.string(lua, n)?
-            }
-            0xc6 | 0xdb => {
-                let n = self.be(4)? as usize;
-                self.string(lua, n)?
-            }
-            0xca => Value::Number(f32::from_bits(self.be(4)? as u32) as f64),
-            0xcb => Value::Number(f64::from_bits(self.be(8)?)),
-            0xcc => Value::Number(self.be(1)? as f64),
-            0xcd => Value::Number(self.be(2)? as f64),
-            0xce => Value::Number(self.be(4)? as f64),
-            0xcf => Value::Number(self.be(8)? as f64),
-            0xd0 => Value::Number(self.be(1)? as u8 as i8 as f64),
-            0xd1 => Value::Number(self.be(2)? as u16 as i16 as f64),
-            0xd2 => Value::Number(self.be(4)? as u32 as i32 as f64),
-            0xd3 => Value::Number(self.be(8)? as i64 as f64),
-            0xdc => {
-                let n = self.be(2)? as usize;
-                self.array(lua, n)?
-            }
-            0xdd => {
-                let n = self.be(4)? as usize;
-                self.array(lua, n)?
-            }
-            0xde => {
-                let n = self.be(2)? as usize;
-                self.map(lua, n)?
-            }
-            0xdf => {
-                let n = self.be(4)? as usize;
-                self.map(lua, n)?
-            }
-            _ => return Err(mlua::Error::runtime("Bad data format in input.")),
-        })
+    impl Cursor<'_> {
+        pub fn left(&self) -> usize {
+            self.buf.len() - self.pos
+        }
+
+        /// `mp_cur_need`: `n` more bytes, or Missing.
+        fn need(&self, n: usize) -> Result<&[u8], Stop> {
+            self.buf
+                .get(self.pos..self.pos.checked_add(n).ok_or(Stop::Missing)?)
+                .ok_or(Stop::Missing)
+        }
+
+        /// The `n`-byte big-endian integer after the type byte.
+        fn be(&self, n: usize) -> Result<u64, Stop> {
+            Ok(self.need(1 + n)?[1..]
+                .iter()
+                .fold(0u64, |acc, &b| (acc << 8) | b as u64))
+        }
     }
 
-    fn string(&mut self, lua: &Lua, n: usize) -> mlua::Result<Value> {
-        let bytes = self.take(n)?;
-        Ok(Value::String(lua.create_string(bytes)?))
+    /// Lua 5.1's `luaL_checkstack` (mlua's wrapper adds Lua 5.4's `LUA_MINSTACK`).
+    unsafe fn check_stack(l: *mut ffi::lua_State, msg: &std::ffi::CStr) {
+        ffi::luaL_checkstack_(l, 1, msg.as_ptr());
     }
 
-    /// Opens a table as Redis's decoder does: one slot for it, and its `luaL_checkstack`.
-    fn open_table(&mut self, function: &str) -> mlua::Result<()> {
-        self.slots += 1;
-        if self.slots + 1 > MAX_STACK_SLOTS {
-            return Err(mlua::Error::runtime(format!(
-                "stack overflow (in function {function})"
-            )));
+    /// `lua_pushinteger` of a value lua-cmsgpack reads as an unsigned or signed integer: Lua
+    /// 5.1's `lua_Integer` is signed, so a uint64 above 2^63 wraps, as in Redis.
+    unsafe fn push_int(l: *mut ffi::lua_State, v: i64) {
+        ffi::lua_pushinteger(l, v as ffi::lua_Integer);
+    }
+
+    unsafe fn push_str(
+        l: *mut ffi::lua_State,
+        c: &mut Cursor<'_>,
+        header: usize,
+        len: usize,
+    ) -> Result<(), Stop> {
+        let total = header.checked_add(len).ok_or(Stop::Missing)?;
+        let bytes = &c.need(total)?[header..];
+        ffi::lua_pushlstring(l, bytes.as_ptr().cast(), bytes.len());
+        c.pos += total;
+        Ok(())
+    }
+
+    unsafe fn array(l: *mut ffi::lua_State, c: &mut Cursor<'_>, len: usize) -> Result<(), Stop> {
+        ffi::lua_createtable(l, 0, 0);
+        check_stack(l, c"in function mp_decode_to_lua_array");
+        for index in 1..=len {
+            ffi::lua_pushnumber(l, index as f64);
+            value(l, c)?;
+            ffi::lua_settable(l, -3);
         }
         Ok(())
     }
 
-    fn array(&mut self, lua: &Lua, n: usize) -> mlua::Result<Value> {
-        self.open_table("mp_decode_to_lua_array")?;
-        let t = lua.create_table_with_capacity(n.min(1 << 16), 0)?;
-        self.slots += 1; // the index
-        for i in 1..=n {
-            t.raw_set(i, self.value(lua)?)?;
+    unsafe fn hash(l: *mut ffi::lua_State, c: &mut Cursor<'_>, len: usize) -> Result<(), Stop> {
+        ffi::lua_createtable(l, 0, 0);
+        for _ in 0..len {
+            value(l, c)?;
+            value(l, c)?;
+            ffi::lua_settable(l, -3);
         }
-        self.slots -= 2;
-        Ok(Value::Table(t))
+        Ok(())
     }
 
-    fn map(&mut self, lua: &Lua, n: usize) -> mlua::Result<Value> {
-        self.open_table("mp_decode_to_lua_hash")?;
-        let t = lua.create_table_with_capacity(0, n.min(1 << 16))?;
-        for _ in 0..n {
-            let k = self.value(lua)?;
-            self.slots += 1; // the key, under the value
-            let v = self.value(lua)?;
-            self.slots -= 1;
-            if !k.is_nil() {
-                t.raw_set(k, v)?;
+    /// `mp_decode_to_lua_type`: pushes the next object.
+    pub unsafe fn value(l: *mut ffi::lua_State, c: &mut Cursor<'_>) -> Result<(), Stop> {
+        let t = c.need(1)?[0];
+        check_stack(
+            l,
+            c"too many return values at once; use unpack_one or unpack_limit instead.",
+        );
+        let (n, consumed) = match t {
+            0x00..=0x7f => (t as i64, 1),
+            0xe0..=0xff => (t as i8 as i64, 1),
+            0xcc => (c.be(1)? as i64, 2),
+            0xd0 => (c.be(1)? as u8 as i8 as i64, 2),
+            0xcd => (c.be(2)? as i64, 3),
+            0xd1 => (c.be(2)? as u16 as i16 as i64, 3),
+            0xce => (c.be(4)? as i64, 5),
+            0xd2 => (c.be(4)? as u32 as i32 as i64, 5),
+            0xcf => (c.be(8)? as i64, 9),
+            0xd3 => {
+                // Lua 5.1: pushed as a number, not through lua_Integer.
+                ffi::lua_pushnumber(l, c.be(8)? as i64 as f64);
+                c.pos += 9;
+                return Ok(());
+            }
+            0xca => {
+                ffi::lua_pushnumber(l, f32::from_bits(c.be(4)? as u32) as f64);
+                c.pos += 5;
+                return Ok(());
+            }
+            0xcb => {
+                ffi::lua_pushnumber(l, f64::from_bits(c.be(8)?));
+                c.pos += 9;
+                return Ok(());
+            }
+            0xc0 | 0xc2 | 0xc3 => {
+                match t {
+                    0xc0 => ffi::lua_pushnil(l),
+                    _ => ffi::lua_pushboolean(l, c_int::from(t == 0xc3)),
+                }
+                c.pos += 1;
+                return Ok(());
+            }
+            0xa0..=0xbf => return push_str(l, c, 1, (t & 0x1f) as usize),
+            0xd9 => return push_str(l, c, 2, c.be(1)? as usize),
+            0xda => return push_str(l, c, 3, c.be(2)? as usize),
+            0xdb => return push_str(l, c, 5, c.be(4)? as usize),
+            0x90..=0x9f => {
+                c.pos += 1;
+                return array(l, c, (t & 0x0f) as usize);
+            }
+            0xdc | 0xdd => {
+                let width = if t == 0xdc { 2 } else { 4 };
+                let len = c.be(width)? as usize;
+                c.pos += 1 + width;
+                return array(l, c, len);
+            }
+            0x80..=0x8f => {
+                c.pos += 1;
+                return hash(l, c, (t & 0x0f) as usize);
+            }
+            0xde | 0xdf => {
+                let width = if t == 0xde { 2 } else { 4 };
+                let len = c.be(width)? as usize;
+                c.pos += 1 + width;
+                return hash(l, c, len);
+            }
+            // lua-cmsgpack 0.4.0 has no bin or ext types.
+            _ => return Err(Stop::BadFormat),
+        };
+        push_int(l, n);
+        c.pos += consumed;
+        Ok(())
+    }
+
+    /// `mp_unpack_full`: decodes up to `limit` objects (all of them when `limit` and `offset`
+    /// are both 0) from argument 1 at `offset`; unless decoding all, the next offset (-1 at the
+    /// end) comes first in the results.
+    unsafe fn unpack_full(l: *mut ffi::lua_State, limit: i64, offset: i64) -> c_int {
+        let mut len = 0usize;
+        let s = ffi::luaL_checklstring(l, 1, &mut len);
+        if offset < 0 || limit < 0 {
+            return ffi::luaL_error(
+                l,
+                c"Invalid request to unpack with offset of %d and limit of %d.".as_ptr(),
+                offset as c_int,
+                len as c_int,
+            );
+        }
+        if offset as u64 > len as u64 {
+            return ffi::luaL_error(
+                l,
+                c"Start offset %d greater than input length %d.".as_ptr(),
+                offset as c_int,
+                len as c_int,
+            );
+        }
+        let decode_all = limit == 0 && offset == 0;
+        let limit = if decode_all { i32::MAX as i64 } else { limit };
+        // Safety: the string is argument 1, alive for the whole call.
+        let mut c = Cursor {
+            buf: std::slice::from_raw_parts(s.cast(), len),
+            pos: offset as usize,
+        };
+        let mut count: c_int = 0;
+        while c.left() > 0 && (count as i64) < limit {
+            match value(l, &mut c) {
+                Ok(()) => count += 1,
+                Err(Stop::Missing) => {
+                    return ffi::luaL_error(l, c"Missing bytes in input.".as_ptr())
+                }
+                Err(Stop::BadFormat) => {
+                    return ffi::luaL_error(l, c"Bad data format in input.".as_ptr())
+                }
             }
         }
-        self.slots -= 1;
-        Ok(Value::Table(t))
+        if !decode_all {
+            check_stack(l, c"in function mp_unpack_full");
+            let next = if c.left() == 0 { -1 } else { c.pos as i64 };
+            push_int(l, next);
+            ffi::lua_insert(l, 2);
+            count += 1;
+        }
+        count
+    }
+
+    /// `cmsgpack.unpack(s)`.
+    pub unsafe extern "C-unwind" fn unpack(l: *mut ffi::lua_State) -> c_int {
+        unpack_full(l, 0, 0)
+    }
+
+    /// `cmsgpack.unpack_one(s [, offset])`.
+    pub unsafe extern "C-unwind" fn unpack_one(l: *mut ffi::lua_State) -> c_int {
+        let offset = ffi::luaL_optinteger(l, 2, 0);
+        ffi::lua_settop(l, 1.min(ffi::lua_gettop(l)));
+        unpack_full(l, 1, offset as i64)
+    }
+
+    /// `cmsgpack.unpack_limit(s, limit [, offset])`.
+    pub unsafe extern "C-unwind" fn unpack_limit(l: *mut ffi::lua_State) -> c_int {
+        let limit = ffi::luaL_checkinteger(l, 2);
+        let offset = ffi::luaL_optinteger(l, 3, 0);
+        ffi::lua_settop(l, 1.min(ffi::lua_gettop(l)));
+        unpack_full(l, limit as i64, offset as i64)
     }
 }
 
@@ -277,41 +383,11 @@ pub fn table(lua: &Lua) -> mlua::Result<Table> {
             lua.create_string(&out)
         })?,
     )?;
-    t.raw_set(
-        "unpack",
-        lua.create_function(|lua, s: mlua::String| {
-            let bytes = s.as_bytes();
-            let mut r = Reader {
-                buf: &bytes,
-                pos: 0,
-                slots: 0,
-            };
-            let mut out = MultiValue::new();
-            while r.pos < bytes.len() {
-                // The argument, and every object decoded so far, stay on the stack.
-                r.slots = 1 + out.len();
-                out.push_back(r.value(lua)?);
-            }
-            Ok(out)
-        })?,
-    )?;
-    t.raw_set(
-        "unpack_one",
-        lua.create_function(|lua, (s, offset): (mlua::String, Option<i64>)| {
-            let bytes = s.as_bytes();
-            let mut r = Reader {
-                buf: &bytes,
-                pos: offset.unwrap_or(0).max(0) as usize,
-                slots: 2, // the string and the offset
-            };
-            let v = r.value(lua)?;
-            let next = if r.pos >= bytes.len() {
-                -1
-            } else {
-                r.pos as i64
-            };
-            Ok((next, v))
-        })?,
-    )?;
+    // Safety: plain Lua C functions (see `raw`).
+    unsafe {
+        t.raw_set("unpack", lua.create_c_function(raw::unpack)?)?;
+        t.raw_set("unpack_one", lua.create_c_function(raw::unpack_one)?)?;
+        t.raw_set("unpack_limit", lua.create_c_function(raw::unpack_limit)?)?;
+    }
     Ok(t)
 }
