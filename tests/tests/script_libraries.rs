@@ -1,11 +1,12 @@
 //! Libraries whose logic is Lua sent with EVALSHA, run unchanged against usher and
-//! redis-server 7.0.15 (issue 9's "every queue library's scripts"): BullMQ, the Node job queue
-//! (its whole job state machine is scripts that build key names from the job id at run time),
-//! and `limits`, the Python rate limiter (moving window, sliding-window counter, a KEYS-driven
-//! reset). usher runs on two threads with eight shards, so a script's keys, declared or built,
-//! sit on different shards and threads. The scripts under `tests/node/bullmq.js` and
-//! `tests/scripts/limits_redis_py.py` print what an application sees; both servers must print
-//! the same.
+//! redis-server 7.0.15 (issue 9's "every queue library's scripts"): BullMQ and bee-queue, Node
+//! job queues (their job state machines are scripts that build key names from the job id at
+//! run time), rate-limiter-flexible (Node) and `limits` (Python), rate limiters (moving window,
+//! sliding-window counter, a KEYS-driven reset). usher runs on two threads with eight shards,
+//! so a script's keys, declared or built, sit on different shards and threads. The scripts
+//! (`tests/node/bullmq.js`, `tests/node/queue_and_limiter_libraries.js`,
+//! `tests/scripts/limits_redis_py.py`) print what an application sees; both servers must
+//! print the same.
 
 use usher_tests::{
     client_scripts::{node, redis_py},
@@ -31,6 +32,26 @@ fn bullmq_queues_flows_schedulers_and_workers_behave_as_on_redis() {
     );
     // A worker that died holding a job: the job was found stalled and finished elsewhere.
     assert!(u.contains("\"stalled\":[\"1\"]"), "{u}");
+    assert_eq!(u, r, "usher (left) and redis-server (right) differ");
+}
+
+#[test]
+fn bee_queue_and_rate_limiter_flexible_behave_as_on_redis() {
+    let usher = Server::usher(SPREAD);
+    let redis = Server::redis(&[]);
+    let (u, r) = (
+        node("queue_and_limiter_libraries.js", usher.port),
+        node("queue_and_limiter_libraries.js", redis.port),
+    );
+    assert!(!u.contains("\"error\""), "a scenario failed on usher: {u}");
+    assert!(
+        !r.contains("\"error\""),
+        "a scenario failed on redis-server: {r}"
+    );
+    // 80 concurrent consumers of a 50-point key: exactly 50 allowed.
+    assert!(u.contains("\"concurrent_allowed\":50"), "{u}");
+    // A job whose worker died was found stalled and run again.
+    assert!(u.contains("\"same_job\":true"), "{u}");
     assert_eq!(u, r, "usher (left) and redis-server (right) differ");
 }
 
