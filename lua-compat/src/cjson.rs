@@ -7,7 +7,7 @@
 //! `cjson.null` (a null light userdata). Key order follows Lua's table order, which is not
 //! defined, exactly as in Redis.
 
-use mlua::{LightUserData, Lua, Table, Value};
+use mlua::{LightUserData, Lua, Table};
 
 const MAX_DEPTH: usize = 1000;
 const SPARSE_RATIO: usize = 2;
@@ -240,91 +240,15 @@ mod raw {
     }
 }
 
-/// lua-cjson's `decode_max_depth` default: documents nested deeper are refused.
-const DECODE_MAX_DEPTH: usize = 1000;
-
-/// Refuses a document nested deeper than [`DECODE_MAX_DEPTH`] with lua-cjson's error, before
-/// the parser recurses into it (the depth a script can ask for is otherwise unbounded).
-/// Brackets inside strings do not count.
-fn check_depth(doc: &[u8]) -> Result<(), String> {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for (i, &b) in doc.iter().enumerate() {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > DECODE_MAX_DEPTH {
-                    return Err(format!(
-                        "Found too many nested data structures ({depth}) at character {}",
-                        i + 1
-                    ));
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// One JSON document, nested up to [`DECODE_MAX_DEPTH`] (checked by [`check_depth`]) rather
-/// than serde_json's own limit of 128.
-fn parse(doc: &[u8]) -> serde_json::Result<serde_json::Value> {
-    use serde::Deserialize;
-    let mut de = serde_json::Deserializer::from_slice(doc);
-    de.disable_recursion_limit();
-    let value = serde_json::Value::deserialize(&mut de)?;
-    de.end()?;
-    Ok(value)
-}
-
-fn decode_value(lua: &Lua, v: serde_json::Value) -> mlua::Result<Value> {
-    Ok(match v {
-        serde_json::Value::Null => Value::LightUserData(LightUserData(std::ptr::null_mut())),
-        serde_json::Value::Bool(b) => Value::Boolean(b),
-        serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
-        serde_json::Value::String(s) => Value::String(lua.create_string(&s)?),
-        serde_json::Value::Array(items) => {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, item) in items.into_iter().enumerate() {
-                t.raw_set(i + 1, decode_value(lua, item)?)?;
-            }
-            Value::Table(t)
-        }
-        serde_json::Value::Object(map) => {
-            let t = lua.create_table_with_capacity(0, map.len())?;
-            for (k, item) in map {
-                t.raw_set(lua.create_string(&k)?, decode_value(lua, item)?)?;
-            }
-            Value::Table(t)
-        }
-    })
-}
-
 /// Builds the `cjson` table.
 pub fn table(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     // Safety: a plain Lua C function (see `raw::encode_c`).
     t.raw_set("encode", unsafe { lua.create_c_function(raw::encode_c)? })?;
-    t.raw_set(
-        "decode",
-        lua.create_function(|lua, s: mlua::String| {
-            let bytes = s.as_bytes();
-            check_depth(&bytes).map_err(mlua::Error::runtime)?;
-            let parsed = parse(&bytes)
-                .map_err(|e| mlua::Error::runtime(format!("Expected value but {e}")))?;
-            decode_value(lua, parsed)
-        })?,
-    )?;
+    // Safety: a plain Lua C function (see `cjson_decode`).
+    t.raw_set("decode", unsafe {
+        lua.create_c_function(crate::cjson_decode::decode_c)?
+    })?;
     t.raw_set("null", LightUserData(std::ptr::null_mut()))?;
     // lua-cjson's configuration functions: accepted and ignored (defaults stay).
     for name in [
