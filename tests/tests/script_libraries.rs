@@ -1,10 +1,12 @@
 //! Libraries whose logic is Lua sent with EVALSHA, run unchanged against usher and
 //! redis-server 7.0.15 (issue 9's "every queue library's scripts"): BullMQ and bee-queue, Node
 //! job queues (their job state machines are scripts that build key names from the job id at
-//! run time), rate-limiter-flexible (Node) and `limits` (Python), rate limiters (moving window,
-//! sliding-window counter, a KEYS-driven reset). usher runs on two threads with eight shards,
-//! so a script's keys, declared or built, sit on different shards and threads. The scripts
-//! (`tests/node/bullmq.js`, `tests/node/queue_and_limiter_libraries.js`,
+//! run time), Dramatiq (Python), whose Redis broker is one script that declares only its
+//! namespace and builds every other key, rate-limiter-flexible (Node) and `limits` (Python),
+//! rate limiters (moving window, sliding-window counter, a KEYS-driven reset). usher runs on
+//! two threads with eight shards, so a script's keys, declared or built, sit on different
+//! shards and threads. The scripts (`tests/node/bullmq.js`,
+//! `tests/node/queue_and_limiter_libraries.js`, `tests/scripts/dramatiq_redis_py.py`,
 //! `tests/scripts/limits_redis_py.py`) print what an application sees; both servers must
 //! print the same.
 
@@ -67,5 +69,21 @@ fn limits_rate_limiters_allow_and_refuse_as_on_redis() {
         u.contains("\"hits\": [true, true, true, true, true, false, false]"),
         "{u}"
     );
+    assert_eq!(u, r, "usher (left) and redis-server (right) differ");
+}
+
+#[test]
+fn dramatiq_runs_retries_dead_letters_and_requeues_as_on_redis() {
+    let usher = Server::usher(SPREAD);
+    let redis = Server::redis(&[]);
+    let (u, r) = (
+        redis_py("dramatiq_redis_py.py", usher.port),
+        redis_py("dramatiq_redis_py.py", redis.port),
+    );
+    // Every message ran and its result came back; the one that always fails is a dead letter;
+    // a stopped worker's fetched messages were run by the next one.
+    assert!(u.contains("\"delayed_result\": 1001"), "{u}");
+    assert!(u.contains("\"dead_letters\": 1"), "{u}");
+    assert!(u.contains("\"slow_queue_left\": 0"), "{u}");
     assert_eq!(u, r, "usher (left) and redis-server (right) differ");
 }
