@@ -6,129 +6,222 @@
 //! tables without holes keyed 1..n as arrays, other tables as maps (in Lua's table order);
 //! nesting deeper than 16 and unsupported types as nil. `unpack(s)` returns every object in
 //! `s`; `unpack_one(s [, offset])` returns the next offset (-1 at the end) and one object;
-//! `unpack_limit(s, n [, offset])` the next offset and up to `n` objects. The decoder works on
-//! the Lua stack directly (see `raw`): job queues unpack a payload in every script call.
+//! `unpack_limit(s, n [, offset])` the next offset and up to `n` objects. Both directions work
+//! on the Lua stack directly (`pack`, `raw`), as the C library does: job queues unpack a
+//! payload in every script call.
 
-use mlua::{Lua, MultiValue, Table, Value};
+use mlua::{Lua, Table};
 
+/// lua-cmsgpack's `LUACMSGPACK_MAX_NESTING`: deeper tables are encoded as nil (so a table that
+/// contains itself still encodes).
 const MAX_NESTING: usize = 16;
 
-fn encode_int(n: i64, out: &mut Vec<u8>) {
-    if n >= 0 {
+/// Encoding, as lua-cmsgpack 0.4.0 encodes (`mp_encode_lua_type` and its helpers), on the Lua
+/// C API: tables are read with `lua_next`, `lua_objlen` and `lua_gettable` (so an `__index`
+/// metamethod is seen as Redis sees it), with Redis's `luaL_checkstack` calls. The bytes go
+/// to a userdata buffer kept in a fixed stack slot, so a Lua error raised meanwhile (a
+/// metamethod's, memory) unwinds through frames that own nothing.
+mod pack {
+    use super::MAX_NESTING;
+    use mlua::ffi;
+    use std::os::raw::c_int;
+
+    /// The output: a userdata at stack index `slot`, replaced by a bigger one as it fills.
+    struct Buf {
+        l: *mut ffi::lua_State,
+        slot: c_int,
+        ptr: *mut u8,
+        len: usize,
+        cap: usize,
+    }
+
+    impl Buf {
+        unsafe fn put(&mut self, bytes: &[u8]) {
+            if self.len + bytes.len() > self.cap {
+                let cap = (self.cap * 2).max(self.len + bytes.len());
+                if ffi::lua_checkstack(self.l, 1) == 0 {
+                    ffi::luaL_error(
+                        self.l,
+                        c"stack overflow (in function mp_buf_append)".as_ptr(),
+                    );
+                }
+                let grown = ffi::lua_newuserdata(self.l, cap).cast::<u8>();
+                std::ptr::copy_nonoverlapping(self.ptr, grown, self.len);
+                ffi::lua_replace(self.l, self.slot);
+                self.ptr = grown;
+                self.cap = cap;
+            }
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.add(self.len), bytes.len());
+            self.len += bytes.len();
+        }
+    }
+
+    /// A type byte and a big-endian payload, on the stack (nothing here may own heap memory).
+    unsafe fn tagged(buf: &mut Buf, tag: u8, payload: &[u8]) {
+        let mut b = [0u8; 9];
+        b[0] = tag;
+        b[1..=payload.len()].copy_from_slice(payload);
+        buf.put(&b[..=payload.len()]);
+    }
+
+    /// `mp_encode_int`: the smallest MessagePack integer holding `n`.
+    unsafe fn int(buf: &mut Buf, n: i64) {
         match n {
-            0..=127 => out.push(n as u8),
-            128..=0xff => out.extend_from_slice(&[0xcc, n as u8]),
-            0x100..=0xffff => {
-                out.push(0xcd);
-                out.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            0x1_0000..=0xffff_ffff => {
-                out.push(0xce);
-                out.extend_from_slice(&(n as u32).to_be_bytes());
-            }
-            _ => {
-                out.push(0xcf);
-                out.extend_from_slice(&(n as u64).to_be_bytes());
-            }
+            0..=127 => buf.put(&[n as u8]),
+            128..=0xff => buf.put(&[0xcc, n as u8]),
+            0x100..=0xffff => tagged(buf, 0xcd, &(n as u16).to_be_bytes()),
+            0x1_0000..=0xffff_ffff => tagged(buf, 0xce, &(n as u32).to_be_bytes()),
+            0x1_0000_0000.. => tagged(buf, 0xcf, &(n as u64).to_be_bytes()),
+            -32..=-1 => buf.put(&[n as i8 as u8]),
+            -128..=-33 => buf.put(&[0xd0, n as i8 as u8]),
+            -32768..=-129 => tagged(buf, 0xd1, &(n as i16).to_be_bytes()),
+            -2_147_483_648..=-32769 => tagged(buf, 0xd2, &(n as i32).to_be_bytes()),
+            _ => tagged(buf, 0xd3, &n.to_be_bytes()),
         }
-    } else if n >= -32 {
-        out.push(n as i8 as u8);
-    } else if n >= -128 {
-        out.extend_from_slice(&[0xd0, n as i8 as u8]);
-    } else if n >= -32768 {
-        out.push(0xd1);
-        out.extend_from_slice(&(n as i16).to_be_bytes());
-    } else if n >= -(1 << 31) {
-        out.push(0xd2);
-        out.extend_from_slice(&(n as i32).to_be_bytes());
-    } else {
-        out.push(0xd3);
-        out.extend_from_slice(&n.to_be_bytes());
     }
-}
 
-fn encode_number(n: f64, out: &mut Vec<u8>) {
-    // IS_INT64_EQUIVALENT: finite and equal to its int64 truncation.
-    if n.is_finite() && (n as i64) as f64 == n {
-        return encode_int(n as i64, out);
+    /// `IS_INT64_EQUIVALENT`: finite and equal to its int64 conversion, as x86 converts
+    /// (a value at or past 2^63, or a NaN, is not).
+    fn is_int64(n: f64) -> bool {
+        (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&n) && n.trunc() == n
     }
-    let f = n as f32;
-    if f as f64 == n {
-        out.push(0xca);
-        out.extend_from_slice(&f.to_be_bytes());
-    } else {
-        out.push(0xcb);
-        out.extend_from_slice(&n.to_be_bytes());
-    }
-}
 
-fn encode_len(len: usize, fix: u8, fix_max: usize, codes: [u8; 2], out: &mut Vec<u8>) {
-    if len <= fix_max {
-        out.push(fix | len as u8);
-    } else if len <= 0xffff {
-        out.push(codes[0]);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(codes[1]);
-        out.extend_from_slice(&(len as u32).to_be_bytes());
+    /// `IS_INT_EQUIVALENT`, for table keys: within C's `int` and integral.
+    fn is_int(n: f64) -> bool {
+        (-2_147_483_648.0..=2_147_483_647.0).contains(&n) && n.trunc() == n
     }
-}
 
-/// lua-cmsgpack's `table_is_an_array`: every key a positive integer and no holes.
-fn array_len(t: &Table) -> mlua::Result<Option<usize>> {
-    let (mut count, mut max) = (0usize, 0usize);
-    for pair in t.pairs::<Value, Value>() {
-        let (k, _) = pair?;
-        let n = match k {
-            Value::Integer(i) => i as f64,
-            Value::Number(n) => n,
-            _ => return Ok(None),
-        };
-        if n <= 0.0 || n.floor() != n {
-            return Ok(None);
+    /// `mp_encode_lua_number`: an integer where exact, else float32 where exact, else float64.
+    unsafe fn number(buf: &mut Buf, n: f64) {
+        if is_int64(n) {
+            return int(buf, n as i64);
         }
-        count += 1;
-        max = max.max(n as usize);
+        let f = n as f32;
+        if f as f64 == n {
+            tagged(buf, 0xca, &f.to_be_bytes());
+        } else {
+            tagged(buf, 0xcb, &n.to_be_bytes());
+        }
     }
-    Ok((max == count).then_some(count))
-}
 
-fn encode(v: &Value, level: usize, out: &mut Vec<u8>) -> mlua::Result<()> {
-    match v {
-        Value::Boolean(b) => out.push(if *b { 0xc3 } else { 0xc2 }),
-        Value::Integer(i) => encode_number(*i as f64, out),
-        Value::Number(n) => encode_number(*n, out),
-        Value::String(s) => {
-            let b = s.as_bytes();
-            if b.len() < 32 {
-                out.push(0xa0 | b.len() as u8);
-            } else if b.len() <= 0xff {
-                out.extend_from_slice(&[0xd9, b.len() as u8]);
+    /// A header: `fix | n` up to `fix_max`, else a 16- or 32-bit length after `codes`.
+    unsafe fn header(buf: &mut Buf, n: usize, fix: u8, fix_max: usize, codes: [u8; 2]) {
+        if n <= fix_max {
+            buf.put(&[fix | n as u8]);
+        } else if n <= 0xffff {
+            buf.put(&[codes[0], (n >> 8) as u8, n as u8]);
+        } else {
+            tagged(buf, codes[1], &(n as u32).to_be_bytes());
+        }
+    }
+
+    /// `mp_encode_bytes`.
+    unsafe fn bytes(buf: &mut Buf, b: &[u8]) {
+        if b.len() < 32 {
+            buf.put(&[0xa0 | b.len() as u8]);
+        } else if b.len() <= 0xff {
+            buf.put(&[0xd9, b.len() as u8]);
+        } else {
+            header(buf, b.len(), 0, 0, [0xda, 0xdb]);
+        }
+        buf.put(b);
+    }
+
+    /// `table_is_an_array`: every key a positive integral number and no holes.
+    unsafe fn is_array(l: *mut ffi::lua_State) -> bool {
+        let top = ffi::lua_gettop(l);
+        ffi::luaL_checkstack_(l, 2, c"in function table_is_an_array".as_ptr());
+        let (mut count, mut max) = (0i64, 0i64);
+        ffi::lua_pushnil(l);
+        while ffi::lua_next(l, -2) != 0 {
+            ffi::lua_pop(l, 1);
+            let n = ffi::lua_tonumber(l, -1);
+            if ffi::lua_type(l, -1) != ffi::LUA_TNUMBER || n <= 0.0 || !is_int(n) {
+                ffi::lua_settop(l, top);
+                return false;
+            }
+            max = max.max(n as i64);
+            count += 1;
+        }
+        ffi::lua_settop(l, top);
+        max == count
+    }
+
+    /// `mp_encode_lua_type`: encodes the value on top of the stack and pops it.
+    unsafe fn value(l: *mut ffi::lua_State, buf: &mut Buf, level: usize) {
+        let mut t = ffi::lua_type(l, -1);
+        if t == ffi::LUA_TTABLE && level == MAX_NESTING {
+            t = ffi::LUA_TNIL;
+        }
+        match t {
+            ffi::LUA_TSTRING => {
+                let mut len = 0usize;
+                let p = ffi::lua_tolstring(l, -1, &mut len);
+                bytes(buf, std::slice::from_raw_parts(p.cast(), len));
+            }
+            ffi::LUA_TBOOLEAN => buf.put(&[if ffi::lua_toboolean(l, -1) != 0 {
+                0xc3
             } else {
-                encode_len(b.len(), 0, 0, [0xda, 0xdb], out);
+                0xc2
+            }]),
+            ffi::LUA_TNUMBER => number(buf, ffi::lua_tonumber(l, -1)),
+            ffi::LUA_TTABLE if is_array(l) => {
+                let len = ffi::lua_objlen(l, -1);
+                header(buf, len, 0x90, 15, [0xdc, 0xdd]);
+                ffi::luaL_checkstack_(l, 1, c"in function mp_encode_lua_table_as_array".as_ptr());
+                for j in 1..=len {
+                    ffi::lua_pushnumber(l, j as f64);
+                    ffi::lua_gettable(l, -2);
+                    value(l, buf, level + 1);
+                }
             }
-            out.extend_from_slice(&b);
+            ffi::LUA_TTABLE => {
+                ffi::luaL_checkstack_(l, 3, c"in function mp_encode_lua_table_as_map".as_ptr());
+                let mut len = 0usize;
+                ffi::lua_pushnil(l);
+                while ffi::lua_next(l, -2) != 0 {
+                    ffi::lua_pop(l, 1);
+                    len += 1;
+                }
+                header(buf, len, 0x80, 15, [0xde, 0xdf]);
+                ffi::lua_pushnil(l);
+                while ffi::lua_next(l, -2) != 0 {
+                    ffi::lua_pushvalue(l, -2);
+                    value(l, buf, level + 1);
+                    value(l, buf, level + 1);
+                }
+            }
+            _ => buf.put(&[0xc0]),
         }
-        Value::Table(t) if level < MAX_NESTING => match array_len(t)? {
-            Some(n) => {
-                encode_len(n, 0x90, 15, [0xdc, 0xdd], out);
-                for i in 1..=n {
-                    encode(&t.raw_get::<Value>(i)?, level + 1, out)?;
-                }
-            }
-            None => {
-                let pairs: Vec<(Value, Value)> =
-                    t.pairs::<Value, Value>().collect::<mlua::Result<_>>()?;
-                encode_len(pairs.len(), 0x80, 15, [0xde, 0xdf], out);
-                for (k, val) in &pairs {
-                    encode(k, level + 1, out)?;
-                    encode(val, level + 1, out)?;
-                }
-            }
-        },
-        _ => out.push(0xc0),
+        ffi::lua_pop(l, 1);
     }
-    Ok(())
+
+    /// `cmsgpack.pack(...)`: every argument encoded, one after the other.
+    pub unsafe extern "C-unwind" fn pack(l: *mut ffi::lua_State) -> c_int {
+        let nargs = ffi::lua_gettop(l);
+        if nargs == 0 {
+            return ffi::luaL_argerror(l, 0, c"MessagePack pack needs input.".as_ptr());
+        }
+        if ffi::lua_checkstack(l, nargs) == 0 {
+            return ffi::luaL_argerror(l, 0, c"Too many arguments for MessagePack pack.".as_ptr());
+        }
+        let cap = 64;
+        let ptr = ffi::lua_newuserdata(l, cap).cast::<u8>();
+        let mut buf = Buf {
+            l,
+            slot: nargs + 1,
+            ptr,
+            len: 0,
+            cap,
+        };
+        for i in 1..=nargs {
+            ffi::luaL_checkstack_(l, 1, c"in function mp_check".as_ptr());
+            ffi::lua_pushvalue(l, i);
+            value(l, &mut buf, 0);
+        }
+        ffi::lua_pushlstring(l, buf.ptr.cast(), buf.len);
+        1
+    }
 }
 
 /// Decoding, as lua-cmsgpack 0.4.0 decodes (`mp_decode_to_lua_type` and its helpers), on the Lua
@@ -368,23 +461,9 @@ mod raw {
 /// Builds the `cmsgpack` table.
 pub fn table(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    t.raw_set(
-        "pack",
-        lua.create_function(|lua, args: MultiValue| {
-            if args.is_empty() {
-                return Err(mlua::Error::runtime(
-                    "bad argument #0 to 'pack' (MessagePack pack needs input.)",
-                ));
-            }
-            let mut out = Vec::new();
-            for v in args.iter() {
-                encode(v, 0, &mut out)?;
-            }
-            lua.create_string(&out)
-        })?,
-    )?;
-    // Safety: plain Lua C functions (see `raw`).
+    // Safety: plain Lua C functions (see `pack` and `raw`).
     unsafe {
+        t.raw_set("pack", lua.create_c_function(pack::pack)?)?;
         t.raw_set("unpack", lua.create_c_function(raw::unpack)?)?;
         t.raw_set("unpack_one", lua.create_c_function(raw::unpack_one)?)?;
         t.raw_set("unpack_limit", lua.create_c_function(raw::unpack_limit)?)?;
