@@ -208,14 +208,7 @@ mod raw {
     /// `cjson.encode(value)`.
     pub unsafe extern "C-unwind" fn encode_c(l: *mut ffi::lua_State) -> c_int {
         if ffi::lua_gettop(l) != 1 {
-            ffi::lua_settop(l, 0);
-            ffi::luaL_where(l, 1);
-            ffi::lua_pushstring(
-                l,
-                c"bad argument #1 to 'encode' (expected 1 argument)".as_ptr(),
-            );
-            ffi::lua_concat(l, 2);
-            ffi::lua_error(l);
+            ffi::luaL_argerror(l, 1, c"expected 1 argument".as_ptr());
         }
         let failed = {
             let mut out = Vec::new();

@@ -1364,9 +1364,11 @@ fn install_redis_api(lua: &Lua, redis: &Table, ctx: &Rc<RunCtx>) -> mlua::Result
     redis.raw_set(
         "error_reply",
         lua.create_function(move |lua, args: MultiValue| {
+            // Redis's `luaRedisErrorReplyCommand` answers bad arguments with an error table
+            // (returned, not raised), as it does for a good one.
             let text = match (args.len(), args.front()) {
                 (1, Some(Value::String(s))) => s.as_bytes().to_vec(),
-                _ => return Err(raise("-ERR wrong number or type of arguments")),
+                _ => return error_table(lua, b"wrong number or type of arguments"),
             };
             let text = if text.starts_with(b"-") {
                 text
@@ -1381,11 +1383,11 @@ fn install_redis_api(lua: &Lua, redis: &Table, ctx: &Rc<RunCtx>) -> mlua::Result
         lua.create_function(move |lua, args: MultiValue| {
             let text = match (args.len(), args.front()) {
                 (1, Some(Value::String(s))) => s.clone(),
-                _ => return Err(raise("-ERR wrong number or type of arguments")),
+                _ => return error_table(lua, b"wrong number or type of arguments"),
             };
             let t = lua.create_table_with_capacity(0, 1)?;
             t.raw_set("ok", text)?;
-            Ok(t)
+            Ok(Value::Table(t))
         })?,
     )?;
     {
@@ -1449,7 +1451,8 @@ fn install_redis_api(lua: &Lua, redis: &Table, ctx: &Rc<RunCtx>) -> mlua::Result
         "set_repl",
         lua.create_function(move |_, args: MultiValue| {
             if args.len() != 1 {
-                return Err(raise("-ERR redis.set_repl() requires one argument."));
+                // Redis's own text (its check is for one argument).
+                return Err(raise("-ERR redis.set_repl() requires two arguments."));
             }
             let v = match &args[0] {
                 Value::Integer(i) => *i,

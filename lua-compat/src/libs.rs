@@ -7,12 +7,22 @@
 use mlua::ffi;
 use mlua::{Lua, MultiValue, Table, Value, Variadic};
 use std::cell::Cell;
+use std::ffi::CStr;
+use std::os::raw::c_int;
 use std::rc::Rc;
 
 /// LuaBitOp's number → int32 conversion: round to nearest, then wrap modulo 2^32 (the
 /// `n + 2^52 + 2^51` trick, done the same way so results agree bit for bit).
 pub fn tobit(v: f64) -> i32 {
     (v + 6_755_399_441_055_744.0).to_bits() as u32 as i32
+}
+
+/// The name `luaL_argerror` gives the running function: what its caller called it
+/// (`random`), or `?` when Lua cannot tell (a call through `pcall`).
+pub(crate) fn called_as(lua: &Lua) -> String {
+    lua.inspect_stack(0, |d| d.names().name.map(|n| n.into_owned()))
+        .flatten()
+        .unwrap_or_else(|| "?".to_string())
 }
 
 fn arg_num(args: &[Value], i: usize, fname: &str) -> mlua::Result<f64> {
@@ -37,81 +47,130 @@ fn bad_arg(i: usize, fname: &str, what: &str) -> mlua::Error {
     mlua::Error::runtime(format!("bad argument #{} to '{fname}' ({what})", i + 1))
 }
 
+/// LuaBitOp's `barg`: argument `idx` as an int32 (`lua_tonumber`, then [`tobit`]); a value
+/// that converts to 0 without being a number is a type error, as in the C.
+unsafe fn barg(l: *mut ffi::lua_State, idx: c_int) -> u32 {
+    let b = tobit(ffi::lua_tonumber(l, idx)) as u32;
+    if b == 0 && ffi::lua_isnumber(l, idx) == 0 {
+        let got = CStr::from_ptr(ffi::luaL_typename(l, idx));
+        ffi::lua_pushfstring(
+            l,
+            c"%s expected, got %s".as_ptr(),
+            c"number".as_ptr(),
+            got.as_ptr(),
+        );
+        ffi::luaL_argerror(l, idx, ffi::lua_tostring(l, -1));
+    }
+    b
+}
+
+/// LuaBitOp's `BRET`: the int32 as a number.
+unsafe fn bret(l: *mut ffi::lua_State, b: u32) -> c_int {
+    ffi::lua_pushnumber(l, b as i32 as f64);
+    1
+}
+
+/// LuaBitOp 1.0's functions, as C functions: argument errors name the function as Lua can
+/// (`'?'` through `pcall`), and the arguments are checked in the C's order (`band` checks its
+/// first, then the rest from the last down).
+mod bit {
+    use super::{barg, bret};
+    use mlua::ffi;
+    use std::os::raw::c_int;
+
+    macro_rules! fold {
+        ($name:ident, $op:tt) => {
+            pub unsafe extern "C-unwind" fn $name(l: *mut ffi::lua_State) -> c_int {
+                let mut b = barg(l, 1);
+                let mut i = ffi::lua_gettop(l);
+                while i > 1 {
+                    b $op barg(l, i);
+                    i -= 1;
+                }
+                bret(l, b)
+            }
+        };
+    }
+    fold!(band, &=);
+    fold!(bor, |=);
+    fold!(bxor, ^=);
+
+    macro_rules! shift {
+        ($name:ident, $f:expr) => {
+            pub unsafe extern "C-unwind" fn $name(l: *mut ffi::lua_State) -> c_int {
+                let b = barg(l, 1);
+                let n = barg(l, 2) & 31;
+                let f: fn(u32, u32) -> u32 = $f;
+                bret(l, f(b, n))
+            }
+        };
+    }
+    shift!(lshift, |b, n| b << n);
+    shift!(rshift, |b, n| b >> n);
+    shift!(arshift, |b, n| ((b as i32) >> n) as u32);
+    shift!(rol, |b, n| b.rotate_left(n));
+    shift!(ror, |b, n| b.rotate_right(n));
+
+    pub unsafe extern "C-unwind" fn tobit(l: *mut ffi::lua_State) -> c_int {
+        bret(l, barg(l, 1))
+    }
+
+    pub unsafe extern "C-unwind" fn bnot(l: *mut ffi::lua_State) -> c_int {
+        bret(l, !barg(l, 1))
+    }
+
+    pub unsafe extern "C-unwind" fn bswap(l: *mut ffi::lua_State) -> c_int {
+        bret(l, barg(l, 1).swap_bytes())
+    }
+
+    /// `bit.tohex(x [, n])`, with Redis's fix for CVE-2024-31449 (a width of -2^31).
+    pub unsafe extern "C-unwind" fn tohex(l: *mut ffi::lua_State) -> c_int {
+        let mut b = barg(l, 1);
+        let mut n = if ffi::lua_type(l, 2) == ffi::LUA_TNONE {
+            8
+        } else {
+            barg(l, 2) as i32
+        };
+        let mut digits = b"0123456789abcdef";
+        if n == i32::MIN {
+            n = i32::MIN + 1;
+        }
+        if n < 0 {
+            n = -n;
+            digits = b"0123456789ABCDEF";
+        }
+        let n = n.min(8) as usize;
+        let mut buf = [0u8; 8];
+        for i in (0..n).rev() {
+            buf[i] = digits[(b & 15) as usize];
+            b >>= 4;
+        }
+        ffi::lua_pushlstring(l, buf.as_ptr().cast(), n);
+        1
+    }
+}
+
 /// Builds the `bit` table.
 pub fn bit_table(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    macro_rules! fold {
-        ($name:literal, $op:expr) => {
-            t.raw_set(
-                $name,
-                lua.create_function(|_, args: Variadic<Value>| {
-                    let mut acc = tobit(arg_num(&args, 0, $name)?);
-                    for i in 1..args.len() {
-                        acc = $op(acc, tobit(arg_num(&args, i, $name)?));
-                    }
-                    Ok(acc as f64)
-                })?,
-            )?;
-        };
+    let functions: [(&str, ffi::lua_CFunction); 12] = [
+        ("band", bit::band),
+        ("bor", bit::bor),
+        ("bxor", bit::bxor),
+        ("lshift", bit::lshift),
+        ("rshift", bit::rshift),
+        ("arshift", bit::arshift),
+        ("rol", bit::rol),
+        ("ror", bit::ror),
+        ("tobit", bit::tobit),
+        ("bnot", bit::bnot),
+        ("bswap", bit::bswap),
+        ("tohex", bit::tohex),
+    ];
+    for (name, f) in functions {
+        // Safety: plain Lua C functions (see `bit`).
+        t.raw_set(name, unsafe { lua.create_c_function(f)? })?;
     }
-    fold!("band", |a: i32, b: i32| a & b);
-    fold!("bor", |a: i32, b: i32| a | b);
-    fold!("bxor", |a: i32, b: i32| a ^ b);
-    macro_rules! shift {
-        ($name:literal, $op:expr) => {
-            t.raw_set(
-                $name,
-                lua.create_function(|_, args: Variadic<Value>| {
-                    let a = tobit(arg_num(&args, 0, $name)?);
-                    let n = (tobit(arg_num(&args, 1, $name)?) & 31) as u32;
-                    Ok($op(a, n) as f64)
-                })?,
-            )?;
-        };
-    }
-    shift!("lshift", |a: i32, n: u32| ((a as u32) << n) as i32);
-    shift!("rshift", |a: i32, n: u32| ((a as u32) >> n) as i32);
-    shift!("arshift", |a: i32, n: u32| a >> n);
-    shift!("rol", |a: i32, n: u32| (a as u32).rotate_left(n) as i32);
-    shift!("ror", |a: i32, n: u32| (a as u32).rotate_right(n) as i32);
-    t.raw_set(
-        "tobit",
-        lua.create_function(|_, args: Variadic<Value>| {
-            Ok(tobit(arg_num(&args, 0, "tobit")?) as f64)
-        })?,
-    )?;
-    t.raw_set(
-        "bnot",
-        lua.create_function(|_, args: Variadic<Value>| {
-            Ok(!tobit(arg_num(&args, 0, "bnot")?) as f64)
-        })?,
-    )?;
-    t.raw_set(
-        "bswap",
-        lua.create_function(|_, args: Variadic<Value>| {
-            Ok(tobit(arg_num(&args, 0, "bswap")?).swap_bytes() as f64)
-        })?,
-    )?;
-    t.raw_set(
-        "tohex",
-        lua.create_function(|_, args: Variadic<Value>| {
-            let b = tobit(arg_num(&args, 0, "tohex")?) as u32;
-            let n = if args.len() > 1 {
-                tobit(arg_num(&args, 1, "tohex")?)
-            } else {
-                8
-            };
-            let upper = n < 0;
-            // `unsigned_abs`: -(-2^31) overflows, which was Redis's CVE-2024-31449 in C.
-            let n = n.unsigned_abs().min(8) as usize;
-            let digits = if upper {
-                format!("{b:08X}")
-            } else {
-                format!("{b:08x}")
-            };
-            Ok(digits[8 - n..].to_string())
-        })?,
-    )?;
     Ok(t)
 }
 
@@ -153,7 +212,8 @@ pub fn install_random(lua: &Lua, math: &Table, state: Rc<Cell<Rand48>>) -> mlua:
     let st = state.clone();
     math.raw_set(
         "random",
-        lua.create_function(move |_, args: MultiValue| {
+        lua.create_function(move |lua, args: MultiValue| {
+            let name = called_as(lua);
             let mut g = st.get();
             // REDIS_LRAND48_MAX is INT32_MAX.
             let r = (g.draw() % i32::MAX) as f64 / i32::MAX as f64;
@@ -162,17 +222,17 @@ pub fn install_random(lua: &Lua, math: &Table, state: Rc<Cell<Rand48>>) -> mlua:
             match args.len() {
                 0 => Ok(r),
                 1 => {
-                    let u = check_int(arg_num(&args, 0, "random")?);
+                    let u = check_int(arg_num(&args, 0, &name)?);
                     if u < 1 {
-                        return Err(bad_arg(0, "random", "interval is empty"));
+                        return Err(bad_arg(0, &name, "interval is empty"));
                     }
                     Ok((r * u as f64).floor() + 1.0)
                 }
                 2 => {
-                    let l = check_int(arg_num(&args, 0, "random")?);
-                    let u = check_int(arg_num(&args, 1, "random")?);
+                    let l = check_int(arg_num(&args, 0, &name)?);
+                    let u = check_int(arg_num(&args, 1, &name)?);
                     if l > u {
-                        return Err(bad_arg(1, "random", "interval is empty"));
+                        return Err(bad_arg(1, &name, "interval is empty"));
                     }
                     Ok((r * (u as f64 - l as f64 + 1.0)).floor() + l as f64)
                 }
@@ -182,8 +242,9 @@ pub fn install_random(lua: &Lua, math: &Table, state: Rc<Cell<Rand48>>) -> mlua:
     )?;
     math.raw_set(
         "randomseed",
-        lua.create_function(move |_, args: Variadic<Value>| {
-            state.set(Rand48::seeded(check_int(arg_num(&args, 0, "randomseed")?)));
+        lua.create_function(move |lua, args: Variadic<Value>| {
+            let name = called_as(lua);
+            state.set(Rand48::seeded(check_int(arg_num(&args, 0, &name)?)));
             Ok(())
         })?,
     )?;
