@@ -358,25 +358,18 @@ mod raw {
             0xd9 => return push_str(l, c, 2, c.be(1)? as usize),
             0xda => return push_str(l, c, 3, c.be(2)? as usize),
             0xdb => return push_str(l, c, 5, c.be(4)? as usize),
-            0x90..=0x9f => {
-                c.pos += 1;
-                return array(l, c, (t & 0x0f) as usize);
-            }
-            0xdc | 0xdd => {
-                let width = if t == 0xdc { 2 } else { 4 };
-                let len = c.be(width)? as usize;
-                c.pos += 1 + width;
-                return array(l, c, len);
-            }
-            0x80..=0x8f => {
-                c.pos += 1;
-                return hash(l, c, (t & 0x0f) as usize);
-            }
-            0xde | 0xdf => {
-                let width = if t == 0xde { 2 } else { 4 };
-                let len = c.be(width)? as usize;
-                c.pos += 1 + width;
-                return hash(l, c, len);
+            0x80..=0x9f | 0xdc..=0xdf => {
+                // Fix array and map: the count is in the type byte; 16 and 32 follow it.
+                let (len, header) = match t {
+                    0x80..=0x9f => ((t & 0x0f) as usize, 1),
+                    0xdc | 0xde => (c.be(2)? as usize, 3),
+                    _ => (c.be(4)? as usize, 5),
+                };
+                c.pos += header;
+                return match t {
+                    0x90..=0x9f | 0xdc | 0xdd => array(l, c, len),
+                    _ => hash(l, c, len),
+                };
             }
             // lua-cmsgpack 0.4.0 has no bin or ext types.
             _ => return Err(Stop::BadFormat),

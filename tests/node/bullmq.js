@@ -12,16 +12,7 @@ const { Queue, Worker, FlowProducer, QueueEvents, Job } = require("bullmq");
 const port = Number(process.argv[2]);
 const connection = { host: "127.0.0.1", port };
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/// Waits until `check()` is true (polled), failing after `ms` with `what`.
-async function until(check, what, ms = 20000) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const { sleep, until } = require("./wait");
 
 /// A worker on `name` running `fn` one job at a time, recording the order jobs were taken.
 function worker(name, fn, opts = {}) {

@@ -10,15 +10,7 @@ const Redis = require("ioredis");
 const { RateLimiterRedis, BurstyRateLimiter, RateLimiterRes } = require("rate-limiter-flexible");
 
 const port = Number(process.argv[2]);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function until(check, what, ms = 20000) {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
+const { sleep, until } = require("./wait");
 
 function bee(name, settings = {}) {
   return new BeeQueue(name, {

@@ -17,16 +17,25 @@ use usher_tests::{
 
 const SPREAD: &[&str] = &["--threads", "2", "--shards", "8"];
 
-#[test]
-fn bullmq_queues_flows_schedulers_and_workers_behave_as_on_redis() {
+/// Runs one library script (`run(port)` returns its JSON line) against a fresh usher and a
+/// fresh redis-server; no scenario may fail on either, and both must print the same. Returns
+/// usher's output for the test's own checks.
+fn same_on_both(run: impl Fn(u16) -> String) -> String {
     let usher = Server::usher(SPREAD);
     let redis = Server::redis(&[]);
-    let (u, r) = (node("bullmq.js", usher.port), node("bullmq.js", redis.port));
+    let (u, r) = (run(usher.port), run(redis.port));
     assert!(!u.contains("\"error\""), "a scenario failed on usher: {u}");
     assert!(
         !r.contains("\"error\""),
         "a scenario failed on redis-server: {r}"
     );
+    assert_eq!(u, r, "usher (left) and redis-server (right) differ");
+    u
+}
+
+#[test]
+fn bullmq_queues_flows_schedulers_and_workers_behave_as_on_redis() {
+    let u = same_on_both(|port| node("bullmq.js", port));
     // 600 jobs from three producers, taken by four workers at once: each ran exactly once.
     assert!(
         u.contains("\"jobs_run\":600,\"runs_per_job\":[1],\"distinct_returns\":600"),
@@ -34,56 +43,32 @@ fn bullmq_queues_flows_schedulers_and_workers_behave_as_on_redis() {
     );
     // A worker that died holding a job: the job was found stalled and finished elsewhere.
     assert!(u.contains("\"stalled\":[\"1\"]"), "{u}");
-    assert_eq!(u, r, "usher (left) and redis-server (right) differ");
 }
 
 #[test]
 fn bee_queue_and_rate_limiter_flexible_behave_as_on_redis() {
-    let usher = Server::usher(SPREAD);
-    let redis = Server::redis(&[]);
-    let (u, r) = (
-        node("queue_and_limiter_libraries.js", usher.port),
-        node("queue_and_limiter_libraries.js", redis.port),
-    );
-    assert!(!u.contains("\"error\""), "a scenario failed on usher: {u}");
-    assert!(
-        !r.contains("\"error\""),
-        "a scenario failed on redis-server: {r}"
-    );
+    let u = same_on_both(|port| node("queue_and_limiter_libraries.js", port));
     // 80 concurrent consumers of a 50-point key: exactly 50 allowed.
     assert!(u.contains("\"concurrent_allowed\":50"), "{u}");
     // A job whose worker died was found stalled and run again.
     assert!(u.contains("\"same_job\":true"), "{u}");
-    assert_eq!(u, r, "usher (left) and redis-server (right) differ");
 }
 
 #[test]
 fn limits_rate_limiters_allow_and_refuse_as_on_redis() {
-    let usher = Server::usher(SPREAD);
-    let redis = Server::redis(&[]);
-    let (u, r) = (
-        redis_py("limits_redis_py.py", usher.port),
-        redis_py("limits_redis_py.py", redis.port),
-    );
+    let u = same_on_both(|port| redis_py("limits_redis_py.py", port));
     assert!(
         u.contains("\"hits\": [true, true, true, true, true, false, false]"),
         "{u}"
     );
-    assert_eq!(u, r, "usher (left) and redis-server (right) differ");
 }
 
 #[test]
 fn dramatiq_runs_retries_dead_letters_and_requeues_as_on_redis() {
-    let usher = Server::usher(SPREAD);
-    let redis = Server::redis(&[]);
-    let (u, r) = (
-        redis_py("dramatiq_redis_py.py", usher.port),
-        redis_py("dramatiq_redis_py.py", redis.port),
-    );
+    let u = same_on_both(|port| redis_py("dramatiq_redis_py.py", port));
     // Every message ran and its result came back; the one that always fails is a dead letter;
     // a stopped worker's fetched messages were run by the next one.
     assert!(u.contains("\"delayed_result\": 1001"), "{u}");
     assert!(u.contains("\"dead_letters\": 1"), "{u}");
     assert!(u.contains("\"slow_queue_left\": 0"), "{u}");
-    assert_eq!(u, r, "usher (left) and redis-server (right) differ");
 }
