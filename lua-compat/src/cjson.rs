@@ -1,4 +1,4 @@
-//! `cjson`: Redis's bundled lua-cjson 2.1.0, reimplemented in Rust with its default settings.
+//! `cjson`: Redis's bundled lua-cjson 2.1.0, reimplemented in Rust (its settings: `cjson_config`).
 //!
 //! Encoding follows lua-cjson: numbers as `%.14g`, `/` escaped as `\/`, an empty table is `{}`,
 //! a table whose keys are all positive integers is an array (holes become `null`; an
@@ -9,12 +9,13 @@
 
 use mlua::{LightUserData, Lua, Table};
 
-const MAX_DEPTH: usize = 1000;
-const SPARSE_RATIO: usize = 2;
-const SPARSE_SAFE: usize = 10;
-
-/// `%.14g`, the way lua-cjson (and Lua's `tostring`) print numbers.
+/// `%.14g`, the way lua-cjson (by default) and Lua's `tostring` print numbers.
 pub fn fmt_g14(v: f64) -> String {
+    fmt_g(v, 14)
+}
+
+/// `%.<precision>g` (precision 1 to 14: lua-cjson's `encode_number_precision`).
+pub fn fmt_g(v: f64, precision: i32) -> String {
     if v.is_nan() {
         return if v.is_sign_negative() { "-nan" } else { "nan" }.into();
     }
@@ -24,15 +25,16 @@ pub fn fmt_g14(v: f64) -> String {
     if v == 0.0 {
         return if v.is_sign_negative() { "-0" } else { "0" }.into();
     }
-    let exp = format!("{:.13e}", v);
+    let p = precision.max(1);
+    let exp = format!("{:.*e}", (p - 1) as usize, v);
     let (mant, e) = exp.split_once('e').expect("exponent");
     let e: i32 = e.parse().expect("exponent digits");
-    if !(-4..14).contains(&e) {
+    if !(-4..p).contains(&e) {
         let mant = trim_zeros(mant);
         let sign = if e < 0 { '-' } else { '+' };
         format!("{mant}e{sign}{:02}", e.abs())
     } else {
-        let decimals = (13 - e).max(0) as usize;
+        let decimals = (p - 1 - e).max(0) as usize;
         trim_zeros(&format!("{:.*}", decimals, v)).to_string()
     }
 }
@@ -78,7 +80,8 @@ fn encode_string(s: &[u8], out: &mut Vec<u8>) {
 /// `cjson.encode`, written against the Lua C API: it is on the hot path of scripts that
 /// answer JSON (enter_queue.lua), where mlua value handles cost more than the encoding.
 mod raw {
-    use super::{encode_string, fmt_g14, MAX_DEPTH, SPARSE_RATIO, SPARSE_SAFE};
+    use super::{encode_string, fmt_g};
+    use crate::cjson_config::{self, Config};
     use mlua::ffi;
     use std::os::raw::c_int;
 
@@ -88,20 +91,37 @@ mod raw {
         std::slice::from_raw_parts(p.cast(), len)
     }
 
-    fn number(v: f64, out: &mut Vec<u8>) -> Result<(), String> {
+    /// `json_append_number`, with the state's precision and invalid-number setting.
+    fn number(v: f64, cfg: &Config, out: &mut Vec<u8>) -> Result<(), String> {
         if !v.is_finite() {
-            return Err("Cannot serialise number: must not be NaN or Inf".into());
+            match cfg.encode_invalid_numbers {
+                0 => return Err("Cannot serialise number: must not be NaN or Inf".into()),
+                1 if v.is_nan() => {
+                    out.extend_from_slice(b"nan");
+                    return Ok(());
+                }
+                1 => {}
+                _ => {
+                    out.extend_from_slice(b"null");
+                    return Ok(());
+                }
+            }
         }
-        if v.fract() == 0.0 && v.abs() < 1e14 && !(v == 0.0 && v.is_sign_negative()) {
+        let plain = 10f64.powi(cfg.number_precision);
+        if v.fract() == 0.0 && v.abs() < plain && !(v == 0.0 && v.is_sign_negative()) {
             out.extend_from_slice(itoa::Buffer::new().format(v as i64).as_bytes());
         } else {
-            out.extend_from_slice(fmt_g14(v).as_bytes());
+            out.extend_from_slice(fmt_g(v, cfg.number_precision).as_bytes());
         }
         Ok(())
     }
 
     /// The array length of the table at `t`, or `None` for an object.
-    unsafe fn array_len(l: *mut ffi::lua_State, t: c_int) -> Result<Option<usize>, String> {
+    unsafe fn array_len(
+        l: *mut ffi::lua_State,
+        t: c_int,
+        cfg: &Config,
+    ) -> Result<Option<usize>, String> {
         let (mut max, mut items) = (0usize, 0usize);
         ffi::lua_pushnil(l);
         while ffi::lua_next(l, t) != 0 {
@@ -118,8 +138,12 @@ mod raw {
             max = max.max(n as usize);
             items += 1;
         }
-        if max > items * SPARSE_RATIO && max > SPARSE_SAFE {
-            return Err("Cannot serialise table: excessively sparse array".into());
+        let (ratio, safe) = (cfg.sparse_ratio as usize, cfg.sparse_safe as usize);
+        if ratio > 0 && max > items * ratio && max > safe {
+            if !cfg.sparse_convert {
+                return Err("Cannot serialise table: excessively sparse array".into());
+            }
+            return Ok(None);
         }
         Ok(Some(max))
     }
@@ -128,6 +152,7 @@ mod raw {
         l: *mut ffi::lua_State,
         idx: c_int,
         depth: usize,
+        cfg: &Config,
         out: &mut Vec<u8>,
     ) -> Result<(), String> {
         match ffi::lua_type(l, idx) {
@@ -140,14 +165,14 @@ mod raw {
             } else {
                 b"false"
             }),
-            ffi::LUA_TNUMBER => number(ffi::lua_tonumber(l, idx), out)?,
+            ffi::LUA_TNUMBER => number(ffi::lua_tonumber(l, idx), cfg, out)?,
             ffi::LUA_TSTRING => encode_string(bytes(l, idx), out),
             ffi::LUA_TTABLE => {
                 let depth = depth + 1;
-                if depth > MAX_DEPTH || ffi::lua_checkstack(l, 6) == 0 {
+                if depth > cfg.encode_max_depth as usize || ffi::lua_checkstack(l, 6) == 0 {
                     return Err(format!("Cannot serialise, excessive nesting ({depth})"));
                 }
-                match array_len(l, idx)? {
+                match array_len(l, idx, cfg)? {
                     Some(n) if n > 0 => {
                         out.push(b'[');
                         for i in 1..=n {
@@ -155,7 +180,7 @@ mod raw {
                                 out.push(b',');
                             }
                             ffi::lua_rawgeti(l, idx, i as _);
-                            let r = encode(l, ffi::lua_gettop(l), depth, out);
+                            let r = encode(l, ffi::lua_gettop(l), depth, cfg, out);
                             ffi::lua_pop(l, 1);
                             r?;
                         }
@@ -175,7 +200,7 @@ mod raw {
                                 ffi::LUA_TSTRING => encode_string(bytes(l, k), out),
                                 ffi::LUA_TNUMBER => {
                                     let mut key = Vec::new();
-                                    number(ffi::lua_tonumber(l, k), &mut key)?;
+                                    number(ffi::lua_tonumber(l, k), cfg, &mut key)?;
                                     encode_string(&key, out);
                                 }
                                 _ => {
@@ -184,7 +209,7 @@ mod raw {
                                 }
                             }
                             out.push(b':');
-                            if let Err(e) = encode(l, v, depth, out) {
+                            if let Err(e) = encode(l, v, depth, cfg, out) {
                                 ffi::lua_pop(l, 2);
                                 return Err(e);
                             }
@@ -212,7 +237,7 @@ mod raw {
         }
         let failed = {
             let mut out = Vec::new();
-            match encode(l, 1, 0, &mut out) {
+            match encode(l, 1, 0, &cjson_config::get(), &mut out) {
                 Ok(()) => {
                     ffi::lua_pushlstring(l, out.as_ptr().cast(), out.len());
                     false
@@ -243,17 +268,11 @@ pub fn table(lua: &Lua) -> mlua::Result<Table> {
         lua.create_c_function(crate::cjson_decode::decode_c)?
     })?;
     t.raw_set("null", LightUserData(std::ptr::null_mut()))?;
-    // lua-cjson's configuration functions: accepted and ignored (defaults stay).
-    for name in [
-        "encode_keep_buffer",
-        "encode_max_depth",
-        "decode_max_depth",
-        "encode_number_precision",
-        "encode_sparse_array",
-        "encode_invalid_numbers",
-        "decode_invalid_numbers",
-    ] {
-        t.raw_set(name, lua.create_function(|_, _: mlua::MultiValue| Ok(()))?)?;
+    // lua-cjson's configuration functions; a new Lua state starts from the defaults.
+    crate::cjson_config::reset();
+    for (name, f) in crate::cjson_config::FUNCTIONS {
+        // Safety: plain Lua C functions (see `cjson_config`).
+        t.raw_set(name, unsafe { lua.create_c_function(f)? })?;
     }
     Ok(t)
 }
@@ -272,5 +291,15 @@ mod tests {
         assert_eq!(fmt_g14(0.0001), "0.0001");
         assert_eq!(fmt_g14(0.00001), "1e-05");
         assert_eq!(fmt_g14(1.0 / 3.0), "0.33333333333333");
+    }
+
+    #[test]
+    fn other_precisions_match_printf() {
+        assert_eq!(fmt_g(1.0 / 3.0, 3), "0.333");
+        assert_eq!(fmt_g(12345.678, 3), "1.23e+04");
+        assert_eq!(fmt_g(100.0, 3), "100");
+        assert_eq!(fmt_g(1000.0, 3), "1e+03");
+        assert_eq!(fmt_g(0.5, 1), "0.5");
+        assert_eq!(fmt_g(2f64.powi(60), 3), "1.15e+18");
     }
 }

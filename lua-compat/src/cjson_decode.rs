@@ -13,9 +13,6 @@ use mlua::ffi;
 use std::ffi::{c_char, CStr};
 use std::os::raw::c_int;
 
-/// lua-cjson's `DEFAULT_DECODE_MAX_DEPTH`.
-const MAX_DEPTH: c_int = 1000;
-
 extern "C" {
     fn strtod(s: *const c_char, end: *mut *mut c_char) -> f64;
 }
@@ -89,6 +86,9 @@ struct Parser {
     pos: usize,
     depth: c_int,
     scratch: *mut u8,
+    /// The state's `decode_max_depth` and `decode_invalid_numbers` settings.
+    max_depth: c_int,
+    invalid_numbers: bool,
 }
 
 impl Parser {
@@ -300,7 +300,12 @@ impl Parser {
         match ch {
             0 => return Token::new(Kind::End, index),
             b'"' => return self.string(),
-            b'-' | b'0'..=b'9' => return self.number(),
+            b'-' | b'0'..=b'9' => {
+                if !self.invalid_numbers && self.is_invalid_number() {
+                    return self.error(c"invalid number");
+                }
+                return self.number();
+            }
             b'f' | b'i' | b'I' | b'n' | b'N' | b't' | b'+' => {}
             _ => return self.error(c"invalid token"),
         }
@@ -316,7 +321,7 @@ impl Parser {
                 return t;
             }
         }
-        if self.is_invalid_number() {
+        if self.invalid_numbers && self.is_invalid_number() {
             return self.number();
         }
         self.error(c"invalid token")
@@ -382,7 +387,7 @@ unsafe fn parse_error(l: *mut ffi::lua_State, expected: &CStr, t: &Token) -> ! {
 /// `json_decode_descend`.
 unsafe fn descend(l: *mut ffi::lua_State, p: &mut Parser, slots: c_int) {
     p.depth += 1;
-    if p.depth <= MAX_DEPTH && ffi::lua_checkstack(l, slots) != 0 {
+    if p.depth <= p.max_depth && ffi::lua_checkstack(l, slots) != 0 {
         return;
     }
     ffi::luaL_error(
@@ -476,12 +481,15 @@ pub unsafe extern "C-unwind" fn decode_c(l: *mut ffi::lua_State) -> c_int {
         ffi::luaL_error(l, c"JSON parser does not support UTF-16 or UTF-32".as_ptr());
     }
     let scratch = ffi::lua_newuserdata(l, len.max(1)).cast::<u8>();
+    let cfg = crate::cjson_config::get();
     let mut p = Parser {
         data,
         len,
         pos: 0,
         depth: 0,
         scratch,
+        max_depth: cfg.decode_max_depth,
+        invalid_numbers: cfg.decode_invalid_numbers,
     };
     let t = p.next();
     value(l, &mut p, &t);

@@ -9,6 +9,7 @@
 
 pub mod cache;
 pub mod cjson;
+mod cjson_config;
 mod cjson_decode;
 pub mod convert;
 pub mod engine;

@@ -248,6 +248,28 @@ const PROBES: &[&[&str]] = &[
     &["EVAL", "return cjson.encode(true, false)", "0"],
     &["EVAL", "return cjson.decode('{\"a\":[1,2,3]}').a[2]", "0"],
     &["EVAL", "return cjson.decode('[1,null]')[2] == cjson.null", "0"],
+    // cjson's settings: returned, validated and applied as lua-cjson does (each probe puts
+    // the defaults back: a setting outlives the script, in Redis's one state and in each
+    // of usher's per-thread ones).
+    &["EVAL", "return {pcall(cjson.encode_keep_buffer, 'x')}", "0"],
+    &["EVAL", "return cjson.decode_max_depth(1000)", "0"],
+    &["EVAL", "return {pcall(cjson.encode_max_depth, 0)}", "0"],
+    &["EVAL", "return {cjson.encode_sparse_array()}", "0"],
+    &["EVAL", "return {pcall(cjson.encode_sparse_array, true, -1)}", "0"],
+    &["EVAL", "return {pcall(cjson.encode_sparse_array, 1, 2, 3, 4)}", "0"],
+    &["EVAL", "return {pcall(cjson.encode_number_precision, 15)}", "0"],
+    &["EVAL", "return {cjson.encode_invalid_numbers(), cjson.decode_invalid_numbers()}", "0"],
+    &["EVAL", "return {pcall(cjson.encode_invalid_numbers, 'maybe')}", "0"],
+    &["EVAL", "local a = {cjson.encode_sparse_array(true)} local r = cjson.encode({[1]=1, [20]=2}) cjson.encode_sparse_array(false) return {r, a[1], a[2], a[3]}", "0"],
+    &["EVAL", "local p = cjson.encode_number_precision(3) local r = cjson.encode({1/3, 12345.678, 100, 2^60}) cjson.encode_number_precision(14) return {r, p}", "0"],
+    &["EVAL", "local v = cjson.encode_invalid_numbers('null') local r = cjson.encode({1/0, 0/0}) cjson.encode_invalid_numbers(false) return {r, v}", "0"],
+    &["EVAL", "local v = cjson.encode_invalid_numbers(true) local r = cjson.encode({1/0, -1/0, 0/0}) cjson.encode_invalid_numbers(false) return {r, tostring(v)}", "0"],
+    &["EVAL", "local v = cjson.decode_invalid_numbers(false) local ok, e = pcall(cjson.decode, '[0x10]') local ok2, e2 = pcall(cjson.decode, '[nan]') local ok3, e3 = pcall(cjson.decode, '[007]') cjson.decode_invalid_numbers(true) return {tostring(v), e, e2, e3}", "0"],
+    &["EVAL", "local d = cjson.decode_max_depth(2) local ok, e = pcall(cjson.decode, '[[[1]]]') cjson.decode_max_depth(1000) return {d, e}", "0"],
+    &["EVAL", "local d = cjson.encode_max_depth(2) local ok, e = pcall(cjson.encode, {{{1}}}) cjson.encode_max_depth(1000) return {d, e}", "0"],
+    &["EVAL", "return {cjson.encode_keep_buffer('off'), cjson.encode_keep_buffer(true)}", "0"],
+    &["EVAL", "return {cjson.encode_sparse_array('on', 0, 5), cjson.encode({[1]=1, [100]=2}), cjson.encode_sparse_array(false, 2, 10)}", "0"],
+    &["EVAL", "return cjson.encode({[1]=1, [100]=2})", "0"],
     // cjson.decode as lua-cjson 2.1.0's: its tokenizer (a NUL ends the document; true,
     // false and null as prefixes; Infinity, NaN, hex and + numbers through strtod), its
     // depth bound and its error texts, character positions included.
