@@ -12,8 +12,8 @@ fn err(m: impl Into<String>) -> mlua::Error {
 }
 
 struct Fmt<'a> {
-    /// The calling function (`pack`, `unpack`, `size`), for error texts.
-    fname: &'static str,
+    /// The calling function as Lua names it (`pack`, or `?` through `pcall`), for errors.
+    fname: String,
     f: &'a [u8],
     i: usize,
     little: bool,
@@ -30,7 +30,7 @@ enum Item {
 }
 
 impl Fmt<'_> {
-    fn new<'f>(f: &'f [u8], fname: &'static str) -> Fmt<'f> {
+    fn new(f: &[u8], fname: String) -> Fmt<'_> {
         Fmt {
             fname,
             f,
@@ -140,32 +140,59 @@ impl Fmt<'_> {
     }
 }
 
-fn num(v: Option<&Value>, arg: usize) -> mlua::Result<f64> {
-    match v {
-        Some(Value::Integer(i)) => Ok(*i as f64),
-        Some(Value::Number(n)) => Ok(*n),
-        Some(Value::String(s)) => s
-            .to_str()
-            .ok()
-            .and_then(|t| t.trim().parse().ok())
-            .ok_or_else(|| {
-                err(format!(
-                    "bad argument #{arg} to 'pack' (number expected, got string)"
-                ))
-            }),
-        _ => Err(err(format!(
-            "bad argument #{arg} to 'pack' (number expected, got no value)"
-        ))),
+/// What `luaL_check*` says of a missing argument: lstruct's `pack` pushes a nil right after
+/// its arguments (a mark for its buffer), so the first one past the end is "nil".
+fn missing(arg: usize, nargs: usize, marked: bool) -> &'static str {
+    if marked && arg == nargs + 1 {
+        "nil"
+    } else {
+        "no value"
     }
 }
 
-fn pack(args: MultiValue) -> mlua::Result<Vec<u8>> {
-    let args: Vec<Value> = args.into_iter().collect();
-    let fmt = match args.first() {
-        Some(Value::String(s)) => s.as_bytes().to_vec(),
-        _ => return Err(err("bad argument #1 to 'pack' (string expected)")),
+/// `luaL_checknumber` of argument `arg` (1-based); `marked`: in `pack` (see [`missing`]).
+fn num(args: &[Value], arg: usize, fname: &str, marked: bool) -> mlua::Result<f64> {
+    let got = match args.get(arg - 1) {
+        Some(Value::Integer(i)) => return Ok(*i as f64),
+        Some(Value::Number(n)) => return Ok(*n),
+        Some(Value::String(s)) => match s.to_str().ok().and_then(|t| t.trim().parse().ok()) {
+            Some(n) => return Ok(n),
+            None => "string",
+        },
+        Some(v) => v.type_name(),
+        None => missing(arg, args.len(), marked),
     };
-    let mut f = Fmt::new(&fmt, "pack");
+    Err(err(format!(
+        "bad argument #{arg} to '{fname}' (number expected, got {got})"
+    )))
+}
+
+/// `luaL_checklstring` of argument `arg` (1-based): a number is taken as its text.
+fn string(args: &[Value], arg: usize, fname: &str, marked: bool) -> mlua::Result<Vec<u8>> {
+    let got = match args.get(arg - 1) {
+        Some(Value::String(s)) => return Ok(s.as_bytes().to_vec()),
+        Some(Value::Integer(i)) => return Ok(i.to_string().into_bytes()),
+        Some(Value::Number(n)) => return Ok(crate::cjson::fmt_g14(*n).into_bytes()),
+        Some(v) => v.type_name(),
+        None => missing(arg, args.len(), marked),
+    };
+    Err(err(format!(
+        "bad argument #{arg} to '{fname}' (string expected, got {got})"
+    )))
+}
+
+fn pack(args: MultiValue, fname: String) -> mlua::Result<Vec<u8>> {
+    let args: Vec<Value> = args.into_iter().collect();
+    // The format is checked before lstruct pushes its mark: a missing one is "no value".
+    let fmt = match args.first() {
+        None => {
+            return Err(err(format!(
+                "bad argument #1 to '{fname}' (string expected, got no value)"
+            )))
+        }
+        Some(_) => string(&args, 1, &fname, false)?,
+    };
+    let mut f = Fmt::new(&fmt, fname);
     let mut out = Vec::new();
     let mut arg = 1;
     while let Some((item, size)) = f.next()? {
@@ -174,7 +201,7 @@ fn pack(args: MultiValue) -> mlua::Result<Vec<u8>> {
         match item {
             Item::Pad => out.push(0),
             Item::Int { size, .. } => {
-                let n = num(args.get(arg), arg + 1)?;
+                let n = num(&args, arg + 1, &f.fname, true)?;
                 arg += 1;
                 let v = if n < 0.0 { n as i64 as u64 } else { n as u64 };
                 let bytes = v.to_le_bytes();
@@ -185,7 +212,7 @@ fn pack(args: MultiValue) -> mlua::Result<Vec<u8>> {
                 }
             }
             Item::Float | Item::Double => {
-                let n = num(args.get(arg), arg + 1)?;
+                let n = num(&args, arg + 1, &f.fname, true)?;
                 arg += 1;
                 let bytes = if matches!(item, Item::Float) {
                     (n as f32).to_le_bytes().to_vec()
@@ -199,38 +226,24 @@ fn pack(args: MultiValue) -> mlua::Result<Vec<u8>> {
                 }
             }
             Item::Chars(n) => {
-                let s = match args.get(arg) {
-                    Some(Value::String(s)) => s.as_bytes().to_vec(),
-                    _ => {
-                        return Err(err(format!(
-                            "bad argument #{} to 'pack' (string expected)",
-                            arg + 1
-                        )))
-                    }
-                };
+                let s = string(&args, arg + 1, &f.fname, true)?;
                 arg += 1;
                 let n = if n == 0 { s.len() } else { n };
                 if s.len() < n {
                     return Err(err(format!(
-                        "bad argument #{arg} to 'pack' (string too short)"
+                        "bad argument #{arg} to '{}' (string too short)",
+                        f.fname
                     )));
                 }
                 out.extend_from_slice(&s[..n]);
             }
             Item::Zstr => {
-                let s = match args.get(arg) {
-                    Some(Value::String(s)) => s.as_bytes().to_vec(),
-                    _ => {
-                        return Err(err(format!(
-                            "bad argument #{} to 'pack' (string expected)",
-                            arg + 1
-                        )))
-                    }
-                };
+                let s = string(&args, arg + 1, &f.fname, true)?;
                 arg += 1;
                 if s.contains(&0) {
                     return Err(err(format!(
-                        "bad argument #{arg} to 'pack' (string contains zeros)"
+                        "bad argument #{arg} to '{}' (string contains zeros)",
+                        f.fname
                     )));
                 }
                 out.extend_from_slice(&s);
@@ -241,11 +254,21 @@ fn pack(args: MultiValue) -> mlua::Result<Vec<u8>> {
     Ok(out)
 }
 
-fn unpack(lua: &Lua, fmt: &[u8], data: &[u8], init: usize) -> mlua::Result<MultiValue> {
-    let mut f = Fmt::new(fmt, "unpack");
+fn unpack(
+    lua: &Lua,
+    fmt: &[u8],
+    data: &[u8],
+    init: usize,
+    fname: String,
+) -> mlua::Result<MultiValue> {
+    let short = || {
+        err(format!(
+            "bad argument #2 to '{fname}' (data string too short)"
+        ))
+    };
+    let mut f = Fmt::new(fmt, fname.clone());
     let mut pos = init;
     let mut out = MultiValue::new();
-    let short = || err("bad argument #2 to 'unpack' (data string too short)");
     while let Some((item, size)) = f.next()? {
         pos += f.pad(pos, &item, size);
         match item {
@@ -315,26 +338,43 @@ pub fn table(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.raw_set(
         "pack",
-        lua.create_function(|lua, args: MultiValue| lua.create_string(pack(args)?))?,
+        lua.create_function(|lua, args: MultiValue| {
+            lua.create_string(pack(args, crate::libs::called_as(lua))?)
+        })?,
     )?;
     t.raw_set(
         "unpack",
-        lua.create_function(
-            |lua, (fmt, data, init): (mlua::String, mlua::String, Option<i64>)| {
-                let init = init.unwrap_or(1).max(1) as usize - 1;
-                unpack(lua, &fmt.as_bytes(), &data.as_bytes(), init)
-            },
-        )?,
+        lua.create_function(|lua, args: MultiValue| {
+            let name = crate::libs::called_as(lua);
+            let args: Vec<Value> = args.into_iter().collect();
+            let fmt = string(&args, 1, &name, false)?;
+            let data = string(&args, 2, &name, false)?;
+            let init = match args.get(2) {
+                None | Some(Value::Nil) => 1,
+                Some(_) => num(&args, 3, &name, false)? as i64,
+            };
+            unpack(lua, &fmt, &data, init.max(1) as usize - 1, name)
+        })?,
     )?;
     t.raw_set(
         "size",
-        lua.create_function(|_, fmt: mlua::String| {
-            let fmt = fmt.as_bytes();
-            let mut f = Fmt::new(&fmt, "size");
+        lua.create_function(|lua, args: MultiValue| {
+            let name = crate::libs::called_as(lua);
+            let args: Vec<Value> = args.into_iter().collect();
+            let fmt = string(&args, 1, &name, false)?;
+            let mut f = Fmt::new(&fmt, name);
             let mut len = 0;
             while let Some((item, size)) = f.next()? {
-                if matches!(item, Item::Zstr) || matches!(item, Item::Chars(0)) {
-                    return Err(err("options 'c0' and 's' have no fixed size"));
+                let option = match item {
+                    Item::Zstr => "s",
+                    Item::Chars(0) => "c0",
+                    _ => "",
+                };
+                if !option.is_empty() {
+                    return Err(err(format!(
+                        "bad argument #1 to '{}' (option '{option}' has no fixed size)",
+                        f.fname
+                    )));
                 }
                 len += f.pad(len, &item, size) + size;
             }
