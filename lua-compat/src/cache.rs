@@ -216,8 +216,10 @@ impl ScriptCache {
         script
     }
 
-    /// SCRIPT FLUSH: forgets every script, everywhere.
+    /// SCRIPT FLUSH: forgets every script, everywhere, and puts `cjson`'s settings back to
+    /// their defaults (Redis rebuilds its Lua state).
     pub fn flush(&self) {
+        crate::cjson_config::reset();
         self.map.write().clear();
         self.eval_order.lock().clear();
         self.body_bytes.store(0, Ordering::Relaxed);

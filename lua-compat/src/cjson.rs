@@ -268,8 +268,7 @@ pub fn table(lua: &Lua) -> mlua::Result<Table> {
         lua.create_c_function(crate::cjson_decode::decode_c)?
     })?;
     t.raw_set("null", LightUserData(std::ptr::null_mut()))?;
-    // lua-cjson's configuration functions; a new Lua state starts from the defaults.
-    crate::cjson_config::reset();
+    // lua-cjson's configuration functions (their settings are the server's: `cjson_config`).
     for (name, f) in crate::cjson_config::FUNCTIONS {
         // Safety: plain Lua C functions (see `cjson_config`).
         t.raw_set(name, unsafe { lua.create_c_function(f)? })?;

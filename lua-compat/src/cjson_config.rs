@@ -3,14 +3,14 @@
 //! `encode_number_precision`, `encode_keep_buffer`, `encode_invalid_numbers`,
 //! `decode_invalid_numbers`), with the C's validation, errors and return values.
 //!
-//! As in Redis, a setting belongs to the Lua state, so it holds for every later script run in
-//! that state until the state is rebuilt. Redis has one state; usher has one per worker
-//! thread, so a setting holds for the later scripts of the thread that made it (see
-//! `docs/compatibility.md`). The settings live in a thread-local, reset whenever a thread
-//! builds its `cjson` table.
+//! As in Redis, a setting outlives the script that made it: Redis keeps it in its one Lua
+//! state for EVAL scripts until `SCRIPT FLUSH` rebuilds the state. usher has a state per
+//! worker thread, so the settings are kept once for the server instead, read by every
+//! thread's `cjson` and put back to the defaults by `SCRIPT FLUSH` (`cache::ScriptCache::flush`).
+//! Functions share them (Redis gives functions a state, and settings, of their own).
 
 use mlua::ffi;
-use std::cell::Cell;
+use parking_lot::Mutex;
 use std::ffi::{c_char, CStr};
 use std::os::raw::c_int;
 
@@ -41,26 +41,20 @@ const DEFAULT: Config = Config {
     decode_invalid_numbers: true,
 };
 
-thread_local! {
-    static CONFIG: Cell<Config> = const { Cell::new(DEFAULT) };
-}
+static CONFIG: Mutex<Config> = Mutex::new(DEFAULT);
 
-/// This thread's settings.
+/// The server's settings.
 pub fn get() -> Config {
-    CONFIG.with(Cell::get)
+    *CONFIG.lock()
 }
 
-/// Back to lua-cjson's defaults (a new Lua state).
+/// Back to lua-cjson's defaults (`SCRIPT FLUSH`, as a new Lua state in Redis).
 pub fn reset() {
-    CONFIG.with(|c| c.set(DEFAULT));
+    *CONFIG.lock() = DEFAULT;
 }
 
 fn update(f: impl FnOnce(&mut Config)) {
-    CONFIG.with(|c| {
-        let mut cfg = c.get();
-        f(&mut cfg);
-        c.set(cfg);
-    });
+    f(&mut CONFIG.lock());
 }
 
 /// `json_arg_init`: at most `n` arguments, padded with nil to `n`.

@@ -248,9 +248,9 @@ const PROBES: &[&[&str]] = &[
     &["EVAL", "return cjson.encode(true, false)", "0"],
     &["EVAL", "return cjson.decode('{\"a\":[1,2,3]}').a[2]", "0"],
     &["EVAL", "return cjson.decode('[1,null]')[2] == cjson.null", "0"],
-    // cjson's settings: returned, validated and applied as lua-cjson does (each probe puts
-    // the defaults back: a setting outlives the script, in Redis's one state and in each
-    // of usher's per-thread ones).
+    // cjson's settings: returned, validated and applied as lua-cjson does; a setting
+    // outlives its script (Redis's one Lua state, usher's server-wide settings) until SCRIPT
+    // FLUSH, so each probe puts the defaults back but the four after these.
     &["EVAL", "return {pcall(cjson.encode_keep_buffer, 'x')}", "0"],
     &["EVAL", "return cjson.decode_max_depth(1000)", "0"],
     &["EVAL", "return {pcall(cjson.encode_max_depth, 0)}", "0"],
@@ -270,6 +270,10 @@ const PROBES: &[&[&str]] = &[
     &["EVAL", "return {cjson.encode_keep_buffer('off'), cjson.encode_keep_buffer(true)}", "0"],
     &["EVAL", "return {cjson.encode_sparse_array('on', 0, 5), cjson.encode({[1]=1, [100]=2}), cjson.encode_sparse_array(false, 2, 10)}", "0"],
     &["EVAL", "return cjson.encode({[1]=1, [100]=2})", "0"],
+    &["EVAL", "return {cjson.encode_sparse_array(true)}", "0"],
+    &["EVAL", "return cjson.encode({[1]=1, [100]=2})", "0"],
+    &["SCRIPT", "FLUSH"],
+    &["EVAL", "return {pcall(cjson.encode, {[1]=1, [100]=2})}", "0"],
     // cjson.decode as lua-cjson 2.1.0's: its tokenizer (a NUL ends the document; true,
     // false and null as prefixes; Infinity, NaN, hex and + numbers through strtod), its
     // depth bound and its error texts, character positions included.
