@@ -11,8 +11,10 @@
 
 use mlua::ffi;
 use parking_lot::Mutex;
+use std::cell::Cell;
 use std::ffi::{c_char, CStr};
 use std::os::raw::c_int;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Clone, Copy)]
 pub struct Config {
@@ -43,18 +45,41 @@ const DEFAULT: Config = Config {
 
 static CONFIG: Mutex<Config> = Mutex::new(DEFAULT);
 
+/// Bumped under `CONFIG`'s lock by every change: `cjson.encode` and `decode` run in every
+/// script that answers JSON, so each thread keeps the settings it last read and takes the
+/// lock only after a change (one atomic load per call otherwise).
+static VERSION: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static SEEN: Cell<(u64, Config)> = const { Cell::new((0, DEFAULT)) };
+}
+
 /// The server's settings.
 pub fn get() -> Config {
-    *CONFIG.lock()
+    let now = VERSION.load(Ordering::Acquire);
+    SEEN.with(|seen| {
+        let (at, cfg) = seen.get();
+        if at == now {
+            return cfg;
+        }
+        let fresh = {
+            let cfg = CONFIG.lock();
+            (VERSION.load(Ordering::Acquire), *cfg)
+        };
+        seen.set(fresh);
+        fresh.1
+    })
 }
 
 /// Back to lua-cjson's defaults (`SCRIPT FLUSH`, as a new Lua state in Redis).
 pub fn reset() {
-    *CONFIG.lock() = DEFAULT;
+    update(|c| *c = DEFAULT);
 }
 
 fn update(f: impl FnOnce(&mut Config)) {
-    f(&mut CONFIG.lock());
+    let mut cfg = CONFIG.lock();
+    f(&mut cfg);
+    VERSION.fetch_add(1, Ordering::AcqRel);
 }
 
 /// `json_arg_init`: at most `n` arguments, padded with nil to `n`.

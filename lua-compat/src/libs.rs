@@ -7,7 +7,6 @@
 use mlua::ffi;
 use mlua::{Lua, MultiValue, Table, Value, Variadic};
 use std::cell::Cell;
-use std::ffi::CStr;
 use std::os::raw::c_int;
 use std::rc::Rc;
 
@@ -25,7 +24,9 @@ pub(crate) fn called_as(lua: &Lua) -> String {
         .unwrap_or_else(|| "?".to_string())
 }
 
-fn arg_num(args: &[Value], i: usize, fname: &str) -> mlua::Result<f64> {
+/// Argument `i` (0-based) as a number; the function's name for an error is asked of Lua only
+/// then ([`called_as`] walks the call stack).
+fn arg_num(lua: &Lua, args: &[Value], i: usize) -> mlua::Result<f64> {
     match args.get(i) {
         Some(Value::Number(n)) => Ok(*n),
         Some(Value::Integer(n)) => Ok(*n as f64),
@@ -33,17 +34,18 @@ fn arg_num(args: &[Value], i: usize, fname: &str) -> mlua::Result<f64> {
             .to_str()
             .ok()
             .and_then(|t| t.trim().parse::<f64>().ok())
-            .ok_or_else(|| bad_arg(i, fname, "number expected, got string")),
+            .ok_or_else(|| bad_arg(lua, i, "number expected, got string")),
         Some(v) => Err(bad_arg(
+            lua,
             i,
-            fname,
             &format!("number expected, got {}", v.type_name()),
         )),
-        None => Err(bad_arg(i, fname, "number expected, got no value")),
+        None => Err(bad_arg(lua, i, "number expected, got no value")),
     }
 }
 
-fn bad_arg(i: usize, fname: &str, what: &str) -> mlua::Error {
+fn bad_arg(lua: &Lua, i: usize, what: &str) -> mlua::Error {
+    let fname = called_as(lua);
     mlua::Error::runtime(format!("bad argument #{} to '{fname}' ({what})", i + 1))
 }
 
@@ -52,14 +54,7 @@ fn bad_arg(i: usize, fname: &str, what: &str) -> mlua::Error {
 unsafe fn barg(l: *mut ffi::lua_State, idx: c_int) -> u32 {
     let b = tobit(ffi::lua_tonumber(l, idx)) as u32;
     if b == 0 && ffi::lua_isnumber(l, idx) == 0 {
-        let got = CStr::from_ptr(ffi::luaL_typename(l, idx));
-        ffi::lua_pushfstring(
-            l,
-            c"%s expected, got %s".as_ptr(),
-            c"number".as_ptr(),
-            got.as_ptr(),
-        );
-        ffi::luaL_argerror(l, idx, ffi::lua_tostring(l, -1));
+        ffi::luaL_typerror(l, idx, c"number".as_ptr());
     }
     b
 }
@@ -213,7 +208,6 @@ pub fn install_random(lua: &Lua, math: &Table, state: Rc<Cell<Rand48>>) -> mlua:
     math.raw_set(
         "random",
         lua.create_function(move |lua, args: MultiValue| {
-            let name = called_as(lua);
             let mut g = st.get();
             // REDIS_LRAND48_MAX is INT32_MAX.
             let r = (g.draw() % i32::MAX) as f64 / i32::MAX as f64;
@@ -222,17 +216,17 @@ pub fn install_random(lua: &Lua, math: &Table, state: Rc<Cell<Rand48>>) -> mlua:
             match args.len() {
                 0 => Ok(r),
                 1 => {
-                    let u = check_int(arg_num(&args, 0, &name)?);
+                    let u = check_int(arg_num(lua, &args, 0)?);
                     if u < 1 {
-                        return Err(bad_arg(0, &name, "interval is empty"));
+                        return Err(bad_arg(lua, 0, "interval is empty"));
                     }
                     Ok((r * u as f64).floor() + 1.0)
                 }
                 2 => {
-                    let l = check_int(arg_num(&args, 0, &name)?);
-                    let u = check_int(arg_num(&args, 1, &name)?);
+                    let l = check_int(arg_num(lua, &args, 0)?);
+                    let u = check_int(arg_num(lua, &args, 1)?);
                     if l > u {
-                        return Err(bad_arg(1, &name, "interval is empty"));
+                        return Err(bad_arg(lua, 1, "interval is empty"));
                     }
                     Ok((r * (u as f64 - l as f64 + 1.0)).floor() + l as f64)
                 }
@@ -243,8 +237,7 @@ pub fn install_random(lua: &Lua, math: &Table, state: Rc<Cell<Rand48>>) -> mlua:
     math.raw_set(
         "randomseed",
         lua.create_function(move |lua, args: Variadic<Value>| {
-            let name = called_as(lua);
-            state.set(Rand48::seeded(check_int(arg_num(&args, 0, &name)?)));
+            state.set(Rand48::seeded(check_int(arg_num(lua, &args, 0)?)));
             Ok(())
         })?,
     )?;

@@ -5,6 +5,7 @@
 //! number as length when unpacking), `s` zero-terminated strings, `x` a padding byte.
 //! Difference: integer sizes are limited to 8 bytes (the C library pads up to 32).
 
+use crate::libs::called_as;
 use mlua::{Lua, MultiValue, Table, Value};
 
 fn err(m: impl Into<String>) -> mlua::Error {
@@ -12,8 +13,9 @@ fn err(m: impl Into<String>) -> mlua::Error {
 }
 
 struct Fmt<'a> {
-    /// The calling function as Lua names it (`pack`, or `?` through `pcall`), for errors.
-    fname: String,
+    /// For error texts: the calling function as Lua names it (`pack`, or `?` through
+    /// `pcall`), asked of Lua only when an error needs it.
+    lua: &'a Lua,
     f: &'a [u8],
     i: usize,
     little: bool,
@@ -29,10 +31,10 @@ enum Item {
     Pad,
 }
 
-impl Fmt<'_> {
-    fn new(f: &[u8], fname: String) -> Fmt<'_> {
+impl<'a> Fmt<'a> {
+    fn new(f: &'a [u8], lua: &'a Lua) -> Fmt<'a> {
         Fmt {
-            fname,
+            lua,
             f,
             i: 0,
             little: true,
@@ -97,7 +99,7 @@ impl Fmt<'_> {
                     if n == 0 || n > 8 {
                         return Err(err(format!(
                             "bad argument #1 to '{}' (integral size {n} is larger than limit of 8)",
-                            self.fname
+                            called_as(self.lua)
                         )));
                     }
                     (
@@ -118,7 +120,8 @@ impl Fmt<'_> {
                 other => {
                     return Err(err(format!(
                         "bad argument #1 to '{}' (invalid format option '{}')",
-                        self.fname, other as char
+                        called_as(self.lua),
+                        other as char
                     )))
                 }
             };
@@ -151,7 +154,7 @@ fn missing(arg: usize, nargs: usize, marked: bool) -> &'static str {
 }
 
 /// `luaL_checknumber` of argument `arg` (1-based); `marked`: in `pack` (see [`missing`]).
-fn num(args: &[Value], arg: usize, fname: &str, marked: bool) -> mlua::Result<f64> {
+fn num(lua: &Lua, args: &[Value], arg: usize, marked: bool) -> mlua::Result<f64> {
     let got = match args.get(arg - 1) {
         Some(Value::Integer(i)) => return Ok(*i as f64),
         Some(Value::Number(n)) => return Ok(*n),
@@ -163,12 +166,13 @@ fn num(args: &[Value], arg: usize, fname: &str, marked: bool) -> mlua::Result<f6
         None => missing(arg, args.len(), marked),
     };
     Err(err(format!(
-        "bad argument #{arg} to '{fname}' (number expected, got {got})"
+        "bad argument #{arg} to '{}' (number expected, got {got})",
+        called_as(lua)
     )))
 }
 
 /// `luaL_checklstring` of argument `arg` (1-based): a number is taken as its text.
-fn string(args: &[Value], arg: usize, fname: &str, marked: bool) -> mlua::Result<Vec<u8>> {
+fn string(lua: &Lua, args: &[Value], arg: usize, marked: bool) -> mlua::Result<Vec<u8>> {
     let got = match args.get(arg - 1) {
         Some(Value::String(s)) => return Ok(s.as_bytes().to_vec()),
         Some(Value::Integer(i)) => return Ok(i.to_string().into_bytes()),
@@ -177,22 +181,24 @@ fn string(args: &[Value], arg: usize, fname: &str, marked: bool) -> mlua::Result
         None => missing(arg, args.len(), marked),
     };
     Err(err(format!(
-        "bad argument #{arg} to '{fname}' (string expected, got {got})"
+        "bad argument #{arg} to '{}' (string expected, got {got})",
+        called_as(lua)
     )))
 }
 
-fn pack(args: MultiValue, fname: String) -> mlua::Result<Vec<u8>> {
+fn pack(lua: &Lua, args: MultiValue) -> mlua::Result<Vec<u8>> {
     let args: Vec<Value> = args.into_iter().collect();
     // The format is checked before lstruct pushes its mark: a missing one is "no value".
     let fmt = match args.first() {
         None => {
             return Err(err(format!(
-                "bad argument #1 to '{fname}' (string expected, got no value)"
+                "bad argument #1 to '{}' (string expected, got no value)",
+                called_as(lua)
             )))
         }
-        Some(_) => string(&args, 1, &fname, false)?,
+        Some(_) => string(lua, &args, 1, false)?,
     };
-    let mut f = Fmt::new(&fmt, fname);
+    let mut f = Fmt::new(&fmt, lua);
     let mut out = Vec::new();
     let mut arg = 1;
     while let Some((item, size)) = f.next()? {
@@ -201,7 +207,7 @@ fn pack(args: MultiValue, fname: String) -> mlua::Result<Vec<u8>> {
         match item {
             Item::Pad => out.push(0),
             Item::Int { size, .. } => {
-                let n = num(&args, arg + 1, &f.fname, true)?;
+                let n = num(lua, &args, arg + 1, true)?;
                 arg += 1;
                 let v = if n < 0.0 { n as i64 as u64 } else { n as u64 };
                 let bytes = v.to_le_bytes();
@@ -212,7 +218,7 @@ fn pack(args: MultiValue, fname: String) -> mlua::Result<Vec<u8>> {
                 }
             }
             Item::Float | Item::Double => {
-                let n = num(&args, arg + 1, &f.fname, true)?;
+                let n = num(lua, &args, arg + 1, true)?;
                 arg += 1;
                 let bytes = if matches!(item, Item::Float) {
                     (n as f32).to_le_bytes().to_vec()
@@ -226,24 +232,24 @@ fn pack(args: MultiValue, fname: String) -> mlua::Result<Vec<u8>> {
                 }
             }
             Item::Chars(n) => {
-                let s = string(&args, arg + 1, &f.fname, true)?;
+                let s = string(lua, &args, arg + 1, true)?;
                 arg += 1;
                 let n = if n == 0 { s.len() } else { n };
                 if s.len() < n {
                     return Err(err(format!(
                         "bad argument #{arg} to '{}' (string too short)",
-                        f.fname
+                        called_as(f.lua)
                     )));
                 }
                 out.extend_from_slice(&s[..n]);
             }
             Item::Zstr => {
-                let s = string(&args, arg + 1, &f.fname, true)?;
+                let s = string(lua, &args, arg + 1, true)?;
                 arg += 1;
                 if s.contains(&0) {
                     return Err(err(format!(
                         "bad argument #{arg} to '{}' (string contains zeros)",
-                        f.fname
+                        called_as(f.lua)
                     )));
                 }
                 out.extend_from_slice(&s);
@@ -254,19 +260,14 @@ fn pack(args: MultiValue, fname: String) -> mlua::Result<Vec<u8>> {
     Ok(out)
 }
 
-fn unpack(
-    lua: &Lua,
-    fmt: &[u8],
-    data: &[u8],
-    init: usize,
-    fname: String,
-) -> mlua::Result<MultiValue> {
+fn unpack(lua: &Lua, fmt: &[u8], data: &[u8], init: usize) -> mlua::Result<MultiValue> {
     let short = || {
         err(format!(
-            "bad argument #2 to '{fname}' (data string too short)"
+            "bad argument #2 to '{}' (data string too short)",
+            called_as(lua)
         ))
     };
-    let mut f = Fmt::new(fmt, fname.clone());
+    let mut f = Fmt::new(fmt, lua);
     let mut pos = init;
     let mut out = MultiValue::new();
     while let Some((item, size)) = f.next()? {
@@ -338,31 +339,27 @@ pub fn table(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.raw_set(
         "pack",
-        lua.create_function(|lua, args: MultiValue| {
-            lua.create_string(pack(args, crate::libs::called_as(lua))?)
-        })?,
+        lua.create_function(|lua, args: MultiValue| lua.create_string(pack(lua, args)?))?,
     )?;
     t.raw_set(
         "unpack",
         lua.create_function(|lua, args: MultiValue| {
-            let name = crate::libs::called_as(lua);
             let args: Vec<Value> = args.into_iter().collect();
-            let fmt = string(&args, 1, &name, false)?;
-            let data = string(&args, 2, &name, false)?;
+            let fmt = string(lua, &args, 1, false)?;
+            let data = string(lua, &args, 2, false)?;
             let init = match args.get(2) {
                 None | Some(Value::Nil) => 1,
-                Some(_) => num(&args, 3, &name, false)? as i64,
+                Some(_) => num(lua, &args, 3, false)? as i64,
             };
-            unpack(lua, &fmt, &data, init.max(1) as usize - 1, name)
+            unpack(lua, &fmt, &data, init.max(1) as usize - 1)
         })?,
     )?;
     t.raw_set(
         "size",
         lua.create_function(|lua, args: MultiValue| {
-            let name = crate::libs::called_as(lua);
             let args: Vec<Value> = args.into_iter().collect();
-            let fmt = string(&args, 1, &name, false)?;
-            let mut f = Fmt::new(&fmt, name);
+            let fmt = string(lua, &args, 1, false)?;
+            let mut f = Fmt::new(&fmt, lua);
             let mut len = 0;
             while let Some((item, size)) = f.next()? {
                 let option = match item {
@@ -373,7 +370,7 @@ pub fn table(lua: &Lua) -> mlua::Result<Table> {
                 if !option.is_empty() {
                     return Err(err(format!(
                         "bad argument #1 to '{}' (option '{option}' has no fixed size)",
-                        f.fname
+                        called_as(f.lua)
                     )));
                 }
                 len += f.pad(len, &item, size) + size;

@@ -591,9 +591,13 @@ impl Stream {
             if limit > 0 && deleted + count > limit {
                 break;
             }
+            // MINID needs the node's last id, so its entries; decoded once, for the exact
+            // step below too.
+            let mut decoded = None;
             let remove_node = match trim {
                 Trim::MaxLen(max) => self.length - count >= max,
-                Trim::MinId(min) => NodeScan::all(lp, master)
+                Trim::MinId(min) => decoded
+                    .insert(NodeScan::all(lp, master))
                     .1
                     .last()
                     .is_none_or(|e| e.id < min),
@@ -607,7 +611,7 @@ impl Stream {
             if approx {
                 break;
             }
-            let (scan, entries) = NodeScan::all(lp, master);
+            let (scan, entries) = decoded.unwrap_or_else(|| NodeScan::all(lp, master));
             let mut marks = Vec::new();
             let mut length = self.length;
             for e in &entries {
