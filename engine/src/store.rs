@@ -117,31 +117,24 @@ impl Store {
         })
     }
 
-    /// Locks one shard for background work (cron), waiting in 10 ms slices while
-    /// `keep_waiting()` holds: a worker's cron never sits behind a script that has run past
-    /// busy-reply-threshold, so the worker keeps answering its clients (BUSY).
-    pub fn lock_one_while(
+    /// Locks one shard for background work (cron), waiting at most `wait`: a shard held longer
+    /// (by a script, a transaction) is skipped this time. A worker's cron runs on the worker's
+    /// own thread, so waiting behind another worker's long script would stall every client of
+    /// this worker too.
+    pub fn lock_one_within(
         &self,
         shard: usize,
-        keep_waiting: impl Fn() -> bool,
+        wait: std::time::Duration,
     ) -> Option<LockedShards<'_>> {
-        loop {
-            if let Some(guard) =
-                self.shards[shard].try_lock_for(std::time::Duration::from_millis(10))
-            {
-                let mut guards = SmallVec::new();
-                guards.push((shard as u16, self.checked(shard, guard)));
-                return Some(LockedShards {
-                    store: self,
-                    guards,
-                    all: false,
-                    routed: [(0, 0); 2],
-                });
-            }
-            if !keep_waiting() {
-                return None;
-            }
-        }
+        let guard = self.shards[shard].try_lock_for(wait)?;
+        let mut guards = SmallVec::new();
+        guards.push((shard as u16, self.checked(shard, guard)));
+        Some(LockedShards {
+            store: self,
+            guards,
+            all: false,
+            routed: [(0, 0); 2],
+        })
     }
 
     /// Locks the given shards (any order, duplicates allowed) in ascending order.

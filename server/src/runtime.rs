@@ -212,11 +212,10 @@ async fn cron(index: usize, shared: &'static Shared) {
     }
 }
 
-/// False while a script runs past busy-reply-threshold: cron work then skips its tick rather
-/// than wait behind the script's shard locks.
-fn no_busy_script() -> bool {
-    usher_lua::engine::BUSY_SCRIPTS.load(std::sync::atomic::Ordering::Relaxed) == 0
-}
+/// How long cron waits for a shard lock before it leaves that shard to its next tick. Commands
+/// hold a shard for microseconds; one held longer is a script or a transaction, and cron runs
+/// on its worker's thread, whose clients would wait with it.
+const CRON_LOCK_WAIT: Duration = Duration::from_millis(2);
 
 /// Expires due keys of the shards this worker owns, in small locked batches, within `budget`.
 fn active_expire(index: usize, threads: usize, shared: &Shared, budget: Duration) {
@@ -231,12 +230,12 @@ fn active_expire(index: usize, threads: usize, shared: &Shared, budget: Duration
     let hot = shared.hot();
     let notify_expired = hot.engine.notify_classes & keyspace_events::EXPIRED != 0;
     let mut events = Vec::new();
-    for shard in (index..shared.store.shard_count()).step_by(threads) {
+    'shards: for shard in (index..shared.store.shard_count()).step_by(threads) {
         for db in 0..shared.store.databases() {
             loop {
                 let now = unix_ms();
-                let Some(mut locked) = shared.store.lock_one_while(shard, no_busy_script) else {
-                    return;
+                let Some(mut locked) = shared.store.lock_one_within(shard, CRON_LOCK_WAIT) else {
+                    continue 'shards;
                 };
                 let target = locked.iter_mut().next().expect("one shard");
                 let mut expired_keys: Vec<Vec<u8>> = Vec::new();
@@ -281,8 +280,8 @@ fn run_queue_policies(index: usize, threads: usize, shared: &Shared) {
     let hot = shared.hot();
     for shard in (index..shared.store.shard_count()).step_by(threads) {
         let queues = {
-            let Some(mut locked) = shared.store.lock_one_while(shard, no_busy_script) else {
-                return;
+            let Some(mut locked) = shared.store.lock_one_within(shard, CRON_LOCK_WAIT) else {
+                continue;
             };
             let target = locked.iter_mut().next().expect("one shard");
             target.queues.policy_queues()
@@ -301,8 +300,8 @@ fn run_queue_policies(index: usize, threads: usize, shared: &Shared) {
             }
             let mut effects = Effects::default();
             {
-                let Some(mut locked) = shared.store.lock_one_while(shard, no_busy_script) else {
-                    return;
+                let Some(mut locked) = shared.store.lock_one_within(shard, CRON_LOCK_WAIT) else {
+                    break;
                 };
                 let mut ctx = ExecCtx {
                     shards: &mut locked,

@@ -1198,6 +1198,58 @@ fn new_connections_avoid_a_worker_busy_with_a_script() {
     }
 }
 
+/// A worker's cron (active expiry, the queue policies' tick) runs on the worker's own thread.
+/// It must not wait for a shard that another worker's script holds, or every client of its
+/// worker waits with it: with two shards, one of the two keys below lies in the share of the
+/// cron of the worker that does not run the script.
+#[test]
+fn a_script_on_one_worker_never_stalls_the_clients_of_another() {
+    let usher = Server::usher(&["--threads", "2", "--shards", "2"]);
+    let port = usher.port;
+    let key_on = |shard: u16| {
+        (0..)
+            .map(|i| format!("k{i}"))
+            .find(|k| (usher_tests::crc16(k.as_bytes()) & 0x3FFF) % 2 == shard)
+            .expect("a key")
+    };
+    let spin = "local t0 = redis.call('TIME') \
+        repeat local t = redis.call('TIME') \
+        until (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > tonumber(ARGV[1]) \
+        return redis.call('EXISTS', KEYS[1])";
+    for key in [key_on(0), key_on(1)] {
+        let slowest_ping = |spin_us: &str| {
+            std::thread::scope(|scope| {
+                let script = scope.spawn(|| {
+                    let mut c = Client::connect(port).expect("connect");
+                    c.call(&["EVAL", spin, "1", &key, spin_us])
+                });
+                std::thread::sleep(Duration::from_millis(100));
+                // The script's worker has been busy for over 20 ms: this goes to the other.
+                let mut other = Client::connect(port).expect("connect");
+                let mut slowest = Duration::ZERO;
+                for _ in 0..6 {
+                    let started = Instant::now();
+                    assert!(other.call(&["PING"]).is_simple("PONG"));
+                    slowest = slowest.max(started.elapsed());
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                assert_eq!(script.join().expect("script"), Reply::Int(0));
+                slowest
+            })
+        };
+        // Each cron tick (10 a second) would have waited out the script's remaining 300 ms or
+        // more; a loaded machine's one slow answer is asked again before it counts.
+        let slowest = slowest_ping("700000");
+        if slowest >= Duration::from_millis(150) {
+            let again = slowest_ping("700000");
+            assert!(
+                again < Duration::from_millis(150),
+                "PING on the other worker waited {slowest:?}, then {again:?}, while a script held {key}"
+            );
+        }
+    }
+}
+
 #[test]
 fn with_one_thread_a_runaway_script_is_stopped_from_a_new_connection() {
     // The one worker is stuck in the script: new connections go to the spare worker, where

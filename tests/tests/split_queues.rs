@@ -543,9 +543,14 @@ fn hand_writes_to_sub_queues_wait_for_the_lines_queue_shard() {
             took >= Duration::from_millis(200),
             "ZADD {sub} did not wait: {took:?}"
         );
-        let (took, r) = hold_queue_shard(&|o| o.call(&["ZCARD", sub]));
-        assert!(r.int() > 0);
-        if took >= Duration::from_millis(200) {
+        // A read that really waits for the script waits every time: one slow answer on a
+        // loaded machine is asked again before it counts.
+        let read_waits = || {
+            let (took, r) = hold_queue_shard(&|o| o.call(&["ZCARD", sub]));
+            assert!(r.int() > 0);
+            took >= Duration::from_millis(200)
+        };
+        if read_waits() && read_waits() {
             reads_waited.push(sub);
         }
     }
