@@ -19,9 +19,13 @@
 # Usage: bench/scripts/replication_cost.sh [--rounds 3] [--n1 100000] [--n16 500000]
 #                                          [--configs "usher-t1 usher redis"]
 #                                          [--tests "set enter"] [--out file.csv]
-#                                          [--baseline BIN]
+#                                          [--baseline BIN] [--pin]
 # --baseline adds configs "base-t1" and "base": an older usher build, measured in the same
 # rounds, for before/after numbers under the same load.
+# --pin runs the primary alone on CPU 0 and the replica and redis-benchmark on CPU 1
+# (taskset), in both modes: the primary's CPU-seconds are then its own work, not the cost of
+# being switched out for a replica that, on a production deployment, runs on another machine.
+# Two CPUs at least.
 # Env:   USHER_BIN (default target/release/usher), REDIS_SERVER (default redis-server)
 set -euo pipefail
 
@@ -32,6 +36,7 @@ configs="usher-t1 usher redis"
 tests="set enter"
 out=""
 baseline=""
+pin=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) rounds="$2"; shift 2 ;;
@@ -41,6 +46,7 @@ while [ $# -gt 0 ]; do
     --tests) tests="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
     --baseline) baseline="$2"; configs="$configs base-t1 base"; shift 2 ;;
+    --pin) pin=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -52,6 +58,17 @@ redis_bin=${REDIS_SERVER:-redis-server}
 command -v redis-benchmark >/dev/null || { echo "redis-benchmark not found" >&2; exit 1; }
 
 . "$root/bench/scripts/lib.sh"
+# on_cpu primary|other CMD...: execs CMD, pinned with --pin. Only ever in a subshell (`&`,
+# `$(...)`): the exec keeps `$!` the server's own pid, whose CPU time is read.
+on_cpu() {
+  local where=$1; shift
+  if [ "$pin" = 1 ]; then
+    if [ "$where" = primary ]; then exec taskset -c 0 "$@"; else exec taskset -c 1 "$@"; fi
+  else
+    exec "$@"
+  fi
+}
+if [ "$pin" = 1 ] && [ "$(nproc)" -lt 2 ]; then echo "--pin needs two CPUs" >&2; exit 1; fi
 hz=$(getconf CLK_TCK)
 info_field() { # port field
   { redis-cli -p "$1" info replication 2>/dev/null || true; } | tr -d '\r' | awk -F: -v f="$2" '$1==f {print $2}'
@@ -77,19 +94,20 @@ wait_ready() { # port
 }
 
 start() { # kind(usher|base|redis) port dir threads(empty: default) [primary-port] -> echoes pid
-  local kind=$1 port=$2 dir=$3 threads=$4 primary=${5:-} bin=$usher_bin
+  local kind=$1 port=$2 dir=$3 threads=$4 primary=${5:-} bin=$usher_bin where=primary
+  [ -n "$primary" ] && where=other
   mkdir -p "$dir"
   [ "$kind" = base ] && bin=$baseline
   if [ "$kind" != redis ]; then
     local args=(--port "$port" --save "" --appendonly no --loglevel warning --dir "$dir")
     [ -n "$threads" ] && args+=(--threads "$threads")
     [ -n "$primary" ] && args+=(--replicaof 127.0.0.1 "$primary")
-    "$bin" "${args[@]}" >"$dir/log" 2>&1 &
+    on_cpu "$where" "$bin" "${args[@]}" >"$dir/log" 2>&1 &
   else
     local args=(--port "$port" --save "" --appendonly no --loglevel warning --dir "$dir"
       --repl-diskless-sync-delay 0)
     [ -n "$primary" ] && args+=(--replicaof 127.0.0.1 "$primary")
-    "$redis_bin" "${args[@]}" >"$dir/log" 2>&1 &
+    on_cpu "$where" "$redis_bin" "${args[@]}" >"$dir/log" 2>&1 &
   fi
   echo $!
 }
@@ -111,13 +129,13 @@ bench() { # cfg port test P n -> echoes rps
   local cfg=$1 port=$2 t=$3 p=$4 n=$5 line
   local common=(-p "$port" -q -c 50 -P "$p" -n "$n")
   case "$t" in
-    set) line=$(redis-benchmark "${common[@]}" -r 1000000 -t set 2>/dev/null) ;;
+    set) line=$(on_cpu other redis-benchmark "${common[@]}" -r 1000000 -t set 2>/dev/null) ;;
     enter)
       if [ "$cfg" = redis ]; then
-        line=$(redis-benchmark "${common[@]}" -r 10000000 EVALSHA "$enter_sha" 2 'queue:{b}' \
+        line=$(on_cpu other redis-benchmark "${common[@]}" -r 10000000 EVALSHA "$enter_sha" 2 'queue:{b}' \
           'active:{b}' 'user:__rand_int__' 1795000000000 2>/dev/null)
       else
-        line=$(redis-benchmark "${common[@]}" -r 10000000 ENTER 'queue:{b}' 'active:{b}' \
+        line=$(on_cpu other redis-benchmark "${common[@]}" -r 10000000 ENTER 'queue:{b}' 'active:{b}' \
           'user:__rand_int__' 2>/dev/null)
       fi ;;
   esac
@@ -177,7 +195,7 @@ stop() { # pids: each is sent SIGTERM and waited for (they are not this shell's 
   done
 }
 
-echo "replication cost: $rounds rounds, configs: $configs, tests: $tests, -n $n1 (P1) / $n16 (P16)"
+echo "replication cost: $rounds rounds, configs: $configs, tests: $tests, -n $n1 (P1) / $n16 (P16), pinned: $pin"
 for round in $(seq "$rounds"); do
   if [ $((round % 2)) = 1 ]; then modes="none replica"; else modes="replica none"; fi
   for cfg in $configs; do
