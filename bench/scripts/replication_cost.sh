@@ -22,8 +22,8 @@
 #                                          [--baseline BIN] [--pin]
 # --baseline adds configs "base-t1" and "base": an older usher build, measured in the same
 # rounds, for before/after numbers under the same load.
-# --pin runs the primary alone on CPU 0 and the replica and redis-benchmark on CPU 1
-# (taskset), in both modes: the primary's CPU-seconds are then its own work, not the cost of
+# --pin runs the primary alone on CPU 0 and the replica (at nice 19) and redis-benchmark on
+# CPU 1 (taskset), in both modes: the primary's CPU-seconds are then its own work, not the cost of
 # being switched out for a replica that, on a production deployment, runs on another machine.
 # Two CPUs at least.
 # Env:   USHER_BIN (default target/release/usher), REDIS_SERVER (default redis-server)
@@ -58,12 +58,18 @@ redis_bin=${REDIS_SERVER:-redis-server}
 command -v redis-benchmark >/dev/null || { echo "redis-benchmark not found" >&2; exit 1; }
 
 . "$root/bench/scripts/lib.sh"
-# on_cpu primary|other CMD...: execs CMD, pinned with --pin. Only ever in a subshell (`&`,
+# on_cpu primary|replica|other CMD...: execs CMD, pinned with --pin. Only ever in a subshell (`&`,
 # `$(...)`): the exec keeps `$!` the server's own pid, whose CPU time is read.
 on_cpu() {
   local where=$1; shift
   if [ "$pin" = 1 ]; then
-    if [ "$where" = primary ]; then exec taskset -c 0 "$@"; else exec taskset -c 1 "$@"; fi
+    case "$where" in
+      primary) exec taskset -c 0 "$@" ;;
+      # The replica yields its CPU to the client: sharing it evenly would slow the client,
+      # and a slower client sends the primary smaller batches, which cost more per request.
+      replica) exec nice -n 19 taskset -c 1 "$@" ;;
+      *) exec taskset -c 1 "$@" ;;
+    esac
   else
     exec "$@"
   fi
@@ -95,7 +101,7 @@ wait_ready() { # port
 
 start() { # kind(usher|base|redis) port dir threads(empty: default) [primary-port] -> echoes pid
   local kind=$1 port=$2 dir=$3 threads=$4 primary=${5:-} bin=$usher_bin where=primary
-  [ -n "$primary" ] && where=other
+  [ -n "$primary" ] && where=replica
   mkdir -p "$dir"
   [ "$kind" = base ] && bin=$baseline
   if [ "$kind" != redis ]; then

@@ -3,11 +3,12 @@
 //! `encode_number_precision`, `encode_keep_buffer`, `encode_invalid_numbers`,
 //! `decode_invalid_numbers`), with the C's validation, errors and return values.
 //!
-//! As in Redis, a setting outlives the script that made it: Redis keeps it in its one Lua
-//! state for EVAL scripts until `SCRIPT FLUSH` rebuilds the state. usher has a state per
-//! worker thread, so the settings are kept once for the server instead, read by every
-//! thread's `cjson` and put back to the defaults by `SCRIPT FLUSH` (`cache::ScriptCache::flush`).
-//! Functions share them (Redis gives functions a state, and settings, of their own).
+//! As in Redis, a setting outlives the script that made it: Redis keeps it in its Lua state
+//! for EVAL scripts until `SCRIPT FLUSH` rebuilds the state. usher has a state per worker
+//! thread, so the settings are kept once for the server instead, read by every thread's
+//! `cjson` and put back to the defaults by `SCRIPT FLUSH` (`cache::ScriptCache::flush`).
+//! Functions run in a Lua state of their own in Redis, so they have settings of their own
+//! too ([`Realm`]), which nothing resets: `FUNCTION FLUSH` keeps Redis's functions state.
 
 use mlua::ffi;
 use parking_lot::Mutex;
@@ -43,43 +44,64 @@ const DEFAULT: Config = Config {
     decode_invalid_numbers: true,
 };
 
-static CONFIG: Mutex<Config> = Mutex::new(DEFAULT);
-
-/// Bumped under `CONFIG`'s lock by every change: `cjson.encode` and `decode` run in every
-/// script that answers JSON, so each thread keeps the settings it last read and takes the
-/// lock only after a change (one atomic load per call otherwise).
-static VERSION: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    static SEEN: Cell<(u64, Config)> = const { Cell::new((0, DEFAULT)) };
+/// Whose settings a call reads and changes: Redis's EVAL scripts and its functions each have
+/// a Lua state, and so a lua-cjson configuration, of their own.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Realm {
+    Scripts = 0,
+    Functions = 1,
 }
 
-/// The server's settings.
+static CONFIG: [Mutex<Config>; 2] = [Mutex::new(DEFAULT), Mutex::new(DEFAULT)];
+
+/// Bumped under its realm's lock by every change: `cjson.encode` and `decode` run in every
+/// script that answers JSON, so each thread keeps the settings it last read and takes the
+/// lock only after a change (one atomic load per call otherwise).
+static VERSION: [AtomicU64; 2] = [AtomicU64::new(0), AtomicU64::new(0)];
+
+thread_local! {
+    static SEEN: [Cell<(u64, Config)>; 2] =
+        const { [Cell::new((0, DEFAULT)), Cell::new((0, DEFAULT))] };
+    /// The realm of what this thread runs now (set by the engine before each run).
+    static REALM: Cell<Realm> = const { Cell::new(Realm::Scripts) };
+}
+
+/// Called by the engine before it runs a script or a function on this thread.
+pub fn enter(realm: Realm) {
+    REALM.with(|r| r.set(realm));
+}
+
+/// The settings of the realm running on this thread.
 pub fn get() -> Config {
-    let now = VERSION.load(Ordering::Acquire);
+    let realm = REALM.with(Cell::get) as usize;
+    let now = VERSION[realm].load(Ordering::Acquire);
     SEEN.with(|seen| {
-        let (at, cfg) = seen.get();
+        let (at, cfg) = seen[realm].get();
         if at == now {
             return cfg;
         }
         let fresh = {
-            let cfg = CONFIG.lock();
-            (VERSION.load(Ordering::Acquire), *cfg)
+            let cfg = CONFIG[realm].lock();
+            (VERSION[realm].load(Ordering::Acquire), *cfg)
         };
-        seen.set(fresh);
+        seen[realm].set(fresh);
         fresh.1
     })
 }
 
-/// Back to lua-cjson's defaults (`SCRIPT FLUSH`, as a new Lua state in Redis).
+/// The scripts' settings back to lua-cjson's defaults (`SCRIPT FLUSH`, as a new Lua state in
+/// Redis; the functions' stay).
 pub fn reset() {
-    update(|c| *c = DEFAULT);
+    let mut cfg = CONFIG[Realm::Scripts as usize].lock();
+    *cfg = DEFAULT;
+    VERSION[Realm::Scripts as usize].fetch_add(1, Ordering::AcqRel);
 }
 
 fn update(f: impl FnOnce(&mut Config)) {
-    let mut cfg = CONFIG.lock();
+    let realm = REALM.with(Cell::get) as usize;
+    let mut cfg = CONFIG[realm].lock();
     f(&mut cfg);
-    VERSION.fetch_add(1, Ordering::AcqRel);
+    VERSION[realm].fetch_add(1, Ordering::AcqRel);
 }
 
 /// `json_arg_init`: at most `n` arguments, padded with nil to `n`.

@@ -693,6 +693,11 @@ impl Engine {
         ctx.running
             .is_function
             .store(is_function, Ordering::Relaxed);
+        crate::cjson_config::enter(if is_function {
+            crate::cjson_config::Realm::Functions
+        } else {
+            crate::cjson_config::Realm::Scripts
+        });
         ctx.running.active.store(true, Ordering::Release);
         // The run itself goes through the C API: KEYS/ARGV built in place, the function
         // called under Redis's error handler, its result written straight to `out`.

@@ -1283,6 +1283,52 @@ fn with_one_thread_a_runaway_script_is_stopped_from_a_new_connection() {
     }
 }
 
+/// EVAL scripts and functions run in separate Lua states in Redis, so each keeps its own
+/// `cjson` settings: a function's change is not seen by scripts nor a script's by functions,
+/// SCRIPT FLUSH resets only the scripts', and FUNCTION FLUSH resets nothing.
+#[test]
+fn functions_keep_cjson_settings_of_their_own() {
+    let usher = Server::usher(&["--threads", "2"]);
+    let redis = Server::redis(&[]);
+    let mut d = Differ::new(&usher, &redis);
+    let encode = "local t = {} t[1] = 1 t[20] = 20 \
+        local ok, r = pcall(cjson.encode, t) return tostring(ok) .. ':' .. tostring(r)";
+    let lib = format!(
+        "#!lua name=lib\n\
+         redis.register_function('setsparse', function(k, a) \
+             return tostring(cjson.encode_sparse_array(true)) end)\n\
+         redis.register_function('enc', function(k, a) {encode} end)"
+    );
+    let only_enc =
+        format!("#!lua name=lib\nredis.register_function('enc', function(k, a) {encode} end)");
+    let seq: Vec<Vec<Vec<u8>>> = [
+        &["FUNCTION", "LOAD", &lib][..],
+        &["FCALL", "enc", "0"],
+        &["EVAL", "cjson.encode_sparse_array(true) return 1", "0"],
+        &["FCALL", "enc", "0"],
+        &["EVAL", encode, "0"],
+        &["FCALL", "setsparse", "0"],
+        &["FCALL", "enc", "0"],
+        &["FUNCTION", "FLUSH"],
+        &["FUNCTION", "LOAD", &only_enc],
+        &["FCALL", "enc", "0"],
+        &["SCRIPT", "FLUSH"],
+        &["FCALL", "enc", "0"],
+        &["EVAL", encode, "0"],
+    ]
+    .iter()
+    .map(|a| argv(a))
+    .collect();
+    d.run_all(&seq, 0);
+    // The functions' setting holds on every thread: each connection may land on another.
+    for _ in 0..4 {
+        assert_eq!(
+            usher.client().call(&["FCALL", "enc", "0"]),
+            Reply::bulk("true:{\"1\":1,\"20\":20}")
+        );
+    }
+}
+
 /// FUNCTION LOAD / FCALL / FCALL_RO / DELETE / FLUSH / STATS answer as Redis's do; functions
 /// run on every thread (each Lua state loads the library on first call).
 #[test]
