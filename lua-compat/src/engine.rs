@@ -272,8 +272,10 @@ for _, name in ipairs({'os', 'io', 'debug', 'require', 'loadfile', 'dofile', 'pr
   _G[name] = nil
 end
 
--- The environment a library's code loads in: `redis` is the loading API
--- (register_function, log, ...), everything else reads through to the globals.
+-- The environment a library's code loads in. While it loads, `redis` (the loading API:
+-- register_function, log, ...) is its only global, as in Redis 7.0, whose library globals
+-- hold nothing else (not even `string` or `pairs`); its functions, run later, read through
+-- to the globals.
 local function load_env(base, loading_redis)
   local state = {loading = true}
   raw_setmetatable(loading_redis, {__index = function(_, k)
@@ -281,7 +283,10 @@ local function load_env(base, loading_redis)
   end})
   return raw_setmetatable({}, {
     __index = function(_, k)
-      if k == 'redis' and state.loading then return loading_redis end
+      if state.loading then
+        if k == 'redis' then return loading_redis end
+        error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+      end
       -- EVAL's KEYS and ARGV live in the shared globals; a function has no such globals.
       local v = k ~= 'KEYS' and k ~= 'ARGV' and rawget(base, k) or nil
       if v == nil then
@@ -786,7 +791,6 @@ impl Engine {
                 "LOG_VERBOSE",
                 "LOG_NOTICE",
                 "LOG_WARNING",
-                "setresp",
                 "REDIS_VERSION",
                 "REDIS_VERSION_NUM",
             ] {

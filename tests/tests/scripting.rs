@@ -1283,6 +1283,67 @@ fn with_one_thread_a_runaway_script_is_stopped_from_a_new_connection() {
     }
 }
 
+/// A library's code loads with `redis` (register_function, log, its levels, the version) as its
+/// only global, as in Redis 7.0: anything else, `string` and `pairs` included, is refused at
+/// FUNCTION LOAD, while the functions it registers see every global when they run.
+#[test]
+fn library_code_loads_with_only_the_loading_api() {
+    let usher = Server::usher(&[]);
+    let redis = Server::redis(&[]);
+    let mut d = Differ::new(&usher, &redis);
+    let at_load = [
+        "string.rep('a', 2)",
+        "type(1)",
+        "pairs({})",
+        "redis.call('ping')",
+        "redis.pcall",
+        "redis.setresp(3)",
+        "redis.sha1hex('a')",
+        "redis.log(redis.LOG_NOTICE, 'loading')",
+        "redis.LOG_DEBUG + redis.LOG_VERBOSE + redis.LOG_WARNING",
+        "redis.REDIS_VERSION .. redis.REDIS_VERSION_NUM",
+        "redis.register_function",
+        "('a'):rep(2)",
+        "KEYS",
+        "ARGV",
+        "cjson",
+        "cmsgpack",
+        "bit",
+        "struct",
+        "math",
+        "table",
+        "_G",
+        "pcall(function() end)",
+        "loadstring('return 1')",
+        "unpack({1})",
+        "error('boom')",
+        "os",
+    ];
+    let mut seq: Vec<Vec<Vec<u8>>> = Vec::new();
+    for expr in at_load {
+        let code = format!(
+            "#!lua name=probe\nlocal x = {expr}\n\
+             redis.register_function('probe_f', function() return 1 end)"
+        );
+        seq.push(argv(&["FUNCTION", "LOAD", "REPLACE", &code]));
+    }
+    for code in [
+        "x = 1\nredis.register_function('f', function() return 1 end)",
+        "redis.register_function('f', function() return type(string) .. type(redis.call) end)",
+        "local function helper() return string.rep('a', 2) end\n\
+         redis.register_function('f', function() return helper() end)",
+    ] {
+        seq.push(argv(&[
+            "FUNCTION",
+            "LOAD",
+            "REPLACE",
+            &format!("#!lua name=p2\n{code}"),
+        ]));
+        seq.push(argv(&["FCALL", "f", "0"]));
+    }
+    d.run_all(&seq, 0);
+}
+
 /// EVAL scripts and functions run in separate Lua states in Redis, so each keeps its own
 /// `cjson` settings: a function's change is not seen by scripts nor a script's by functions,
 /// SCRIPT FLUSH resets only the scripts', and FUNCTION FLUSH resets nothing.
