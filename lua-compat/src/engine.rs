@@ -28,7 +28,7 @@ use std::ptr::NonNull;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use usher_protocol::{Argv, OwnedArgv, Protocol, ReplySink};
 
 /// Memory one worker's Lua state may use; past it a script fails with a clear error.
@@ -198,6 +198,9 @@ struct RunCtx {
     /// only once the script turns busy, so a run that ends in time copies nothing. They point
     /// into `run_function`'s caller and are cleared before it returns (as `host`).
     caller: Cell<Option<(NonNull<str>, Argv<'static>)>>,
+    /// Set while a library's code loads: when its load must end (far away when it has no
+    /// limit). A load is never a busy script: the hook checks only this and shutdown.
+    load_deadline: Cell<Option<Instant>>,
 }
 
 const PRELUDE: &str = r#"
@@ -458,6 +461,7 @@ impl Engine {
             rand: Rc::new(Cell::new(Rand48::initial())),
             started: Cell::new(Instant::now()),
             busy_ms: Cell::new(5000),
+            load_deadline: Cell::new(None),
             killed: Cell::new(false),
             running,
             caller: Cell::new(None),
@@ -759,11 +763,28 @@ impl Engine {
     /// Loads a library's code (`#!lua name=lib` ...) in this state: runs it once with
     /// `redis.register_function` available and returns the library's name and functions.
     /// Errors are worded as Redis's `FUNCTION LOAD` words them.
+    ///
+    /// `timeout` bounds the load as Redis's `FUNCTION LOAD` does (500 ms, `ERR FUNCTION LOAD
+    /// timeout`); None for a library already accepted (loaded again on another thread, or from
+    /// a file, a payload or the primary, where Redis sets no limit either).
     pub fn load_library(
         &mut self,
         code: &[u8],
+        timeout: Option<Duration>,
     ) -> Result<(String, Vec<(FunctionDef, Function)>), String> {
         let name = library_name(code)?;
+        let now = Instant::now();
+        // A year stands for "no limit": the hook then only keeps the load from being
+        // counted as a busy script, whose stale start time would otherwise mark it busy.
+        let deadline = now + timeout.unwrap_or(Duration::from_secs(365 * 24 * 3600));
+        self.ctx.load_deadline.set(Some(deadline));
+        struct Loaded<'a>(&'a RunCtx);
+        impl Drop for Loaded<'_> {
+            fn drop(&mut self) {
+                self.0.load_deadline.set(None);
+            }
+        }
+        let _loading = Loaded(&self.ctx);
         let lua = &self.lua;
         let registered: Rc<RefCell<Vec<(FunctionDef, Function)>>> = Rc::default();
         let loading = lua.create_table().map_err(|e| e.to_string())?;
@@ -772,11 +793,11 @@ impl Engine {
             .create_function(move |_, args: MultiValue| {
                 let def = parse_registration(args)?;
                 let mut reg = reg.borrow_mut();
+                // Within a library names are compared exactly (Redis lets one hold `f` and `F`).
                 if reg.iter().any(|(d, _)| d.name == def.0.name) {
-                    return Err(mlua::Error::runtime(format!(
-                        "-ERR Function {} already exists",
-                        def.0.name
-                    )));
+                    return Err(mlua::Error::runtime(
+                        "-ERR Function already exists in the library",
+                    ));
                 }
                 reg.push(def);
                 Ok(())
@@ -846,7 +867,7 @@ impl Engine {
             .get(&lib.name)
             .is_some_and(|(generation, _)| *generation == lib.generation);
         if !fresh {
-            let (_, functions) = self.load_library(&lib.code)?;
+            let (_, functions) = self.load_library(&lib.code, None)?;
             let mut map = HashMap::with_capacity(functions.len());
             for (d, f) in functions {
                 map.insert(d.name, anchor(&self.lua, f).map_err(|e| root_message(&e))?);
@@ -915,47 +936,93 @@ pub fn library_name(code: &[u8]) -> Result<String, String> {
 /// callback=..., flags={...}, description=...}`.
 fn parse_registration(args: MultiValue) -> mlua::Result<(FunctionDef, Function)> {
     let bad = |m: &str| mlua::Error::runtime(format!("-ERR {m}"));
-    let (name, callback, flags, description) = match args.len() {
+    // `luaGetStringSds`: a string, or a number taken as its text (`lua_isstring`).
+    let text = |v: &Value| match v {
+        Value::String(s) => Some(s.to_string_lossy()),
+        // As Lua 5.1's `lua_tolstring` prints a number (`%.14g`).
+        Value::Integer(i) => Some(crate::cjson::fmt_g14(*i as f64)),
+        Value::Number(n) => Some(crate::cjson::fmt_g14(*n)),
+        _ => None,
+    };
+    let mut flags: Option<Table> = None;
+    let mut description: Option<String> = None;
+    let (name, callback) = match args.len() {
         1 => {
             let Some(Value::Table(t)) = args.front() else {
                 return Err(bad("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments)."));
             };
-            let name: Option<String> = t.raw_get("function_name")?;
-            let callback: Option<Function> = t.raw_get("callback")?;
-            let flags: Option<Table> = t.raw_get("flags")?;
-            let description: Option<String> = t.raw_get("description")?;
-            (name, callback, flags, description)
+            // `luaRegisterFunctionReadNamedArgs`: keys in the table's own order, each checked
+            // as it comes, names without regard to case.
+            let (mut name, mut callback) = (None, None);
+            for pair in t.clone().pairs::<Value, Value>() {
+                let (k, v) = pair?;
+                let Some(key) = text(&k) else {
+                    return Err(bad(
+                        "named argument key given to redis.register_function is not a string",
+                    ));
+                };
+                match key.to_ascii_lowercase().as_str() {
+                    "function_name" => {
+                        name = Some(text(&v).ok_or_else(|| {
+                            bad("function_name argument given to redis.register_function must be a string")
+                        })?);
+                    }
+                    "description" => {
+                        description = Some(text(&v).ok_or_else(|| {
+                            bad("description argument given to redis.register_function must be a string")
+                        })?);
+                    }
+                    "callback" => match v {
+                        Value::Function(f) => callback = Some(f),
+                        _ => {
+                            return Err(bad(
+                                "callback argument given to redis.register_function must be a function",
+                            ))
+                        }
+                    },
+                    "flags" => match v {
+                        Value::Table(f) => flags = Some(f),
+                        _ => return Err(bad("flags argument to redis.register_function must be a table representing function flags")),
+                    },
+                    _ => return Err(bad("unknown argument given to redis.register_function")),
+                }
+            }
+            let name = name
+                .ok_or_else(|| bad("redis.register_function must get a function name argument"))?;
+            let callback = callback
+                .ok_or_else(|| bad("redis.register_function must get a callback argument"))?;
+            (name, callback)
         }
         2 => {
-            let name = match &args[0] {
-                Value::String(s) => Some(s.to_string_lossy()),
-                _ => None,
+            let name = text(&args[0])
+                .ok_or_else(|| bad("first argument to redis.register_function must be a string"))?;
+            let Value::Function(callback) = &args[1] else {
+                return Err(bad(
+                    "second argument to redis.register_function must be a function",
+                ));
             };
-            let callback = match &args[1] {
-                Value::Function(f) => Some(f.clone()),
-                _ => None,
-            };
-            (name, callback, None, None)
+            (name, callback.clone())
         }
         _ => return Err(bad("wrong number of arguments to redis.register_function")),
     };
-    let name = name.ok_or_else(|| {
-        bad("function_name argument given to redis.register_function must be a string")
-    })?;
     if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Err(bad("Function names can only contain letters, numbers, or underscores(_) and must be at least one character long"));
+        // Redis 7.0 says "Library" here, for a function's name too.
+        return Err(bad("Library names can only contain letters, numbers, or underscores(_) and must be at least one character long"));
     }
-    let callback = callback.ok_or_else(|| {
-        bad("callback argument given to redis.register_function must be a function")
-    })?;
     let mut f = ScriptFlags {
         declared: true,
         ..ScriptFlags::default()
     };
     if let Some(flags) = flags {
-        for v in flags.sequence_values::<String>() {
-            let v = v?;
-            if !f.set(&v) {
+        // `luaRegisterFunctionReadFlags`: flags[1], flags[2], ... up to the first nil, each a
+        // flag's name without regard to case.
+        for i in 1.. {
+            let v: Value = flags.get(i)?;
+            if v.is_nil() {
+                break;
+            }
+            let known = text(&v).is_some_and(|name| f.set(&name.to_ascii_lowercase()));
+            if !known {
                 return Err(bad("unknown flag given"));
             }
         }
@@ -1314,6 +1381,17 @@ fn format_error_text(msg: &str, name: &str, place: Option<&str>) -> String {
 }
 
 fn hook(ctx: &RunCtx) -> mlua::Result<VmState> {
+    if let Some(deadline) = ctx.load_deadline.get() {
+        if ABORT_ALL.load(Ordering::Relaxed) {
+            return Err(mlua::Error::runtime(
+                "-ERR Script stopped: the server is shutting down",
+            ));
+        }
+        if Instant::now() >= deadline {
+            return Err(mlua::Error::runtime("-ERR FUNCTION LOAD timeout"));
+        }
+        return Ok(VmState::Continue);
+    }
     let r = &ctx.running;
     if !r.busy.load(Ordering::Relaxed)
         && ctx.started.get().elapsed().as_millis() as u64 >= ctx.busy_ms.get()

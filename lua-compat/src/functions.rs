@@ -42,13 +42,23 @@ pub struct Libraries {
 #[derive(Default, Clone)]
 struct Inner {
     libs: BTreeMap<String, Arc<Library>>,
+    /// Function name, lowercased, to its library: Redis's functions dictionary compares
+    /// names without regard to case (`FCALL F` calls `f`, and two libraries cannot hold `f`
+    /// and `F`), while library names are compared exactly.
     by_function: BTreeMap<String, String>,
+}
+
+/// A function's key in [`Inner::by_function`].
+fn folded(name: &str) -> String {
+    name.to_ascii_lowercase()
 }
 
 impl Inner {
     fn link(&mut self, lib: Arc<Library>) {
         for f in &lib.functions {
-            self.by_function.insert(f.name.clone(), lib.name.clone());
+            self.by_function
+                .entry(folded(&f.name))
+                .or_insert_with(|| lib.name.clone());
         }
         self.libs.insert(lib.name.clone(), lib);
     }
@@ -56,7 +66,7 @@ impl Inner {
     fn unlink(&mut self, name: &str) -> Option<Arc<Library>> {
         let old = self.libs.remove(name)?;
         for f in &old.functions {
-            self.by_function.remove(&f.name);
+            self.by_function.remove(&folded(&f.name));
         }
         Some(old)
     }
@@ -85,7 +95,7 @@ impl Libraries {
             return Err(format!("ERR Library '{}' already exists", lib.name));
         }
         for f in &lib.functions {
-            if let Some(owner) = inner.by_function.get(&f.name) {
+            if let Some(owner) = inner.by_function.get(&folded(&f.name)) {
                 if *owner != lib.name {
                     return Err(format!("ERR Function {} already exists", f.name));
                 }
@@ -114,11 +124,12 @@ impl Libraries {
             }
         }
         if let Some(f) = src
-            .by_function
-            .keys()
-            .find(|f| next.by_function.contains_key(*f))
+            .libs
+            .values()
+            .flat_map(|lib| &lib.functions)
+            .find(|f| next.by_function.contains_key(&folded(&f.name)))
         {
-            return Err(format!("ERR Function {f} already exists"));
+            return Err(format!("ERR Function {} already exists", f.name));
         }
         for lib in src.libs.into_values() {
             next.link(lib);
@@ -144,8 +155,20 @@ impl Libraries {
     /// The library owning function `name`, and the function's definition.
     pub fn function(&self, name: &str) -> Option<(Arc<Library>, FunctionDef)> {
         let inner = self.inner.read();
-        let lib = inner.libs.get(inner.by_function.get(name)?)?.clone();
-        let def = lib.functions.iter().find(|f| f.name == name)?.clone();
+        let lib = inner
+            .libs
+            .get(inner.by_function.get(&folded(name))?)?
+            .clone();
+        let def = lib
+            .functions
+            .iter()
+            .find(|f| f.name == name)
+            .or_else(|| {
+                lib.functions
+                    .iter()
+                    .find(|f| f.name.eq_ignore_ascii_case(name))
+            })?
+            .clone();
         Some((lib, def))
     }
 

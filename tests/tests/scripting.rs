@@ -1344,6 +1344,169 @@ fn library_code_loads_with_only_the_loading_api() {
     d.run_all(&seq, 0);
 }
 
+/// `redis.register_function`'s arguments are read and refused as Redis 7.0's
+/// `luaRegisterFunctionReadArgs` reads them (named arguments in the table's order, names
+/// without regard to case, numbers taken as text, flags up to the first nil), and function
+/// names are found without regard to case across libraries (`FCALL F` calls `f`), as in
+/// Redis's functions dictionary.
+#[test]
+fn register_function_and_function_names_as_redis() {
+    let usher = Server::usher(&[]);
+    let redis = Server::redis(&[]);
+    let mut d = Differ::new(&usher, &redis);
+    let cases: &[(&str, &[&[&str]])] = &[
+        (
+            "redis.register_function('f', function() return redis.register_function('g', function() end) end)",
+            &[&["FCALL", "f", "0"]],
+        ),
+        (
+            "redis.register_function('f', function() return 1 end, 'extra')",
+            &[],
+        ),
+        (
+            "redis.register_function()",
+            &[],
+        ),
+        (
+            "redis.register_function('f')",
+            &[],
+        ),
+        (
+            "redis.register_function(1, function() return 'one' end)",
+            &[&["FCALL", "1", "0"]],
+        ),
+        (
+            "redis.register_function('f', 'notfn')",
+            &[],
+        ),
+        (
+            "redis.register_function{function_name='f'}",
+            &[],
+        ),
+        (
+            "redis.register_function{callback=function() end}",
+            &[],
+        ),
+        (
+            "redis.register_function{function_name='f', callback=function() return 1 end, flags={'bad'}}",
+            &[],
+        ),
+        (
+            "redis.register_function{function_name='f', callback=function() return 1 end, flags='no-writes'}",
+            &[],
+        ),
+        (
+            "redis.register_function{function_name='f', callback=function() return 1 end, unknown=1}",
+            &[],
+        ),
+        (
+            "redis.register_function{function_name='f', callback=function() return 1 end, description=5}",
+            &[&["FUNCTION", "LIST"]],
+        ),
+        (
+            "redis.register_function{function_name='f', callback=function() return 1 end, flags={'NO-WRITES'}}",
+            &[&["FUNCTION", "LIST"]],
+        ),
+        (
+            "redis.register_function{function_name='f', callback=function() return 1 end, flags={1}}",
+            &[],
+        ),
+        (
+            "redis.register_function{FUNCTION_NAME='f', CallBack=function() return 1 end}",
+            &[&["FCALL", "f", "0"]],
+        ),
+        (
+            "redis.register_function{function_name=5, callback=function() return 1 end, description=7}",
+            &[&["FUNCTION", "LIST"]],
+        ),
+        (
+            "redis.register_function{[1]='x', function_name='f', callback=function() return 1 end}",
+            &[],
+        ),
+        (
+            "redis.register_function{function_name={}, callback=function() return 1 end}",
+            &[],
+        ),
+        (
+            "redis.register_function('bad name!', function() return 1 end)",
+            &[],
+        ),
+        (
+            "redis.register_function('', function() return 1 end)",
+            &[],
+        ),
+        (
+            "redis.register_function('f', function() return 1 end)\nredis.register_function('f', function() return 2 end)",
+            &[],
+        ),
+        (
+            "redis.register_function('f', function() return 1 end)\nredis.register_function('F', function() return 2 end)",
+            &[],
+        ),
+        (
+            "redis.register_function('f', function() return 1 end)",
+            &[&["FCALL", "F", "0"], &["FUNCTION", "LIST", "LIBRARYNAME", "T"], &["FUNCTION", "LIST", "LIBRARYNAME"], &["FUNCTION", "LIST", "LIBRARYNAME", "*", "WITHCODE", "WITHCODE"], &["FUNCTION", "DELETE", "T"], &["FUNCTION", "LOAD", "#!lua name=other\nredis.register_function('F', function() return 2 end)"]],
+        ),
+        (
+            "redis.register_function('f', function() error({err='my error'}) end)",
+            &[&["FCALL", "f", "0"]],
+        ),
+        (
+            "redis.register_function('f', function() return redis.call('nosuch') end)",
+            &[&["FCALL", "F", "0"]],
+        ),
+    ];
+    let mut seq: Vec<Vec<Vec<u8>>> = Vec::new();
+    for (code, then) in cases {
+        seq.push(argv(&["FUNCTION", "FLUSH"]));
+        seq.push(argv(&[
+            "FUNCTION",
+            "LOAD",
+            &format!("#!lua name=t\n{code}"),
+        ]));
+        seq.extend(then.iter().map(|c| argv(c)));
+    }
+    d.run_all(&seq, 0);
+}
+
+/// FUNCTION LOAD bounds a library's code to Redis's 500 ms (`ERR FUNCTION LOAD timeout`), and
+/// a load is never taken for a busy script. Before, code that looped forever hung its worker
+/// for good, and a load that ran 10,000 instructions or more, longer than
+/// busy-reply-threshold after the thread's last script started, left the server answering
+/// every client BUSY.
+#[test]
+fn a_library_load_is_bounded_and_never_a_busy_script() {
+    let usher = Server::usher(&["--busy-reply-threshold", "100"]);
+    let redis = Server::redis(&["--busy-reply-threshold", "100"]);
+    let mut d = Differ::new(&usher, &redis);
+    d.run_all(&[argv(&["EVAL", "return 1", "0"])], 0);
+    // The last script started longer ago than the threshold.
+    std::thread::sleep(Duration::from_millis(300));
+    let seq: Vec<Vec<Vec<u8>>> = [
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=slow\nlocal i = 0\nwhile i < 1000000 do i = i + 1 end\n\
+             redis.register_function('f', function() return 1 end)",
+        ][..],
+        &["PING"],
+        &["SET", "a", "b"],
+        &["FCALL", "f", "0"],
+        &["FUNCTION", "LOAD", "#!lua name=forever\nwhile true do end"],
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=forever\nlocal s = ('x'):rep(9)\nwhile true do s = s:sub(2) .. 'x' end",
+        ],
+        &["PING"],
+        &["FUNCTION", "LIST"],
+    ]
+    .iter()
+    .map(|a| argv(a))
+    .collect();
+    d.run_all(&seq, 0);
+}
+
 /// EVAL scripts and functions run in separate Lua states in Redis, so each keeps its own
 /// `cjson` settings: a function's change is not seen by scripts nor a script's by functions,
 /// SCRIPT FLUSH resets only the scripts', and FUNCTION FLUSH resets nothing.

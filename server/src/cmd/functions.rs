@@ -21,6 +21,9 @@ use usher_lua::functions::{Libraries, Library, RestorePolicy};
 use usher_persist::functions::PayloadError;
 use usher_protocol::{errors, Argv, ReplySink, RespWriter};
 
+/// How long FUNCTION LOAD lets a library's code run (Redis's `LOAD_TIMEOUT_MS`).
+const LOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Compiles library `code` into `into` (the server's set, or one being assembled from a
 /// payload or a file) with Redis's checks in Redis's order: the `#!` line, a taken name
 /// (unless `replace`), the code itself, then function names taken by another library.
@@ -30,12 +33,13 @@ pub fn stage(
     into: &Libraries,
     code: &[u8],
     replace: bool,
+    timeout: Option<std::time::Duration>,
 ) -> Result<String, String> {
     let name = usher_lua::engine::library_name(code)?;
     if !replace && into.contains(&name) {
         return Err(format!("ERR Library '{name}' already exists"));
     }
-    let (name, functions) = with_engine(|e| e.load_library(code))?;
+    let (name, functions) = with_engine(|e| e.load_library(code, timeout))?;
     let lib = Library {
         name: name.clone(),
         code: code.to_vec(),
@@ -74,7 +78,16 @@ fn function_load(
         }
         _ => return Err(CmdError::Syntax),
     };
-    let name = stage(s.shared, &s.shared.functions, code, replace).map_err(CmdError::Owned)?;
+    // Redis's LOAD_TIMEOUT_MS, for clients; the primary's stream and the AOF were checked by
+    // it when first loaded (Redis sets no limit for them either).
+    let obeyed = s.from_master
+        || s.shared
+            .persist
+            .loading
+            .load(std::sync::atomic::Ordering::Acquire);
+    let timeout = (!obeyed).then_some(LOAD_TIMEOUT);
+    let name =
+        stage(s.shared, &s.shared.functions, code, replace, timeout).map_err(CmdError::Owned)?;
     dirtied(s);
     out.bulk(name.as_bytes());
     Ok(())
@@ -125,7 +138,7 @@ fn function_restore(
         };
     let staged = Libraries::default();
     let read = usher_persist::functions::read_payload(argv.arg(2), |code| {
-        stage(s.shared, &staged, &code, false).map(|_| ())
+        stage(s.shared, &staged, &code, false, None).map(|_| ())
     });
     match read {
         Err(PayloadError::Footer) => {
@@ -162,8 +175,10 @@ fn function_list(
         let a = argv.arg(i);
         if a.eq_ignore_ascii_case(b"WITHCODE") && !with_code {
             with_code = true;
-        } else if a.eq_ignore_ascii_case(b"LIBRARYNAME") && pattern.is_none() && i + 1 < argv.len()
-        {
+        } else if a.eq_ignore_ascii_case(b"LIBRARYNAME") && pattern.is_none() {
+            if i + 1 >= argv.len() {
+                return Err(CmdError::msg("ERR library name argument was not given"));
+            }
             i += 1;
             pattern = Some(argv.arg(i));
         } else {
@@ -180,7 +195,8 @@ fn function_list(
         .all()
         .into_iter()
         .filter(|l| {
-            pattern.is_none_or(|p| usher_engine::glob::glob_match(p, l.name.as_bytes(), false))
+            // Redis matches the pattern without regard to case.
+            pattern.is_none_or(|p| usher_engine::glob::glob_match(p, l.name.as_bytes(), true))
         })
         .collect();
     out.array(libs.len());
@@ -389,10 +405,12 @@ fn fcall_generic(
 ) -> CmdResult {
     parse_numkeys(argv)?;
     crate::dispatch::feed_script_call(s, argv);
-    let name = String::from_utf8_lossy(argv.arg(1)).into_owned();
-    let Some((lib, def)) = s.shared.functions.function(&name) else {
+    let asked = String::from_utf8_lossy(argv.arg(1));
+    let Some((lib, def)) = s.shared.functions.function(&asked) else {
         return Err(CmdError::Static("ERR Function not found"));
     };
+    // Found without regard to case: run it, and name it in errors, as it was registered.
+    let name = def.name.clone();
     crate::cmd::scripting::prepare(s, &def.flags, read_only)?;
     run_script(
         s,

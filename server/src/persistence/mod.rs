@@ -436,7 +436,7 @@ pub(crate) fn load_rdb_bytes(
         databases,
         now,
         |code| {
-            crate::cmd::functions::stage(shared, &shared.functions, &code, false)
+            crate::cmd::functions::stage(shared, &shared.functions, &code, false, None)
                 .map(|_| ())
                 .map_err(|e| e.strip_prefix("ERR ").map(str::to_string).unwrap_or(e))
         },
