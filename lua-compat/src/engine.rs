@@ -201,6 +201,9 @@ struct RunCtx {
     /// Set while a library's code loads: when its load must end (far away when it has no
     /// limit). A load is never a busy script: the hook checks only this and shutdown.
     load_deadline: Cell<Option<Instant>>,
+    /// The state the hook is set on, to make it fire at every instruction once a run must
+    /// stop (see [`stop`]).
+    main_state: Cell<*mut ffi::lua_State>,
 }
 
 const PRELUDE: &str = r#"
@@ -462,6 +465,7 @@ impl Engine {
             started: Cell::new(Instant::now()),
             busy_ms: Cell::new(5000),
             load_deadline: Cell::new(None),
+            main_state: Cell::new(std::ptr::null_mut()),
             killed: Cell::new(false),
             running,
             caller: Cell::new(None),
@@ -553,12 +557,13 @@ impl Engine {
             let ctx = ctx.clone();
             lua.set_hook(
                 HookTriggers::new().every_nth_instruction(HOOK_EVERY),
-                move |_, _| hook(&ctx),
+                move |_, debug| hook(&ctx, debug),
             )?;
         }
         let mut state: *mut ffi::lua_State = std::ptr::null_mut();
         // Safety: the closure only copies the state pointer out.
         unsafe { lua.exec_raw::<()>((), |l| state = l)? };
+        ctx.main_state.set(state);
         // Safety: the main state, on this thread.
         unsafe { ffi::lua_gc(state, ffi::LUA_GCSETPAUSE, GC_PAUSE) };
         // Safety: a plain Lua C function (see `run_entry`).
@@ -648,6 +653,24 @@ impl Engine {
     ) -> Result<Outcome, RunError> {
         let f = self.compile(&script.sha, &script.body, cache_epoch)?;
         self.run_function(f, &script.sha, command, numkeys, busy_ms, false, host, out)
+    }
+
+    /// The hook back to its usual interval, and a kill request dropped, once a run (or a
+    /// load) has ended: nothing else the state runs may meet a stop meant for it.
+    fn arm_hook(&self) {
+        self.ctx.running.kill.store(false, Ordering::Relaxed);
+        let l = self.state;
+        // Safety: the main state, on this thread, between runs.
+        unsafe {
+            if ffi::lua_gethookcount(l) != HOOK_EVERY as std::os::raw::c_int {
+                ffi::lua_sethook(
+                    l,
+                    ffi::lua_gethook(l),
+                    ffi::lua_gethookmask(l),
+                    HOOK_EVERY as std::os::raw::c_int,
+                );
+            }
+        }
     }
 
     /// Runs a compiled function (a script body, or an FCALL'd function) as a script, for
@@ -740,6 +763,7 @@ impl Engine {
                 Err(RunError::from(text))
             }
         };
+        self.arm_hook();
         let failure = params.failure.take();
         let errors = std::mem::take(&mut params.errors);
         if self.lua.used_memory() > MEMORY_LIMIT / 4 {
@@ -835,8 +859,9 @@ impl Engine {
             .map_err(|e| format!("ERR Error compiling function: {}", root_message(&e)))?;
         let ran = self
             .xpcall
-            .call::<MultiValue>((chunk, self.handler.clone()))
-            .map_err(|e| e.to_string())?;
+            .call::<MultiValue>((chunk, self.handler.clone()));
+        self.arm_hook();
+        let ran = ran.map_err(|e| e.to_string())?;
         // From now on the library's functions see the full `redis` API.
         loaded.call::<()>(()).map_err(|e| e.to_string())?;
         let mut it = ran.into_iter();
@@ -1380,15 +1405,17 @@ fn format_error_text(msg: &str, name: &str, place: Option<&str>) -> String {
     }
 }
 
-fn hook(ctx: &RunCtx) -> mlua::Result<VmState> {
+fn hook(ctx: &RunCtx, debug: &mlua::Debug) -> mlua::Result<VmState> {
     if let Some(deadline) = ctx.load_deadline.get() {
         if ABORT_ALL.load(Ordering::Relaxed) {
-            return Err(mlua::Error::runtime(
+            return stop(
+                ctx,
+                debug,
                 "-ERR Script stopped: the server is shutting down",
-            ));
+            );
         }
         if Instant::now() >= deadline {
-            return Err(mlua::Error::runtime("-ERR FUNCTION LOAD timeout"));
+            return stop(ctx, debug, "-ERR FUNCTION LOAD timeout");
         }
         return Ok(VmState::Continue);
     }
@@ -1409,18 +1436,39 @@ fn hook(ctx: &RunCtx) -> mlua::Result<VmState> {
         BUSY_SCRIPTS.fetch_add(1, Ordering::AcqRel);
     }
     if ABORT_ALL.load(Ordering::Relaxed) {
-        return Err(mlua::Error::runtime(
+        return stop(
+            ctx,
+            debug,
             "-ERR Script stopped: the server is shutting down",
-        ));
+        );
     }
     if r.kill.load(Ordering::Acquire) {
         ctx.killed.set(true);
         // Redis 7.0 says SCRIPT KILL for a function stopped by FUNCTION KILL too.
-        return Err(mlua::Error::runtime(
-            "-ERR Script killed by user with SCRIPT KILL...",
-        ));
+        return stop(ctx, debug, "-ERR Script killed by user with SCRIPT KILL...");
     }
     Ok(VmState::Continue)
+}
+
+/// Raises `msg` to end the run, and from now on checks at every instruction, as Redis's hook
+/// turns to every line once a script is killed: a script catching the error with `pcall` in a
+/// loop meets it again as soon as `pcall` returns, so it cannot go on forever. The error
+/// handler (this crate's own Lua, `=[usher]`) runs on undisturbed to shape the message.
+/// [`Engine::arm_hook`] puts the usual interval back as soon as the run has ended.
+fn stop(ctx: &RunCtx, debug: &mlua::Debug, msg: &str) -> mlua::Result<VmState> {
+    let l = ctx.main_state.get();
+    if !l.is_null() {
+        // Safety: the engine's main state, on its own thread; the hook function stays mlua's.
+        unsafe {
+            if ffi::lua_gethookcount(l) != 1 {
+                ffi::lua_sethook(l, ffi::lua_gethook(l), ffi::lua_gethookmask(l), 1);
+            }
+        }
+    }
+    if debug.source().source.as_deref() == Some("=[usher]") {
+        return Ok(VmState::Continue);
+    }
+    Err(mlua::Error::runtime(msg.to_string()))
 }
 
 /// An `{err=...}` table as `luaPushErrorBuff` builds it: `-CODE msg` keeps its code, a bare

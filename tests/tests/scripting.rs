@@ -1250,6 +1250,50 @@ fn a_script_on_one_worker_never_stalls_the_clients_of_another() {
     }
 }
 
+/// A script that catches SCRIPT KILL's error with `pcall` and goes on looping is still
+/// stopped: after a kill the check runs at every instruction, as Redis's hook turns to every
+/// line, so the error meets the script again as soon as `pcall` returns. Before, such a
+/// script could be stopped by neither SCRIPT KILL nor SHUTDOWN NOSAVE.
+#[test]
+fn a_script_catching_the_kill_with_pcall_is_still_killed() {
+    for server in [
+        Server::usher(&["--busy-reply-threshold", "100"]),
+        Server::redis(&["--busy-reply-threshold", "100"]),
+    ] {
+        let port = server.port;
+        for body in [
+            "while true do pcall(function() while true do end end) end",
+            "while true do pcall(error, 'x') end",
+        ] {
+            let runner = std::thread::spawn(move || {
+                let mut c = Client::connect(port).expect("connect");
+                c.call(&["EVAL", body, "0"])
+            });
+            std::thread::sleep(Duration::from_millis(300));
+            let mut fresh = Client::connect(port).expect("connect");
+            fresh.set_timeout(Duration::from_secs(3));
+            assert!(fresh.call(&["SCRIPT", "KILL"]).is_simple("OK"), "{body}");
+            let killed = runner.join().expect("runner");
+            assert!(
+                killed
+                    .err()
+                    .starts_with("ERR Script killed by user with SCRIPT KILL..."),
+                "{body}: {killed:?}"
+            );
+            // The thread's Lua state runs the next script as usual.
+            let mut c = Client::connect(port).expect("connect");
+            assert_eq!(
+                c.call(&[
+                    "EVAL",
+                    "local n = 0 for i = 1, 100000 do n = n + 1 end return n",
+                    "0"
+                ]),
+                Reply::Int(100000)
+            );
+        }
+    }
+}
+
 #[test]
 fn with_one_thread_a_runaway_script_is_stopped_from_a_new_connection() {
     // The one worker is stuck in the script: new connections go to the spare worker, where
