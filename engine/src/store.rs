@@ -93,8 +93,14 @@ impl Store {
     /// Locks one shard.
     #[inline]
     pub fn lock_one(&self, shard: usize) -> LockedShards<'_> {
+        self.holding_one(shard, self.shards[shard].lock())
+    }
+
+    /// The lock set of one shard whose guard was just taken (checked for a pending image).
+    #[inline]
+    fn holding_one<'s>(&'s self, shard: usize, guard: MutexGuard<'s, Shard>) -> LockedShards<'s> {
         let mut guards = SmallVec::new();
-        guards.push((shard as u16, self.checked(shard, self.shards[shard].lock())));
+        guards.push((shard as u16, self.checked(shard, guard)));
         LockedShards {
             store: self,
             guards,
@@ -106,15 +112,7 @@ impl Store {
     /// Locks one shard if no other thread holds it (for optional work that must not wait).
     #[inline]
     pub fn try_lock_one(&self, shard: usize) -> Option<LockedShards<'_>> {
-        let guard = self.checked(shard, self.shards[shard].try_lock()?);
-        let mut guards = SmallVec::new();
-        guards.push((shard as u16, guard));
-        Some(LockedShards {
-            store: self,
-            guards,
-            all: false,
-            routed: [(0, 0); 2],
-        })
+        Some(self.holding_one(shard, self.shards[shard].try_lock()?))
     }
 
     /// Locks one shard for background work (cron), waiting at most `wait`: a shard held longer
@@ -126,15 +124,7 @@ impl Store {
         shard: usize,
         wait: std::time::Duration,
     ) -> Option<LockedShards<'_>> {
-        let guard = self.shards[shard].try_lock_for(wait)?;
-        let mut guards = SmallVec::new();
-        guards.push((shard as u16, self.checked(shard, guard)));
-        Some(LockedShards {
-            store: self,
-            guards,
-            all: false,
-            routed: [(0, 0); 2],
-        })
+        Some(self.holding_one(shard, self.shards[shard].try_lock_for(wait)?))
     }
 
     /// Locks the given shards (any order, duplicates allowed) in ascending order.
