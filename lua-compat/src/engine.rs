@@ -21,7 +21,7 @@ use crate::convert::ReplyErrors;
 use crate::functions::{FunctionDef, Library};
 use crate::libs::{self, Rand48};
 use mlua::ffi;
-use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+use mlua::{Function, Lua, LuaOptions, MultiValue, StdLib, Table, Value};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::ptr::NonNull;
@@ -553,16 +553,15 @@ impl Engine {
         let xpcall: Function = base.raw_get("xpcall")?;
         lua.set_globals(env)?;
         lua.set_memory_limit(MEMORY_LIMIT)?;
-        {
-            let ctx = ctx.clone();
-            lua.set_hook(
-                HookTriggers::new().every_nth_instruction(HOOK_EVERY),
-                move |_, debug| hook(&ctx, debug),
-            )?;
-        }
         let mut state: *mut ffi::lua_State = std::ptr::null_mut();
-        // Safety: the closure only copies the state pointer out.
-        unsafe { lua.exec_raw::<()>((), |l| state = l)? };
+        // Safety: the closure copies the state pointer out and installs the hook on it; the
+        // engine keeps `ctx` (the hook's registry entry) alive as long as the Lua state.
+        unsafe {
+            lua.exec_raw::<()>((), |l| {
+                state = l;
+                install_hook(l, Rc::as_ptr(&ctx));
+            })?
+        };
         ctx.main_state.set(state);
         // Safety: the main state, on this thread.
         unsafe { ffi::lua_gc(state, ffi::LUA_GCSETPAUSE, GC_PAUSE) };
@@ -1405,19 +1404,83 @@ fn format_error_text(msg: &str, name: &str, place: Option<&str>) -> String {
     }
 }
 
-fn hook(ctx: &RunCtx, debug: &mlua::Debug) -> mlua::Result<VmState> {
+/// The registry key under which [`raw_hook`] finds its engine's [`RunCtx`].
+static HOOK_CTX_KEY: u8 = 0;
+
+/// The instruction hook, set on the main state; Lua 5.1 copies it into every coroutine a
+/// script creates (`luaE_newthread`). It is a plain C hook, not mlua's, because it must know
+/// which thread it fired on: mlua's hook reads the stack of the main state, so in a coroutine
+/// it saw another frame, took it for the error handler and let a killed script run on forever.
+///
+/// # Safety
+/// `l` is the engine's main state, on its own thread; `ctx` outlives the state.
+unsafe fn install_hook(l: *mut ffi::lua_State, ctx: *const RunCtx) {
+    ffi::lua_pushlightuserdata(l, std::ptr::addr_of!(HOOK_CTX_KEY) as *mut _);
+    ffi::lua_pushlightuserdata(l, ctx as *mut _);
+    ffi::lua_rawset(l, ffi::LUA_REGISTRYINDEX);
+    ffi::lua_sethook(
+        l,
+        Some(raw_hook),
+        ffi::LUA_MASKCOUNT,
+        HOOK_EVERY as std::os::raw::c_int,
+    );
+}
+
+/// Checks the time limit, kills and shutdown every `HOOK_EVERY` instructions of the thread
+/// `l` (the main state or a coroutine), and ends the run by raising Redis's error table.
+unsafe extern "C-unwind" fn raw_hook(l: *mut ffi::lua_State, ar: *mut ffi::lua_Debug) {
+    ffi::lua_pushlightuserdata(l, std::ptr::addr_of!(HOOK_CTX_KEY) as *mut _);
+    ffi::lua_rawget(l, ffi::LUA_REGISTRYINDEX);
+    let ctx = ffi::lua_touserdata(l, -1) as *const RunCtx;
+    ffi::lua_pop(l, 1);
+    // Safety: installed with the engine's context, which outlives its state.
+    let Some(ctx) = (unsafe { ctx.as_ref() }) else {
+        return;
+    };
+    let Some(msg) = verdict(ctx) else {
+        return;
+    };
+    // From now on check at every instruction, as Redis's hook turns to every line once a
+    // script is killed: a script catching the error with `pcall` in a loop meets it again as
+    // soon as `pcall` returns, so it cannot go on forever. Both on this thread and on the main
+    // one, where the error lands once it leaves a coroutine. [`Engine::arm_hook`] puts the
+    // usual interval back as soon as the run has ended.
+    check_every_instruction(l);
+    check_every_instruction(ctx.main_state.get());
+    // The error handler (this crate's own Lua, `=[usher]`) runs on undisturbed to shape the
+    // message.
+    if ffi::lua_getinfo(l, c"S".as_ptr(), ar) != 0
+        && !(*ar).source.is_null()
+        && std::ffi::CStr::from_ptr((*ar).source) == c"=[usher]"
+    {
+        return;
+    }
+    // Redis's `luaPushError`: a table with the text (no position; the handler adds where).
+    ffi::lua_createtable(l, 0, 1);
+    ffi::lua_pushlstring(l, msg.as_ptr().cast(), msg.len());
+    ffi::lua_setfield(l, -2, c"err".as_ptr());
+    ffi::lua_error(l);
+}
+
+/// # Safety
+/// `l` is null or a live thread of the engine's state, on its own thread.
+unsafe fn check_every_instruction(l: *mut ffi::lua_State) {
+    if !l.is_null() && ffi::lua_gethookcount(l) != 1 {
+        ffi::lua_sethook(l, ffi::lua_gethook(l), ffi::lua_gethookmask(l), 1);
+    }
+}
+
+/// What the hook decides: `None` to go on, or the error that ends the run. Marks the script
+/// busy once it passes the threshold.
+fn verdict(ctx: &RunCtx) -> Option<&'static str> {
     if let Some(deadline) = ctx.load_deadline.get() {
         if ABORT_ALL.load(Ordering::Relaxed) {
-            return stop(
-                ctx,
-                debug,
-                "-ERR Script stopped: the server is shutting down",
-            );
+            return Some("ERR Script stopped: the server is shutting down");
         }
         if Instant::now() >= deadline {
-            return stop(ctx, debug, "-ERR FUNCTION LOAD timeout");
+            return Some("ERR FUNCTION LOAD timeout");
         }
-        return Ok(VmState::Continue);
+        return None;
     }
     let r = &ctx.running;
     if !r.busy.load(Ordering::Relaxed)
@@ -1436,39 +1499,14 @@ fn hook(ctx: &RunCtx, debug: &mlua::Debug) -> mlua::Result<VmState> {
         BUSY_SCRIPTS.fetch_add(1, Ordering::AcqRel);
     }
     if ABORT_ALL.load(Ordering::Relaxed) {
-        return stop(
-            ctx,
-            debug,
-            "-ERR Script stopped: the server is shutting down",
-        );
+        return Some("ERR Script stopped: the server is shutting down");
     }
     if r.kill.load(Ordering::Acquire) {
         ctx.killed.set(true);
         // Redis 7.0 says SCRIPT KILL for a function stopped by FUNCTION KILL too.
-        return stop(ctx, debug, "-ERR Script killed by user with SCRIPT KILL...");
+        return Some("ERR Script killed by user with SCRIPT KILL...");
     }
-    Ok(VmState::Continue)
-}
-
-/// Raises `msg` to end the run, and from now on checks at every instruction, as Redis's hook
-/// turns to every line once a script is killed: a script catching the error with `pcall` in a
-/// loop meets it again as soon as `pcall` returns, so it cannot go on forever. The error
-/// handler (this crate's own Lua, `=[usher]`) runs on undisturbed to shape the message.
-/// [`Engine::arm_hook`] puts the usual interval back as soon as the run has ended.
-fn stop(ctx: &RunCtx, debug: &mlua::Debug, msg: &str) -> mlua::Result<VmState> {
-    let l = ctx.main_state.get();
-    if !l.is_null() {
-        // Safety: the engine's main state, on its own thread; the hook function stays mlua's.
-        unsafe {
-            if ffi::lua_gethookcount(l) != 1 {
-                ffi::lua_sethook(l, ffi::lua_gethook(l), ffi::lua_gethookmask(l), 1);
-            }
-        }
-    }
-    if debug.source().source.as_deref() == Some("=[usher]") {
-        return Ok(VmState::Continue);
-    }
-    Err(mlua::Error::runtime(msg.to_string()))
+    None
 }
 
 /// An `{err=...}` table as `luaPushErrorBuff` builds it: `-CODE msg` keeps its code, a bare

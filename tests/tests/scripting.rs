@@ -1295,6 +1295,64 @@ fn a_script_catching_the_kill_with_pcall_is_still_killed() {
 }
 
 #[test]
+fn a_script_looping_inside_a_coroutine_is_killed() {
+    // The hook fires in the coroutine (Lua copies it into every new thread); it once read the
+    // main thread's stack there and let the killed script spin on, its worker lost for good.
+    let bodies = [
+        "coroutine.wrap(function() while true do end end)() return 1",
+        "local co = coroutine.create(function() while true do end end) \
+         while true do coroutine.resume(co) end",
+    ];
+    // Redis lets the main thread finish after its coroutine is killed (until its next hook
+    // check); usher stops the whole script at once, so this one is usher's alone.
+    let usher_only = "local co = coroutine.create(function() \
+         while true do pcall(function() while true do end end) end end) \
+         coroutine.resume(co) return 5";
+    for (server, extra) in [
+        (
+            Server::usher(&["--busy-reply-threshold", "100"]),
+            Some(usher_only),
+        ),
+        (Server::redis(&["--busy-reply-threshold", "100"]), None),
+    ] {
+        let port = server.port;
+        for body in bodies.iter().copied().chain(extra) {
+            let runner = std::thread::spawn(move || {
+                let mut c = Client::connect(port).expect("connect");
+                c.call(&["EVAL", body, "0"])
+            });
+            std::thread::sleep(Duration::from_millis(300));
+            let mut fresh = Client::connect(port).expect("connect");
+            fresh.set_timeout(Duration::from_secs(3));
+            assert_eq!(
+                fresh.call(&["PING"]).err(),
+                "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+                "{body}"
+            );
+            assert!(fresh.call(&["SCRIPT", "KILL"]).is_simple("OK"), "{body}");
+            let killed = runner.join().expect("runner");
+            assert!(
+                killed
+                    .err()
+                    .starts_with("ERR Script killed by user with SCRIPT KILL..."),
+                "{body}: {killed:?}"
+            );
+            assert!(fresh.call(&["PING"]).is_simple("PONG"), "{body}");
+            // Coroutines still run, and the next script is not stopped by the old kill.
+            assert_eq!(
+                fresh.call(&[
+                    "EVAL",
+                    "local f = coroutine.wrap(function() for i = 1, 100000 do end \
+                     coroutine.yield(3) end) return f()",
+                    "0"
+                ]),
+                Reply::Int(3)
+            );
+        }
+    }
+}
+
+#[test]
 fn with_one_thread_a_runaway_script_is_stopped_from_a_new_connection() {
     // The one worker is stuck in the script: new connections go to the spare worker, where
     // everything but SCRIPT KILL / SHUTDOWN NOSAVE is answered BUSY, as Redis does.
