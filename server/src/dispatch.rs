@@ -161,6 +161,7 @@ fn dispatch_inner(s: &mut Session, argv: Argv<'_>, out: &mut RespWriter<'_>) {
         s.slot_route = None;
         // ASKING covers the next command, or a whole transaction (Redis's resetClient).
         let asking = s.asking || spec.flags().contains(Flags::ASKING);
+        s.asked = asking;
         if s.multi.is_none() || top_name == "EXEC" {
             s.asking = false;
         }

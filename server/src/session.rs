@@ -161,6 +161,9 @@ pub struct Session {
     /// Cluster mode: ASKING was sent, so the next command (or the transaction) may touch a
     /// slot this node is importing.
     pub asking: bool,
+    /// Cluster mode: the command running now was sent after ASKING (or belongs to a
+    /// transaction that was), so the keys a script reaches may be in an importing slot too.
+    pub asked: bool,
     /// Cluster mode: the gate's routing of the command about to run, confirmed under its own
     /// locks (see `crate::cluster::Routed`).
     pub slot_route: Option<crate::cluster::Routed>,
@@ -254,6 +257,7 @@ impl Session {
             from_master: false,
             repl: None,
             asking: false,
+            asked: false,
             slot_route: None,
             last_lookup: Default::default(),
         }

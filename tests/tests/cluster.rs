@@ -123,6 +123,52 @@ fn the_emulated_mode_answers_like_a_one_node_redis_cluster() {
 }
 
 #[test]
+fn a_scripts_calls_are_routed_as_in_a_redis_cluster() {
+    // Redis's scriptVerifyClusterState: each redis.call is routed as the command sent alone.
+    // Redis 7.0 lets a script reach a local key it did not declare, in another slot, but not
+    // one call over several slots.
+    let (redis, conf) = Server::redis_one_node_cluster(&[]);
+    let usher = Server::usher(&["--cluster-enabled", "yes"]);
+    let (mut u, mut r) = (usher.client(), redis.client());
+    for args in [
+        &["EVAL", "return redis.call('mset', 'a', 1, 'b', 2)", "0"][..],
+        &["EVAL", "return redis.pcall('exists', 'a', 'b')", "0"],
+        &["EVAL", "return redis.call('del', '{x}a', 'q')", "1", "{x}"],
+        &["EVAL", "return redis.call('rename', 'a', 'b')", "0"],
+        &[
+            "EVAL",
+            "return redis.call('mset', '{x}a', 1, '{x}b', 2)",
+            "0",
+        ],
+        &["EVAL", "return redis.call('set', 'zz', 1)", "1", "a"],
+        &[
+            "EVAL",
+            "return {redis.call('set', 'a', 2), redis.call('get', 'b')}",
+            "0",
+        ],
+        &[
+            "EVAL",
+            "#!lua flags=allow-cross-slot-keys\nreturn redis.call('mget', 'a', 'b')",
+            "0",
+        ],
+        &[
+            "EVAL",
+            "local ok = redis.pcall('mset', 'a', 1, 'b', 2) return redis.call('get', 'a')",
+            "0",
+        ],
+        &["MGET", "a", "zz", "{x}a"],
+    ] {
+        assert_eq!(u.call(args), r.call(args), "{args:?}");
+    }
+    assert!(u
+        .call(&["EVAL", "return redis.call('mset', 'a', 1, 'b', 2)", "0"])
+        .err()
+        .starts_with("ERR Script attempted to access a non local key in a cluster node script:"));
+    drop(redis);
+    let _ = std::fs::remove_file(conf);
+}
+
+#[test]
 fn outside_cluster_mode_cluster_commands_say_so_as_redis() {
     let (usher, redis) = (Server::usher(&[]), Server::redis(&[]));
     let (mut u, mut r) = (usher.client(), redis.client());
@@ -297,6 +343,52 @@ fn a_topology_replaced_at_run_time_moves_the_redirections() {
     );
     let r = clients[1].call(&["CLUSTER", "SETTOPOLOGY", "not json"]);
     assert!(r.err().starts_with("ERR invalid topology"), "{r:?}");
+    drop(nodes);
+    let _ = std::fs::remove_file(file);
+}
+
+#[test]
+fn a_script_cannot_write_a_key_another_node_owns() {
+    // Without the check, the call wrote the key here, in a slot this node does not serve:
+    // no client would ever be sent to find it.
+    let (nodes, ports, file) = three_nodes();
+    let mut c0 = Client::connect_addr(&format!("127.0.0.11:{}", ports[0])).unwrap();
+    let mut owned_by = |here: bool| {
+        (0..)
+            .map(|i| format!("key:{i}"))
+            .find(|k| (owner(c0.call(&["CLUSTER", "KEYSLOT", k]).int()) == 0) == here)
+            .unwrap()
+    };
+    let (mine, theirs) = (owned_by(true), owned_by(false));
+    let (mine, theirs) = (mine.as_str(), theirs.as_str());
+    let slot = c0.call(&["CLUSTER", "KEYSLOT", theirs]).int();
+    let script = "redis.call('set', KEYS[1], 'a') return redis.call('set', ARGV[1], 'b')";
+    assert!(c0
+        .call(&["EVAL", script, "1", mine, theirs])
+        .err()
+        .starts_with("ERR Script attempted to access a non local key in a cluster node script:"));
+    assert_eq!(
+        c0.call(&["DBSIZE"]),
+        Reply::Int(1),
+        "only the local key was written"
+    );
+    // pcall sees the refusal as an error reply and the script goes on.
+    let script = "local r = redis.pcall('get', ARGV[1]) return r['err']";
+    assert_eq!(
+        c0.call(&["EVAL", script, "1", mine, theirs]),
+        Reply::Bulk(b"ERR Script attempted to access a non local key in a cluster node".to_vec())
+    );
+    // Sent to the key's own node, the same script runs there.
+    let o = owner(slot);
+    let mut co = Client::connect_addr(&format!("127.0.0.1{}:{}", o + 1, ports[o])).unwrap();
+    assert!(co
+        .call(&[
+            "EVAL",
+            "return redis.call('set', KEYS[1], 'b')",
+            "1",
+            theirs
+        ])
+        .is_simple("OK"));
     drop(nodes);
     let _ = std::fs::remove_file(file);
 }

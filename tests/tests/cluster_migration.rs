@@ -468,6 +468,20 @@ fn a_moving_slot_answers_ask_asking_and_tryagain_as_redis() {
     assert_eq!(b.call(&["GET", "{w}new"]), moved);
     assert!(b.call(&["ASKING"]).is_simple("OK"));
     assert_eq!(b.call(&["MGET", "{w}new", "{w}here"]), tryagain);
+    // A script's calls are routed as the commands sent alone: after ASKING the target's
+    // script may write the importing slot; without it, or on the source for a key already
+    // gone, the call is refused (Redis's scriptVerifyClusterState), nothing written.
+    let set_in_script = ["EVAL", "return redis.call('set', '{w}scripted', 'y')", "0"];
+    let non_local = "ERR Script attempted to access a non local key in a cluster node script:";
+    assert!(b.call(&set_in_script).err().starts_with(non_local));
+    assert!(b.call(&["ASKING"]).is_simple("OK"));
+    assert!(b.call(&set_in_script).is_simple("OK"));
+    assert!(a
+        .call(&["EVAL", "return redis.call('get', '{w}gone')", "0"])
+        .err()
+        .starts_with(non_local));
+    assert!(b.call(&["ASKING"]).is_simple("OK"));
+    assert_eq!(b.call(&["DEL", "{w}scripted"]), Reply::Int(1));
 
     // MIGRATE moves what is here; a key already gone is NOKEY.
     let (host, port) = ("127.0.0.12", cluster.ports[1].to_string());

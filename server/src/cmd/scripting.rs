@@ -157,6 +157,34 @@ impl ScriptHost<'_, '_> {
     }
 }
 
+/// Redis's `scriptVerifyClusterState` refusal, for a call whose keys are not all served here.
+const NON_LOCAL_KEY: &str = "Script attempted to access a non local key in a cluster node";
+
+impl ScriptHost<'_, '_> {
+    /// Cluster mode: each `redis.call` is routed as the command sent alone would be (Redis's
+    /// `scriptVerifyClusterState`), so a script cannot write a key into a slot another node
+    /// owns, where no client would find it again. Keys over several slots, a slot served
+    /// elsewhere or by nobody: refused. A slot on the move: its key check, to run under the
+    /// call's locks. The primary's stream and the AOF are obeyed as they come.
+    fn cluster_route(
+        &self,
+        spec: Spec,
+        argv: Argv<'_>,
+    ) -> Result<Option<crate::cluster::SlotCheck>, Refusal> {
+        let Some(cluster) = self.s.shared.cluster.get() else {
+            return Ok(None);
+        };
+        if self.s.from_master || self.s.shared.persist.loading.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        match crate::cluster::route(&cluster.topology(), spec, argv, self.s.asked, false) {
+            Ok(crate::cluster::Route::Serve(_)) => Ok(None),
+            Ok(crate::cluster::Route::Check(_, check)) => Ok(Some(check)),
+            Err(_) => Err(refuse(NON_LOCAL_KEY)),
+        }
+    }
+}
+
 impl Host for ScriptHost<'_, '_> {
     fn call(
         &mut self,
@@ -251,7 +279,18 @@ impl ScriptHost<'_, '_> {
                 }
             }
         }
+        let moving = self.cluster_route(spec, argv)?;
         self.reach(spec, argv)?;
+        if let Some(check) = moving {
+            let keys = crate::cluster::command_keys(spec, argv);
+            let (db, now) = (self.s.db, self.s.now_ms);
+            if check
+                .verify(self.locked, db, now, keys.iter().map(Vec::as_slice))
+                .is_err()
+            {
+                return Err(refuse(NON_LOCAL_KEY));
+            }
+        }
         let started = Instant::now();
         let mut w = RespWriter::new(out, proto);
         let result = match spec {
