@@ -132,6 +132,8 @@ pub struct ExecCtx<'a, 's> {
     pub effects: &'a mut Effects,
     /// False inside MULTI/EXEC and scripts: blocking commands then behave as non-blocking.
     pub may_block: bool,
+    /// Called by a script (`redis.call`): XREAD's BLOCK option is refused there, as Redis does.
+    pub in_script: bool,
 }
 
 impl<'a, 's> ExecCtx<'a, 's> {

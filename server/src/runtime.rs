@@ -310,6 +310,7 @@ fn run_queue_policies(index: usize, threads: usize, shared: &Shared) {
                     config: &hot.engine,
                     effects: &mut effects,
                     may_block: false,
+                    in_script: false,
                 };
                 usher_engine::cmd::qpolicy::run_policy(&mut ctx, &queue);
                 usher_engine::blocking::serve_all_ready(&mut ctx);

@@ -164,6 +164,8 @@ pub struct Session {
     /// Cluster mode: the command running now was sent after ASKING (or belongs to a
     /// transaction that was), so the keys a script reaches may be in an importing slot too.
     pub asked: bool,
+    /// A script's `redis.call` is running (see `ExecCtx::in_script`).
+    pub in_script: bool,
     /// Cluster mode: the gate's routing of the command about to run, confirmed under its own
     /// locks (see `crate::cluster::Routed`).
     pub slot_route: Option<crate::cluster::Routed>,
@@ -258,6 +260,7 @@ impl Session {
             repl: None,
             asking: false,
             asked: false,
+            in_script: false,
             slot_route: None,
             last_lookup: Default::default(),
         }
@@ -277,6 +280,7 @@ impl Session {
             config: &self.hot.engine,
             effects: &mut self.effects,
             may_block,
+            in_script: self.in_script,
         }
     }
 

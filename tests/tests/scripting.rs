@@ -1830,3 +1830,41 @@ fn declared_script_flags_gate_the_script_as_redis_does() {
     .collect();
     d.run_all(&seq, 0);
 }
+
+/// XREAD and XREADGROUP refuse BLOCK inside a script as Redis 7.0 does, with the command's
+/// name as the script spelt it, at the option's place in the parse (an earlier bad COUNT
+/// wins); MULTI still runs them without waiting.
+#[test]
+fn stream_reads_refuse_block_inside_scripts_as_redis() {
+    let usher = Server::usher(&[]);
+    let redis = Server::redis(&[]);
+    let mut d = Differ::new(&usher, &redis);
+    let script = |body: &str| -> Vec<Vec<u8>> {
+        ["EVAL", body, "1", "s"]
+            .iter()
+            .map(|a| a.as_bytes().to_vec())
+            .collect()
+    };
+    for body in [
+        "return redis.call('xadd', 's', '1-1', 'a', 1)",
+        "return redis.call('xread', 'block', 100, 'streams', 's', '$')",
+        "return redis.call('XREAD', 'BLOCK', 0, 'STREAMS', 's', 0)",
+        "return redis.call('xread', 'count', 'x', 'block', 100, 'streams', 's', 0)",
+        "return redis.call('xread', 'streams', 's', 0, 'block')",
+        "return redis.call('xread', 'count', 1, 'streams', 's', 0)",
+        "return redis.call('xgroup', 'create', 's', 'g', 0)",
+        "return redis.pcall('xreadgroup', 'group', 'g', 'c', 'block', 0, 'streams', 's', '>')",
+        "return redis.call('xreadgroup', 'group', 'g', 'c', 'streams', 's', '>')",
+    ] {
+        d.run(&script(body));
+    }
+    let bytes =
+        |args: &[&str]| -> Vec<Vec<u8>> { args.iter().map(|a| a.as_bytes().to_vec()).collect() };
+    d.run(&bytes(&["MULTI"]));
+    d.run(&bytes(&["XREAD", "BLOCK", "100", "STREAMS", "s", "0"]));
+    let read = d.run(&bytes(&["EXEC"]));
+    assert!(
+        matches!(&read, Reply::Array(v) if v.len() == 1),
+        "MULTI reads without waiting: {read:?}"
+    );
+}

@@ -778,6 +778,7 @@ mod tests {
                 config: &self.config,
                 effects: &mut self.effects,
                 may_block: false,
+                in_script: false,
             };
             let mut buf = Vec::new();
             let mut out = RespWriter::new(&mut buf, Protocol::Resp2);
@@ -798,6 +799,7 @@ mod tests {
                 config: &self.config,
                 effects: &mut self.effects,
                 may_block: false,
+                in_script: false,
             };
             f(&mut ctx)
         }

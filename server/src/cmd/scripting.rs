@@ -294,7 +294,12 @@ impl ScriptHost<'_, '_> {
         let started = Instant::now();
         let mut w = RespWriter::new(out, proto);
         let result = match spec {
-            Spec::Engine(es) => run_engine(self.s, es, argv, &mut w, self.locked, false, false),
+            Spec::Engine(es) => {
+                self.s.in_script = true;
+                let r = run_engine(self.s, es, argv, &mut w, self.locked, false, false);
+                self.s.in_script = false;
+                r
+            }
             Spec::Server(ss) => ss.handler.expect("resolved")(self.s, self.locked, argv, &mut w),
         };
         finish(self.s, cmd, started, result, &mut w);

@@ -46,7 +46,7 @@ pub(super) fn xread_keys(argv: Argv) -> Option<KeyPositions> {
     Some((at..at + n / 2).collect())
 }
 
-fn parse_read_args(argv: Argv) -> Result<ReadArgs, CmdError> {
+fn parse_read_args(argv: Argv, in_script: bool) -> Result<ReadArgs, CmdError> {
     let xreadgroup = argv.arg(0).len() == 10;
     let mut a = ReadArgs {
         group: None,
@@ -61,6 +61,13 @@ fn parse_read_args(argv: Argv) -> Result<ReadArgs, CmdError> {
         let more = argv.len() - i - 1;
         let o = argv.arg(i);
         if is(o, "BLOCK") && more > 0 {
+            if in_script {
+                // Redis keeps this refusal for scripts (there BLOCK could never wait).
+                return Err(CmdError::Owned(format!(
+                    "ERR {} command is not allowed with BLOCK option from scripts",
+                    String::from_utf8_lossy(argv.arg(0))
+                )));
+            }
             i += 1;
             a.block_ms = Some(crate::num::parse_timeout_ms(argv.arg(i))?);
         } else if is(o, "COUNT") && more > 0 {
@@ -127,7 +134,7 @@ fn nogroup(key: &[u8], group: &[u8]) -> CmdError {
 /// array when nothing is returned and the read does not block.
 /// Complexity: O(N) entries returned per stream.
 pub(super) fn xread(ctx: &mut ExecCtx, argv: Argv, out: &mut dyn ReplySink) -> CmdResult {
-    let a = parse_read_args(argv)?;
+    let a = parse_read_args(argv, ctx.in_script)?;
     let now = ctx.now_ms;
     // Resolve ids and check every key (type, group) before anything is served.
     let mut froms = Vec::with_capacity(a.n_streams);
@@ -387,7 +394,7 @@ fn serve_read(
     out: &mut dyn ReplySink,
 ) -> Result<Serve, CmdError> {
     let argv = argv.argv();
-    let a = parse_read_args(argv)?;
+    let a = parse_read_args(argv, false)?;
     let k = (0..a.n_streams)
         .find(|&k| argv.arg(a.streams_at + k) == key)
         .expect("a waiter is served only from its own keys");

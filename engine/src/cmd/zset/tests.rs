@@ -41,6 +41,7 @@ impl Harness {
             config: &self.config,
             effects: &mut effects,
             may_block: false,
+            in_script: false,
         };
         let mut buf = Vec::new();
         let mut out = RespWriter::new(&mut buf, self.proto);
@@ -142,6 +143,7 @@ fn pop_functions_write_every_shape_the_blocking_commands_need() {
             config: &h.config,
             effects: &mut effects,
             may_block: false,
+            in_script: false,
         };
         let mut buf = Vec::new();
         let mut out = RespWriter::new(&mut buf, Protocol::Resp3);
