@@ -136,7 +136,15 @@ fn connect(host: &str, port: &str, timeout: Duration) -> Result<Cached, CmdError
         .map_err(|_| fail())?
         .next()
         .ok_or_else(fail)?;
-    let stream = TcpStream::connect_timeout(&target, timeout).map_err(|_| fail())?;
+    // Redis connects without blocking and meets a refused or timed-out connection only when
+    // it first writes, so it words those as a failed write; only an address it cannot even
+    // try is a failed connection.
+    let stream = TcpStream::connect_timeout(&target, timeout).map_err(|e| match e.kind() {
+        std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::TimedOut => {
+            CmdError::Static("IOERR error or timeout writing to target instance")
+        }
+        _ => fail(),
+    })?;
     let _ = stream.set_nodelay(true);
     Ok(Cached {
         stream,

@@ -119,6 +119,21 @@ fn the_emulated_mode_answers_like_a_one_node_redis_cluster() {
         .starts_with(&format!("{myid} 127.0.0.1:{}@", usher.port)));
     assert!(u.call(&["READONLY"]).is_simple("OK"));
     assert!(info_field(&text(&u.call(&["INFO", "cluster"])), "cluster_enabled") == "1");
+    // SORT's BY and GET patterns name keys in any slot: Redis 7.0 refuses them in cluster
+    // mode (BY without `*`, which only turns sorting off, stays allowed).
+    for args in [
+        &["RPUSH", "l", "3", "1", "2"][..],
+        &["SORT", "l", "BY", "w_*"],
+        &["SORT", "l", "BY", "{l}w_*", "GET", "#"],
+        &["SORT", "l", "GET", "#"],
+        &["SORT", "l", "LIMIT", "x", "1", "BY", "w_*"],
+        &["SORT_RO", "l", "GET", "o_*"],
+        &["SORT", "l", "BY", "nosort", "DESC"],
+        &["SORT", "l", "STORE", "{l}out"],
+        &["CLUSTER", "SAVECONFIG"],
+    ] {
+        same(&mut u, &mut r, args);
+    }
     let _ = std::fs::remove_file(conf);
 }
 
@@ -300,6 +315,11 @@ fn three_nodes_redirect_and_cluster_clients_follow() {
     }
     let total: i64 = clients.iter_mut().map(|c| c.call(&["DBSIZE"]).int()).sum();
     assert_eq!(total, 120);
+    // CLUSTER SAVECONFIG writes the topology file again, as the node serves it.
+    std::fs::remove_file(&file).unwrap();
+    assert!(clients[0].call(&["CLUSTER", "SAVECONFIG"]).is_simple("OK"));
+    let saved = std::fs::read_to_string(&file).expect("topology written");
+    assert!(IDS.iter().all(|id| saved.contains(id)), "{saved}");
     drop(nodes);
     let _ = std::fs::remove_file(file);
 }

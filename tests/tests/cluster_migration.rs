@@ -885,11 +885,19 @@ fn migrate_moves_keys_between_usher_and_redis_server_both_ways() {
     assert_eq!(u.call(&["EXISTS", "dup"]).int(), 0);
     // A target that is not there: IOERR, and the key stays.
     let closed = free_port().to_string();
+    // Redis meets the refused connection at its first write, and says so.
+    let refused = ["MIGRATE", "127.0.0.1", &closed, "refused:k", "0", "500"];
+    for c in [&mut u, &mut r] {
+        assert!(c.call(&["SET", "refused:k", "here"]).is_simple("OK"));
+    }
+    assert_eq!(u.call(&refused), r.call(&refused));
     assert_eq!(
-        u.call(&["MIGRATE", "127.0.0.1", &closed, "z", "0", "500"]),
-        Reply::Error("IOERR error or timeout connecting to the client".into())
+        u.call(&refused),
+        Reply::Error("IOERR error or timeout writing to target instance".into())
     );
-    assert_eq!(u.call(&["EXISTS", "z"]).int(), 1);
+    for c in [&mut u, &mut r] {
+        assert_eq!(c.call(&["DEL", "refused:k"]).int(), 1, "the key stays");
+    }
     // A target that refuses the password: the error is relayed and nothing is deleted.
     assert!(r
         .call(&["CONFIG", "SET", "requirepass", "secret"])

@@ -187,9 +187,19 @@ fn sort_generic(
                 .contains(&b'*')
             {
                 dont_sort = true;
+            } else if ctx.config.cluster_enabled {
+                // Redis 7.0: the pattern's keys may live in any slot, on any node.
+                return Err(CmdError::Static(
+                    "ERR BY option of SORT denied in Cluster mode.",
+                ));
             }
             j += 1;
         } else if is(a, "GET") && left >= 1 {
+            if ctx.config.cluster_enabled {
+                return Err(CmdError::Static(
+                    "ERR GET option of SORT denied in Cluster mode.",
+                ));
+            }
             gets.push(argv.arg(j + 1));
             j += 1;
         } else {

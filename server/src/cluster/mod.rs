@@ -120,19 +120,17 @@ impl ClusterState {
         if current.epoch == next.epoch && current.nodes == next.nodes {
             return Ok(());
         }
-        let fail =
-            |e: std::io::Error| format!("could not save the topology to {}: {e}", path.display());
-        let tmp = path.with_file_name(format!(
-            ".{}.tmp-{}",
-            path.file_name().unwrap_or_default().to_string_lossy(),
-            std::process::id()
-        ));
-        let mut f = std::fs::File::create(&tmp).map_err(fail)?;
-        use std::io::Write;
-        f.write_all(next.to_json().as_bytes()).map_err(fail)?;
-        f.sync_all().map_err(fail)?;
-        std::fs::rename(&tmp, path).map_err(fail)?;
-        Ok(())
+        write_topology(path, next)
+    }
+
+    /// Writes the topology this node serves to its `cluster-config-file` now (`CLUSTER
+    /// SAVECONFIG`); nothing to write in the emulated mode.
+    pub fn save_now(&self) -> Result<(), String> {
+        let guard = self.topology.read();
+        match &self.file {
+            Some(path) => write_topology(path, &guard),
+            None => Ok(()),
+        }
     }
 
     /// Changes this node's topology in place (`CLUSTER SETSLOT`): `f` edits a copy, which
@@ -149,6 +147,23 @@ impl ClusterState {
         self.bump();
         Ok(())
     }
+}
+
+/// Writes `topology` to `path` whole or not at all (a temporary file, fsynced, renamed over it).
+fn write_topology(path: &std::path::Path, topology: &Topology) -> Result<(), String> {
+    let fail =
+        |e: std::io::Error| format!("could not save the topology to {}: {e}", path.display());
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp-{}",
+        path.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
+    let mut f = std::fs::File::create(&tmp).map_err(fail)?;
+    use std::io::Write;
+    f.write_all(topology.to_json().as_bytes()).map_err(fail)?;
+    f.sync_all().map_err(fail)?;
+    std::fs::rename(&tmp, path).map_err(fail)?;
+    Ok(())
 }
 
 /// The address clients are sent to in the emulated mode.

@@ -154,6 +154,18 @@ fn links(s: &mut Session, _: &mut LockedShards, _: Argv, out: &mut RespWriter) -
 }
 
 /// ```text
+/// CLUSTER SAVECONFIG
+/// ```
+/// Writes the topology to `cluster-config-file` now (usher also writes it after every change).
+fn saveconfig(s: &mut Session, _: &mut LockedShards, _: Argv, out: &mut RespWriter) -> CmdResult {
+    state(s)?
+        .save_now()
+        .map_err(|e| CmdError::Owned(format!("ERR error saving the cluster node config: {e}")))?;
+    out.simple("OK");
+    Ok(())
+}
+
+/// ```text
 /// CLUSTER NODES
 /// ```
 fn nodes(s: &mut Session, _: &mut LockedShards, _: Argv, out: &mut RespWriter) -> CmdResult {
@@ -350,6 +362,8 @@ const HELP: &[&str] = &[
     "NODES",
     "    Return cluster configuration seen by node. Output format:",
     "    <id> <ip:port@bus-port> <flags> <master> <pings> <pongs> <epoch> <link> <slot> ...",
+    "SAVECONFIG",
+    "    Force saving cluster configuration on disk.",
     "SETSLOT <slot> (IMPORTING <node-id>|MIGRATING <node-id>|STABLE|NODE <node-id>)",
     "    Set slot state.",
     "SETTOPOLOGY <json>",
@@ -455,6 +469,18 @@ const CLUSTER_SUBCOMMANDS: &[ServerSpec] = &[
         "3.0.0",
         "Returns the cluster configuration for a node.",
         "O(N) where N is the total number of Cluster nodes",
+    ),
+    cmd(
+        "SAVECONFIG",
+        2,
+        Flags::ADMIN.union(STALE).union(Flags::NO_ASYNC_LOADING),
+        saveconfig as ServerHandler,
+    )
+    .doc(
+        Group::Cluster,
+        "3.0.0",
+        "Forces a node to save the cluster configuration to disk.",
+        "O(1)",
     ),
     cmd(
         "SETSLOT",
