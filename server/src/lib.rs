@@ -23,6 +23,7 @@ mod config;
 mod connection;
 mod dispatch;
 pub mod harness;
+mod ids;
 mod info;
 mod keyspecs;
 mod latency;
@@ -112,7 +113,7 @@ fn serve(mut config: config::Config) -> std::io::Result<()> {
     if config.engine.token_secret.is_empty() {
         // Tokens signed with a per-process secret cannot be verified by anyone else or after a
         // restart: fine for trying usher out, not for production.
-        config.engine.token_secret = shared::random_hex(64).into_bytes();
+        config.engine.token_secret = ids::random_hex(64).into_bytes();
         notice!(
             "token-secret is not set: admission tokens are signed with a random per-process secret"
         );

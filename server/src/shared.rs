@@ -174,7 +174,7 @@ impl Shared {
             rejected_connections: AtomicU64::new(0),
             evicted_clients: AtomicU64::new(0),
             started: Instant::now(),
-            run_id: random_hex(40),
+            run_id: crate::ids::random_hex(40),
             shutdown: Shutdown::default(),
             ops_samples: Mutex::new(VecDeque::new()),
             slowlog: crate::slowlog::SlowLog::default(),
@@ -219,15 +219,6 @@ impl Shared {
     pub fn uptime_secs(&self) -> u64 {
         self.started.elapsed().as_secs()
     }
-}
-
-/// `n` random lowercase hex digits (run_id, like Redis's).
-pub fn random_hex(n: usize) -> String {
-    use rand::RngExt;
-    let mut rng = rand::rng();
-    (0..n)
-        .map(|_| char::from_digit(rng.random_range(0..16), 16).unwrap())
-        .collect()
 }
 
 /// Milliseconds since the Unix epoch.

@@ -53,7 +53,7 @@ impl ClusterState {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let id = match config.cluster_node_id.as_str() {
-                    "" => crate::shared::random_hex(40),
+                    "" => crate::ids::random_hex(40),
                     id => id.to_string(),
                 };
                 Topology::single(&id, &announce_host(config), port)
@@ -318,55 +318,6 @@ fn elsewhere(topology: &Topology, slot: u16) -> String {
     match topology.owner_of(slot) {
         Some(owner) => format!("MOVED {slot} {}:{}", owner.host, owner.port),
         None => "CLUSTERDOWN Hash slot not served".to_string(),
-    }
-}
-
-/// After a topology change from `before`: clients blocked on keys of a slot that left this
-/// node are redirected ([`redirect_blocked_clients`]), and the shard channels of such slots are
-/// dropped with their subscribers told (`sunsubscribe`), as Redis does when a slot is deleted
-/// from a node: an event's announcements now travel through its new node.
-pub fn topology_changed(shared: &crate::shared::Shared, before: &Topology) {
-    redirect_blocked_clients(shared);
-    let Some(cluster) = shared.cluster.get() else {
-        return;
-    };
-    let now = cluster.topology();
-    let lost = |slot: u16| before.owns(slot) && !now.owns(slot);
-    if (0..usher_cluster::SLOT_COUNT as u16).any(lost) {
-        shared
-            .pubsub
-            .drop_shard_channels(|ch| lost(usher_cluster::key_hash_slot(ch)));
-    }
-}
-
-/// After a topology change: wakes every client blocked on keys of a slot this node no longer
-/// serves, which then answers it with [`redirect_blocked`]'s error (it would otherwise wait
-/// for writes that now go to another node).
-pub fn redirect_blocked_clients(shared: &crate::shared::Shared) {
-    let Some(cluster) = shared.cluster.get() else {
-        return;
-    };
-    let topology = cluster.topology();
-    for client in shared.clients.all() {
-        let moved = client.blocked_waiter.lock().as_ref().is_some_and(|w| {
-            w.is_waiting()
-                && w.keys.first().is_some_and(|k| {
-                    redirect_blocked(&topology, usher_cluster::key_hash_slot(k)).is_some()
-                })
-        });
-        if moved
-            && client
-                .unblock
-                .compare_exchange(
-                    0,
-                    crate::client::UNBLOCK_REDIRECT,
-                    std::sync::atomic::Ordering::AcqRel,
-                    std::sync::atomic::Ordering::Acquire,
-                )
-                .is_ok()
-        {
-            client.wake.notify_one();
-        }
     }
 }
 

@@ -281,7 +281,7 @@ fn genpass(_: &mut Session, _: &mut LockedShards, argv: Argv, out: &mut RespWrit
     }
     let chars = ((bits + 3) / 4) as usize;
     // ThreadRng is a CSPRNG seeded from the OS, like Redis's getRandomHexChars.
-    let hex = crate::shared::random_hex(chars);
+    let hex = crate::ids::random_hex(chars);
     out.bulk(hex.as_bytes());
     Ok(())
 }

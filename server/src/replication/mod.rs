@@ -23,8 +23,9 @@ pub mod keepalive;
 pub mod primary;
 pub mod replica;
 
+use crate::ids::random_hex;
 use crate::session::Session;
-use crate::shared::{random_hex, unix_ms, Shared};
+use crate::shared::{unix_ms, Shared};
 use backlog::Backlog;
 use parking_lot::Mutex;
 use std::fmt::Write;
