@@ -1254,6 +1254,33 @@ fn a_script_on_one_worker_never_stalls_the_clients_of_another() {
 /// stopped: after a kill the check runs at every instruction, as Redis's hook turns to every
 /// line, so the error meets the script again as soon as `pcall` returns. Before, such a
 /// script could be stopped by neither SCRIPT KILL nor SHUTDOWN NOSAVE.
+/// Runs `body` as a script on its own connection, checks that other clients are answered
+/// BUSY, stops it with SCRIPT KILL and checks the script's caller got Redis's error. Returns
+/// the connection that sent the kill.
+fn kill_a_running_script(port: u16, body: &'static str) -> Client {
+    let runner = std::thread::spawn(move || {
+        let mut c = Client::connect(port).expect("connect");
+        c.call(&["EVAL", body, "0"])
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let mut fresh = Client::connect(port).expect("connect");
+    fresh.set_timeout(Duration::from_secs(3));
+    assert_eq!(
+        fresh.call(&["PING"]).err(),
+        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+        "{body}"
+    );
+    assert!(fresh.call(&["SCRIPT", "KILL"]).is_simple("OK"), "{body}");
+    let killed = runner.join().expect("runner");
+    assert!(
+        killed
+            .err()
+            .starts_with("ERR Script killed by user with SCRIPT KILL..."),
+        "{body}: {killed:?}"
+    );
+    fresh
+}
+
 #[test]
 fn a_script_catching_the_kill_with_pcall_is_still_killed() {
     for server in [
@@ -1265,21 +1292,7 @@ fn a_script_catching_the_kill_with_pcall_is_still_killed() {
             "while true do pcall(function() while true do end end) end",
             "while true do pcall(error, 'x') end",
         ] {
-            let runner = std::thread::spawn(move || {
-                let mut c = Client::connect(port).expect("connect");
-                c.call(&["EVAL", body, "0"])
-            });
-            std::thread::sleep(Duration::from_millis(300));
-            let mut fresh = Client::connect(port).expect("connect");
-            fresh.set_timeout(Duration::from_secs(3));
-            assert!(fresh.call(&["SCRIPT", "KILL"]).is_simple("OK"), "{body}");
-            let killed = runner.join().expect("runner");
-            assert!(
-                killed
-                    .err()
-                    .starts_with("ERR Script killed by user with SCRIPT KILL..."),
-                "{body}: {killed:?}"
-            );
+            kill_a_running_script(port, body);
             // The thread's Lua state runs the next script as usual.
             let mut c = Client::connect(port).expect("connect");
             assert_eq!(
@@ -1317,26 +1330,7 @@ fn a_script_looping_inside_a_coroutine_is_killed() {
     ] {
         let port = server.port;
         for body in bodies.iter().copied().chain(extra) {
-            let runner = std::thread::spawn(move || {
-                let mut c = Client::connect(port).expect("connect");
-                c.call(&["EVAL", body, "0"])
-            });
-            std::thread::sleep(Duration::from_millis(300));
-            let mut fresh = Client::connect(port).expect("connect");
-            fresh.set_timeout(Duration::from_secs(3));
-            assert_eq!(
-                fresh.call(&["PING"]).err(),
-                "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
-                "{body}"
-            );
-            assert!(fresh.call(&["SCRIPT", "KILL"]).is_simple("OK"), "{body}");
-            let killed = runner.join().expect("runner");
-            assert!(
-                killed
-                    .err()
-                    .starts_with("ERR Script killed by user with SCRIPT KILL..."),
-                "{body}: {killed:?}"
-            );
+            let mut fresh = kill_a_running_script(port, body);
             assert!(fresh.call(&["PING"]).is_simple("PONG"), "{body}");
             // Coroutines still run, and the next script is not stopped by the old kill.
             assert_eq!(
