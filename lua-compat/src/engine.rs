@@ -1438,6 +1438,11 @@ unsafe extern "C-unwind" fn raw_hook(l: *mut ffi::lua_State, ar: *mut ffi::lua_D
         return;
     };
     let Some(msg) = verdict(ctx) else {
+        // A coroutine a library kept from a killed run may still check at every instruction:
+        // with no stop pending, back to the usual interval.
+        if ffi::lua_gethookcount(l) == 1 {
+            ffi::lua_sethook(l, Some(raw_hook), ffi::LUA_MASKCOUNT, HOOK_EVERY as _);
+        }
         return;
     };
     // From now on check at every instruction, as Redis's hook turns to every line once a
