@@ -5,6 +5,8 @@
 //!
 //! `CLUSTER SETTOPOLOGY` is usher's own: the operator (or an orchestrator) replaces the
 //! topology on every node with it, as Dragonfly's managed mode does; there is no gossip bus.
+//! After a change (SETTOPOLOGY, SETSLOT NODE) the commands here also redirect the clients
+//! blocked on slots that left and drop those slots' shard channels (`topology_changed`).
 
 use crate::cluster::ClusterState;
 use crate::registry::{ServerHandler, ServerSpec};
@@ -348,7 +350,7 @@ fn setslot(
 /// node are redirected ([`redirect_blocked_clients`]), and the shard channels of such slots are
 /// dropped with their subscribers told (`sunsubscribe`), as Redis does when a slot is deleted
 /// from a node: an event's announcements now travel through its new node.
-pub(crate) fn topology_changed(shared: &crate::shared::Shared, before: &Topology) {
+fn topology_changed(shared: &crate::shared::Shared, before: &Topology) {
     redirect_blocked_clients(shared);
     let Some(cluster) = shared.cluster.get() else {
         return;
