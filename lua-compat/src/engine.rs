@@ -512,6 +512,7 @@ impl Engine {
             lua.create_c_function(libs::loadstring)?
         })?;
         base.raw_set("load", unsafe { lua.create_c_function(libs::load)? })?;
+        crate::patterns::install(&lua, &base.raw_get::<Table>("string")?)?;
         base.raw_set("cjson", crate::cjson::table(&lua)?)?;
         base.raw_set("bit", libs::bit_table(&lua)?)?;
         base.raw_set("cmsgpack", crate::msgpack::table(&lua)?)?;
@@ -1461,10 +1462,37 @@ unsafe extern "C-unwind" fn raw_hook(l: *mut ffi::lua_State, ar: *mut ffi::lua_D
         return;
     }
     // Redis's `luaPushError`: a table with the text (no position; the handler adds where).
+    raise_stop(l, msg);
+}
+
+/// For C code that runs long without returning to the hook (the pattern matcher): the
+/// hook's verdict for the engine running on `l`, with every-instruction checking armed as the
+/// hook arms it when the answer is a stop. `None` outside a run.
+///
+/// # Safety
+/// `l` is a live thread of an engine's state, on its own thread.
+pub(crate) unsafe fn stop_requested(l: *mut ffi::lua_State) -> Option<&'static str> {
+    ffi::lua_pushlightuserdata(l, std::ptr::addr_of!(HOOK_CTX_KEY) as *mut _);
+    ffi::lua_rawget(l, ffi::LUA_REGISTRYINDEX);
+    let ctx = ffi::lua_touserdata(l, -1) as *const RunCtx;
+    ffi::lua_pop(l, 1);
+    // Safety: installed with the engine's context, which outlives its state.
+    let msg = verdict(unsafe { ctx.as_ref() }?)?;
+    check_every_instruction(l);
+    check_every_instruction((*ctx).main_state.get());
+    Some(msg)
+}
+
+/// Ends the run with a stop [`stop_requested`] returned, as the hook does: Redis's
+/// `{err=...}` table.
+///
+/// # Safety
+/// As `lua_error`: nothing that needs a drop may be alive in the callers.
+pub(crate) unsafe fn raise_stop(l: *mut ffi::lua_State, msg: &'static str) -> std::os::raw::c_int {
     ffi::lua_createtable(l, 0, 1);
     ffi::lua_pushlstring(l, msg.as_ptr().cast(), msg.len());
     ffi::lua_setfield(l, -2, c"err".as_ptr());
-    ffi::lua_error(l);
+    ffi::lua_error(l)
 }
 
 /// # Safety

@@ -17,6 +17,7 @@ pub mod functions;
 pub mod libs;
 pub mod lstruct;
 pub mod msgpack;
+mod patterns;
 
 pub use cache::{sha1hex, Script, ScriptCache, ScriptFlags};
 pub use convert::ReplyErrors;

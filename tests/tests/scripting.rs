@@ -1346,6 +1346,30 @@ fn a_script_looping_inside_a_coroutine_is_killed() {
     }
 }
 
+/// A pattern that backtracks for ever (Lua 5.1's matcher is exponential in `a?` items) runs
+/// inside one C call, where Redis's instruction hook never fires: Redis can neither answer
+/// BUSY nor stop it. usher's matcher asks for a stop as it goes, so the script turns BUSY past
+/// the threshold and SCRIPT KILL ends it, also from `pcall` and from `gsub`'s balance scan.
+#[test]
+fn a_script_stuck_in_a_pattern_is_killed() {
+    let usher = Server::usher(&["--busy-reply-threshold", "100"]);
+    for body in [
+        "return string.find(string.rep('a', 60), string.rep('a?', 60) .. string.rep('a', 60))",
+        "local s, p = string.rep('a', 60), string.rep('a?', 60) .. string.rep('a', 60) \
+         while true do pcall(string.match, s, p) end",
+        "return string.gsub(string.rep('(', 3000000), '%b()', 'x')",
+        "for w in string.gmatch(string.rep('a', 60), string.rep('a?', 60) .. string.rep('a', 60)) do end",
+    ] {
+        let mut fresh = kill_a_running_script(usher.port, body);
+        assert!(fresh.call(&["PING"]).is_simple("PONG"), "{body}");
+        assert_eq!(
+            fresh.call(&["EVAL", "return string.match('key:42', ':(%d+)')", "0"]),
+            Reply::Bulk(b"42".to_vec()),
+            "{body}"
+        );
+    }
+}
+
 #[test]
 fn with_one_thread_a_runaway_script_is_stopped_from_a_new_connection() {
     // The one worker is stuck in the script: new connections go to the spare worker, where
