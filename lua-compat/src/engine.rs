@@ -252,27 +252,6 @@ end
 
 local redis = {}
 
--- Redis 7.0's pcall hands back an error table's `err` text, and a Rust error's message.
-local raw_pcall, select, unpack, rawget = pcall, select, unpack, rawget
-local function pack(...) return select('#', ...), {...} end
-pcall = function(...)
-  local n, r = pack(raw_pcall(...))
-  if r[1] then return unpack(r, 1, n) end
-  local e = r[2]
-  if type(e) == 'userdata' then e = errtext(e) end
-  if type(e) == 'table' and type(rawget(e, 'err')) == 'string' then e = rawget(e, 'err') end
-  return false, e
-end
-
-setmetatable = function(t, mt)
-  if protected[t] then error('Attempt to modify a readonly table', 0) end
-  return raw_setmetatable(t, mt)
-end
-rawset = function(t, k, v)
-  if protected[t] then error('Attempt to modify a readonly table', 0) end
-  return raw_rawset(t, k, v)
-end
-
 for _, name in ipairs({'os', 'io', 'debug', 'require', 'loadfile', 'dofile', 'print',
                        'setfenv', 'getfenv', 'module', 'newproxy', 'package'}) do
   _G[name] = nil
@@ -483,14 +462,36 @@ impl Engine {
                 None => Ok((lua.create_string(&text)?, false)),
             }
         })?;
-        let (handler, protect, redis, _protected, load_env, protect_strings): (
+        let (handler, protect, redis, protected, load_env, protect_strings): (
             Function,
             Function,
             Table,
             Table,
             Function,
             Function,
-        ) = lua.load(PRELUDE).set_name("=[usher]").call(errtext)?;
+        ) = lua
+            .load(PRELUDE)
+            .set_name("=[usher]")
+            .call(errtext.clone())?;
+        // Redis's pcall, and setmetatable and rawset refusing the read-only tables: C
+        // closures over the error-text function and the read-only set (see `libs::pcall`).
+        // Safety: exec_raw leaves the two arguments at 1 and 2; the three closures pushed
+        // after them are the results.
+        let (pcall, setmetatable, rawset): (Function, Function, Function) = unsafe {
+            lua.exec_raw((errtext, protected), |l| {
+                ffi::lua_pushvalue(l, 1);
+                ffi::lua_pushcclosure(l, libs::pcall, 1);
+                ffi::lua_pushvalue(l, 2);
+                ffi::lua_pushcclosure(l, libs::setmetatable, 1);
+                ffi::lua_pushvalue(l, 2);
+                ffi::lua_pushcclosure(l, libs::rawset, 1);
+                ffi::lua_remove(l, 1);
+                ffi::lua_remove(l, 1);
+            })?
+        };
+        base.raw_set("pcall", pcall)?;
+        base.raw_set("setmetatable", setmetatable)?;
+        base.raw_set("rawset", rawset)?;
         // Safety: both are plain Lua C functions (see `redis_call_c`).
         unsafe {
             redis.raw_set("call", lua.create_c_function(redis_call_c)?)?;

@@ -462,3 +462,95 @@ mod tonumber_tests {
         }
     }
 }
+
+/// Redis 7.0's `pcall` (`luaRedisPcall`): Lua's, except that an error table's `err` text is
+/// what a script catches, as Redis hands it. A Rust library function's error (a userdata) is
+/// turned into its text first by upvalue 1. Written in C like Redis's, not as a Lua wrapper:
+/// a wrapper's frame showed in error positions (`pcall(error, 'x', 2)` said `[usher]:51:`)
+/// and its argument errors named the wrapped function.
+///
+/// # Safety
+/// Called by Lua only, as a C closure with the error-text function as upvalue 1.
+pub unsafe extern "C-unwind" fn pcall(l: *mut ffi::lua_State) -> std::os::raw::c_int {
+    let argc = ffi::lua_gettop(l);
+    ffi::lua_pushboolean(l, 1); // the result's place
+    if argc == 0 {
+        // Redis calls with -1 arguments, which calls its placeholder: a boolean.
+        ffi::lua_pcall(l, 0, ffi::LUA_MULTRET, 0);
+        ffi::lua_pushboolean(l, 0);
+        ffi::lua_insert(l, 1);
+        return 2;
+    }
+    ffi::lua_insert(l, 1);
+    if ffi::lua_pcall(l, argc - 1, ffi::LUA_MULTRET, 0) != 0 {
+        ffi::lua_remove(l, 1);
+        if ffi::lua_type(l, -1) == ffi::LUA_TUSERDATA {
+            ffi::lua_pushvalue(l, ffi::lua_upvalueindex(1));
+            ffi::lua_insert(l, -2);
+            ffi::lua_call(l, 1, 1);
+        }
+        if ffi::lua_istable(l, -1) != 0 {
+            ffi::lua_getfield(l, -1, c"err".as_ptr());
+            if ffi::lua_isstring(l, -1) != 0 {
+                ffi::lua_replace(l, -2);
+            } else {
+                ffi::lua_pop(l, 1);
+            }
+        }
+        ffi::lua_pushboolean(l, 0);
+        ffi::lua_insert(l, 1);
+    }
+    ffi::lua_gettop(l)
+}
+
+/// Whether the value at `idx` is one of the sandbox's read-only proxies (upvalue 1 is the
+/// weak set of them).
+unsafe fn is_read_only(l: *mut ffi::lua_State, idx: std::os::raw::c_int) -> bool {
+    ffi::lua_pushvalue(l, idx);
+    ffi::lua_rawget(l, ffi::lua_upvalueindex(1));
+    let read_only = ffi::lua_toboolean(l, -1) != 0;
+    ffi::lua_pop(l, 1);
+    read_only
+}
+
+unsafe fn read_only_error(l: *mut ffi::lua_State) -> std::os::raw::c_int {
+    ffi::lua_pushstring(l, c"Attempt to modify a readonly table".as_ptr());
+    ffi::lua_error(l)
+}
+
+/// Lua 5.1's `setmetatable`, refusing the sandbox's read-only tables (upvalue 1).
+///
+/// # Safety
+/// Called by Lua only, as a C closure with the read-only set as upvalue 1.
+pub unsafe extern "C-unwind" fn setmetatable(l: *mut ffi::lua_State) -> std::os::raw::c_int {
+    if is_read_only(l, 1) {
+        return read_only_error(l);
+    }
+    let t = ffi::lua_type(l, 2);
+    ffi::luaL_checktype(l, 1, ffi::LUA_TTABLE);
+    if t != ffi::LUA_TNIL && t != ffi::LUA_TTABLE {
+        ffi::luaL_argerror(l, 2, c"nil or table expected".as_ptr());
+    }
+    if ffi::luaL_getmetafield(l, 1, c"__metatable".as_ptr()) != ffi::LUA_TNIL {
+        ffi::luaL_error(l, c"cannot change a protected metatable".as_ptr());
+    }
+    ffi::lua_settop(l, 2);
+    ffi::lua_setmetatable(l, 1);
+    1
+}
+
+/// Lua 5.1's `rawset`, refusing the sandbox's read-only tables (upvalue 1).
+///
+/// # Safety
+/// Called by Lua only, as a C closure with the read-only set as upvalue 1.
+pub unsafe extern "C-unwind" fn rawset(l: *mut ffi::lua_State) -> std::os::raw::c_int {
+    if is_read_only(l, 1) {
+        return read_only_error(l);
+    }
+    ffi::luaL_checktype(l, 1, ffi::LUA_TTABLE);
+    ffi::luaL_checkany(l, 2);
+    ffi::luaL_checkany(l, 3);
+    ffi::lua_settop(l, 3);
+    ffi::lua_rawset(l, 1);
+    1
+}
