@@ -142,6 +142,12 @@ impl<'a> MatchState<'a> {
     #[inline(always)]
     fn p(&self, i: usize) -> u8 {
         debug_assert!(i <= self.pat.len());
+        #[cfg(test)]
+        assert!(
+            i <= self.pat.len(),
+            "pattern read at {i} of {}",
+            self.pat.len()
+        );
         // Safety: `pat` lies in a Lua string (or is a prefix of one ending at a NUL), and a
         // Lua string is always followed by a NUL, so index `len` is readable and reads 0.
         unsafe { *self.pat.as_ptr().add(i) }
@@ -152,6 +158,12 @@ impl<'a> MatchState<'a> {
     #[inline(always)]
     fn s(&self, i: usize) -> u8 {
         debug_assert!(i <= self.src.len());
+        #[cfg(test)]
+        assert!(
+            i <= self.src.len(),
+            "subject read at {i} of {}",
+            self.src.len()
+        );
         // Safety: as for `p`: `src` is a whole Lua string.
         unsafe { *self.src.as_ptr().add(i) }
     }
@@ -863,6 +875,57 @@ mod tests {
                 naive(&hay, &needle),
                 "{hay:?} {needle:?}"
             );
+        }
+    }
+
+    /// The matcher reads the pattern and the subject unchecked, as C does: under test every
+    /// read is asserted to stay within them (their terminating NUL included), over random
+    /// patterns (malformed ones, NULs and every item kind) through every function.
+    #[test]
+    fn random_patterns_read_only_within_their_strings() {
+        let lua = mlua::Lua::new();
+        let string: mlua::Table = lua.globals().get("string").unwrap();
+        install(&lua, &string).unwrap();
+        let run: mlua::Function = lua
+            .load(
+                "return function(s, p, r)
+                   local n = 0
+                   pcall(string.find, s, p) pcall(string.find, s, p, -3)
+                   pcall(string.match, s, p, 2) pcall(string.gsub, s, p, r)
+                   pcall(string.gsub, s, p, function(a) return a end)
+                   pcall(function() for a in string.gmatch(s, p) do n = n + 1
+                     if n > 20 then break end end end)
+                   return n
+                 end",
+            )
+            .eval()
+            .unwrap();
+        const ITEMS: &[&[u8]] = &[
+            b"a", b"b", b".", b"%a", b"%z", b"%", b"[", b"[^", b"]", b"[a-", b"-", b"%b", b"%bab",
+            b"%f", b"%f[a", b"%f[%a]", b"(", b")", b"()", b"%1", b"%2", b"*", b"+", b"?", b"^",
+            b"$", b"\0", b"[%", b"[]", b"[]]", b"%0",
+        ];
+        let mut seed = 11u64;
+        let mut next = move |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) as usize % n
+        };
+        for _ in 0..20_000 {
+            let mut pattern = Vec::new();
+            for _ in 0..next(8) {
+                let item = ITEMS[next(ITEMS.len())];
+                pattern.extend_from_slice(item);
+            }
+            let subject: Vec<u8> = (0..next(12)).map(|_| b"ab(\0)"[next(5)]).collect();
+            let repl: &[u8] = [&b"x"[..], b"%1", b"%", b"%0%2"][next(4)];
+            let (s, p, r) = (
+                lua.create_string(&subject).unwrap(),
+                lua.create_string(&pattern).unwrap(),
+                lua.create_string(repl).unwrap(),
+            );
+            run.call::<mlua::Value>((s, p, r)).unwrap();
         }
     }
 
