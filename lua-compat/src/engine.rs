@@ -1428,15 +1428,23 @@ unsafe fn install_hook(l: *mut ffi::lua_State, ctx: *const RunCtx) {
     );
 }
 
-/// Checks the time limit, kills and shutdown every `HOOK_EVERY` instructions of the thread
-/// `l` (the main state or a coroutine), and ends the run by raising Redis's error table.
-unsafe extern "C-unwind" fn raw_hook(l: *mut ffi::lua_State, ar: *mut ffi::lua_Debug) {
+/// The engine's context that [`install_hook`] put in the registry of `l`'s state, if any.
+///
+/// # Safety
+/// `l` is a live thread of an engine's state, on its own thread.
+unsafe fn hook_ctx<'a>(l: *mut ffi::lua_State) -> Option<&'a RunCtx> {
     ffi::lua_pushlightuserdata(l, std::ptr::addr_of!(HOOK_CTX_KEY) as *mut _);
     ffi::lua_rawget(l, ffi::LUA_REGISTRYINDEX);
     let ctx = ffi::lua_touserdata(l, -1) as *const RunCtx;
     ffi::lua_pop(l, 1);
     // Safety: installed with the engine's context, which outlives its state.
-    let Some(ctx) = (unsafe { ctx.as_ref() }) else {
+    unsafe { ctx.as_ref() }
+}
+
+/// Checks the time limit, kills and shutdown every `HOOK_EVERY` instructions of the thread
+/// `l` (the main state or a coroutine), and ends the run by raising Redis's error table.
+unsafe extern "C-unwind" fn raw_hook(l: *mut ffi::lua_State, ar: *mut ffi::lua_Debug) {
+    let Some(ctx) = hook_ctx(l) else {
         return;
     };
     let Some(msg) = verdict(ctx) else {
@@ -1473,14 +1481,10 @@ unsafe extern "C-unwind" fn raw_hook(l: *mut ffi::lua_State, ar: *mut ffi::lua_D
 /// # Safety
 /// `l` is a live thread of an engine's state, on its own thread.
 pub(crate) unsafe fn stop_requested(l: *mut ffi::lua_State) -> Option<&'static str> {
-    ffi::lua_pushlightuserdata(l, std::ptr::addr_of!(HOOK_CTX_KEY) as *mut _);
-    ffi::lua_rawget(l, ffi::LUA_REGISTRYINDEX);
-    let ctx = ffi::lua_touserdata(l, -1) as *const RunCtx;
-    ffi::lua_pop(l, 1);
-    // Safety: installed with the engine's context, which outlives its state.
-    let msg = verdict(unsafe { ctx.as_ref() }?)?;
+    let ctx = hook_ctx(l)?;
+    let msg = verdict(ctx)?;
     check_every_instruction(l);
-    check_every_instruction((*ctx).main_state.get());
+    check_every_instruction(ctx.main_state.get());
     Some(msg)
 }
 
